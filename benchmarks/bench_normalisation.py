@@ -1,0 +1,139 @@
+"""Benchmark the phone and email fast paths against the libraries they replay.
+
+Run: ``python benchmarks/bench_normalisation.py [--n 100000] [--repeat 3]``
+
+On ``n`` unique realistic values (see ``realistic.py``: CN/US/GB/DE/JP numbers
+in varied formats, realistic addresses), times in the same run, best of
+``repeat``:
+
+* phones: ``phonenumbers.parse`` + ``format_number(E164)`` per value; the same
+  plus ``is_valid_number`` (what the slow path does); ``normalize_phones``;
+* emails: ``email_validator.validate_email(check_deliverability=False)`` per
+  value; ``normalize_emails``;
+
+then prints a table with microseconds per value, the speed-up over each
+baseline and the fraction of inputs the fast path answered. Nothing is cached
+by raw input: every value is unique and every run starts from the same list.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import time
+from collections.abc import Callable, Sequence
+
+import email_validator
+import phonenumbers
+
+import realistic
+from crmcore.domain import normalize
+
+E164 = phonenumbers.PhoneNumberFormat.E164
+
+
+def best_of(repeat: int, run: Callable[[], object]) -> float:
+    """Return the fastest wall time of ``repeat`` runs, in seconds."""
+    times = []
+    for _ in range(repeat):
+        gc.collect()
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def phones_parse_format(pairs: Sequence[tuple[str, str]]) -> None:
+    for raw, region in pairs:
+        try:
+            phonenumbers.format_number(phonenumbers.parse(raw, region), E164)
+        except phonenumbers.NumberParseException:
+            pass
+
+
+def phones_parse_valid_format(pairs: Sequence[tuple[str, str]]) -> None:
+    for raw, region in pairs:
+        try:
+            number = phonenumbers.parse(raw, region)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_valid_number(number):
+            phonenumbers.format_number(number, E164)
+
+
+def emails_validate(raws: Sequence[str]) -> None:
+    for raw in raws:
+        try:
+            email_validator.validate_email(raw, check_deliverability=False)
+        except email_validator.EmailNotValidError:
+            pass
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=100_000, help="values of each kind")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per row (best is kept)")
+    args = parser.parse_args()
+    n: int = args.n
+    repeat: int = args.repeat
+
+    pairs = realistic.realistic_phones(n)
+    by_region: dict[str, list[str]] = {}
+    for raw, region in pairs:
+        by_region.setdefault(region, []).append(raw)
+    emails = realistic.realistic_emails(n)
+
+    # Warm the per-region caches once, as any long-running import would.
+    for region, raws in by_region.items():
+        normalize.normalize_phones(raws[:100], region)
+    normalize.normalize_emails(emails[:100])
+
+    def ours_phones() -> None:
+        for region, raws in by_region.items():
+            normalize.normalize_phones(raws, region)
+
+    t_parse = best_of(repeat, lambda: phones_parse_format(pairs))
+    t_valid = best_of(repeat, lambda: phones_parse_valid_format(pairs))
+    t_phones = best_of(repeat, ours_phones)
+    t_validate = best_of(repeat, lambda: emails_validate(emails))
+    t_emails = best_of(repeat, lambda: normalize.normalize_emails(emails))
+
+    phone_hits = sum(
+        normalize._phone_fast(raw.strip(), normalize._plan(region), region) is not None
+        for raw, region in pairs
+    )
+    email_hits = sum(normalize._email_fast(raw.strip()) is not None for raw in emails)
+    phone_ok = sum(
+        not isinstance(r, Exception)
+        for region, raws in by_region.items()
+        for r in normalize.normalize_phones(raws, region)
+    )
+    email_ok = sum(not isinstance(r, Exception) for r in normalize.normalize_emails(emails))
+
+    def us(seconds: float) -> str:
+        return f"{seconds / n * 1e6:8.2f}"
+
+    print(f"normalisation benchmark: n={n} unique values of each kind, best of {repeat}")
+    print(f"{'what':58} {'µs/value':>8} {'speed-up':>9}")
+    print("-" * 77)
+    print(f"{'phones  phonenumbers parse + format_number(E164)':58} {us(t_parse)} {'1.0x':>9}")
+    print(f"{'phones  phonenumbers parse + is_valid_number + format':58} {us(t_valid)} {'1.0x':>9}")
+    print(
+        f"{'phones  crmcore normalize_phones (bulk)':58} {us(t_phones)} "
+        f"{t_parse / t_phones:8.1f}x  (vs parse+format)"
+    )
+    print(f"{'':58} {'':8} {t_valid / t_phones:8.1f}x  (vs parse+valid+format)")
+    print(f"{'emails  email_validator.validate_email':58} {us(t_validate)} {'1.0x':>9}")
+    print(
+        f"{'emails  crmcore normalize_emails (bulk)':58} {us(t_emails)} "
+        f"{t_validate / t_emails:8.1f}x"
+    )
+    print("-" * 77)
+    print(
+        f"phones: fast path {phone_hits / n:.1%} of inputs, valid {phone_ok / n:.1%}; "
+        f"emails: fast path {email_hits / n:.1%}, valid {email_ok / n:.1%}"
+    )
+
+
+if __name__ == "__main__":
+    main()

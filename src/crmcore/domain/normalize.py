@@ -1,0 +1,655 @@
+"""Normalise phone numbers and email addresses, fast for the common shapes.
+
+This module holds the functions the value objects in :mod:`crmcore.domain.values`
+are built on:
+
+* :func:`normalize_phone` / :func:`normalize_phones` turn a phone number into
+  ``(e164, extension_or_None)``;
+* :func:`normalize_email` / :func:`normalize_emails` turn an email address into
+  its normalised form (domain lower-cased, local part kept as written);
+* :func:`normalize_phone_slow` / :func:`normalize_email_slow` are the reference
+  implementations: ``phonenumbers`` and ``email_validator`` called directly.
+  They define what a correct result is.
+
+The fast paths handle the shapes that make up almost every real import (digits
+with common separators in national or international form; plain ASCII
+addresses) by replaying the reference libraries' own rules, compiled from their
+own metadata. Whenever an input is unusual -- or would be rejected -- the fast
+path declines and the slow path decides, so results and error messages are
+identical to the slow path's by construction. The property tests in
+``tests/property/test_fast_normalisation.py`` check that claim.
+
+This module may import :mod:`crmcore.errors`, the standard library,
+``phonenumbers`` and ``email_validator`` -- nothing else.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any, Final
+
+import email_validator
+import phonenumbers
+from email_validator.rfc_constants import CASE_INSENSITIVE_MAILBOX_NAMES
+
+from crmcore.errors import InvalidValueError
+
+__all__ = [
+    "normalize_email",
+    "normalize_email_slow",
+    "normalize_emails",
+    "normalize_phone",
+    "normalize_phone_slow",
+    "normalize_phones",
+]
+
+PhoneResult = tuple[str, str | None]
+
+
+# ---------------------------------------------------------------------------
+# Phones: shared checks and the slow (reference) path
+# ---------------------------------------------------------------------------
+
+_PHONE: Final = "phone"
+_EMAIL: Final = "email"
+
+# The first character phonenumbers accepts as the start of a number.
+_NUMBER_START = re.compile(r"[+\uFF0B\d]")
+
+_PARSE_REASONS: Final[dict[int, str]] = {
+    phonenumbers.NumberParseException.NOT_A_NUMBER: "not a phone number",
+    phonenumbers.NumberParseException.TOO_SHORT_AFTER_IDD: (
+        "too short after the international prefix"
+    ),
+    phonenumbers.NumberParseException.TOO_SHORT_NSN: "too short",
+    phonenumbers.NumberParseException.TOO_LONG: "too long",
+}
+
+_POSSIBILITY_REASONS: Final[dict[int, str]] = {
+    phonenumbers.ValidationResult.TOO_SHORT: "too short",
+    phonenumbers.ValidationResult.TOO_LONG: "too long",
+    phonenumbers.ValidationResult.INVALID_LENGTH: "wrong number of digits",
+    phonenumbers.ValidationResult.IS_POSSIBLE_LOCAL_ONLY: "missing its area code",
+}
+
+
+def _unknown_region_reason(region: str | None) -> str | None:
+    """Say why phonenumbers cannot use a region, or return None if it can."""
+    if region is None or region.upper() in phonenumbers.SUPPORTED_REGIONS:
+        return None
+    return f"unknown region {region!r}"
+
+
+def _region_code(raw: str, region: str | None) -> str | None:
+    """Return the upper-cased region, or raise if phonenumbers does not know it."""
+    reason = _unknown_region_reason(region)
+    if reason is not None:
+        raise InvalidValueError(_PHONE, raw, reason)
+    return None if region is None else region.upper()
+
+
+def _starts_with_plus(text: str) -> bool:
+    """Tell whether the number phonenumbers would extract from text starts with a plus."""
+    match = _NUMBER_START.search(text)
+    return match is not None and match.group() in "+\uff0b"
+
+
+def _place_of(country_code: int, region_code: str | None) -> str:
+    """Name where a number belongs: the caller's region if it fits, else the main one."""
+    if region_code is not None and (
+        phonenumbers.country_code_for_region(region_code) == country_code
+    ):
+        return f"region {region_code}"
+    main: str = phonenumbers.region_code_for_country_code(country_code)
+    if main == phonenumbers.REGION_CODE_FOR_NON_GEO_ENTITY:
+        return f"country code +{country_code}"
+    return f"region {main}"
+
+
+def _parse_error_reason(
+    exc: phonenumbers.NumberParseException, text: str, region: str | None
+) -> str:
+    """Translate a NumberParseException into a readable reason."""
+    error_type: int = exc.error_type
+    if error_type == phonenumbers.NumberParseException.INVALID_COUNTRY_CODE:
+        if region is None and not _starts_with_plus(text):
+            return "no country code: give a region or start with +"
+        return "unknown country calling code"
+    reason = _PARSE_REASONS.get(error_type, "not a phone number")
+    if region is not None and error_type in (
+        phonenumbers.NumberParseException.TOO_SHORT_NSN,
+        phonenumbers.NumberParseException.TOO_LONG,
+    ):
+        reason += f" for region {region}"
+    return reason
+
+
+def _phone_slow(raw: str, text: str, region: str | None) -> PhoneResult:
+    """Run the reference parse on already-stripped text with a checked region."""
+    if not text:
+        raise InvalidValueError(_PHONE, raw, "empty")
+    try:
+        number: Any = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException as exc:
+        reason = _parse_error_reason(exc, text, region)
+        raise InvalidValueError(_PHONE, raw, reason) from None
+    if not phonenumbers.is_valid_number(number):
+        possibility: int = phonenumbers.is_possible_number_with_reason(number)
+        where = _place_of(number.country_code, region)
+        if possibility == phonenumbers.ValidationResult.INVALID_COUNTRY_CODE:
+            reason = f"unknown country calling code +{number.country_code}"
+        else:
+            problem = _POSSIBILITY_REASONS.get(possibility, "not a valid number")
+            reason = f"{problem} for {where}"
+        raise InvalidValueError(_PHONE, raw, reason)
+    e164: str = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    extension: str | None = number.extension or None
+    return e164, extension
+
+
+def normalize_phone_slow(raw: str, region: str | None = None) -> PhoneResult:
+    """Normalise a phone number with ``phonenumbers`` alone (the reference path).
+
+    Args:
+        raw: The number as written, in any format ``phonenumbers`` accepts.
+        region: The ISO 3166 region to read a national number in (any case),
+            or ``None`` when the number must carry its country code.
+
+    Returns:
+        The E.164 form and the extension (``None`` when there is none).
+
+    Raises:
+        InvalidValueError: The region is unknown, or the text is not a valid
+            phone number (field ``"phone"``).
+    """
+    region_code = _region_code(raw, region)
+    return _phone_slow(raw, raw.strip(), region_code)
+
+
+# ---------------------------------------------------------------------------
+# Phones: the fast path, compiled from phonenumbers' own metadata
+# ---------------------------------------------------------------------------
+
+# Separators the fast path understands. phonenumbers treats all of them as
+# punctuation that never starts an extension or a second number.
+_SEPARATORS: Final = b" -.()/"
+_MAX_INPUT_LENGTH: Final = 250  # phonenumbers' _MAX_INPUT_STRING_LENGTH
+_MIN_NSN_LENGTH: Final = 2  # phonenumbers' _MIN_LENGTH_FOR_NSN
+_MAX_NSN_LENGTH: Final = 17  # phonenumbers' _MAX_LENGTH_FOR_NSN
+_MIN_VIABLE_DIGITS: Final = 3  # with separators, phonenumbers needs three digits
+_NON_GEO: Final[str] = phonenumbers.REGION_CODE_FOR_NON_GEO_ENTITY
+_COUNTRY_REGIONS: Final[dict[int, tuple[str, ...]]] = phonenumbers.COUNTRY_CODE_TO_REGION_CODE
+_COUNTRY_CODES: Final[dict[str, int]] = {str(code): code for code in _COUNTRY_REGIONS}
+
+# The outcomes of phonenumbers' _test_number_length that matter here: a
+# stripped national prefix is kept when the rest is possible or too long.
+_IS_POSSIBLE: Final = 0
+_TOO_LONG: Final = 1
+_OTHER_LENGTH: Final = 2
+
+# The number types phonenumbers tries; any match gives a number a type, which
+# makes it valid (phonenumbers' _number_type_helper != UNKNOWN). The likeliest
+# come first.
+_TYPE_DESCS: Final = (
+    "mobile",
+    "fixed_line",
+    "toll_free",
+    "premium_rate",
+    "shared_cost",
+    "voip",
+    "personal_number",
+    "pager",
+    "uan",
+    "voicemail",
+)
+
+
+class _RegionPlan:
+    """One region's parsing rules, compiled once from its phonenumbers metadata."""
+
+    __slots__ = (
+        "country_code",
+        "country_code_text",
+        "general",
+        "international_prefix",
+        "leading_digits",
+        "length_results",
+        "national_prefix",
+        "only_region",
+        "transforms",
+        "validators",
+    )
+
+    def __init__(self, metadata: Any) -> None:
+        self.country_code: int = metadata.country_code
+        self.country_code_text = str(self.country_code)
+        idd: str | None = metadata.international_prefix
+        self.international_prefix = re.compile(idd) if idd else None
+        prefix: str | None = metadata.national_prefix_for_parsing
+        self.national_prefix = re.compile(prefix) if prefix else None
+        self.transforms = bool(metadata.national_prefix_transform_rule)
+        general: Any = metadata.general_desc
+        self.general = re.compile(general.national_number_pattern or "(?!)")
+        lengths: tuple[int, ...] = tuple(general.possible_length)
+        local_lengths = frozenset[int](general.possible_length_local_only)
+        leading: str | None = metadata.leading_digits
+        self.leading_digits = re.compile(leading) if leading else None
+        # One slot past every known length, so clamped lookups read TOO_LONG.
+        top = max((*lengths, *local_lengths, _MAX_NSN_LENGTH)) + 2
+        self.length_results = tuple(
+            _length_result(size, lengths, local_lengths) for size in range(top)
+        )
+        # True when this region alone uses its country code, so validity needs
+        # no search for the number's region (region_code_for_number).
+        self.only_region = len(_COUNTRY_REGIONS.get(self.country_code, ())) == 1
+        self.validators: dict[int, re.Pattern[str]] = {}
+        for size in range(top):
+            validator = _validator(metadata, self.general.pattern, lengths, size)
+            if validator is not None:
+                self.validators[size] = validator
+
+    def strip_national_prefix(self, number: str) -> str | None:
+        """Replay _maybe_strip_national_prefix_carrier_code; None if a transform applies."""
+        if not number or self.national_prefix is None:
+            return number
+        match = self.national_prefix.match(number)
+        if match is None:
+            return number
+        if self.transforms:
+            groups = match.groups()
+            if not groups or groups[-1] is not None:
+                return None
+        rest = number[match.end() :]
+        # Keep the prefix only if the number matched the general pattern with
+        # it and does not without it (checked in the cheaper order).
+        if self.general.fullmatch(rest) is None and self.general.fullmatch(number) is not None:
+            return number
+        return rest
+
+    def is_valid(self, national: str) -> bool:
+        """Tell whether phonenumbers gives the number a type in this region."""
+        validator = self.validators.get(len(national))
+        return validator is not None and validator.fullmatch(national) is not None
+
+
+def _length_result(size: int, lengths: tuple[int, ...], local_lengths: frozenset[int]) -> int:
+    """Replay phonenumbers' _test_number_length for the general description."""
+    if size in local_lengths:
+        return _OTHER_LENGTH
+    if lengths[0] == size:
+        return _IS_POSSIBLE
+    if lengths[0] > size:
+        return _OTHER_LENGTH
+    if lengths[-1] < size:
+        return _TOO_LONG
+    return _IS_POSSIBLE if size in lengths[1:] else _OTHER_LENGTH
+
+
+def _validator(
+    metadata: Any, general: str, lengths: tuple[int, ...], size: int
+) -> re.Pattern[str] | None:
+    """Compile one pattern matching exactly the numbers of a size that have a type."""
+    if lengths and size not in lengths:
+        return None
+    patterns: list[str] = []
+    for name in _TYPE_DESCS:
+        if name == "mobile" and metadata.same_mobile_and_fixed_line_pattern:
+            continue  # phonenumbers then only tries the fixed-line pattern
+        desc: Any = getattr(metadata, name)
+        if desc is None or not desc.national_number_pattern:
+            continue
+        if desc.possible_length and size not in desc.possible_length:
+            continue
+        patterns.append(f"(?:{desc.national_number_pattern})")
+    if not patterns:
+        return None
+    return re.compile(f"(?=(?:{general})\\Z)(?:{'|'.join(patterns)})")
+
+
+_PLANS: dict[str, _RegionPlan | None] = {}
+_MAIN_PLANS: dict[int, _RegionPlan | None] = {}
+
+
+def _plan(region: str) -> _RegionPlan | None:
+    """Return the compiled plan of a region (built on first use, then cached)."""
+    try:
+        return _PLANS[region]
+    except KeyError:
+        pass
+    metadata: Any = phonenumbers.PhoneMetadata.metadata_for_region(region, None)
+    plan = None if metadata is None else _RegionPlan(metadata)
+    _PLANS[region] = plan
+    return plan
+
+
+def _main_plan(country_code: int) -> _RegionPlan | None:
+    """Return the plan of a country code's main region; None for non-geographic codes."""
+    try:
+        return _MAIN_PLANS[country_code]
+    except KeyError:
+        pass
+    main = _COUNTRY_REGIONS[country_code][0]
+    plan = None if main == _NON_GEO else _plan(main)
+    _MAIN_PLANS[country_code] = plan
+    return plan
+
+
+def _split_country_code(number: str) -> tuple[int, str]:
+    """Replay phonenumbers' _extract_country_code on a string of ASCII digits."""
+    if number[0] != "0":
+        for size in (1, 2, 3):
+            code = _COUNTRY_CODES.get(number[:size])
+            if code is not None:
+                return code, number[size:]
+    return 0, number
+
+
+def _length_result_of(plan: _RegionPlan, size: int) -> int:
+    """Look up _test_number_length's outcome for a size (past the table: too long)."""
+    results = plan.length_results
+    return results[size] if size < len(results) else _TOO_LONG
+
+
+def _valid_for_country(country_code: int, national: str) -> bool:
+    """Replay is_valid_number (region_code_for_number + is_valid_number_for_region)."""
+    for region in _COUNTRY_REGIONS[country_code]:
+        candidate = _plan(region)
+        if candidate is None:
+            continue
+        if candidate.leading_digits is not None:
+            if candidate.leading_digits.match(national) is None:
+                continue
+            return candidate.country_code == country_code and candidate.is_valid(national)
+        if candidate.is_valid(national):
+            return candidate.country_code == country_code
+    return False
+
+
+def _phone_fast(text: str, home: _RegionPlan | None, region: str | None) -> PhoneResult | None:
+    """Normalise a common-shaped valid number, or return None to defer to the slow path.
+
+    Only ASCII digits, an optional leading ``+`` and the separators in
+    _SEPARATORS are handled, and only numbers that turn out valid: everything
+    else (and every error) is left to the slow path, so results and messages
+    are the slow path's. Each step replays the phonenumbers function named in
+    its comment.
+    """
+    if len(text) > _MAX_INPUT_LENGTH or not text.isascii():
+        return None
+    plus = text[0] == "+"
+    packed = (text[1:] if plus else text).encode().translate(None, _SEPARATORS)
+    # Three digits make the text "viable" (_is_viable_phone_number) whatever
+    # separators surround them; _extract_possible_number only trims those.
+    if len(packed) < _MIN_VIABLE_DIGITS or not packed.isdigit():
+        return None
+    digits = packed.decode()
+
+    # _maybe_extract_country_code: after "+", after the home region's IDD
+    # prefix, or the home region's own code written without "+".
+    international = ""
+    national = ""
+    country_code = 0
+    if plus:
+        international = digits
+    elif home is None:
+        return None
+    else:
+        idd = home.international_prefix
+        match = None if idd is None else idd.match(digits)
+        if match is not None and digits[match.end() : match.end() + 1] != "0":
+            international = digits[match.end() :]
+            if len(international) <= _MIN_NSN_LENGTH:
+                return None
+        elif digits.startswith(home.country_code_text):
+            potential = home.strip_national_prefix(digits[len(home.country_code_text) :])
+            if potential is None:
+                return None
+            if (
+                home.general.fullmatch(digits) is None
+                and home.general.fullmatch(potential) is not None
+            ) or _length_result_of(home, len(digits)) == _TOO_LONG:
+                country_code = home.country_code
+                national = potential
+    if international:
+        country_code, national = _split_country_code(international)
+        if not country_code:
+            return None
+
+    # parse(): the main region's rules apply to a number with a country code.
+    if country_code:
+        plan = _main_plan(country_code)
+        if plan is None:
+            return None
+    elif home is None:
+        return None
+    else:
+        plan = home
+        country_code = home.country_code
+        national = digits
+
+    # parse(): strip the national prefix when what is left has a possible length.
+    if len(national) < _MIN_NSN_LENGTH:
+        return None
+    prefix = plan.national_prefix
+    if prefix is not None and prefix.match(national) is not None:
+        potential = plan.strip_national_prefix(national)
+        if potential is None:
+            return None
+        if _length_result_of(plan, len(potential)) != _OTHER_LENGTH:
+            national = potential
+    # Leading zeros ("Italian" numbers) and out-of-range lengths go the slow way.
+    size = len(national)
+    if size > _MAX_NSN_LENGTH or size < _MIN_NSN_LENGTH or national[0] == "0":
+        return None
+    # is_valid_number, which for a code shared by several regions first picks
+    # the number's region.
+    if plan.only_region:
+        validator = plan.validators.get(size)
+        if validator is None or validator.fullmatch(national) is None:
+            return None
+    elif not _valid_for_country(country_code, national):
+        return None
+    # plan is the region of country_code, so its text is str(country_code).
+    return "+" + plan.country_code_text + national, None
+
+
+def normalize_phone(raw: str, region: str | None = None) -> PhoneResult:
+    """Normalise a phone number to E.164 and an optional extension.
+
+    Common shapes (digits with spaces, dashes, dots, slashes or parentheses;
+    national form with the trunk prefix; international form with ``+`` or the
+    region's IDD prefix) take a fast path compiled from ``phonenumbers``'
+    metadata; everything else goes through :func:`normalize_phone_slow`.
+    The result is always the same as :func:`normalize_phone_slow`'s.
+
+    Args:
+        raw: The number as written, in any format ``phonenumbers`` accepts.
+        region: The ISO 3166 region to read a national number in (any case),
+            or ``None`` when the number must carry its country code.
+
+    Returns:
+        The E.164 form and the extension (``None`` when there is none).
+
+    Raises:
+        InvalidValueError: The region is unknown, or the text is not a valid
+            phone number (field ``"phone"``).
+    """
+    region_code = _region_code(raw, region)
+    text = raw.strip()
+    if text:
+        home = None if region_code is None else _plan(region_code)
+        fast = _phone_fast(text, home, region_code)
+        if fast is not None:
+            return fast
+    return _phone_slow(raw, text, region_code)
+
+
+def normalize_phones(
+    raws: Iterable[str], region: str | None = None
+) -> list[PhoneResult | InvalidValueError]:
+    """Normalise many phone numbers, keeping every good one.
+
+    Args:
+        raws: The numbers as written.
+        region: The region to read national numbers in, or ``None``.
+
+    Returns:
+        One entry per input, in order: ``(e164, extension_or_None)``, or the
+        :class:`~crmcore.errors.InvalidValueError` explaining why that input
+        was rejected. A bad row never raises.
+    """
+    reason = _unknown_region_reason(region)
+    if reason is not None:
+        return [InvalidValueError(_PHONE, raw, reason) for raw in raws]
+    region_code = None if region is None else region.upper()
+    out: list[PhoneResult | InvalidValueError] = []
+    home = None if region_code is None else _plan(region_code)
+    for raw in raws:
+        text = raw.strip()
+        fast = _phone_fast(text, home, region_code) if text else None
+        if fast is not None:
+            out.append(fast)
+            continue
+        try:
+            out.append(_phone_slow(raw, text, region_code))
+        except InvalidValueError as exc:
+            out.append(exc)
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Emails
+# ---------------------------------------------------------------------------
+
+# The options crmcore validates with, pinned so that a host changing
+# email_validator's module-level defaults cannot change crmcore's results.
+_EMAIL_OPTIONS: Final[dict[str, bool]] = {
+    "allow_smtputf8": True,
+    "allow_empty_local": False,
+    "allow_quoted_local": False,
+    "allow_domain_literal": False,
+    "allow_display_name": False,
+    "strict": False,
+    "check_deliverability": False,
+    "test_environment": False,
+    "globally_deliverable": True,
+}
+
+# ASCII dot-atom local part (email_validator's DOT_ATOM_TEXT), "@", then an
+# ASCII host name of at least two labels of at most 63 characters, the last
+# ending in a letter (email_validator's label, period and TLD rules).
+_ATEXT: Final = r"[a-zA-Z0-9_!#$%&'*+\-/=?^`{|}~]"
+_LABEL: Final = r"[a-zA-Z0-9](?:[a-zA-Z0-9\-]{0,61}[a-zA-Z0-9])?"
+_TOP_LABEL: Final = r"(?:[a-zA-Z0-9][a-zA-Z0-9\-]{0,61})?[a-zA-Z]"
+_SIMPLE_EMAIL = re.compile(
+    rf"({_ATEXT}+(?:\.{_ATEXT}+)*)@((?:{_LABEL}\.)+{_TOP_LABEL})",
+)
+_EMAIL_MAX_LENGTH: Final = 254  # email_validator's EMAIL_MAX_LENGTH (ASCII: chars == bytes)
+_CASE_INSENSITIVE_LOCAL_PARTS: Final = frozenset(CASE_INSENSITIVE_MAILBOX_NAMES)
+
+_special_names: tuple[str, ...] = ()
+_special_suffixes: tuple[str, ...] = ()
+
+
+def _special_use_suffixes() -> tuple[str, ...]:
+    """Return ``.name`` for every special-use domain email_validator currently rejects."""
+    global _special_names, _special_suffixes  # noqa: PLW0603 - a cache of a host-editable list
+    names = tuple(email_validator.SPECIAL_USE_DOMAIN_NAMES)
+    if names != _special_names:
+        _special_suffixes = tuple(f".{name}" for name in names)
+        _special_names = names
+    return _special_suffixes
+
+
+def _email_fast(text: str) -> str | None:
+    """Normalise a plain ASCII address, or return None to defer to the slow path."""
+    if len(text) > _EMAIL_MAX_LENGTH or not text.isascii():
+        return None
+    match = _SIMPLE_EMAIL.fullmatch(text)
+    if match is None:
+        return None
+    local, domain = match.groups()
+    # "--" covers Punycode ("xn--") labels and the reserved "ab--" labels.
+    if "--" in domain:
+        return None
+    domain = domain.lower()
+    if f".{domain}".endswith(_special_use_suffixes()):
+        return None
+    if local.lower() in _CASE_INSENSITIVE_LOCAL_PARTS:
+        local = local.lower()
+    return f"{local}@{domain}"
+
+
+def _email_slow(raw: str, text: str) -> str:
+    """Run the reference validation on already-stripped text."""
+    try:
+        result = email_validator.validate_email(text, **_EMAIL_OPTIONS)
+    except email_validator.EmailNotValidError as exc:
+        raise InvalidValueError(_EMAIL, raw, str(exc)) from None
+    return result.normalized
+
+
+def normalize_email_slow(raw: str) -> str:
+    """Normalise an email address with ``email_validator`` alone (the reference path).
+
+    Args:
+        raw: The address as written; surrounding whitespace is ignored.
+
+    Returns:
+        email_validator's normalised address: the domain lower-cased (and
+        decoded from Punycode), the local part as written (NFC-normalised).
+
+    Raises:
+        InvalidValueError: The address is not valid (field ``"email"``); the
+            reason is email_validator's message.
+    """
+    return _email_slow(raw, raw.strip())
+
+
+def normalize_email(raw: str) -> str:
+    """Normalise an email address.
+
+    Plain ASCII addresses take a fast path that replays email_validator's
+    rules; everything else goes through :func:`normalize_email_slow`. The
+    result is always the same as :func:`normalize_email_slow`'s.
+
+    Args:
+        raw: The address as written; surrounding whitespace is ignored.
+
+    Returns:
+        The normalised address: domain lower-cased, local part as written.
+
+    Raises:
+        InvalidValueError: The address is not valid (field ``"email"``).
+    """
+    text = raw.strip()
+    fast = _email_fast(text)
+    if fast is not None:
+        return fast
+    return _email_slow(raw, text)
+
+
+def normalize_emails(raws: Iterable[str]) -> list[str | InvalidValueError]:
+    """Normalise many email addresses, keeping every good one.
+
+    Args:
+        raws: The addresses as written.
+
+    Returns:
+        One entry per input, in order: the normalised address, or the
+        :class:`~crmcore.errors.InvalidValueError` explaining why that input
+        was rejected. A bad row never raises.
+    """
+    out: list[str | InvalidValueError] = []
+    for raw in raws:
+        text = raw.strip()
+        fast = _email_fast(text)
+        if fast is not None:
+            out.append(fast)
+            continue
+        try:
+            out.append(_email_slow(raw, text))
+        except InvalidValueError as exc:
+            out.append(exc)
+    return out

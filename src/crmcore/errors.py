@@ -1,0 +1,233 @@
+"""The one exception tree of crmcore.
+
+Every error crmcore raises derives from :class:`CrmError` and also from the
+nearest built-in exception, so ``except ValueError`` keeps working for
+callers that do not know crmcore. Each error carries structured fields and
+builds its message from them: *what, which value, why*.
+
+Third-party exceptions (phonenumbers, email-validator, cattrs, SQLAlchemy)
+are translated at the edge and never escape.
+
+This module imports nothing from crmcore.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+__all__ = [
+    "ConcurrencyError",
+    "ConfigurationError",
+    "CrmError",
+    "DuplicateError",
+    "InvalidValueError",
+    "NotFoundError",
+    "PayloadError",
+    "PermissionDeniedError",
+    "Problem",
+    "StaleVersionError",
+    "StorageError",
+    "TransitionNotAllowedError",
+    "WorkflowDefinitionError",
+]
+
+
+class CrmError(Exception):
+    """Root of every error crmcore raises."""
+
+
+class InvalidValueError(CrmError, ValueError):
+    """A value does not satisfy the rules of the field it is meant for.
+
+    Attributes:
+        field: The name of the field or value type (``"phone"``, ``"email"``).
+        value: The offending input, as given.
+        reason: Why it was rejected.
+    """
+
+    def __init__(self, field: str, value: object, reason: str) -> None:
+        self.field = field
+        self.value = value
+        self.reason = reason
+        super().__init__(f"invalid {field} {value!r}: {reason}")
+
+    def __reduce__(self) -> tuple[type[InvalidValueError], tuple[str, object, str]]:
+        return (type(self), (self.field, self.value, self.reason))
+
+
+class Problem:
+    """One problem found in a payload, located by a JSONPath-like ``path``."""
+
+    __slots__ = ("message", "path")
+
+    def __init__(self, path: str, message: str) -> None:
+        self.path = path
+        self.message = message
+
+    def __repr__(self) -> str:
+        return f"Problem({self.path!r}, {self.message!r})"
+
+    def __str__(self) -> str:
+        return f"{self.message} @ {self.path}"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Problem):
+            return NotImplemented
+        return (self.path, self.message) == (other.path, other.message)
+
+    def __hash__(self) -> int:
+        return hash((self.path, self.message))
+
+
+class PayloadError(CrmError, ValueError):
+    """A payload (JSON document, import row) has one or more problems.
+
+    All problems of one payload are reported together, each with its path
+    (``$.emails[1].address``).
+
+    Attributes:
+        problems: Every problem found, in document order.
+        subject: What was being read (a type name, ``"row 17"``).
+    """
+
+    def __init__(self, subject: str, problems: Iterable[Problem]) -> None:
+        self.subject = subject
+        self.problems: tuple[Problem, ...] = tuple(problems)
+        lines = "\n".join(f"  {p}" for p in self.problems)
+        count = len(self.problems)
+        noun = "problem" if count == 1 else "problems"
+        super().__init__(f"invalid {subject} ({count} {noun}):\n{lines}")
+
+    def __reduce__(self) -> tuple[type[PayloadError], tuple[str, tuple[Problem, ...]]]:
+        return (type(self), (self.subject, self.problems))
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        """The path of every problem, in order."""
+        return tuple(p.path for p in self.problems)
+
+
+class NotFoundError(CrmError, LookupError):
+    """No record of a kind exists with the given id."""
+
+    def __init__(self, kind: str, id: object) -> None:
+        self.kind = kind
+        self.id = id
+        super().__init__(f"{kind} {id!r} not found")
+
+    def __reduce__(self) -> tuple[type[NotFoundError], tuple[str, object]]:
+        return (type(self), (self.kind, self.id))
+
+
+class DuplicateError(CrmError, ValueError):
+    """A record would duplicate an existing one where duplicates are blocked."""
+
+    def __init__(self, kind: str, id: object, duplicates: Sequence[object]) -> None:
+        self.kind = kind
+        self.id = id
+        self.duplicates = tuple(duplicates)
+        super().__init__(f"{kind} {id!r} duplicates existing {list(self.duplicates)!r}")
+
+    def __reduce__(self) -> tuple[type[DuplicateError], tuple[str, object, tuple[object, ...]]]:
+        return (type(self), (self.kind, self.id, self.duplicates))
+
+
+class ConcurrencyError(CrmError, RuntimeError):
+    """A concurrent change prevented an operation."""
+
+
+class StaleVersionError(ConcurrencyError):
+    """A save carried a version older than the stored one (optimistic locking)."""
+
+    def __init__(self, kind: str, id: object, expected: int, actual: int | None) -> None:
+        self.kind = kind
+        self.id = id
+        self.expected = expected
+        self.actual = actual
+        stored = "no stored row" if actual is None else f"stored version is {actual}"
+        super().__init__(f"stale {kind} {id!r}: saved with version {expected}, {stored}")
+
+    def __reduce__(
+        self,
+    ) -> tuple[type[StaleVersionError], tuple[str, object, int, int | None]]:
+        return (type(self), (self.kind, self.id, self.expected, self.actual))
+
+
+class TransitionNotAllowedError(CrmError, ValueError):
+    """A workflow transition was attempted from a state that does not allow it."""
+
+    def __init__(
+        self,
+        workflow: str,
+        transition: str,
+        state: str,
+        allowed: Sequence[str],
+        reason: str = "",
+    ) -> None:
+        self.workflow = workflow
+        self.transition = transition
+        self.state = state
+        self.allowed = tuple(allowed)
+        self.reason = reason
+        allowed_text = ", ".join(self.allowed) if self.allowed else "none"
+        why = f" ({reason})" if reason else ""
+        super().__init__(
+            f"{workflow}: can't {transition} when in {state}{why}; allowed: {allowed_text}"
+        )
+
+    def __reduce__(
+        self,
+    ) -> tuple[type[TransitionNotAllowedError], tuple[str, str, str, tuple[str, ...], str]]:
+        return (
+            type(self),
+            (self.workflow, self.transition, self.state, self.allowed, self.reason),
+        )
+
+
+class WorkflowDefinitionError(CrmError, ValueError):
+    """A workflow definition is inconsistent (found when it is built)."""
+
+    def __init__(self, workflow: str, problems: Sequence[str]) -> None:
+        self.workflow = workflow
+        self.problems = tuple(problems)
+        super().__init__(f"invalid workflow {workflow!r}: " + "; ".join(self.problems))
+
+    def __reduce__(
+        self,
+    ) -> tuple[type[WorkflowDefinitionError], tuple[str, tuple[str, ...]]]:
+        return (type(self), (self.workflow, self.problems))
+
+
+class PermissionDeniedError(CrmError, PermissionError):
+    """An actor may not perform an action on a record."""
+
+    def __init__(self, actor: object, action: str, target: object, reason: str = "") -> None:
+        self.actor = actor
+        self.action = action
+        self.target = target
+        self.reason = reason
+        why = f": {reason}" if reason else ""
+        super().__init__(f"{actor!r} may not {action} {target!r}{why}")
+
+    def __reduce__(
+        self,
+    ) -> tuple[type[PermissionDeniedError], tuple[object, str, object, str]]:
+        return (type(self), (self.actor, self.action, self.target, self.reason))
+
+
+class StorageError(CrmError, RuntimeError):
+    """A storage adapter failed (connection lost, constraint violated ...)."""
+
+    def __init__(self, operation: str, reason: str, field: str | None = None) -> None:
+        self.operation = operation
+        self.reason = reason
+        self.field = field
+        where = f" (field {field})" if field else ""
+        super().__init__(f"{operation} failed{where}: {reason}")
+
+    def __reduce__(self) -> tuple[type[StorageError], tuple[str, str, str | None]]:
+        return (type(self), (self.operation, self.reason, self.field))
+
+
+class ConfigurationError(CrmError, ValueError):
+    """crmcore was wired or configured inconsistently by the host."""

@@ -1,0 +1,212 @@
+"""Enforce DESIGN.md's import table: dependencies point inward.
+
+The checker parses every module under ``src/crmcore`` with :mod:`ast` and
+compares each import with the table below. The table may change, by editing
+this test in the same commit, with the reason in the commit message.
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "crmcore"
+
+CORE_THIRD_PARTY = {"attrs", "pendulum"}
+
+# package -> (crmcore packages it may import, third-party top-level modules it may import)
+RULES: dict[str, tuple[set[str], set[str]]] = {
+    "errors": (set(), set()),
+    "clock": ({"errors"}, CORE_THIRD_PARTY),
+    "domain": (
+        {"errors", "clock", "domain"},
+        CORE_THIRD_PARTY | {"phonenumbers", "email_validator"},
+    ),
+    "lifecycle": ({"domain", "clock", "errors", "lifecycle"}, CORE_THIRD_PARTY),
+    "segments": ({"domain", "clock", "errors", "segments"}, CORE_THIRD_PARTY),
+    "matching": (
+        {"domain", "errors", "matching"},
+        CORE_THIRD_PARTY | {"rapidfuzz", "pypinyin", "numpy"},
+    ),
+    "merge": ({"domain", "errors", "clock", "merge"}, CORE_THIRD_PARTY),
+    "analytics": (
+        {"domain", "segments", "errors", "clock", "analytics"},
+        CORE_THIRD_PARTY | {"polars"},
+    ),
+    "privacy": ({"domain", "errors", "clock", "privacy"}, CORE_THIRD_PARTY),
+    "ports": ({"domain", "errors", "clock", "ports"}, CORE_THIRD_PARTY),
+    "services": (
+        {
+            "domain",
+            "lifecycle",
+            "segments",
+            "matching",
+            "merge",
+            "analytics",
+            "privacy",
+            "ports",
+            "errors",
+            "clock",
+            "services",
+        },
+        CORE_THIRD_PARTY,
+    ),
+    "serialization": (
+        {"domain", "lifecycle", "segments", "errors", "clock", "serialization"},
+        CORE_THIRD_PARTY | {"cattrs"},
+    ),
+    "adapters": (
+        {"ports", "domain", "serialization", "segments", "errors", "clock", "adapters"},
+        CORE_THIRD_PARTY | {"sqlalchemy", "polars"},
+    ),
+    "cli": (
+        {
+            "services",
+            "adapters",
+            "domain",
+            "ports",
+            "serialization",
+            "segments",
+            "matching",
+            "merge",
+            "lifecycle",
+            "analytics",
+            "errors",
+            "clock",
+            "cli",
+            "demo",
+        },
+        CORE_THIRD_PARTY | {"rich"},
+    ),
+    "testing": (
+        {
+            "domain",
+            "ports",
+            "adapters",
+            "serialization",
+            "segments",
+            "lifecycle",
+            "matching",
+            "merge",
+            "services",
+            "errors",
+            "clock",
+            "testing",
+        },
+        CORE_THIRD_PARTY | {"hypothesis", "pytest"},
+    ),
+    "__init__": ({"errors", "clock", "domain"}, set()),
+}
+# Which adapter may use which third-party library: memory is stdlib only.
+ADAPTER_THIRD_PARTY = {"memory": set(), "sql": {"sqlalchemy"}, "frames": {"polars"}}
+
+
+def _stdlib() -> frozenset[str]:
+    return frozenset(sys.stdlib_module_names) | {"__future__"}
+
+
+def imports_of(source: str, module: str) -> Iterator[tuple[int, str]]:
+    """Yield (line, absolute module name) for every import in ``source``."""
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield node.lineno, alias.name
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                yield node.lineno, f"<relative import in {module}>"
+            elif node.module:
+                yield node.lineno, node.module
+
+
+def violations(package: str, module: str, source: str) -> list[str]:
+    """Return every import in ``source`` (a module of ``package``) that breaks the table."""
+    allowed_crm, allowed_ext = RULES[package]
+    if package == "adapters":
+        sub = module.split(".")[2] if module.count(".") >= 2 else ""
+        allowed_ext = CORE_THIRD_PARTY | ADAPTER_THIRD_PARTY.get(sub, set())
+        if sub == "memory":
+            allowed_ext = set()
+    problems = []
+    stdlib = _stdlib()
+    for line, name in imports_of(source, module):
+        parts = name.split(".")
+        if name.startswith("<relative"):
+            problems.append(f"{module}:{line} uses a relative import")
+        elif parts[0] == "crmcore":
+            target = parts[1] if len(parts) > 1 else "__init__"
+            if target not in allowed_crm:
+                problems.append(f"{module}:{line} imports crmcore.{target}")
+        elif parts[0] not in stdlib and parts[0] not in allowed_ext:
+            problems.append(f"{module}:{line} imports third-party {parts[0]}")
+    return problems
+
+
+def modules() -> Iterator[tuple[str, str, Path]]:
+    for path in sorted(SRC.rglob("*.py")):
+        rel = path.relative_to(SRC)
+        dotted = ".".join(("crmcore", *rel.with_suffix("").parts))
+        package = (
+            rel.parts[0].removesuffix(".py")
+            if len(rel.parts) > 1 or rel.stem != "__init__"
+            else "__init__"
+        )
+        if package == "__main__":
+            package = "cli"
+        yield package, dotted, path
+
+
+@pytest.mark.parametrize(("package", "module", "path"), list(modules()), ids=str)
+def test_module_imports_only_what_the_design_allows(package: str, module: str, path: Path) -> None:
+    assert package in RULES, f"{module}: package {package!r} is not in DESIGN.md's table"
+    assert violations(package, module, path.read_text(encoding="utf-8")) == []
+
+
+def test_checker_rejects_a_domain_module_importing_an_adapter() -> None:
+    source = "from crmcore.adapters.sql import SqlCustomerRepository\n"
+    assert violations("domain", "crmcore.domain.customer", source) == [
+        "crmcore.domain.customer:1 imports crmcore.adapters"
+    ]
+
+
+def test_checker_rejects_a_domain_module_importing_cattrs() -> None:
+    source = "import json\nimport attrs\nimport cattrs\n"
+    assert violations("domain", "crmcore.domain.values", source) == [
+        "crmcore.domain.values:3 imports third-party cattrs"
+    ]
+
+
+def test_checker_rejects_the_memory_adapter_importing_sqlalchemy() -> None:
+    source = "import sqlalchemy\n"
+    assert violations("adapters", "crmcore.adapters.memory", source) == [
+        "crmcore.adapters.memory:1 imports third-party sqlalchemy"
+    ]
+
+
+def test_checker_rejects_relative_imports() -> None:
+    source = "from .values import Money\n"
+    assert violations("domain", "crmcore.domain.customer", source) == [
+        "crmcore.domain.customer:1 uses a relative import"
+    ]
+
+
+def test_checker_accepts_what_the_table_allows() -> None:
+    source = "import attrs\nimport pendulum\nfrom crmcore.errors import CrmError\nimport re\n"
+    assert violations("domain", "crmcore.domain.values", source) == []
+
+
+def test_importing_crmcore_has_no_side_effect_imports_of_extras() -> None:
+    code = (
+        "import sys, crmcore, crmcore.domain, crmcore.serialization;"
+        "heavy = {'sqlalchemy', 'polars', 'rich', 'hypothesis'} & set(sys.modules);"
+        "print(sorted(heavy))"
+    )
+    out = subprocess.run(  # noqa: S603 - runs this interpreter on a fixed snippet
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "[]"
