@@ -67,10 +67,12 @@ _PARSE_REASONS: Final[dict[int, str]] = {
 }
 
 _POSSIBILITY_REASONS: Final[dict[int, str]] = {
-    phonenumbers.ValidationResult.TOO_SHORT: "too short",
-    phonenumbers.ValidationResult.TOO_LONG: "too long",
-    phonenumbers.ValidationResult.INVALID_LENGTH: "wrong number of digits",
-    phonenumbers.ValidationResult.IS_POSSIBLE_LOCAL_ONLY: "missing its area code",
+    phonenumbers.ValidationResult.TOO_SHORT: "too short for {where}",
+    phonenumbers.ValidationResult.TOO_LONG: "too long for {where}",
+    phonenumbers.ValidationResult.INVALID_LENGTH: "wrong number of digits for {where}",
+    phonenumbers.ValidationResult.IS_POSSIBLE_LOCAL_ONLY: (
+        "too short for {where} (is the area code missing?)"
+    ),
 }
 
 
@@ -125,6 +127,14 @@ def _parse_error_reason(
     return reason
 
 
+def _invalid_number_reason(country_code: int, possibility: int, region: str | None) -> str:
+    """Explain why a parsed number is not valid, from is_possible_number_with_reason."""
+    if possibility == phonenumbers.ValidationResult.INVALID_COUNTRY_CODE:
+        return f"unknown country calling code +{country_code}"
+    template = _POSSIBILITY_REASONS.get(possibility, "not a valid number for {where}")
+    return template.format(where=_place_of(country_code, region))
+
+
 def _phone_slow(raw: str, text: str, region: str | None) -> PhoneResult:
     """Run the reference parse on already-stripped text with a checked region."""
     if not text:
@@ -136,12 +146,7 @@ def _phone_slow(raw: str, text: str, region: str | None) -> PhoneResult:
         raise InvalidValueError(_PHONE, raw, reason) from None
     if not phonenumbers.is_valid_number(number):
         possibility: int = phonenumbers.is_possible_number_with_reason(number)
-        where = _place_of(number.country_code, region)
-        if possibility == phonenumbers.ValidationResult.INVALID_COUNTRY_CODE:
-            reason = f"unknown country calling code +{number.country_code}"
-        else:
-            problem = _POSSIBILITY_REASONS.get(possibility, "not a valid number")
-            reason = f"{problem} for {where}"
+        reason = _invalid_number_reason(number.country_code, possibility, region)
         raise InvalidValueError(_PHONE, raw, reason)
     e164: str = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     extension: str | None = number.extension or None
@@ -182,11 +187,17 @@ _NON_GEO: Final[str] = phonenumbers.REGION_CODE_FOR_NON_GEO_ENTITY
 _COUNTRY_REGIONS: Final[dict[int, tuple[str, ...]]] = phonenumbers.COUNTRY_CODE_TO_REGION_CODE
 _COUNTRY_CODES: Final[dict[str, int]] = {str(code): code for code in _COUNTRY_REGIONS}
 
-# The outcomes of phonenumbers' _test_number_length that matter here: a
-# stripped national prefix is kept when the rest is possible or too long.
-_IS_POSSIBLE: Final = 0
-_TOO_LONG: Final = 1
-_OTHER_LENGTH: Final = 2
+# phonenumbers' ValidationResult values (outcomes of _test_number_length).
+_IS_POSSIBLE: Final[int] = phonenumbers.ValidationResult.IS_POSSIBLE
+_TOO_SHORT: Final[int] = phonenumbers.ValidationResult.TOO_SHORT
+_TOO_LONG: Final[int] = phonenumbers.ValidationResult.TOO_LONG
+_INVALID_LENGTH: Final[int] = phonenumbers.ValidationResult.INVALID_LENGTH
+_LOCAL_ONLY: Final[int] = phonenumbers.ValidationResult.IS_POSSIBLE_LOCAL_ONLY
+
+# A number followed by a common extension: " ext. 12", "x12", ";ext=12".
+# phonenumbers' extension pattern splits these at the same place and reads
+# the same digits (it allows at least 9 of them after any of these labels).
+_WITH_EXTENSION = re.compile(r"(.*[0-9])(?: *(?i:ext\.?|x) *|(?i:;ext=))([0-9]{1,6})")
 
 # The number types phonenumbers tries; any match gives a number a type, which
 # makes it valid (phonenumbers' _number_type_helper != UNKNOWN). The likeliest
@@ -276,14 +287,14 @@ class _RegionPlan:
 def _length_result(size: int, lengths: tuple[int, ...], local_lengths: frozenset[int]) -> int:
     """Replay phonenumbers' _test_number_length for the general description."""
     if size in local_lengths:
-        return _OTHER_LENGTH
+        return _LOCAL_ONLY
     if lengths[0] == size:
         return _IS_POSSIBLE
     if lengths[0] > size:
-        return _OTHER_LENGTH
+        return _TOO_SHORT
     if lengths[-1] < size:
         return _TOO_LONG
-    return _IS_POSSIBLE if size in lengths[1:] else _OTHER_LENGTH
+    return _IS_POSSIBLE if size in lengths[1:] else _INVALID_LENGTH
 
 
 def _validator(
@@ -366,22 +377,36 @@ def _valid_for_country(country_code: int, national: str) -> bool:
     return False
 
 
-def _phone_fast(text: str, home: _RegionPlan | None, region: str | None) -> PhoneResult | None:
-    """Normalise a common-shaped valid number, or return None to defer to the slow path.
+def _phone_fast(
+    text: str, home: _RegionPlan | None, region: str | None
+) -> PhoneResult | str | None:
+    """Decide a common-shaped number, or return None to leave it to the slow path.
 
-    Only ASCII digits, an optional leading ``+`` and the separators in
-    _SEPARATORS are handled, and only numbers that turn out valid: everything
-    else (and every error) is left to the slow path, so results and messages
-    are the slow path's. Each step replays the phonenumbers function named in
-    its comment.
+    Handles ASCII digits with an optional leading ``+``, the separators in
+    _SEPARATORS and an optional simple extension. A number that phonenumbers
+    would parse is decided here: its ``(e164, extension)``, or -- when
+    is_valid_number would reject it -- the slow path's reason, as a string.
+    Anything else (parse errors included) is left to the slow path, so results
+    and messages are the slow path's. Each step replays the phonenumbers
+    function named in its comment.
     """
     if len(text) > _MAX_INPUT_LENGTH or not text.isascii():
         return None
+    extension = None
     plus = text[0] == "+"
     packed = (text[1:] if plus else text).encode().translate(None, _SEPARATORS)
+    if not packed.isdigit():
+        split = _WITH_EXTENSION.fullmatch(text)
+        if split is None:
+            return None
+        text, extension = split.group(1, 2)
+        plus = text[0] == "+"
+        packed = (text[1:] if plus else text).encode().translate(None, _SEPARATORS)
+        if not packed.isdigit():
+            return None
     # Three digits make the text "viable" (_is_viable_phone_number) whatever
     # separators surround them; _extract_possible_number only trims those.
-    if len(packed) < _MIN_VIABLE_DIGITS or not packed.isdigit():
+    if len(packed) < _MIN_VIABLE_DIGITS:
         return None
     digits = packed.decode()
 
@@ -436,7 +461,7 @@ def _phone_fast(text: str, home: _RegionPlan | None, region: str | None) -> Phon
         potential = plan.strip_national_prefix(national)
         if potential is None:
             return None
-        if _length_result_of(plan, len(potential)) != _OTHER_LENGTH:
+        if _length_result_of(plan, len(potential)) in (_IS_POSSIBLE, _TOO_LONG):
             national = potential
     # Leading zeros ("Italian" numbers) and out-of-range lengths go the slow way.
     size = len(national)
@@ -446,12 +471,17 @@ def _phone_fast(text: str, home: _RegionPlan | None, region: str | None) -> Phon
     # the number's region.
     if plan.only_region:
         validator = plan.validators.get(size)
-        if validator is None or validator.fullmatch(national) is None:
+        valid = validator is not None and validator.fullmatch(national) is not None
+    else:
+        valid = _valid_for_country(country_code, national)
+    if not valid:
+        # is_possible_number_with_reason reads the main region's lengths.
+        main = plan if plan.only_region else _main_plan(country_code)
+        if main is None:
             return None
-    elif not _valid_for_country(country_code, national):
-        return None
+        return _invalid_number_reason(country_code, _length_result_of(main, size), region)
     # plan is the region of country_code, so its text is str(country_code).
-    return "+" + plan.country_code_text + national, None
+    return "+" + plan.country_code_text + national, extension
 
 
 def normalize_phone(raw: str, region: str | None = None) -> PhoneResult:
@@ -480,8 +510,10 @@ def normalize_phone(raw: str, region: str | None = None) -> PhoneResult:
     if text:
         home = None if region_code is None else _plan(region_code)
         fast = _phone_fast(text, home, region_code)
-        if fast is not None:
+        if isinstance(fast, tuple):
             return fast
+        if fast is not None:
+            raise InvalidValueError(_PHONE, raw, fast)
     return _phone_slow(raw, text, region_code)
 
 
@@ -508,13 +540,15 @@ def normalize_phones(
     for raw in raws:
         text = raw.strip()
         fast = _phone_fast(text, home, region_code) if text else None
-        if fast is not None:
+        if isinstance(fast, tuple):
             out.append(fast)
-            continue
-        try:
-            out.append(_phone_slow(raw, text, region_code))
-        except InvalidValueError as exc:
-            out.append(exc)
+        elif fast is not None:
+            out.append(InvalidValueError(_PHONE, raw, fast))
+        else:
+            try:
+                out.append(_phone_slow(raw, text, region_code))
+            except InvalidValueError as exc:
+                out.append(exc)
     return out
 
 
