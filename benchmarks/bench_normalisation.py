@@ -102,7 +102,7 @@ def main() -> None:
         normalize._phone_fast(raw.strip(), normalize._plan(region), region) is not None
         for raw, region in pairs
     )
-    email_hits = sum(normalize._email_fast(raw.strip()) is not None for raw in emails)
+    email_hits = sum(normalize._email_fast(raw.strip(), normalize._special_use_suffixes()) is not None for raw in emails)
     phone_ok = sum(
         not isinstance(r, Exception)
         for region, raws in by_region.items()

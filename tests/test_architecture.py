@@ -39,9 +39,15 @@ RULES: dict[str, tuple[set[str], set[str]]] = {
         CORE_THIRD_PARTY | {"polars"},
     ),
     "privacy": ({"domain", "errors", "clock", "privacy"}, CORE_THIRD_PARTY),
-    # DESIGN.md's diagram: ports sit above the pure packages (segment queries are part of
-    # the repository port), so they may import segments as well as domain.
-    "ports": ({"domain", "segments", "errors", "clock", "ports"}, CORE_THIRD_PARTY),
+    # DESIGN.md's diagram: ports sit above every pure package (segment queries and merge
+    # records are part of the repository ports), so they may import all of them.
+    "ports": (
+        {"domain", "lifecycle", "segments", "matching", "merge", "analytics", "privacy",
+         "errors", "clock", "ports"},
+        CORE_THIRD_PARTY,
+    ),
+    # The seeded generator of realistic bilingual CRM data (demo, benchmarks, tests).
+    "sample": ({"domain", "errors", "clock", "sample"}, CORE_THIRD_PARTY),
     "services": (
         {
             "domain",
@@ -59,7 +65,7 @@ RULES: dict[str, tuple[set[str], set[str]]] = {
         CORE_THIRD_PARTY,
     ),
     "serialization": (
-        {"domain", "lifecycle", "segments", "errors", "clock", "serialization"},
+        {"domain", "lifecycle", "segments", "merge", "errors", "clock", "serialization"},
         CORE_THIRD_PARTY | {"cattrs"},
     ),
     "adapters": (

@@ -570,16 +570,11 @@ _EMAIL_OPTIONS: Final[dict[str, bool]] = {
     "globally_deliverable": True,
 }
 
-# ASCII dot-atom local part (email_validator's DOT_ATOM_TEXT), "@", then an
-# ASCII host name of at least two labels of at most 63 characters, the last
-# ending in a letter (email_validator's label, period and TLD rules).
-_ATEXT: Final = r"[a-zA-Z0-9_!#$%&'*+\-/=?^`{|}~]"
-_LABEL: Final = r"[a-zA-Z0-9](?:[a-zA-Z0-9\-]{0,61}[a-zA-Z0-9])?"
-_TOP_LABEL: Final = r"(?:[a-zA-Z0-9][a-zA-Z0-9\-]{0,61})?[a-zA-Z]"
-_SIMPLE_EMAIL = re.compile(
-    rf"({_ATEXT}+(?:\.{_ATEXT}+)*)@((?:{_LABEL}\.)+{_TOP_LABEL})",
-)
+# The fast path's shape: ASCII atext and dots, "@", ASCII letters, digits,
+# dots and hyphens. The dot and hyphen rules are checked in _email_fast.
+_SIMPLE_EMAIL = re.compile(r"([a-zA-Z0-9_!#$%&'*+\-/=?^`{|}~.]+)@([a-zA-Z0-9.\-]+)")
 _EMAIL_MAX_LENGTH: Final = 254  # email_validator's EMAIL_MAX_LENGTH (ASCII: chars == bytes)
+_LABEL_MAX_LENGTH: Final = 63  # email_validator's DNS_LABEL_LENGTH_LIMIT
 _CASE_INSENSITIVE_LOCAL_PARTS: Final = frozenset(CASE_INSENSITIVE_MAILBOX_NAMES)
 
 _special_names: tuple[str, ...] = ()
@@ -596,19 +591,41 @@ def _special_use_suffixes() -> tuple[str, ...]:
     return _special_suffixes
 
 
-def _email_fast(text: str) -> str | None:
-    """Normalise a plain ASCII address, or return None to defer to the slow path."""
+def _email_fast(text: str, special_suffixes: tuple[str, ...]) -> str | None:
+    """Normalise a plain ASCII address, or return None to defer to the slow path.
+
+    Replays email_validator for an ASCII dot-atom local part and an ASCII
+    host name: what it accepts, and how it normalises (domain lower-cased,
+    RFC 2142 mailbox names lower-cased, the rest of the local part kept).
+    """
     if len(text) > _EMAIL_MAX_LENGTH or not text.isascii():
         return None
     match = _SIMPLE_EMAIL.fullmatch(text)
     if match is None:
         return None
     local, domain = match.groups()
-    # "--" covers Punycode ("xn--") labels and the reserved "ab--" labels.
-    if "--" in domain:
+    # Dot-atom (DOT_ATOM_TEXT): no leading, trailing or doubled dot.
+    if local[0] == "." or local[-1] == "." or ".." in local:
+        return None
+    # Host name (check_dot_atom, DOT_ATOM_TEXT_HOSTNAME, DOMAIN_NAME_REGEX): a
+    # period, no empty label, no label starting or ending with a hyphen, a
+    # letter last. "--" covers Punycode ("xn--") and reserved ("ab--") labels.
+    if (
+        "." not in domain
+        or not domain[-1].isalpha()
+        or domain[0] in ".-"
+        or ".." in domain
+        or "-." in domain
+        or ".-" in domain
+        or "--" in domain
+    ):
+        return None
+    if len(domain) > _LABEL_MAX_LENGTH and any(
+        len(label) > _LABEL_MAX_LENGTH for label in domain.split(".")
+    ):
         return None
     domain = domain.lower()
-    if f".{domain}".endswith(_special_use_suffixes()):
+    if f".{domain}".endswith(special_suffixes):
         return None
     if local.lower() in _CASE_INSENSITIVE_LOCAL_PARTS:
         local = local.lower()
@@ -658,7 +675,7 @@ def normalize_email(raw: str) -> str:
         InvalidValueError: The address is not valid (field ``"email"``).
     """
     text = raw.strip()
-    fast = _email_fast(text)
+    fast = _email_fast(text, _special_use_suffixes())
     if fast is not None:
         return fast
     return _email_slow(raw, text)
@@ -676,9 +693,10 @@ def normalize_emails(raws: Iterable[str]) -> list[str | InvalidValueError]:
         was rejected. A bad row never raises.
     """
     out: list[str | InvalidValueError] = []
+    special_suffixes = _special_use_suffixes()
     for raw in raws:
         text = raw.strip()
-        fast = _email_fast(text)
+        fast = _email_fast(text, special_suffixes)
         if fast is not None:
             out.append(fast)
             continue
