@@ -19,7 +19,7 @@ import datetime as dt
 import decimal
 import enum
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from decimal import Decimal
 from typing import Any, TypeAlias
 
@@ -288,6 +288,10 @@ def _unique_names(
         raise InvalidValueError("custom field schema", dupes, "field names must be unique")
 
 
+def _field_defs(value: Iterable[FieldDef]) -> tuple[FieldDef, ...]:
+    return tuple(value)
+
+
 @attrs.frozen
 class CustomFieldSchema:
     """A host's custom field definitions for one kind of record.
@@ -308,7 +312,9 @@ class CustomFieldSchema:
       unknown custom field @ $.custom.color
     """
 
-    fields: tuple[FieldDef, ...] = attrs.field(default=(), converter=tuple, validator=_unique_names)
+    fields: tuple[FieldDef, ...] = attrs.field(
+        default=(), converter=_field_defs, validator=_unique_names
+    )
 
     def field(self, name: str) -> FieldDef:
         """Return the definition of field ``name``.
