@@ -103,6 +103,7 @@ class Person:
         default=None, converter=_birth_date, metadata=SENSITIVE
     )
     occupation: str = attrs.field(default="", converter=_optional_text, metadata=INTERNAL)
+    employer: str = attrs.field(default="", converter=_optional_text, metadata=INTERNAL)
     national_id: str = attrs.field(default="", converter=_national_id, metadata=SENSITIVE)
 
 

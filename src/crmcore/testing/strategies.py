@@ -75,6 +75,7 @@ from crmcore.domain import (
 )
 from crmcore.domain.classification import Classification
 from crmcore.domain.values import CURRENCY_MINOR_UNITS
+from crmcore.merge import FieldDecision, MergeRecord, RelatedKind, RepointedRecord, Rule
 
 __all__ = [
     "activities",
@@ -89,6 +90,7 @@ __all__ = [
     "events",
     "field_defs",
     "leads",
+    "merge_records",
     "money",
     "opportunities",
     "orders",
@@ -276,6 +278,7 @@ def persons() -> st.SearchStrategy[Person]:
         gender=st.none() | st.sampled_from(list(Gender)),
         birth_date=st.none() | st.dates(dt.date(1930, 1, 1), dt.date(2010, 12, 31)),
         occupation=st.sampled_from(["", "engineer", "教师", "doctor"]),
+        employer=st.sampled_from(["", "Acme Inc.", "腾达科技有限公司"]),
         national_id=st.sampled_from(["", "11010519491231002X", "A1234567"]),
     )
 
@@ -569,3 +572,67 @@ def events() -> st.SearchStrategy[DomainEvent]:
                 kwargs[field.name] = text
         builders.append(st.builds(cls, **kwargs))
     return st.one_of(builders)
+
+
+def merge_records() -> st.SearchStrategy[MergeRecord]:
+    """Valid merge records: 2-4 customers, decisions, re-pointed records, some undone."""
+
+    def build(
+        *,
+        people: list[Customer],
+        decisions: list[tuple[str, Rule, int]],
+        moved: list[tuple[RelatedKind, int, int]],
+        merge_id: str,
+        delays: tuple[int, int | None],
+        by: UserId | None,
+    ) -> MergeRecord:
+        snapshots = [attrs.evolve(c, merged_into=None) for c in people]
+        survivor, merged = snapshots[0], sorted(c.id for c in snapshots[1:])
+        merged_at = max(c.updated_at for c in snapshots).add(seconds=delays[0])
+        undone_at = None if delays[1] is None else merged_at.add(seconds=delays[1])
+        ids = [c.id for c in snapshots]
+        return MergeRecord(
+            id=merge_id,
+            survivor_id=survivor.id,
+            merged_ids=merged,
+            originals=snapshots,
+            result=attrs.evolve(survivor, updated_at=merged_at),
+            decisions=[
+                FieldDecision(field=f, rule=r, source_id=ids[i % len(ids)], contributors=ids)
+                for f, r, i in decisions
+            ],
+            repointed=[
+                RepointedRecord(
+                    kind=kind,
+                    record_id=f"{kind.value}-{n}",
+                    from_id=merged[i % len(merged)],
+                    to_id=survivor.id,
+                )
+                for kind, n, i in moved
+            ],
+            merged_at=merged_at,
+            merged_by=by,
+            undone_at=undone_at,
+            undone_by=None if undone_at is None else by,
+            created_at=merged_at,
+            updated_at=undone_at or merged_at,
+        )
+
+    fields = st.sampled_from(["person.name", "tier", "points.emails", "tags", "custom.visits"])
+    return st.builds(
+        build,
+        people=st.lists(customers(), min_size=2, max_size=4, unique_by=lambda c: c.id),
+        decisions=st.lists(
+            st.tuples(fields, st.sampled_from(list(Rule)), st.integers(0, 3)),
+            max_size=5,
+            unique_by=lambda d: d[0],
+        ),
+        moved=st.lists(
+            st.tuples(st.sampled_from(list(RelatedKind)), st.integers(0, 99), st.integers(0, 3)),
+            max_size=6,
+            unique_by=lambda m: (m[0], m[1]),
+        ),
+        merge_id=_ids("m-"),
+        delays=st.tuples(st.integers(0, 10**6), st.none() | st.integers(0, 10**6)),
+        by=st.none() | user_ids(),
+    )

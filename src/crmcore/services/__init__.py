@@ -1,0 +1,8 @@
+"""Application services: use cases that load through ports, call the domain, save and publish.
+
+Each service takes its collaborators (a unit of work, a clock, an id factory)
+as arguments; nothing here reads configuration or connects to anything.
+
+May import: everything below it (domain, lifecycle, segments, matching, merge,
+ports, errors, clock); no infrastructure.
+"""

@@ -1,0 +1,613 @@
+"""Migration cleaning (数据迁移清洗): map columns, normalise, validate and dedupe import rows.
+
+This is the pure half of an import: it turns raw rows (from CSV or JSON
+lines) into customer snapshots plus a per-row report of what was changed
+(规范化), what is missing (补全) and what was rejected, and it finds rows of
+the same file that describe the same customer (去重). Nothing here touches
+storage; :mod:`crmcore.services.importing` writes the result through the
+ports.
+
+Rows are numbered from 1 for the first data row (the header is not a row).
+Every problem of a row is reported, each naming its field; a bad row never
+stops the good ones.
+
+May import: ``crmcore.domain``, ``crmcore.errors``, ``crmcore.clock``; attrs, pendulum.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import hashlib
+import re
+import unicodedata
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Final, TypeAlias
+
+import attrs
+import pendulum
+
+from crmcore.clock import utc
+from crmcore.domain import (
+    ContactKind,
+    ContactPoints,
+    CountryCode,
+    Customer,
+    CustomerId,
+    CustomerKind,
+    EmailAddress,
+    ExternalId,
+    Gender,
+    Organization,
+    Person,
+    PersonName,
+    PhoneNumber,
+    PostalAddress,
+    SourceChannel,
+    Tag,
+    UserId,
+)
+from crmcore.domain.normalize import normalize_emails, normalize_phones
+from crmcore.errors import ConfigurationError, InvalidValueError
+
+__all__ = [
+    "FIELDS",
+    "CleanRow",
+    "ColumnMapping",
+    "IssueKind",
+    "RowIssue",
+    "clean_rows",
+    "customer_id_for",
+]
+
+FIELDS: Final[Mapping[str, tuple[str, ...]]] = {
+    "external_id": ("external_id", "id", "customer_id", "客户编号", "编号", "客户id"),
+    "name": ("name", "full_name", "fullname", "contact_name", "姓名", "客户名称", "联系人", "名称"),
+    "given_name": ("first_name", "given_name", "firstname", "forename", "名"),
+    "family_name": ("last_name", "family_name", "surname", "lastname", "姓"),
+    "company": (
+        "company",
+        "company_name",
+        "organization",
+        "organisation",
+        "公司",
+        "企业名称",
+        "单位",
+        "公司名称",
+    ),
+    "email": ("email", "e-mail", "email_address", "mail", "邮箱", "电子邮件", "电子邮箱"),
+    "phone": (
+        "phone",
+        "mobile",
+        "telephone",
+        "tel",
+        "phone_number",
+        "cell",
+        "手机",
+        "手机号",
+        "电话",
+        "联系电话",
+        "手机号码",
+    ),
+    "country": ("country", "country_code", "国家"),
+    "province": ("province", "state", "region", "省份", "省"),
+    "city": ("city", "town", "城市", "市"),
+    "district": ("district", "county", "区县", "区"),
+    "street": ("street", "address", "address_line", "地址", "详细地址"),
+    "postcode": ("postcode", "zip", "zip_code", "postal_code", "邮编", "邮政编码"),
+    "birth_date": ("birth_date", "dob", "birthday", "date_of_birth", "生日", "出生日期"),
+    "gender": ("gender", "sex", "性别"),
+    "industry": ("industry", "行业"),
+    "owner": ("owner", "sales_rep", "salesperson", "负责人", "销售"),
+    "source": ("source", "lead_source", "channel", "来源", "客户来源"),
+    "tags": ("tags", "labels", "标签", "客户标签"),
+}
+"""Every field an import understands, with the headers (English and Chinese) that mean it."""
+
+
+def _header_key(header: str) -> str:
+    text = unicodedata.normalize("NFKC", header).strip().casefold()
+    return re.sub(r"[\s\-]+", "_", text)
+
+
+def _copy_mapping(value: Mapping[str, str]) -> dict[str, str]:
+    return dict(value)
+
+
+@attrs.frozen
+class ColumnMapping:
+    """Which source column feeds which import field.
+
+    >>> mapping = ColumnMapping.detect(["姓名", "手机", "邮箱", "公司", "Notes"])
+    >>> dict(mapping.columns)
+    {'name': '姓名', 'company': '公司', 'email': '邮箱', 'phone': '手机'}
+    >>> mapping.ignored
+    ('Notes',)
+    """
+
+    columns: Mapping[str, str] = attrs.field(converter=_copy_mapping)
+    ignored: tuple[str, ...] = ()
+
+    @classmethod
+    def detect(cls, headers: Sequence[str]) -> ColumnMapping:
+        """Recognise common English and Chinese headers; unknown ones are ignored."""
+        by_key = {_header_key(h): h for h in headers}
+        columns: dict[str, str] = {}
+        for field, names in FIELDS.items():
+            for name in names:
+                header = by_key.get(_header_key(name))
+                if header is not None and header not in columns.values():
+                    columns[field] = header
+                    break
+        ignored = tuple(h for h in headers if h not in columns.values())
+        return cls(columns, ignored)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, object], headers: Sequence[str]) -> ColumnMapping:
+        """Build a mapping from ``{"field": "Header"}``; unmapped fields are detected.
+
+        Raises:
+            ConfigurationError: If a field is unknown or a header is not in the file.
+        """
+        unknown = sorted(set(data) - set(FIELDS))
+        if unknown:
+            raise ConfigurationError(f"unknown import fields {unknown}; known: {sorted(FIELDS)}")
+        missing = sorted(str(h) for h in data.values() if h not in headers)
+        if missing:
+            raise ConfigurationError(f"mapped columns not in the file: {missing}")
+        detected = dict(cls.detect([h for h in headers if h not in data.values()]).columns)
+        columns = {**detected, **{k: str(v) for k, v in data.items()}}
+        return cls(columns, tuple(h for h in headers if h not in columns.values()))
+
+    def get(self, row: Mapping[str, str | None], field: str) -> str:
+        """Return the trimmed value of ``field`` in ``row`` ("" when absent)."""
+        column = self.columns.get(field)
+        if column is None:
+            return ""
+        value = row.get(column)
+        return "" if value is None else str(value).strip()
+
+
+class IssueKind(enum.StrEnum):
+    """What a report line says about a row."""
+
+    REJECTED = "rejected"  # the row cannot be imported
+    CHANGED = "changed"  # a value was normalised (规范化)
+    MISSING = "missing"  # a wanted field is empty (补全)
+    DROPPED = "dropped"  # an invalid optional value was left out; the row is kept
+    DUPLICATE = "duplicate"  # the row repeats an earlier row of the same file
+
+
+@attrs.frozen
+class RowIssue:
+    """One line of the import report: row number, field, value, what and why."""
+
+    row: int
+    field: str
+    value: str
+    kind: IssueKind
+    reason: str
+
+
+@attrs.frozen
+class CleanRow:
+    """A cleaned row: the customer it describes (None if rejected) and its issues."""
+
+    row: int
+    customer: Customer | None
+    key: str
+    issues: tuple[RowIssue, ...] = ()
+    duplicate_of: int | None = None
+
+    @property
+    def rejected(self) -> bool:
+        """Whether the row cannot be imported."""
+        return self.customer is None
+
+
+_Issue: TypeAlias = Callable[[str, str, IssueKind, str], None]
+
+_DATE_SHAPES = (
+    re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})"),
+    re.compile(r"(\d{4})/(\d{1,2})/(\d{1,2})"),
+    re.compile(r"(\d{4})\.(\d{1,2})\.(\d{1,2})"),
+    re.compile(r"(\d{4})(\d{2})(\d{2})"),
+    re.compile(r"(\d{4})年(\d{1,2})月(\d{1,2})日?"),
+)
+_GENDERS = {
+    "m": Gender.MALE,
+    "male": Gender.MALE,
+    "男": Gender.MALE,
+    "f": Gender.FEMALE,
+    "female": Gender.FEMALE,
+    "女": Gender.FEMALE,
+    "other": Gender.OTHER,
+    "其他": Gender.OTHER,
+}
+_SPLIT = re.compile(r"[;,；，、|]\s*")
+
+
+def _parse_date(raw: str) -> dt.date:
+    for shape in _DATE_SHAPES:
+        match = shape.fullmatch(raw)
+        if match:
+            year, month, day = (int(g) for g in match.groups())
+            try:
+                return dt.date(year, month, day)
+            except ValueError as exc:
+                raise InvalidValueError("birth_date", raw, "no such date") from exc
+    raise InvalidValueError("birth_date", raw, "expected a date such as 1988-02-29")
+
+
+def customer_id_for(source: str, key: str) -> CustomerId:
+    """Return the deterministic customer id of an imported record.
+
+    The same source and key always give the same id, which is what makes
+    re-running an import store nothing new.
+
+    >>> customer_id_for("crm2019.csv", "email:li.na@example.com")
+    'imp-...'
+    """
+    digest = hashlib.sha256(f"{source}\x1f{key}".encode()).hexdigest()[:24]
+    return CustomerId(f"imp-{digest}")
+
+
+@attrs.frozen
+class _Raw:
+    row: int
+    values: Mapping[str, str | None]
+
+
+def clean_rows(
+    rows: Iterable[Mapping[str, str | None]],
+    mapping: ColumnMapping,
+    *,
+    source: str,
+    at: pendulum.DateTime,
+    region: str | None = None,
+    start_row: int = 1,
+    chunk: int = 2_000,
+) -> Iterator[CleanRow]:
+    """Clean import rows lazily, a chunk at a time (phones and emails are normalised in bulk).
+
+    Args:
+        rows: Raw rows keyed by column header.
+        mapping: Which column feeds which field.
+        source: Name of the data source (file name); part of every record's identity.
+        at: The import instant (``created_at`` of new customers).
+        region: Default phone region for national numbers; a row's own
+            ``country`` column takes precedence.
+        start_row: Number of the first row (for resumed or sampled runs).
+        chunk: Rows normalised together.
+
+    Yields:
+        One :class:`CleanRow` per input row, in order. Later rows sharing an
+        email, phone or external id with an earlier row are marked as its
+        duplicates.
+    """
+    if "name" not in mapping.columns and not (
+        {"given_name", "family_name", "company"} & set(mapping.columns)
+    ):
+        raise ConfigurationError(
+            "no name column found: map one of name / first_name + last_name / company"
+        )
+    when = utc(at)
+    seen: dict[str, int] = {}
+    batch: list[_Raw] = []
+    number = start_row
+    for values in rows:
+        batch.append(_Raw(number, values))
+        number += 1
+        if len(batch) >= chunk:
+            yield from _clean_chunk(
+                batch, mapping, source=source, at=when, region=region, seen=seen
+            )
+            batch = []
+    if batch:
+        yield from _clean_chunk(batch, mapping, source=source, at=when, region=region, seen=seen)
+
+
+def _clean_chunk(
+    batch: list[_Raw],
+    mapping: ColumnMapping,
+    *,
+    source: str,
+    at: pendulum.DateTime,
+    region: str | None,
+    seen: dict[str, int],
+) -> Iterator[CleanRow]:
+    email_cells = [[v for v in _SPLIT.split(mapping.get(r.values, "email")) if v] for r in batch]
+    phone_cells = [[v for v in _SPLIT.split(mapping.get(r.values, "phone")) if v] for r in batch]
+    emails = normalize_emails([e for cell in email_cells for e in cell])
+    phone_regions = [_row_region(mapping.get(r.values, "country"), region) for r in batch]
+    flat_phones = [(p, phone_regions[i]) for i, cell in enumerate(phone_cells) for p in cell]
+    # One bulk call per distinct phone region.
+    by_region: dict[str | None, list[int]] = {}
+    for index, (_, reg) in enumerate(flat_phones):
+        by_region.setdefault(reg, []).append(index)
+    phones: list[tuple[str, str | None] | InvalidValueError] = [
+        InvalidValueError("phone", "", "not parsed")
+    ] * len(flat_phones)
+    for reg, indexes in by_region.items():
+        for index, result in zip(
+            indexes, normalize_phones([flat_phones[i][0] for i in indexes], reg), strict=True
+        ):
+            phones[index] = result
+    e_pos = p_pos = 0
+    for raw, e_cell, p_cell in zip(batch, email_cells, phone_cells, strict=True):
+        row_emails = emails[e_pos : e_pos + len(e_cell)]
+        row_phones = phones[p_pos : p_pos + len(p_cell)]
+        e_pos += len(e_cell)
+        p_pos += len(p_cell)
+        yield _clean_row(
+            raw,
+            mapping,
+            source=source,
+            at=at,
+            emails=list(zip(e_cell, row_emails, strict=True)),
+            phones=list(zip(p_cell, row_phones, strict=True)),
+            seen=seen,
+        )
+
+
+def _row_region(country: str, default: str | None) -> str | None:
+    text = country.strip().upper()
+    if len(text) == 2 and text.isalpha():
+        return text
+    if text in {"中国", "CHINA", "CHN", "PRC"}:
+        return "CN"
+    return default.upper() if default else None
+
+
+def _contact_values(
+    emails: Sequence[tuple[str, str | InvalidValueError]],
+    phones: Sequence[tuple[str, tuple[str, str | None] | InvalidValueError]],
+    issue: _Issue,
+) -> tuple[list[EmailAddress], list[PhoneNumber]]:
+    good_emails: list[EmailAddress] = []
+    for text, result in emails:
+        if isinstance(result, InvalidValueError):
+            issue("email", text, IssueKind.REJECTED, result.reason)
+            continue
+        good_emails.append(EmailAddress(result))
+        if result != text:
+            issue("email", text, IssueKind.CHANGED, f"normalised to {result}")
+    good_phones: list[PhoneNumber] = []
+    for text, phone_result in phones:
+        if isinstance(phone_result, InvalidValueError):
+            issue("phone", text, IssueKind.REJECTED, phone_result.reason)
+            continue
+        phone = PhoneNumber(*phone_result)
+        good_phones.append(phone)
+        if str(phone) != text:
+            issue("phone", text, IssueKind.CHANGED, f"normalised to {phone}")
+    return good_emails, good_phones
+
+
+def _clean_row(
+    raw: _Raw,
+    mapping: ColumnMapping,
+    *,
+    source: str,
+    at: pendulum.DateTime,
+    emails: Sequence[tuple[str, str | InvalidValueError]],
+    phones: Sequence[tuple[str, tuple[str, str | None] | InvalidValueError]],
+    seen: dict[str, int],
+) -> CleanRow:
+    row = raw.row
+    issues: list[RowIssue] = []
+
+    def issue(field: str, value: str, kind: IssueKind, reason: str) -> None:
+        issues.append(RowIssue(row, field, value, kind, reason))
+
+    get = mapping.get
+    values = raw.values
+    for column, value in values.items():
+        if value is not None and "\ufffd" in str(value):
+            issue(column, str(value), IssueKind.REJECTED, "not valid text in the file's encoding")
+    good_emails, good_phones = _contact_values(emails, phones, issue)
+
+    name = _name(get(values, "name"), get(values, "given_name"), get(values, "family_name"), issue)
+    company = get(values, "company")
+    if name is None and not company:
+        issue("name", "", IssueKind.REJECTED, "a name or a company is required")
+    if not emails and not phones:
+        issue("email", "", IssueKind.MISSING, "no email or phone: the customer cannot be contacted")
+
+    person = _person(name, values, mapping, issue) if name is not None else None
+    address = _address(values, mapping, issue)
+    country = _country(get(values, "country"), issue)
+    tags = _tags(get(values, "tags"), issue)
+    owner = get(values, "owner")
+    source_channel = _source(get(values, "source"), issue)
+    external = get(values, "external_id")
+
+    rejected = any(i.kind is IssueKind.REJECTED for i in issues)
+    key = _identity_key(external, good_emails, good_phones, name, company)
+    duplicate_of = None if rejected else _first_seen(seen, row, external, good_emails, good_phones)
+    if duplicate_of is not None:
+        issue("row", str(row), IssueKind.DUPLICATE, f"same customer as row {duplicate_of}")
+    if rejected:
+        return CleanRow(row=row, customer=None, key=key, issues=tuple(issues))
+
+    points = ContactPoints()
+    for email in good_emails:
+        points = points.with_email(email)
+    for phone in good_phones:
+        points = points.with_phone(phone, kind=ContactKind.MOBILE)
+    if address is not None:
+        points = points.with_address(address)
+    external_ids = {ExternalId(f"import:{source}", key)}
+    if external:
+        external_ids.add(ExternalId(source, external))
+    customer = Customer(
+        id=customer_id_for(source, key),
+        kind=CustomerKind.PERSON if person is not None else CustomerKind.ORGANIZATION,
+        person=attrs.evolve(person, employer=company) if person is not None else None,
+        organization=(
+            Organization(legal_name=company, industry=get(values, "industry"))
+            if person is None
+            else None
+        ),
+        points=points,
+        country=country,
+        source=source_channel,
+        owner=UserId(owner) if owner else None,
+        tags=tags,
+        external_ids=frozenset(external_ids),
+        created_at=at,
+        updated_at=at,
+    )
+    return CleanRow(
+        row=row, customer=customer, key=key, issues=tuple(issues), duplicate_of=duplicate_of
+    )
+
+
+def _name(full: str, given: str, family: str, issue: _Issue) -> PersonName | None:
+    try:
+        if full:
+            return PersonName.parse(full)
+        if given or family:
+            return PersonName(family=family, given=given)
+    except InvalidValueError as exc:
+        issue("name", full or f"{given} {family}", IssueKind.REJECTED, exc.reason)
+    return None
+
+
+def _person(
+    name: PersonName, values: Mapping[str, str | None], mapping: ColumnMapping, issue: _Issue
+) -> Person:
+    birth_raw = mapping.get(values, "birth_date")
+    birth: dt.date | None = None
+    if birth_raw:
+        try:
+            birth = _parse_date(birth_raw)
+        except InvalidValueError as exc:
+            issue("birth_date", birth_raw, IssueKind.REJECTED, exc.reason)
+        else:
+            if birth.isoformat() != birth_raw:
+                issue(
+                    "birth_date", birth_raw, IssueKind.CHANGED, f"normalised to {birth.isoformat()}"
+                )
+            if birth < dt.date(1900, 1, 1):
+                issue("birth_date", birth_raw, IssueKind.REJECTED, "before 1900-01-01")
+                birth = None
+    gender_raw = mapping.get(values, "gender")
+    gender = _GENDERS.get(gender_raw.casefold()) if gender_raw else None
+    if gender_raw and gender is None:
+        issue("gender", gender_raw, IssueKind.DROPPED, "not a recognised gender")
+    return Person(name=name, birth_date=birth, gender=gender)
+
+
+def _address(
+    values: Mapping[str, str | None], mapping: ColumnMapping, issue: _Issue
+) -> PostalAddress | None:
+    parts = {
+        f: mapping.get(values, f) for f in ("province", "city", "district", "street", "postcode")
+    }
+    if not any(parts.values()):
+        return None
+    country = _row_region(mapping.get(values, "country"), "CN") or "CN"
+    try:
+        return PostalAddress(
+            country=country,
+            province=parts["province"],
+            city=parts["city"],
+            district=parts["district"],
+            street=(parts["street"],) if parts["street"] else (),
+            postcode=parts["postcode"],
+        )
+    except InvalidValueError as exc:
+        issue(exc.field, str(exc.value), IssueKind.DROPPED, exc.reason)
+        try:
+            return PostalAddress(
+                country=country,
+                province=parts["province"],
+                city=parts["city"],
+                district=parts["district"],
+                street=(parts["street"],) if parts["street"] else (),
+            )
+        except InvalidValueError:
+            return None
+
+
+def _country(raw: str, issue: _Issue) -> CountryCode | None:
+    if not raw:
+        return None
+    code = _row_region(raw, None)
+    try:
+        return CountryCode(code or raw)
+    except InvalidValueError as exc:
+        issue("country", raw, IssueKind.DROPPED, exc.reason)
+        return None
+
+
+def _tags(raw: str, issue: _Issue) -> frozenset[Tag]:
+    tags: set[Tag] = set()
+    for part in _SPLIT.split(raw):
+        if not part.strip():
+            continue
+        try:
+            tags.add(Tag(part))
+        except InvalidValueError as exc:
+            issue("tags", part, IssueKind.DROPPED, exc.reason)
+    return frozenset(tags)
+
+
+_SOURCES = {s.value: s for s in SourceChannel} | {
+    "网站": SourceChannel.WEBSITE,
+    "官网": SourceChannel.WEBSITE,
+    "转介绍": SourceChannel.REFERRAL,
+    "推荐": SourceChannel.REFERRAL,
+    "展会": SourceChannel.EVENT,
+    "活动": SourceChannel.EVENT,
+    "广告": SourceChannel.ADVERTISING,
+    "微信": SourceChannel.WECHAT,
+    "电话": SourceChannel.COLD_CALL,
+    "合作伙伴": SourceChannel.PARTNER,
+    "门店": SourceChannel.WALK_IN,
+}
+
+
+def _source(raw: str, issue: _Issue) -> SourceChannel:
+    if not raw:
+        return SourceChannel.IMPORT
+    found = _SOURCES.get(raw.strip().casefold().replace(" ", "_"))
+    if found is None:
+        issue(
+            "source", raw, IssueKind.DROPPED, f"not one of {sorted(s.value for s in SourceChannel)}"
+        )
+        return SourceChannel.IMPORT
+    return found
+
+
+def _identity_key(
+    external: str,
+    emails: Sequence[EmailAddress],
+    phones: Sequence[PhoneNumber],
+    name: PersonName | None,
+    company: str,
+) -> str:
+    if external:
+        return f"external:{external}"
+    if emails:
+        return f"email:{str(emails[0]).casefold()}"
+    if phones:
+        return f"phone:{phones[0].e164}"
+    who = name.full if name is not None else ""
+    return f"name:{who.casefold()}|{company.casefold()}"
+
+
+def _first_seen(
+    seen: dict[str, int],
+    row: int,
+    external: str,
+    emails: Sequence[EmailAddress],
+    phones: Sequence[PhoneNumber],
+) -> int | None:
+    keys = [f"x:{external}"] if external else []
+    keys += [f"e:{str(e).casefold()}" for e in emails] + [f"p:{p.e164}" for p in phones]
+    earlier = [seen[k] for k in keys if k in seen]
+    for k in keys:
+        seen.setdefault(k, row)
+    return min(earlier) if earlier else None

@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+import pendulum
+import pytest
+
+from crmcore.domain import CustomerKind
+from crmcore.errors import ConfigurationError
+from crmcore.services.cleaning import CleanRow, ColumnMapping, IssueKind, clean_rows
+
+AT = pendulum.datetime(2026, 11, 1)
+
+
+def clean(*rows: dict[str, str]) -> list[CleanRow]:
+    mapping = ColumnMapping.detect(list(rows[0]))
+    return list(clean_rows(rows, mapping, source="crm.csv", at=AT, region="CN"))
+
+
+def test_chinese_headers_are_recognised() -> None:
+    mapping = ColumnMapping.detect(["姓名", "手机号", "电子邮件", "公司名称", "出生日期", "备注"])
+    assert dict(mapping.columns) == {
+        "name": "姓名",
+        "company": "公司名称",
+        "email": "电子邮件",
+        "phone": "手机号",
+        "birth_date": "出生日期",
+    }
+
+
+def test_english_headers_are_recognised_regardless_of_case_and_spacing() -> None:
+    mapping = ColumnMapping.detect(["First Name", "LAST_NAME", "E-mail", "Zip Code"])
+    assert dict(mapping.columns) == {
+        "given_name": "First Name",
+        "family_name": "LAST_NAME",
+        "email": "E-mail",
+        "postcode": "Zip Code",
+    }
+
+
+def test_a_file_without_any_name_column_is_a_configuration_error() -> None:
+    with pytest.raises(ConfigurationError, match="no name column"):
+        clean({"email": "a@example.com"})
+
+
+def test_phones_and_dates_are_normalised_and_reported_as_changes() -> None:
+    (row,) = clean({"姓名": "张伟", "手机": "138 0013 8000", "生日": "1988/2/29"})
+    assert row.customer is not None
+    assert str(row.customer.points.primary_phone) == "+8613800138000"
+    assert [(i.field, i.kind) for i in row.issues] == [
+        ("phone", IssueKind.CHANGED),
+        ("birth_date", IssueKind.CHANGED),
+    ]
+
+
+def test_every_problem_of_a_bad_row_is_reported_with_its_field() -> None:
+    (row,) = clean({"name": "", "phone": "12345", "email": "bad", "dob": "1988-02-30"})
+    assert row.rejected
+    assert sorted(i.field for i in row.issues if i.kind is IssueKind.REJECTED) == [
+        "email",
+        "name",
+        "phone",
+    ]
+
+
+def test_an_impossible_birth_date_rejects_the_row() -> None:
+    (row,) = clean({"name": "王芳", "email": "wf@example.com", "dob": "1990-02-30"})
+    assert (row.rejected, row.issues[0].field, row.issues[0].reason) == (
+        True,
+        "birth_date",
+        "no such date",
+    )
+
+
+def test_a_row_with_mojibake_is_rejected_naming_the_column() -> None:
+    (row,) = clean({"name": "\ufffd\ufffd", "email": "x@example.com"})
+    assert row.rejected and row.issues[0].field == "name"
+
+
+def test_rows_sharing_a_phone_are_duplicates_of_the_first() -> None:
+    rows = clean(
+        {"name": "张伟", "phone": "13800138000", "email": ""},
+        {"name": "Zhang Wei", "phone": "+86 138 0013 8000", "email": ""},
+    )
+    assert [r.duplicate_of for r in rows] == [None, 1]
+
+
+def test_a_company_without_a_person_becomes_an_organization_customer() -> None:
+    (row,) = clean({"公司": "深圳市腾达科技有限公司", "邮箱": "sales@tengda.example.cn"})
+    assert row.customer is not None and row.customer.kind is CustomerKind.ORGANIZATION
+
+
+def test_the_same_row_always_gets_the_same_customer_id() -> None:
+    first = clean({"name": "李娜", "email": "Li.Na@example.com"})[0].customer
+    again = clean({"name": "李娜", "email": "Li.Na@example.com"})[0].customer
+    assert first is not None and again is not None and first.id == again.id
+
+
+def test_missing_contact_details_are_flagged_but_the_row_is_kept() -> None:
+    (row,) = clean({"name": "王芳", "email": ""})
+    assert not row.rejected
+    assert [(i.field, i.kind) for i in row.issues] == [("email", IssueKind.MISSING)]
+
+
+def test_rows_are_numbered_from_one_after_the_header() -> None:
+    rows = clean({"name": "A"}, {"name": "B"}, {"name": "C"})
+    assert [r.row for r in rows] == [1, 2, 3]
