@@ -72,7 +72,8 @@ def test_an_impossible_birth_date_rejects_the_row() -> None:
 
 def test_a_row_with_mojibake_is_rejected_naming_the_column() -> None:
     (row,) = clean({"name": "\ufffd\ufffd", "email": "x@example.com"})
-    assert row.rejected and row.issues[0].field == "name"
+    assert row.rejected
+    assert row.issues[0].field == "name"
 
 
 def test_rows_sharing_a_phone_are_duplicates_of_the_first() -> None:
@@ -85,13 +86,16 @@ def test_rows_sharing_a_phone_are_duplicates_of_the_first() -> None:
 
 def test_a_company_without_a_person_becomes_an_organization_customer() -> None:
     (row,) = clean({"公司": "深圳市腾达科技有限公司", "邮箱": "sales@tengda.example.cn"})
-    assert row.customer is not None and row.customer.kind is CustomerKind.ORGANIZATION
+    assert row.customer is not None
+    assert row.customer.kind is CustomerKind.ORGANIZATION
 
 
 def test_the_same_row_always_gets_the_same_customer_id() -> None:
     first = clean({"name": "李娜", "email": "Li.Na@example.com"})[0].customer
     again = clean({"name": "李娜", "email": "Li.Na@example.com"})[0].customer
-    assert first is not None and again is not None and first.id == again.id
+    assert first is not None
+    assert again is not None
+    assert first.id == again.id
 
 
 def test_missing_contact_details_are_flagged_but_the_row_is_kept() -> None:
