@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+import pendulum
+import pytest
+
+from crmcore.adapters.memory import MemoryStore
+from crmcore.clock import FixedClock
+from crmcore.domain import EmailAddress
+from crmcore.services.cleaning import ColumnMapping
+from crmcore.services.importing import ImportReport, OnDuplicate, import_customers
+
+ROWS = [
+    {"姓名": "张伟", "手机": "138 0013 8000", "邮箱": "zhang.wei@example.com"},
+    {"姓名": "李娜", "手机": "12345", "邮箱": "li.na@example.com"},
+    {"姓名": "Zhang Wei", "手机": "+86 13800138000", "邮箱": "zw@work.example.cn"},
+    {"姓名": "王芳", "手机": "13912345678", "邮箱": ""},
+]
+
+
+def run(store: MemoryStore, rows: list[dict[str, str]] = ROWS, **options: object) -> ImportReport:
+    return import_customers(
+        store,
+        rows,
+        ColumnMapping.detect(list(rows[0])),
+        source="old-crm.csv",
+        clock=FixedClock(pendulum.datetime(2026, 11, 1)),
+        region="CN",
+        batch_size=2,
+        **options,  # type: ignore[arg-type]
+    )
+
+
+def stored_count(store: MemoryStore) -> int:
+    with store.unit_of_work() as uow:
+        return uow.customers.count()
+
+
+def test_good_rows_are_stored_and_bad_rows_reported() -> None:
+    store = MemoryStore()
+    report = run(store)
+    assert (report.stored, report.rejected, report.duplicates) == (2, 1, 1)
+    assert stored_count(store) == 2
+
+
+def test_running_the_same_import_twice_stores_nothing_new() -> None:
+    store = MemoryStore()
+    run(store)
+    again = run(store)
+    assert (again.stored, again.already_imported, stored_count(store)) == (0, 2, 2)
+
+
+def test_a_dry_run_writes_nothing_but_reports_everything() -> None:
+    store = MemoryStore()
+    report = run(store, dry_run=True)
+    assert (report.stored, report.rejected, stored_count(store)) == (2, 1, 0)
+
+
+def test_a_sample_imports_only_the_first_rows() -> None:
+    store = MemoryStore()
+    report = run(store, limit=2)
+    assert (report.rows, report.stored) == (2, 1)
+
+
+def test_merging_duplicates_adds_their_contact_points_to_the_first() -> None:
+    store = MemoryStore()
+    report = run(store, on_duplicate=OnDuplicate.MERGE)
+    assert report.merged == 1
+    with store.unit_of_work() as uow:
+        (zhang,) = uow.customers.find_by_email(EmailAddress("zw@work.example.cn"))
+    assert {str(e.address) for e in zhang.points.emails} == {
+        "zhang.wei@example.com",
+        "zw@work.example.cn",
+    }
+
+
+def test_keeping_duplicates_stores_them_separately() -> None:
+    store = MemoryStore()
+    report = run(store, on_duplicate=OnDuplicate.KEEP)
+    assert (report.stored, stored_count(store)) == (3, 3)
+
+
+def test_an_import_interrupted_after_a_batch_completes_on_rerun_exactly_once() -> None:
+    store = MemoryStore()
+    with pytest.raises(RuntimeError, match="killed"):
+        run(store, progress=_die_after_first_batch)
+    assert stored_count(store) == 1
+    report = run(store)
+    assert (report.stored, report.already_imported, stored_count(store)) == (1, 1, 2)
+
+
+def _die_after_first_batch(rows_done: int) -> None:
+    raise RuntimeError(f"killed after {rows_done} rows")
