@@ -1,8 +1,10 @@
-"""The ``crmcore`` command.
+"""The ``crmcore`` command: demo, import, dedupe, segment and export.
 
-``crmcore demo`` runs the library over a small bilingual sample and prints
-what it did. (Storage-backed import, dedupe, segment and export commands
-arrive with the storage and CLI work.)
+Exit codes: 0 ok, 1 usage error, 2 input error (the message says what was
+wrong); user mistakes never end in a traceback.
+
+Built on argparse (stdlib, no extra dependency, and fully typed) with rich
+for tables and progress bars when the ``cli`` extra is installed.
 
 May import: services, adapters and everything below them.
 """
@@ -11,22 +13,57 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from crmcore.cli.demo import run_demo
+from crmcore.cli import dedupe, demo, export, load, segment
+from crmcore.cli.console import Console
+from crmcore.errors import CrmError
 
 __all__ = ["main"]
 
+USAGE_ERROR = 1
+INPUT_ERROR = 2
 
-def main(argv: Sequence[str] | None = None) -> int:
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="crmcore", description="crmcore — the business core of a CRM, on the command line."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    demo.add_parser(commands)
+    load.add_parser(commands)
+    dedupe.add_parser(commands)
+    segment.add_parser(commands)
+    export.add_parser(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, *, console: Console | None = None) -> int:
     """Run the command line; return the exit code (0 ok, 1 usage error, 2 input error)."""
-    parser = argparse.ArgumentParser(prog="crmcore", description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("demo", help="run the library over a bilingual sample CRM")
+    out = console or Console()
     try:
-        args = parser.parse_args(argv)
+        args = _parser().parse_args(argv)
     except SystemExit as exc:
-        return 0 if exc.code == 0 else 1
-    if args.command == "demo":
-        return run_demo(sys.stdout)
-    return 1  # pragma: no cover - argparse rejects unknown commands
+        return 0 if exc.code in (0, None) else USAGE_ERROR
+    command: Callable[[argparse.Namespace, Console], int] | None = getattr(args, "run", None)
+    try:
+        if args.command == "dedupe":
+            return dedupe.run(args)
+        if command is None:  # pragma: no cover - every sub-command sets one
+            return USAGE_ERROR
+        return command(args, out)
+    except CrmError as exc:
+        out.error(f"crmcore {args.command}: {exc}")
+        return INPUT_ERROR
+    except OSError as exc:
+        out.error(
+            f"crmcore {args.command}: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")
+        )
+        return INPUT_ERROR
+    except KeyboardInterrupt:
+        out.error(f"crmcore {args.command}: interrupted")
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

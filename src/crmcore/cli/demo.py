@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TextIO
+import argparse
+from typing import Any, TextIO
 
 import pendulum
 
+from crmcore.cli.console import Console
 from crmcore.domain import (
     CustomerId,
     Organization,
@@ -21,7 +23,20 @@ from crmcore.domain.normalize import normalize_emails, normalize_phones
 from crmcore.errors import InvalidValueError
 from crmcore.serialization import dumps
 
-__all__ = ["run_demo"]
+__all__ = ["add_parser", "run", "run_demo"]
+
+
+def add_parser(commands: Any) -> None:
+    """Register ``demo`` on the command's sub-parsers."""
+    parser = commands.add_parser("demo", help="run the library over a bilingual sample CRM")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace, console: Console) -> int:
+    """Run ``crmcore demo``; return the exit code."""
+    del args
+    return run_demo(console.out)
+
 
 _RAW = [
     ("张伟", "138 0013 8000", "Zhang.Wei@Example.COM"),

@@ -52,6 +52,7 @@ from crmcore.errors import ConfigurationError, InvalidValueError
 
 __all__ = [
     "FIELDS",
+    "ROW_ERROR",
     "CleanRow",
     "ColumnMapping",
     "IssueKind",
@@ -204,6 +205,9 @@ class CleanRow:
         """Whether the row cannot be imported."""
         return self.customer is None
 
+
+ROW_ERROR: Final = "__crmcore_row_error__"
+"""Key a reader puts in a row it could not read (a broken JSON line); the row is rejected."""
 
 _Issue: TypeAlias = Callable[[str, str, IssueKind, str], None]
 
@@ -402,6 +406,9 @@ def _clean_row(
 
     get = mapping.get
     values = raw.values
+    if ROW_ERROR in values:
+        issue("row", str(row), IssueKind.REJECTED, str(values[ROW_ERROR]))
+        return CleanRow(row=row, customer=None, key="", issues=tuple(issues))
     for column, value in values.items():
         if value is not None and "\ufffd" in str(value):
             issue(column, str(value), IssueKind.REJECTED, "not valid text in the file's encoding")

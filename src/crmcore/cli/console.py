@@ -1,0 +1,105 @@
+"""Terminal output for the ``crmcore`` command: rich when installed, plain text otherwise.
+
+The ``cli`` extra installs rich (tables, progress bars with rows/s and ETA);
+without it every command still works and prints plain text.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, Protocol, TextIO
+
+__all__ = ["Console", "Progress", "console"]
+
+
+class Progress(Protocol):
+    """Advance a progress display to ``done`` items."""
+
+    def __call__(self, done: int) -> None:
+        """Record that ``done`` items are processed."""
+        ...
+
+
+class Console:
+    """Writes tables, messages and progress to a terminal."""
+
+    def __init__(self, out: TextIO | None = None, err: TextIO | None = None) -> None:
+        self.out = out or sys.stdout
+        self.err = err or sys.stderr
+        try:
+            import rich.console  # noqa: PLC0415 - optional dependency (extra ``cli``)
+        except ImportError:  # pragma: no cover - the test suite installs the cli extra
+            self._rich: Any = None
+            self._rich_err: Any = None
+        else:
+            self._rich = rich.console.Console(file=self.out, highlight=False, soft_wrap=True)
+            self._rich_err = rich.console.Console(file=self.err, highlight=False)
+
+    def print(self, text: str = "") -> None:
+        """Write a line to standard output."""
+        if self._rich is not None:
+            self._rich.print(text, markup=False)
+        else:  # pragma: no cover
+            self.out.write(text + "\n")
+
+    def error(self, text: str) -> None:
+        """Write a message to standard error."""
+        self.err.write(text + "\n")
+
+    def table(self, title: str, headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+        """Write a table to standard output."""
+        if self._rich is not None:
+            from rich.table import Table  # noqa: PLC0415 - optional dependency
+
+            table = Table(title=title, title_justify="left")
+            for header in headers:
+                table.add_column(header)
+            for row in rows:
+                table.add_row(*(str(v) for v in row))
+            self._rich.print(table)
+            return
+        self.out.write(f"{title}\n")  # pragma: no cover
+        for row in (headers, *rows):  # pragma: no cover
+            self.out.write("  ".join(str(v) for v in row) + "\n")
+
+    @contextmanager
+    def progress(self, description: str, total: int | None) -> Iterator[Progress]:
+        """Show a progress bar (rows/s, ETA) on standard error while the block runs."""
+        if self._rich_err is None or not self.err.isatty():
+            yield _quiet
+            return
+        from rich.progress import (  # noqa: PLC0415 - optional dependency
+            BarColumn,
+            MofNCompleteColumn,
+            TaskProgressColumn,
+            TextColumn,
+            TimeRemainingColumn,
+        )
+        from rich.progress import Progress as RichProgress  # noqa: PLC0415
+
+        columns = (
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TaskProgressColumn(),
+            TextColumn("{task.speed:>8.0f} rows/s" if total else ""),
+            TimeRemainingColumn(),
+        )
+        with RichProgress(*columns, console=self._rich_err, transient=True) as bar:
+            task = bar.add_task(description, total=total)
+
+            def advance(done: int) -> None:
+                bar.update(task, completed=done)
+
+            yield advance
+
+
+def _quiet(done: int) -> None:
+    del done
+
+
+def console() -> Console:
+    """Return a console on the process's standard streams."""
+    return Console()
