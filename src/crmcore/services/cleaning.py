@@ -29,6 +29,7 @@ import pendulum
 
 from crmcore.clock import utc
 from crmcore.domain import (
+    AddressContact,
     ContactKind,
     ContactPoints,
     CountryCode,
@@ -36,11 +37,13 @@ from crmcore.domain import (
     CustomerId,
     CustomerKind,
     EmailAddress,
+    EmailContact,
     ExternalId,
     Gender,
     Organization,
     Person,
     PersonName,
+    PhoneContact,
     PhoneNumber,
     PostalAddress,
     SourceChannel,
@@ -437,13 +440,17 @@ def _clean_row(
     if rejected:
         return CleanRow(row=row, customer=None, key=key, issues=tuple(issues))
 
-    points = ContactPoints()
-    for email in good_emails:
-        points = points.with_email(email)
-    for phone in good_phones:
-        points = points.with_phone(phone, kind=ContactKind.MOBILE)
-    if address is not None:
-        points = points.with_address(address)
+    points = ContactPoints(
+        emails=[
+            EmailContact(address=e, kind=ContactKind.WORK, primary=i == 0)
+            for i, e in enumerate(dict.fromkeys(good_emails))
+        ],
+        phones=[
+            PhoneContact(number=p, kind=ContactKind.MOBILE, primary=i == 0)
+            for i, p in enumerate(dict.fromkeys(good_phones))
+        ],
+        addresses=[] if address is None else [AddressContact(address=address, primary=True)],
+    )
     external_ids = {ExternalId(f"import:{source}", key)}
     if external:
         external_ids.add(ExternalId(source, external))

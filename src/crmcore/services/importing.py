@@ -204,7 +204,7 @@ def _import_batch(
             tally.already += 1  # stored by an earlier run of this import
             tally.first_ids[row.row] = customer.id
             continue
-        target_id = _duplicate_target(uow, row, customer, tally, new)
+        target_id = _duplicate_target(uow, row, customer, tally)
         if target_id is None:
             new[customer.id] = customer
             tally.first_ids[row.row] = customer.id
@@ -295,20 +295,13 @@ def _duplicate_target(
     row: CleanRow,
     customer: Customer,
     tally: _Tally,
-    new: Mapping[CustomerId, Customer],
 ) -> CustomerId | None:
     if row.duplicate_of is not None:
         first = tally.first_ids.get(row.duplicate_of)
         if first is not None:
             return first
     found = _stored_duplicate(uow, customer)
-    if found is not None:
-        return found.id
-    for email in customer.points.emails:
-        for other in new.values():
-            if any(e.address == email.address for e in other.points.emails):
-                return other.id
-    return None
+    return None if found is None else found.id
 
 
 def _absorb(target: Customer, other: Customer) -> Customer:

@@ -1,0 +1,191 @@
+"""``crmcore import`` end to end, on SQLite and PostgreSQL: broken rows, re-runs, kill -9."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from crmcore.adapters.sql import SqlStore, create_engine
+from crmcore.cli import main
+from crmcore.cli.console import Console
+from crmcore.errors import StorageError
+
+POSTGRES_VAR = "CRMCORE_TEST_POSTGRES_URL"
+HEADER = ["客户编号", "姓名", "手机", "邮箱", "生日", "城市", "备注"]
+
+
+def write_csv(path: Path, good: int, *, broken_every: int = 10) -> tuple[int, int]:
+    """Write ``good`` good rows with a broken row after every ``broken_every - 1`` good ones.
+
+    Returns (good rows, broken rows). Broken rows cycle through: bad phone, bad
+    email, impossible date, missing name, and bytes that are not UTF-8.
+    """
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(HEADER)
+    lines = [buffer.getvalue().encode()]
+    broken = 0
+    for n in range(good):
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(
+            [f"K{n:06d}", f"客户{n}", f"139{n:08d}", f"user{n}@example.com", "1990/1/2", "深圳", ""]
+        )
+        lines.append(buffer.getvalue().encode())
+        if n % (broken_every - 1) == 0:
+            kind = broken % 5
+            broken += 1
+            row = [f"B{n:06d}", f"坏{n}", f"138{n:08d}", f"bad{n}@example.com", "", "", ""]
+            if kind == 0:
+                row[2] = "12345"
+            elif kind == 1:
+                row[3] = "not-an-email"
+            elif kind == 2:
+                row[4] = "1990-02-30"
+            elif kind == 3:
+                row[1] = ""
+            buffer = io.StringIO()
+            csv.writer(buffer, lineterminator="\n").writerow(row)
+            data = buffer.getvalue().encode()
+            if kind == 4:
+                data = data.replace(f"坏{n}".encode(), f"坏{n}".encode("gbk"))
+            lines.append(data)
+    path.write_bytes(b"".join(lines))
+    return good, broken
+
+
+def customer_count(url: str) -> int:
+    engine = create_engine(url)
+    try:
+        with SqlStore(engine).unit_of_work() as uow:
+            return uow.customers.count()
+    except StorageError:  # the schema is not created yet
+        return 0
+    finally:
+        engine.dispose()
+
+
+def run_cli(*args: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(args), console=Console(out, err))
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'crm.db'}"
+        return
+    url = os.environ.get(POSTGRES_VAR, "").strip()
+    if not url:
+        pytest.skip(f"set {POSTGRES_VAR} to a SQLAlchemy URL to run these tests")
+    schema = f"crm_cli_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(url)
+    try:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    except sa.exc.OperationalError as exc:
+        admin.dispose()
+        pytest.fail(f"{POSTGRES_VAR} is set but the database is unreachable: {exc}", pytrace=False)
+    try:
+        yield str(
+            sa.make_url(url)
+            .update_query_dict({"options": f"-csearch_path={schema}"})
+            .render_as_string(hide_password=False)
+        )
+    finally:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.dispose()
+
+
+def test_every_good_row_is_loaded_and_every_bad_one_reported(db_url: str, tmp_path: Path) -> None:
+    source = tmp_path / "customers.csv"
+    good, broken = write_csv(source, 300)
+    report = tmp_path / "report.csv"
+    code, out, _ = run_cli(
+        "import", str(source), "--db", db_url, "--region", "CN", "--report", str(report)
+    )
+    assert code == 0
+    assert customer_count(db_url) == good
+    with report.open(encoding="utf-8") as handle:
+        rejected_rows = {int(r["row"]) for r in csv.DictReader(handle) if r["kind"] == "rejected"}
+    assert len(rejected_rows) == broken
+    assert "report:" in out
+
+
+def test_a_second_run_adds_nothing(db_url: str, tmp_path: Path) -> None:
+    source = tmp_path / "customers.csv"
+    good, _ = write_csv(source, 120)
+    assert run_cli("import", str(source), "--db", db_url, "--region", "CN")[0] == 0
+    code, out, _ = run_cli("import", str(source), "--db", db_url, "--region", "CN")
+    assert code == 0
+    assert customer_count(db_url) == good
+
+
+def test_a_dry_run_writes_nothing(db_url: str, tmp_path: Path) -> None:
+    source = tmp_path / "customers.csv"
+    write_csv(source, 50)
+    assert run_cli("import", str(source), "--db", db_url, "--region", "CN", "--dry-run")[0] == 0
+    assert customer_count(db_url) == 0
+
+
+def test_a_sample_loads_only_the_first_rows(db_url: str, tmp_path: Path) -> None:
+    source = tmp_path / "customers.csv"
+    write_csv(source, 200, broken_every=1000)
+    assert (
+        run_cli("import", str(source), "--db", db_url, "--region", "CN", "--sample", "100")[0] == 0
+    )
+    assert customer_count(db_url) == 99  # row 1 is a broken row (broken_every counts from 0)
+
+
+def test_an_import_killed_half_way_and_rerun_stores_each_good_row_once(
+    db_url: str, tmp_path: Path
+) -> None:
+    source = tmp_path / "customers.csv"
+    good, _ = write_csv(source, 6_000)
+    command = [
+        sys.executable,
+        "-m",
+        "crmcore",
+        "import",
+        str(source),
+        "--db",
+        db_url,
+        "--region",
+        "CN",
+        "--batch-size",
+        "100",
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603 - fixed command
+    try:
+        deadline = time.monotonic() + 60
+        while customer_count(db_url) < 500 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        os.kill(process.pid, signal.SIGKILL)
+    finally:
+        process.wait()
+    stored_before = customer_count(db_url)
+    assert 0 < stored_before < good
+    assert run_cli("import", str(source), "--db", db_url, "--region", "CN")[0] == 0
+    assert customer_count(db_url) == good
+
+
+def test_an_unreadable_input_exits_2_with_a_message(tmp_path: Path) -> None:
+    code, _, err = run_cli("import", str(tmp_path / "missing.csv"), "--db", str(tmp_path / "x.db"))
+    assert (code, "no such file" in err) == (2, True)
+
+
+def test_a_usage_error_exits_1() -> None:
+    assert run_cli("import")[0] == 1
