@@ -129,7 +129,7 @@ def test_a_second_run_adds_nothing(db_url: str, tmp_path: Path) -> None:
     source = tmp_path / "customers.csv"
     good, _ = write_csv(source, 120)
     assert run_cli("import", str(source), "--db", db_url, "--region", "CN")[0] == 0
-    code, out, _ = run_cli("import", str(source), "--db", db_url, "--region", "CN")
+    code, _, _ = run_cli("import", str(source), "--db", db_url, "--region", "CN")
     assert code == 0
     assert customer_count(db_url) == good
 

@@ -11,6 +11,8 @@ May import: ``crmcore.errors``, ``crmcore.clock``, ``crmcore.domain``; attrs, pe
 from __future__ import annotations
 
 import enum
+import itertools
+from collections.abc import Iterable
 
 import attrs
 import pendulum
@@ -22,7 +24,15 @@ from crmcore.domain.events import CaseOpened
 from crmcore.domain.ids import CaseId, CustomerId, TeamId, UserId
 from crmcore.errors import InvalidValueError
 
-__all__ = ["Case", "CaseChannel", "CaseKind", "CaseStatus", "Severity", "open_case"]
+__all__ = [
+    "Case",
+    "CaseChannel",
+    "CaseKind",
+    "CaseStatus",
+    "Severity",
+    "WaitingPeriod",
+    "open_case",
+]
 
 
 class CaseKind(enum.StrEnum):
@@ -86,6 +96,32 @@ def _escalation(value: int) -> int:
 
 
 @attrs.frozen(kw_only=True)
+class WaitingPeriod:
+    """A time the case waited on the customer; SLA clocks are paused during it.
+
+    ``end`` is ``None`` while the case is still waiting.
+    """
+
+    start: pendulum.DateTime = attrs.field(converter=utc, metadata=INTERNAL)
+    end: pendulum.DateTime | None = attrs.field(
+        default=None,
+        converter=attrs.converters.optional(utc),
+        validator=not_before("start"),
+        metadata=INTERNAL,
+    )
+
+
+def _waiting(value: Iterable[WaitingPeriod]) -> tuple[WaitingPeriod, ...]:
+    periods = tuple(value)
+    for earlier, later in itertools.pairwise(periods):
+        if earlier.end is None or later.start < earlier.end:
+            raise InvalidValueError(
+                "waiting", later.start.isoformat(), "waiting periods overlap or are out of order"
+            )
+    return periods
+
+
+@attrs.frozen(kw_only=True)
 class Case:
     """A complaint or service request, with the timestamps SLAs are measured on."""
 
@@ -122,6 +158,9 @@ class Case:
         converter=attrs.converters.optional(utc),
         validator=not_before("opened_at"),
         metadata=INTERNAL,
+    )
+    waiting: tuple[WaitingPeriod, ...] = attrs.field(
+        default=(), converter=_waiting, metadata=INTERNAL
     )
     created_at: pendulum.DateTime = attrs.field(converter=utc, metadata=INTERNAL)
     updated_at: pendulum.DateTime = attrs.field(

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import Any, Final
+from typing import Final
 
 import email_validator
 import phonenumbers
@@ -140,13 +140,14 @@ def _phone_slow(raw: str, text: str, region: str | None) -> PhoneResult:
     if not text:
         raise InvalidValueError(_PHONE, raw, "empty")
     try:
-        number: Any = phonenumbers.parse(text, region)
+        number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException as exc:
         reason = _parse_error_reason(exc, text, region)
         raise InvalidValueError(_PHONE, raw, reason) from None
     if not phonenumbers.is_valid_number(number):
         possibility: int = phonenumbers.is_possible_number_with_reason(number)
-        reason = _invalid_number_reason(number.country_code, possibility, region)
+        # parse() always sets the country code; 0 would read "unknown code +0".
+        reason = _invalid_number_reason(number.country_code or 0, possibility, region)
         raise InvalidValueError(_PHONE, raw, reason)
     e164: str = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     extension: str | None = number.extension or None
@@ -224,41 +225,57 @@ class _RegionPlan:
         "country_code_text",
         "general",
         "international_prefix",
+        "international_shortcut",
+        "is_first_without_leading_digits",
         "leading_digits",
         "length_results",
         "national_prefix",
+        "national_shortcut",
         "only_region",
         "transforms",
+        "type_patterns",
         "validators",
     )
 
-    def __init__(self, metadata: Any) -> None:
-        self.country_code: int = metadata.country_code
+    def __init__(self, metadata: phonenumbers.PhoneMetadata) -> None:
+        # Every region's metadata has a country code; 0 would match no number.
+        self.country_code: int = metadata.country_code or 0
         self.country_code_text = str(self.country_code)
         idd: str | None = metadata.international_prefix
         self.international_prefix = re.compile(idd) if idd else None
         prefix: str | None = metadata.national_prefix_for_parsing
         self.national_prefix = re.compile(prefix) if prefix else None
         self.transforms = bool(metadata.national_prefix_transform_rule)
-        general: Any = metadata.general_desc
-        self.general = re.compile(general.national_number_pattern or "(?!)")
-        lengths: tuple[int, ...] = tuple(general.possible_length)
-        local_lengths = frozenset[int](general.possible_length_local_only)
+        general = metadata.general_desc
+        pattern = None if general is None else general.national_number_pattern
+        self.general = re.compile(pattern or "(?!)")  # no pattern: nothing matches
+        lengths = () if general is None else tuple(general.possible_length)
+        local_lengths = frozenset(() if general is None else general.possible_length_local_only)
         leading: str | None = metadata.leading_digits
         self.leading_digits = re.compile(leading) if leading else None
+        regions = _COUNTRY_REGIONS.get(self.country_code, ())
+        # True when this region alone uses its country code, so validity needs
+        # no search for the number's region (region_code_for_number).
+        self.only_region = len(regions) == 1
+        # True when region_code_for_number picks this region for every number
+        # valid here: it is tried first and has no leading-digits test.
+        self.is_first_without_leading_digits = bool(regions) and (
+            regions[0] == metadata.id and self.leading_digits is None
+        )
         # One slot past every known length, so clamped lookups read TOO_LONG.
         top = max((*lengths, *local_lengths, _MAX_NSN_LENGTH)) + 2
         self.length_results = tuple(
             _length_result(size, lengths, local_lengths) for size in range(top)
         )
-        # True when this region alone uses its country code, so validity needs
-        # no search for the number's region (region_code_for_number).
-        self.only_region = len(_COUNTRY_REGIONS.get(self.country_code, ())) == 1
+        self.type_patterns: dict[int, str] = {}
         self.validators: dict[int, re.Pattern[str]] = {}
         for size in range(top):
-            validator = _validator(metadata, self.general.pattern, lengths, size)
-            if validator is not None:
-                self.validators[size] = validator
+            types = _type_pattern(metadata, lengths, size)
+            if types is not None:
+                self.type_patterns[size] = types
+                self.validators[size] = re.compile(f"(?=(?:{self.general.pattern})\\Z){types}")
+        self.national_shortcut: re.Pattern[str] | None = None
+        self.international_shortcut: re.Pattern[str] | None = None
 
     def strip_national_prefix(self, number: str) -> str | None:
         """Replay _maybe_strip_national_prefix_carrier_code; None if a transform applies."""
@@ -283,6 +300,11 @@ class _RegionPlan:
         validator = self.validators.get(len(national))
         return validator is not None and validator.fullmatch(national) is not None
 
+    def length_result(self, size: int) -> int:
+        """Look up _test_number_length's outcome for a size (past the table: too long)."""
+        results = self.length_results
+        return results[size] if size < len(results) else _TOO_LONG
+
 
 def _length_result(size: int, lengths: tuple[int, ...], local_lengths: frozenset[int]) -> int:
     """Replay phonenumbers' _test_number_length for the general description."""
@@ -297,25 +319,54 @@ def _length_result(size: int, lengths: tuple[int, ...], local_lengths: frozenset
     return _IS_POSSIBLE if size in lengths[1:] else _INVALID_LENGTH
 
 
-def _validator(
-    metadata: Any, general: str, lengths: tuple[int, ...], size: int
-) -> re.Pattern[str] | None:
-    """Compile one pattern matching exactly the numbers of a size that have a type."""
+def _type_pattern(
+    metadata: phonenumbers.PhoneMetadata, lengths: tuple[int, ...], size: int
+) -> str | None:
+    """Return a pattern matching the numbers of a size that have some type, if any.
+
+    This is phonenumbers' _number_type_helper != UNKNOWN, minus its general
+    description test (each caller adds that).
+    """
     if lengths and size not in lengths:
         return None
     patterns: list[str] = []
     for name in _TYPE_DESCS:
         if name == "mobile" and metadata.same_mobile_and_fixed_line_pattern:
             continue  # phonenumbers then only tries the fixed-line pattern
-        desc: Any = getattr(metadata, name)
+        desc: phonenumbers.PhoneNumberDesc | None = getattr(metadata, name)
         if desc is None or not desc.national_number_pattern:
             continue
         if desc.possible_length and size not in desc.possible_length:
             continue
         patterns.append(f"(?:{desc.national_number_pattern})")
-    if not patterns:
+    return f"(?:{'|'.join(patterns)})" if patterns else None
+
+
+def _shortcut(plan: _RegionPlan, main: _RegionPlan, *, national: bool) -> re.Pattern[str] | None:
+    """Compile one pattern deciding the commonest case in a single match.
+
+    It matches exactly the digit strings that need no prefix handling (no
+    leading 0; for national input also no IDD prefix and no leading country
+    code of ``plan``; no national prefix of ``plan``) and that are valid in
+    ``main``, which region_code_for_number picks first. Any other string goes
+    through the general replay, so the shortcut only ever agrees with it.
+    """
+    if not main.is_first_without_leading_digits or not main.type_patterns:
         return None
-    return re.compile(f"(?=(?:{general})\\Z)(?:{'|'.join(patterns)})")
+    guards = ["(?!0)"]
+    if national:
+        if plan.international_prefix is not None:
+            guards.append(f"(?!{plan.international_prefix.pattern})")
+        guards.append(f"(?!{plan.country_code_text})")
+    if plan.national_prefix is not None:
+        guards.append(f"(?!{plan.national_prefix.pattern})")
+    guards.append(f"(?=(?:{main.general.pattern})\\Z)")
+    by_size = "|".join(
+        f"(?=\\d{{{size}}}\\Z){types}"
+        for size, types in main.type_patterns.items()
+        if _MIN_NSN_LENGTH <= size <= _MAX_NSN_LENGTH
+    )
+    return re.compile("".join(guards) + f"(?:{by_size})") if by_size else None
 
 
 _PLANS: dict[str, _RegionPlan | None] = {}
@@ -328,9 +379,14 @@ def _plan(region: str) -> _RegionPlan | None:
         return _PLANS[region]
     except KeyError:
         pass
-    metadata: Any = phonenumbers.PhoneMetadata.metadata_for_region(region, None)
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region, None)
     plan = None if metadata is None else _RegionPlan(metadata)
     _PLANS[region] = plan
+    if plan is not None:
+        main = _main_plan(plan.country_code)
+        if main is not None:
+            plan.national_shortcut = _shortcut(plan, main, national=True)
+        plan.international_shortcut = _shortcut(plan, plan, national=False)
     return plan
 
 
@@ -346,20 +402,24 @@ def _main_plan(country_code: int) -> _RegionPlan | None:
     return plan
 
 
-def _split_country_code(number: str) -> tuple[int, str]:
-    """Replay phonenumbers' _extract_country_code on a string of ASCII digits."""
-    if number[0] != "0":
+def _country_code_prefixes() -> dict[str, tuple[int, int]]:
+    """Map every three-digit start to its country code and the code's length.
+
+    This is phonenumbers' _extract_country_code (shortest known code first;
+    codes never start with 0) tabulated for numbers of three digits or more.
+    """
+    table: dict[str, tuple[int, int]] = {}
+    for start in range(100, 1000):
+        text = str(start)
         for size in (1, 2, 3):
-            code = _COUNTRY_CODES.get(number[:size])
+            code = _COUNTRY_CODES.get(text[:size])
             if code is not None:
-                return code, number[size:]
-    return 0, number
+                table[text] = (code, size)
+                break
+    return table
 
 
-def _length_result_of(plan: _RegionPlan, size: int) -> int:
-    """Look up _test_number_length's outcome for a size (past the table: too long)."""
-    results = plan.length_results
-    return results[size] if size < len(results) else _TOO_LONG
+_COUNTRY_PREFIXES: Final = _country_code_prefixes()
 
 
 def _valid_for_country(country_code: int, national: str) -> bool:
@@ -377,6 +437,27 @@ def _valid_for_country(country_code: int, national: str) -> bool:
     return False
 
 
+def _unpack_plus_and_extension(text: str, packed: bytes) -> tuple[bytes, bool, str | None] | None:
+    """Take a leading "+" and a simple extension off, or return None for other shapes.
+
+    ``packed`` is ``text`` without separators; the digits are returned packed
+    the same way. _extract_possible_number drops separators before a leading
+    "+", so "(+86)" reads as "+86".
+    """
+    extension = None
+    plus = packed[:1] == b"+"
+    if not plus or not packed[1:].isdigit():
+        split = _WITH_EXTENSION.fullmatch(text)
+        if split is None:
+            return None
+        number_part, extension = split.group(1, 2)
+        packed = number_part.encode().translate(None, _SEPARATORS)
+        plus = packed[:1] == b"+"
+        if not (packed[1:] if plus else packed).isdigit():
+            return None
+    return (packed[1:] if plus else packed), plus, extension
+
+
 def _phone_fast(
     text: str, home: _RegionPlan | None, region: str | None
 ) -> PhoneResult | str | None:
@@ -387,72 +468,91 @@ def _phone_fast(
     would parse is decided here: its ``(e164, extension)``, or -- when
     is_valid_number would reject it -- the slow path's reason, as a string.
     Anything else (parse errors included) is left to the slow path, so results
-    and messages are the slow path's. Each step replays the phonenumbers
-    function named in its comment.
+    and messages are the slow path's.
     """
     if len(text) > _MAX_INPUT_LENGTH or not text.isascii():
         return None
+    packed = text.encode().translate(None, _SEPARATORS)
     extension = None
-    plus = text[0] == "+"
-    packed = (text[1:] if plus else text).encode().translate(None, _SEPARATORS)
+    plus = False
     if not packed.isdigit():
-        split = _WITH_EXTENSION.fullmatch(text)
-        if split is None:
+        unpacked = _unpack_plus_and_extension(text, packed)
+        if unpacked is None:
             return None
-        text, extension = split.group(1, 2)
-        plus = text[0] == "+"
-        packed = (text[1:] if plus else text).encode().translate(None, _SEPARATORS)
-        if not packed.isdigit():
-            return None
+        packed, plus, extension = unpacked
     # Three digits make the text "viable" (_is_viable_phone_number) whatever
-    # separators surround them; _extract_possible_number only trims those.
+    # separators surround them.
     if len(packed) < _MIN_VIABLE_DIGITS:
         return None
     digits = packed.decode()
-
-    # _maybe_extract_country_code: after "+", after the home region's IDD
-    # prefix, or the home region's own code written without "+".
-    international = ""
-    national = ""
-    country_code = 0
     if plus:
-        international = digits
-    elif home is None:
-        return None
-    else:
-        idd = home.international_prefix
-        match = None if idd is None else idd.match(digits)
-        if match is not None and digits[match.end() : match.end() + 1] != "0":
-            international = digits[match.end() :]
-            if len(international) <= _MIN_NSN_LENGTH:
-                return None
-        elif digits.startswith(home.country_code_text):
-            potential = home.strip_national_prefix(digits[len(home.country_code_text) :])
-            if potential is None:
-                return None
-            if (
-                home.general.fullmatch(digits) is None
-                and home.general.fullmatch(potential) is not None
-            ) or _length_result_of(home, len(digits)) == _TOO_LONG:
-                country_code = home.country_code
-                national = potential
-    if international:
-        country_code, national = _split_country_code(international)
-        if not country_code:
+        entry = _COUNTRY_PREFIXES.get(digits[:3])
+        if entry is None:
             return None
-
-    # parse(): the main region's rules apply to a number with a country code.
-    if country_code:
-        plan = _main_plan(country_code)
-        if plan is None:
+        main = _main_plan(entry[0])
+        if main is None:
             return None
-    elif home is None:
+        national = digits[entry[1] :]
+        shortcut = main.international_shortcut
+        if shortcut is not None and shortcut.fullmatch(national) is not None:
+            return "+" + main.country_code_text + national, extension
+        return _phone_replayed(entry[0], national, main, region, extension)
+    if home is None:
         return None
-    else:
-        plan = home
-        country_code = home.country_code
-        national = digits
+    shortcut = home.national_shortcut
+    if shortcut is not None and shortcut.fullmatch(digits) is not None:
+        return "+" + home.country_code_text + digits, extension
+    return _phone_national(digits, home, region, extension)
 
+
+def _phone_national(
+    digits: str, home: _RegionPlan, region: str | None, extension: str | None
+) -> PhoneResult | str | None:
+    """Replay _maybe_extract_country_code for digits written without "+".
+
+    The country code comes after the home region's IDD prefix, or is the home
+    region's own code written without "+", or is the home region's.
+    """
+    idd = home.international_prefix
+    match = None if idd is None else idd.match(digits)
+    if match is not None and digits[match.end() : match.end() + 1] != "0":
+        international = digits[match.end() :]
+        if len(international) <= _MIN_NSN_LENGTH:
+            return None
+        entry = _COUNTRY_PREFIXES.get(international[:3])
+        if entry is None:
+            return None
+        main = _main_plan(entry[0])
+        if main is None:
+            return None
+        return _phone_replayed(entry[0], international[entry[1] :], main, region, extension)
+    if digits.startswith(home.country_code_text):
+        potential = home.strip_national_prefix(digits[len(home.country_code_text) :])
+        if potential is None:
+            return None
+        if (
+            home.general.fullmatch(digits) is None and home.general.fullmatch(potential) is not None
+        ) or home.length_result(len(digits)) == _TOO_LONG:
+            main = _main_plan(home.country_code)
+            if main is None:
+                return None
+            # parse() then strips a national prefix again.
+            return _phone_replayed(home.country_code, potential, main, region, extension)
+    return _phone_replayed(home.country_code, digits, home, region, extension)
+
+
+def _phone_replayed(
+    country_code: int,
+    national: str,
+    plan: _RegionPlan,
+    region: str | None,
+    extension: str | None,
+) -> PhoneResult | str | None:
+    """Finish parse() and is_valid_number once the country code is known.
+
+    ``plan`` holds the rules parse() applies: the main region's for a number
+    with a country code, the home region's for one without.
+    """
     # parse(): strip the national prefix when what is left has a possible length.
     if len(national) < _MIN_NSN_LENGTH:
         return None
@@ -461,7 +561,7 @@ def _phone_fast(
         potential = plan.strip_national_prefix(national)
         if potential is None:
             return None
-        if _length_result_of(plan, len(potential)) in (_IS_POSSIBLE, _TOO_LONG):
+        if plan.length_result(len(potential)) in (_IS_POSSIBLE, _TOO_LONG):
             national = potential
     # Leading zeros ("Italian" numbers) and out-of-range lengths go the slow way.
     size = len(national)
@@ -470,8 +570,7 @@ def _phone_fast(
     # is_valid_number, which for a code shared by several regions first picks
     # the number's region.
     if plan.only_region:
-        validator = plan.validators.get(size)
-        valid = validator is not None and validator.fullmatch(national) is not None
+        valid = plan.is_valid(national)
     else:
         valid = _valid_for_country(country_code, national)
     if not valid:
@@ -479,8 +578,8 @@ def _phone_fast(
         main = plan if plan.only_region else _main_plan(country_code)
         if main is None:
             return None
-        return _invalid_number_reason(country_code, _length_result_of(main, size), region)
-    # plan is the region of country_code, so its text is str(country_code).
+        return _invalid_number_reason(country_code, main.length_result(size), region)
+    # plan is a region of country_code, so its text is str(country_code).
     return "+" + plan.country_code_text + national, extension
 
 
@@ -556,19 +655,9 @@ def normalize_phones(
 # Emails
 # ---------------------------------------------------------------------------
 
-# The options crmcore validates with, pinned so that a host changing
-# email_validator's module-level defaults cannot change crmcore's results.
-_EMAIL_OPTIONS: Final[dict[str, bool]] = {
-    "allow_smtputf8": True,
-    "allow_empty_local": False,
-    "allow_quoted_local": False,
-    "allow_domain_literal": False,
-    "allow_display_name": False,
-    "strict": False,
-    "check_deliverability": False,
-    "test_environment": False,
-    "globally_deliverable": True,
-}
+# crmcore passes every email_validator option explicitly (see _email_slow),
+# so that a host changing email_validator's module-level defaults cannot
+# change crmcore's results -- or make the fast path disagree with them.
 
 # The fast path's shape: ASCII atext and dots, "@", ASCII letters, digits,
 # dots and hyphens. The dot and hyphen rules are checked in _email_fast.
@@ -635,7 +724,18 @@ def _email_fast(text: str, special_suffixes: tuple[str, ...]) -> str | None:
 def _email_slow(raw: str, text: str) -> str:
     """Run the reference validation on already-stripped text."""
     try:
-        result = email_validator.validate_email(text, **_EMAIL_OPTIONS)
+        result = email_validator.validate_email(
+            text,
+            allow_smtputf8=True,
+            allow_empty_local=False,
+            allow_quoted_local=False,
+            allow_domain_literal=False,
+            allow_display_name=False,
+            strict=False,
+            check_deliverability=False,
+            test_environment=False,
+            globally_deliverable=True,
+        )
     except email_validator.EmailNotValidError as exc:
         raise InvalidValueError(_EMAIL, raw, str(exc)) from None
     return result.normalized

@@ -43,6 +43,8 @@ from cattrs.preconf.json import make_converter as _make_json_converter
 from crmcore.domain.events import DomainEvent
 from crmcore.errors import CrmError, InvalidValueError, PayloadError, Problem
 from crmcore.serialization._domain import configure_domain, problems_from
+from crmcore.serialization._lifecycle import configure_lifecycle
+from crmcore.serialization._segments import configure_segments
 
 __all__ = [
     "configure_converter",
@@ -65,6 +67,8 @@ def configure_converter(converter: JsonConverter) -> JsonConverter:
     crmcore types are overridden.
     """
     configure_domain(converter)
+    configure_lifecycle(converter)
+    configure_segments(converter)
     return converter
 
 
