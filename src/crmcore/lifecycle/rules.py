@@ -1,0 +1,409 @@
+"""Time rules: what is due at a given instant, as data for the host to deliver.
+
+:func:`due_actions` looks at a :class:`RuleSnapshot` of records and returns
+:class:`DueAction` values: remind a supervisor of an overdue follow-up
+(超过3天未跟进自动提醒主管), escalate a case whose SLA is at risk or
+breached, recycle an idle lead, send a satisfaction survey after a case
+closed. The rules are data (:class:`FollowUpOverdue`, :class:`SlaEscalation`,
+:class:`LeadIdle`, :class:`SurveyAfterClose`). Evaluation is idempotent:
+every action has a deterministic id, and an id the snapshot lists as
+already issued is not returned again.
+
+May import: ``crmcore.domain``, ``crmcore.clock``, ``crmcore.errors``; attrs, pendulum.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from types import MappingProxyType
+from typing import Any, Final, TypeAlias
+
+import attrs
+import pendulum
+
+from crmcore.clock import utc
+from crmcore.domain.activity import Activity
+from crmcore.domain.case import Case
+from crmcore.domain.customer import Customer, Tier
+from crmcore.domain.ids import CustomerId, UserId
+from crmcore.domain.lead import Lead, LeadStatus
+from crmcore.domain.opportunity import Opportunity
+from crmcore.domain.survey import SurveyResponse
+from crmcore.errors import InvalidValueError
+from crmcore.lifecycle.business_calendar import BusinessCalendar, weekday_calendar
+from crmcore.lifecycle.sla import DEFAULT_SLA_POLICY, SlaPolicy, SlaState, status
+
+__all__ = [
+    "DEFAULT_RULES",
+    "ActionKind",
+    "DueAction",
+    "FollowUpOverdue",
+    "LeadIdle",
+    "RuleSnapshot",
+    "SlaEscalation",
+    "SurveyAfterClose",
+    "TimeRule",
+    "due_actions",
+]
+
+
+class ActionKind(enum.StrEnum):
+    """What the host is asked to do."""
+
+    REMIND_SUPERVISOR = "remind_supervisor"
+    ESCALATE_CASE = "escalate_case"
+    RECYCLE_LEAD = "recycle_lead"
+    SEND_SURVEY = "send_survey"
+
+
+@attrs.frozen(kw_only=True)
+class DueAction:
+    """Something due, for the host to deliver.
+
+    Attributes:
+        id: Deterministic: the same situation always gives the same id, so
+            the host can record it as issued and never send it twice.
+        kind: What to do.
+        rule: The rule that produced it.
+        subject: The kind of record it is about (``customer``, ``case`` ...).
+        subject_id: The record's id.
+        recipient: Who should act (``None``: the customer, e.g. for a survey).
+        customer_id: The customer concerned, when known.
+        due_at: When it became due.
+        reason: Why, in words.
+    """
+
+    id: str
+    kind: ActionKind
+    rule: str
+    subject: str
+    subject_id: str
+    recipient: UserId | None
+    customer_id: CustomerId | None
+    due_at: pendulum.DateTime
+    reason: str
+
+
+def _positive_days(_instance: object, attribute: attrs.Attribute[int], value: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidValueError(attribute.name, value, "a whole number of days, at least 1")
+
+
+@attrs.frozen(kw_only=True)
+class FollowUpOverdue:
+    """No activity on an owned customer or open opportunity for ``days`` → remind the supervisor.
+
+    The owner's supervisor comes from the snapshot's ``supervisors``; when
+    none is known the owner is reminded.
+    """
+
+    days: int = attrs.field(default=3, validator=_positive_days)
+    customers: bool = True
+    opportunities: bool = True
+
+
+@attrs.frozen(kw_only=True)
+class SlaEscalation:
+    """An open case's SLA target at risk or breached → escalate to the owner's supervisor."""
+
+    policy: SlaPolicy = DEFAULT_SLA_POLICY
+    calendar: BusinessCalendar = attrs.field(factory=weekday_calendar)
+    at_risk: bool = True
+
+
+@attrs.frozen(kw_only=True)
+class LeadIdle:
+    """A lead in one of ``statuses`` untouched for ``days`` → recycle it (back to the pool)."""
+
+    days: int = attrs.field(default=14, validator=_positive_days)
+    statuses: tuple[LeadStatus, ...] = (
+        LeadStatus.NEW,
+        LeadStatus.CONTACTED,
+        LeadStatus.QUALIFIED,
+    )
+
+
+@attrs.frozen(kw_only=True)
+class SurveyAfterClose:
+    """A case closed ``delay`` ago without a survey answer → send a satisfaction survey.
+
+    Cases closed longer than ``expires_after`` ago are not surveyed any more.
+    """
+
+    delay: dt.timedelta = dt.timedelta(days=1)
+    expires_after: dt.timedelta = dt.timedelta(days=30)
+
+
+TimeRule: TypeAlias = FollowUpOverdue | SlaEscalation | LeadIdle | SurveyAfterClose
+"""Every kind of time rule."""
+
+DEFAULT_RULES: Final[tuple[TimeRule, ...]] = (
+    FollowUpOverdue(),
+    SlaEscalation(),
+    LeadIdle(),
+    SurveyAfterClose(),
+)
+"""Follow-up after 3 days, default SLA escalation (UTC weekdays 09–17), idle leads after 14
+days, surveys a day after closing. Hosts pass their own rules and calendar."""
+
+
+def _frozen(value: Mapping[UserId, UserId]) -> Mapping[UserId, UserId]:
+    return MappingProxyType(dict(value))
+
+
+def _customers(value: Iterable[Customer]) -> tuple[Customer, ...]:
+    return tuple(value)
+
+
+def _opportunities(value: Iterable[Opportunity]) -> tuple[Opportunity, ...]:
+    return tuple(value)
+
+
+def _leads(value: Iterable[Lead]) -> tuple[Lead, ...]:
+    return tuple(value)
+
+
+def _cases(value: Iterable[Case]) -> tuple[Case, ...]:
+    return tuple(value)
+
+
+def _activities(value: Iterable[Activity]) -> tuple[Activity, ...]:
+    return tuple(value)
+
+
+def _responses(value: Iterable[SurveyResponse]) -> tuple[SurveyResponse, ...]:
+    return tuple(value)
+
+
+def _ids(value: Iterable[str]) -> frozenset[str]:
+    return frozenset(value)
+
+
+@attrs.frozen(kw_only=True)
+class RuleSnapshot:
+    """The records time rules look at, and what was already issued.
+
+    Attributes:
+        customers: Customers (owned, active ones are followed up).
+        opportunities: Opportunities (owned, open ones are followed up).
+        leads: Leads.
+        cases: Cases.
+        activities: Activities (follow-ups) of any of the above.
+        survey_responses: Survey answers (a case with an answer needs no survey).
+        supervisors: Host data: each user's supervisor (主管).
+        issued: Ids of actions already issued; they are not returned again.
+    """
+
+    customers: tuple[Customer, ...] = attrs.field(default=(), converter=_customers)
+    opportunities: tuple[Opportunity, ...] = attrs.field(default=(), converter=_opportunities)
+    leads: tuple[Lead, ...] = attrs.field(default=(), converter=_leads)
+    cases: tuple[Case, ...] = attrs.field(default=(), converter=_cases)
+    activities: tuple[Activity, ...] = attrs.field(default=(), converter=_activities)
+    survey_responses: tuple[SurveyResponse, ...] = attrs.field(default=(), converter=_responses)
+    supervisors: Mapping[UserId, UserId] = attrs.field(
+        factory=lambda: MappingProxyType({}), converter=_frozen
+    )
+    issued: frozenset[str] = attrs.field(default=frozenset(), converter=_ids)
+
+
+def due_actions(
+    snapshot: RuleSnapshot,
+    *,
+    at: pendulum.DateTime,
+    rules: Iterable[TimeRule] = DEFAULT_RULES,
+) -> tuple[DueAction, ...]:
+    """Return every action due at ``at`` that was not issued yet, ordered by due time.
+
+    Args:
+        snapshot: The records and the ids of actions already issued.
+        at: The instant to evaluate at.
+        rules: The rules to apply.
+
+    Returns:
+        The due actions, ordered by ``due_at`` then ``id``; the same snapshot
+        and instant always give the same actions with the same ids.
+
+    Raises:
+        ConfigurationError: If an SLA policy has no target for a case's severity.
+    """
+    when = utc(at)
+    found: dict[str, DueAction] = {}
+    for rule in rules:
+        for action in _EVALUATORS[type(rule)](rule, snapshot, when):
+            if action.id not in snapshot.issued:
+                found.setdefault(action.id, action)
+    return tuple(sorted(found.values(), key=lambda a: (a.due_at, a.id)))
+
+
+def _supervisor(snapshot: RuleSnapshot, owner: UserId) -> tuple[UserId, str]:
+    boss = snapshot.supervisors.get(owner)
+    if boss is None:
+        return owner, " (no supervisor known; reminding the owner)"
+    return boss, ""
+
+
+def _last_touch(
+    start: pendulum.DateTime, times: Iterable[pendulum.DateTime], at: pendulum.DateTime
+) -> pendulum.DateTime:
+    return max([start, *(t for t in times if t <= at)])
+
+
+def _follow_ups(
+    rule: FollowUpOverdue, snapshot: RuleSnapshot, at: pendulum.DateTime
+) -> Iterator[DueAction]:
+    quiet = dt.timedelta(days=rule.days)
+    by_customer: dict[str, list[pendulum.DateTime]] = {}
+    by_opportunity: dict[str, list[pendulum.DateTime]] = {}
+    owner_of_opp = {o.id: o.customer_id for o in snapshot.opportunities}
+    for a in snapshot.activities:
+        if a.customer_id is not None:
+            by_customer.setdefault(a.customer_id, []).append(a.occurred_at)
+        if a.opportunity_id is not None:
+            by_opportunity.setdefault(a.opportunity_id, []).append(a.occurred_at)
+            customer = owner_of_opp.get(a.opportunity_id)
+            if customer is not None and customer != a.customer_id:
+                by_customer.setdefault(customer, []).append(a.occurred_at)
+    subjects: list[tuple[str, str, UserId | None, CustomerId | None, pendulum.DateTime, Any]] = []
+    if rule.customers:
+        subjects.extend(
+            ("customer", c.id, c.owner, c.id, c.created_at, by_customer.get(c.id, ()))
+            for c in snapshot.customers
+            if c.owner is not None and c.is_active
+        )
+    if rule.opportunities:
+        subjects.extend(
+            (
+                "opportunity",
+                o.id,
+                o.owner,
+                o.customer_id,
+                o.created_at,
+                by_opportunity.get(o.id, ()),
+            )
+            for o in snapshot.opportunities
+            if o.owner is not None and o.is_open
+        )
+    for subject, subject_id, owner, customer_id, created, times in subjects:
+        if owner is None or created > at:
+            continue
+        last = _last_touch(created, times, at)
+        due = last + quiet
+        if due > at:
+            continue
+        recipient, note = _supervisor(snapshot, owner)
+        yield DueAction(
+            id=f"follow-up:{subject}:{subject_id}:{last.isoformat()}",
+            kind=ActionKind.REMIND_SUPERVISOR,
+            rule="follow_up_overdue",
+            subject=subject,
+            subject_id=subject_id,
+            recipient=recipient,
+            customer_id=customer_id,
+            due_at=due,
+            reason=f"no follow-up on {subject} {subject_id} (owner {owner}) for "
+            f"{(at - last).days} days since {last.date().isoformat()}{note}",
+        )
+
+
+def _escalations(
+    rule: SlaEscalation, snapshot: RuleSnapshot, at: pendulum.DateTime
+) -> Iterator[DueAction]:
+    tiers: dict[str, Tier] = {c.id: c.tier for c in snapshot.customers}
+    for case in snapshot.cases:
+        if not case.is_open or case.opened_at > at:
+            continue
+        sla = status(
+            case,
+            at=at,
+            policy=rule.policy,
+            calendar=rule.calendar,
+            tier=tiers.get(case.customer_id),
+        )
+        for target in (sla.first_response, sla.resolution):
+            if target.state is SlaState.BREACHED:
+                due = target.deadline
+            elif target.state is SlaState.AT_RISK and rule.at_risk:
+                due = at
+            else:
+                continue
+            recipient, note = (
+                _supervisor(snapshot, case.owner) if case.owner is not None else (None, "")
+            )
+            words = target.target.replace("_", " ")
+            yield DueAction(
+                id=f"sla-{target.state}:case:{case.id}:{target.target}",
+                kind=ActionKind.ESCALATE_CASE,
+                rule="sla_escalation",
+                subject="case",
+                subject_id=case.id,
+                recipient=recipient,
+                customer_id=case.customer_id,
+                due_at=due,
+                reason=f"{words} SLA {target.state.replace('_', ' ')} "
+                f"(deadline {target.deadline.isoformat()}, level {case.escalation_level}){note}",
+            )
+
+
+def _idle_leads(
+    rule: LeadIdle, snapshot: RuleSnapshot, at: pendulum.DateTime
+) -> Iterator[DueAction]:
+    quiet = dt.timedelta(days=rule.days)
+    touched: dict[str, list[pendulum.DateTime]] = {}
+    for a in snapshot.activities:
+        if a.lead_id is not None:
+            touched.setdefault(a.lead_id, []).append(a.occurred_at)
+    for lead in snapshot.leads:
+        if lead.status not in rule.statuses or lead.created_at > at:
+            continue
+        last = _last_touch(min(lead.updated_at, at), touched.get(lead.id, ()), at)
+        due = last + quiet
+        if due > at:
+            continue
+        recipient = _supervisor(snapshot, lead.owner)[0] if lead.owner is not None else None
+        yield DueAction(
+            id=f"lead-idle:lead:{lead.id}:{last.isoformat()}",
+            kind=ActionKind.RECYCLE_LEAD,
+            rule="lead_idle",
+            subject="lead",
+            subject_id=lead.id,
+            recipient=recipient,
+            customer_id=None,
+            due_at=due,
+            reason=f"lead {lead.id} {lead.status} untouched for {(at - last).days} days",
+        )
+
+
+def _surveys(
+    rule: SurveyAfterClose, snapshot: RuleSnapshot, at: pendulum.DateTime
+) -> Iterator[DueAction]:
+    answered = {r.case_id for r in snapshot.survey_responses if r.case_id is not None}
+    for case in snapshot.cases:
+        closed = case.closed_at
+        if closed is None or case.id in answered:
+            continue
+        due = closed + rule.delay
+        if due > at or at - closed > rule.expires_after:
+            continue
+        yield DueAction(
+            id=f"survey:case:{case.id}:{closed.isoformat()}",
+            kind=ActionKind.SEND_SURVEY,
+            rule="survey_after_close",
+            subject="case",
+            subject_id=case.id,
+            recipient=None,
+            customer_id=case.customer_id,
+            due_at=due,
+            reason=f"case {case.id} closed {closed.date().isoformat()}; ask for feedback",
+        )
+
+
+_EVALUATORS: Final[
+    Mapping[type[Any], Callable[[Any, RuleSnapshot, pendulum.DateTime], Iterator[DueAction]]]
+] = {
+    FollowUpOverdue: _follow_ups,
+    SlaEscalation: _escalations,
+    LeadIdle: _idle_leads,
+    SurveyAfterClose: _surveys,
+}
