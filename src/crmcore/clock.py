@@ -38,13 +38,13 @@ def utc(value: dt.datetime) -> pendulum.DateTime:
     >>> utc(pendulum.datetime(2026, 1, 1, 8, tz="Asia/Shanghai")).isoformat()
     '2026-01-01T00:00:00+00:00'
     """
+    if type(value) is pendulum.DateTime and value.tzinfo is _UTC:
+        return value
     if not isinstance(value, dt.datetime):
         raise InvalidValueError("timestamp", value, "expected a timezone-aware datetime")
     offset = value.utcoffset()
     if offset is None:
         raise InvalidValueError("timestamp", value, "naive datetime; a time zone is required")
-    if type(value) is pendulum.DateTime and offset.total_seconds() == 0 and value.tzinfo is _UTC:
-        return value
     return pendulum.instance(value).in_timezone(_UTC)
 
 

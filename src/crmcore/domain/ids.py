@@ -10,7 +10,7 @@ May import: nothing from crmcore; stdlib only.
 
 from __future__ import annotations
 
-import uuid
+import os
 from typing import NewType
 
 __all__ = [
@@ -51,4 +51,4 @@ def new_id() -> str:
     >>> len(new_id())
     32
     """
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()

@@ -537,10 +537,12 @@ class Money:
 
     def rounded(self) -> Money:
         """Round half-even to the currency's minor unit (``0.01`` CNY, ``1`` JPY)."""
-        exponent = Decimal(1).scaleb(-CURRENCY_MINOR_UNITS[self.currency])
-        return Money(
-            self.amount.quantize(exponent, rounding=decimal.ROUND_HALF_EVEN), self.currency
-        )
+        places = CURRENCY_MINOR_UNITS[self.currency]
+        exponent = Decimal(1).scaleb(-places)
+        with decimal.localcontext() as context:  # enough digits for any amount's integer part
+            context.prec = max(context.prec, self.amount.adjusted() + places + 2)
+            rounded = self.amount.quantize(exponent, rounding=decimal.ROUND_HALF_EVEN)
+        return Money(rounded, self.currency)
 
     def __str__(self) -> str:
         return f"{self.amount} {self.currency}"
