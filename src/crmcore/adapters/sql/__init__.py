@@ -1,0 +1,60 @@
+"""SQLAlchemy Core storage for SQLite, PostgreSQL and MySQL/MariaDB (extra ``sql``).
+
+>>> from crmcore.adapters.sql import SqlStore, create_engine, create_schema
+>>> engine = create_engine("sqlite://")
+>>> create_schema(engine)
+>>> store = SqlStore(engine)
+>>> with store.unit_of_work() as uow:
+...     uow.customers.count()
+0
+>>> engine.dispose()
+
+- :mod:`~crmcore.adapters.sql.tables` — the schema (:data:`metadata`), documented column by column;
+- :mod:`~crmcore.adapters.sql.engine` — :func:`create_engine`, :func:`create_schema`;
+- :mod:`~crmcore.adapters.sql.store` — :class:`SqlStore`, :class:`SqlUnitOfWork`,
+  :func:`relay_outbox`;
+- :mod:`~crmcore.adapters.sql.repository` — ``Sql<Aggregate>Repository``.
+
+Drivers: SQLite (stdlib), PostgreSQL through psycopg 3 (``postgresql+psycopg://``),
+MySQL/MariaDB through PyMySQL (``mysql+pymysql://``).
+
+May import: ``crmcore.ports``, ``crmcore.domain``, ``crmcore.serialization``,
+``crmcore.errors``, ``crmcore.clock``; SQLAlchemy.
+"""
+
+from crmcore.adapters.sql.engine import configure_engine, create_engine, create_schema, drop_schema
+from crmcore.adapters.sql.repository import (
+    SqlActivityRepository,
+    SqlCaseRepository,
+    SqlConsentRepository,
+    SqlCustomerRepository,
+    SqlLeadRepository,
+    SqlMergeRepository,
+    SqlOpportunityRepository,
+    SqlOrderRepository,
+    SqlRepository,
+    SqlSurveyResponseRepository,
+)
+from crmcore.adapters.sql.store import SqlStore, SqlUnitOfWork, relay_outbox
+from crmcore.adapters.sql.tables import metadata
+
+__all__ = [
+    "SqlActivityRepository",
+    "SqlCaseRepository",
+    "SqlConsentRepository",
+    "SqlCustomerRepository",
+    "SqlLeadRepository",
+    "SqlMergeRepository",
+    "SqlOpportunityRepository",
+    "SqlOrderRepository",
+    "SqlRepository",
+    "SqlStore",
+    "SqlSurveyResponseRepository",
+    "SqlUnitOfWork",
+    "configure_engine",
+    "create_engine",
+    "create_schema",
+    "drop_schema",
+    "metadata",
+    "relay_outbox",
+]

@@ -1,0 +1,639 @@
+"""SQL repositories: one class per aggregate, sharing :class:`SqlRepository`.
+
+Every repository works on the connection of the :class:`SqlUnitOfWork
+<crmcore.adapters.sql.store.SqlUnitOfWork>` that owns it. Writes follow the
+contract of :mod:`crmcore.ports`:
+
+- a save checks every value against its column first (nothing is sent if
+  one does not fit), then runs inside a ``SAVEPOINT``, so a failed save
+  leaves nothing behind and the unit of work usable;
+- new records (version 0) are inserted, others updated with
+  ``WHERE id = :id AND version = :expected`` — the database decides who
+  wins, so concurrent writers never lose an update;
+- child rows (emails, phones, tags, external ids, merge members) are
+  rewritten only when their digest (``child_digest``) changed: an update
+  that leaves them alone writes only the main row, in one statement.
+
+SQLAlchemy and driver exceptions are translated at this edge into
+:class:`~crmcore.errors.StorageError` (naming the column when the database
+says which), :class:`~crmcore.errors.ConcurrencyError` (deadlocks,
+serialization failures) or :class:`~crmcore.errors.StaleVersionError`.
+
+May import: ``crmcore.adapters.sql``, ``crmcore.ports``, ``crmcore.domain``,
+``crmcore.serialization``, ``crmcore.errors``, ``crmcore.clock``;
+SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from crmcore.adapters.sql import tables as t
+from crmcore.adapters.sql.mapping import (
+    ACTIVITIES,
+    CASES,
+    CONSENTS,
+    CUSTOMERS,
+    LEADS,
+    MERGES,
+    OPPORTUNITIES,
+    ORDERS,
+    SURVEY_RESPONSES,
+    EntityMapping,
+    check_custom,
+    check_row,
+)
+from crmcore.clock import utc
+from crmcore.domain import (
+    Activity,
+    Case,
+    Consent,
+    Customer,
+    CustomerId,
+    EmailAddress,
+    Lead,
+    Opportunity,
+    Order,
+    PhoneNumber,
+    SurveyResponse,
+    UserId,
+)
+from crmcore.errors import (
+    ConcurrencyError,
+    InvalidValueError,
+    NotFoundError,
+    StaleVersionError,
+    StorageError,
+)
+from crmcore.ports import DEFAULT_PAGE_SIZE, MergeRecord, Versioned, with_version
+from crmcore.serialization import structure
+
+if TYPE_CHECKING:
+    from crmcore.adapters.sql.store import SqlUnitOfWork
+
+__all__ = [
+    "SqlActivityRepository",
+    "SqlCaseRepository",
+    "SqlConsentRepository",
+    "SqlCustomerRepository",
+    "SqlLeadRepository",
+    "SqlMergeRepository",
+    "SqlOpportunityRepository",
+    "SqlOrderRepository",
+    "SqlRepository",
+    "SqlSurveyResponseRepository",
+    "translating",
+]
+
+_E = TypeVar("_E", bound=Versioned)
+
+_CHUNK = 500  # ids per IN (...) clause
+_COLUMN = re.compile(r"column [`'\"]?(?:\w+[`'\"]?\.[`'\"]?)*(\w+)[`'\"]?", re.IGNORECASE)
+_CONCURRENCY_CODES = {"40001", "40P01"}  # PostgreSQL: serialization failure, deadlock
+_MYSQL_CONCURRENCY = {1205, 1213}  # lock wait timeout, deadlock
+# SQLite: another writer holds the lock, or a commit made this transaction's snapshot stale
+_SQLITE_CONCURRENCY = {"SQLITE_BUSY", "SQLITE_BUSY_SNAPSHOT", "SQLITE_LOCKED"}
+
+
+def _reason(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None) or exc
+    text = str(orig).strip().splitlines()
+    return text[0] if text else type(orig).__name__
+
+
+def _is_concurrency(exc: sa.exc.SQLAlchemyError) -> bool:
+    orig = getattr(exc, "orig", None)
+    if orig is None:
+        return False
+    if getattr(orig, "sqlstate", None) in _CONCURRENCY_CODES:
+        return True
+    if getattr(orig, "sqlite_errorname", None) in _SQLITE_CONCURRENCY:
+        return True
+    args: tuple[Any, ...] = getattr(orig, "args", ())
+    return bool(args) and args[0] in _MYSQL_CONCURRENCY
+
+
+@contextlib.contextmanager
+def translating(operation: str) -> Iterator[None]:
+    """Translate SQLAlchemy and driver exceptions raised in the block into crmcore errors.
+
+    Args:
+        operation: What was being done (``"save customer"``), for the message.
+
+    Raises:
+        ConcurrencyError: For deadlocks, lock timeouts and serialization failures.
+        StorageError: For every other database failure, naming the column
+            when the database says which.
+    """
+    try:
+        yield
+    except sa.exc.SQLAlchemyError as exc:
+        reason = _reason(exc)
+        if _is_concurrency(exc):
+            raise ConcurrencyError(f"{operation} failed: {reason}") from exc
+        match = _COLUMN.search(reason)
+        raise StorageError(operation, reason, field=match.group(1) if match else None) from exc
+
+
+class _Conflict(Exception):  # noqa: N818 - private signal, never escapes
+    """A concurrent writer got there first; raised to roll back a savepoint."""
+
+
+def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class _Prepared:
+    __slots__ = ("children", "entity", "row", "stored")
+
+    def __init__(
+        self,
+        entity: Any,
+        row: dict[str, Any],
+        children: list[list[dict[str, Any]]],
+        stored: Any,
+    ) -> None:
+        self.entity = entity
+        self.row = row
+        self.children = children
+        self.stored = stored
+
+
+class _Plan:
+    """What one save does: rows to insert, rows to update, child rows to rewrite."""
+
+    __slots__ = ("inserts", "rewrites", "updates")
+
+    def __init__(self) -> None:
+        self.inserts: list[_Prepared] = []
+        self.updates: list[_Prepared] = []
+        self.rewrites: list[_Prepared] = []
+
+    @property
+    def is_one_statement(self) -> bool:
+        return not self.inserts and not self.rewrites and len(self.updates) == 1
+
+
+def _digest(children: list[list[dict[str, Any]]]) -> str:
+    canonical = repr([sorted(tuple(sorted(r.items())) for r in rows) for rows in children])
+    return hashlib.blake2b(canonical.encode(), digest_size=16).hexdigest()
+
+
+class SqlRepository(Generic[_E]):
+    """What every SQL repository shares: get, save, save_many, find, iterate, count.
+
+    Args:
+        uow: The unit of work whose connection it uses.
+        mapping: Where and how the aggregate is stored.
+    """
+
+    def __init__(self, uow: SqlUnitOfWork, mapping: EntityMapping[_E]) -> None:
+        self._uow = uow
+        self._mapping: EntityMapping[_E] = mapping
+        self._table = mapping.table
+        self._kind = mapping.kind
+        c = mapping.table.c
+        # Built once: building a statement costs about as much as running a lookup.
+        self._get_statement = sa.select(c.document).where(c.id == sa.bindparam("id"))
+        self._child_statements: dict[tuple[str, str], sa.Select[Any]] = {}
+
+    # -- reading -------------------------------------------------------------------
+
+    def _load(self, document: Any) -> _E:
+        return structure(document, self._mapping.cls, self._uow._converter)
+
+    def _select_documents(
+        self,
+        statement: sa.Select[Any],
+        operation: str,
+        parameters: dict[str, Any] | None = None,
+    ) -> list[_E]:
+        conn = self._uow._connection(operation)
+        with translating(operation):
+            documents = conn.execute(statement, parameters).scalars().all()
+        return [self._load(d) for d in documents]
+
+    def get(self, id: str) -> _E:
+        """Return the stored snapshot with ``id``.
+
+        Raises:
+            NotFoundError: If there is none.
+            StorageError: If the database fails or the unit of work is not active.
+        """
+        operation = f"get {self._kind}"
+        conn = self._uow._connection(operation)
+        with translating(operation):
+            document = conn.execute(self._get_statement, {"id": id}).scalar_one_or_none()
+        if document is None:
+            raise NotFoundError(self._kind, id)
+        return self._load(document)
+
+    def find_updated_since(self, at: dt.datetime, *, limit: int | None = None) -> list[_E]:
+        """Return the records with ``updated_at >= at``, by ``(updated_at, id)``.
+
+        Raises:
+            InvalidValueError: If ``at`` is naive or ``limit`` is negative.
+            StorageError: If the database fails or the unit of work is not active.
+        """
+        since = utc(at)
+        if limit is not None and limit < 0:
+            raise InvalidValueError("limit", limit, "must not be negative")
+        c = self._table.c
+        statement = sa.select(c.document).where(c.updated_at >= since).order_by(c.updated_at, c.id)
+        if limit is not None:
+            statement = statement.limit(limit)
+        return self._select_documents(statement, f"find {self._kind}")
+
+    def iter_all(self, *, page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[_E]:
+        """Yield every stored record by id, reading ``page_size`` rows at a time (keyset pages).
+
+        Raises:
+            InvalidValueError: If ``page_size`` is not positive.
+            StorageError: If the database fails or the unit of work is not active.
+        """
+        if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
+            raise InvalidValueError("page_size", page_size, "must be a positive integer")
+        self._uow._connection(f"iterate {self._kind}")
+        return self._pages(page_size)
+
+    def _pages(self, page_size: int) -> Iterator[_E]:
+        c = self._table.c
+        last: str | None = None
+        operation = f"iterate {self._kind}"
+        while True:
+            statement = sa.select(c.id, c.document).order_by(c.id).limit(page_size)
+            if last is not None:
+                statement = statement.where(c.id > last)
+            conn = self._uow._connection(operation)
+            with translating(operation):
+                rows = conn.execute(statement).all()
+            for row in rows:
+                yield self._load(row.document)
+            if len(rows) < page_size:
+                return
+            last = rows[-1].id
+
+    def count(self) -> int:
+        """Return how many records are stored.
+
+        Raises:
+            StorageError: If the database fails or the unit of work is not active.
+        """
+        operation = f"count {self._kind}"
+        conn = self._uow._connection(operation)
+        with translating(operation):
+            return int(
+                conn.execute(sa.select(sa.func.count()).select_from(self._table)).scalar_one()
+            )
+
+    def _find_by(self, column: sa.ColumnElement[Any], value: Any) -> list[_E]:
+        c = self._table.c
+        return self._select_documents(
+            sa.select(c.document).where(column == value).order_by(c.id), f"find {self._kind}"
+        )
+
+    def _find_by_child(self, child: sa.Table, key: str, column: str, value: Any) -> list[_E]:
+        statement = self._child_statements.get((child.name, column))
+        if statement is None:
+            c = self._table.c
+            statement = (
+                sa.select(c.document)
+                .join(child, child.c[key] == c.id)
+                .where(child.c[column] == sa.bindparam("value"))
+                .order_by(c.id)
+            )
+            self._child_statements[(child.name, column)] = statement
+        return self._select_documents(statement, f"find {self._kind}", {"value": value})
+
+    # -- writing -------------------------------------------------------------------
+
+    def _prepare(self, entity: _E) -> _Prepared:
+        mapping, kind = self._mapping, self._kind
+        version = entity.version + 1
+        row = mapping.columns(entity)
+        row["id"] = entity.id
+        check_row(kind, self._table, row, mapping.fields)
+        if "custom" in row:
+            check_custom(kind, row["custom"])
+        document = self._uow._converter.unstructure(entity, unstructure_as=mapping.cls)
+        document["version"] = version
+        row["version"] = version
+        row["document"] = document
+        children = []
+        for child in mapping.children:
+            rows = child.rows(entity)
+            for child_row in rows:
+                check_row(kind, child.table, child_row, dict.fromkeys(child_row, child.field))
+                child_row[child.key] = entity.id
+            children.append(rows)
+        if mapping.children:
+            row["child_digest"] = _digest(children)
+        return _Prepared(entity, row, children, with_version(entity, version))
+
+    def save(self, entity: _E) -> _E:
+        """Insert or update ``entity``; return the stored snapshot (version + 1).
+
+        Raises:
+            StaleVersionError: If ``entity.version`` is not the stored version.
+            StorageError: If a value does not fit its column (``field`` names it),
+                the database fails, or the unit of work is not active.
+            ConcurrencyError: On a deadlock or serialization failure.
+        """
+        return self.save_many([entity])[0]
+
+    def save_many(self, entities: Iterable[_E]) -> list[_E]:
+        """Save every entity in order, all or nothing; return the stored snapshots.
+
+        Raises:
+            StaleVersionError: If any entity is stale; nothing of the call is saved.
+            StorageError: As for :meth:`save`; nothing of the call is saved.
+            ConcurrencyError: On a deadlock or serialization failure.
+        """
+        items = list(entities)
+        operation = f"save {self._kind}"
+        conn = self._uow._connection(operation)
+        if not items:
+            return []
+        prepared = [self._prepare(e) for e in items]
+        try:
+            with translating(operation):
+                if len({p.entity.id for p in prepared}) == len(prepared):
+                    plan = self._plan(prepared, self._current(conn, prepared))
+                    if plan.is_one_statement:
+                        # One UPDATE either applies or matches nothing: no savepoint needed.
+                        self._execute(conn, plan)
+                    else:
+                        with conn.begin_nested():
+                            self._execute(conn, plan)
+                else:
+                    with conn.begin_nested():
+                        for p in prepared:  # the same id twice: one after the other
+                            self._execute(conn, self._plan([p], self._current(conn, [p])))
+        except _Conflict:
+            self._raise_stale(conn, prepared)
+        return [p.stored for p in prepared]
+
+    def _current(
+        self, conn: Connection, prepared: Sequence[_Prepared], *, lock: bool = False
+    ) -> dict[str, tuple[int, str | None]]:
+        """Return id -> (stored version, stored child digest) for the stored ones."""
+        c = self._table.c
+        digest = c.child_digest if "child_digest" in c else sa.null()
+        ids = [p.entity.id for p in prepared]
+        found: dict[str, tuple[int, str | None]] = {}
+        for chunk in _chunks(ids):
+            statement = sa.select(c.id, c.version, digest).where(c.id.in_(chunk))
+            if lock:
+                statement = statement.with_for_update(read=True)
+            found.update({row[0]: (row[1], row[2]) for row in conn.execute(statement)})
+        return found
+
+    def _raise_stale(self, conn: Connection, prepared: Sequence[_Prepared]) -> None:
+        """Find which save a concurrent writer made stale and raise for it."""
+        with translating(f"save {self._kind}"):
+            current = self._current(conn, prepared, lock=True)
+        for p in prepared:
+            expected = p.entity.version
+            actual = current.get(p.entity.id, (None, None))[0]
+            if actual != (expected or None):
+                raise StaleVersionError(self._kind, p.entity.id, expected, actual)
+        first = prepared[0].entity
+        actual = current.get(first.id, (None, None))[0]
+        raise StaleVersionError(self._kind, first.id, first.version, actual)
+
+    def _plan(
+        self, batch: Sequence[_Prepared], current: dict[str, tuple[int, str | None]]
+    ) -> _Plan:
+        plan = _Plan()
+        for p in batch:
+            expected = p.entity.version
+            actual, digest = current.get(p.entity.id, (None, None))
+            if actual != (expected or None):
+                raise StaleVersionError(self._kind, p.entity.id, expected, actual)
+            if not expected:
+                plan.inserts.append(p)
+            else:
+                plan.updates.append(p)
+                if self._mapping.children and digest != p.row["child_digest"]:
+                    plan.rewrites.append(p)
+        return plan
+
+    def _execute(self, conn: Connection, plan: _Plan) -> None:
+        table = self._table
+        if plan.inserts:
+            try:
+                conn.execute(table.insert(), [p.row for p in plan.inserts])
+            except sa.exc.IntegrityError as exc:
+                raise _Conflict from exc
+        if plan.updates:
+            statement = (
+                table.update()
+                .where(table.c.id == sa.bindparam("_id"))
+                .where(table.c.version == sa.bindparam("_expected"))
+            )
+            params = []
+            for p in plan.updates:
+                values = {k: v for k, v in p.row.items() if k != "id"}
+                values["_id"] = p.entity.id
+                values["_expected"] = p.entity.version
+                params.append(values)
+            result = conn.execute(statement, params)
+            if result.rowcount != len(plan.updates):
+                raise _Conflict
+        for index, child in enumerate(self._mapping.children):
+            key = child.table.c[child.key]
+            for chunk in _chunks([p.entity.id for p in plan.rewrites]):
+                conn.execute(child.table.delete().where(key.in_(chunk)))
+            rows = [r for p in (*plan.inserts, *plan.rewrites) for r in p.children[index]]
+            if rows:
+                conn.execute(child.table.insert(), rows)
+
+    def _delete(self, entity: _E) -> None:
+        operation = f"delete {self._kind}"
+        conn = self._uow._connection(operation)
+        table = self._table
+        with translating(operation), conn.begin_nested():
+            result = conn.execute(
+                table.delete().where(table.c.id == entity.id, table.c.version == entity.version)
+            )
+            if result.rowcount == 0:
+                stored = conn.execute(
+                    sa.select(table.c.version).where(table.c.id == entity.id)
+                ).scalar_one_or_none()
+                if stored is None:
+                    raise NotFoundError(self._kind, entity.id)
+                raise StaleVersionError(self._kind, entity.id, entity.version, stored)
+            for child in self._mapping.children:
+                conn.execute(child.table.delete().where(child.table.c[child.key] == entity.id))
+
+
+class SqlCustomerRepository(SqlRepository[Customer]):
+    """Customers in SQL; see :class:`~crmcore.ports.CustomerRepository`."""
+
+    def __init__(self, uow: SqlUnitOfWork) -> None:
+        super().__init__(uow, CUSTOMERS)
+
+    def find_by_email(self, address: EmailAddress) -> list[Customer]:
+        """Return the customers having ``address`` among their emails (index lookup)."""
+        return self._find_by_child(t.customer_emails, "customer_id", "address", address.address)
+
+    def find_by_phone(self, number: PhoneNumber) -> list[Customer]:
+        """Return the customers having a phone with ``number``'s E.164 form (index lookup)."""
+        return self._find_by_child(t.customer_phones, "customer_id", "e164", number.e164)
+
+    def find_by_owner(self, owner: UserId) -> list[Customer]:
+        """Return the customers owned by ``owner``."""
+        return self._find_by(t.customers.c.owner, owner)
+
+    def find_by_external_id(self, system: str, value: str) -> list[Customer]:
+        """Return the customers known as ``value`` in ``system``."""
+        x = t.customer_external_ids
+        c = t.customers.c
+        statement = (
+            sa.select(c.document)
+            .join(x, x.c.customer_id == c.id)
+            .where(x.c.system == system.strip().lower(), x.c.value == value)
+            .order_by(c.id)
+        )
+        return self._select_documents(statement, "find customer")
+
+
+class SqlLeadRepository(SqlRepository[Lead]):
+    """Leads in SQL; see :class:`~crmcore.ports.LeadRepository`."""
+
+    def __init__(self, uow: SqlUnitOfWork) -> None:
+        super().__init__(uow, LEADS)
+
+    def find_by_email(self, address: EmailAddress) -> list[Lead]:
+        """Return the leads having ``address`` among their emails."""
+        return self._find_by_child(t.lead_emails, "lead_id", "address", address.address)
+
+    def find_by_phone(self, number: PhoneNumber) -> list[Lead]:
+        """Return the leads having a phone with ``number``'s E.164 form."""
+        return self._find_by_child(t.lead_phones, "lead_id", "e164", number.e164)
+
+    def find_by_owner(self, owner: UserId) -> list[Lead]:
+        """Return the leads owned by ``owner``."""
+        return self._find_by(t.leads.c.owner, owner)
+
+    def delete(self, lead: Lead) -> None:
+        """Delete ``lead`` (must be the stored version) and its email/phone rows.
+
+        Raises:
+            NotFoundError: If no lead has its id.
+            StaleVersionError: If ``lead.version`` is not the stored version.
+            StorageError: If the database fails or the unit of work is not active.
+        """
+        self._delete(lead)
+
+
+class SqlOpportunityRepository(SqlRepository[Opportunity]):
+    """Opportunities in SQL; see :class:`~crmcore.ports.OpportunityRepository`."""
+
+    def __init__(self, uow: SqlUnitOfWork) -> None:
+        super().__init__(uow, OPPORTUNITIES)
+
+    def find_by_customer(self, customer_id: CustomerId) -> list[Opportunity]:
+        """Return the customer's opportunities."""
+        return self._find_by(t.opportunities.c.customer_id, customer_id)
+
+    def find_by_owner(self, owner: UserId) -> list[Opportunity]:
+        """Return the opportunities owned by ``owner``."""
+        return self._find_by(t.opportunities.c.owner, owner)
+
+
+class SqlActivityRepository(SqlRepository[Activity]):
+    """Activities in SQL; see :class:`~crmcore.ports.ActivityRepository`."""
+
+    def __init__(self, uow: SqlUnitOfWork) -> None:
+        super().__init__(uow, ACTIVITIES)
+
+    def find_by_customer(self, customer_id: CustomerId) -> list[Activity]:
+        """Return the activities linked to the customer."""
+        return self._find_by(t.activities.c.customer_id, customer_id)
+
+    def find_by_owner(self, owner: UserId) -> list[Activity]:
+        """Return the activities owned by ``owner``."""
+        return self._find_by(t.activities.c.owner, owner)
+
+    def delete(self, activity: Activity) -> None:
+        """Delete ``activity`` (must be the stored version).
+
+        Raises:
+            NotFoundError: If no activity has its id.
+            StaleVersionError: If ``activity.version`` is not the stored version.
+            StorageError: If the database fails or the unit of work is not active.
+        """
+        self._delete(activity)
+
+
+class SqlCaseRepository(SqlRepository[Case]):
+    """Cases in SQL; see :class:`~crmcore.ports.CaseRepository`."""
+
+    def __init__(self, uow: SqlUnitOfWork) -> None:
+        super().__init__(uow, CASES)
+
+    def find_by_customer(self, customer_id: CustomerId) -> list[Case]:
+        """Return the customer's cases."""
+        return self._find_by(t.cases.c.customer_id, customer_id)
+
+    def find_by_owner(self, owner: UserId) -> list[Case]:
+        """Return the cases owned by ``owner``."""
+        return self._find_by(t.cases.c.owner, owner)
+
+
+class SqlSurveyResponseRepository(SqlRepository[SurveyResponse]):
+    """Survey responses in SQL; see :class:`~crmcore.ports.SurveyResponseRepository`."""
+
+    def __init__(self, uow: SqlUnitOfWork) -> None:
+        super().__init__(uow, SURVEY_RESPONSES)
+
+    def find_by_customer(self, customer_id: CustomerId) -> list[SurveyResponse]:
+        """Return the customer's survey responses."""
+        return self._find_by(t.survey_responses.c.customer_id, customer_id)
+
+
+class SqlOrderRepository(SqlRepository[Order]):
+    """Orders in SQL; see :class:`~crmcore.ports.OrderRepository`."""
+
+    def __init__(self, uow: SqlUnitOfWork) -> None:
+        super().__init__(uow, ORDERS)
+
+    def find_by_customer(self, customer_id: CustomerId) -> list[Order]:
+        """Return the customer's orders."""
+        return self._find_by(t.orders.c.customer_id, customer_id)
+
+    def find_by_external_id(self, external_id: str) -> list[Order]:
+        """Return the orders with ``external_id``."""
+        return self._find_by(t.orders.c.external_id, external_id)
+
+
+class SqlConsentRepository(SqlRepository[Consent]):
+    """Consents in SQL; see :class:`~crmcore.ports.ConsentRepository`."""
+
+    def __init__(self, uow: SqlUnitOfWork) -> None:
+        super().__init__(uow, CONSENTS)
+
+    def find_by_customer(self, customer_id: CustomerId) -> list[Consent]:
+        """Return the customer's consents."""
+        return self._find_by(t.consents.c.customer_id, customer_id)
+
+
+class SqlMergeRepository(SqlRepository[MergeRecord]):
+    """Merge records in SQL; see :class:`~crmcore.ports.MergeRepository`."""
+
+    def __init__(self, uow: SqlUnitOfWork) -> None:
+        super().__init__(uow, MERGES)
+
+    def find_by_customer(self, customer_id: CustomerId) -> list[MergeRecord]:
+        """Return the merges that involved the customer, as survivor or as merged."""
+        return self._find_by_child(t.merge_members, "merge_id", "customer_id", customer_id)

@@ -1,0 +1,589 @@
+"""Segment rules compiled to SQL over the storage tables, for pushdown into the database.
+
+:func:`compile_to_sql` turns a rule into one SQLAlchemy boolean expression
+over :data:`~crmcore.adapters.sql.tables.customers`; aggregates over orders,
+activities and survey answers become correlated ``EXISTS`` / scalar
+subqueries that use the ``(customer_id, <timestamp>)`` indexes. The same
+expression renders for SQLite, PostgreSQL and MySQL/MariaDB and selects
+exactly the customers :func:`crmcore.segments.evaluate` selects:
+
+- every clause is two-valued (a comparison on a missing value is false,
+  never ``NULL``), so ``NOT`` means what it means in Python;
+- text compares by code point and case-sensitively on every backend
+  (``COLLATE "C"`` for ordering on PostgreSQL, a binary no-pad collation
+  on MariaDB next to the plain, index-friendly comparison);
+- money aggregates are summed in integer millionths, so sums and averages
+  are exact everywhere (amounts are stored with 6 decimals);
+- custom fields are read from the ``custom`` JSON column with a type check,
+  so a value of another type counts as missing, as in memory.
+
+Any other dialect raises :class:`~crmcore.segments.UnsupportedRuleError`
+when the rule is compiled.
+
+May import: ``crmcore.segments``, ``crmcore.domain``, ``crmcore.errors``,
+``crmcore.clock``, ``crmcore.adapters.sql``; SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.types import TypeEngine
+
+from crmcore.adapters.sql.tables import activities, customer_tags, customers, orders
+from crmcore.adapters.sql.tables import survey_responses as surveys
+from crmcore.clock import utc
+from crmcore.domain.custom import FieldType
+from crmcore.domain.ids import CustomerId
+from crmcore.domain.order import OrderStatus
+from crmcore.errors import InvalidValueError
+from crmcore.segments.rule import (
+    FIELDS,
+    ActivityCount,
+    And,
+    Compare,
+    CustomCompare,
+    FieldKind,
+    HasTag,
+    InWindow,
+    LastActivity,
+    LastOrder,
+    LatestSurveyScore,
+    Not,
+    Op,
+    Or,
+    OrderAverage,
+    OrderCount,
+    OrderTotal,
+    Rule,
+    UnsupportedRuleError,
+    Value,
+)
+from crmcore.segments.window import Span, resolve, zone
+
+__all__ = [
+    "SUPPORTED_DIALECTS",
+    "compile_to_sql",
+    "customer_query",
+    "select_customer_ids",
+]
+
+SUPPORTED_DIALECTS = frozenset({"sqlite", "postgresql", "mysql", "mariadb"})
+"""The dialects every rule compiles for."""
+
+_MICROS = 1_000_000
+_DECIMAL_PATTERN = "^-?[0-9]+([.][0-9]+)?$"
+_SYMBOL = {Op.EQ: "=", Op.NE: "<>", Op.LT: "<", Op.LE: "<=", Op.GT: ">", Op.GE: ">="}
+
+
+def _check_dialect(name: str, what: str) -> None:
+    if name not in SUPPORTED_DIALECTS:
+        raise UnsupportedRuleError(
+            name, what, f"segment rules compile for {sorted(SUPPORTED_DIALECTS)} only"
+        )
+
+
+def _is_mysql(dialect: Dialect) -> bool:
+    return dialect.name in ("mysql", "mariadb")
+
+
+def _binary_collation(dialect: Dialect) -> str:
+    # Exact, case- and accent-sensitive, trailing spaces significant.
+    return "utf8mb4_nopad_bin" if getattr(dialect, "is_mariadb", False) else "utf8mb4_0900_bin"
+
+
+# --------------------------------------------------------------------------- constructs
+# Small SQL constructs rendered per dialect. They opt out of the statement
+# cache (their SQL depends on attributes that are not bound parameters).
+
+
+class _TextTest(ColumnElement[bool]):
+    """An exact text comparison: ``left <op> right`` by code point."""
+
+    type = sa.Boolean()
+    inherit_cache = False
+
+    def __init__(self, left: ColumnElement[Any], op: Op, right: Sequence[Any]) -> None:
+        self.left = left
+        self.operator_ = op
+        self.right = [sa.bindparam(None, v, type_=sa.String()) for v in right]
+
+
+@compiles(_TextTest)
+def _render_text_test(element: _TextTest, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"({_text_test_sql(element, compiler, **kw)})"
+
+
+def _text_test_sql(element: _TextTest, compiler: SQLCompiler, **kw: Any) -> str:
+    dialect = compiler.dialect
+    _check_dialect(dialect.name, f"text {element.operator_.value}")
+    left = compiler.process(element.left, **kw)
+    rights = [compiler.process(r, **kw) for r in element.right]
+    right = rights[0] if rights else ""
+    op = element.operator_
+    mysql = _is_mysql(dialect)
+    exact = f"{left} COLLATE {_binary_collation(dialect)}" if mysql else left
+    ordered = f'{left} COLLATE "C"' if dialect.name == "postgresql" else exact
+    if op in (Op.IN, Op.NOT_IN):
+        members = ", ".join(rights)
+        if op is Op.IN:
+            plain = f"{left} IN ({members})"
+            return f"({plain} AND {exact} IN ({members}))" if mysql else plain
+        return f"{exact} NOT IN ({members})"
+    if op is Op.EQ:
+        plain = f"{left} = {right}"
+        return f"({plain} AND {exact} = {right})" if mysql else plain
+    if op in _SYMBOL:
+        return f"{ordered} {_SYMBOL[op]} {right}"
+    if op in (Op.CONTAINS, Op.STARTS_WITH):
+        if dialect.name == "postgresql":
+            position = f"strpos({left}, {right})"
+        else:
+            position = f"instr({exact}, {right})"
+        return f"{position} > 0" if op is Op.CONTAINS else f"{position} = 1"
+    if op is Op.MATCHES:
+        if dialect.name == "postgresql":
+            return f"{ordered} ~ {right}"
+        return f"{exact} REGEXP {right}"
+    raise UnsupportedRuleError(dialect.name, f"text {op.value}", "no such text operator")
+
+
+class _JsonValue(ColumnElement[Any]):
+    """A custom field of the ``custom`` JSON column, ``NULL`` unless it has the expected JSON kind.
+
+    ``kind`` is one of ``text``, ``integer``, ``decimal``.
+    """
+
+    inherit_cache = False
+
+    def __init__(self, column: ColumnElement[Any], name: str, kind: str) -> None:
+        self.column = column
+        self.name = name
+        self.kind = kind
+        self.type: TypeEngine[Any] = sa.String() if kind == "text" else sa.Numeric()
+
+
+def _json_parts(dialect: Dialect, column: str, name: str) -> tuple[str, str, str]:
+    """Return SQL for (the JSON type of the value, its raw JSON, its unquoted text)."""
+    if dialect.name == "sqlite":
+        path = f"'$.{name}'"
+        return (
+            f"json_type({column}, {path})",
+            f"json_extract({column}, {path})",
+            f"json_extract({column}, {path})",
+        )
+    if dialect.name == "postgresql":
+        return (
+            f"json_typeof({column} -> '{name}')",
+            f"({column} -> '{name}')",
+            f"({column} ->> '{name}')",
+        )
+    raw = f"JSON_EXTRACT({column}, '$.{name}')"
+    return f"JSON_TYPE({raw})", raw, f"JSON_UNQUOTE({raw})"
+
+
+_JSON_KINDS = {
+    "sqlite": {"text": "'text'", "integer": "'integer'", "array": "'array'", "null": "'null'"},
+    "postgresql": {"text": "'string'", "integer": "'number'", "array": "'array'", "null": "'null'"},
+    "mysql": {"text": "'STRING'", "integer": "'INTEGER'", "array": "'ARRAY'", "null": "'NULL'"},
+}
+
+
+def _kinds(dialect: Dialect) -> dict[str, str]:
+    return _JSON_KINDS["mysql" if _is_mysql(dialect) else dialect.name]
+
+
+@compiles(_JsonValue)
+def _render_json_value(element: _JsonValue, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"({_json_value_sql(element, compiler, **kw)})"
+
+
+def _json_value_sql(element: _JsonValue, compiler: SQLCompiler, **kw: Any) -> str:
+    dialect = compiler.dialect
+    _check_dialect(dialect.name, "custom field")
+    column = compiler.process(element.column, **kw)
+    jtype, raw, text = _json_parts(dialect, column, element.name)
+    kinds = _kinds(dialect)
+    if element.kind == "text":
+        return f"CASE WHEN {jtype} = {kinds['text']} THEN {text} END"
+    if element.kind == "integer":
+        if dialect.name == "postgresql":
+            value = f"CAST({text} AS NUMERIC)"
+        elif _is_mysql(dialect):
+            value = f"CAST({raw} AS SIGNED)"
+        else:
+            value = raw
+        return f"CASE WHEN {jtype} = {kinds['integer']} THEN {value} END"
+    if dialect.name == "postgresql":
+        check, value = f"{text} ~ '{_DECIMAL_PATTERN}'", f"CAST({text} AS NUMERIC)"
+    elif _is_mysql(dialect):
+        check, value = f"{text} REGEXP '{_DECIMAL_PATTERN}'", f"CAST({text} AS DECIMAL(65, 30))"
+    else:
+        check, value = f"{text} REGEXP '{_DECIMAL_PATTERN}'", f"CAST({text} AS REAL)"
+    return f"CASE WHEN {jtype} = {kinds['text']} AND {check} THEN {value} END"
+
+
+class _JsonTest(ColumnElement[bool]):
+    """A two-valued test on a custom field: ``is_empty``, boolean ``is`` or array ``has``."""
+
+    type = sa.Boolean()
+    inherit_cache = False
+
+    def __init__(
+        self, column: ColumnElement[Any], name: str, test: str, value: object = None
+    ) -> None:
+        self.column = column
+        self.name = name
+        self.test = test
+        self.value = None if value is None else sa.bindparam(None, value, type_=sa.String())
+        self.flag = value if isinstance(value, bool) else None
+
+
+@compiles(_JsonTest)
+def _render_json_test(element: _JsonTest, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"({_json_test_sql(element, compiler, **kw)})"
+
+
+def _json_test_sql(element: _JsonTest, compiler: SQLCompiler, **kw: Any) -> str:
+    dialect = compiler.dialect
+    _check_dialect(dialect.name, "custom field")
+    column = compiler.process(element.column, **kw)
+    jtype, raw, text = _json_parts(dialect, column, element.name)
+    kinds = _kinds(dialect)
+    mysql = _is_mysql(dialect)
+    if element.test == "empty":
+        if dialect.name == "sqlite":
+            length = f"json_array_length({column}, '$.{element.name}')"
+        elif dialect.name == "postgresql":
+            length = f"json_array_length({raw})"
+        else:
+            length = f"JSON_LENGTH({raw})"
+        empty_text = (
+            f"{text} COLLATE {_binary_collation(dialect)} = ''" if mysql else f"{text} = ''"
+        )
+        return (
+            f"({raw} IS NULL OR {jtype} = {kinds['null']}"
+            f" OR ({jtype} = {kinds['text']} AND {empty_text})"
+            f" OR ({jtype} = {kinds['array']} AND {length} = 0))"
+        )
+    if element.test == "is":
+        word = "true" if element.flag else "false"
+        if dialect.name == "sqlite":
+            return f"{jtype} = '{word}'"
+        if dialect.name == "postgresql":
+            return f"({jtype} = 'boolean' AND {text} = '{word}')"
+        return f"({jtype} = 'BOOLEAN' AND {raw} = '{word}')"
+    value = compiler.process(element.value, **kw) if element.value is not None else "NULL"
+    # The field name is checked against [a-z][a-z0-9_]*; the value is a bound parameter.
+    if dialect.name == "sqlite":
+        return (
+            f"({jtype} = 'array' AND EXISTS (SELECT 1 FROM json_each({column}, '$.{element.name}')"  # noqa: S608 - see above
+            f" AS e WHERE e.type = 'text' AND e.value = {value}))"
+        )
+    if dialect.name == "postgresql":
+        return (
+            f"({jtype} = 'array' AND EXISTS (SELECT 1 FROM json_array_elements({raw}) AS e(v)"  # noqa: S608 - see above
+            f" WHERE json_typeof(e.v) = 'string' AND (e.v #>> '{{}}') = {value}))"
+        )
+    return f"({jtype} = 'ARRAY' AND JSON_CONTAINS({raw}, JSON_QUOTE({value})))"
+
+
+class _SqlNumber(sa.types.TypeDecorator[Decimal]):
+    """A decimal bind parameter: exact where the database has decimals, a float on SQLite."""
+
+    impl = sa.Numeric(38, 12)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        """Bind floats on SQLite (its decimals are doubles), decimals elsewhere."""
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(sa.Float())
+        return dialect.type_descriptor(sa.Numeric(38, 12))
+
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> Any:
+        """Return the value as the database binds it."""
+        if value is None or dialect.name != "sqlite":
+            return value
+        return float(value)
+
+
+# --------------------------------------------------------------------------- compiler
+
+
+def _micros(amount: Decimal) -> int:
+    return int(amount * _MICROS)
+
+
+def _span_filter(column: ColumnElement[Any], span: Span) -> list[ColumnElement[bool]]:
+    clauses: list[ColumnElement[bool]] = []
+    if span.start is not None:
+        clauses.append(column >= span.start)
+    if span.end is not None:
+        clauses.append(column <= span.end if span.end_inclusive else column < span.end)
+    return clauses
+
+
+class _Compiler:
+    def __init__(self, at: dt.datetime, tz: str) -> None:
+        self.at = utc(at)
+        self.tz = tz
+        self.everything = Span(None, self.at, end_inclusive=True)
+
+    def clip(self, window: Any) -> Span:
+        if window is None:
+            return self.everything
+        return resolve(window, at=self.at, tz=self.tz).clipped(self.at)
+
+    def compile(self, node: Rule) -> ColumnElement[bool]:
+        if isinstance(node, And):
+            return sa.and_(sa.true(), *(self.compile(r) for r in node.rules))
+        if isinstance(node, Or):
+            return sa.or_(sa.false(), *(self.compile(r) for r in node.rules))
+        if isinstance(node, Not):
+            return sa.not_(self.compile(node.rule))
+        if isinstance(node, Compare):
+            return self.compare(node)
+        if isinstance(node, CustomCompare):
+            return self.custom(node)
+        if isinstance(node, HasTag):
+            tags = customer_tags.c
+            return sa.exists().where(
+                tags.customer_id == customers.c.id, _TextTest(tags.tag, Op.EQ, [node.tag])
+            )
+        if isinstance(node, InWindow):
+            span = resolve(node.window, at=self.at, tz=self.tz)
+            return sa.and_(sa.true(), *_span_filter(customers.c[node.field], span))
+        return self.aggregate(node)
+
+    def compare(self, node: Compare) -> ColumnElement[bool]:
+        spec = FIELDS[node.field]
+        column: ColumnElement[Any] = customers.c[node.field]
+        if node.op is Op.IS_EMPTY:
+            empty = _TextTest(column, Op.EQ, [""])
+            return sa.or_(column.is_(None), empty) if spec.nullable else empty
+        if spec.kind is FieldKind.ENUM:
+            test = _plain(column, node.op, node.value)
+        elif spec.kind is FieldKind.DATETIME:
+            test = _plain(column, node.op, utc(dt.datetime.fromisoformat(str(node.value))))
+        else:
+            test = _TextTest(column, node.op, _values(node.value))
+        return sa.and_(column.is_not(None), test) if spec.nullable else test
+
+    def custom(self, node: CustomCompare) -> ColumnElement[bool]:
+        column = customers.c.custom
+        name, ftype, op = node.name, node.field_type, node.op
+        if op is Op.IS_EMPTY:
+            return _JsonTest(column, name, "empty")
+        test: ColumnElement[bool]
+        if ftype is FieldType.BOOLEAN:
+            test = _JsonTest(column, name, "is", node.value if op is Op.EQ else not node.value)
+        elif ftype is FieldType.MULTI_CHOICE:
+            test = _JsonTest(column, name, "has", node.value)
+        elif ftype is FieldType.INTEGER:
+            test = _plain(_JsonValue(column, name, "integer"), op, node.value)
+        elif ftype is FieldType.DECIMAL:
+            number = sa.bindparam(None, Decimal(str(node.value)), type_=_SqlNumber())
+            test = _number_test(_JsonValue(column, name, "decimal"), op, number)
+        else:
+            test = _TextTest(_JsonValue(column, name, "text"), op, _values(node.value))
+        return sa.func.coalesce(test, sa.false())
+
+    def aggregate(self, node: Rule) -> ColumnElement[bool]:
+        if isinstance(node, OrderCount):
+            count = self.orders(node.window, None, sa.func.count())
+            return _number_test(count, node.op, node.value)
+        if isinstance(node, OrderTotal):
+            total = self.orders(node.window, node.currency, sa.func.coalesce(_sum_micros(), 0))
+            return _number_test(total, node.op, _micros(node.value))
+        if isinstance(node, OrderAverage):
+            # avg op v  <=>  count > 0 and sum op v * count: exact, no division.
+            n = sa.func.count()
+            holds = sa.and_(n > 0, _number_test(_sum_micros(), node.op, _micros(node.value) * n))
+            flag = sa.case((holds, 1), else_=0)
+            return self.orders(node.window, node.currency, flag) == 1
+        if isinstance(node, LastOrder):
+            paid = [
+                orders.c.customer_id == customers.c.id,
+                orders.c.status == OrderStatus.PAID.value,
+            ]
+            return self.last(orders.c.ordered_at, paid, node.window)
+        if isinstance(node, ActivityCount):
+            span = self.clip(node.window)
+            count = (
+                sa.select(sa.func.count())
+                .select_from(activities)
+                .where(
+                    *self.activity_filter(node.kinds), *_span_filter(activities.c.occurred_at, span)
+                )
+                .scalar_subquery()
+            )
+            return _number_test(count, node.op, node.value)
+        if isinstance(node, LastActivity):
+            return self.last(
+                activities.c.occurred_at, self.activity_filter(node.kinds), node.window
+            )
+        if isinstance(node, LatestSurveyScore):
+            score = surveys.c[node.metric.value]
+            latest = (
+                sa.select(score)
+                .where(
+                    surveys.c.customer_id == customers.c.id,
+                    score.is_not(None),
+                    surveys.c.responded_at <= self.at,
+                )
+                .order_by(surveys.c.responded_at.desc(), score.desc())
+                .limit(1)
+                .scalar_subquery()
+            )
+            return sa.func.coalesce(_number_test(latest, node.op, node.value), sa.false())
+        raise InvalidValueError("rule", node, "not a segment rule node")
+
+    def activity_filter(self, kinds: Sequence[Any]) -> list[ColumnElement[bool]]:
+        clauses: list[ColumnElement[bool]] = [activities.c.customer_id == customers.c.id]
+        if kinds:
+            clauses.append(activities.c.kind.in_([k.value for k in kinds]))
+        return clauses
+
+    def orders(
+        self, window: Any, currency: str | None, value: ColumnElement[Any]
+    ) -> ColumnElement[Any]:
+        where = [
+            orders.c.customer_id == customers.c.id,
+            orders.c.status == OrderStatus.PAID.value,
+            *_span_filter(orders.c.ordered_at, self.clip(window)),
+        ]
+        if currency is not None:
+            where.append(orders.c.currency == currency)
+        return sa.select(value).select_from(orders).where(*where).scalar_subquery()
+
+    def last(
+        self, column: ColumnElement[Any], where: list[ColumnElement[bool]], window: Any
+    ) -> ColumnElement[bool]:
+        """The latest record at or before ``at`` lies in ``window``.
+
+        Written as "one in the window and none after it (up to ``at``)", so
+        both halves are index range scans.
+        """
+        span = resolve(window, at=self.at, tz=self.tz)
+        table = column.table
+        inside = (
+            sa.exists()
+            .select_from(table)
+            .where(*where, *_span_filter(column, span.clipped(self.at)))
+        )
+        if span.end is None or span.end > self.at or (span.end == self.at and span.end_inclusive):
+            return inside
+        after = column > span.end if span.end_inclusive else column >= span.end
+        later = sa.exists().select_from(table).where(*where, after, column <= self.at)
+        return sa.and_(inside, sa.not_(later))
+
+
+def _values(value: Value) -> list[Any]:
+    if isinstance(value, tuple):
+        return list(value)
+    return [value]
+
+
+def _plain(column: ColumnElement[Any], op: Op, value: Any) -> ColumnElement[bool]:
+    if op is Op.IN:
+        return column.in_(list(value))
+    if op is Op.NOT_IN:
+        return column.not_in(list(value))
+    return _number_test(column, op, value)
+
+
+_OPERATORS: dict[Op, Callable[[Any, Any], Any]] = {
+    Op.EQ: lambda a, b: a == b,
+    Op.NE: lambda a, b: a != b,
+    Op.LT: lambda a, b: a < b,
+    Op.LE: lambda a, b: a <= b,
+    Op.GT: lambda a, b: a > b,
+    Op.GE: lambda a, b: a >= b,
+}
+
+
+def _number_test(left: Any, op: Op, right: Any) -> ColumnElement[bool]:
+    if op not in _OPERATORS:
+        raise InvalidValueError("op", op.value, "not a comparison")
+    result: ColumnElement[bool] = _OPERATORS[op](left, right)
+    return result
+
+
+def _sum_micros() -> ColumnElement[Any]:
+    micros = sa.cast(
+        sa.func.round(orders.c.amount * sa.literal_column(str(_MICROS))), sa.BigInteger
+    )
+    return sa.func.sum(micros)
+
+
+def compile_to_sql(
+    rule: Rule, *, at: dt.datetime, tz: str = "UTC", dialect: str | None = None
+) -> ColumnElement[bool]:
+    """Compile ``rule`` to a boolean SQLAlchemy expression over the ``customers`` table.
+
+    Args:
+        rule: The segment rule.
+        at: The evaluation instant; windows are resolved against it and related
+            records dated after it are ignored.
+        tz: The IANA time zone calendar days and periods are counted in.
+        dialect: The SQLAlchemy dialect name it will run on, to fail now rather
+            than when the statement is compiled.
+
+    Returns:
+        An expression to put in ``select(customers.c.id).where(...)``.
+
+    Raises:
+        UnsupportedRuleError: If ``dialect`` is given and cannot run segment rules.
+        InvalidValueError: If ``at`` is naive or ``tz`` unknown.
+
+    >>> import pendulum
+    >>> from crmcore.segments import field
+    >>> expr = compile_to_sql(field("tier") == "vip", at=pendulum.datetime(2026, 1, 1))
+    >>> str(expr)
+    'customers.tier = :tier_1'
+    """
+    if dialect is not None:
+        _check_dialect(dialect, type(rule).__name__)
+    zone(tz)
+    return _Compiler(at, tz).compile(rule)
+
+
+def customer_query(rule: Rule, *, at: dt.datetime, tz: str = "UTC") -> sa.Select[tuple[str]]:
+    """Return ``SELECT customers.id WHERE <rule> ORDER BY id`` for ``rule``.
+
+    Raises:
+        InvalidValueError: If ``at`` is naive or ``tz`` unknown.
+    """
+    where = compile_to_sql(rule, at=at, tz=tz)
+    return sa.select(customers.c.id).where(where).order_by(customers.c.id)
+
+
+def select_customer_ids(
+    connection: Connection, rule: Rule, *, at: dt.datetime, tz: str = "UTC"
+) -> list[CustomerId]:
+    """Run ``rule`` inside the database and return the ids of the matching customers, sorted.
+
+    Args:
+        connection: An open SQLAlchemy connection to a database holding the storage tables.
+        rule: The segment rule.
+        at: The evaluation instant.
+        tz: The IANA time zone calendar days and periods are counted in.
+
+    Returns:
+        The matching customer ids, in ascending order.
+
+    Raises:
+        UnsupportedRuleError: If the connection's dialect cannot run segment rules.
+        InvalidValueError: If ``at`` is naive or ``tz`` unknown.
+    """
+    _check_dialect(connection.dialect.name, type(rule).__name__)
+    rows = connection.execute(customer_query(rule, at=at, tz=tz)).scalars().all()
+    return [CustomerId(str(r)) for r in rows]

@@ -1,0 +1,274 @@
+"""The SQL store and its unit of work, with the event outbox.
+
+:class:`SqlStore` opens :class:`SqlUnitOfWork` objects on an engine. A unit
+of work holds one connection and one transaction; its repositories write
+through it. On :meth:`SqlUnitOfWork.commit` the collected events are
+inserted into ``event_outbox`` *in the same transaction*, so a committed
+change always has its events recorded. After the commit they are published
+(when the store has a publisher) and marked delivered; if publishing fails
+or the process dies first, :func:`relay_outbox` delivers them later — at
+least once.
+
+May import: ``crmcore.adapters.sql``, ``crmcore.ports``, ``crmcore.domain``,
+``crmcore.serialization``, ``crmcore.errors``, ``crmcore.clock``;
+SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from crmcore.adapters.sql.engine import configure_engine
+from crmcore.adapters.sql.repository import (
+    SqlActivityRepository,
+    SqlCaseRepository,
+    SqlConsentRepository,
+    SqlCustomerRepository,
+    SqlLeadRepository,
+    SqlMergeRepository,
+    SqlOpportunityRepository,
+    SqlOrderRepository,
+    SqlSurveyResponseRepository,
+    translating,
+)
+from crmcore.adapters.sql.tables import event_outbox
+from crmcore.clock import Clock, SystemClock
+from crmcore.domain import DomainEvent
+from crmcore.errors import CrmError, StorageError
+from crmcore.ports import EventPublisher
+from crmcore.serialization import make_converter, structure_event
+
+__all__ = ["SqlStore", "SqlUnitOfWork", "relay_outbox"]
+
+
+class SqlStore:
+    """A :class:`~crmcore.ports.Store` on a SQLAlchemy engine (SQLite, PostgreSQL, MariaDB).
+
+    The tables must exist (:func:`~crmcore.adapters.sql.create_schema` or the
+    host's migrations). The engine is configured for crmcore
+    (:func:`~crmcore.adapters.sql.configure_engine`); the store never
+    disposes of it — the host owns the engine.
+
+    Args:
+        engine: The engine to use.
+        publisher: Where events go after each commit. ``None`` leaves them in
+            the outbox for :func:`relay_outbox`.
+        clock: Where outbox timestamps come from (default: the system clock).
+
+    Raises:
+        ConfigurationError: If the engine's database is not supported.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        publisher: EventPublisher | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.engine = configure_engine(engine)
+        self.publisher = publisher
+        self.clock: Clock = clock if clock is not None else SystemClock()
+        # A cattrs JSON converter; typed loosely: adapters do not import cattrs.
+        self.converter: Any = make_converter()
+
+    def unit_of_work(self) -> SqlUnitOfWork:
+        """Return a new unit of work (enter it with ``with``)."""
+        return SqlUnitOfWork(self)
+
+
+def _outbox_row(event: DomainEvent, converter: Any, clock: Clock) -> dict[str, Any]:
+    return {
+        "event_id": event.id,
+        "event_type": type(event).__name__,
+        "payload": converter.unstructure(event, unstructure_as=DomainEvent),
+        "recorded_at": clock.now(),
+        "delivered_at": None,
+    }
+
+
+class SqlUnitOfWork:
+    """One connection and transaction over every SQL repository.
+
+    See :class:`~crmcore.ports.UnitOfWork` for the contract. The transaction
+    begins with the first statement (SQLAlchemy's autobegin) and ends with
+    :meth:`commit`, :meth:`rollback` or the end of the ``with`` block.
+    """
+
+    def __init__(self, store: SqlStore) -> None:
+        self._store = store
+        self._converter = store.converter
+        self._conn: Connection | None = None
+        self._events: list[DomainEvent] = []
+        self.customers = SqlCustomerRepository(self)
+        self.leads = SqlLeadRepository(self)
+        self.opportunities = SqlOpportunityRepository(self)
+        self.activities = SqlActivityRepository(self)
+        self.cases = SqlCaseRepository(self)
+        self.survey_responses = SqlSurveyResponseRepository(self)
+        self.orders = SqlOrderRepository(self)
+        self.consents = SqlConsentRepository(self)
+        self.merges = SqlMergeRepository(self)
+
+    def __enter__(self) -> SqlUnitOfWork:
+        """Take a connection; the transaction begins with the first statement.
+
+        Raises:
+            StorageError: If the database cannot be reached, or the unit of
+                work is already active.
+        """
+        if self._conn is not None:
+            raise StorageError("begin unit of work", "this unit of work is already active")
+        with translating("begin unit of work"):
+            self._conn = self._store.engine.connect()
+        self._events = []
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Roll back whatever was not committed and release the connection."""
+        conn = self._conn
+        self._conn, self._events = None, []
+        if conn is None:
+            return
+        try:
+            if conn.in_transaction():
+                with translating("roll back"):
+                    conn.rollback()
+        finally:
+            conn.close()
+
+    def _connection(self, operation: str) -> Connection:
+        if self._conn is None:
+            raise StorageError(operation, "the unit of work is not active; use it in a with block")
+        return self._conn
+
+    def collect(self, *events: DomainEvent) -> None:
+        """Keep ``events`` for the outbox and publishing at the next commit.
+
+        Raises:
+            StorageError: Outside the ``with`` block.
+        """
+        self._connection("collect events")
+        self._events.extend(events)
+
+    def commit(self) -> None:
+        """Write the collected events to the outbox, commit, then publish them.
+
+        The data and the outbox rows are committed together. Publishing
+        happens after the commit; if the publisher raises, the exception
+        propagates but the data stays committed and the events stay in the
+        outbox for :func:`relay_outbox`.
+
+        Raises:
+            ConcurrencyError: On a deadlock or serialization failure; nothing
+                was committed.
+            StorageError: If the database fails; nothing was committed.
+        """
+        conn = self._connection("commit")
+        events, self._events = self._events, []
+        store = self._store
+        try:
+            with translating("commit"):
+                if events:
+                    rows = [_outbox_row(e, self._converter, store.clock) for e in events]
+                    conn.execute(event_outbox.insert(), rows)
+                conn.commit()
+        except CrmError:
+            with translating("roll back"):
+                conn.rollback()
+            raise
+        if events and store.publisher is not None:
+            store.publisher.publish(tuple(events))
+            with translating("mark events delivered"):
+                conn.execute(
+                    event_outbox.update()
+                    .where(event_outbox.c.event_id.in_([e.id for e in events]))
+                    .values(delivered_at=store.clock.now())
+                )
+                conn.commit()
+
+    def rollback(self) -> None:
+        """Discard every change and collected event since the last commit.
+
+        Raises:
+            StorageError: Outside the ``with`` block or if the database fails.
+        """
+        conn = self._connection("roll back")
+        self._events = []
+        with translating("roll back"):
+            conn.rollback()
+
+
+def relay_outbox(
+    engine: Engine,
+    publisher: EventPublisher,
+    *,
+    batch: int = 100,
+    clock: Clock | None = None,
+) -> int:
+    """Publish every undelivered event in the outbox, oldest first; return how many.
+
+    Hosts call this periodically (and at start-up): it delivers the events
+    of commits whose publishing failed or never happened (a crash between
+    commit and publish, or a store without publisher). Each batch is
+    published with one ``publisher.publish`` call and marked delivered in
+    the same transaction that locked it (``FOR UPDATE SKIP LOCKED`` on
+    PostgreSQL and MariaDB, so several relays can run at once). Delivery is
+    at least once: if the process dies after publishing and before marking,
+    the batch is published again.
+
+    Args:
+        engine: The engine of the store.
+        publisher: Where the events go.
+        batch: How many events per transaction and ``publish`` call.
+        clock: Where ``delivered_at`` comes from (default: the system clock).
+
+    Returns:
+        How many events were delivered.
+
+    Raises:
+        StorageError: If the database fails (delivered batches stay delivered).
+        PayloadError: If a stored event cannot be read back.
+
+    Whatever ``publisher.publish`` raises propagates; that batch stays undelivered.
+    """
+    if batch < 1:
+        raise StorageError("relay outbox", f"batch must be positive, got {batch}", field="batch")
+    configure_engine(engine)
+    now = (clock if clock is not None else SystemClock()).now
+    converter = make_converter()
+    delivered = 0
+    box = event_outbox.c
+    while True:
+        with translating("relay outbox"), engine.begin() as conn:
+            statement = (
+                sa.select(box.seq, box.payload)
+                .where(box.delivered_at.is_(None))
+                .order_by(box.seq)
+                .limit(batch)
+            )
+            if engine.dialect.name != "sqlite":
+                statement = statement.with_for_update(skip_locked=True)
+            rows = conn.execute(statement).all()
+            if not rows:
+                return delivered
+            events: Sequence[DomainEvent] = [structure_event(r.payload, converter) for r in rows]
+            publisher.publish(events)
+            conn.execute(
+                event_outbox.update()
+                .where(box.seq.in_([r.seq for r in rows]))
+                .values(delivered_at=now())
+            )
+        delivered += len(rows)
+        if len(rows) < batch:
+            return delivered

@@ -1,0 +1,216 @@
+"""``crmcore dedupe``: find duplicate customers in any CSV file.
+
+Reads a CSV with recognisable headers (``first_name``, ``last_name``,
+``name``, ``email``, ``phone``, ``company``, ``city``, ``postcode``,
+``country``, ``birth_date``/``dob``, or Chinese ones: 姓名, 手机, 邮箱, 公司,
+城市; unknown columns are ignored), runs :func:`crmcore.matching.dedupe`
+and writes ``id,cluster_id`` for every input row. Progress goes to stderr
+(with rich when it is installed).
+
+May import: services, adapters and everything below them; rich if installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+from crmcore.errors import ConfigurationError, CrmError
+from crmcore.matching import (
+    DEFAULT_THRESHOLD,
+    DedupeResult,
+    KeyOptions,
+    MatchRecord,
+    MatchSettings,
+    dedupe,
+    recognise_columns,
+)
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+__all__ = ["add_parser", "run"]
+
+_EXIT_INPUT = 2
+
+
+class _InputError(Exception):
+    """The input file cannot be read as a CSV of contacts."""
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Register ``dedupe`` on the ``crmcore`` command's subparsers.
+
+    Args:
+        subparsers: The object ``add_subparsers()`` returned.
+    """
+    parser = subparsers.add_parser(
+        "dedupe",
+        help="find duplicate customers in a CSV file",
+        description=(__doc__ or "").splitlines()[0],
+    )
+    parser.add_argument("input", type=Path, help="CSV file with a header row")
+    parser.add_argument("--out", type=Path, required=True, help="where to write id,cluster_id")
+    parser.add_argument("--id-column", help="the column holding record ids (default: detected)")
+    parser.add_argument(
+        "--region", help="ISO country for phone numbers without one (e.g. CN)", default=None
+    )
+    parser.add_argument(
+        "--threshold",
+        type=float,
+        default=DEFAULT_THRESHOLD,
+        help=f"match probability for a duplicate (default {DEFAULT_THRESHOLD})",
+    )
+    parser.add_argument("--explain", type=Path, help="also write the matched pairs, explained")
+    parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+
+
+class _Progress:
+    """Stage progress on stderr: rich when installed, plain lines otherwise."""
+
+    def __init__(self, stream: TextIO, quiet: bool, console: Console | None) -> None:
+        self.stream = stream
+        self.quiet = quiet
+        self.console = console
+        self.last = 0.0
+        self.stage = ""
+        self.started = time.perf_counter()
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if self.quiet:
+            return
+        now = time.perf_counter()
+        if stage == self.stage and now - self.last < 1.0 and done != total:
+            return
+        self.stage, self.last = stage, now
+        amount = f"{done:,}/{total:,}" if total else f"{done:,}"
+        line = f"[{now - self.started:6.1f}s] {stage}: {amount}"
+        if self.console is not None:
+            self.console.print(line, style="cyan", highlight=False)
+        else:
+            self.stream.write(line + "\n")
+            self.stream.flush()
+
+
+def _console(stream: TextIO) -> Console | None:
+    try:
+        from rich.console import Console  # noqa: PLC0415 - optional extra, imported on use
+    except ImportError:
+        return None
+    return Console(file=stream)
+
+
+def _read(path: Path, id_column: str | None) -> Iterator[MatchRecord]:
+    try:
+        stream = path.open(encoding="utf-8-sig", newline="")
+    except OSError as exc:
+        raise _InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+    with stream:
+        reader = csv.reader(stream)
+        try:
+            header = next(reader)
+        except StopIteration:
+            raise _InputError(f"{path} is empty: a header row is required") from None
+        except (csv.Error, UnicodeDecodeError) as exc:
+            raise _InputError(f"{path} is not a UTF-8 CSV file: {exc}") from None
+        columns = recognise_columns(header)
+        if id_column is not None:
+            if id_column not in header:
+                raise _InputError(f"{path} has no column {id_column!r}; columns: {header}")
+            columns["id"] = [header.index(id_column)]
+        if not set(columns) - {"id", "source", "country"}:
+            raise _InputError(
+                f"{path}: no recognisable columns (name, email, phone, company …) in {header}"
+            )
+        id_place = columns.get("id", [None])[0]
+        seen: set[str] = set()
+        line = 1
+        try:
+            for line, row in enumerate(reader, start=2):
+                if not any(row):
+                    continue
+                record_id = str(line - 1)
+                if isinstance(id_place, int) and id_place < len(row) and row[id_place].strip():
+                    record_id = row[id_place].strip()
+                if record_id in seen:
+                    raise _InputError(f"{path}:{line}: duplicate id {record_id!r}")
+                seen.add(record_id)
+                yield MatchRecord.from_row(row, id=record_id, columns=columns)
+        except (csv.Error, UnicodeDecodeError) as exc:
+            raise _InputError(f"{path}:{line}: unreadable CSV: {exc}") from None
+
+
+def run(
+    args: argparse.Namespace, *, stdout: TextIO | None = None, stderr: TextIO | None = None
+) -> int:
+    """Run ``crmcore dedupe`` with parsed arguments.
+
+    Args:
+        args: The parsed arguments.
+        stdout: Where the summary goes (default ``sys.stdout``).
+        stderr: Where progress and errors go (default ``sys.stderr``).
+
+    Returns:
+        The exit code: 0 done, 2 unreadable input or bad options.
+    """
+    out = stdout or sys.stdout
+    err = stderr or sys.stderr
+    progress = _Progress(err, args.quiet, None if args.quiet else _console(err))
+    try:
+        settings = MatchSettings(threshold=args.threshold, keys=KeyOptions(region=args.region))
+        ids: list[str] = []
+
+        def records() -> Iterator[MatchRecord]:
+            for record in _read(args.input, args.id_column):
+                ids.append(record.id)
+                yield record
+
+        result = dedupe(records(), settings, progress=progress)
+    except _InputError as exc:
+        err.write(f"crmcore dedupe: error: {exc}\n")
+        return _EXIT_INPUT
+    except (ConfigurationError, CrmError) as exc:
+        err.write(f"crmcore dedupe: error: {exc}\n")
+        return _EXIT_INPUT
+    cluster_of = result.cluster_of()
+    try:
+        with args.out.open("w", encoding="utf-8", newline="") as stream:
+            writer = csv.writer(stream)
+            writer.writerow(["id", "cluster_id"])
+            writer.writerows([record_id, cluster_of[record_id]] for record_id in ids)
+        if args.explain is not None:
+            _write_explanations(args.explain, result)
+    except OSError as exc:
+        err.write(f"crmcore dedupe: error: cannot write output: {exc.strerror or exc}\n")
+        return _EXIT_INPUT
+    clusters = result.clusters()
+    duplicates = sum(len(m) - 1 for m in clusters.values())
+    summary = (
+        f"{len(ids):,} records, {len(clusters):,} clusters, {duplicates:,} duplicates "
+        f"→ {args.out}\n"
+    )
+    out.write(summary)
+    return 0
+
+
+def _write_explanations(path: Path, result: DedupeResult) -> None:
+    names = [p.name for p in result.model.parameters]
+    with path.open("w", encoding="utf-8", newline="") as stream:
+        writer = csv.writer(stream)
+        writer.writerow(
+            ["left_id", "right_id", "match_probability", "match_weight", "rule"]
+            + [f"{n}_level" for n in names]
+            + [f"{n}_weight" for n in names]
+        )
+        for pair in result.pairs():
+            writer.writerow(
+                [pair.left, pair.right, f"{pair.probability:.6f}", f"{pair.weight:.3f}",
+                 pair.rule or ""]
+                + [c.label for c in pair.contributions]
+                + [f"{c.weight:.3f}" for c in pair.contributions]
+            )  # fmt: skip

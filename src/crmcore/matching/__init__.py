@@ -1,0 +1,137 @@
+"""Duplicate detection (去重): explainable, CJK-aware, batch and online.
+
+Normalisation keys (:mod:`~crmcore.matching.key`), blocking
+(:func:`block_on`), comparisons (:class:`ExactMatch`,
+:class:`JaroWinklerAtThresholds` …), Fellegi–Sunter scoring with EM
+(:class:`MatchModel`), clustering that does not chain, batch
+:func:`dedupe` and the online :class:`MatchIndex` with duplicate rules.
+
+May import: ``crmcore.domain``, ``crmcore.errors``; attrs, numpy,
+rapidfuzz, pypinyin.
+"""
+
+from crmcore.matching.batch import (
+    DEFAULT_THRESHOLD,
+    DedupeResult,
+    MatchSettings,
+    Progress,
+    dedupe,
+)
+from crmcore.matching.blocking import (
+    DEFAULT_BLOCKING_RULES,
+    BlockingRule,
+    BlockingStats,
+    block_on,
+    candidate_pairs,
+)
+from crmcore.matching.cluster import cluster_pairs, connected_components
+from crmcore.matching.comparison import (
+    CompanyComparison,
+    Comparison,
+    DateOfBirthComparison,
+    EmailComparison,
+    ExactMatch,
+    JaroWinklerAtThresholds,
+    LevenshteinAtThresholds,
+    NameComparison,
+    PhoneComparison,
+    TokenSetAtThresholds,
+)
+from crmcore.matching.feature import (
+    FEATURE_COLUMNS,
+    FeatureRow,
+    FeatureTable,
+    build_features,
+    feature_row,
+)
+from crmcore.matching.index import (
+    DuplicateAction,
+    DuplicateCheck,
+    DuplicatePolicy,
+    MatchIndex,
+    check_batch,
+)
+from crmcore.matching.key import (
+    KeyOptions,
+    NameKey,
+    city_key,
+    company_key,
+    company_keys,
+    date_key,
+    email_key,
+    name_key,
+    phone_key,
+    postcode_key,
+)
+from crmcore.matching.model import (
+    DEFAULT_COMPARISONS,
+    DEFAULT_RULES,
+    ComparisonWeights,
+    Contribution,
+    DeterministicRule,
+    MatchModel,
+    ScoredPair,
+    compare_pairs,
+    estimate_model,
+)
+from crmcore.matching.nickname import NICKNAMES, canonical_given_name
+from crmcore.matching.record import FIELD_ALIASES, MatchRecord, recognise_columns
+
+__all__ = [
+    "DEFAULT_BLOCKING_RULES",
+    "DEFAULT_COMPARISONS",
+    "DEFAULT_RULES",
+    "DEFAULT_THRESHOLD",
+    "FEATURE_COLUMNS",
+    "FIELD_ALIASES",
+    "NICKNAMES",
+    "BlockingRule",
+    "BlockingStats",
+    "CompanyComparison",
+    "Comparison",
+    "ComparisonWeights",
+    "Contribution",
+    "DateOfBirthComparison",
+    "DedupeResult",
+    "DeterministicRule",
+    "DuplicateAction",
+    "DuplicateCheck",
+    "DuplicatePolicy",
+    "EmailComparison",
+    "ExactMatch",
+    "FeatureRow",
+    "FeatureTable",
+    "JaroWinklerAtThresholds",
+    "KeyOptions",
+    "LevenshteinAtThresholds",
+    "MatchIndex",
+    "MatchModel",
+    "MatchRecord",
+    "MatchSettings",
+    "NameComparison",
+    "NameKey",
+    "PhoneComparison",
+    "Progress",
+    "ScoredPair",
+    "TokenSetAtThresholds",
+    "block_on",
+    "build_features",
+    "candidate_pairs",
+    "canonical_given_name",
+    "check_batch",
+    "city_key",
+    "cluster_pairs",
+    "company_key",
+    "company_keys",
+    "compare_pairs",
+    "connected_components",
+    "date_key",
+    "dedupe",
+    "email_key",
+    "estimate_model",
+    "feature_row",
+    "name_key",
+    "phone_key",
+    "postcode_key",
+    "recognise_columns",
+]

@@ -1,0 +1,291 @@
+"""Batch deduplication: keys → blocking → comparisons → EM → scores → clusters.
+
+:func:`dedupe` runs the whole pipeline over a data set and returns a
+:class:`DedupeResult`: every record's stable cluster id, the trained model,
+and every candidate pair's score with its explanation on demand.
+:class:`MatchSettings` holds the choices (comparisons, blocking rules,
+deterministic rules, threshold); the defaults need no tuning and no labels.
+
+May import: ``crmcore.matching``, ``crmcore.errors``; attrs, numpy.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Final, TypeAlias
+
+import attrs
+import numpy as np
+import numpy.typing as npt
+
+from crmcore.errors import ConfigurationError
+from crmcore.matching.blocking import (
+    DEFAULT_BLOCKING_RULES,
+    BlockingRule,
+    BlockingStats,
+    candidate_pairs,
+)
+from crmcore.matching.cluster import cluster_pairs
+from crmcore.matching.comparison import Comparison
+from crmcore.matching.feature import FeatureTable, build_features
+from crmcore.matching.key import KeyOptions
+from crmcore.matching.model import (
+    DEFAULT_COMPARISONS,
+    DEFAULT_RULES,
+    DeterministicRule,
+    MatchModel,
+    ScoredPair,
+    compare_pairs,
+    estimate_model,
+)
+from crmcore.matching.record import MatchRecord
+
+__all__ = ["DEFAULT_THRESHOLD", "DedupeResult", "MatchSettings", "Progress", "dedupe"]
+
+Rows: TypeAlias = npt.NDArray[np.int64]
+Floats: TypeAlias = npt.NDArray[np.float64]
+Progress: TypeAlias = Callable[[str, int, int], None]
+"""Called as ``progress(stage, done, total)`` during long runs (total 0 if unknown)."""
+
+DEFAULT_THRESHOLD: Final = 0.5
+"""Match probability at or above which a pair is a match: more likely than not."""
+
+
+def _probability(value: float) -> float:
+    if not 0.0 < value < 1.0:
+        raise ConfigurationError(f"threshold must be a probability in (0, 1), got {value!r}")
+    return float(value)
+
+
+@attrs.frozen(kw_only=True)
+class MatchSettings:
+    """What to compare, how to block, when a pair is a match.
+
+    Attributes:
+        comparisons: The comparisons (default: name, email, phone, company,
+            city, postcode, birth date, address, national id).
+        blocking_rules: Which pairs to compare at all.
+        rules: Deterministic rules (a pair satisfying one is a match).
+        threshold: Match probability at or above which a pair matches.
+        max_cluster_size: Components larger than this are cut at their
+            weakest links before the consistency check.
+        link_only: Only pair records of different ``source`` (record linkage
+            between data sets rather than deduplication).
+        keys: How keys are built (email folding, nicknames, phone region).
+        u_sample_size: Random pairs used to estimate u.
+        seed: Seed for that sample.
+    """
+
+    comparisons: tuple[Comparison, ...] = attrs.field(default=DEFAULT_COMPARISONS, converter=tuple)
+    blocking_rules: tuple[BlockingRule, ...] = attrs.field(
+        default=DEFAULT_BLOCKING_RULES, converter=tuple
+    )
+    rules: tuple[DeterministicRule, ...] = attrs.field(default=DEFAULT_RULES, converter=tuple)
+    threshold: float = attrs.field(default=DEFAULT_THRESHOLD, converter=_probability)
+    max_cluster_size: int = 50
+    link_only: bool = False
+    keys: KeyOptions = attrs.field(factory=KeyOptions)
+    u_sample_size: int = 300_000
+    seed: int = 0
+
+
+@attrs.frozen(eq=False)
+class DedupeResult:
+    """The outcome of :func:`dedupe`.
+
+    Attributes:
+        table: The records' keys, in id order.
+        model: The model trained on the data.
+        cluster_ids: The cluster id of each row of ``table``.
+        left: Candidate pairs' left rows.
+        right: Their right rows.
+        levels: Their comparison levels.
+        probability: Their match probabilities.
+        threshold: The threshold used.
+        blocking: Blocking statistics.
+        timings: Seconds spent per stage.
+    """
+
+    table: FeatureTable
+    model: MatchModel
+    cluster_ids: tuple[str, ...]
+    left: Rows
+    right: Rows
+    levels: npt.NDArray[np.int8]
+    probability: Floats
+    threshold: float
+    blocking: BlockingStats
+    timings: dict[str, float]
+
+    def cluster_of(self) -> dict[str, str]:
+        """Return record id → cluster id."""
+        return dict(zip(self.table.ids.tolist(), self.cluster_ids, strict=True))
+
+    def clusters(self) -> dict[str, tuple[str, ...]]:
+        """Return cluster id → its member ids (sorted), singletons included."""
+        out: dict[str, list[str]] = {}
+        for record_id, cluster_id in zip(self.table.ids.tolist(), self.cluster_ids, strict=True):
+            out.setdefault(cluster_id, []).append(record_id)
+        return {k: tuple(sorted(v)) for k, v in out.items()}
+
+    def pairs(self, min_probability: float | None = None) -> Iterator[ScoredPair]:
+        """Yield candidate pairs at or above ``min_probability``, explained.
+
+        Args:
+            min_probability: Lowest probability to yield (default: the threshold).
+
+        Yields:
+            Scored pairs with their contributions, strongest first.
+        """
+        floor = self.threshold if min_probability is None else min_probability
+        rows = np.flatnonzero(self.probability >= floor)
+        rows = rows[np.argsort(-self.probability[rows], kind="stable")]
+        if not len(rows):
+            return
+        left, right = self.left[rows], self.right[rows]
+        tf = self.model.tf_adjustments(self.table, self.levels[rows], left, right)
+        ids = self.table.ids
+        for k in range(len(rows)):
+            yield self.model.explain(
+                str(ids[left[k]]), str(ids[right[k]]), self.levels[rows[k]], tf[k]
+            )
+
+
+def _report(progress: Progress | None, stage: str, done: int, total: int) -> None:
+    if progress is not None:
+        progress(stage, done, total)
+
+
+def dedupe(
+    records: Iterable[MatchRecord] | FeatureTable,
+    settings: MatchSettings | None = None,
+    *,
+    model: MatchModel | None = None,
+    progress: Progress | None = None,
+) -> DedupeResult:
+    """Find the duplicate clusters in a data set, without labels.
+
+    Args:
+        records: The records (ids unique), or their prebuilt feature table.
+        settings: The settings (defaults are sensible).
+        model: A trained model to reuse; when ``None``, one is trained on this
+            data (or, under 1,000 records, :meth:`MatchModel.default` is used).
+        progress: Called with ``(stage, done, total)`` as stages advance.
+
+    Returns:
+        The clusters, the model, and the scored pairs.
+
+    Raises:
+        ConfigurationError: If record ids are not unique.
+
+    >>> result = dedupe([
+    ...     MatchRecord(id="1", full_name="张伟", phones=["138 0013 8000"], country="CN"),
+    ...     MatchRecord(id="2", full_name="Zhang Wei", phones=["+86 138-0013-8000"]),
+    ...     MatchRecord(id="3", full_name="李娜", phones=["139 1234 5678"], country="CN"),
+    ... ])
+    >>> result.cluster_of()
+    {'1': '1', '2': '1', '3': '3'}
+    """
+    settings = settings or MatchSettings()
+    timings: dict[str, float] = {}
+    start = time.perf_counter()
+    if isinstance(records, FeatureTable):
+        table = records
+    else:
+        table = build_features(
+            records, settings.keys, progress=lambda done: _report(progress, "keys", done, 0)
+        )
+    ids = table.ids.tolist()
+    if len(set(ids)) != len(ids):
+        raise ConfigurationError("record ids must be unique within one dedupe run")
+    # Canonical row order: results never depend on input order.
+    table = table.take(np.argsort(table.ids.astype(str), kind="stable").astype(np.int64))
+    timings["keys"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    left, right, stats = candidate_pairs(
+        table, settings.blocking_rules, link_only=settings.link_only
+    )
+    timings["blocking"] = time.perf_counter() - start
+    _report(progress, "blocking", stats.pairs, stats.pairs)
+
+    start = time.perf_counter()
+    levels = _compare_in_chunks(table, settings.comparisons, left, right, progress)
+    timings["comparisons"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    if model is None and len(table) < _MIN_RECORDS_TO_TRAIN:
+        model = MatchModel.default(settings.comparisons)
+    if model is None:
+        model = estimate_model(
+            table,
+            levels,
+            settings.comparisons,
+            left=left,
+            right=right,
+            blocking_columns=[rule.columns for rule in settings.blocking_rules],
+            rules=settings.rules,
+            seed=settings.seed,
+        )
+    tf = model.tf_adjustments(table, levels, left, right)
+    _, probability, _ = model.score(levels, tf)
+    timings["scoring"] = time.perf_counter() - start
+    _report(progress, "scoring", len(left), len(left))
+
+    start = time.perf_counter()
+    trained = model
+
+    def score_pairs(a: Rows, b: Rows) -> Floats:
+        if settings.link_only:
+            same = table.codes["source"][a] == table.codes["source"][b]
+        else:
+            same = np.zeros(len(a), dtype=bool)
+        extra_levels = compare_pairs(table, trained.comparisons, a, b)
+        extra_tf = trained.tf_adjustments(table, extra_levels, a, b)
+        _, p, _ = trained.score(extra_levels, extra_tf)
+        p[same] = 0.0
+        return p
+
+    cluster_ids = cluster_pairs(
+        [str(i) for i in table.ids.tolist()],
+        left,
+        right,
+        probability,
+        threshold=settings.threshold,
+        score_pairs=score_pairs,
+        max_cluster_size=settings.max_cluster_size,
+    )
+    timings["clustering"] = time.perf_counter() - start
+    _report(progress, "clustering", len(table), len(table))
+    return DedupeResult(
+        table=table,
+        model=model,
+        cluster_ids=tuple(cluster_ids),
+        left=left,
+        right=right,
+        levels=levels,
+        probability=probability,
+        threshold=settings.threshold,
+        blocking=stats,
+        timings=timings,
+    )
+
+
+_COMPARE_CHUNK: Final = 1_000_000
+_MIN_RECORDS_TO_TRAIN: Final = 1_000
+
+
+def _compare_in_chunks(
+    table: FeatureTable,
+    comparisons: Sequence[Comparison],
+    left: Rows,
+    right: Rows,
+    progress: Progress | None,
+) -> npt.NDArray[np.int8]:
+    out = np.zeros((len(left), len(comparisons)), dtype=np.int8)
+    for start in range(0, len(left), _COMPARE_CHUNK):
+        stop = min(start + _COMPARE_CHUNK, len(left))
+        out[start:stop] = compare_pairs(table, comparisons, left[start:stop], right[start:stop])
+        _report(progress, "comparisons", stop, len(left))
+    return out

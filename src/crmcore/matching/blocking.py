@@ -1,0 +1,258 @@
+"""Blocking: which pairs of records are worth comparing at all.
+
+A :class:`BlockingRule` (``block_on("email")``, ``block_on("birth",
+"initials")``) pairs records that share every one of its key columns;
+records missing any of them are not paired by that rule. Blocks larger than
+``max_block_size`` are skipped (and counted) so a common value — the name
+张伟, a company switchboard number — never turns into millions of pairs.
+:func:`candidate_pairs` returns the union of every rule's pairs, each pair
+once, ``left < right``.
+
+May import: ``crmcore.matching``, ``crmcore.errors``; attrs, numpy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Final
+
+import attrs
+import numpy as np
+import numpy.typing as npt
+
+from crmcore.errors import ConfigurationError
+from crmcore.matching.feature import FEATURE_COLUMNS, FeatureRow, FeatureTable
+
+__all__ = [
+    "DEFAULT_BLOCKING_RULES",
+    "BlockingRule",
+    "BlockingStats",
+    "block_on",
+    "candidate_pairs",
+    "rule_keys",
+]
+
+_INDEX: Final = {name: i for i, name in enumerate(FEATURE_COLUMNS)}
+_MULTI: Final = {"email": 1, "phone": 2}
+
+
+def _columns(value: Sequence[str]) -> tuple[str, ...]:
+    columns = tuple(value)
+    if not columns:
+        raise ConfigurationError("a blocking rule needs at least one column")
+    unknown = [c for c in columns if c not in _INDEX]
+    if unknown:
+        raise ConfigurationError(
+            f"unknown blocking column(s) {unknown!r}; known: {', '.join(FEATURE_COLUMNS)}"
+        )
+    return columns
+
+
+@attrs.frozen
+class BlockingRule:
+    """Pair the records that share every one of ``columns`` (all non-empty).
+
+    Attributes:
+        columns: Feature columns (see ``FEATURE_COLUMNS``).
+        max_block_size: Skip blocks with more records than this.
+    """
+
+    columns: tuple[str, ...] = attrs.field(converter=_columns)
+    max_block_size: int = attrs.field(default=100, kw_only=True)
+
+    @property
+    def name(self) -> str:
+        """A readable name: ``block_on(email)``."""
+        return f"block_on({', '.join(self.columns)})"
+
+    def keys_of(self, row: FeatureRow) -> list[str]:
+        """Return this rule's blocking keys for one record (several for multi-valued fields)."""
+        return rule_keys(self, row)
+
+
+def block_on(*columns: str, max_block_size: int = 100) -> BlockingRule:
+    """Build a rule pairing records equal on every one of ``columns``.
+
+    Args:
+        *columns: Feature columns, e.g. ``"email"``, ``"name_sig"``, ``"birth"``.
+        max_block_size: Skip blocks with more records than this.
+
+    Returns:
+        The rule.
+
+    Raises:
+        ConfigurationError: If a column is unknown.
+
+    >>> block_on("birth", "initials").name
+    'block_on(birth, initials)'
+    """
+    return BlockingRule(columns, max_block_size=max_block_size)
+
+
+DEFAULT_BLOCKING_RULES: Final = (
+    block_on("email"),
+    block_on("phone"),
+    block_on("name_sig"),
+    block_on("email_user", "initials"),
+    block_on("national_id"),
+    block_on("birth", "initials"),
+    block_on("company", "initials"),
+    block_on("postcode", "initials"),
+    block_on("birth", "postcode"),
+    block_on("birth", "city"),
+    block_on("address"),
+)
+"""Email, phone, name (any order), mailbox name, national id; birth date,
+company or postcode with the name's initials; birth date with postcode or
+city; street address."""
+
+
+def rule_keys(rule: BlockingRule, row: FeatureRow) -> list[str]:
+    """Return the keys ``rule`` files one record under (empty when a column is missing).
+
+    Args:
+        rule: The rule.
+        row: The record's keys.
+
+    Returns:
+        Its keys: one per email or phone for rules on those columns.
+    """
+    parts: list[tuple[str, ...]] = []
+    for column in rule.columns:
+        if column in _MULTI:
+            values = row[_MULTI[column]]
+        else:
+            value = row[0][_INDEX[column]]
+            values = (value,) if value else ()
+        if not values:
+            return []
+        parts.append(values)
+    keys = [""]
+    for values in parts:
+        keys = [f"{k}\x1f{v}" for k in keys for v in values]
+    return keys
+
+
+@attrs.frozen
+class BlockingStats:
+    """What blocking did.
+
+    Attributes:
+        pairs_by_rule: Rule name → pairs it produced (before the union).
+        skipped_blocks: Rule name → blocks skipped as oversized.
+        pairs: Distinct candidate pairs.
+    """
+
+    pairs_by_rule: dict[str, int]
+    skipped_blocks: dict[str, int]
+    pairs: int
+
+
+def _rule_codes(
+    table: FeatureTable, rule: BlockingRule
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Return (rows, group code) for every key ``rule`` files records under."""
+    n = len(table)
+    rows = np.arange(n, dtype=np.int64)
+    codes = np.zeros(n, dtype=np.int64)
+    valid = np.ones(n, dtype=bool)
+    for column in rule.columns:
+        column_codes = table.codes[column].astype(np.int64)
+        valid &= column_codes >= 0
+        width = int(column_codes.max(initial=-1)) + 2
+        codes = codes * width + column_codes + 1
+    extra_rows: list[int] = []
+    extra_codes: list[int] = []
+    multi = [c for c in rule.columns if c in _MULTI]
+    if len(multi) == 1 and len(rule.columns) == 1:
+        column = multi[0]
+        extras = table.emails if column == "email" else table.phones
+        if extras:
+            lookup: dict[str, int] = {}
+            values = table.values[column].tolist()
+            primary_codes = table.codes[column]
+            for value, code in zip(values, primary_codes.tolist(), strict=True):
+                if code >= 0:
+                    lookup.setdefault(value, code)
+            next_code = int(primary_codes.max(initial=-1)) + 1
+            for row, keys in extras.items():
+                for key in keys[1:]:
+                    code = lookup.setdefault(key, next_code + len(lookup))
+                    extra_rows.append(row)
+                    extra_codes.append(code + 1)
+    out_rows = rows[valid]
+    out_codes = codes[valid]
+    if extra_rows:
+        out_rows = np.concatenate([out_rows, np.array(extra_rows, dtype=np.int64)])
+        out_codes = np.concatenate([out_codes, np.array(extra_codes, dtype=np.int64)])
+    return out_rows, out_codes
+
+
+def _pairs_in_groups(
+    rows: npt.NDArray[np.int64], codes: npt.NDArray[np.int64], max_size: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], int]:
+    """Return every pair of rows sharing a code, from groups of at most ``max_size``."""
+    if len(rows) < 2:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, 0
+    order = np.argsort(codes, kind="stable")
+    sorted_codes = codes[order]
+    sorted_rows = rows[order]
+    starts = np.flatnonzero(np.r_[True, sorted_codes[1:] != sorted_codes[:-1]])
+    sizes = np.diff(np.r_[starts, len(sorted_codes)])
+    skipped = int(np.count_nonzero(sizes > max_size))
+    lefts: list[npt.NDArray[np.int64]] = []
+    rights: list[npt.NDArray[np.int64]] = []
+    for size in np.unique(sizes[(sizes >= 2) & (sizes <= max_size)]).tolist():
+        group_starts = starts[sizes == size]
+        a, b = np.triu_indices(size, k=1)
+        lefts.append(sorted_rows[(group_starts[:, None] + a[None, :]).ravel()])
+        rights.append(sorted_rows[(group_starts[:, None] + b[None, :]).ravel()])
+    if not lefts:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, skipped
+    return np.concatenate(lefts), np.concatenate(rights), skipped
+
+
+def candidate_pairs(
+    table: FeatureTable,
+    rules: Iterable[BlockingRule] = DEFAULT_BLOCKING_RULES,
+    *,
+    link_only: bool = False,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], BlockingStats]:
+    """Return the distinct pairs any rule blocks together, ``left < right``.
+
+    Args:
+        table: The records' keys.
+        rules: The blocking rules.
+        link_only: Pair only records from different sources.
+
+    Returns:
+        Left rows, right rows (sorted by left, then right) and statistics.
+    """
+    n = len(table)
+    keys: list[npt.NDArray[np.int64]] = []
+    by_rule: dict[str, int] = {}
+    skipped: dict[str, int] = {}
+    source = table.codes["source"]
+    for rule in rules:
+        rows, codes = _rule_codes(table, rule)
+        left, right, skipped_blocks = _pairs_in_groups(rows, codes, rule.max_block_size)
+        keep = left != right
+        if link_only:
+            keep &= source[left] != source[right]
+        left, right = left[keep], right[keep]
+        low = np.minimum(left, right)
+        high = np.maximum(left, right)
+        keys.append(low * n + high)
+        by_rule[rule.name] = len(low)
+        skipped[rule.name] = skipped_blocks
+    if not keys:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, BlockingStats(by_rule, skipped, 0)
+    unique = np.unique(np.concatenate(keys))
+    return (
+        unique // max(n, 1),
+        unique % max(n, 1),
+        BlockingStats(by_rule, skipped, len(unique)),
+    )

@@ -1,0 +1,507 @@
+"""Comparisons: how alike two records are on one aspect, as a discrete level.
+
+Each comparison reads key columns of a :class:`~crmcore.matching.feature.
+FeatureTable` for many pairs at once and returns one level per pair: ``0``
+when either side is missing (no evidence), ``1`` for an exact match, then
+weaker levels, the last one "different". Names follow Splink:
+:class:`ExactMatch`, :class:`JaroWinklerAtThresholds`,
+:class:`LevenshteinAtThresholds`, :class:`TokenSetAtThresholds`, plus
+comparisons that know a field (:class:`NameComparison`,
+:class:`EmailComparison`, :class:`PhoneComparison`,
+:class:`CompanyComparison`, :class:`DateOfBirthComparison`). String
+similarities run in rapidfuzz's C++ ``cpdist`` on every core.
+
+May import: ``crmcore.matching``, ``crmcore.errors``; attrs, numpy, rapidfuzz.
+"""
+
+from __future__ import annotations
+
+import abc
+import itertools
+from collections.abc import Callable
+from typing import Final, TypeAlias
+
+import attrs
+import numpy as np
+import numpy.typing as npt
+from rapidfuzz import fuzz, process
+from rapidfuzz.distance import OSA, JaroWinkler, Levenshtein
+
+from crmcore.errors import ConfigurationError
+from crmcore.matching.feature import FEATURE_COLUMNS, FeatureTable
+
+__all__ = [
+    "CompanyComparison",
+    "Comparison",
+    "DateOfBirthComparison",
+    "EmailComparison",
+    "ExactMatch",
+    "JaroWinklerAtThresholds",
+    "LevenshteinAtThresholds",
+    "NameComparison",
+    "PhoneComparison",
+    "TokenSetAtThresholds",
+]
+
+Levels: TypeAlias = npt.NDArray[np.int8]
+Rows: TypeAlias = npt.NDArray[np.int64]
+Scorer: TypeAlias = Callable[..., float]
+
+_PARALLEL_FROM: Final = 20_000  # below this many pairs, threads cost more than they save
+
+
+def _similarity(scorer: Scorer, left: list[str], right: list[str]) -> npt.NDArray[np.float64]:
+    if not left:
+        return np.zeros(0, dtype=np.float64)
+    workers = -1 if len(left) >= _PARALLEL_FROM else 1
+    result = process.cpdist(left, right, scorer=scorer, workers=workers, dtype=np.float64)
+    return np.asarray(result, dtype=np.float64)
+
+
+def _check_column(column: str) -> str:
+    if column not in FEATURE_COLUMNS:
+        raise ConfigurationError(
+            f"unknown feature column {column!r}; known: {', '.join(FEATURE_COLUMNS)}"
+        )
+    return column
+
+
+def _check_thresholds(thresholds: tuple[float, ...]) -> tuple[float, ...]:
+    values = tuple(thresholds)
+    if not values or any(b >= a for a, b in itertools.pairwise(values)):
+        raise ConfigurationError(f"thresholds must be given strongest first: {values!r}")
+    return values
+
+
+def _check_distances(thresholds: tuple[int, ...]) -> tuple[int, ...]:
+    values = tuple(int(t) for t in thresholds)
+    if not values or values[0] < 1 or any(b <= a for a, b in itertools.pairwise(values)):
+        raise ConfigurationError(f"distance thresholds must grow from 1: {values!r}")
+    return values
+
+
+class Comparison(abc.ABC):
+    """Compare pairs of rows on one aspect; produce one level per pair.
+
+    Level ``0`` is always "missing on either side" (weight 0); levels
+    ``1 … len(level_labels)`` are labelled by :attr:`level_labels`, strongest
+    first, the last one being "different".
+    """
+
+    name: str
+    tf_column: str | None
+
+    @property
+    @abc.abstractmethod
+    def level_labels(self) -> tuple[str, ...]:
+        """The labels of levels 1 … n, strongest first."""
+
+    @abc.abstractmethod
+    def compare(self, table: FeatureTable, left: Rows, right: Rows) -> Levels:
+        """Return the level of every pair ``(left[k], right[k])`` of rows of ``table``."""
+
+
+def _base(table: FeatureTable, column: str, left: Rows, right: Rows) -> tuple[Levels, Rows]:
+    """Fill null (0) and exact (1) levels; return the levels and the still-open pairs."""
+    codes = table.codes[column]
+    a = codes[left]
+    b = codes[right]
+    levels = np.zeros(len(left), dtype=np.int8)
+    present = (a >= 0) & (b >= 0)
+    levels[present & (a == b)] = 1
+    todo = np.flatnonzero(present & (a != b))
+    return levels, todo
+
+
+def _pick(table: FeatureTable, column: str, rows: Rows) -> list[str]:
+    return table.values[column][rows].tolist()  # type: ignore[no-any-return]
+
+
+def _bands(
+    levels: Levels, todo: Rows, score: npt.NDArray[np.float64], thresholds: tuple[float, ...]
+) -> None:
+    """Assign levels 2 … by descending similarity thresholds; the rest get the last level."""
+    out = np.full(len(todo), len(thresholds) + 2, dtype=np.int8)
+    for k in range(len(thresholds) - 1, -1, -1):
+        out[score >= thresholds[k]] = k + 2
+    levels[todo] = out
+
+
+def _distance_bands(
+    levels: Levels, todo: Rows, distance: npt.NDArray[np.float64], thresholds: tuple[int, ...]
+) -> None:
+    out = np.full(len(todo), len(thresholds) + 2, dtype=np.int8)
+    for k in range(len(thresholds) - 1, -1, -1):
+        out[distance <= thresholds[k]] = k + 2
+    levels[todo] = out
+
+
+def _labels_at(prefix: str, thresholds: tuple[float, ...] | tuple[int, ...]) -> tuple[str, ...]:
+    return ("exact", *(f"{prefix} {t}" for t in thresholds), "different")
+
+
+@attrs.frozen
+class ExactMatch(Comparison):
+    """Exact match on one key column: levels *exact*, *different*.
+
+    Args:
+        column: The feature column.
+        name: The comparison's name in explanations (default: the column).
+        term_frequency: Weigh an exact match on a common value less.
+    """
+
+    column: str = attrs.field(converter=_check_column)
+    name: str = attrs.field(default=attrs.Factory(lambda self: self.column, takes_self=True))
+    term_frequency: bool = attrs.field(default=False, kw_only=True)
+
+    @property
+    def tf_column(self) -> str | None:  # type: ignore[override]
+        """The column term frequencies are read from, if adjusted."""
+        return self.column if self.term_frequency else None
+
+    @property
+    def level_labels(self) -> tuple[str, ...]:
+        """``("exact", "different")``."""
+        return ("exact", "different")
+
+    def compare(self, table: FeatureTable, left: Rows, right: Rows) -> Levels:
+        """Return 1 for equal keys, 2 for different ones, 0 if either is missing."""
+        levels, todo = _base(table, self.column, left, right)
+        levels[todo] = 2
+        return levels
+
+
+@attrs.frozen
+class JaroWinklerAtThresholds(Comparison):
+    """Jaro-Winkler similarity bands: *exact*, *jaro-winkler ≥ t* …, *different*.
+
+    Args:
+        column: The feature column.
+        thresholds: Similarities in (0, 1), strongest first.
+        name: The comparison's name in explanations (default: the column).
+        term_frequency: Weigh an exact match on a common value less.
+    """
+
+    column: str = attrs.field(converter=_check_column)
+    thresholds: tuple[float, ...] = attrs.field(default=(0.92, 0.8), converter=_check_thresholds)
+    name: str = attrs.field(default=attrs.Factory(lambda self: self.column, takes_self=True))
+    term_frequency: bool = attrs.field(default=False, kw_only=True)
+
+    @property
+    def tf_column(self) -> str | None:  # type: ignore[override]
+        """The column term frequencies are read from, if adjusted."""
+        return self.column if self.term_frequency else None
+
+    @property
+    def level_labels(self) -> tuple[str, ...]:
+        """``exact``, one label per threshold, ``different``."""
+        return _labels_at("jaro-winkler ≥", self.thresholds)
+
+    def compare(self, table: FeatureTable, left: Rows, right: Rows) -> Levels:
+        """Return the Jaro-Winkler band of every pair."""
+        levels, todo = _base(table, self.column, left, right)
+        score = _similarity(
+            JaroWinkler.normalized_similarity,
+            _pick(table, self.column, left[todo]),
+            _pick(table, self.column, right[todo]),
+        )
+        _bands(levels, todo, score, self.thresholds)
+        return levels
+
+
+@attrs.frozen
+class LevenshteinAtThresholds(Comparison):
+    """Edit-distance bands: *exact*, *levenshtein ≤ d* …, *different*.
+
+    Args:
+        column: The feature column.
+        thresholds: Distances, smallest first.
+        name: The comparison's name in explanations (default: the column).
+        transpositions: Count a swap of neighbours as one edit (OSA distance).
+    """
+
+    column: str = attrs.field(converter=_check_column)
+    thresholds: tuple[int, ...] = attrs.field(default=(1, 2), converter=_check_distances)
+    name: str = attrs.field(default=attrs.Factory(lambda self: self.column, takes_self=True))
+    transpositions: bool = attrs.field(default=True, kw_only=True)
+    tf_column: str | None = attrs.field(default=None, init=False)
+
+    @property
+    def level_labels(self) -> tuple[str, ...]:
+        """``exact``, one label per threshold, ``different``."""
+        return _labels_at("levenshtein ≤", self.thresholds)
+
+    def compare(self, table: FeatureTable, left: Rows, right: Rows) -> Levels:
+        """Return the edit-distance band of every pair."""
+        levels, todo = _base(table, self.column, left, right)
+        scorer = OSA.distance if self.transpositions else Levenshtein.distance
+        distance = _similarity(
+            scorer,
+            _pick(table, self.column, left[todo]),
+            _pick(table, self.column, right[todo]),
+        )
+        _distance_bands(levels, todo, distance, self.thresholds)
+        return levels
+
+
+@attrs.frozen
+class TokenSetAtThresholds(Comparison):
+    """Token-set similarity bands (word order and repeats ignored).
+
+    Levels: *exact*, *token-set ≥ t* …, *different*.
+
+    Args:
+        column: The feature column.
+        thresholds: Similarities in (0, 1), strongest first.
+        name: The comparison's name in explanations (default: the column).
+    """
+
+    column: str = attrs.field(converter=_check_column)
+    thresholds: tuple[float, ...] = attrs.field(default=(0.9, 0.75), converter=_check_thresholds)
+    name: str = attrs.field(default=attrs.Factory(lambda self: self.column, takes_self=True))
+    tf_column: str | None = attrs.field(default=None, init=False)
+
+    @property
+    def level_labels(self) -> tuple[str, ...]:
+        """``exact``, one label per threshold, ``different``."""
+        return _labels_at("token-set ≥", self.thresholds)
+
+    def compare(self, table: FeatureTable, left: Rows, right: Rows) -> Levels:
+        """Return the token-set band of every pair."""
+        levels, todo = _base(table, self.column, left, right)
+        score = _similarity(
+            fuzz.token_set_ratio,
+            _pick(table, self.column, left[todo]),
+            _pick(table, self.column, right[todo]),
+        )
+        _bands(levels, todo, score / 100.0, self.thresholds)
+        return levels
+
+
+@attrs.frozen
+class NameComparison(Comparison):
+    """Person names in either order, with CJK names in pinyin and nicknames folded.
+
+    Levels: *exact* (in either order, so 张伟 = Zhang Wei = Wei Zhang),
+    *jaro-winkler ≥ t* … (the better of the two orders), *different*.
+    An exact match on a common name (张伟) weighs less (term frequency).
+
+    Args:
+        thresholds: Jaro-Winkler similarities, strongest first.
+        name: The comparison's name in explanations.
+        term_frequency: Weigh an exact match on a common name less.
+    """
+
+    thresholds: tuple[float, ...] = attrs.field(default=(0.94, 0.86), converter=_check_thresholds)
+    name: str = "name"
+    term_frequency: bool = attrs.field(default=True, kw_only=True)
+
+    @property
+    def tf_column(self) -> str | None:  # type: ignore[override]
+        """``name_sig`` when term frequencies are used."""
+        return "name_sig" if self.term_frequency else None
+
+    @property
+    def level_labels(self) -> tuple[str, ...]:
+        """``exact``, one label per threshold, ``different``."""
+        return _labels_at("jaro-winkler ≥", self.thresholds)
+
+    def compare(self, table: FeatureTable, left: Rows, right: Rows) -> Levels:
+        """Return the name level of every pair."""
+        levels, todo = _base(table, "name_ff", left, right)
+        codes_ff = table.codes["name_ff"]
+        codes_gf = table.codes["name_gf"]
+        swapped = (codes_ff[left[todo]] == codes_gf[right[todo]]) | (
+            codes_gf[left[todo]] == codes_ff[right[todo]]
+        )
+        levels[todo[swapped]] = 1
+        todo = todo[~swapped]
+        ff_left = _pick(table, "name_ff", left[todo])
+        straight = _similarity(
+            JaroWinkler.normalized_similarity, ff_left, _pick(table, "name_ff", right[todo])
+        )
+        crossed = _similarity(
+            JaroWinkler.normalized_similarity, ff_left, _pick(table, "name_gf", right[todo])
+        )
+        # Both crossings, so that the comparison is symmetric.
+        back = _similarity(
+            JaroWinkler.normalized_similarity,
+            _pick(table, "name_gf", left[todo]),
+            _pick(table, "name_ff", right[todo]),
+        )
+        _bands(levels, todo, np.maximum(np.maximum(straight, crossed), back), self.thresholds)
+        return levels
+
+
+def _any_shared(
+    levels: Levels,
+    *,
+    left: Rows,
+    right: Rows,
+    extra: dict[int, tuple[str, ...]] | None,
+    table: FeatureTable,
+    column: str,
+) -> None:
+    """Raise to *exact* the pairs sharing any value when either row has several."""
+    if not extra:
+        return
+    values = table.values[column]
+    many = np.fromiter(extra.keys(), dtype=np.int64)
+    hit = np.flatnonzero(np.isin(left, many) | np.isin(right, many))
+    for k in hit.tolist():
+        a, b = int(left[k]), int(right[k])
+        mine = extra.get(a) or ((values[a],) if values[a] else ())
+        theirs = extra.get(b) or ((values[b],) if values[b] else ())
+        if set(mine) & set(theirs):
+            levels[k] = 1
+
+
+@attrs.frozen
+class EmailComparison(Comparison):
+    """Canonical emails (case, ``+tag`` and gmail dots folded).
+
+    Levels: *exact* (any shared address), *one edit apart* (a typo),
+    *different*. A mailbox name on another domain is not evidence enough on
+    its own (``ereed@`` is common at every company); blocking uses it.
+
+    Args:
+        name: The comparison's name in explanations.
+        term_frequency: Weigh an exact match on an address many records share less.
+    """
+
+    name: str = "email"
+    term_frequency: bool = attrs.field(default=True, kw_only=True)
+
+    @property
+    def tf_column(self) -> str | None:  # type: ignore[override]
+        """``email`` when term frequencies are used (a shared info@ address weighs less)."""
+        return "email" if self.term_frequency else None
+
+    @property
+    def level_labels(self) -> tuple[str, ...]:
+        """``exact``, ``one edit apart``, ``different``."""
+        return ("exact", "one edit apart", "different")
+
+    def compare(self, table: FeatureTable, left: Rows, right: Rows) -> Levels:
+        """Return the email level of every pair."""
+        levels, todo = _base(table, "email", left, right)
+        distance = _similarity(
+            OSA.distance, _pick(table, "email", left[todo]), _pick(table, "email", right[todo])
+        )
+        levels[todo] = np.where(distance <= 1, 2, 3).astype(np.int8)
+        _any_shared(
+            levels, left=left, right=right, extra=dict(table.emails), table=table, column="email"
+        )
+        return levels
+
+
+@attrs.frozen
+class PhoneComparison(Comparison):
+    """E.164 phones: *exact* (any shared number), *one digit off*, *different*.
+
+    Args:
+        name: The comparison's name in explanations.
+        term_frequency: Weigh an exact match on a number many records share less.
+    """
+
+    name: str = "phone"
+    term_frequency: bool = attrs.field(default=True, kw_only=True)
+
+    @property
+    def tf_column(self) -> str | None:  # type: ignore[override]
+        """``phone`` when term frequencies are used (a switchboard number weighs less)."""
+        return "phone" if self.term_frequency else None
+
+    @property
+    def level_labels(self) -> tuple[str, ...]:
+        """``exact``, ``one digit off``, ``different``."""
+        return ("exact", "one digit off", "different")
+
+    def compare(self, table: FeatureTable, left: Rows, right: Rows) -> Levels:
+        """Return the phone level of every pair."""
+        levels, todo = _base(table, "phone", left, right)
+        distance = _similarity(
+            OSA.distance, _pick(table, "phone", left[todo]), _pick(table, "phone", right[todo])
+        )
+        levels[todo] = np.where(distance <= 1, 2, 3).astype(np.int8)
+        _any_shared(
+            levels, left=left, right=right, extra=dict(table.phones), table=table, column="phone"
+        )
+        return levels
+
+
+@attrs.frozen
+class CompanyComparison(Comparison):
+    """Company names without legal suffixes (Inc, GmbH, 有限公司 …).
+
+    Levels: *exact*, *same core name* (industry words such as 科技 or
+    Technologies dropped too), *token-set ≥ t* …, *different*.
+
+    Args:
+        thresholds: Token-set similarities, strongest first.
+        name: The comparison's name in explanations.
+        term_frequency: Weigh an exact match on a common company less.
+    """
+
+    thresholds: tuple[float, ...] = attrs.field(default=(0.9,), converter=_check_thresholds)
+    name: str = "company"
+    term_frequency: bool = attrs.field(default=True, kw_only=True)
+
+    @property
+    def tf_column(self) -> str | None:  # type: ignore[override]
+        """``company`` when term frequencies are used."""
+        return "company" if self.term_frequency else None
+
+    @property
+    def level_labels(self) -> tuple[str, ...]:
+        """``exact``, ``same core name``, token-set bands, ``different``."""
+        return ("exact", "same core name", *_labels_at("similarity ≥", self.thresholds)[1:])
+
+    def compare(self, table: FeatureTable, left: Rows, right: Rows) -> Levels:
+        """Return the company level of every pair."""
+        levels, todo = _base(table, "company", left, right)
+        core = table.codes["company_core"]
+        same_core = core[left[todo]] == core[right[todo]]
+        levels[todo[same_core]] = 2
+        todo = todo[~same_core]
+        score = _similarity(
+            JaroWinkler.normalized_similarity,
+            _pick(table, "company", left[todo]),
+            _pick(table, "company", right[todo]),
+        )
+        out = np.full(len(todo), len(self.thresholds) + 3, dtype=np.int8)
+        for k in range(len(self.thresholds) - 1, -1, -1):
+            out[score >= self.thresholds[k]] = k + 3
+        levels[todo] = out
+        return levels
+
+
+@attrs.frozen
+class DateOfBirthComparison(Comparison):
+    """Birth dates: *exact*, *two of year, month and day equal*, *different*.
+
+    A swapped day and month counts as the middle level too.
+
+    Args:
+        name: The comparison's name in explanations.
+    """
+
+    name: str = "birth_date"
+    tf_column: str | None = attrs.field(default=None, init=False)
+
+    @property
+    def level_labels(self) -> tuple[str, ...]:
+        """``exact``, ``two of three parts``, ``different``."""
+        return ("exact", "two of three parts", "different")
+
+    def compare(self, table: FeatureTable, left: Rows, right: Rows) -> Levels:
+        """Return the birth-date level of every pair."""
+        levels, todo = _base(table, "birth", left, right)
+        a = np.array(_pick(table, "birth", left[todo]), dtype=np.int64)
+        b = np.array(_pick(table, "birth", right[todo]), dtype=np.int64)
+        ya, ma, da = a // 10_000, a // 100 % 100, a % 100
+        yb, mb, db = b // 10_000, b // 100 % 100, b % 100
+        same = (ya == yb).astype(int) + (ma == mb) + (da == db)
+        swapped = (ya == yb) & (ma == db) & (da == mb)
+        levels[todo] = np.where((same >= 2) | swapped, 2, 3).astype(np.int8)
+        return levels

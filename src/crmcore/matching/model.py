@@ -1,0 +1,705 @@
+"""Fellegi–Sunter scoring: m/u probabilities, EM estimation, explained scores.
+
+A :class:`MatchModel` holds, for every comparison level, the probability of
+seeing it among matching pairs (*m*) and among non-matching pairs (*u*); a
+pair's match weight is the prior's log-odds plus ``log2(m/u)`` of each of
+its levels (exact matches on common values — the name 张伟 — weigh less:
+term-frequency adjustment). *u* is estimated from random pairs and value
+frequencies, *m* and the prior by expectation–maximisation over the blocked
+pairs: no labels needed. :class:`DeterministicRule` (same email and same
+name) marks a pair a match whatever its weight. Every scored pair carries
+its per-comparison :class:`Contribution` — the explanation.
+
+May import: ``crmcore.matching``, ``crmcore.errors``; attrs, numpy.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Final, Self, TypeAlias
+
+import attrs
+import numpy as np
+import numpy.typing as npt
+
+from crmcore.errors import ConfigurationError
+from crmcore.matching.comparison import (
+    CompanyComparison,
+    Comparison,
+    DateOfBirthComparison,
+    EmailComparison,
+    ExactMatch,
+    JaroWinklerAtThresholds,
+    LevenshteinAtThresholds,
+    NameComparison,
+    PhoneComparison,
+    TokenSetAtThresholds,
+)
+from crmcore.matching.feature import FeatureTable
+
+__all__ = [
+    "DEFAULT_COMPARISONS",
+    "DEFAULT_RULES",
+    "ComparisonWeights",
+    "Contribution",
+    "DeterministicRule",
+    "MatchModel",
+    "ScoredPair",
+    "compare_pairs",
+    "estimate_model",
+    "probability_of",
+    "weight_of",
+]
+
+LevelMatrix: TypeAlias = npt.NDArray[np.int8]
+Floats: TypeAlias = npt.NDArray[np.float64]
+Rows: TypeAlias = npt.NDArray[np.int64]
+
+DEFAULT_COMPARISONS: Final[tuple[Comparison, ...]] = (
+    NameComparison(),
+    EmailComparison(),
+    PhoneComparison(),
+    CompanyComparison(),
+    ExactMatch("city", term_frequency=True),
+    LevenshteinAtThresholds("postcode", (1,)),
+    DateOfBirthComparison(),
+    TokenSetAtThresholds("address", (0.9, 0.7)),
+    LevenshteinAtThresholds("national_id", (1, 2), name="national_id"),
+)
+"""Name, email, phone, company, city, postcode, birth date, street address, national id."""
+
+# m and u estimated without labels on 100,000 sample rows (seed 20240601) and FEBRL3.
+_TRAINED: Final[dict[str, tuple[Sequence[float], Sequence[float]]]] = {
+    "name": ((0.9136, 0.05763, 0.0148, 0.01397), (6.56e-05, 0.000157, 0.00393, 0.996)),
+    "email": ((0.70222, 0.02706, 0.27072), (9.57e-06, 1.02e-05, 1.0)),
+    "phone": ((0.85641, 0.03225, 0.11133), (1.28e-05, 3.28e-06, 1.0)),
+    "company": ((0.84834, 0.08736, 0.03381, 0.0305), (0.00186, 0.00235, 0.000847, 0.995)),
+    "city": ((0.99903, 0.00097), (0.0414, 0.959)),
+    "postcode": ((0.9557, 0.00996, 0.03434), (0.0004, 0.0057, 0.994)),
+    "birth_date": ((0.90173, 0.05039, 0.04788), (6.93e-05, 0.0055, 0.994)),
+    "address": ((0.173, 0.536, 0.193, 0.098), (0.0001, 0.00051, 0.00089, 0.9985)),
+    "national_id": ((0.85, 0.08, 0.004, 0.067), (0.00045, 5e-05, 0.00022, 0.99929)),
+}
+_TRAINED_PRIOR: Final = 1.4e-5
+
+_TF_CLIP: Final = (-12.0, 6.0)
+_WEIGHT_BOUND: Final = 14.0
+_TF_MIN_RECORDS: Final = 1_000  # below this, value frequencies say nothing
+_MIN_PROBABILITY: Final = 1e-9
+
+
+def weight_of(probability: float) -> float:
+    """Return the match weight (log2 odds) of a match probability.
+
+    >>> weight_of(0.5), round(weight_of(0.8), 3)
+    (0.0, 2.0)
+    """
+    p = min(max(probability, _MIN_PROBABILITY), 1 - _MIN_PROBABILITY)
+    return float(math.log2(p / (1 - p)))
+
+
+def probability_of(weight: float) -> float:
+    """Return the match probability of a match weight (log2 odds).
+
+    >>> probability_of(0.0), probability_of(2.0)
+    (0.5, 0.8)
+    """
+    return 1.0 / (1.0 + math.pow(2.0, -weight))
+
+
+@attrs.frozen
+class ComparisonWeights:
+    """The m and u probabilities of one comparison's levels 1 … n.
+
+    Attributes:
+        name: The comparison's name.
+        labels: Level labels, strongest first.
+        m: Probability of each level among matches.
+        u: Probability of each level among non-matches.
+    """
+
+    name: str
+    labels: tuple[str, ...]
+    m: tuple[float, ...]
+    u: tuple[float, ...]
+
+    @property
+    def weights(self) -> tuple[float, ...]:
+        """``log2(m/u)`` of each level, bounded to ±{_WEIGHT_BOUND} bits."""
+        return tuple(
+            min(
+                max(math.log2(max(m, _MIN_PROBABILITY) / max(u, _MIN_PROBABILITY)), -_WEIGHT_BOUND),
+                _WEIGHT_BOUND,
+            )
+            for m, u in zip(self.m, self.u, strict=True)
+        )
+
+
+def _requires(value: Mapping[str, int]) -> dict[str, int]:
+    return {str(k): int(v) for k, v in value.items()}
+
+
+@attrs.frozen
+class DeterministicRule:
+    """Declare a pair a match when every named comparison is at or above a level.
+
+    Attributes:
+        name: Shown in explanations.
+        requires: Comparison name → the weakest level accepted (1 = exact).
+
+    >>> DeterministicRule.exact("email", "name").name
+    'exact email + name'
+    """
+
+    name: str
+    requires: Mapping[str, int] = attrs.field(converter=_requires)
+
+    @classmethod
+    def exact(cls, *comparisons: str) -> Self:
+        """Build a rule requiring an exact match on every named comparison."""
+        return cls(f"exact {' + '.join(comparisons)}", dict.fromkeys(comparisons, 1))
+
+
+DEFAULT_RULES: Final = (
+    DeterministicRule.exact("email", "name"),
+    DeterministicRule.exact("national_id", "name"),
+)
+"""Same email and same name; same national id and same name."""
+
+
+@attrs.frozen
+class Contribution:
+    """What one comparison added to a pair's match weight.
+
+    Attributes:
+        comparison: The comparison's name.
+        level: The level (0 = missing on either side).
+        label: The level's label (``"exact"``, ``"jaro-winkler ≥ 0.94"``).
+        weight: Its weight in bits (``log2(m/u)``, with the term-frequency
+            adjustment included).
+        tf_adjustment: The term-frequency part of ``weight``.
+    """
+
+    comparison: str
+    level: int
+    label: str
+    weight: float
+    tf_adjustment: float = 0.0
+
+
+@attrs.frozen
+class ScoredPair:
+    """Two records, how likely they are the same, and why.
+
+    Attributes:
+        left: One record's id.
+        right: The other record's id.
+        probability: Match probability (1.0 when a deterministic rule fired).
+        weight: Match weight in bits: prior + contributions.
+        prior_weight: The prior's log2 odds.
+        contributions: One per comparison, in the model's order.
+        rule: The deterministic rule that fired, if any.
+    """
+
+    left: str
+    right: str
+    probability: float
+    weight: float
+    prior_weight: float
+    contributions: tuple[Contribution, ...]
+    rule: str | None = None
+
+    def explain(self) -> str:
+        """Render the explanation as text, one comparison per line."""
+        lines = [f"{self.left} ~ {self.right}: p={self.probability:.4f} w={self.weight:+.2f}"]
+        lines.append(f"  prior: {self.prior_weight:+.2f}")
+        lines.extend(
+            f"  {c.comparison}: {c.label} {c.weight:+.2f}"
+            for c in self.contributions
+            if c.level != 0
+        )
+        if self.rule:
+            lines.append(f"  rule: {self.rule}")
+        return "\n".join(lines)
+
+
+def compare_pairs(
+    table: FeatureTable, comparisons: Sequence[Comparison], left: Rows, right: Rows
+) -> LevelMatrix:
+    """Return the level of every comparison for every pair (pairs × comparisons).
+
+    Args:
+        table: The records' keys.
+        comparisons: The comparisons.
+        left: Left rows.
+        right: Right rows.
+
+    Returns:
+        An ``int8`` matrix, one row per pair.
+    """
+    out = np.zeros((len(left), len(comparisons)), dtype=np.int8)
+    for k, comparison in enumerate(comparisons):
+        out[:, k] = comparison.compare(table, left, right)
+    return out
+
+
+@attrs.frozen(eq=False)
+class MatchModel:
+    """A trained Fellegi–Sunter model: comparisons, their m/u, the prior, rules.
+
+    Attributes:
+        comparisons: The comparisons, in order.
+        parameters: m/u per comparison, same order.
+        prior: Probability that a blocked pair is a match.
+        rules: Deterministic rules.
+    """
+
+    comparisons: tuple[Comparison, ...]
+    parameters: tuple[ComparisonWeights, ...]
+    prior: float
+    rules: tuple[DeterministicRule, ...] = DEFAULT_RULES
+
+    def __attrs_post_init__(self) -> None:
+        names = [c.name for c in self.comparisons]
+        if len(self.parameters) != len(self.comparisons):
+            raise ConfigurationError("a model needs one set of m/u per comparison")
+        for rule in self.rules:
+            unknown = set(rule.requires) - set(names)
+            if unknown:
+                raise ConfigurationError(
+                    f"rule {rule.name!r} names unknown comparisons {sorted(unknown)!r}"
+                )
+
+    @classmethod
+    def default(cls, comparisons: Sequence[Comparison] = DEFAULT_COMPARISONS) -> Self:
+        """Return a ready model, usable before any data is seen.
+
+        The m/u of the default comparisons were estimated (by
+        :func:`estimate_model`, without labels) on 100,000 rows of
+        :mod:`crmcore.sample` and, for address and national id, on FEBRL3;
+        other comparisons get hand-set values. :func:`~crmcore.matching.batch.
+        dedupe` uses this model for data sets too small to estimate one
+        (under 1,000 records), and an empty :class:`~crmcore.matching.index.
+        MatchIndex` answers with it at once.
+        """
+        parameters = []
+        for comparison in comparisons:
+            labels = comparison.level_labels
+            known = _TRAINED.get(comparison.name)
+            if known is not None and len(known[0]) == len(labels):
+                m, u = known
+            else:
+                count = len(labels)
+                m = [0.9 * 0.1 ** (k / max(count - 2, 1)) for k in range(count - 1)] + [0.02]
+                u = [0.002 * 3**k for k in range(count - 1)]
+                u.append(max(1.0 - sum(u), 0.5))
+            parameters.append(
+                ComparisonWeights(comparison.name, labels, _normalised(m), _normalised(u))
+            )
+        return cls(tuple(comparisons), tuple(parameters), _TRAINED_PRIOR)
+
+    @property
+    def prior_weight(self) -> float:
+        """The prior's log2 odds."""
+        return weight_of(self.prior)
+
+    def weight_tables(self) -> list[Floats]:
+        """Per comparison, the weight of levels 0 … n (level 0 weighs 0)."""
+        return [np.array((0.0, *p.weights), dtype=np.float64) for p in self.parameters]
+
+    def tf_adjustments(
+        self,
+        table: FeatureTable,
+        levels: LevelMatrix,
+        left: Rows,
+        right: Rows,
+        *,
+        counts: Mapping[str, npt.NDArray[np.int64]] | None = None,
+        total: int | None = None,
+    ) -> Floats:
+        """Return the term-frequency adjustment of every pair and comparison.
+
+        Args:
+            table: The records' keys.
+            levels: The pairs' levels.
+            left: Left rows.
+            right: Right rows.
+            counts: Per column, how many records share each row's value
+                (indexed by row); default: counted in ``table``.
+            total: How many records the counts are out of (default ``len(table)``).
+
+        Returns:
+            A matrix like ``levels``: non-zero only for exact matches on
+            columns with term-frequency adjustment, and all zero when there
+            are fewer than 1,000 records (too few to know what is common).
+        """
+        out = np.zeros(levels.shape, dtype=np.float64)
+        n = float(total if total is not None else len(table))
+        for k, (comparison, params) in enumerate(
+            zip(self.comparisons, self.parameters, strict=True)
+        ):
+            column = comparison.tf_column
+            if column is None or n < _TF_MIN_RECORDS:
+                continue
+            exact = np.flatnonzero(levels[:, k] == 1)
+            if not len(exact):
+                continue
+            if counts is not None and column in counts:
+                per_row = counts[column]
+                freq = np.maximum(per_row[left[exact]], per_row[right[exact]])
+            else:
+                codes = table.codes[column]
+                by_code = table.counts[column]
+                a = codes[left[exact]]
+                b = codes[right[exact]]
+                freq = np.maximum(
+                    np.where(a >= 0, by_code[np.maximum(a, 0)], 1),
+                    np.where(b >= 0, by_code[np.maximum(b, 0)], 1),
+                )
+            tf = np.maximum(freq.astype(np.float64), 1.0) / n
+            adjust = np.log2(max(params.u[0], _MIN_PROBABILITY) / tf)
+            out[exact, k] = np.clip(adjust, *_TF_CLIP)
+        return out
+
+    def score(
+        self, levels: LevelMatrix, tf: Floats | None = None
+    ) -> tuple[Floats, Floats, npt.NDArray[np.int16]]:
+        """Score pairs from their levels.
+
+        Args:
+            levels: Pairs × comparisons levels.
+            tf: Term-frequency adjustments, same shape (or ``None``).
+
+        Returns:
+            Match weights, match probabilities, and the index of the
+            deterministic rule that fired per pair (``-1`` for none).
+        """
+        weights = np.full(len(levels), self.prior_weight, dtype=np.float64)
+        for k, table in enumerate(self.weight_tables()):
+            weights += table[levels[:, k]]
+        if tf is not None:
+            weights += tf.sum(axis=1)
+        with np.errstate(over="ignore"):
+            probabilities = 1.0 / (1.0 + np.exp2(-weights))
+        fired = np.full(len(levels), -1, dtype=np.int16)
+        names = {c.name: k for k, c in enumerate(self.comparisons)}
+        for r, rule in reversed(list(enumerate(self.rules))):
+            hit = np.ones(len(levels), dtype=bool)
+            for name, weakest in rule.requires.items():
+                column = levels[:, names[name]]
+                hit &= (column >= 1) & (column <= weakest)
+            fired[hit] = r
+        probabilities[fired >= 0] = 1.0
+        return weights, probabilities, fired
+
+    def explain(
+        self,
+        left_id: str,
+        right_id: str,
+        levels: npt.NDArray[np.int8],
+        tf: Floats | None = None,
+    ) -> ScoredPair:
+        """Build the scored, explained pair for one row of levels.
+
+        Args:
+            left_id: One record's id.
+            right_id: The other's.
+            levels: The pair's levels, one per comparison.
+            tf: The pair's term-frequency adjustments, or ``None``.
+
+        Returns:
+            The scored pair with its contributions.
+        """
+        matrix = levels.reshape(1, -1)
+        tf_matrix = None if tf is None else tf.reshape(1, -1)
+        weights, probabilities, fired = self.score(matrix, tf_matrix)
+        contributions = []
+        for k, params in enumerate(self.parameters):
+            level = int(levels[k])
+            adjustment = 0.0 if tf is None else float(tf[k])
+            base = 0.0 if level == 0 else params.weights[level - 1]
+            label = "missing" if level == 0 else params.labels[level - 1]
+            contributions.append(
+                Contribution(params.name, level, label, base + adjustment, adjustment)
+            )
+        rule = int(fired[0])
+        return ScoredPair(
+            left=left_id,
+            right=right_id,
+            probability=float(probabilities[0]),
+            weight=float(weights[0]),
+            prior_weight=self.prior_weight,
+            contributions=tuple(contributions),
+            rule=self.rules[rule].name if rule >= 0 else None,
+        )
+
+
+def _normalised(values: Sequence[float]) -> tuple[float, ...]:
+    total = float(sum(values))
+    return tuple(float(v) / total for v in values)
+
+
+# --------------------------------------------------------------------------- estimation
+
+
+def _key_column(comparison: Comparison) -> str | None:
+    if isinstance(comparison, NameComparison):
+        return "name_sig"
+    if isinstance(comparison, EmailComparison):
+        return "email"
+    if isinstance(comparison, PhoneComparison):
+        return "phone"
+    if isinstance(comparison, CompanyComparison):
+        return "company"
+    if isinstance(comparison, DateOfBirthComparison):
+        return "birth"
+    if isinstance(
+        comparison,
+        ExactMatch | JaroWinklerAtThresholds | LevenshteinAtThresholds | TokenSetAtThresholds,
+    ):
+        return comparison.column
+    return None
+
+
+def _exact_u(table: FeatureTable, column: str) -> float | None:
+    counts = table.counts[column].astype(np.float64)
+    present = counts.sum()
+    if present < 2:
+        return None
+    return float(max((counts * (counts - 1)).sum() / (present * (present - 1)), 1e-8))
+
+
+def estimate_u(
+    table: FeatureTable,
+    comparisons: Sequence[Comparison],
+    *,
+    sample_size: int = 200_000,
+    seed: int = 0,
+) -> list[tuple[float, ...]]:
+    """Estimate u (level probabilities among non-matches) from random pairs.
+
+    Random pairs are nearly all non-matches. The exact level's u is computed
+    from value frequencies (the chance two random records share a value);
+    the other levels from a seeded sample of random pairs, smoothed.
+
+    Args:
+        table: The records' keys.
+        comparisons: The comparisons.
+        sample_size: Random pairs to compare.
+        seed: Seed of the sample.
+
+    Returns:
+        Per comparison, u of levels 1 … n.
+    """
+    n = len(table)
+    rng = np.random.default_rng(seed)
+    size = min(sample_size, max(n * (n - 1) // 2, 1))
+    if n >= 2:
+        left = rng.integers(0, n, size=size, dtype=np.int64)
+        right = rng.integers(0, n - 1, size=size, dtype=np.int64)
+        right[right >= left] += 1
+    else:
+        left = right = np.zeros(0, dtype=np.int64)
+    levels = compare_pairs(table, comparisons, left, right)
+    out = []
+    for k, comparison in enumerate(comparisons):
+        count = len(comparison.level_labels)
+        observed = np.bincount(levels[:, k], minlength=count + 1)[1:].astype(np.float64)
+        smoothed = observed + 0.5
+        u = smoothed / smoothed.sum()
+        column = _key_column(comparison)
+        exact = _exact_u(table, column) if column is not None else None
+        if exact is not None:
+            rest = u[1:] / max(u[1:].sum(), _MIN_PROBABILITY) * (1.0 - exact)
+            u = np.r_[exact, rest]
+        out.append(tuple(float(x) for x in u))
+    return out
+
+
+def _initial_m(count: int) -> npt.NDArray[np.float64]:
+    m = [0.9 * 0.25**k for k in range(count)]
+    m[-1] = 0.05
+    return np.array(_normalised(m))
+
+
+def comparison_columns(comparison: Comparison) -> frozenset[str]:
+    """Return the feature columns a comparison reads (to know which blocking rules bias it)."""
+    if isinstance(comparison, NameComparison):
+        return frozenset({"name_ff", "name_gf", "name_sig", "initials"})
+    if isinstance(comparison, EmailComparison):
+        return frozenset({"email", "email_user"})
+    if isinstance(comparison, CompanyComparison):
+        return frozenset({"company", "company_core"})
+    if isinstance(comparison, DateOfBirthComparison):
+        return frozenset({"birth", "birth_year"})
+    column = _key_column(comparison)
+    return frozenset({column} if column else ())
+
+
+def _unique_patterns(levels: LevelMatrix) -> tuple[LevelMatrix, npt.NDArray[np.int64]]:
+    """Return the distinct rows of ``levels`` and how often each occurs (fast: packed codes)."""
+    if not len(levels):
+        return np.zeros((0, levels.shape[1]), dtype=np.int8), np.zeros(0, dtype=np.int64)
+    packed = np.zeros(len(levels), dtype=np.int64)
+    for k in range(levels.shape[1]):
+        packed = packed * 16 + levels[:, k].astype(np.int64)
+    codes, first, counts = np.unique(packed, return_index=True, return_counts=True)
+    del codes
+    return levels[first], counts
+
+
+def _em_m(
+    patterns: LevelMatrix,
+    counts: Floats,
+    *,
+    free: Sequence[int],
+    m_values: list[npt.NDArray[np.float64]],
+    log_u: list[Floats],
+    max_iterations: int,
+    tolerance: float,
+) -> tuple[list[npt.NDArray[np.float64]], float]:
+    """Run EM over level patterns; only the ``free`` comparisons enter the likelihood."""
+    m_values = [m.copy() for m in m_values]
+    prior = 0.2
+    for _ in range(max_iterations):
+        log_match = np.full(len(patterns), math.log(prior))
+        log_non = np.full(len(patterns), math.log(1 - prior))
+        for k in free:
+            log_m = np.log(np.r_[1.0, np.maximum(m_values[k], _MIN_PROBABILITY)])
+            log_match += log_m[patterns[:, k]]
+            log_non += log_u[k][patterns[:, k]]
+        posterior = 1.0 / (1.0 + np.exp(np.clip(log_non - log_match, -700, 700)))
+        expected = posterior * counts
+        new_prior = min(max(float(expected.sum() / max(counts.sum(), 1.0)), 1e-6), 1 - 1e-6)
+        moved = abs(new_prior - prior)
+        prior = new_prior
+        for k in free:
+            size = len(m_values[k])
+            by_level = np.bincount(patterns[:, k], weights=expected, minlength=size + 1)[1:]
+            new_m = (by_level + _PSEUDO_COUNT) / (by_level.sum() + _PSEUDO_COUNT * size)
+            moved = max(moved, float(np.abs(new_m - m_values[k]).max()))
+            m_values[k] = new_m
+        if moved < tolerance:
+            break
+    return m_values, prior
+
+
+_PSEUDO_COUNT: Final = 1.0
+_MIN_RULE_PAIRS: Final = 50
+
+
+def estimate_model(
+    table: FeatureTable,
+    levels: LevelMatrix,
+    comparisons: Sequence[Comparison] = DEFAULT_COMPARISONS,
+    *,
+    left: Rows | None = None,
+    right: Rows | None = None,
+    blocking_columns: Sequence[Sequence[str]] = (),
+    rules: Sequence[DeterministicRule] = DEFAULT_RULES,
+    u: Sequence[tuple[float, ...]] | None = None,
+    max_iterations: int = 100,
+    tolerance: float = 1e-5,
+    seed: int = 0,
+) -> MatchModel:
+    """Estimate a model without labels: u from random pairs, m and the prior by EM.
+
+    As in Splink, EM runs once per blocking rule over the pairs that rule
+    produced, leaving out the comparisons that read the rule's own columns
+    (those agree by construction, so their m would be biased); each
+    comparison's m is the mean over the rules that could estimate it. The
+    prior (the chance that two random records match) is then fitted to all
+    candidate pairs.
+
+    Args:
+        table: The records' keys.
+        levels: Levels of the candidate pairs (pairs × comparisons).
+        comparisons: The comparisons that produced ``levels``.
+        left: The pairs' left rows (needed to split pairs by rule).
+        right: The pairs' right rows.
+        blocking_columns: The columns of each blocking rule; with none given,
+            one EM runs over all pairs and all comparisons.
+        rules: Deterministic rules for the model.
+        u: Known u probabilities; estimated from random pairs when ``None``.
+        max_iterations: EM iterations at most, per rule.
+        tolerance: Stop when no parameter moves more than this.
+        seed: Seed of the random pairs for u.
+
+    Returns:
+        The trained model.
+    """
+    comparisons = tuple(comparisons)
+    u_values = list(u) if u is not None else estimate_u(table, comparisons, seed=seed)
+    sizes = [len(c.level_labels) for c in comparisons]
+    log_u = [np.log(np.r_[1.0, np.maximum(np.array(u_), _MIN_PROBABILITY)]) for u_ in u_values]
+    initial = [_initial_m(s) for s in sizes]
+    sessions: list[tuple[npt.NDArray[np.bool_], list[int]]] = []
+    everything = list(range(len(comparisons)))
+    if blocking_columns and left is not None and right is not None:
+        for columns in blocking_columns:
+            mask = np.ones(len(levels), dtype=bool)
+            for column in columns:
+                codes = table.codes[column]
+                mask &= (codes[left] == codes[right]) & (codes[left] >= 0)
+            biased = set(columns)
+            free = [k for k in everything if not comparison_columns(comparisons[k]) & biased]
+            if int(mask.sum()) >= _MIN_RULE_PAIRS and free:
+                sessions.append((mask, free))
+    if not sessions:
+        sessions.append((np.ones(len(levels), dtype=bool), everything))
+    estimates: list[list[npt.NDArray[np.float64]]] = [[] for _ in comparisons]
+    for mask, free in sessions:
+        if not mask.any():
+            continue
+        patterns, counts = _unique_patterns(levels[mask])
+        m_values, _ = _em_m(
+            patterns,
+            counts.astype(np.float64),
+            free=free,
+            m_values=initial,
+            log_u=log_u,
+            max_iterations=max_iterations,
+            tolerance=tolerance,
+        )
+        for k in free:
+            estimates[k].append(m_values[k])
+    m_final = [np.mean(estimates[k], axis=0) if estimates[k] else initial[k] for k in everything]
+    prior = _population_prior(levels, m_final, log_u, len(table))
+    parameters = tuple(
+        ComparisonWeights(
+            c.name,
+            c.level_labels,
+            tuple(float(x) for x in m_final[k]),
+            tuple(float(x) for x in u_values[k]),
+        )
+        for k, c in enumerate(comparisons)
+    )
+    return MatchModel(comparisons, parameters, prior, tuple(rules))
+
+
+def _population_prior(
+    levels: LevelMatrix,
+    m_values: list[npt.NDArray[np.float64]],
+    log_u: list[Floats],
+    records: int,
+) -> float:
+    """Fit the chance that two random records match to the candidate pairs."""
+    total_pairs = max(records * (records - 1) / 2, 1.0)
+    if not len(levels):
+        return min(max(1.0 / max(records, 2), 1e-9), 0.5)
+    patterns, counts = _unique_patterns(levels)
+    log_ratio = np.zeros(len(patterns))
+    for k in range(patterns.shape[1]):
+        log_m = np.log(np.r_[1.0, np.maximum(m_values[k], _MIN_PROBABILITY)])
+        log_ratio += log_m[patterns[:, k]] - log_u[k][patterns[:, k]]
+    prior = min(len(levels) / total_pairs, 0.5)
+    for _ in range(50):
+        log_odds = log_ratio + math.log(prior / (1 - prior))
+        posterior = 1.0 / (1.0 + np.exp(-np.clip(log_odds, -700, 700)))
+        new_prior = min(max(float((posterior * counts).sum()) / total_pairs, 1e-12), 0.5)
+        if abs(math.log(new_prior / prior)) < 1e-4:
+            prior = new_prior
+            break
+        prior = new_prior
+    return prior

@@ -1,0 +1,495 @@
+"""Storage and integration ports: the protocols hosts implement or pick adapters for.
+
+crmcore holds no infrastructure. Services talk to storage through the
+:class:`typing.Protocol` classes below; the shipped adapters implement them
+(:mod:`crmcore.adapters.memory`, the reference, and :mod:`crmcore.adapters.sql`),
+and :mod:`crmcore.testing.contracts` proves that any implementation — ours
+or a host's — keeps the contract written in these docstrings.
+
+The storage contract, common to every repository:
+
+- ``get(id)`` returns the stored snapshot or raises
+  :class:`~crmcore.errors.NotFoundError`. ``find_*`` methods return a
+  possibly empty list, sorted by id (``find_updated_since`` by
+  ``(updated_at, id)``).
+- ``save(x)`` is insert-or-update with optimistic locking. ``x.version`` is
+  the version the caller read: ``0`` means "new". The save succeeds only if
+  the stored version equals ``x.version`` (no stored row for ``0``); it
+  returns the stored snapshot, equal to ``x`` but with ``version + 1``.
+  Otherwise it raises :class:`~crmcore.errors.StaleVersionError` (saving
+  version ``0`` for an existing id, or version ``n > 0`` for a missing id,
+  is stale too). A failed save changes nothing and leaves the unit of work
+  usable.
+- A backend that cannot tell which record a concurrent commit touched may
+  raise the more general :class:`~crmcore.errors.ConcurrencyError` instead
+  (SQLite, when another unit of work committed after this one first read);
+  either way, retry the whole unit of work.
+- ``save_many(xs)`` behaves as ``save`` called for each item in order, but
+  all or nothing: if one item fails, none of the call is applied.
+- A value that a backend cannot store (an id or name longer than its
+  column, a custom field value that is not JSON) raises a
+  :class:`~crmcore.errors.CrmError` naming the field
+  (:class:`~crmcore.errors.StorageError` with ``field``), and nothing of
+  the call is stored.
+- ``iter_all(page_size=...)`` streams every stored record, sorted by id, in
+  pages of ``page_size``: memory stays flat however many records exist.
+- ``delete`` exists only where the domain allows it: leads (spam, erasure
+  requests) and activities (logged by mistake). Customers are never deleted
+  (a merge sets ``merged_into``; erasure anonymises the snapshot), nor are
+  opportunities, cases, orders and survey responses (the history KPIs are
+  computed from), consents (proof of what was agreed) or merge records
+  (every merge must stay reversible).
+
+Repositories are reached only through a :class:`UnitOfWork`, which a
+:class:`Store` opens; see :class:`UnitOfWork` for transactions and events.
+
+May import: ``crmcore.domain``, ``crmcore.merge`` (the merge record type),
+``crmcore.errors``, ``crmcore.clock``; attrs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator, Sequence
+from types import TracebackType
+from typing import Protocol, TypeVar, runtime_checkable
+
+import attrs
+
+from crmcore.domain import (
+    Activity,
+    ActivityId,
+    Case,
+    CaseId,
+    Consent,
+    ConsentId,
+    Customer,
+    CustomerId,
+    DomainEvent,
+    EmailAddress,
+    Lead,
+    LeadId,
+    MergeId,
+    Opportunity,
+    OpportunityId,
+    Order,
+    OrderId,
+    PhoneNumber,
+    SurveyResponse,
+    SurveyResponseId,
+    UserId,
+)
+from crmcore.errors import InvalidValueError
+from crmcore.merge import MergeRecord
+
+__all__ = [
+    "ActivityRepository",
+    "CaseRepository",
+    "ConsentRepository",
+    "CustomerRepository",
+    "EventPublisher",
+    "IdFactory",
+    "LeadRepository",
+    "MergeRecord",
+    "MergeRepository",
+    "OpportunityRepository",
+    "OrderRepository",
+    "Repository",
+    "Store",
+    "SurveyResponseRepository",
+    "UnitOfWork",
+    "Versioned",
+    "with_version",
+]
+
+DEFAULT_PAGE_SIZE = 1000
+"""The page size ``iter_all`` uses when none is given."""
+
+
+class Versioned(Protocol):
+    """What every stored snapshot has: a string ``id``, a ``version`` and ``updated_at``."""
+
+    @property
+    def id(self) -> str:
+        """The record's id."""
+        ...
+
+    @property
+    def version(self) -> int:
+        """The version it was read at (0 when new)."""
+        ...
+
+    @property
+    def updated_at(self) -> dt.datetime:
+        """When it last changed."""
+        ...
+
+
+_E = TypeVar("_E")
+_V = TypeVar("_V", bound=Versioned)
+_K_contra = TypeVar("_K_contra", bound=str, contravariant=True)
+
+
+def with_version(entity: _V, version: int) -> _V:
+    """Return ``entity`` with ``version`` set; what a repository returns from ``save``.
+
+    Adapters (ours and hosts') use this to stamp the stored version on a
+    frozen snapshot without knowing its class. Only ``version`` changes, so
+    the snapshot's other invariants still hold and are not re-checked
+    (this is on the hot path of bulk saves).
+
+    Args:
+        entity: A frozen attrs snapshot with a ``version`` field.
+        version: The stored version, ``>= 1``.
+
+    Returns:
+        An equal snapshot but for ``version``.
+
+    Raises:
+        InvalidValueError: If ``version`` is not a non-negative integer.
+    """
+    if isinstance(version, bool) or not isinstance(version, int) or version < 0:
+        raise InvalidValueError("version", version, "a non-negative integer is required")
+    cls = type(entity)
+    names = _FIELDS.get(cls)
+    if names is None:
+        fields = attrs.fields(cls)  # type: ignore[arg-type]  # snapshots are attrs classes
+        names = _FIELDS.setdefault(cls, tuple(f.name for f in fields))
+    stamped = object.__new__(cls)
+    for name in names:  # frozen: each field set once, before anyone sees the snapshot
+        object.__setattr__(stamped, name, getattr(entity, name))
+    object.__setattr__(stamped, "version", version)
+    return stamped
+
+
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+class Repository(Protocol[_E, _K_contra]):
+    """What every repository offers; the contract is in the module docstring."""
+
+    def get(self, id: _K_contra) -> _E:
+        """Return the stored snapshot with ``id``.
+
+        Raises:
+            NotFoundError: If there is none.
+            StorageError: If the backend fails.
+        """
+        ...
+
+    def save(self, entity: _E) -> _E:
+        """Insert or update ``entity``; return the stored snapshot (version + 1).
+
+        Raises:
+            StaleVersionError: If ``entity.version`` is not the stored version
+                (0 for an existing id, n > 0 for a missing one included).
+            StorageError: If a value does not fit its column (``field`` names
+                it) or the backend fails. Nothing is stored.
+        """
+        ...
+
+    def save_many(self, entities: Iterable[_E]) -> list[_E]:
+        """Save every entity in order, all or nothing; return the stored snapshots.
+
+        Raises:
+            StaleVersionError: If any entity is stale; nothing of the call is saved.
+            StorageError: As for :meth:`save`; nothing of the call is saved.
+        """
+        ...
+
+    def find_updated_since(self, at: dt.datetime, *, limit: int | None = None) -> list[_E]:
+        """Return the records with ``updated_at >= at``, by ``(updated_at, id)``.
+
+        Args:
+            at: An aware timestamp.
+            limit: At most this many records (the oldest first).
+
+        Raises:
+            InvalidValueError: If ``at`` is naive or ``limit`` is negative.
+        """
+        ...
+
+    def iter_all(self, *, page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[_E]:
+        """Yield every stored record by id, reading ``page_size`` records at a time.
+
+        Memory use is bounded by the page size, not the number of records.
+        Records saved while iterating may or may not be seen.
+
+        Raises:
+            InvalidValueError: If ``page_size`` is not positive.
+        """
+        ...
+
+    def count(self) -> int:
+        """Return how many records are stored."""
+        ...
+
+
+@runtime_checkable
+class CustomerRepository(Repository[Customer, CustomerId], Protocol):
+    """Customer accounts. Never deleted: merges set ``merged_into``."""
+
+    def find_by_email(self, address: EmailAddress) -> list[Customer]:
+        """Return the customers having ``address`` (canonical form) among their emails."""
+        ...
+
+    def find_by_phone(self, number: PhoneNumber) -> list[Customer]:
+        """Return the customers having a phone with ``number``'s E.164 form."""
+        ...
+
+    def find_by_owner(self, owner: UserId) -> list[Customer]:
+        """Return the customers owned by ``owner`` (负责人)."""
+        ...
+
+    def find_by_external_id(self, system: str, value: str) -> list[Customer]:
+        """Return the customers known as ``value`` in ``system`` (case-insensitive system)."""
+        ...
+
+
+@runtime_checkable
+class LeadRepository(Repository[Lead, LeadId], Protocol):
+    """Leads (线索). May be deleted (spam, erasure requests)."""
+
+    def find_by_email(self, address: EmailAddress) -> list[Lead]:
+        """Return the leads having ``address`` (canonical form) among their emails."""
+        ...
+
+    def find_by_phone(self, number: PhoneNumber) -> list[Lead]:
+        """Return the leads having a phone with ``number``'s E.164 form."""
+        ...
+
+    def find_by_owner(self, owner: UserId) -> list[Lead]:
+        """Return the leads owned by ``owner``."""
+        ...
+
+    def delete(self, lead: Lead) -> None:
+        """Delete ``lead``, which must be the stored version.
+
+        Raises:
+            NotFoundError: If no lead has its id.
+            StaleVersionError: If ``lead.version`` is not the stored version.
+        """
+        ...
+
+
+@runtime_checkable
+class OpportunityRepository(Repository[Opportunity, OpportunityId], Protocol):
+    """Opportunities (商机). Never deleted: they close as lost."""
+
+    def find_by_customer(self, customer_id: CustomerId) -> list[Opportunity]:
+        """Return the customer's opportunities."""
+        ...
+
+    def find_by_owner(self, owner: UserId) -> list[Opportunity]:
+        """Return the opportunities owned by ``owner``."""
+        ...
+
+
+@runtime_checkable
+class ActivityRepository(Repository[Activity, ActivityId], Protocol):
+    """Activities (跟进记录). May be deleted (logged by mistake)."""
+
+    def find_by_customer(self, customer_id: CustomerId) -> list[Activity]:
+        """Return the activities linked to the customer."""
+        ...
+
+    def find_by_owner(self, owner: UserId) -> list[Activity]:
+        """Return the activities owned by ``owner``."""
+        ...
+
+    def delete(self, activity: Activity) -> None:
+        """Delete ``activity``, which must be the stored version.
+
+        Raises:
+            NotFoundError: If no activity has its id.
+            StaleVersionError: If ``activity.version`` is not the stored version.
+        """
+        ...
+
+
+@runtime_checkable
+class CaseRepository(Repository[Case, CaseId], Protocol):
+    """Service cases and complaints (投诉). Never deleted: they close."""
+
+    def find_by_customer(self, customer_id: CustomerId) -> list[Case]:
+        """Return the customer's cases."""
+        ...
+
+    def find_by_owner(self, owner: UserId) -> list[Case]:
+        """Return the cases owned by ``owner``."""
+        ...
+
+
+@runtime_checkable
+class SurveyResponseRepository(Repository[SurveyResponse, SurveyResponseId], Protocol):
+    """Survey responses (CSAT, NPS, CES). Never deleted."""
+
+    def find_by_customer(self, customer_id: CustomerId) -> list[SurveyResponse]:
+        """Return the customer's survey responses."""
+        ...
+
+
+@runtime_checkable
+class OrderRepository(Repository[Order, OrderId], Protocol):
+    """Orders (purchases). Never deleted: they are cancelled or refunded."""
+
+    def find_by_customer(self, customer_id: CustomerId) -> list[Order]:
+        """Return the customer's orders."""
+        ...
+
+    def find_by_external_id(self, external_id: str) -> list[Order]:
+        """Return the orders with ``external_id`` (the id in the shop or ERP)."""
+        ...
+
+
+@runtime_checkable
+class ConsentRepository(Repository[Consent, ConsentId], Protocol):
+    """Consents (PIPL / GDPR). Never deleted: withdrawal is recorded instead."""
+
+    def find_by_customer(self, customer_id: CustomerId) -> list[Consent]:
+        """Return the customer's consents."""
+        ...
+
+
+@runtime_checkable
+class MergeRepository(Repository[MergeRecord, MergeId], Protocol):
+    """Merge records. Never deleted: every merge must stay reversible."""
+
+    def find_by_customer(self, customer_id: CustomerId) -> list[MergeRecord]:
+        """Return the merges that involved the customer, as survivor or as merged."""
+        ...
+
+
+@runtime_checkable
+class EventPublisher(Protocol):
+    """Where domain events go after a successful commit (ERP, messaging, analytics).
+
+    Delivery is at least once: a publisher may see an event again after a
+    crash (deduplicate on ``event.id``).
+    """
+
+    def publish(self, events: Sequence[DomainEvent]) -> None:
+        """Deliver ``events``, in order.
+
+        Raising means none of them counts as delivered; the SQL adapter
+        keeps them in its outbox for :func:`crmcore.adapters.sql.relay_outbox`.
+        """
+        ...
+
+
+@runtime_checkable
+class IdFactory(Protocol):
+    """Where new record ids come from (UUIDs, database sequences, a host's scheme)."""
+
+    def new_id(self) -> str:
+        """Return a new id, never returned before."""
+        ...
+
+
+@runtime_checkable
+class UnitOfWork(Protocol):
+    """One transaction over every repository, used as a context manager.
+
+    - Changes made through the repositories are visible inside the unit of
+      work at once and to others only after :meth:`commit`.
+    - :meth:`commit` applies all of them or none (raising
+      :class:`~crmcore.errors.StaleVersionError` if a concurrent commit got
+      there first).
+    - Rollback is the default: leaving the ``with`` block without
+      :meth:`commit` — normally or by an exception — discards every change
+      and every collected event.
+    - Events given to :meth:`collect` are published through the store's
+      :class:`EventPublisher` only after a successful commit, never before
+      and never after a rollback.
+    - After :meth:`commit` or :meth:`rollback` the unit of work may go on
+      with a fresh transaction in the same block.
+    - A unit of work belongs to one thread; open one per thread.
+
+    Using the repositories outside the ``with`` block raises
+    :class:`~crmcore.errors.StorageError`.
+    """
+
+    @property
+    def customers(self) -> CustomerRepository:
+        """Customer accounts."""
+        ...
+
+    @property
+    def leads(self) -> LeadRepository:
+        """Leads."""
+        ...
+
+    @property
+    def opportunities(self) -> OpportunityRepository:
+        """Opportunities."""
+        ...
+
+    @property
+    def activities(self) -> ActivityRepository:
+        """Activities."""
+        ...
+
+    @property
+    def cases(self) -> CaseRepository:
+        """Service cases."""
+        ...
+
+    @property
+    def survey_responses(self) -> SurveyResponseRepository:
+        """Survey responses."""
+        ...
+
+    @property
+    def orders(self) -> OrderRepository:
+        """Orders."""
+        ...
+
+    @property
+    def consents(self) -> ConsentRepository:
+        """Consents."""
+        ...
+
+    @property
+    def merges(self) -> MergeRepository:
+        """Merge records."""
+        ...
+
+    def __enter__(self) -> UnitOfWork:
+        """Begin the transaction."""
+        ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Roll back whatever was not committed and end the unit of work."""
+        ...
+
+    def collect(self, *events: DomainEvent) -> None:
+        """Keep ``events`` for publishing after the next successful commit."""
+        ...
+
+    def commit(self) -> None:
+        """Apply every change and record the collected events, then publish them.
+
+        Raises:
+            StaleVersionError: If a concurrent change made a save stale;
+                nothing was applied.
+            StorageError: If the backend fails; nothing was applied.
+        """
+        ...
+
+    def rollback(self) -> None:
+        """Discard every change and collected event since the last commit."""
+        ...
+
+
+@runtime_checkable
+class Store(Protocol):
+    """A storage backend: opens units of work."""
+
+    def unit_of_work(self) -> UnitOfWork:
+        """Return a new unit of work (enter it with ``with``)."""
+        ...

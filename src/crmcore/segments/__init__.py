@@ -1,0 +1,166 @@
+"""Segmentation (客户细分): rules as data, evaluated in memory with explanations; RFM and tiers.
+
+A segment rule is a small tree of frozen nodes (:mod:`crmcore.segments.rule`)
+that round-trips through JSON (:mod:`crmcore.serialization`), reads well
+when built (:mod:`crmcore.segments.builder`), evaluates on customers with
+their related records and explains itself
+(:mod:`crmcore.segments.evaluate`), and compiles to SQL
+(:mod:`crmcore.adapters.sql.segments`) and polars
+(:mod:`crmcore.adapters.frames`) with the same answers.
+
+>>> import pendulum
+>>> from crmcore.segments import HasTag, field, last_purchase
+>>> rule = (field("tier") == "vip") & ~HasTag("churn-risk") | last_purchase().within(days=30)
+>>> type(rule).__name__
+'Or'
+
+May import: ``crmcore.domain``, ``crmcore.clock``, ``crmcore.errors``; attrs, pendulum.
+"""
+
+from crmcore.segments.builder import (
+    CustomRef,
+    FieldRef,
+    activities,
+    all_of,
+    any_of,
+    custom,
+    field,
+    has_tag,
+    last_activity,
+    last_purchase,
+    latest_survey,
+    not_,
+    purchases,
+)
+from crmcore.segments.evaluate import (
+    EMPTY_CONTEXT,
+    CompiledRule,
+    Explanation,
+    RelatedRecords,
+    SegmentContext,
+    compile_rule,
+    describe,
+    evaluate,
+    explain,
+)
+from crmcore.segments.rfm import (
+    ChurnRisk,
+    FixedBins,
+    Quantiles,
+    RfmMethod,
+    RfmScore,
+    RfmSegment,
+    TierDecision,
+    TierPolicy,
+    TierRule,
+    churn_risk,
+    rfm_scores,
+    rfm_segment,
+)
+from crmcore.segments.rule import (
+    FIELDS,
+    ActivityCount,
+    And,
+    Compare,
+    CustomCompare,
+    FieldKind,
+    FieldSpec,
+    HasTag,
+    InWindow,
+    LastActivity,
+    LastOrder,
+    LatestSurveyScore,
+    Not,
+    Op,
+    Or,
+    OrderAverage,
+    OrderCount,
+    OrderTotal,
+    Rule,
+    SurveyMetric,
+    UnsupportedRuleError,
+    check_pattern,
+    walk,
+)
+from crmcore.segments.window import (
+    After,
+    Before,
+    Between,
+    CalendarPeriod,
+    NotWithin,
+    PeriodUnit,
+    Span,
+    Window,
+    Within,
+    resolve,
+)
+
+__all__ = [
+    "EMPTY_CONTEXT",
+    "FIELDS",
+    "ActivityCount",
+    "After",
+    "And",
+    "Before",
+    "Between",
+    "CalendarPeriod",
+    "ChurnRisk",
+    "Compare",
+    "CompiledRule",
+    "CustomCompare",
+    "CustomRef",
+    "Explanation",
+    "FieldKind",
+    "FieldRef",
+    "FieldSpec",
+    "FixedBins",
+    "HasTag",
+    "InWindow",
+    "LastActivity",
+    "LastOrder",
+    "LatestSurveyScore",
+    "Not",
+    "NotWithin",
+    "Op",
+    "Or",
+    "OrderAverage",
+    "OrderCount",
+    "OrderTotal",
+    "PeriodUnit",
+    "Quantiles",
+    "RelatedRecords",
+    "RfmMethod",
+    "RfmScore",
+    "RfmSegment",
+    "Rule",
+    "SegmentContext",
+    "Span",
+    "SurveyMetric",
+    "TierDecision",
+    "TierPolicy",
+    "TierRule",
+    "UnsupportedRuleError",
+    "Window",
+    "Within",
+    "activities",
+    "all_of",
+    "any_of",
+    "check_pattern",
+    "churn_risk",
+    "compile_rule",
+    "custom",
+    "describe",
+    "evaluate",
+    "explain",
+    "field",
+    "has_tag",
+    "last_activity",
+    "last_purchase",
+    "latest_survey",
+    "not_",
+    "purchases",
+    "resolve",
+    "rfm_scores",
+    "rfm_segment",
+    "walk",
+]

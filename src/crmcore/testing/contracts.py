@@ -1,0 +1,738 @@
+"""The storage contract suite: tests every :class:`~crmcore.ports.Store` must pass.
+
+Subclass :class:`StoreContract` in your test suite and provide one pytest
+fixture, ``store_factory``: a callable that takes the
+:class:`~crmcore.ports.EventPublisher` to use (or ``None``) and returns a
+fresh, empty store each time it is called (hypothesis calls it once per
+example, so the fixture itself must be a factory)::
+
+    import pytest
+    from crmcore.testing.contracts import StoreContract
+
+    class TestMyStore(StoreContract):
+        @pytest.fixture
+        def store_factory(self):
+            def fresh(publisher):
+                return MyStore(..., publisher=publisher)  # empty
+            return fresh
+
+The suite checks the contract written in :mod:`crmcore.ports`: versions
+and optimistic locking, ``get``/``find``/``iter_all``, all-or-nothing
+``save_many``, rollback by default, events published only after a commit,
+``delete`` where allowed, and exact round trips of every aggregate. Its
+:meth:`StoreContract.test_random_operations_agree_with_the_memory_reference`
+drives your store and :class:`~crmcore.adapters.memory.MemoryStore` with the
+same random operations (a hypothesis ``RuleBasedStateMachine``) and checks
+that they answer alike.
+
+May import: anything public in crmcore; hypothesis, pytest.
+"""
+
+# A test suite shipped in src: asserts are its point (S101), test names its docs (D102).
+# ruff: noqa: S101, D102
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, ClassVar, TypeAlias
+
+import attrs
+import pendulum
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    rule,
+    run_state_machine_as_test,
+)
+
+from crmcore.adapters.memory import MemoryEventPublisher, MemoryStore
+from crmcore.domain import (
+    ActivityId,
+    ActivityKind,
+    CaseId,
+    CaseKind,
+    ConsentChannel,
+    ConsentId,
+    Customer,
+    CustomerId,
+    CustomerTagged,
+    EmailAddress,
+    ExternalId,
+    Lead,
+    LeadId,
+    Money,
+    OpportunityId,
+    OrderId,
+    Organization,
+    Person,
+    PersonName,
+    PhoneNumber,
+    Priority,
+    SurveyResponseId,
+    Tier,
+    UserId,
+    assign_owner,
+    capture_lead,
+    classify,
+    grant_consent,
+    log_activity,
+    open_case,
+    open_opportunity,
+    record_order,
+    record_survey_response,
+    register_customer,
+    tag,
+)
+from crmcore.errors import (
+    ConcurrencyError,
+    CrmError,
+    NotFoundError,
+    StaleVersionError,
+    StorageError,
+)
+from crmcore.ports import EventPublisher, Store, UnitOfWork
+from crmcore.testing import strategies as cst
+
+__all__ = ["StoreContract", "StoreFactory"]
+
+StoreFactory: TypeAlias = Callable[[EventPublisher | None], Store]
+"""Return a fresh, empty store publishing to the given publisher (or nowhere)."""
+
+_AT = pendulum.datetime(2026, 3, 1, 9)
+_EMAILS = ("li.na@example.com", "wang.wei@example.cn", "Sam@Example.org", "sam@example.org")
+_PHONES = ("+8613800138000", "+8613900139000", "+14155552671")
+_OWNERS = ("u-ana", "u-bo", "u-chen")
+_IDS = ("c-1", "c-2", "c-3", "c-4", "c-5")
+_LEAD_IDS = ("l-1", "l-2", "l-3")
+
+
+def _customer(
+    id: str,
+    *,
+    name: str = "李娜",
+    emails: tuple[str, ...] = (),
+    phones: tuple[str, ...] = (),
+    owner: str | None = None,
+    organization: bool = False,
+    at: pendulum.DateTime = _AT,
+) -> Customer:
+    customer, _ = register_customer(
+        id=CustomerId(id),
+        person=None if organization else Person(name=PersonName.parse(name)),
+        organization=Organization(legal_name=name) if organization else None,
+        emails=[EmailAddress(e) for e in emails],
+        phones=[PhoneNumber.parse(p) for p in phones],
+        owner=UserId(owner) if owner else None,
+        at=at,
+    )
+    return customer
+
+
+def _outcome(action: Callable[[], Any]) -> tuple[str, Any]:
+    """Return ("ok", result) or ("error", the CrmError's class name)."""
+    try:
+        return ("ok", action())
+    except CrmError as exc:
+        return ("error", type(exc).__name__)
+
+
+class StoreContract:
+    """The contract tests; subclass and provide the ``store_factory`` fixture.
+
+    ``store_factory(publisher)`` returns a fresh, empty store that publishes
+    committed events to ``publisher`` (``None``: nowhere).
+
+    Attributes:
+        state_machine_examples: How many random programs the stateful test
+            runs (each of up to ``state_machine_steps`` operations).
+        state_machine_steps: The longest random program.
+    """
+
+    state_machine_examples: ClassVar[int] = 30
+    state_machine_steps: ClassVar[int] = 25
+
+    @pytest.fixture
+    def store_factory(self) -> StoreFactory:
+        """Provide a factory of fresh stores (override in your subclass)."""
+        pytest.skip("provide a store_factory fixture in your StoreContract subclass")
+
+    # -- get and save ------------------------------------------------------------
+
+    def test_get_of_a_missing_id_raises_not_found(self, store_factory: StoreFactory) -> None:
+        with store_factory(None).unit_of_work() as uow, pytest.raises(NotFoundError):
+            uow.customers.get(CustomerId("c-missing"))
+
+    def test_save_of_a_new_record_returns_it_with_version_one(
+        self, store_factory: StoreFactory
+    ) -> None:
+        customer = _customer("c-1", emails=("li.na@example.com",))
+        with store_factory(None).unit_of_work() as uow:
+            stored = uow.customers.save(customer)
+        assert stored == attrs.evolve(customer, version=1)
+
+    def test_a_committed_record_is_read_back_equal(self, store_factory: StoreFactory) -> None:
+        store = store_factory(None)
+        customer = _customer("c-1", emails=("li.na@example.com",), phones=("+8613800138000",))
+        with store.unit_of_work() as uow:
+            stored = uow.customers.save(customer)
+            uow.commit()
+        with store.unit_of_work() as uow:
+            assert uow.customers.get(CustomerId("c-1")) == stored
+
+    def test_every_save_bumps_the_version_by_one(self, store_factory: StoreFactory) -> None:
+        with store_factory(None).unit_of_work() as uow:
+            first = uow.customers.save(_customer("c-1"))
+            second = uow.customers.save(first)
+            third = uow.customers.save(second)
+        assert (first.version, second.version, third.version) == (1, 2, 3)
+
+    def test_saving_version_zero_for_an_existing_id_is_stale(
+        self, store_factory: StoreFactory
+    ) -> None:
+        with store_factory(None).unit_of_work() as uow:
+            uow.customers.save(_customer("c-1"))
+            with pytest.raises(StaleVersionError) as caught:
+                uow.customers.save(_customer("c-1", name="王伟"))
+        assert (caught.value.expected, caught.value.actual) == (0, 1)
+
+    def test_saving_an_old_version_is_stale(self, store_factory: StoreFactory) -> None:
+        with store_factory(None).unit_of_work() as uow:
+            first = uow.customers.save(_customer("c-1"))
+            uow.customers.save(first)
+            with pytest.raises(StaleVersionError) as caught:
+                uow.customers.save(first)
+        assert (caught.value.expected, caught.value.actual) == (1, 2)
+
+    def test_saving_a_version_for_a_missing_id_is_stale(self, store_factory: StoreFactory) -> None:
+        with store_factory(None).unit_of_work() as uow, pytest.raises(StaleVersionError):
+            uow.customers.save(attrs.evolve(_customer("c-1"), version=3))
+
+    def test_a_stale_save_changes_nothing_and_the_unit_of_work_goes_on(
+        self, store_factory: StoreFactory
+    ) -> None:
+        with store_factory(None).unit_of_work() as uow:
+            stored = uow.customers.save(_customer("c-1", emails=("li.na@example.com",)))
+            with pytest.raises(StaleVersionError):
+                uow.customers.save(_customer("c-1", emails=("sam@example.org",)))
+            uow.customers.save(_customer("c-2"))
+            assert uow.customers.get(CustomerId("c-1")) == stored
+            assert uow.customers.find_by_email(EmailAddress("sam@example.org")) == []
+
+    def test_a_concurrent_commit_makes_a_save_from_an_older_read_stale(
+        self, store_factory: StoreFactory
+    ) -> None:
+        store = store_factory(None)
+        with store.unit_of_work() as uow:
+            uow.customers.save(_customer("c-1"))
+            uow.commit()
+        with store.unit_of_work() as reader:
+            seen = reader.customers.get(CustomerId("c-1"))
+            with store.unit_of_work() as writer:
+                writer.customers.save(writer.customers.get(CustomerId("c-1")))
+                writer.commit()
+            with pytest.raises(ConcurrencyError):  # StaleVersionError or its parent
+                reader.customers.save(seen)
+
+    def test_save_many_returns_every_record_with_its_next_version(
+        self, store_factory: StoreFactory
+    ) -> None:
+        customers = [_customer(id) for id in _IDS]
+        with store_factory(None).unit_of_work() as uow:
+            stored = uow.customers.save_many(customers)
+        assert [c.version for c in stored] == [1] * len(_IDS)
+
+    def test_save_many_saves_nothing_when_one_record_is_stale(
+        self, store_factory: StoreFactory
+    ) -> None:
+        with store_factory(None).unit_of_work() as uow:
+            uow.customers.save(_customer("c-3"))
+            with pytest.raises(StaleVersionError):
+                uow.customers.save_many([_customer("c-1"), _customer("c-2"), _customer("c-3")])
+            assert uow.customers.count() == 1
+
+    def test_save_many_of_the_same_record_twice_applies_them_in_order(
+        self, store_factory: StoreFactory
+    ) -> None:
+        first = _customer("c-1")
+        with store_factory(None).unit_of_work() as uow:
+            stored = uow.customers.save_many([first, attrs.evolve(first, version=1)])
+            assert [c.version for c in stored] == [1, 2]
+            assert uow.customers.get(CustomerId("c-1")).version == 2
+
+    # -- finding -------------------------------------------------------------------
+
+    def _three_customers(self, uow: UnitOfWork) -> None:
+        uow.customers.save_many(
+            [
+                _customer(
+                    "c-1", emails=("li.na@example.com",), phones=(_PHONES[0],), owner="u-ana"
+                ),
+                _customer(
+                    "c-2",
+                    name="Acme",
+                    organization=True,
+                    emails=("Sam@Example.org", "li.na@example.com"),
+                    phones=(_PHONES[1],),
+                    owner="u-bo",
+                ),
+                _customer("c-3", emails=("sam@example.org",), phones=(_PHONES[0],), owner="u-ana"),
+            ]
+        )
+
+    def test_find_by_email_returns_every_customer_with_that_address_by_id(
+        self, store_factory: StoreFactory
+    ) -> None:
+        with store_factory(None).unit_of_work() as uow:
+            self._three_customers(uow)
+            found = uow.customers.find_by_email(EmailAddress("li.na@example.com"))
+        assert [c.id for c in found] == ["c-1", "c-2"]
+
+    def test_find_by_email_tells_apart_local_parts_differing_in_case(
+        self, store_factory: StoreFactory
+    ) -> None:
+        with store_factory(None).unit_of_work() as uow:
+            self._three_customers(uow)
+            found = uow.customers.find_by_email(EmailAddress("Sam@Example.org"))
+        assert [c.id for c in found] == ["c-2"]
+
+    def test_find_by_phone_matches_the_e164_form(self, store_factory: StoreFactory) -> None:
+        with store_factory(None).unit_of_work() as uow:
+            self._three_customers(uow)
+            found = uow.customers.find_by_phone(PhoneNumber.parse("138 0013 8000", region="CN"))
+        assert [c.id for c in found] == ["c-1", "c-3"]
+
+    def test_find_by_owner_returns_the_owners_customers(self, store_factory: StoreFactory) -> None:
+        with store_factory(None).unit_of_work() as uow:
+            self._three_customers(uow)
+            found = uow.customers.find_by_owner(UserId("u-ana"))
+        assert [c.id for c in found] == ["c-1", "c-3"]
+
+    def test_find_returns_an_empty_list_when_nothing_matches(
+        self, store_factory: StoreFactory
+    ) -> None:
+        with store_factory(None).unit_of_work() as uow:
+            self._three_customers(uow)
+            assert uow.customers.find_by_email(EmailAddress("nobody@example.com")) == []
+
+    def test_find_by_email_follows_a_changed_address(self, store_factory: StoreFactory) -> None:
+        with store_factory(None).unit_of_work() as uow:
+            stored = uow.customers.save(_customer("c-1", emails=("li.na@example.com",)))
+            points = stored.points.without_email(EmailAddress("li.na@example.com")).with_email(
+                EmailAddress("sam@example.org")
+            )
+            uow.customers.save(attrs.evolve(stored, points=points))
+            assert uow.customers.find_by_email(EmailAddress("li.na@example.com")) == []
+            assert len(uow.customers.find_by_email(EmailAddress("sam@example.org"))) == 1
+
+    def test_find_by_external_id_matches_system_and_value(
+        self, store_factory: StoreFactory
+    ) -> None:
+        customer = attrs.evolve(
+            _customer("c-1"), external_ids=frozenset({ExternalId("erp", "E-1")})
+        )
+        with store_factory(None).unit_of_work() as uow:
+            uow.customers.save_many([customer, _customer("c-2")])
+            found = uow.customers.find_by_external_id("ERP", "E-1")
+        assert [c.id for c in found] == ["c-1"]
+
+    def test_find_updated_since_returns_records_by_update_time(
+        self, store_factory: StoreFactory
+    ) -> None:
+        with store_factory(None).unit_of_work() as uow:
+            uow.customers.save_many(
+                [
+                    _customer("c-1", at=_AT.add(days=2)),
+                    _customer("c-2", at=_AT),
+                    _customer("c-3", at=_AT.add(days=1)),
+                ]
+            )
+            found = uow.customers.find_updated_since(_AT.add(hours=1))
+            limited = uow.customers.find_updated_since(_AT, limit=2)
+        assert ([c.id for c in found], [c.id for c in limited]) == (["c-3", "c-1"], ["c-2", "c-3"])
+
+    def test_iter_all_yields_every_record_by_id_across_pages(
+        self, store_factory: StoreFactory
+    ) -> None:
+        ids = [f"c-{n:03d}" for n in range(23)]
+        with store_factory(None).unit_of_work() as uow:
+            uow.customers.save_many([_customer(id) for id in reversed(ids)])
+            seen = [c.id for c in uow.customers.iter_all(page_size=5)]
+        assert seen == ids
+
+    def test_related_records_are_found_by_customer(self, store_factory: StoreFactory) -> None:
+        customer_id = CustomerId("c-1")
+        opportunity, _ = open_opportunity(
+            id=OpportunityId("o-1"),
+            customer_id=customer_id,
+            title="ERP",
+            amount=Money("100.50", "CNY"),
+            at=_AT,
+        )
+        activity, _ = log_activity(
+            id=ActivityId("a-1"),
+            kind=ActivityKind.CALL,
+            customer_id=customer_id,
+            subject="call",
+            at=_AT,
+        )
+        case, _ = open_case(
+            id=CaseId("k-1"),
+            customer_id=customer_id,
+            kind=CaseKind.COMPLAINT,
+            subject="late",
+            at=_AT,
+        )
+        survey, _ = record_survey_response(
+            id=SurveyResponseId("s-1"), customer_id=customer_id, nps=9, at=_AT
+        )
+        order, _ = record_order(
+            id=OrderId("r-1"),
+            customer_id=customer_id,
+            amount=Money("99.90", "CNY"),
+            ordered_at=_AT,
+            at=_AT,
+        )
+        consent, _ = grant_consent(
+            id=ConsentId("g-1"),
+            customer_id=customer_id,
+            purpose="marketing",
+            channel=ConsentChannel.EMAIL,
+            source="web form",
+            at=_AT,
+        )
+        with store_factory(None).unit_of_work() as uow:
+            found = (
+                uow.opportunities.save(opportunity)
+                in uow.opportunities.find_by_customer(customer_id),
+                uow.activities.save(activity) in uow.activities.find_by_customer(customer_id),
+                uow.cases.save(case) in uow.cases.find_by_customer(customer_id),
+                uow.survey_responses.save(survey)
+                in uow.survey_responses.find_by_customer(customer_id),
+                uow.orders.save(order) in uow.orders.find_by_customer(customer_id),
+                uow.consents.save(consent) in uow.consents.find_by_customer(customer_id),
+            )
+        assert found == (True,) * 6
+
+    # The fixture is a factory (fresh store per example); every subclass runs this body
+    # with its own store, hence the differing executors.
+    @settings(
+        suppress_health_check=[
+            HealthCheck.function_scoped_fixture,
+            HealthCheck.differing_executors,
+        ],
+        max_examples=20,
+    )
+    @given(data=st.data())
+    def test_every_aggregate_round_trips_exactly(
+        self, store_factory: StoreFactory, data: st.DataObject
+    ) -> None:
+        pick = data.draw(
+            st.sampled_from(
+                [
+                    ("customers", cst.customers()),
+                    ("leads", cst.leads()),
+                    ("opportunities", cst.opportunities()),
+                    ("activities", cst.activities()),
+                    ("cases", cst.cases()),
+                    ("survey_responses", cst.survey_responses()),
+                    ("orders", cst.orders()),
+                    ("consents", cst.consents()),
+                    ("merges", cst.merge_records()),
+                ]
+            ),
+            label="aggregate",
+        )
+        name, strategy = pick
+        drawn: Any = data.draw(strategy, label=name)
+        record = attrs.evolve(drawn, version=0)
+        store = store_factory(None)
+        with store.unit_of_work() as uow:
+            stored = getattr(uow, name).save(record)
+            uow.commit()
+        with store.unit_of_work() as uow:
+            assert getattr(uow, name).get(record.id) == stored
+
+    # -- delete --------------------------------------------------------------------
+
+    def test_a_deleted_lead_is_gone(self, store_factory: StoreFactory) -> None:
+        lead, _ = capture_lead(id=LeadId("l-1"), name=PersonName.parse("王伟"), at=_AT)
+        store = store_factory(None)
+        with store.unit_of_work() as uow:
+            uow.leads.delete(uow.leads.save(lead))
+            uow.commit()
+        with store.unit_of_work() as uow, pytest.raises(NotFoundError):
+            uow.leads.get(LeadId("l-1"))
+
+    def test_deleting_a_missing_activity_raises_not_found(
+        self, store_factory: StoreFactory
+    ) -> None:
+        activity, _ = log_activity(
+            id=ActivityId("a-1"),
+            kind=ActivityKind.NOTE,
+            customer_id=CustomerId("c-1"),
+            subject="x",
+            at=_AT,
+        )
+        with store_factory(None).unit_of_work() as uow, pytest.raises(NotFoundError):
+            uow.activities.delete(attrs.evolve(activity, version=1))
+
+    def test_deleting_a_stale_lead_raises_and_keeps_it(self, store_factory: StoreFactory) -> None:
+        lead, _ = capture_lead(id=LeadId("l-1"), name=PersonName.parse("王伟"), at=_AT)
+        with store_factory(None).unit_of_work() as uow:
+            first = uow.leads.save(lead)
+            second = uow.leads.save(first)
+            with pytest.raises(StaleVersionError):
+                uow.leads.delete(first)
+            assert uow.leads.get(LeadId("l-1")) == second
+
+    # -- units of work and events --------------------------------------------------
+
+    def test_leaving_the_block_without_commit_rolls_back(self, store_factory: StoreFactory) -> None:
+        store = store_factory(None)
+        with store.unit_of_work() as uow:
+            uow.customers.save(_customer("c-1"))
+        with store.unit_of_work() as uow:
+            assert uow.customers.count() == 0
+
+    def test_an_exception_in_the_block_writes_and_publishes_nothing(
+        self, store_factory: StoreFactory
+    ) -> None:
+        publisher = MemoryEventPublisher()
+        store = store_factory(publisher)
+        customer, event = register_customer(
+            id=CustomerId("c-1"), person=Person(name=PersonName.parse("李娜")), at=_AT
+        )
+
+        def fail_halfway() -> None:
+            with store.unit_of_work() as uow:
+                uow.customers.save(customer)
+                uow.collect(event)
+                raise KeyError(customer.id)
+
+        with pytest.raises(KeyError):
+            fail_halfway()
+        with store.unit_of_work() as uow:
+            assert (uow.customers.count(), publisher.published) == (0, [])
+
+    def test_events_are_published_only_after_the_commit(self, store_factory: StoreFactory) -> None:
+        publisher = MemoryEventPublisher()
+        customer, event = register_customer(
+            id=CustomerId("c-1"), person=Person(name=PersonName.parse("李娜")), at=_AT
+        )
+        with store_factory(publisher).unit_of_work() as uow:
+            uow.customers.save(customer)
+            uow.collect(event)
+            before = list(publisher.published)
+            uow.commit()
+        assert (before, publisher.published) == ([], [event])
+
+    def test_rollback_discards_changes_and_events(self, store_factory: StoreFactory) -> None:
+        publisher = MemoryEventPublisher()
+        customer, event = register_customer(
+            id=CustomerId("c-1"), person=Person(name=PersonName.parse("李娜")), at=_AT
+        )
+        with store_factory(publisher).unit_of_work() as uow:
+            uow.customers.save(customer)
+            uow.collect(event)
+            uow.rollback()
+            uow.commit()
+            assert (uow.customers.count(), publisher.published) == (0, [])
+
+    def test_the_unit_of_work_goes_on_after_a_commit(self, store_factory: StoreFactory) -> None:
+        store = store_factory(None)
+        with store.unit_of_work() as uow:
+            uow.customers.save(_customer("c-1"))
+            uow.commit()
+            uow.customers.save(_customer("c-2"))
+        with store.unit_of_work() as uow:
+            assert [c.id for c in uow.customers.iter_all()] == ["c-1"]
+
+    def test_a_commit_applies_every_repository_together(self, store_factory: StoreFactory) -> None:
+        store = store_factory(None)
+        lead, _ = capture_lead(id=LeadId("l-1"), name=PersonName.parse("王伟"), at=_AT)
+        with store.unit_of_work() as uow:
+            uow.customers.save(_customer("c-1"))
+            uow.leads.save(lead)
+            uow.commit()
+        with store.unit_of_work() as uow:
+            assert (uow.customers.count(), uow.leads.count()) == (1, 1)
+
+    def test_a_repository_used_outside_the_block_raises(self, store_factory: StoreFactory) -> None:
+        uow = store_factory(None).unit_of_work()
+        with pytest.raises(StorageError):
+            uow.customers.get(CustomerId("c-1"))
+
+    # -- the stateful comparison with the reference --------------------------------
+
+    def test_random_operations_agree_with_the_memory_reference(
+        self, store_factory: StoreFactory
+    ) -> None:
+        machine = _machine(store_factory)
+        run_state_machine_as_test(
+            machine,
+            settings=settings(
+                max_examples=self.state_machine_examples,
+                stateful_step_count=self.state_machine_steps,
+                deadline=None,
+                suppress_health_check=[HealthCheck.too_slow],
+            ),
+        )
+
+
+_customers = st.builds(
+    _customer,
+    st.sampled_from(_IDS),
+    name=st.sampled_from(["李娜", "王伟", "Sam O'Brien"]),
+    emails=st.lists(st.sampled_from(_EMAILS), max_size=2, unique=True).map(tuple),
+    phones=st.lists(st.sampled_from(_PHONES), max_size=2, unique=True).map(tuple),
+    owner=st.none() | st.sampled_from(_OWNERS),
+    organization=st.booleans(),
+)
+_rich_customers = st.builds(
+    lambda c, id: attrs.evolve(c, id=CustomerId(id), version=0),
+    cst.customers(),
+    st.sampled_from(_IDS),
+)
+_leads = st.builds(
+    lambda lead, id: attrs.evolve(lead, id=LeadId(id), version=0),
+    cst.leads(),
+    st.sampled_from(_LEAD_IDS),
+)
+
+
+def _machine(factory: StoreFactory) -> type[RuleBasedStateMachine]:
+    """Build the state machine comparing ``factory``'s stores with the reference."""
+
+    class StoreAgreesWithReference(RuleBasedStateMachine):
+        """Every operation answers alike on the store under test and the reference."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.published = MemoryEventPublisher()
+            self.reference_published = MemoryEventPublisher()
+            self.store = factory(self.published)
+            self.reference = MemoryStore(self.reference_published)
+            self.uow = self.store.unit_of_work().__enter__()
+            self.ref = self.reference.unit_of_work().__enter__()
+
+        def teardown(self) -> None:
+            self.uow.__exit__(None, None, None)
+            self.ref.__exit__(None, None, None)
+
+        def both(self, action: Callable[[UnitOfWork], Any]) -> Any:
+            actual = _outcome(lambda: action(self.uow))
+            expected = _outcome(lambda: action(self.ref))
+            assert actual == expected
+            return expected
+
+        @initialize()
+        def start(self) -> None:
+            pass
+
+        @rule(customer=_customers | _rich_customers)
+        def save_new(self, customer: Customer) -> None:
+            self.both(lambda uow: uow.customers.save(customer))
+
+        @rule(
+            id=st.sampled_from(_IDS),
+            change=st.sampled_from(["tag", "owner", "classify", "same"]),
+            value=st.sampled_from(_OWNERS),
+        )
+        def save_update(self, id: str, change: str, value: str) -> None:
+            status, current = _outcome(lambda: self.ref.customers.get(CustomerId(id)))
+            if status != "ok":
+                return
+            at = current.updated_at.add(minutes=1)
+            if change == "tag":
+                new, _ = tag(current, value.removeprefix("u-"), at=at)
+            elif change == "owner":
+                new, _ = assign_owner(current, UserId(value), at=at)
+            elif change == "classify":
+                new, _ = classify(
+                    current, tier=Tier.VIP, priority=Priority.HIGH, reason=value, at=at
+                )
+            else:
+                new = current
+            self.both(lambda uow: uow.customers.save(new))
+
+        @rule(id=st.sampled_from(_IDS), delta=st.sampled_from([-1, 1, 5]))
+        def save_stale(self, id: str, delta: int) -> None:
+            status, current = _outcome(lambda: self.ref.customers.get(CustomerId(id)))
+            if status != "ok" or current.version + delta < 0:
+                return
+            stale = attrs.evolve(current, version=current.version + delta)
+            self.both(lambda uow: uow.customers.save(stale))
+
+        @rule(customers=st.lists(_customers, max_size=3))
+        def save_many(self, customers: list[Customer]) -> None:
+            self.both(lambda uow: uow.customers.save_many(customers))
+
+        @rule(id=st.sampled_from(_IDS))
+        def get(self, id: str) -> None:
+            self.both(lambda uow: uow.customers.get(CustomerId(id)))
+
+        @rule(address=st.sampled_from(_EMAILS))
+        def find_by_email(self, address: str) -> None:
+            self.both(lambda uow: uow.customers.find_by_email(EmailAddress(address)))
+
+        @rule(number=st.sampled_from(_PHONES))
+        def find_by_phone(self, number: str) -> None:
+            self.both(lambda uow: uow.customers.find_by_phone(PhoneNumber.parse(number)))
+
+        @rule(owner=st.sampled_from(_OWNERS))
+        def find_by_owner(self, owner: str) -> None:
+            self.both(lambda uow: uow.customers.find_by_owner(UserId(owner)))
+
+        @rule(page_size=st.integers(1, 4))
+        def iterate(self, page_size: int) -> None:
+            self.both(lambda uow: list(uow.customers.iter_all(page_size=page_size)))
+
+        @rule(lead=_leads)
+        def save_lead(self, lead: Lead) -> None:
+            self.both(lambda uow: uow.leads.save(lead))
+
+        @rule(id=st.sampled_from(_LEAD_IDS), stale=st.booleans())
+        def delete_lead(self, id: str, stale: bool) -> None:
+            status, current = _outcome(lambda: self.ref.leads.get(LeadId(id)))
+            if status != "ok":
+                return
+            target = attrs.evolve(current, version=current.version + 1) if stale else current
+            self.both(lambda uow: uow.leads.delete(target))
+
+        @rule(id=st.sampled_from(_LEAD_IDS))
+        def get_lead(self, id: str) -> None:
+            self.both(lambda uow: uow.leads.get(LeadId(id)))
+
+        @rule(id=st.sampled_from(_IDS))
+        def collect(self, id: str) -> None:
+            event = CustomerTagged(customer_id=CustomerId(id), added=("vip",), at=_AT)
+            self.both(lambda uow: uow.collect(event))
+
+        @rule()
+        def commit(self) -> None:
+            self.both(lambda uow: uow.commit())
+
+        @rule()
+        def rollback(self) -> None:
+            self.both(lambda uow: uow.rollback())
+
+        @rule()
+        def reopen(self) -> None:
+            """Leave the unit of work (rolling back) and open a new one."""
+            self.teardown()
+            self.uow = self.store.unit_of_work().__enter__()
+            self.ref = self.reference.unit_of_work().__enter__()
+
+        @invariant()
+        def counts_agree(self) -> None:
+            self.both(lambda uow: (uow.customers.count(), uow.leads.count()))
+
+        @invariant()
+        def published_events_agree(self) -> None:
+            assert self.published.published == self.reference_published.published
+
+    return StoreAgreesWithReference

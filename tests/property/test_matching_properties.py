@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+from crmcore.matching import MatchRecord, cluster_pairs, dedupe, name_key
+
+SURNAMES = ["张", "王", "李", "欧阳"]
+GIVEN = ["伟", "娜", "晓明", "芳"]
+PINYIN = {"张": "Zhang", "王": "Wang", "李": "Li", "欧阳": "Ouyang", "伟": "Wei", "娜": "Na",
+          "晓明": "Xiaoming", "芳": "Fang"}  # fmt: skip
+
+
+@given(st.sampled_from(SURNAMES), st.sampled_from(GIVEN), st.booleans())
+def test_a_chinese_name_matches_its_pinyin_in_either_order(
+    family: str, given_name: str, given_first: bool
+) -> None:
+    latin = (
+        f"{PINYIN[given_name]} {PINYIN[family]}"
+        if given_first
+        else f"{PINYIN[family]} {PINYIN[given_name]}"
+    )
+    chinese, pinyin = name_key(full=family + given_name), name_key(full=latin)
+    assert chinese.signature == pinyin.signature
+    assert {chinese.family_first, chinese.given_first} == {pinyin.family_first, pinyin.given_first}
+
+
+@given(st.text(max_size=30))
+def test_name_keys_never_fail_and_hold_only_letters(text: str) -> None:
+    key = name_key(full=text)
+    assert (
+        all(ch.isalpha() or ch.isdigit() or ch == "_" for ch in key.family_first)
+        or not key.family_first
+    )
+
+
+@given(
+    st.integers(min_value=2, max_value=12),
+    st.lists(st.tuples(st.integers(0, 11), st.integers(0, 11), st.floats(0, 1)), max_size=30),
+    st.randoms(use_true_random=False),
+)
+def test_cluster_ids_are_member_ids_and_do_not_depend_on_edge_order(
+    n: int, edges: list[tuple[int, int, float]], rng: object
+) -> None:
+    edges = [(a % n, b % n, p) for a, b, p in edges if a % n != b % n]
+    unique = {(min(a, b), max(a, b)): p for a, b, p in edges}
+    ids = [f"r{i:02d}" for i in range(n)]
+
+    def run(order: list[tuple[int, int]]) -> list[str]:
+        left = np.array([a for a, _ in order], dtype=np.int64)
+        right = np.array([b for _, b in order], dtype=np.int64)
+        scores = np.array([unique[k] for k in order], dtype=np.float64)
+        return cluster_pairs(
+            ids,
+            left,
+            right,
+            scores,
+            threshold=0.5,
+            score_pairs=lambda a, b: np.array(
+                [
+                    unique.get((min(x, y), max(x, y)), 0.0)
+                    for x, y in zip(a.tolist(), b.tolist(), strict=True)
+                ]
+            ),
+        )
+
+    keys = sorted(unique)
+    first = run(keys)
+    shuffled = list(keys)
+    rng.shuffle(shuffled)  # type: ignore[attr-defined]
+    assert run(shuffled) == first
+    assert all(c in ids for c in first)
+    for member, cluster in zip(ids, first, strict=True):
+        assert cluster <= member
+
+
+@given(st.permutations(list(range(8))))
+def test_dedupe_cluster_ids_do_not_depend_on_record_order(order: list[int]) -> None:
+    base = [
+        MatchRecord(id="1", full_name="张伟", phones="13800138000", country="CN"),
+        MatchRecord(id="2", full_name="Zhang Wei", phones="+86 138 0013 8000"),
+        MatchRecord(id="3", full_name="李娜", emails="lina@example.com"),
+        MatchRecord(id="4", full_name="Li Na", emails="LiNa@example.com"),
+        MatchRecord(id="5", full_name="王芳", phones="13912345678", country="CN"),
+        MatchRecord(id="6", given_name="Bill", family_name="Gates", emails="bill@example.com"),
+        MatchRecord(id="7", given_name="William", family_name="Gates", emails="bill@example.com"),
+        MatchRecord(id="8", full_name="欧阳娜娜", company="腾达科技有限公司"),
+    ]
+    expected = {"1": "1", "2": "1", "3": "3", "4": "3", "5": "5", "6": "6", "7": "6", "8": "8"}
+    assert dedupe([base[i] for i in order]).cluster_of() == expected

@@ -1,0 +1,189 @@
+from __future__ import annotations
+
+import csv
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from crmcore.errors import ConfigurationError
+from crmcore.matching import (
+    DEFAULT_COMPARISONS,
+    MatchRecord,
+    MatchSettings,
+    build_features,
+    candidate_pairs,
+    cluster_pairs,
+    compare_pairs,
+    dedupe,
+    estimate_model,
+    recognise_columns,
+)
+from crmcore.sample import SAMPLE_COLUMNS, generate_contacts, write_csv
+
+
+def sample_records(count: int, seed: int = 3) -> tuple[list[MatchRecord], dict[str, str]]:
+    columns = recognise_columns(list(SAMPLE_COLUMNS))
+    rows = list(generate_contacts(count, seed=seed))
+    records = [
+        MatchRecord.from_row([r[c] for c in SAMPLE_COLUMNS], id=r["id"], columns=columns)
+        for r in rows
+    ]
+    return records, {r["id"]: r["cluster"] for r in rows}
+
+
+@pytest.fixture(scope="module")
+def sample() -> tuple[list[MatchRecord], dict[str, str]]:
+    return sample_records(3000)
+
+
+def pair_f1(truth: dict[str, str], found: dict[str, str]) -> float:
+    def pairs(labels: list[object]) -> int:
+        counts: dict[object, int] = {}
+        for label in labels:
+            counts[label] = counts.get(label, 0) + 1
+        return sum(v * (v - 1) // 2 for v in counts.values())
+
+    ids = sorted(truth)
+    tp = pairs([(truth[i], found[i]) for i in ids])
+    precision = tp / pairs([found[i] for i in ids])
+    recall = tp / pairs([truth[i] for i in ids])
+    return 2 * precision * recall / (precision + recall)
+
+
+def test_dedupe_finds_the_sample_clusters(sample: tuple[list[MatchRecord], dict[str, str]]) -> None:
+    records, truth = sample
+    assert pair_f1(truth, dedupe(records).cluster_of()) > 0.95
+
+
+def test_cluster_ids_do_not_depend_on_input_order(
+    sample: tuple[list[MatchRecord], dict[str, str]],
+) -> None:
+    records, _ = sample
+    shuffled = list(records)
+    random.Random(5).shuffle(shuffled)
+    assert dedupe(shuffled).cluster_of() == dedupe(records).cluster_of()
+
+
+def test_cluster_id_is_the_smallest_member_id(
+    sample: tuple[list[MatchRecord], dict[str, str]],
+) -> None:
+    result = dedupe(sample[0])
+    assert all(cluster_id == members[0] for cluster_id, members in result.clusters().items())
+
+
+def test_em_learns_that_exact_phones_are_strong_evidence(
+    sample: tuple[list[MatchRecord], dict[str, str]],
+) -> None:
+    model = dedupe(sample[0]).model
+    phone = next(p for p in model.parameters if p.name == "phone")
+    assert phone.weights[0] > 8 > phone.weights[-1]
+    assert abs(sum(phone.m) - 1) < 1e-9
+
+
+def test_em_converges_to_the_same_model_from_the_same_pairs(
+    sample: tuple[list[MatchRecord], dict[str, str]],
+) -> None:
+    table = build_features(sample[0])
+    left, right, _ = candidate_pairs(table)
+    levels = compare_pairs(table, DEFAULT_COMPARISONS, left, right)
+    first = estimate_model(table, levels, left=left, right=right)
+    again = estimate_model(table, levels, left=left, right=right, max_iterations=400)
+    for a, b in zip(first.parameters, again.parameters, strict=True):
+        assert np.allclose(a.m, b.m, atol=1e-3)
+
+
+def test_every_scored_pair_explains_its_weight(
+    sample: tuple[list[MatchRecord], dict[str, str]],
+) -> None:
+    pair = next(dedupe(sample[0]).pairs())
+    total = pair.prior_weight + sum(c.weight for c in pair.contributions)
+    assert total == pytest.approx(pair.weight)
+    assert "prior" in pair.explain()
+
+
+def test_same_email_and_same_name_is_a_match_by_rule() -> None:
+    records = [
+        MatchRecord(id="1", full_name="王芳", emails="wf@example.com"),
+        MatchRecord(id="2", full_name="Wang Fang", emails="WF@example.com"),
+    ]
+    pairs = list(dedupe(records).pairs())
+    assert [(p.rule, p.probability) for p in pairs] == [("exact email + name", 1.0)]
+
+
+def test_duplicate_ids_are_rejected() -> None:
+    with pytest.raises(ConfigurationError):
+        dedupe([MatchRecord(id="1", full_name="a"), MatchRecord(id="1", full_name="b")])
+
+
+def test_a_bridge_record_does_not_merge_two_clusters() -> None:
+    ids = ["a1", "a2", "x", "b1", "b2"]
+    strong = {(0, 1), (3, 4), (0, 2), (2, 3)}  # x links to a1 and to b1
+
+    def probability(a: int, b: int) -> float:
+        return 0.99 if (min(a, b), max(a, b)) in strong else 0.01
+
+    left = np.array([0, 3, 0, 2], dtype=np.int64)
+    right = np.array([1, 4, 2, 3], dtype=np.int64)
+    scores = np.array([probability(a, b) for a, b in zip(left, right, strict=True)])
+    clusters = cluster_pairs(
+        ids,
+        left,
+        right,
+        scores,
+        threshold=0.5,
+        score_pairs=lambda a, b: np.array(
+            [probability(x, y) for x, y in zip(a.tolist(), b.tolist(), strict=True)]
+        ),
+    )
+    assert clusters[0] == clusters[1] != clusters[3] == clusters[4]
+    assert clusters[2] in {clusters[0], clusters[3]}
+
+
+def test_no_cluster_grows_past_the_size_guard() -> None:
+    count = 30
+    left = np.arange(count - 1, dtype=np.int64)
+    right = left + 1
+    clusters = cluster_pairs(
+        [f"r{i:02d}" for i in range(count)],
+        left,
+        right,
+        np.full(count - 1, 0.99),
+        threshold=0.5,
+        score_pairs=lambda a, _: np.full(len(a), 0.99),
+        max_cluster_size=10,
+    )
+    assert max(clusters.count(c) for c in set(clusters)) <= 10
+
+
+def test_link_only_never_pairs_records_of_one_source() -> None:
+    records = [
+        MatchRecord(id="a1", full_name="张伟", phones="13800138000", country="CN", source="a"),
+        MatchRecord(id="a2", full_name="张伟", phones="13800138000", country="CN", source="a"),
+        MatchRecord(id="b1", full_name="Zhang Wei", phones="13800138000", country="CN", source="b"),
+    ]
+    result = dedupe(records, MatchSettings(link_only=True))
+    table_ids = result.table.ids
+    sources = {
+        (str(table_ids[a])[0], str(table_ids[b])[0])
+        for a, b in zip(result.left, result.right, strict=True)
+    }
+    assert sources == {("a", "b")}
+
+
+def test_records_from_csv_rows_with_chinese_headers() -> None:
+    columns = recognise_columns(["编号", "姓名", "手机", "邮箱", "公司", "城市"])
+    record = MatchRecord.from_row(
+        ["9", "张伟", "13800138000", "zw@x.com", "腾达科技", "北京"], id="9", columns=columns
+    )
+    assert (record.full_name, record.phones, record.emails, record.company, record.city) == (
+        "张伟", ("13800138000",), ("zw@x.com",), "腾达科技", "北京"
+    )  # fmt: skip
+
+
+def test_sample_csv_round_trips_through_the_csv_module(tmp_path: object) -> None:
+    path = Path(str(tmp_path)) / "s.csv"
+    assert write_csv(generate_contacts(50, seed=1), path) == 50
+    with path.open(encoding="utf-8", newline="") as stream:
+        assert len(list(csv.DictReader(stream))) == 50
