@@ -277,9 +277,8 @@ def main() -> None:
         print(f"| {'operation':<22} | {'backend':<10} | crmcore s | raw Core s | ratio |")
         print(f"|{'-' * 24}|{'-' * 12}|-----------|------------|-------|")
         for operation, backend, ours, raw in rows:
-            print(
-                f"| {operation:<22} | {backend:<10} | {ours:9.2f} | {raw:10.2f} | {ours / raw:5.2f} |"
-            )
+            ratio = ours / raw
+            print(f"| {operation:<22} | {backend:<10} | {ours:9.2f} | {raw:10.2f} | {ratio:5.2f} |")
         if args.large:
             print(large(Path(directory), args.large))
 

@@ -494,8 +494,8 @@ def _at_most(examples: int) -> int:
     return min(settings().max_examples, examples)
 
 
-_FAST = settings(max_examples=_at_most(100), suppress_health_check=_SLOW_DATA)
-_DB = settings(max_examples=_at_most(40), suppress_health_check=_SLOW_DATA)
+_FAST = settings(max_examples=_at_most(200), suppress_health_check=_SLOW_DATA)
+_DB = settings(max_examples=_at_most(60), suppress_health_check=_SLOW_DATA)
 
 
 def _check(selector: Selector, batch: Batch, rule_list: list[Rule]) -> None:
