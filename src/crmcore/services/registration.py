@@ -1,0 +1,122 @@
+"""Register customers with a duplicate check (查重), like Salesforce's duplicate rules.
+
+Each new customer is compared with the customers already known to a
+:class:`~crmcore.matching.MatchIndex` and with the customers before it in the
+same batch; a :class:`~crmcore.matching.DuplicatePolicy` decides whether a
+likely duplicate is allowed, allowed with an alert, or blocked. Allowed
+customers are saved in one unit of work and added to the index after the
+commit, so the index never holds a customer the store does not.
+
+May import: ``crmcore.domain``, ``crmcore.matching``, ``crmcore.ports``,
+``crmcore.errors``; attrs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import attrs
+
+from crmcore.domain import Customer, CustomerRegistered, UserId
+from crmcore.errors import DuplicateError
+from crmcore.matching import (
+    DuplicateAction,
+    DuplicateCheck,
+    DuplicatePolicy,
+    MatchIndex,
+    MatchRecord,
+    check_batch,
+)
+from crmcore.ports import UnitOfWork
+
+__all__ = ["Registration", "register_customers"]
+
+
+@attrs.frozen
+class Registration:
+    """The outcome for one customer: stored (with its version) or blocked, and why.
+
+    Attributes:
+        customer: The stored snapshot, or the rejected draft when blocked.
+        check: The duplicate verdict, with the likely duplicates and their explanations.
+        stored: Whether the customer was saved.
+    """
+
+    customer: Customer
+    check: DuplicateCheck
+    stored: bool
+
+    @property
+    def alerted(self) -> bool:
+        """Whether it was saved but flagged as a likely duplicate."""
+        return self.check.action is DuplicateAction.ALERT
+
+
+def register_customers(
+    uow: UnitOfWork,
+    customers: Sequence[Customer],
+    *,
+    index: MatchIndex,
+    policy: DuplicatePolicy,
+    by: UserId | None = None,
+    raise_on_block: bool = False,
+) -> tuple[Registration, ...]:
+    """Save new customers unless the duplicate policy blocks them.
+
+    Args:
+        uow: The unit of work to save through (committed here).
+        customers: New customer snapshots (version 0), e.g. from
+            :func:`~crmcore.domain.register_customer`.
+        index: The online index of existing customers; allowed customers are
+            added to it after the commit.
+        policy: When a likely duplicate alerts and when it blocks.
+        by: Who registers them (recorded on the events).
+        raise_on_block: Raise instead of returning blocked registrations.
+
+    Returns:
+        One registration per customer, in order.
+
+    Raises:
+        DuplicateError: If ``raise_on_block`` and any customer is blocked
+            (nothing is saved then).
+        StaleVersionError: If a customer with the same id exists.
+    """
+    records = [MatchRecord.from_customer(c) for c in customers]
+    checks = check_batch(records, index, policy)
+    blocked = [
+        (c, check)
+        for c, check in zip(customers, checks, strict=True)
+        if check.action is DuplicateAction.BLOCK
+    ]
+    if blocked and raise_on_block:
+        customer, check = blocked[0]
+        raise DuplicateError("customer", customer.id, [m.right for m in check.matches])
+    results: list[Registration] = []
+    with uow:
+        allowed = [
+            c
+            for c, check in zip(customers, checks, strict=True)
+            if check.action is not DuplicateAction.BLOCK
+        ]
+        stored = iter(uow.customers.save_many(allowed))
+        for customer, check in zip(customers, checks, strict=True):
+            if check.action is DuplicateAction.BLOCK:
+                results.append(Registration(customer, check, stored=False))
+                continue
+            saved = next(stored)
+            results.append(Registration(saved, check, stored=True))
+            uow.collect(
+                CustomerRegistered(
+                    customer_id=saved.id,
+                    kind=saved.kind.value,
+                    display_name=saved.display_name,
+                    owner=saved.owner,
+                    at=saved.created_at,
+                    by=by,
+                )
+            )
+        uow.commit()
+    for registration, record in zip(results, records, strict=True):
+        if registration.stored:
+            index.add(record)
+    return tuple(results)
