@@ -236,6 +236,7 @@ class _RegionPlan:
         "national_prefix",
         "national_shortcuts",
         "only_region",
+        "replays",
         "transforms",
         "type_patterns",
         "validators",
@@ -272,13 +273,15 @@ class _RegionPlan:
             _length_result(size, lengths, local_lengths) for size in range(top)
         )
         self.type_patterns: dict[int, str] = {}
-        self.validators: dict[int, re.Pattern[str]] = {}
         for size in range(top):
             types = _type_pattern(metadata, lengths, size)
             if types is not None:
                 self.type_patterns[size] = types
-                self.validators[size] = re.compile(f"(?=(?:{self.general.pattern})\\Z){types}")
-        # Filled by _plan() once the main region's plan exists.
+        # Compiled on first use: some patterns are long and slow to compile.
+        self.validators: dict[int, re.Pattern[str] | None] = {}
+        # Built by _count_replay() once the region is used in bulk, so that a
+        # single lookup does not pay for compiling them.
+        self.replays = 0
         self.national_shortcuts: tuple[re.Pattern[str], ...] = ()
         self.international_shortcuts: tuple[re.Pattern[str], ...] = ()
 
@@ -302,7 +305,15 @@ class _RegionPlan:
 
     def is_valid(self, national: str) -> bool:
         """Tell whether phonenumbers gives the number a type in this region."""
-        validator = self.validators.get(len(national))
+        size = len(national)
+        try:
+            validator = self.validators[size]
+        except KeyError:
+            types = self.type_patterns.get(size)
+            validator = None
+            if types is not None:
+                validator = re.compile(f"(?=(?:{self.general.pattern})\\Z){types}")
+            self.validators[size] = validator
         return validator is not None and validator.fullmatch(national) is not None
 
     def length_result(self, size: int) -> int:
@@ -426,12 +437,20 @@ def _plan(region: str) -> _RegionPlan | None:
     metadata = phonenumbers.PhoneMetadata.metadata_for_region(region, None)
     plan = None if metadata is None else _RegionPlan(metadata)
     _PLANS[region] = plan
-    if plan is not None:
+    return plan
+
+
+_SHORTCUTS_AFTER: Final = 16  # general replays of a region before compiling its shortcuts
+
+
+def _count_replay(plan: _RegionPlan) -> None:
+    """Count a general replay; at the threshold, compile the region's shortcuts."""
+    plan.replays += 1
+    if plan.replays == _SHORTCUTS_AFTER:
         main = _main_plan(plan.country_code)
         if main is not None:
             plan.national_shortcuts = _shortcuts(plan, main, national=True)
         plan.international_shortcuts = _shortcuts(plan, plan, national=False)
-    return plan
 
 
 def _main_plan(country_code: int) -> _RegionPlan | None:
@@ -537,6 +556,7 @@ def _phone_fast(
         match = shortcut.fullmatch(digits)
         if match is not None:
             return "+" + home.country_code_text + match["national"], extension
+    _count_replay(home)
     return _phone_national(digits, home, region, extension)
 
 
@@ -556,6 +576,7 @@ def _phone_international(
         match = shortcut.fullmatch(national)
         if match is not None:
             return "+" + main.country_code_text + match["national"], extension
+    _count_replay(main)
     return _phone_replayed(country_code, national, main, region, extension)
 
 

@@ -16,7 +16,6 @@ May import: ``crmcore.matching``, ``crmcore.errors``; numpy.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Sequence
 from typing import TypeAlias
 
@@ -40,6 +39,32 @@ def _find(parent: list[int], x: int) -> int:
     return root
 
 
+def _root_labels(n: int, left: Rows, right: Rows) -> Rows:
+    """Return each row's smallest connected row (plain connected components, vectorised).
+
+    Hooks the larger root of every edge under the smaller one, then jumps
+    pointers until every row points at its root; repeats until every edge
+    joins rows of one root. Every tree only ever points down to smaller
+    rows, so a component's root is its smallest row.
+    """
+    parent = np.arange(n, dtype=np.int64)
+    if not len(left):
+        return parent
+    while True:
+        a = parent[left]
+        b = parent[right]
+        differ = a != b
+        if not differ.any():
+            return parent
+        a, b = a[differ], b[differ]
+        np.minimum.at(parent, np.maximum(a, b), np.minimum(a, b))
+        while True:
+            jumped = parent[parent]
+            if np.array_equal(jumped, parent):
+                break
+            parent = jumped
+
+
 def connected_components(
     n: int, left: Rows, right: Rows, *, max_size: int | None = None
 ) -> list[int]:
@@ -60,37 +85,70 @@ def connected_components(
     >>> connected_components(4, np.array([0, 2]), np.array([1, 3]))
     [0, 0, 2, 2]
     """
-    parent = list(range(n))
+    return _component_labels(n, left, right, max_size=max_size).tolist()  # type: ignore[no-any-return]
+
+
+def _component_labels(n: int, left: Rows, right: Rows, *, max_size: int | None) -> Rows:
+    left = np.asarray(left, dtype=np.int64)
+    right = np.asarray(right, dtype=np.int64)
+    labels = _root_labels(n, left, right)
+    if max_size is None:
+        return labels
+    sizes = np.bincount(labels, minlength=n)
+    big = sizes[labels] > max_size
+    if not big.any():
+        return labels
+    # Only components that outgrow the cap depend on edge order: redo those
+    # edge by edge (a component within the cap is the same either way).
+    labels = labels.copy()
+    rows = np.flatnonzero(big)
+    labels[rows] = rows
+    in_big = big[left]
+    parent = labels.tolist()
     size = [1] * n
-    for a, b in zip(left.tolist(), right.tolist(), strict=True):
+    for a, b in zip(left[in_big].tolist(), right[in_big].tolist(), strict=True):
         ra, rb = _find(parent, a), _find(parent, b)
         if ra == rb:
             continue
-        if max_size is not None and size[ra] + size[rb] > max_size:
+        if size[ra] + size[rb] > max_size:
             continue
         if ra > rb:
             ra, rb = rb, ra
         parent[rb] = ra
         size[ra] += size[rb]
-    return [_find(parent, x) for x in range(n)]
+    for row in rows.tolist():
+        labels[row] = _find(parent, row)
+    return labels
+
+
+def _block_mean(matrix: Floats, rows: list[int], columns: list[int]) -> float:
+    return float(matrix[np.ix_(rows, columns)].mean())
 
 
 def _average_linkage(members: list[int], matrix: Floats, threshold: float) -> list[list[int]]:
-    """Split one component by average linkage on its full probability matrix."""
-    groups: list[list[int]] = [[k] for k in range(len(members))]
+    """Split one component by average linkage on its full probability matrix.
+
+    Groups merge best first (the first best pair in row order on ties) while
+    their mean probability is at least ``threshold``. Group-to-group means
+    are kept in a matrix and only the merged group's are recomputed.
+    """
+    size = len(members)
+    groups: list[list[int]] = [[k] for k in range(size)]
+    scores = np.where(np.triu(np.ones((size, size), dtype=bool), k=1), matrix, -np.inf)
     while len(groups) > 1:
-        best = -1.0
-        pick: tuple[int, int] | None = None
-        for i in range(len(groups)):
-            for j in range(i + 1, len(groups)):
-                score = float(matrix[np.ix_(groups[i], groups[j])].mean())
-                if score > best:
-                    best, pick = score, (i, j)
-        if pick is None or best < threshold:
+        flat = int(np.argmax(scores))
+        i, j = divmod(flat, len(groups))
+        best = float(scores[i, j])
+        if not best > -1.0 or best < threshold:
             break
-        i, j = pick
         groups[i] = groups[i] + groups[j]
         del groups[j]
+        scores = np.delete(np.delete(scores, j, axis=0), j, axis=1)
+        for k in range(len(groups)):
+            if k < i:
+                scores[k, i] = _block_mean(matrix, groups[k], groups[i])
+            elif k > i:
+                scores[i, k] = _block_mean(matrix, groups[i], groups[k])
     return [[members[k] for k in group] for group in groups]
 
 
@@ -125,72 +183,98 @@ def cluster_pairs(
         The cluster id of every row: the smallest member id of its cluster.
     """
     n = len(ids)
+    left = np.asarray(left, dtype=np.int64)
+    right = np.asarray(right, dtype=np.int64)
+    probability = np.asarray(probability, dtype=np.float64)
     keep = probability >= threshold
     order = np.lexsort((right[keep], left[keep], -probability[keep]))
-    labels = connected_components(
-        n, left[keep][order], right[keep][order], max_size=max_cluster_size
-    )
-    label_array = np.array(labels, dtype=np.int64)
-    cluster_of = label_array.copy()
-    sizes = np.bincount(label_array, minlength=n)
-    components: dict[int, list[int]] = {}
-    for row in np.flatnonzero(sizes[label_array] >= 3).tolist():
-        components.setdefault(labels[row], []).append(row)
-    if components:
-        known = _complete(list(components.values()), label_array, sizes, left, right, probability,
-                          score_pairs)  # fmt: skip
-        for members in components.values():
-            matrix = _matrix(sorted(members), known)
-            if matrix.min() >= threshold:
-                continue
-            for group in _average_linkage(sorted(members), matrix, linkage_threshold):
+    labels = _component_labels(n, left[keep][order], right[keep][order], max_size=max_cluster_size)
+    cluster_of = labels.copy()
+    sizes = np.bincount(labels, minlength=n)
+    rows = np.flatnonzero(sizes[labels] >= 3)
+    if len(rows):
+        # Members of each component, rows ascending, components by smallest row.
+        members = rows[np.argsort(labels[rows], kind="stable")]
+        starts = np.flatnonzero(np.r_[True, labels[members][1:] != labels[members][:-1]])
+        counts = np.diff(np.r_[starts, len(members)])
+        first, second, component = _component_pairs(members, starts, counts)
+        pair_probability = _complete(
+            first, second, labels, sizes, left, right, probability, score_pairs
+        )
+        low = np.full(len(starts), np.inf)
+        np.minimum.at(low, component, pair_probability)
+        bounds = np.r_[0, np.cumsum(counts * (counts - 1) // 2)]
+        for c in np.flatnonzero(low < threshold).tolist():
+            group_rows = members[starts[c] : starts[c] + counts[c]].tolist()
+            matrix = _matrix(int(counts[c]), pair_probability[bounds[c] : bounds[c + 1]])
+            for group in _average_linkage(group_rows, matrix, linkage_threshold):
                 root = min(group)
-                for row in group:
-                    cluster_of[row] = root
+                cluster_of[group] = root
     # Stable ids: the smallest member id of each cluster.
+    roots = cluster_of.tolist()
     smallest: dict[int, str] = {}
-    for row, root in enumerate(cluster_of.tolist()):
+    for root, record_id in zip(roots, ids, strict=True):
         current = smallest.get(root)
-        if current is None or ids[row] < current:
-            smallest[root] = ids[row]
-    return [smallest[root] for root in cluster_of.tolist()]
+        if current is None or record_id < current:
+            smallest[root] = record_id
+    return [smallest[root] for root in roots]
+
+
+def _component_pairs(members: Rows, starts: Rows, counts: Rows) -> tuple[Rows, Rows, Rows]:
+    """Return every pair of members of each component (``first < second``), by component."""
+    firsts: list[Rows] = []
+    seconds: list[Rows] = []
+    components: list[Rows] = []
+    for size in np.unique(counts).tolist():
+        which = np.flatnonzero(counts == size)
+        a, b = np.triu_indices(size, k=1)
+        firsts.append(members[(starts[which][:, None] + a[None, :]).ravel()])
+        seconds.append(members[(starts[which][:, None] + b[None, :]).ravel()])
+        components.append(np.repeat(which, len(a)))
+    component = np.concatenate(components)
+    order = np.argsort(component, kind="stable")
+    return np.concatenate(firsts)[order], np.concatenate(seconds)[order], component[order]
 
 
 def _complete(  # noqa: PLR0917 - a private helper fed straight from cluster_pairs' locals
-    components: list[list[int]],
+    first: Rows,
+    second: Rows,
     labels: Rows,
     sizes: Rows,
     left: Rows,
     right: Rows,
     probability: Floats,
     score_pairs: PairScorer,
-) -> dict[tuple[int, int], float]:
-    """Return the probability of every pair inside the components, scoring the missing ones."""
-    known: dict[tuple[int, int], float] = {}
+) -> Floats:
+    """Return the probability of every pair ``(first, second)``, scoring the ones not yet scored."""
+    n = max(len(labels), 1)
     inside = np.flatnonzero((sizes[labels[left]] >= 3) & (labels[left] == labels[right]))
-    for a, b, p in zip(
-        left[inside].tolist(), right[inside].tolist(), probability[inside].tolist(), strict=True
-    ):
-        known[(a, b) if a < b else (b, a)] = p
-    missing = [
-        pair
-        for members in components
-        for pair in itertools.combinations(sorted(members), 2)
-        if pair not in known
-    ]
-    if missing:
-        extra = score_pairs(
-            np.array([a for a, _ in missing], dtype=np.int64),
-            np.array([b for _, b in missing], dtype=np.int64),
-        )
-        known.update(zip(missing, extra.tolist(), strict=True))
-    return known
+    a, b = left[inside], right[inside]
+    known_keys = np.minimum(a, b) * n + np.maximum(a, b)
+    # The last score of a pair given twice wins.
+    reversed_keys = known_keys[::-1]
+    unique_keys, at = np.unique(reversed_keys, return_index=True)
+    unique_probability = probability[inside][::-1][at]
+    wanted = first * n + second
+    out = np.empty(len(wanted), dtype=np.float64)
+    where = np.searchsorted(unique_keys, wanted)
+    where_clipped = np.minimum(where, max(len(unique_keys) - 1, 0))
+    found = (
+        unique_keys[where_clipped] == wanted
+        if len(unique_keys)
+        else np.zeros(len(wanted), dtype=bool)
+    )
+    out[found] = unique_probability[where_clipped[found]]
+    missing = np.flatnonzero(~found)
+    if len(missing):
+        out[missing] = np.asarray(score_pairs(first[missing], second[missing]), dtype=np.float64)
+    return out
 
 
-def _matrix(members: list[int], known: dict[tuple[int, int], float]) -> Floats:
-    """Return the probability matrix of sorted ``members``."""
-    size = len(members)
+def _matrix(size: int, pair_probability: Floats) -> Floats:
+    """Return the symmetric probability matrix of one component from its pairs in triu order."""
     matrix = np.eye(size)
-    for x, y in itertools.combinations(range(size), 2):
-        matrix[x, y] = matrix[y, x] = known[(members[x], members[y])]
+    a, b = np.triu_indices(size, k=1)
+    matrix[a, b] = pair_probability
+    matrix[b, a] = pair_probability
     return matrix

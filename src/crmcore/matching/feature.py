@@ -12,8 +12,14 @@ numpy.
 
 from __future__ import annotations
 
+import collections
+import concurrent.futures
+import concurrent.futures.process
+import multiprocessing
+import operator
+import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Final, TypeAlias
+from typing import Final, NamedTuple, Protocol, TypeAlias
 
 import attrs
 import numpy as np
@@ -31,6 +37,7 @@ from crmcore.matching.key import (
     name_key,
     postcode_key,
 )
+from crmcore.matching.nickname import NICKNAMES
 from crmcore.matching.record import MatchRecord
 
 __all__ = [
@@ -183,11 +190,42 @@ def _table(
     return FeatureTable(ids, values, codes, counts, emails, phones)
 
 
+class _Fields(Protocol):
+    """What key building reads of a record (:class:`MatchRecord` or a worker's field tuple)."""
+
+    @property
+    def full_name(self) -> str: ...
+    @property
+    def given_name(self) -> str: ...
+    @property
+    def family_name(self) -> str: ...
+    @property
+    def emails(self) -> tuple[str, ...]: ...
+    @property
+    def phones(self) -> tuple[str, ...]: ...
+    @property
+    def company(self) -> str: ...
+    @property
+    def city(self) -> str: ...
+    @property
+    def postcode(self) -> str: ...
+    @property
+    def country(self) -> str: ...
+    @property
+    def birth_date(self) -> str: ...
+    @property
+    def address(self) -> str: ...
+    @property
+    def national_id(self) -> str: ...
+    @property
+    def source(self) -> str: ...
+
+
 _name_cache: dict[tuple[str, str, str, int], tuple[str, str, str, str]] = {}
 _NAME_CACHE_MAX: Final = 100_000
 
 
-def _name_keys(record: MatchRecord, options: KeyOptions) -> tuple[str, str, str, str]:
+def _name_keys(record: _Fields, options: KeyOptions) -> tuple[str, str, str, str]:
     cache_key = (record.full_name, record.given_name, record.family_name, id(options.nicknames))
     cached = _name_cache.get(cache_key)
     if cached is not None:
@@ -199,7 +237,7 @@ def _name_keys(record: MatchRecord, options: KeyOptions) -> tuple[str, str, str,
     return result
 
 
-def _name_keys_uncached(record: MatchRecord, options: KeyOptions) -> tuple[str, str, str, str]:
+def _name_keys_uncached(record: _Fields, options: KeyOptions) -> tuple[str, str, str, str]:
     key = name_key(
         full=record.full_name,
         given=record.given_name,
@@ -211,7 +249,7 @@ def _name_keys_uncached(record: MatchRecord, options: KeyOptions) -> tuple[str, 
     return key.family_first, key.given_first, key.signature, key.initials
 
 
-def _place_keys(record: MatchRecord) -> tuple[str, ...]:
+def _place_keys(record: _Fields) -> tuple[str, ...]:
     company, core = company_keys(record.company) if record.company else ("", "")
     birth = date_key(record.birth_date)
     return (
@@ -228,7 +266,7 @@ def _place_keys(record: MatchRecord) -> tuple[str, ...]:
     )
 
 
-def _region(record: MatchRecord, options: KeyOptions) -> str | None:
+def _region(record: _Fields, options: KeyOptions) -> str | None:
     country = record.country.upper()
     if len(country) == 2 and country.isalpha():
         return country
@@ -299,57 +337,217 @@ def build_features(
     options: KeyOptions | None = None,
     *,
     progress: Callable[[int], None] | None = None,
+    workers: int | None = None,
 ) -> FeatureTable:
     """Build the keys of many records (the batch path; same keys as :func:`feature_row`).
 
     Emails and phones are normalised in bulk, which is several times faster
-    than one by one.
+    than one by one. Past one chunk of records the chunks are keyed in
+    worker processes (one per core), while the caller keeps reading.
 
     Args:
         records: The records; ids should be unique.
         options: How to build keys.
         progress: Called with the number of records done, now and then.
+        workers: Worker processes (default: one per core, at most two;
+            ``1`` keys everything in this process).
 
     Returns:
         The feature table, rows in input order.
     """
     options = options or KeyOptions()
+    if workers is None:
+        workers = min(os.cpu_count() or 1, _MAX_WORKERS)
     ids: list[str] = []
-    columns: list[list[str]] = [[] for _ in FEATURE_COLUMNS]
-    emails: dict[int, tuple[str, ...]] = {}
-    phones: dict[int, tuple[str, ...]] = {}
+    parts: list[_ChunkKeys] = []
+    done = 0
+    pool: concurrent.futures.ProcessPoolExecutor | None = None
+    pending: collections.deque[
+        tuple[list[tuple[object, ...]], concurrent.futures.Future[_ChunkKeys] | None]
+    ] = collections.deque()
 
-    def flush(chunk: list[MatchRecord]) -> None:
-        # Column by column, so the per-row tuples are freed chunk by chunk.
-        for row in _chunk_rows(chunk, options):
-            if len(row[1]) > 1:
-                emails[len(ids)] = row[1]
-            if len(row[2]) > 1:
-                phones[len(ids)] = row[2]
-            ids.append("")
-            for column, value in zip(columns, row[0], strict=True):
-                column.append(value)
-        ids[len(ids) - len(chunk) :] = [r.id for r in chunk]
+    def collect(part: _ChunkKeys) -> None:
+        nonlocal done
+        parts.append(part)
+        done += part.size
         if progress is not None:
-            progress(len(ids))
+            progress(done)
 
-    chunk: list[MatchRecord] = []
-    for record in records:
-        chunk.append(record)
-        if len(chunk) == _CHUNK:
-            flush(chunk)
-            chunk = []
-    if chunk:
-        flush(chunk)
-    values = {name: _object_array(columns[i]) for i, name in enumerate(FEATURE_COLUMNS)}
-    columns.clear()
-    return _table(_object_array(ids), values, emails, phones)
+    def collect_next() -> None:
+        chunk, future = pending.popleft()
+        try:
+            part = _chunk_keys(chunk, options) if future is None else future.result()
+        except concurrent.futures.process.BrokenProcessPool:
+            # A worker could not start (e.g. an unguarded __main__): key it here.
+            part = _chunk_keys(chunk, options)
+        collect(part)
+
+    def dispatch(chunk: list[tuple[object, ...]]) -> None:
+        nonlocal pool
+        if pool is None and workers > 1 and len(ids) > _CHUNK:
+            pool = _start_pool(workers, options)
+        if pool is None:
+            collect(_chunk_keys(chunk, options))
+            return
+        while len(pending) >= 2 * workers:
+            collect_next()
+        try:
+            future: concurrent.futures.Future[_ChunkKeys] | None = pool.submit(
+                _worker_chunk_keys, chunk
+            )
+        except (concurrent.futures.process.BrokenProcessPool, RuntimeError):
+            future = None
+        pending.append((chunk, future))
+
+    try:
+        chunk: list[tuple[object, ...]] = []
+        for record in records:
+            ids.append(record.id)
+            chunk.append(_record_fields(record))
+            if len(chunk) == _CHUNK:
+                dispatch(chunk)
+                chunk = []
+        if chunk:
+            dispatch(chunk)
+        while pending:
+            collect_next()
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+    return _merge_chunks(ids, parts)
 
 
 _CHUNK: Final = 20_000
+_MAX_WORKERS: Final = 2
+
+_FIELD_NAMES: Final = (
+    "full_name", "given_name", "family_name", "emails", "phones", "company", "city",
+    "postcode", "country", "birth_date", "address", "national_id", "source",
+)  # fmt: skip
+_record_fields: Final = operator.attrgetter(*_FIELD_NAMES)
 
 
-def _chunk_rows(records: Sequence[MatchRecord], options: KeyOptions) -> list[FeatureRow]:
+@attrs.frozen
+class _ChunkKeys:
+    """One chunk's keys: per column its distinct values (first seen first) and codes."""
+
+    size: int
+    uniques: list[list[str]]
+    codes: list[npt.NDArray[np.int32]]
+    emails: dict[int, tuple[str, ...]]
+    phones: dict[int, tuple[str, ...]]
+
+
+_worker_options: KeyOptions | None = None
+
+
+def _start_pool(workers: int, options: KeyOptions) -> concurrent.futures.ProcessPoolExecutor:
+    # spawn, not fork: the caller may hold threads (rapidfuzz, a web server).
+    return concurrent.futures.ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_init_worker,
+        initargs=(
+            options.fold_email_tags,
+            options.fold_gmail_dots,
+            None if options.nicknames is NICKNAMES else dict(options.nicknames),
+            options.region,
+        ),
+    )
+
+
+def _init_worker(  # pragma: no cover - runs in worker processes
+    fold_email_tags: bool,
+    fold_gmail_dots: bool,
+    nicknames: dict[str, str] | None,
+    region: str | None,
+) -> None:
+    global _worker_options  # noqa: PLW0603 - one options object per worker process
+    _worker_options = KeyOptions(
+        fold_email_tags=fold_email_tags,
+        fold_gmail_dots=fold_gmail_dots,
+        nicknames=NICKNAMES if nicknames is None else nicknames,
+        region=region,
+    )
+
+
+def _worker_chunk_keys(chunk: list[tuple[object, ...]]) -> _ChunkKeys:  # pragma: no cover
+    return _chunk_keys(chunk, _worker_options or KeyOptions())
+
+
+def _chunk_keys(chunk: Sequence[tuple[object, ...]], options: KeyOptions) -> _ChunkKeys:
+    rows = _chunk_rows([_FieldView._make(fields) for fields in chunk], options)
+    uniques: list[list[str]] = []
+    codes: list[npt.NDArray[np.int32]] = []
+    for k in range(len(FEATURE_COLUMNS)):
+        vocabulary: dict[str, int] = {}
+        setdefault = vocabulary.setdefault
+        local = np.fromiter(
+            (setdefault(r[0][k], len(vocabulary)) for r in rows), dtype=np.int32, count=len(rows)
+        )
+        uniques.append(list(vocabulary))
+        codes.append(local)
+    emails = {i: r[1] for i, r in enumerate(rows) if len(r[1]) > 1}
+    phones = {i: r[2] for i, r in enumerate(rows) if len(r[2]) > 1}
+    return _ChunkKeys(len(rows), uniques, codes, emails, phones)
+
+
+def _merge_chunks(ids: list[str], parts: Sequence[_ChunkKeys]) -> FeatureTable:
+    """Join chunk keys into one table, coded exactly as :func:`_factorize` would code it."""
+    n = len(ids)
+    values: dict[str, ObjectArray] = {}
+    codes: dict[str, npt.NDArray[np.int32]] = {}
+    counts: dict[str, IntArray] = {}
+    vocabularies: dict[str, dict[str, int]] = {}
+    for k, name in enumerate(FEATURE_COLUMNS):
+        vocabulary = vocabularies.setdefault(_SHARED_CODES.get(name, name), {"": -1})
+        setdefault = vocabulary.setdefault
+        column = np.empty(n, dtype=np.int32)
+        at = 0
+        for part in parts:
+            mapping = np.fromiter(
+                (setdefault(v, len(vocabulary) - 1) for v in part.uniques[k]),
+                dtype=np.int32,
+                count=len(part.uniques[k]),
+            )
+            column[at : at + part.size] = mapping[part.codes[k]]
+            at += part.size
+        words = list(vocabulary)[1:]
+        words.append("")  # code -1 reads this trailing ""
+        values[name] = _object_array(words)[column]
+        codes[name] = column
+        counts[name] = np.bincount(column[column >= 0], minlength=len(vocabulary) - 1).astype(
+            np.int64
+        )
+    emails: dict[int, tuple[str, ...]] = {}
+    phones: dict[int, tuple[str, ...]] = {}
+    at = 0
+    for part in parts:
+        emails.update({at + row: keys for row, keys in part.emails.items()})
+        phones.update({at + row: keys for row, keys in part.phones.items()})
+        at += part.size
+    return FeatureTable(_object_array(ids), values, codes, counts, emails, phones)
+
+
+class _FieldView(NamedTuple):
+    """The raw fields keys are built from (a record without its id, cheap to send to workers)."""
+
+    full_name: str
+    given_name: str
+    family_name: str
+    emails: tuple[str, ...]
+    phones: tuple[str, ...]
+    company: str
+    city: str
+    postcode: str
+    country: str
+    birth_date: str
+    address: str
+    national_id: str
+    source: str
+
+
+def _chunk_rows(records: Sequence[_Fields], options: KeyOptions) -> list[FeatureRow]:
     raw_emails = [e for r in records for e in r.emails]
     email_keys = iter(_email_keys(raw_emails, options))
     by_region: dict[str | None, list[str]] = {}
