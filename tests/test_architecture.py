@@ -42,8 +42,18 @@ RULES: dict[str, tuple[set[str], set[str]]] = {
     # DESIGN.md's diagram: ports sit above every pure package (segment queries and merge
     # records are part of the repository ports), so they may import all of them.
     "ports": (
-        {"domain", "lifecycle", "segments", "matching", "merge", "analytics", "privacy",
-         "errors", "clock", "ports"},
+        {
+            "domain",
+            "lifecycle",
+            "segments",
+            "matching",
+            "merge",
+            "analytics",
+            "privacy",
+            "errors",
+            "clock",
+            "ports",
+        },
         CORE_THIRD_PARTY,
     ),
     # The seeded generator of realistic bilingual CRM data (demo, benchmarks, tests).
@@ -87,7 +97,7 @@ RULES: dict[str, tuple[set[str], set[str]]] = {
             "errors",
             "clock",
             "cli",
-            "demo",
+            "sample",
         },
         CORE_THIRD_PARTY | {"rich"},
     ),

@@ -12,6 +12,7 @@ May import: services, adapters and everything below them.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -55,6 +56,9 @@ def main(argv: Sequence[str] | None = None, *, console: Console | None = None) -
     except CrmError as exc:
         out.error(f"crmcore {args.command}: {exc}")
         return INPUT_ERROR
+    except BrokenPipeError:  # the reader went away (`crmcore export ... | head`): not an error
+        _silence_stdout()
+        return 0
     except OSError as exc:
         out.error(
             f"crmcore {args.command}: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")
@@ -63,6 +67,12 @@ def main(argv: Sequence[str] | None = None, *, console: Console | None = None) -
     except KeyboardInterrupt:
         out.error(f"crmcore {args.command}: interrupted")
         return 130
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush does not fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -250,7 +250,9 @@ def candidate_pairs(
     if not keys:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty, BlockingStats(by_rule, skipped, 0)
-    unique = np.unique(np.concatenate(keys))
+    # Sort and drop repeats: several times faster than np.unique's hash table here.
+    unique = np.sort(np.concatenate(keys))
+    unique = unique[np.r_[True, unique[1:] != unique[:-1]]] if len(unique) else unique
     return (
         unique // max(n, 1),
         unique % max(n, 1),

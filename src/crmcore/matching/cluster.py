@@ -252,9 +252,11 @@ def _complete(  # noqa: PLR0917 - a private helper fed straight from cluster_pai
     a, b = left[inside], right[inside]
     known_keys = np.minimum(a, b) * n + np.maximum(a, b)
     # The last score of a pair given twice wins.
-    reversed_keys = known_keys[::-1]
-    unique_keys, at = np.unique(reversed_keys, return_index=True)
-    unique_probability = probability[inside][::-1][at]
+    order = np.argsort(known_keys, kind="stable")
+    ordered = known_keys[order]
+    last = np.r_[ordered[1:] != ordered[:-1], True] if len(ordered) else np.zeros(0, dtype=bool)
+    unique_keys = ordered[last]
+    unique_probability = probability[inside][order[last]]
     wanted = first * n + second
     out = np.empty(len(wanted), dtype=np.float64)
     where = np.searchsorted(unique_keys, wanted)

@@ -346,8 +346,9 @@ def _any_shared(
     if not extra:
         return
     values = table.values[column]
-    many = np.fromiter(extra.keys(), dtype=np.int64)
-    hit = np.flatnonzero(np.isin(left, many) | np.isin(right, many))
+    many = np.zeros(len(table), dtype=bool)
+    many[np.fromiter(extra.keys(), dtype=np.int64)] = True
+    hit = np.flatnonzero(many[left] | many[right])
     for k in hit.tolist():
         a, b = int(left[k]), int(right[k])
         mine = extra.get(a) or ((values[a],) if values[a] else ())

@@ -544,9 +544,12 @@ def _unique_patterns(levels: LevelMatrix) -> tuple[LevelMatrix, npt.NDArray[np.i
     packed = np.zeros(len(levels), dtype=np.int64)
     for k in range(levels.shape[1]):
         packed = packed * 16 + levels[:, k].astype(np.int64)
-    codes, first, counts = np.unique(packed, return_index=True, return_counts=True)
-    del codes
-    return levels[first], counts
+    # Sort and count runs (np.unique's hash table is slow on millions of pairs).
+    order = np.argsort(packed)
+    ordered = packed[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    counts = np.diff(np.r_[starts, len(ordered)])
+    return levels[order[starts]], counts
 
 
 def _em_m(
