@@ -282,8 +282,9 @@ class _RegionPlan:
         # Built by _count_replay() once the region is used in bulk, so that a
         # single lookup does not pay for compiling them.
         self.replays = 0
-        self.national_shortcuts: tuple[re.Pattern[str], ...] = ()
-        self.international_shortcuts: tuple[re.Pattern[str], ...] = ()
+        # Shortcuts by the number of digits they apply to (see _shortcut).
+        self.national_shortcuts: dict[int, tuple[re.Pattern[str], ...]] = {}
+        self.international_shortcuts: dict[int, tuple[re.Pattern[str], ...]] = {}
 
     def strip_national_prefix(self, number: str) -> str | None:
         """Replay _maybe_strip_national_prefix_carrier_code; None if a transform applies."""
@@ -359,15 +360,15 @@ def _type_pattern(
 
 
 def _shortcut(
-    plan: _RegionPlan, main: _RegionPlan, *, national: bool, trunk: bool
+    plan: _RegionPlan, main: _RegionPlan, length: int, *, national: bool, trunk: bool
 ) -> re.Pattern[str] | None:
     """Compile one pattern deciding a common case of the replay in a single match.
 
-    The pattern fully matches exactly the digit strings that the replay (and
-    so phonenumbers) would read as a valid number of ``main`` by the route
-    described below, and captures the national significant number as
-    ``national``. Any other string goes through the general replay, so a
-    shortcut can only ever agree with it.
+    The pattern is for strings of ``length`` digits. It fully matches exactly
+    those that the replay (and so phonenumbers) would read as a valid number
+    of ``main`` by the route described below, and captures the national
+    significant number as ``national``. Any other string goes through the
+    general replay, so a shortcut can only ever agree with it.
 
     * ``national``: digits written without "+": ``plan``'s IDD prefix and
       country code must not start them (_maybe_extract_country_code then
@@ -380,14 +381,13 @@ def _shortcut(
     * the number must not start with 0 and must have a type in ``main``,
       which region_code_for_number picks first (is_valid_number).
     """
-    if not main.is_first_without_leading_digits or not main.type_patterns:
+    if not main.is_first_without_leading_digits:
         return None
     parts: list[str] = []
     if national:
         if plan.international_prefix is not None:
             parts.append(f"(?!{plan.international_prefix.pattern})")
         parts.append(f"(?!{plan.country_code_text})")
-    sizes = list(main.type_patterns)
     prefix = plan.national_prefix
     if trunk:
         if prefix is None:
@@ -399,29 +399,24 @@ def _shortcut(
             last_group = re.compile("".join(parts)).groups
             parts.append(f"(?({last_group})(?!))")
         parts.append(f"(?=(?:{plan.general.pattern})\\Z)")
-        sizes = [size for size in sizes if plan.length_result(size) in (_IS_POSSIBLE, _TOO_LONG)]
-    elif prefix is not None:
-        parts.append(f"(?!{prefix.pattern})")
-    by_size = "|".join(
-        f"(?=\\d{{{size}}}\\Z){main.type_patterns[size]}"
-        for size in sizes
-        if _MIN_NSN_LENGTH <= size <= _MAX_NSN_LENGTH
-    )
-    if not by_size:
+        # The prefix takes at least one digit, most often exactly one.
+        sizes = sorted(range(_MIN_NSN_LENGTH, length), key=lambda size: (size != length - 1, size))
+        types = "|".join(
+            f"(?=\\d{{{size}}}\\Z){main.type_patterns[size]}"
+            for size in sizes
+            if size in main.type_patterns
+            and size <= _MAX_NSN_LENGTH
+            and plan.length_result(size) in (_IS_POSSIBLE, _TOO_LONG)
+        )
+    else:
+        if prefix is not None:
+            parts.append(f"(?!{prefix.pattern})")
+        in_range = _MIN_NSN_LENGTH <= length <= _MAX_NSN_LENGTH
+        types = main.type_patterns.get(length, "") if in_range else ""
+    if not types:
         return None
-    parts.append(f"(?P<national>(?!0)(?=(?:{main.general.pattern})\\Z)(?:{by_size}))")
+    parts.append(f"(?P<national>(?!0)(?=(?:{main.general.pattern})\\Z)(?:{types}))")
     return re.compile("".join(parts))
-
-
-def _shortcuts(
-    plan: _RegionPlan, main: _RegionPlan, *, national: bool
-) -> tuple[re.Pattern[str], ...]:
-    """Return the shortcuts for numbers without and with a national prefix."""
-    both = (
-        _shortcut(plan, main, national=national, trunk=False),
-        _shortcut(plan, main, national=national, trunk=True),
-    )
-    return tuple(shortcut for shortcut in both if shortcut is not None)
 
 
 _PLANS: dict[str, _RegionPlan | None] = {}
@@ -443,14 +438,25 @@ def _plan(region: str) -> _RegionPlan | None:
 _SHORTCUTS_AFTER: Final = 16  # general replays of a region before compiling its shortcuts
 
 
-def _count_replay(plan: _RegionPlan) -> None:
-    """Count a general replay; at the threshold, compile the region's shortcuts."""
+def _count_replay(plan: _RegionPlan, length: int, *, national: bool) -> None:
+    """Count a general replay; past the threshold, compile shortcuts for its length.
+
+    Compiling waits until a region is used in bulk, so that a single lookup
+    does not pay for it.
+    """
     plan.replays += 1
-    if plan.replays == _SHORTCUTS_AFTER:
-        main = _main_plan(plan.country_code)
-        if main is not None:
-            plan.national_shortcuts = _shortcuts(plan, main, national=True)
-        plan.international_shortcuts = _shortcuts(plan, plan, national=False)
+    shortcuts = plan.national_shortcuts if national else plan.international_shortcuts
+    if plan.replays < _SHORTCUTS_AFTER or length in shortcuts:
+        return
+    main = _main_plan(plan.country_code) if national else plan
+    built: tuple[re.Pattern[str], ...] = ()
+    if main is not None:
+        both = (
+            _shortcut(plan, main, length, national=national, trunk=False),
+            _shortcut(plan, main, length, national=national, trunk=True),
+        )
+        built = tuple(shortcut for shortcut in both if shortcut is not None)
+    shortcuts[length] = built
 
 
 def _main_plan(country_code: int) -> _RegionPlan | None:
@@ -552,11 +558,11 @@ def _phone_fast(
         return _phone_international(digits, region, extension)
     if home is None:
         return None
-    for shortcut in home.national_shortcuts:
+    for shortcut in home.national_shortcuts.get(len(digits), ()):
         match = shortcut.fullmatch(digits)
         if match is not None:
             return "+" + home.country_code_text + match["national"], extension
-    _count_replay(home)
+    _count_replay(home, len(digits), national=True)
     return _phone_national(digits, home, region, extension)
 
 
@@ -572,11 +578,11 @@ def _phone_international(
     if main is None:
         return None
     national = digits[code_size:]
-    for shortcut in main.international_shortcuts:
+    for shortcut in main.international_shortcuts.get(len(national), ()):
         match = shortcut.fullmatch(national)
         if match is not None:
             return "+" + main.country_code_text + match["national"], extension
-    _count_replay(main)
+    _count_replay(main, len(national), national=False)
     return _phone_replayed(country_code, national, main, region, extension)
 
 
