@@ -399,7 +399,8 @@ def _shortcut(
             last_group = re.compile("".join(parts)).groups
             parts.append(f"(?({last_group})(?!))")
         parts.append(f"(?=(?:{plan.general.pattern})\\Z)")
-        # The prefix takes at least one digit, most often exactly one.
+        # Most prefixes are one digit, so try that size first. An empty
+        # prefix match is left to the replay.
         sizes = sorted(range(_MIN_NSN_LENGTH, length), key=lambda size: (size != length - 1, size))
         types = "|".join(
             f"(?=\\d{{{size}}}\\Z){main.type_patterns[size]}"
@@ -506,25 +507,23 @@ def _valid_for_country(country_code: int, national: str) -> bool:
     return False
 
 
-def _unpack_plus_and_extension(text: str, packed: bytes) -> tuple[bytes, bool, str | None] | None:
-    """Take a leading "+" and a simple extension off, or return None for other shapes.
+def _unpack_plus_and_extension(text: str) -> tuple[bytes, bool, str | None] | None:
+    """Split off a simple extension and a leading "+", or return None for other shapes.
 
-    ``packed`` is ``text`` without separators; the digits are returned packed
-    the same way. _extract_possible_number drops separators before a leading
-    "+", so "(+86)" reads as "+86".
+    Returns the digits packed without separators, whether a "+" led them, and
+    the extension's digits.
     """
-    extension = None
+    split = _WITH_EXTENSION.fullmatch(text)
+    if split is None:
+        return None
+    number_part, extension = split.group(1, 2)
+    packed = number_part.encode().translate(None, _SEPARATORS)
     plus = packed[:1] == b"+"
-    if not plus or not packed[1:].isdigit():
-        split = _WITH_EXTENSION.fullmatch(text)
-        if split is None:
-            return None
-        number_part, extension = split.group(1, 2)
-        packed = number_part.encode().translate(None, _SEPARATORS)
-        plus = packed[:1] == b"+"
-        if not (packed[1:] if plus else packed).isdigit():
-            return None
-    return (packed[1:] if plus else packed), plus, extension
+    if plus:
+        packed = packed[1:]
+    if not packed.isdigit():
+        return None
+    return packed, plus, extension
 
 
 def _phone_fast(
@@ -541,11 +540,17 @@ def _phone_fast(
     """
     if len(text) > _MAX_INPUT_LENGTH or not text.isascii():
         return None
+    # _extract_possible_number drops separators before a leading "+" too.
     packed = text.encode().translate(None, _SEPARATORS)
     extension = None
     plus = False
-    if not packed.isdigit():
-        unpacked = _unpack_plus_and_extension(text, packed)
+    if packed.isdigit():
+        pass
+    elif packed[:1] == b"+" and packed[1:].isdigit():
+        plus = True
+        packed = packed[1:]
+    else:
+        unpacked = _unpack_plus_and_extension(text)
         if unpacked is None:
             return None
         packed, plus, extension = unpacked
@@ -574,7 +579,7 @@ def _phone_international(
     if entry is None:
         return None
     country_code, code_size = entry
-    main = _main_plan(country_code)
+    main = _MAIN_PLANS.get(country_code) or _main_plan(country_code)
     if main is None:
         return None
     national = digits[code_size:]

@@ -144,11 +144,14 @@ class DedupeResult:
         if not len(rows):
             return
         left, right = self.left[rows], self.right[rows]
-        tf = self.model.tf_adjustments(self.table, self.levels[rows], left, right)
+        levels = self.levels[rows]
+        tf = self.model.tf_adjustments(self.table, levels, left, right)
+        weights, probability, fired = self.model.score(levels, tf)
         ids = self.table.ids
         for k in range(len(rows)):
+            scored = (float(weights[k]), float(probability[k]), int(fired[k]))
             yield self.model.explain(
-                str(ids[left[k]]), str(ids[right[k]]), self.levels[rows[k]], tf[k]
+                str(ids[left[k]]), str(ids[right[k]]), levels[k], tf[k], scored=scored
             )
 
 

@@ -166,10 +166,11 @@ def _factorize(
 ) -> tuple[npt.NDArray[np.int32], IntArray]:
     if table is None:
         table = {"": -1}
-    setdefault = table.setdefault
-    codes = np.fromiter(
-        (setdefault(v, len(table) - 1) for v in values.tolist()), dtype=np.int32, count=len(values)
-    )
+    items = values.tolist()
+    for value in dict.fromkeys(items):  # distinct values, first seen first
+        if value not in table:
+            table[value] = len(table) - 1
+    codes = np.fromiter(map(table.__getitem__, items), dtype=np.int32, count=len(items))
     counts = np.bincount(codes[codes >= 0], minlength=len(table) - 1).astype(np.int64)
     return codes, counts
 
@@ -363,7 +364,7 @@ def build_features(
     done = 0
     pool: concurrent.futures.ProcessPoolExecutor | None = None
     pending: collections.deque[
-        tuple[list[tuple[object, ...]], concurrent.futures.Future[_ChunkKeys] | None]
+        tuple[list[MatchRecord], concurrent.futures.Future[_ChunkKeys] | None]
     ] = collections.deque()
 
     def collect(part: _ChunkKeys) -> None:
@@ -382,7 +383,7 @@ def build_features(
             part = _chunk_keys(chunk, options)
         collect(part)
 
-    def dispatch(chunk: list[tuple[object, ...]]) -> None:
+    def dispatch(chunk: list[MatchRecord]) -> None:
         nonlocal pool
         if pool is None and workers > 1 and len(ids) > _CHUNK:
             pool = _start_pool(workers, options)
@@ -393,17 +394,17 @@ def build_features(
             collect_next()
         try:
             future: concurrent.futures.Future[_ChunkKeys] | None = pool.submit(
-                _worker_chunk_keys, chunk
+                _worker_chunk_keys, _pack(chunk)
             )
         except (concurrent.futures.process.BrokenProcessPool, RuntimeError):
             future = None
         pending.append((chunk, future))
 
     try:
-        chunk: list[tuple[object, ...]] = []
+        chunk: list[MatchRecord] = []
         for record in records:
             ids.append(record.id)
-            chunk.append(_record_fields(record))
+            chunk.append(record)
             if len(chunk) == _CHUNK:
                 dispatch(chunk)
                 chunk = []
@@ -471,22 +472,61 @@ def _init_worker(  # pragma: no cover - runs in worker processes
     )
 
 
-def _worker_chunk_keys(chunk: list[tuple[object, ...]]) -> _ChunkKeys:  # pragma: no cover
-    return _chunk_keys(chunk, _worker_options or KeyOptions())
+def _worker_chunk_keys(  # pragma: no cover - runs in worker processes
+    packed: str | list[tuple[object, ...]],
+) -> _ChunkKeys:
+    return _chunk_keys(_unpack(packed), _worker_options or KeyOptions())
 
 
-def _chunk_keys(chunk: Sequence[tuple[object, ...]], options: KeyOptions) -> _ChunkKeys:
-    rows = _chunk_rows([_FieldView._make(fields) for fields in chunk], options)
+_RECORDS: Final = "\x1d"
+_FIELDS: Final = "\x1f"
+_VALUES: Final = "\x1e"
+
+
+def _pack(records: Sequence[MatchRecord]) -> str | list[tuple[object, ...]]:
+    """Return a chunk's fields as one string (cheap to send); tuples if a field has a separator."""
+    lines = [
+        _FIELDS.join((
+            r.full_name, r.given_name, r.family_name, _VALUES.join(r.emails),
+            _VALUES.join(r.phones), r.company, r.city, r.postcode, r.country, r.birth_date,
+            r.address, r.national_id, r.source,
+        ))
+        for r in records
+    ]  # fmt: skip
+    text = _RECORDS.join(lines)
+    values = sum(max(len(r.emails) - 1, 0) + max(len(r.phones) - 1, 0) for r in records)
+    if (
+        text.count(_RECORDS) != len(records) - 1
+        or text.count(_FIELDS) != (len(_FIELD_NAMES) - 1) * len(records)
+        or text.count(_VALUES) != values
+    ):
+        return [_record_fields(r) for r in records]
+    return text
+
+
+def _unpack(packed: str | list[tuple[object, ...]]) -> list[_FieldView]:
+    if not isinstance(packed, str):
+        return [_FieldView._make(fields) for fields in packed]
+    out = []
+    for line in packed.split(_RECORDS):
+        f = line.split(_FIELDS)
+        emails = tuple(f[3].split(_VALUES)) if f[3] else ()
+        phones = tuple(f[4].split(_VALUES)) if f[4] else ()
+        out.append(_FieldView(f[0], f[1], f[2], emails, phones, *f[5:]))
+    return out
+
+
+def _chunk_keys(chunk: Sequence[_Fields], options: KeyOptions) -> _ChunkKeys:
+    rows = _chunk_rows(chunk, options)
     uniques: list[list[str]] = []
     codes: list[npt.NDArray[np.int32]] = []
-    for k in range(len(FEATURE_COLUMNS)):
-        vocabulary: dict[str, int] = {}
-        setdefault = vocabulary.setdefault
-        local = np.fromiter(
-            (setdefault(r[0][k], len(vocabulary)) for r in rows), dtype=np.int32, count=len(rows)
+    for column in zip(*(r[0] for r in rows), strict=True):
+        distinct = list(dict.fromkeys(column))
+        position = {value: k for k, value in enumerate(distinct)}
+        uniques.append(distinct)
+        codes.append(
+            np.fromiter(map(position.__getitem__, column), dtype=np.int32, count=len(column))
         )
-        uniques.append(list(vocabulary))
-        codes.append(local)
     emails = {i: r[1] for i, r in enumerate(rows) if len(r[1]) > 1}
     phones = {i: r[2] for i, r in enumerate(rows) if len(r[2]) > 1}
     return _ChunkKeys(len(rows), uniques, codes, emails, phones)

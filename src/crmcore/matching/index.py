@@ -232,13 +232,14 @@ class MatchIndex:
             )
         total = len(self) + (0 if present else 1)
         tf = self.model.tf_adjustments(table, levels, left, right, counts=counts, total=total)
-        _, probability, _ = self.model.score(levels, tf)
+        weights, probability, fired = self.model.score(levels, tf)
         order = np.argsort(-probability, kind="stable")
         out: list[ScoredPair] = []
         for k in order.tolist():
             if probability[k] < min_probability or len(out) >= limit:
                 break
-            out.append(self.model.explain(record.id, ids[k + 1], levels[k], tf[k]))
+            scored = (float(weights[k]), float(probability[k]), int(fired[k]))
+            out.append(self.model.explain(record.id, ids[k + 1], levels[k], tf[k], scored=scored))
         return out
 
 

@@ -259,6 +259,9 @@ class MatchModel:
     parameters: tuple[ComparisonWeights, ...]
     prior: float
     rules: tuple[DeterministicRule, ...] = DEFAULT_RULES
+    _weights: tuple[tuple[float, ...], ...] = attrs.field(init=False, repr=False)
+    _tables: tuple[Floats, ...] = attrs.field(init=False, repr=False)
+    _prior_weight: float = attrs.field(init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         names = [c.name for c in self.comparisons]
@@ -270,6 +273,11 @@ class MatchModel:
                 raise ConfigurationError(
                     f"rule {rule.name!r} names unknown comparisons {sorted(unknown)!r}"
                 )
+        # Weights are read for every scored pair: compute them once.
+        weights = tuple((0.0, *p.weights) for p in self.parameters)
+        object.__setattr__(self, "_weights", weights)
+        object.__setattr__(self, "_tables", tuple(np.array(w, dtype=np.float64) for w in weights))
+        object.__setattr__(self, "_prior_weight", weight_of(self.prior))
 
     @classmethod
     def default(cls, comparisons: Sequence[Comparison] = DEFAULT_COMPARISONS) -> Self:
@@ -302,11 +310,11 @@ class MatchModel:
     @property
     def prior_weight(self) -> float:
         """The prior's log2 odds."""
-        return weight_of(self.prior)
+        return self._prior_weight
 
     def weight_tables(self) -> list[Floats]:
         """Per comparison, the weight of levels 0 … n (level 0 weighs 0)."""
-        return [np.array((0.0, *p.weights), dtype=np.float64) for p in self.parameters]
+        return [table.copy() for table in self._tables]
 
     def tf_adjustments(
         self,
@@ -376,7 +384,7 @@ class MatchModel:
             deterministic rule that fired per pair (``-1`` for none).
         """
         weights = np.full(len(levels), self.prior_weight, dtype=np.float64)
-        for k, table in enumerate(self.weight_tables()):
+        for k, table in enumerate(self._tables):
             weights += table[levels[:, k]]
         if tf is not None:
             weights += tf.sum(axis=1)
@@ -399,6 +407,8 @@ class MatchModel:
         right_id: str,
         levels: npt.NDArray[np.int8],
         tf: Floats | None = None,
+        *,
+        scored: tuple[float, float, int] | None = None,
     ) -> ScoredPair:
         """Build the scored, explained pair for one row of levels.
 
@@ -407,28 +417,34 @@ class MatchModel:
             right_id: The other's.
             levels: The pair's levels, one per comparison.
             tf: The pair's term-frequency adjustments, or ``None``.
+            scored: The pair's weight, probability and fired rule as
+                :meth:`score` returned them, when already known.
 
         Returns:
             The scored pair with its contributions.
         """
-        matrix = levels.reshape(1, -1)
-        tf_matrix = None if tf is None else tf.reshape(1, -1)
-        weights, probabilities, fired = self.score(matrix, tf_matrix)
+        if scored is None:
+            matrix = levels.reshape(1, -1)
+            tf_matrix = None if tf is None else tf.reshape(1, -1)
+            weights, probabilities, fired = self.score(matrix, tf_matrix)
+            scored = (float(weights[0]), float(probabilities[0]), int(fired[0]))
+        weight, probability, rule = scored
         contributions = []
+        level_list = levels.tolist()
+        tf_list = None if tf is None else tf.tolist()
         for k, params in enumerate(self.parameters):
-            level = int(levels[k])
-            adjustment = 0.0 if tf is None else float(tf[k])
-            base = 0.0 if level == 0 else params.weights[level - 1]
+            level = level_list[k]
+            adjustment = 0.0 if tf_list is None else tf_list[k]
+            base = self._weights[k][level]
             label = "missing" if level == 0 else params.labels[level - 1]
             contributions.append(
                 Contribution(params.name, level, label, base + adjustment, adjustment)
             )
-        rule = int(fired[0])
         return ScoredPair(
             left=left_id,
             right=right_id,
-            probability=float(probabilities[0]),
-            weight=float(weights[0]),
+            probability=probability,
+            weight=weight,
             prior_weight=self.prior_weight,
             contributions=tuple(contributions),
             rule=self.rules[rule].name if rule >= 0 else None,

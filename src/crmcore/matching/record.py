@@ -157,6 +157,10 @@ class MatchRecord:
         >>> MatchRecord.from_row(["7", "张伟", "13800138000", "北京"], id="7", columns=columns)
         MatchRecord(id='7', full_name='张伟', ..., phones=('13800138000',), ..., city='北京', ...)
         """
+        if cls is MatchRecord and isinstance(row, list):
+            made = _from_list(row, id, _plan(columns))
+            if made is not None:
+                return made  # type: ignore[return-value]
         values: dict[str, object] = {}
         for field, places in columns.items():
             if field == "id":
@@ -167,6 +171,71 @@ class MatchRecord:
             else:
                 values[field] = next((c for c in cells if c), "")
         return cls(id=id, **values)
+
+
+_Plan = tuple[tuple[str, tuple[int, ...], bool], ...] | None
+_plans: dict[int, tuple[Mapping[str, Sequence[int | str]], _Plan]] = {}
+
+
+def _plan(columns: Mapping[str, Sequence[int | str]]) -> _Plan:
+    """Return (field, positions, multi-valued) for a columns mapping of positions, cached."""
+    cached = _plans.get(id(columns))
+    if cached is not None and cached[0] is columns:
+        return cached[1]
+    plan: _Plan = tuple(
+        (field, tuple(places), field in _MULTI)  # type: ignore[arg-type]
+        for field, places in columns.items()
+        if field != "id"
+    )
+    if plan is not None and not all(isinstance(p, int) for _, ps, _ in plan for p in ps):
+        plan = None
+    if len(_plans) > _MAX_PLANS:
+        _plans.clear()
+    _plans[id(columns)] = (columns, plan)  # the mapping is kept, so its id is not reused
+    return plan
+
+
+_MAX_PLANS: Final = 64
+
+
+def _from_list(row: list[str], record_id: str, plan: _Plan) -> MatchRecord | None:
+    """Build a record from a ``csv.reader`` row as ``from_row`` would, without the converters.
+
+    Returns ``None`` (use the general path) when a cell is not a string.
+    """
+    if plan is None:
+        return None
+    values = dict(_DEFAULTS)
+    width = len(row)
+    for field, positions, multi in plan:
+        raw = _raw_cells(row, positions, width)
+        if raw is None:
+            return None
+        if multi:
+            values[field] = tuple(t for t in (c.strip() for c in raw) if t)
+        elif raw:
+            value = raw[0].strip()
+            values[field] = value.upper() if field == "country" else value
+    record = object.__new__(MatchRecord)
+    setattr_ = object.__setattr__
+    setattr_(record, "id", _require_id(record_id))
+    for field, field_value in values.items():
+        setattr_(record, field, field_value)
+    return record
+
+
+def _raw_cells(row: list[str], positions: tuple[int, ...], width: int) -> list[str] | None:
+    """Return the non-empty cells at ``positions`` (``None`` if one is not a string)."""
+    out: list[str] = []
+    for place in positions:
+        if place < width:
+            cell: object = row[place]
+            if cell is None or cell == "":
+                continue
+            if not isinstance(cell, str) or cell.__class__ is not str:
+                return None
+            out.append(cell)
+    return out
 
 
 def _cell(row: Mapping[str, str] | Sequence[str], place: int | str) -> str:
@@ -181,6 +250,11 @@ def _cell(row: Mapping[str, str] | Sequence[str], place: int | str) -> str:
 
 
 _MULTI: Final = frozenset({"emails", "phones"})
+_DEFAULTS: Final[dict[str, object]] = {
+    field.name: () if field.name in _MULTI else ""
+    for field in attrs.fields(MatchRecord)
+    if field.name != "id"
+}
 
 FIELD_ALIASES: Final[Mapping[str, tuple[str, ...]]] = {
     "id": ("id", "record_id", "rec_id", "customer_id", "contact_id", "编号", "客户编号", "客户id"),

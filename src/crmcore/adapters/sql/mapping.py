@@ -154,8 +154,12 @@ def check_row(
     """
     limits = _LIMITS[table.name]
     for name, value in row.items():
-        if name in ("document", "custom"):
+        if value is None or name in ("document", "custom"):
             continue
+        if type(value) is str:  # the common case, checked inline
+            limit = limits.get(name)
+            if (limit is None or len(value) <= limit) and "\x00" not in value:
+                continue
         reason = _problem(value, limits.get(name))
         if reason is not None:
             field = (fields or {}).get(name, name)

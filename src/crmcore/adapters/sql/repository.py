@@ -184,8 +184,15 @@ class _Plan:
 
 
 def _digest(children: list[list[dict[str, Any]]]) -> str:
-    canonical = repr([sorted(tuple(sorted(r.items())) for r in rows) for rows in children])
+    canonical = "\x1d".join(
+        "\x1e".join(sorted("\x1f".join(map(str, r.values())) for r in rows)) for rows in children
+    )
     return hashlib.blake2b(canonical.encode(), digest_size=16).hexdigest()
+
+
+def _updates(prepared: Sequence[_Prepared]) -> list[_Prepared]:
+    """The saves of records already stored (version > 0): the ones to check first."""
+    return [p for p in prepared if p.entity.version]
 
 
 class SqlRepository(Generic[_E]):
@@ -367,7 +374,7 @@ class SqlRepository(Generic[_E]):
         try:
             with translating(operation):
                 if len({p.entity.id for p in prepared}) == len(prepared):
-                    plan = self._plan(prepared, self._current(conn, prepared))
+                    plan = self._plan(prepared, self._current(conn, _updates(prepared)))
                     if plan.is_one_statement:
                         # One UPDATE either applies or matches nothing: no savepoint needed.
                         self._execute(conn, plan)
@@ -377,7 +384,7 @@ class SqlRepository(Generic[_E]):
                 else:
                     with conn.begin_nested():
                         for p in prepared:  # the same id twice: one after the other
-                            self._execute(conn, self._plan([p], self._current(conn, [p])))
+                            self._execute(conn, self._plan([p], self._current(conn, _updates([p]))))
         except _Conflict:
             self._raise_stale(conn, prepared)
         return [p.stored for p in prepared]
@@ -390,6 +397,8 @@ class SqlRepository(Generic[_E]):
         digest = c.child_digest if "child_digest" in c else sa.null()
         ids = [p.entity.id for p in prepared]
         found: dict[str, tuple[int, str | None]] = {}
+        if not ids:
+            return found
         for chunk in _chunks(ids):
             statement = sa.select(c.id, c.version, digest).where(c.id.in_(chunk))
             if lock:
@@ -416,12 +425,12 @@ class SqlRepository(Generic[_E]):
         plan = _Plan()
         for p in batch:
             expected = p.entity.version
-            actual, digest = current.get(p.entity.id, (None, None))
-            if actual != (expected or None):
-                raise StaleVersionError(self._kind, p.entity.id, expected, actual)
             if not expected:
-                plan.inserts.append(p)
+                plan.inserts.append(p)  # an existing id fails the primary key: _Conflict
             else:
+                actual, digest = current.get(p.entity.id, (None, None))
+                if actual != expected:
+                    raise StaleVersionError(self._kind, p.entity.id, expected, actual)
                 plan.updates.append(p)
                 if self._mapping.children and digest != p.row["child_digest"]:
                     plan.rewrites.append(p)
