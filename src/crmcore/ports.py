@@ -81,6 +81,7 @@ from crmcore.domain import (
 )
 from crmcore.errors import InvalidValueError
 from crmcore.merge import MergeRecord
+from crmcore.segments import Rule
 
 __all__ = [
     "ActivityRepository",
@@ -243,6 +244,23 @@ class CustomerRepository(Repository[Customer, CustomerId], Protocol):
 
     def find_by_external_id(self, system: str, value: str) -> list[Customer]:
         """Return the customers known as ``value`` in ``system`` (case-insensitive system)."""
+        ...
+
+    def select(self, rule: Rule, *, at: dt.datetime, tz: str = "UTC") -> list[CustomerId]:
+        """Return the ids of the active (not merged) customers in a segment, ascending.
+
+        The rule is evaluated at instant ``at``, with calendar days and periods
+        counted in time zone ``tz``, over the customers and their related
+        records (orders, activities, survey responses) visible to this unit of
+        work. Every adapter selects exactly the customers the in-memory
+        evaluation (:func:`crmcore.segments.compile_rule`) selects.
+
+        Raises:
+            UnsupportedRuleError: If this backend cannot run the rule (raised
+                before anything is queried, never a wrong answer).
+            InvalidValueError: If ``at`` is naive or ``tz`` unknown.
+            StorageError: If the backend fails.
+        """
         ...
 
 

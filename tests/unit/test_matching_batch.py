@@ -187,3 +187,38 @@ def test_sample_csv_round_trips_through_the_csv_module(tmp_path: object) -> None
     assert write_csv(generate_contacts(50, seed=1), path) == 50
     with path.open(encoding="utf-8", newline="") as stream:
         assert len(list(csv.DictReader(stream))) == 50
+
+
+def test_keys_built_in_worker_processes_equal_keys_built_here(
+    sample: tuple[list[MatchRecord], dict[str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from crmcore.matching import feature  # noqa: PLC0415 - the private chunk size is patched
+
+    records = sample[0][:400]
+    # A field holding the packing separators travels as tuples instead.
+    records.append(MatchRecord(id="odd", full_name="Zhang\x1fWei\x1d", emails=["a\x1eb@x.cn"]))
+    monkeypatch.setattr(feature, "_CHUNK", 60)
+    here = build_features(records, workers=1)
+    there = build_features(records, workers=2)
+    assert here.ids.tolist() == there.ids.tolist()
+    for name in here.values:
+        assert here.values[name].tolist() == there.values[name].tolist(), name
+        assert here.codes[name].tolist() == there.codes[name].tolist(), name
+        assert here.counts[name].tolist() == there.counts[name].tolist(), name
+    assert dict(here.emails) == dict(there.emails)
+    assert dict(here.phones) == dict(there.phones)
+
+
+def test_records_from_list_rows_match_the_general_path() -> None:
+    columns = {"id": [0], "full_name": [1, 2], "phones": [3, 4], "emails": [4], "country": [5]}
+    rows = [
+        ["1", " 张伟 ", "x", " 138 0013 8000 ", "a@b.cn", " cn "],
+        ["2", "", "  Wei  ", "", "", ""],
+        ["3", "   ", "Li", "139", "  ", "us"],
+        ["4"],
+    ]
+    for row in rows:
+        fast = MatchRecord.from_row(row, id=row[0], columns=columns)
+        general = MatchRecord.from_row(tuple(row), id=row[0], columns=columns)
+        assert fast == general
+        assert hash(fast) == hash(general)

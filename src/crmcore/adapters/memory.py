@@ -55,6 +55,7 @@ from crmcore.domain import (
 )
 from crmcore.errors import InvalidValueError, NotFoundError, StaleVersionError, StorageError
 from crmcore.ports import DEFAULT_PAGE_SIZE, EventPublisher, MergeRecord, Versioned, with_version
+from crmcore.segments import Rule, SegmentContext, compile_rule
 
 __all__ = [
     "MemoryActivityRepository",
@@ -435,6 +436,18 @@ class MemoryCustomerRepository(_MemoryRepository[Customer]):
         return self._where(
             lambda c: any(e.system == wanted_system and e.value == value for e in c.external_ids)
         )
+
+    def select(self, rule: Rule, *, at: dt.datetime, tz: str = "UTC") -> list[CustomerId]:
+        """Return the ids of the active customers in the segment, evaluated in Python."""
+        compiled = compile_rule(rule, at=at, tz=tz)
+        self._uow._require_active("select customer")
+        context = SegmentContext.of(
+            orders=self._uow._all("order"),  # type: ignore[arg-type]  # that table holds orders
+            activities=self._uow._all("activity"),  # type: ignore[arg-type]  # ... activities
+            surveys=self._uow._all("survey_response"),  # type: ignore[arg-type]  # ... surveys
+        )
+        active = (c for c in self._rows() if c.merged_into is None)
+        return sorted(compiled.ids(active, context))
 
 
 class MemoryLeadRepository(_MemoryRepository[Lead]):

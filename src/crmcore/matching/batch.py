@@ -231,8 +231,7 @@ def dedupe(
             rules=settings.rules,
             seed=settings.seed,
         )
-    tf = model.tf_adjustments(table, levels, left, right)
-    _, probability, _ = model.score(levels, tf)
+    probability = _score_in_chunks(table, model, levels, left, right)
     timings["scoring"] = time.perf_counter() - start
     _report(progress, "scoring", len(left), len(left))
 
@@ -277,6 +276,19 @@ def dedupe(
 
 _COMPARE_CHUNK: Final = 1_000_000
 _MIN_RECORDS_TO_TRAIN: Final = 1_000
+
+
+def _score_in_chunks(
+    table: FeatureTable, model: MatchModel, levels: npt.NDArray[np.int8], left: Rows, right: Rows
+) -> Floats:
+    """Score pairs chunk by chunk (the pairs × comparisons adjustments stay small)."""
+    out = np.zeros(len(left), dtype=np.float64)
+    for start in range(0, len(left), _COMPARE_CHUNK):
+        stop = min(start + _COMPARE_CHUNK, len(left))
+        part = slice(start, stop)
+        tf = model.tf_adjustments(table, levels[part], left[part], right[part])
+        _, out[part], _ = model.score(levels[part], tf)
+    return out
 
 
 def _compare_in_chunks(

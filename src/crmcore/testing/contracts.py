@@ -73,6 +73,7 @@ from crmcore.domain import (
     PhoneNumber,
     Priority,
     SurveyResponseId,
+    Tag,
     Tier,
     UserId,
     assign_owner,
@@ -95,6 +96,7 @@ from crmcore.errors import (
     StorageError,
 )
 from crmcore.ports import EventPublisher, Store, UnitOfWork
+from crmcore.segments import HasTag, Within, field, purchases
 from crmcore.testing import strategies as cst
 
 __all__ = ["StoreContract", "StoreFactory"]
@@ -310,6 +312,39 @@ class StoreContract:
             self._three_customers(uow)
             found = uow.customers.find_by_owner(UserId("u-ana"))
         assert [c.id for c in found] == ["c-1", "c-3"]
+
+    def test_select_returns_the_active_customers_a_segment_rule_matches(
+        self, store_factory: StoreFactory
+    ) -> None:
+        rule = HasTag("vip") & ~(field("owner") == "u-bo")
+        with store_factory(None).unit_of_work() as uow:
+            self._three_customers(uow)
+            for customer_id in ("c-1", "c-2", "c-3"):
+                customer = uow.customers.get(CustomerId(customer_id))
+                uow.customers.save(attrs.evolve(customer, tags=frozenset({Tag("vip")})))
+            merged = uow.customers.get(CustomerId("c-3"))
+            uow.customers.save(attrs.evolve(merged, merged_into=CustomerId("c-1")))
+            assert uow.customers.select(rule, at=_AT, tz="Asia/Shanghai") == ["c-1"]
+
+    def test_select_counts_related_records_up_to_the_instant_given(
+        self, store_factory: StoreFactory
+    ) -> None:
+        rule = purchases(window=Within(days=30)).count() >= 2
+        with store_factory(None).unit_of_work() as uow:
+            self._three_customers(uow)
+            for n, (customer_id, days_ago) in enumerate(
+                [("c-1", 3), ("c-1", 20), ("c-2", 3), ("c-2", 45), ("c-3", 1)]
+            ):
+                order, _ = record_order(
+                    id=OrderId(f"o-{n}"),
+                    customer_id=CustomerId(customer_id),
+                    amount=Money("100", "CNY"),
+                    ordered_at=_AT.subtract(days=days_ago),
+                    at=_AT,
+                )
+                uow.orders.save(order)
+            assert uow.customers.select(rule, at=_AT) == ["c-1"]
+            assert uow.customers.select(rule, at=_AT.subtract(days=10)) == []
 
     def test_find_returns_an_empty_list_when_nothing_matches(
         self, store_factory: StoreFactory

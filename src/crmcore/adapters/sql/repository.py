@@ -51,6 +51,7 @@ from crmcore.adapters.sql.mapping import (
     check_custom,
     check_row,
 )
+from crmcore.adapters.sql.segments import _check_dialect, customer_query
 from crmcore.clock import utc
 from crmcore.domain import (
     Activity,
@@ -74,6 +75,7 @@ from crmcore.errors import (
     StorageError,
 )
 from crmcore.ports import DEFAULT_PAGE_SIZE, MergeRecord, Versioned, with_version
+from crmcore.segments import Rule
 from crmcore.serialization import structure
 
 if TYPE_CHECKING:
@@ -502,6 +504,14 @@ class SqlCustomerRepository(SqlRepository[Customer]):
     def find_by_owner(self, owner: UserId) -> list[Customer]:
         """Return the customers owned by ``owner``."""
         return self._find_by(t.customers.c.owner, owner)
+
+    def select(self, rule: Rule, *, at: dt.datetime, tz: str = "UTC") -> list[CustomerId]:
+        """Return the ids of the active customers in the segment, computed inside the database."""
+        statement = customer_query(rule, at=at, tz=tz).where(t.customers.c.merged_into.is_(None))
+        conn = self._uow._connection("select customer")
+        _check_dialect(conn.dialect.name, type(rule).__name__)
+        with translating("select customer"):
+            return [CustomerId(str(r)) for r in conn.execute(statement).scalars().all()]
 
     def find_by_external_id(self, system: str, value: str) -> list[Customer]:
         """Return the customers known as ``value`` in ``system``."""
