@@ -6,7 +6,7 @@ import pytest
 from crmcore.adapters.memory import MemoryStore
 from crmcore.clock import FixedClock
 from crmcore.domain import EmailAddress
-from crmcore.services.cleaning import ColumnMapping
+from crmcore.services.cleaning import ColumnMapping, clean_rows
 from crmcore.services.importing import ImportReport, OnDuplicate, import_customers
 
 ROWS = [
@@ -90,3 +90,17 @@ def test_an_import_interrupted_after_a_batch_completes_on_rerun_exactly_once() -
 
 def _die_after_first_batch(rows_done: int) -> None:
     raise RuntimeError(f"killed after {rows_done} rows")
+
+
+def test_cleaning_in_worker_processes_gives_the_same_rows() -> None:
+    rows = [
+        {"name": f"客户{n}", "phone": f"139{n % 40:08d}", "email": f"u{n % 55}@example.com"}
+        for n in range(300)
+    ]
+    mapping = ColumnMapping.detect(list(rows[0]))
+    at = pendulum.datetime(2026, 11, 1)
+    serial = list(clean_rows(rows, mapping, source="s.csv", at=at, region="CN", chunk=64))
+    parallel = list(
+        clean_rows(rows, mapping, source="s.csv", at=at, region="CN", chunk=64, workers=2)
+    )
+    assert parallel == serial

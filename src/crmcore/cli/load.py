@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,12 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("--report", type=Path, help="report file (.csv or .json)")
     parser.add_argument("--encoding", help="file encoding (default: detect UTF-8 / GB18030)")
     parser.add_argument("--batch-size", type=int, default=2_000, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=min(2, os.cpu_count() or 1),
+        help="processes cleaning rows in parallel (default: 2 when the machine has 2 cores)",
+    )
     parser.set_defaults(run=run)
 
 
@@ -82,6 +89,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
                 dry_run=args.dry_run,
                 limit=args.sample,
                 batch_size=args.batch_size,
+                workers=args.workers,
                 progress=progress,
             )
     finally:

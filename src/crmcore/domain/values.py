@@ -47,6 +47,8 @@ def clean_text(value: str) -> str:
     """
     if not isinstance(value, str):
         raise InvalidValueError("text", value, "expected a string")
+    if value.isascii() and value.isprintable() and "  " not in value:
+        return value.strip()  # NFKC leaves printable ASCII alone; the common case, made cheap
     return _SPACES.sub(" ", unicodedata.normalize("NFKC", value)).strip()
 
 
@@ -272,7 +274,7 @@ def _name_part(value: str) -> str:
     text = clean_text(value)
     if len(text) > _NAME_MAX:
         raise InvalidValueError("name", value, f"longer than {_NAME_MAX} characters")
-    if any(unicodedata.category(ch).startswith("C") for ch in text):
+    if not text.isprintable() and any(unicodedata.category(ch).startswith("C") for ch in text):
         raise InvalidValueError("name", value, "contains control characters")
     return text
 

@@ -16,6 +16,8 @@ May import: ``crmcore.domain``, ``crmcore.errors``, ``crmcore.clock``; attrs, pe
 
 from __future__ import annotations
 
+import collections
+import concurrent.futures
 import datetime as dt
 import enum
 import hashlib
@@ -202,6 +204,7 @@ class CleanRow:
     key: str
     issues: tuple[RowIssue, ...] = ()
     duplicate_of: int | None = None
+    match_keys: tuple[str, ...] = ()
 
     @property
     def rejected(self) -> bool:
@@ -274,6 +277,7 @@ def clean_rows(
     region: str | None = None,
     start_row: int = 1,
     chunk: int = 2_000,
+    workers: int = 1,
 ) -> Iterator[CleanRow]:
     """Clean import rows lazily, a chunk at a time (phones and emails are normalised in bulk).
 
@@ -286,6 +290,9 @@ def clean_rows(
             ``country`` column takes precedence.
         start_row: Number of the first row (for resumed or sampled runs).
         chunk: Rows normalised together.
+        workers: Processes that normalise chunks in parallel (1: this
+            process only). The dedupe pass always runs here, in row order, so
+            the result is the same for any number of workers.
 
     Yields:
         One :class:`CleanRow` per input row, in order. Later rows sharing an
@@ -300,18 +307,67 @@ def clean_rows(
         )
     when = utc(at)
     seen: dict[str, int] = {}
+    jobs = (_Job(batch, mapping, source, when, region) for batch in _chunks(rows, start_row, chunk))
+    cleaned = map(_run, jobs) if workers <= 1 else _parallel(jobs, workers)
+    for rows_of_chunk in cleaned:
+        for row in rows_of_chunk:
+            yield _mark_duplicate(row, seen)
+
+
+def _chunks(
+    rows: Iterable[Mapping[str, str | None]], start_row: int, size: int
+) -> Iterator[list[_Raw]]:
     batch: list[_Raw] = []
-    number = start_row
-    for values in rows:
+    for number, values in enumerate(rows, start=start_row):
         batch.append(_Raw(number, values))
-        number += 1
-        if len(batch) >= chunk:
-            yield from _clean_chunk(
-                batch, mapping, source=source, at=when, region=region, seen=seen
-            )
+        if len(batch) >= size:
+            yield batch
             batch = []
     if batch:
-        yield from _clean_chunk(batch, mapping, source=source, at=when, region=region, seen=seen)
+        yield batch
+
+
+@attrs.frozen
+class _Job:
+    batch: list[_Raw]
+    mapping: ColumnMapping
+    source: str
+    at: pendulum.DateTime
+    region: str | None
+
+
+def _run(job: _Job) -> list[CleanRow]:
+    return list(
+        _clean_chunk(job.batch, job.mapping, source=job.source, at=job.at, region=job.region)
+    )
+
+
+def _parallel(jobs: Iterator[_Job], workers: int) -> Iterator[list[CleanRow]]:
+    """Run jobs in worker processes, at most ``2 * workers`` in flight, yielding in order."""
+    with concurrent.futures.ProcessPoolExecutor(max_workers=workers) as pool:
+        pending: collections.deque[concurrent.futures.Future[list[CleanRow]]] = collections.deque()
+        for job in jobs:
+            pending.append(pool.submit(_run, job))
+            if len(pending) >= 2 * workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
+def _mark_duplicate(row: CleanRow, seen: dict[str, int]) -> CleanRow:
+    """Mark ``row`` as a duplicate of the first earlier row sharing a match key."""
+    if row.rejected or not row.match_keys:
+        return row
+    earlier = [seen[k] for k in row.match_keys if k in seen]
+    for k in row.match_keys:
+        seen.setdefault(k, row.row)
+    if not earlier:
+        return row
+    first = min(earlier)
+    issue = RowIssue(
+        row.row, "row", str(row.row), IssueKind.DUPLICATE, f"same customer as row {first}"
+    )
+    return attrs.evolve(row, duplicate_of=first, issues=(*row.issues, issue))
 
 
 def _clean_chunk(
@@ -321,7 +377,6 @@ def _clean_chunk(
     source: str,
     at: pendulum.DateTime,
     region: str | None,
-    seen: dict[str, int],
 ) -> Iterator[CleanRow]:
     email_cells = [[v for v in _SPLIT.split(mapping.get(r.values, "email")) if v] for r in batch]
     phone_cells = [[v for v in _SPLIT.split(mapping.get(r.values, "phone")) if v] for r in batch]
@@ -353,7 +408,6 @@ def _clean_chunk(
             at=at,
             emails=list(zip(e_cell, row_emails, strict=True)),
             phones=list(zip(p_cell, row_phones, strict=True)),
-            seen=seen,
         )
 
 
@@ -399,7 +453,6 @@ def _clean_row(
     at: pendulum.DateTime,
     emails: Sequence[tuple[str, str | InvalidValueError]],
     phones: Sequence[tuple[str, tuple[str, str | None] | InvalidValueError]],
-    seen: dict[str, int],
 ) -> CleanRow:
     row = raw.row
     issues: list[RowIssue] = []
@@ -424,7 +477,7 @@ def _clean_row(
     if not emails and not phones:
         issue("email", "", IssueKind.MISSING, "no email or phone: the customer cannot be contacted")
 
-    person = _person(name, values, mapping, issue) if name is not None else None
+    person = _person(name, company, values, mapping, issue) if name is not None else None
     address = _address(values, mapping, issue)
     country = _country(get(values, "country"), issue)
     tags = _tags(get(values, "tags"), issue)
@@ -434,9 +487,9 @@ def _clean_row(
 
     rejected = any(i.kind is IssueKind.REJECTED for i in issues)
     key = _identity_key(external, good_emails, good_phones, name, company)
-    duplicate_of = None if rejected else _first_seen(seen, row, external, good_emails, good_phones)
-    if duplicate_of is not None:
-        issue("row", str(row), IssueKind.DUPLICATE, f"same customer as row {duplicate_of}")
+    match_keys = [f"x:{external}"] if external else []
+    match_keys += [f"e:{str(e).casefold()}" for e in good_emails]
+    match_keys += [f"p:{p.e164}" for p in good_phones]
     if rejected:
         return CleanRow(row=row, customer=None, key=key, issues=tuple(issues))
 
@@ -457,7 +510,7 @@ def _clean_row(
     customer = Customer(
         id=customer_id_for(source, key),
         kind=CustomerKind.PERSON if person is not None else CustomerKind.ORGANIZATION,
-        person=attrs.evolve(person, employer=company) if person is not None else None,
+        person=person,
         organization=(
             Organization(legal_name=company, industry=get(values, "industry"))
             if person is None
@@ -473,7 +526,7 @@ def _clean_row(
         updated_at=at,
     )
     return CleanRow(
-        row=row, customer=customer, key=key, issues=tuple(issues), duplicate_of=duplicate_of
+        row=row, customer=customer, key=key, issues=tuple(issues), match_keys=tuple(match_keys)
     )
 
 
@@ -489,7 +542,11 @@ def _name(full: str, given: str, family: str, issue: _Issue) -> PersonName | Non
 
 
 def _person(
-    name: PersonName, values: Mapping[str, str | None], mapping: ColumnMapping, issue: _Issue
+    name: PersonName,
+    company: str,
+    values: Mapping[str, str | None],
+    mapping: ColumnMapping,
+    issue: _Issue,
 ) -> Person:
     birth_raw = mapping.get(values, "birth_date")
     birth: dt.date | None = None
@@ -510,7 +567,7 @@ def _person(
     gender = _GENDERS.get(gender_raw.casefold()) if gender_raw else None
     if gender_raw and gender is None:
         issue("gender", gender_raw, IssueKind.DROPPED, "not a recognised gender")
-    return Person(name=name, birth_date=birth, gender=gender)
+    return Person(name=name, birth_date=birth, gender=gender, employer=company)
 
 
 def _address(
@@ -610,18 +667,3 @@ def _identity_key(
         return f"phone:{phones[0].e164}"
     who = name.full if name is not None else ""
     return f"name:{who.casefold()}|{company.casefold()}"
-
-
-def _first_seen(
-    seen: dict[str, int],
-    row: int,
-    external: str,
-    emails: Sequence[EmailAddress],
-    phones: Sequence[PhoneNumber],
-) -> int | None:
-    keys = [f"x:{external}"] if external else []
-    keys += [f"e:{str(e).casefold()}" for e in emails] + [f"p:{p.e164}" for p in phones]
-    earlier = [seen[k] for k in keys if k in seen]
-    for k in keys:
-        seen.setdefault(k, row)
-    return min(earlier) if earlier else None

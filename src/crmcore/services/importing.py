@@ -94,6 +94,7 @@ class _Tally:
     rejected: int = 0
     issues: list[RowIssue] = attrs.field(factory=list)
     first_ids: dict[int, CustomerId] = attrs.field(factory=dict)
+    lookups: bool = True
 
 
 def import_customers(
@@ -108,6 +109,7 @@ def import_customers(
     dry_run: bool = False,
     limit: int | None = None,
     batch_size: int = 1_000,
+    workers: int = 1,
     by: UserId | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> ImportReport:
@@ -124,6 +126,8 @@ def import_customers(
         dry_run: Clean, dedupe and report, but write nothing.
         limit: Import only the first ``limit`` rows (a trial migration).
         batch_size: Rows per unit of work.
+        workers: Processes cleaning rows in parallel while this one stores them
+            (the result does not depend on it).
         by: Who runs the import (recorded on events).
         progress: Called with the number of rows processed after each batch.
 
@@ -136,8 +140,14 @@ def import_customers(
     """
     at = clock.now()
     source_rows = rows if limit is None else itertools.islice(rows, limit)
-    cleaned = clean_rows(source_rows, mapping, source=source, at=at, region=region)
+    cleaned = clean_rows(source_rows, mapping, source=source, at=at, region=region, workers=workers)
     tally = _Tally()
+    with store.unit_of_work() as uow:
+        # Loading into an empty store, every stored customer comes from this run, and
+        # any row that could match one was already caught by the in-file dedupe: the
+        # per-row lookups in the store can be skipped. (A re-run finds customers and
+        # looks every row up.)
+        tally.lookups = uow.customers.count() > 0
     for batch in _batches(cleaned, batch_size):
         with store.unit_of_work() as uow:
             _import_batch(uow, batch, tally, on_duplicate=on_duplicate, by=by, source=source)
@@ -200,7 +210,9 @@ def _import_batch(
         if customer is None:
             tally.rejected += 1
             continue
-        if row.duplicate_of is None and (customer.id in new or _stored(uow, customer.id)):
+        if row.duplicate_of is None and (
+            customer.id in new or (tally.lookups and _stored(uow, customer.id))
+        ):
             tally.already += 1  # stored by an earlier run of this import
             tally.first_ids[row.row] = customer.id
             continue
@@ -254,6 +266,8 @@ def _handle_duplicate(
     policy: OnDuplicate,
     source: str,
 ) -> None:
+    if policy is not OnDuplicate.KEEP:
+        tally.first_ids[row.row] = target_id  # later rows matching this one reach the target
     if policy is OnDuplicate.SKIP:
         tally.duplicates += 1
         if row.duplicate_of is None:
@@ -300,6 +314,8 @@ def _duplicate_target(
         first = tally.first_ids.get(row.duplicate_of)
         if first is not None:
             return first
+    if not tally.lookups:
+        return None
     found = _stored_duplicate(uow, customer)
     return None if found is None else found.id
 
