@@ -198,6 +198,7 @@ def test_keys_built_in_worker_processes_equal_keys_built_here(
     # A field holding the packing separators travels as tuples instead.
     records.append(MatchRecord(id="odd", full_name="Zhang\x1fWei\x1d", emails=["a\x1eb@x.cn"]))
     monkeypatch.setattr(feature, "_CHUNK", 60)
+    monkeypatch.setattr(feature, "_PARALLEL_FROM", 100)
     here = build_features(records, workers=1)
     there = build_features(records, workers=2)
     assert here.ids.tolist() == there.ids.tolist()

@@ -343,7 +343,7 @@ def build_features(
     """Build the keys of many records (the batch path; same keys as :func:`feature_row`).
 
     Emails and phones are normalised in bulk, which is several times faster
-    than one by one. Past one chunk of records the chunks are keyed in
+    than one by one. Past 100,000 records the remaining chunks are keyed in
     worker processes (one per core), while the caller keeps reading.
 
     Args:
@@ -385,7 +385,7 @@ def build_features(
 
     def dispatch(chunk: list[MatchRecord]) -> None:
         nonlocal pool
-        if pool is None and workers > 1 and len(ids) > _CHUNK:
+        if pool is None and workers > 1 and len(ids) > _PARALLEL_FROM:
             pool = _start_pool(workers, options)
         if pool is None:
             collect(_chunk_keys(chunk, options))
@@ -419,6 +419,8 @@ def build_features(
 
 
 _CHUNK: Final = 20_000
+_PARALLEL_FROM: Final = 100_000
+"""Records keyed here before workers start: below this, spawning them costs more than it saves."""
 _MAX_WORKERS: Final = 2
 
 _FIELD_NAMES: Final = (
