@@ -8,7 +8,15 @@ phonenumbers, email-validator.
 """
 
 from crmcore.domain.activity import Activity, ActivityKind, complete_activity, log_activity
-from crmcore.domain.case import Case, CaseChannel, CaseKind, CaseStatus, Severity, open_case
+from crmcore.domain.case import (
+    Case,
+    CaseChannel,
+    CaseKind,
+    CaseStatus,
+    Severity,
+    WaitingPeriod,
+    open_case,
+)
 from crmcore.domain.classification import (
     INTERNAL,
     PUBLIC,
@@ -187,6 +195,7 @@ __all__ = [
     "Tier",
     "Unset",
     "UserId",
+    "WaitingPeriod",
     "add_address",
     "add_email",
     "add_phone",

@@ -42,6 +42,7 @@ from cattrs.preconf.json import make_converter as _make_json_converter
 
 from crmcore.domain.events import DomainEvent
 from crmcore.errors import CrmError, InvalidValueError, PayloadError, Problem
+from crmcore.segments.rule import Rule
 from crmcore.serialization._domain import configure_domain, problems_from
 from crmcore.serialization._lifecycle import configure_lifecycle
 from crmcore.serialization._segments import configure_segments
@@ -156,4 +157,6 @@ def _name(cls: object) -> str:
     name = getattr(cls, "__name__", None)
     if isinstance(name, str):
         return name
-    return "event" if cls == DomainEvent else str(cls)
+    if cls == DomainEvent:
+        return "event"
+    return "segment rule" if cls == Rule else str(cls)
