@@ -78,7 +78,7 @@ def main() -> None:
         source = Path(tmp) / "contacts.csv"
         write_csv(generate_contacts(args.rows, seed=11), source)
         raw = baseline(source, Path(tmp) / "raw.sqlite")
-        one, stored, rejected = crmcore_import(source, Path(tmp) / "one.sqlite", 1)
+        one, stored, rejected = crmcore_import(source, Path(tmp) / "one.sqlite", 0)
         ours, stored, rejected = crmcore_import(source, Path(tmp) / "crm.sqlite", 2)
     print(
         f"import of {args.rows:,} realistic rows into SQLite "

@@ -277,7 +277,7 @@ def clean_rows(
     region: str | None = None,
     start_row: int = 1,
     chunk: int = 2_000,
-    workers: int = 1,
+    workers: int = 0,
 ) -> Iterator[CleanRow]:
     """Clean import rows lazily, a chunk at a time (phones and emails are normalised in bulk).
 
@@ -290,7 +290,7 @@ def clean_rows(
             ``country`` column takes precedence.
         start_row: Number of the first row (for resumed or sampled runs).
         chunk: Rows normalised together.
-        workers: Processes that normalise chunks in parallel (1: this
+        workers: Worker processes that normalise chunks in parallel (0: this
             process only). The dedupe pass always runs here, in row order, so
             the result is the same for any number of workers.
 
@@ -308,7 +308,7 @@ def clean_rows(
     when = utc(at)
     seen: dict[str, int] = {}
     jobs = (_Job(batch, mapping, source, when, region) for batch in _chunks(rows, start_row, chunk))
-    cleaned = map(_run, jobs) if workers <= 1 else _parallel(jobs, workers)
+    cleaned = map(_run, jobs) if workers < 1 else _parallel(jobs, workers)
     for rows_of_chunk in cleaned:
         for row in rows_of_chunk:
             yield _mark_duplicate(row, seen)

@@ -109,7 +109,7 @@ def import_customers(
     dry_run: bool = False,
     limit: int | None = None,
     batch_size: int = 1_000,
-    workers: int = 1,
+    workers: int = 0,
     by: UserId | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> ImportReport:
@@ -126,8 +126,8 @@ def import_customers(
         dry_run: Clean, dedupe and report, but write nothing.
         limit: Import only the first ``limit`` rows (a trial migration).
         batch_size: Rows per unit of work.
-        workers: Processes cleaning rows in parallel while this one stores them
-            (the result does not depend on it).
+        workers: Worker processes cleaning rows in parallel while this one stores
+            them (0: none; the result does not depend on it).
         by: Who runs the import (recorded on events).
         progress: Called with the number of rows processed after each batch.
 
