@@ -52,8 +52,8 @@ def add_parser(commands: Any) -> None:
     parser.add_argument(
         "--workers",
         type=int,
-        default=min(2, os.cpu_count() or 1),
-        help="processes cleaning rows in parallel (default: 2 when the machine has 2 cores)",
+        help="processes cleaning rows in parallel (default: 2 for files over 50,000 rows, "
+        "else none)",
     )
     parser.set_defaults(run=run)
 
@@ -89,7 +89,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
                 dry_run=args.dry_run,
                 limit=args.sample,
                 batch_size=args.batch_size,
-                workers=args.workers,
+                workers=_workers(args.workers, total),
                 progress=progress,
             )
     finally:
@@ -98,6 +98,14 @@ def run(args: argparse.Namespace, console: Console) -> int:
     write_report(report, report_path)
     _summary(console, report, mapping, report_path)
     return 0
+
+
+def _workers(requested: int | None, rows: int | None) -> int:
+    """Worker processes to clean with: as asked, else 2 for big files (they cost a start-up)."""
+    if requested is not None:
+        return max(requested, 0)
+    big = rows is not None and rows > 50_000
+    return min(2, os.cpu_count() or 1) if big else 0
 
 
 def write_report(report: ImportReport, path: Path) -> None:

@@ -21,6 +21,7 @@ import concurrent.futures
 import datetime as dt
 import enum
 import hashlib
+import multiprocessing
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -344,7 +345,10 @@ def _run(job: _Job) -> list[CleanRow]:
 
 def _parallel(jobs: Iterator[_Job], workers: int) -> Iterator[list[CleanRow]]:
     """Run jobs in worker processes, at most ``2 * workers`` in flight, yielding in order."""
-    with concurrent.futures.ProcessPoolExecutor(max_workers=workers) as pool:
+    # "spawn", not fork: a forked worker would inherit the caller's open database
+    # connections (and, if the caller is killed, keep its transaction alive).
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         pending: collections.deque[concurrent.futures.Future[list[CleanRow]]] = collections.deque()
         for job in jobs:
             pending.append(pool.submit(_run, job))
