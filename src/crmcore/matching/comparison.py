@@ -357,6 +357,23 @@ def _any_shared(
             levels[k] = 1
 
 
+def _shared_or_one_edit(
+    table: FeatureTable,
+    column: str,
+    extra: dict[int, tuple[str, ...]],
+    left: Rows,
+    right: Rows,
+) -> Levels:
+    """Level pairs of a multi-valued column: any shared value, one edit apart, or different."""
+    levels, todo = _base(table, column, left, right)
+    distance = _similarity(
+        OSA.distance, _pick(table, column, left[todo]), _pick(table, column, right[todo])
+    )
+    levels[todo] = np.where(distance <= 1, 2, 3).astype(np.int8)
+    _any_shared(levels, left=left, right=right, extra=extra, table=table, column=column)
+    return levels
+
+
 @attrs.frozen
 class EmailComparison(Comparison):
     """Canonical emails (case, ``+tag`` and gmail dots folded).
@@ -385,15 +402,7 @@ class EmailComparison(Comparison):
 
     def compare(self, table: FeatureTable, left: Rows, right: Rows) -> Levels:
         """Return the email level of every pair."""
-        levels, todo = _base(table, "email", left, right)
-        distance = _similarity(
-            OSA.distance, _pick(table, "email", left[todo]), _pick(table, "email", right[todo])
-        )
-        levels[todo] = np.where(distance <= 1, 2, 3).astype(np.int8)
-        _any_shared(
-            levels, left=left, right=right, extra=dict(table.emails), table=table, column="email"
-        )
-        return levels
+        return _shared_or_one_edit(table, "email", dict(table.emails), left, right)
 
 
 @attrs.frozen
@@ -420,15 +429,7 @@ class PhoneComparison(Comparison):
 
     def compare(self, table: FeatureTable, left: Rows, right: Rows) -> Levels:
         """Return the phone level of every pair."""
-        levels, todo = _base(table, "phone", left, right)
-        distance = _similarity(
-            OSA.distance, _pick(table, "phone", left[todo]), _pick(table, "phone", right[todo])
-        )
-        levels[todo] = np.where(distance <= 1, 2, 3).astype(np.int8)
-        _any_shared(
-            levels, left=left, right=right, extra=dict(table.phones), table=table, column="phone"
-        )
-        return levels
+        return _shared_or_one_edit(table, "phone", dict(table.phones), left, right)
 
 
 @attrs.frozen
