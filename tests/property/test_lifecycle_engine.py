@@ -9,7 +9,8 @@ import attrs
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crmcore.domain import Case, Customer, Lead, Opportunity
+from crmcore.domain import Case, Customer, Lead, Opportunity, UserId
+from crmcore.domain.events import StageChanged
 from crmcore.lifecycle import (
     CASE_WORKFLOW,
     CUSTOMER_WORKFLOW,
@@ -22,19 +23,44 @@ from crmcore.lifecycle import (
     allowed,
     fire,
 )
+from crmcore.lifecycle.workflow import Firing
 from crmcore.serialization import dumps, loads
 from crmcore.testing import strategies as cst
 
 
 def _check_fire_equals_evolve(workflow: Workflow[Any, Any], entity: Any) -> None:
+    """Every allowed move, effects included, gives what attrs.evolve (all validators) gives."""
     for move in allowed(workflow, entity):
-        if move.effects:
-            continue
         later = entity.updated_at.add(seconds=1)
-        new, _ = fire(workflow, entity, move.name, at=later, reason="because")
-        expected = attrs.evolve(entity, **{workflow.attribute: move.target, "updated_at": later})
+        new, event = fire(workflow, entity, move.name, at=later, by=UserId("u-1"), reason="because")
+        firing = Firing(
+            transition=move,
+            source=getattr(entity, workflow.attribute),
+            at=later,
+            by=UserId("u-1"),
+            reason="because",
+        )
+        changes: dict[str, Any] = {workflow.attribute: move.target, "updated_at": later}
+        for name in move.effects:
+            changes.update(workflow.effect_functions[name](entity, firing))
+        expected = attrs.evolve(entity, **changes)
         assert new == expected
         assert type(new) is type(expected)
+        # The event built without attrs' __init__ equals the one attrs would build.
+        assert event == StageChanged(
+            id=event.id,
+            entity=workflow.entity,
+            entity_id=entity.id,
+            workflow=workflow.name,
+            transition=move.name,
+            from_stage=str(getattr(entity, workflow.attribute)),
+            to_stage=str(move.target),
+            reason="because",
+            at=later,
+            by=UserId("u-1"),
+        )
+        assert len(event.id) == 32
+        assert int(event.id, 16) >= 0
 
 
 # The record strategies are costly and the code path is the same for every record: fewer examples.

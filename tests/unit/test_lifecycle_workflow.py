@@ -539,3 +539,55 @@ def test_an_unknown_key_in_a_pipeline_is_reported_with_its_path() -> None:
     with pytest.raises(PayloadError) as caught:
         structure(data, Workflow)
     assert caught.value.paths == ("$.transitions[0]",)
+
+
+# --------------------------------------------------------------------------- effects
+
+
+def test_an_effect_returns_the_fields_to_change_and_sees_the_record_as_it_was() -> None:
+    seen: list[Any] = []
+
+    def note(lead: Lead, firing: Any) -> dict[str, Any]:
+        seen.append((lead.status, firing.source, firing.reason))
+        return {"disqualified_reason": firing.reason.upper()}
+
+    workflow = LEAD_WORKFLOW.with_effects(record_disqualified_reason=note)
+    lead, _ = fire(workflow, new_lead(), "disqualify", at=AT, reason="no budget")
+    assert lead.disqualified_reason == "NO BUDGET"
+    assert seen == [(LeadStatus.NEW, LeadStatus.NEW, "no budget")]
+
+
+def test_an_effect_changing_an_unknown_field_is_a_configuration_error() -> None:
+    workflow = LEAD_WORKFLOW.with_effects(record_disqualified_reason=lambda _l, _f: {"colour": 1})
+    with pytest.raises(ConfigurationError, match="'colour', which is not a field of Lead"):
+        fire(workflow, new_lead(), "disqualify", at=AT, reason="no budget")
+
+
+def test_an_effect_value_goes_through_the_field_converter() -> None:
+    workflow = OPPORTUNITY_WORKFLOW.with_effects(
+        close=lambda _o, f: {"closed_at": f.at.in_timezone("Asia/Shanghai")}
+    )
+    opp, _ = fire(workflow, new_opportunity(), "lose", at=AT, reason="price")
+    assert opp.closed_at == AT
+    assert opp.closed_at is not None
+    assert opp.closed_at.timezone_name == "UTC"
+
+
+def test_an_effect_value_the_field_validator_refuses_is_rejected() -> None:
+    lead = new_lead()
+    workflow = LEAD_WORKFLOW.with_effects(
+        record_disqualified_reason=lambda old, _f: {"updated_at": old.created_at.subtract(days=1)}
+    )
+    with pytest.raises(InvalidValueError, match="updated_at"):
+        fire(workflow, lead, "disqualify", at=AT, reason="no budget")
+
+
+def test_event_ids_are_distinct_32_digit_hex() -> None:
+    lead = new_lead()
+    ids = set()
+    for _ in range(5_000):
+        _, event = fire(LEAD_WORKFLOW, lead, "contact", at=AT)
+        assert len(event.id) == 32
+        int(event.id, 16)
+        ids.add(event.id)
+    assert len(ids) == 5_000

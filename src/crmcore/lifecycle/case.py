@@ -18,6 +18,7 @@ May import: ``crmcore.domain``, ``crmcore.clock``, ``crmcore.errors``; attrs, pe
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Final
 
 import attrs
@@ -49,33 +50,33 @@ _OPEN = (
 )
 
 
-def _respond(case: Case, firing: Firing[Any]) -> Case:
+def _respond(case: Case, firing: Firing[Any]) -> Mapping[str, Any]:
     if case.first_response_at is not None:
-        return case
-    return attrs.evolve(case, first_response_at=firing.at)
+        return {}
+    return {"first_response_at": firing.at}
 
 
-def _pause(case: Case, firing: Firing[Any]) -> Case:
-    return attrs.evolve(case, waiting=(*case.waiting, WaitingPeriod(start=firing.at)))
+def _pause(case: Case, firing: Firing[Any]) -> Mapping[str, Any]:
+    return {"waiting": (*case.waiting, WaitingPeriod(start=firing.at))}
 
 
-def _unpause(case: Case, firing: Firing[Any]) -> Case:
+def _unpause(case: Case, firing: Firing[Any]) -> Mapping[str, Any]:
     if not case.waiting or case.waiting[-1].end is not None:
-        return case
+        return {}
     last = attrs.evolve(case.waiting[-1], end=firing.at)
-    return attrs.evolve(case, waiting=(*case.waiting[:-1], last))
+    return {"waiting": (*case.waiting[:-1], last)}
 
 
-def _resolve(case: Case, firing: Firing[Any]) -> Case:
-    return attrs.evolve(case, resolved_at=firing.at)
+def _resolve(_case: Case, firing: Firing[Any]) -> Mapping[str, Any]:
+    return {"resolved_at": firing.at}
 
 
-def _reopen(case: Case, _firing: Firing[Any]) -> Case:
-    return attrs.evolve(case, resolved_at=None)
+def _reopen(_case: Case, _firing: Firing[Any]) -> Mapping[str, Any]:
+    return {"resolved_at": None}
 
 
-def _close(case: Case, firing: Firing[Any]) -> Case:
-    return attrs.evolve(case, closed_at=firing.at)
+def _close(_case: Case, firing: Firing[Any]) -> Mapping[str, Any]:
+    return {"closed_at": firing.at}
 
 
 CASE_WORKFLOW: Workflow[Case, CaseStatus] = Workflow(

@@ -6,18 +6,21 @@ input. :func:`allowed` lists the moves a UI may offer; :func:`route` and
 :func:`advance_to` walk several transitions at once.
 
 The workflow reads the stage from the record's ``workflow.attribute`` and
-writes it with :func:`attrs.evolve`; a record with an ``updated_at`` field
+writes it into a copy of the record; a record with an ``updated_at`` field
 gets ``updated_at = at`` (and ``at`` may not be before it). Effects named by
-the transition then apply their own changes (``closed_at``, ``lost_reason``
-...), each a pure function of the record and the :class:`Firing`.
+the transition add their own changes (``closed_at``, ``lost_reason`` ...):
+each is a pure function of the record as it was and the :class:`Firing`,
+returning the fields to change, which go into the same copy (their
+converters and validators run; later effects win on the same field).
 
 May import: ``crmcore.domain``, ``crmcore.clock``, ``crmcore.errors``; attrs, pendulum.
 """
 
 from __future__ import annotations
 
-import os
+import random
 from collections import deque
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import attrs
@@ -46,6 +49,7 @@ E = TypeVar("E")
 S = TypeVar("S", bound=str)
 
 _UTC = pendulum.UTC
+_DateTime = pendulum.DateTime
 
 
 def current_stage(workflow: Workflow[E, S], entity: E) -> S:
@@ -145,8 +149,9 @@ def fire(
             or the record's stage is not a state of the workflow.
         ConfigurationError: If a guard or effect has no implementation bound.
     """
-    stage = getattr(entity, workflow.attribute)
-    found = workflow.find(transition, stage)
+    attribute = workflow.attribute
+    stage = getattr(entity, attribute)
+    found = workflow._moves.get((transition, stage))
     if found is None:
         stage = current_stage(workflow, entity)
         known = any(t.name == transition for t in workflow.transitions)
@@ -158,86 +163,226 @@ def fire(
         if failure:
             raise _not_allowed(workflow, entity, stage, transition, failure)
     why = reason.strip() if reason else ""
-    if not why and found.needs_reason:
+    if not why and (found.regress or found.requires_reason):
         raise _not_allowed(workflow, entity, stage, transition, "a reason is required")
-    when = at if at.__class__ is pendulum.DateTime and at.tzinfo is _UTC else utc(at)
-    new = _with_stage(entity, workflow.attribute, found.target, when)
-    if found.effects:
-        firing = Firing(transition=found, source=stage, at=when, by=by, reason=why)
-        for name in found.effects:
-            effect = workflow.effect_functions.get(name)
-            if effect is None:
-                raise ConfigurationError(
-                    f"workflow {workflow.name!r}: effect {name!r} of transition "
-                    f"{found.name!r} has no implementation; bind it with with_effects()"
-                )
-            new = effect(new, firing)
-    event = StageChanged(
-        id=EventId(os.urandom(16).hex()),
-        entity=workflow.entity,
-        entity_id=str(entity.id),  # type: ignore[attr-defined]  # every record has an id
-        workflow=workflow.name,
-        transition=found.name,
-        from_stage=str(stage),
-        to_stage=str(found.target),
-        reason=why,
-        at=when,
-        by=by,
+    when = at if at.__class__ is _DateTime and at.tzinfo is _UTC else utc(at)
+    plan = _PLANS.get((entity.__class__, attribute)) or _plan(type(entity), attribute)
+    if plan.stamped and when < entity.updated_at:  # type: ignore[attr-defined]  # stamped
+        last: pendulum.DateTime = entity.updated_at  # type: ignore[attr-defined]  # stamped
+        raise InvalidValueError(
+            "at", when.isoformat(), f"before the last update {last.isoformat()}"
+        )
+    changes = (
+        _effects(workflow, found, entity, _firing(found, stage, when, by, why))
+        if found.effects
+        else None
+    )
+    if plan.copy is None:
+        every: dict[str, Any] = {attribute: found.target}
+        if plan.stamped:
+            every["updated_at"] = when
+        if changes:
+            every.update(changes)
+        new: E = attrs.evolve(entity, **every)  # type: ignore[misc]  # E is an attrs class
+    else:
+        new = plan.copy(entity, found.target, when)
+        if changes:
+            _apply(new, plan, changes)
+    # Positional, in _EVENT_ORDER (checked against StageChanged's fields at import).
+    event = _stage_changed(
+        _event_id(),
+        when,
+        by,
+        workflow.entity,
+        str(entity.id),  # type: ignore[attr-defined]  # every record has an id
+        workflow.name,
+        found.name,
+        str(stage),
+        str(found.target),
+        why,
     )
     return new, event
 
 
-def _plan(cls: type[Any], attribute: str) -> tuple[bool, tuple[str, ...]]:
-    """Return whether ``cls`` has ``updated_at`` and the field names a fast copy may set.
+def _event_id() -> EventId:
+    """Return a random event id (32 hex digits) without a system call per event.
 
-    The fast copy (no converters or validators rerun) is used only for
-    crmcore's own domain records, whose stage field has neither and whose
-    other invariants do not involve the stage; anything else goes through
-    :func:`attrs.evolve`. ``tests/property/test_lifecycle_engine.py`` checks
-    both give equal snapshots.
+    :mod:`random` is seeded from the OS and reseeded in a forked child, so ids
+    stay unique across processes; event ids need uniqueness, not secrecy.
+    """
+    return _getrandbits(128).to_bytes(16, "big").hex()  # type: ignore[return-value]  # NewType
+
+
+_getrandbits = random.getrandbits
+
+
+@attrs.frozen
+class _Plan:
+    """How to copy records of one class with a new stage (cached per class and attribute).
+
+    ``copy`` is ``None`` when the record must go through :func:`attrs.evolve`
+    (not a slotted crmcore domain class, or its stage field has a converter
+    or validator). Otherwise ``copy`` duplicates every slot without rerunning
+    converters or validators, ``setters`` writes single slots and ``fields``
+    gives the converter and validator of a field an effect changes.
+    """
+
+    stamped: bool
+    copy: Callable[[Any, object, pendulum.DateTime], Any] | None
+    setters: Mapping[str, Callable[[Any, Any], None]]
+    fields: Mapping[str, attrs.Attribute[Any]]
+    converters: Mapping[str, Callable[[Any], Any]]
+    validated: Mapping[str, attrs.Attribute[Any]]
+
+
+def _plan(cls: type[Any], attribute: str) -> _Plan:
+    """Return the copy plan for records of ``cls`` whose stage lives in ``attribute``.
+
+    The fast copy is used only for crmcore's own domain records, whose stage
+    field has neither converter nor validator and whose other invariants do
+    not involve the stage; anything else goes through :func:`attrs.evolve`.
+    ``tests/property/test_lifecycle_engine.py`` checks both give equal snapshots.
     """
     key = (cls, attribute)
     known = _PLANS.get(key)
     if known is not None:
         return known
     if not attrs.has(cls):
-        return _PLANS.setdefault(key, (False, ()))
+        return _PLANS.setdefault(key, _Plan(False, None, {}, {}, {}, {}))
     fields = attrs.fields_dict(cls)
     stamped = "updated_at" in fields
     stage_field = fields.get(attribute)
     fast = (
         cls.__module__.startswith("crmcore.domain.")
         and "__slots__" in cls.__dict__
+        and not hasattr(cls, "__attrs_post_init__")
         and stage_field is not None
         and stage_field.converter is None
         and stage_field.validator is None
     )
-    return _PLANS.setdefault(key, (stamped, tuple(fields) if fast else ()))
+    converters: dict[str, Callable[[Any], Any]] = {}
+    for name, field in fields.items():
+        if isinstance(field.converter, attrs.Converter):
+            fast = False  # takes self or the field: only attrs' own __init__ knows how to call it
+        elif field.converter is not None:
+            converters[name] = field.converter
+    if not fast:
+        return _PLANS.setdefault(key, _Plan(stamped, None, {}, fields, {}, {}))
+    setters = {name: _slot(cls, name).__set__ for name in fields}
+    copy = _compile_copy(cls, tuple(fields), attribute, stamped)
+    validated = {name: field for name, field in fields.items() if field.validator is not None}
+    return _PLANS.setdefault(key, _Plan(stamped, copy, setters, fields, converters, validated))
 
 
-_PLANS: dict[tuple[type[Any], str], tuple[bool, tuple[str, ...]]] = {}
+_PLANS: dict[tuple[type[Any], str], _Plan] = {}
 
 
-def _with_stage(entity: E, attribute: str, stage: object, when: pendulum.DateTime) -> E:
-    cls = type(entity)
-    stamped, names = _plan(cls, attribute)
-    changes: dict[str, Any] = {attribute: stage}
-    if stamped:
-        last: pendulum.DateTime = entity.updated_at  # type: ignore[attr-defined]  # has the field
-        if when < last:
-            raise InvalidValueError(
-                "at", when.isoformat(), f"before the last update {last.isoformat()}"
+def _slot(cls: type[Any], name: str) -> Any:
+    for klass in cls.__mro__:
+        if name in klass.__dict__:
+            return klass.__dict__[name]
+    raise ConfigurationError(f"{cls.__name__}.{name} has no slot")  # pragma: no cover - attrs slots
+
+
+def _compile_copy(
+    cls: type[Any], names: tuple[str, ...], attribute: str, stamped: bool
+) -> Callable[[Any, object, pendulum.DateTime], Any]:
+    """Generate ``copy(record, stage, when)``: a new instance with every slot set.
+
+    The stage goes into ``attribute`` and ``when`` into ``updated_at`` (when
+    ``stamped``); every other slot is copied from ``record``. Like attrs'
+    generated ``__init__``, straight-line code is several times faster than a
+    loop over the field names.
+    """
+    namespace: dict[str, Any] = {"new": cls.__new__, "cls": cls}
+    lines = ["def copy(e, stage, when):", "    n = new(cls)"]
+    for i, name in enumerate(names):
+        namespace[f"set{i}"] = _slot(cls, name).__set__
+        if name == attribute:
+            value = "stage"
+        elif name == "updated_at" and stamped:
+            value = "when"
+        else:
+            value = f"e.{name}"
+        lines.append(f"    set{i}(n, {value})")
+    lines.append("    return n")
+    exec("\n".join(lines), namespace)  # noqa: S102 - code built from attrs field names
+    copy: Callable[[Any, object, pendulum.DateTime], Any] = namespace["copy"]
+    return copy
+
+
+def _compile_build(cls: type[Any], order: tuple[str, ...]) -> Callable[..., Any]:
+    """Generate a positional constructor (arguments in ``order``) that sets every slot.
+
+    No converters or validators run: the engine builds events from values it
+    has already checked (``at`` in UTC, strings). ``order`` must name every
+    field exactly once, or this raises at import;
+    ``tests/property/test_lifecycle_engine.py`` checks the result equals the
+    attrs constructor's.
+    """
+    names = tuple(attrs.fields_dict(cls))
+    if sorted(order) != sorted(names):
+        raise ConfigurationError(f"{cls.__name__} fields {names} do not match {order}")
+    namespace: dict[str, Any] = {"new": cls.__new__, "cls": cls}
+    lines = [f"def build({', '.join(order)}):", "    n = new(cls)"]
+    for i, name in enumerate(order):
+        namespace[f"set{i}"] = _slot(cls, name).__set__
+        lines.append(f"    set{i}(n, {name})")
+    lines.append("    return n")
+    exec("\n".join(lines), namespace)  # noqa: S102 - code built from attrs field names
+    build: Callable[..., Any] = namespace["build"]
+    return build
+
+
+_EVENT_ORDER = (
+    "id",
+    "at",
+    "by",
+    "entity",
+    "entity_id",
+    "workflow",
+    "transition",
+    "from_stage",
+    "to_stage",
+    "reason",
+)
+_stage_changed: Callable[..., StageChanged] = _compile_build(StageChanged, _EVENT_ORDER)
+_firing: Callable[..., Firing[Any]] = _compile_build(
+    Firing, ("transition", "source", "at", "by", "reason")
+)
+
+
+def _effects(
+    workflow: Workflow[E, S], found: Transition[S], entity: E, firing: Firing[Any]
+) -> dict[str, Any]:
+    """Return the changes the effects of ``found`` make (later effects win on a field)."""
+    changes: dict[str, Any] = {}
+    for name in found.effects:
+        effect = workflow.effect_functions.get(name)
+        if effect is None:
+            raise ConfigurationError(
+                f"workflow {workflow.name!r}: effect {name!r} of transition "
+                f"{found.name!r} has no implementation; bind it with with_effects()"
             )
-        changes["updated_at"] = when
-    if not names:
-        return attrs.evolve(entity, **changes)  # type: ignore[misc]  # E is an attrs class
-    new = cls.__new__(cls)
-    for name in names:
-        _set(new, name, changes[name] if name in changes else getattr(entity, name))
-    return new
+        changes.update(effect(entity, firing))
+    return changes
 
 
-_set = object.__setattr__
+def _apply(new: Any, plan: _Plan, changes: Mapping[str, Any]) -> None:
+    """Set the fields an effect changed, running their converters, then their validators."""
+    fields, converters = plan.fields, plan.converters
+    for name, value in changes.items():
+        if name not in fields:
+            raise ConfigurationError(
+                f"an effect changed {name!r}, which is not a field of {type(new).__name__}"
+            )
+        convert = converters.get(name)
+        plan.setters[name](new, value if convert is None else convert(value))
+    validated = plan.validated
+    for name in changes:
+        field = validated.get(name)
+        if field is not None:
+            field.validator(new, field, getattr(new, name))  # type: ignore[misc]  # not None
 
 
 def route(workflow: Workflow[E, S], source: S, target: S) -> tuple[Transition[S], ...]:

@@ -9,9 +9,8 @@ May import: ``crmcore.domain``, ``crmcore.clock``, ``crmcore.errors``; attrs, pe
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
-
-import attrs
 
 from crmcore.domain.lead import Lead, LeadStatus
 from crmcore.lifecycle.workflow import Firing, Policy, State, Transition, Workflow
@@ -24,12 +23,12 @@ def _reachable(lead: Lead) -> bool:
     return bool(lead.points.emails or lead.points.phones)
 
 
-def _record_disqualified_reason(lead: Lead, firing: Firing[Any]) -> Lead:
-    return attrs.evolve(lead, disqualified_reason=firing.reason)
+def _record_disqualified_reason(_lead: Lead, firing: Firing[Any]) -> Mapping[str, Any]:
+    return {"disqualified_reason": firing.reason}
 
 
-def _clear_disqualified_reason(lead: Lead, _firing: Firing[Any]) -> Lead:
-    return attrs.evolve(lead, disqualified_reason="")
+def _clear_disqualified_reason(_lead: Lead, _firing: Firing[Any]) -> Mapping[str, Any]:
+    return {"disqualified_reason": ""}
 
 
 LEAD_WORKFLOW: Workflow[Lead, LeadStatus] = Workflow(

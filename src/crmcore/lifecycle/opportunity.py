@@ -14,10 +14,9 @@ May import: ``crmcore.domain``, ``crmcore.clock``, ``crmcore.errors``; attrs, pe
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
-
-import attrs
 
 from crmcore.domain.opportunity import Opportunity, OpportunityStage
 from crmcore.domain.values import Money
@@ -51,16 +50,16 @@ def _has_amount(opp: Opportunity) -> bool:
     return opp.amount.amount > 0
 
 
-def _close(opp: Opportunity, firing: Firing[Any]) -> Opportunity:
-    return attrs.evolve(opp, closed_at=firing.at)
+def _close(_opp: Opportunity, firing: Firing[Any]) -> Mapping[str, Any]:
+    return {"closed_at": firing.at}
 
 
-def _record_lost_reason(opp: Opportunity, firing: Firing[Any]) -> Opportunity:
-    return attrs.evolve(opp, lost_reason=firing.reason)
+def _record_lost_reason(_opp: Opportunity, firing: Firing[Any]) -> Mapping[str, Any]:
+    return {"lost_reason": firing.reason}
 
 
-def _reopen(opp: Opportunity, _firing: Firing[Any]) -> Opportunity:
-    return attrs.evolve(opp, closed_at=None, lost_reason="")
+def _reopen(_opp: Opportunity, _firing: Firing[Any]) -> Mapping[str, Any]:
+    return {"closed_at": None, "lost_reason": ""}
 
 
 P = ForecastCategory

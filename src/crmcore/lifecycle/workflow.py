@@ -163,8 +163,10 @@ class Firing(Generic[S]):
 Guard: TypeAlias = Callable[[E], bool]
 """A named condition on the record; a transition is allowed only if all its guards hold."""
 
-Effect: TypeAlias = Callable[[E, Firing[Any]], E]
-"""A named, pure change applied to the record when a transition fires (``closed_at = at``)."""
+Effect: TypeAlias = Callable[[E, Firing[Any]], Mapping[str, Any]]
+"""A named, pure change made when a transition fires: given the record as it was
+and the :class:`Firing`, return the fields to change (``{"closed_at": firing.at}``).
+The engine writes them into the new snapshot, running their converters and validators."""
 
 
 def _frozen_mapping(value: Mapping[str, Any]) -> Mapping[str, Any]:
