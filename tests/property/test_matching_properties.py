@@ -5,6 +5,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from crmcore.matching import MatchRecord, cluster_pairs, dedupe, name_key
+from crmcore.matching.feature import build_features, feature_row
+from crmcore.matching.key import KeyOptions, _name_key_general
+from crmcore.matching.nickname import NICKNAMES
 
 SURNAMES = ["张", "王", "李", "欧阳"]
 GIVEN = ["伟", "娜", "晓明", "芳"]
@@ -89,3 +92,63 @@ def test_dedupe_cluster_ids_do_not_depend_on_record_order(order: list[int]) -> N
     ]
     expected = {"1": "1", "2": "1", "3": "3", "4": "3", "5": "5", "6": "6", "7": "6", "8": "8"}
     assert dedupe([base[i] for i in order]).cluster_of() == expected
+
+
+# --------------------------------------------------------------------------- keys
+
+_CJK = st.text(st.characters(min_codepoint=0x4E00, max_codepoint=0x9FFF), min_size=1, max_size=5)
+_NAMEISH = st.one_of(
+    _CJK,
+    st.sampled_from(["Zhang Wei", "Bill Gates", "O'Brien, Mary", "欧阳 娜", "Zoë  Ångström", ""]),
+    st.text(max_size=12),
+)
+_EMAILS = st.sampled_from(
+    ["zhang.wei@example.com", "Zhang.Wei+crm@GoogleMail.com", "not an email", "li@qq.com", ""]
+)
+_PHONES = st.sampled_from(
+    ["138 0013 8000", "+86 138-0013-8000", "(415) 555-2671", "+44 20 7946 0958", "12", ""]
+)
+
+
+@st.composite
+def match_records(draw: st.DrawFn) -> list[MatchRecord]:
+    """Records whose fields repeat across rows, as CRM data does (so keying by value matters)."""
+    size = draw(st.integers(1, 12))
+    return [
+        MatchRecord(
+            id=f"r{i}",
+            full_name=draw(_NAMEISH),
+            given_name=draw(st.sampled_from(["", "Wei", "Bill", "晓明", "Ana-María"])),
+            family_name=draw(st.sampled_from(["", "Zhang", "GATES", "欧阳"])),
+            emails=draw(st.lists(_EMAILS, max_size=3)),
+            phones=draw(st.lists(_PHONES, max_size=3)),
+            company=draw(
+                st.sampled_from(["", "青岛博雅海网络有限公司", "Black Company Inc.", "ACME"])
+            ),
+            city=draw(st.sampled_from(["", "Tianjin", "天津", "Austin"])),
+            postcode=draw(st.sampled_from(["", "300245", "SW1A 1AA"])),
+            country=draw(st.sampled_from(["", "CN", "US", "GB", "xx"])),
+            birth_date=draw(st.sampled_from(["", "1958-06-18", "18/06/1958", "not a date"])),
+            address=draw(st.sampled_from(["", "1 Main St", "  1 MAIN st "])),
+            national_id=draw(st.sampled_from(["", "A-123", "a123"])),
+            source=draw(st.sampled_from(["", "a", "b"])),
+        )
+        for i in range(size)
+    ]
+
+
+@given(match_records(), st.sampled_from([None, "CN", "US"]))
+def test_batch_keys_equal_the_online_keys_of_every_record(
+    records: list[MatchRecord], region: str | None
+) -> None:
+    options = KeyOptions(region=region)
+    table = build_features(records, options, workers=1)
+    for i, record in enumerate(records):
+        assert table.row(i) == feature_row(record, options)
+
+
+@given(_CJK)
+def test_the_chinese_name_fast_path_gives_the_general_key(name: str) -> None:
+    assert name_key(full=name) == _name_key_general(
+        full=name, given="", family="", nicknames=NICKNAMES
+    )

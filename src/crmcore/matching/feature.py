@@ -15,11 +15,12 @@ from __future__ import annotations
 import collections
 import concurrent.futures
 import concurrent.futures.process
+import functools
 import multiprocessing
 import operator
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Final, NamedTuple, Protocol, TypeAlias
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from typing import Final, NamedTuple, Protocol, TypeAlias, TypeVar
 
 import attrs
 import numpy as np
@@ -76,6 +77,7 @@ FeatureRow: TypeAlias = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]
 
 ObjectArray: TypeAlias = npt.NDArray[np.object_]
 IntArray: TypeAlias = npt.NDArray[np.int64]
+_V = TypeVar("_V", bound=Hashable)
 
 
 @attrs.frozen(eq=False)
@@ -191,8 +193,8 @@ def _table(
     return FeatureTable(ids, values, codes, counts, emails, phones)
 
 
-class _Fields(Protocol):
-    """What key building reads of a record (:class:`MatchRecord` or a worker's field tuple)."""
+class _NameFields(Protocol):
+    """The name fields of a record."""
 
     @property
     def full_name(self) -> str: ...
@@ -200,6 +202,11 @@ class _Fields(Protocol):
     def given_name(self) -> str: ...
     @property
     def family_name(self) -> str: ...
+
+
+class _Fields(_NameFields, Protocol):
+    """What key building reads of a record (:class:`MatchRecord` or a worker's field tuple)."""
+
     @property
     def emails(self) -> tuple[str, ...]: ...
     @property
@@ -226,7 +233,7 @@ _name_cache: dict[tuple[str, str, str, int], tuple[str, str, str, str]] = {}
 _NAME_CACHE_MAX: Final = 100_000
 
 
-def _name_keys(record: _Fields, options: KeyOptions) -> tuple[str, str, str, str]:
+def _name_keys(record: _NameFields, options: KeyOptions) -> tuple[str, str, str, str]:
     cache_key = (record.full_name, record.given_name, record.family_name, id(options.nicknames))
     cached = _name_cache.get(cache_key)
     if cached is not None:
@@ -238,7 +245,7 @@ def _name_keys(record: _Fields, options: KeyOptions) -> tuple[str, str, str, str
     return result
 
 
-def _name_keys_uncached(record: _Fields, options: KeyOptions) -> tuple[str, str, str, str]:
+def _name_keys_uncached(record: _NameFields, options: KeyOptions) -> tuple[str, str, str, str]:
     key = name_key(
         full=record.full_name,
         given=record.given_name,
@@ -519,19 +526,122 @@ def _unpack(packed: str | list[tuple[object, ...]]) -> list[_FieldView]:
 
 
 def _chunk_keys(chunk: Sequence[_Fields], options: KeyOptions) -> _ChunkKeys:
-    rows = _chunk_rows(chunk, options)
+    """Key a chunk column by column, each key function once per distinct raw value.
+
+    Names, companies, cities, postcodes and birth dates repeat a lot in CRM
+    data, so keying distinct values and mapping rows to them is several times
+    faster than keying row by row. The result equals what :func:`feature_row`
+    gives for every row (a property test checks it); uniques are listed in
+    the order rows first show them, as :func:`_factorize` would.
+    """
     uniques: list[list[str]] = []
     codes: list[npt.NDArray[np.int32]] = []
-    for column in zip(*(r[0] for r in rows), strict=True):
-        distinct = list(dict.fromkeys(column))
-        position = {value: k for k, value in enumerate(distinct)}
-        uniques.append(distinct)
-        codes.append(
-            np.fromiter(map(position.__getitem__, column), dtype=np.int32, count=len(column))
+
+    def add(column: tuple[list[str], npt.NDArray[np.int32]]) -> None:
+        uniques.append(column[0])
+        codes.append(column[1])
+
+    names, name_rows = _distinct([(r.full_name, r.given_name, r.family_name) for r in chunk])
+    name_keys = [_name_keys(_NameParts(*parts), options) for parts in names]
+    for k in range(4):
+        add(_derive([keys[k] for keys in name_keys], name_rows))
+    email_column, emails = _contact_column(
+        [r.emails for r in chunk], lambda raws: _email_keys(raws, options)
+    )
+    phone_column, phones = _phone_column(chunk, options)
+    add(_codes(email_column))
+    add(_codes([e.rpartition("@")[0] for e in email_column]))
+    add(_codes(phone_column))
+    companies, company_rows = _distinct([r.company for r in chunk])
+    company_keys_ = [company_keys(c) if c else ("", "") for c in companies]
+    add(_derive([k[0] for k in company_keys_], company_rows))
+    add(_derive([k[1] for k in company_keys_], company_rows))
+    add(_keyed([r.city for r in chunk], city_key))
+    add(_keyed([r.postcode for r in chunk], postcode_key))
+    add(_keyed([r.country for r in chunk], str.upper))
+    births, birth_rows = _distinct([r.birth_date for r in chunk])
+    birth_keys = [date_key(b) for b in births]
+    add(_derive([str(b) if b else "" for b in birth_keys], birth_rows))
+    add(_derive([str(b // 10_000) if b else "" for b in birth_keys], birth_rows))
+    add(_keyed([r.address for r in chunk], fold_text))
+    add(_keyed([r.national_id for r in chunk], postcode_key))
+    add(_codes([r.source for r in chunk]))
+    return _ChunkKeys(len(chunk), uniques, codes, emails, phones)
+
+
+class _NameParts(NamedTuple):
+    full_name: str
+    given_name: str
+    family_name: str
+
+
+def _distinct(values: list[_V]) -> tuple[list[_V], npt.NDArray[np.int32]]:
+    """Return the distinct values (first seen first) and each row's position among them."""
+    position: dict[_V, int] = {}
+    setdefault = position.setdefault
+    rows = np.fromiter(
+        (setdefault(v, len(position)) for v in values), dtype=np.int32, count=len(values)
+    )
+    return list(position), rows
+
+
+def _derive(
+    keys: list[str], rows: npt.NDArray[np.int32]
+) -> tuple[list[str], npt.NDArray[np.int32]]:
+    """Code a key column given each distinct raw value's key and each row's raw position."""
+    distinct, mapping = _distinct(keys)
+    return distinct, mapping[rows]
+
+
+def _codes(values: list[str]) -> tuple[list[str], npt.NDArray[np.int32]]:
+    return _distinct(values)
+
+
+def _keyed(values: list[str], key: Callable[[str], str]) -> tuple[list[str], npt.NDArray[np.int32]]:
+    """Key a column once per distinct value (empty stays empty)."""
+    distinct, rows = _distinct(values)
+    return _derive([key(v) if v else "" for v in distinct], rows)
+
+
+def _contact_column(
+    per_row: list[tuple[str, ...]], keys_of: Callable[[list[str]], list[str]]
+) -> tuple[list[str], dict[int, tuple[str, ...]]]:
+    """Return each row's first valid key, and every key of rows with more than one."""
+    distinct = list(dict.fromkeys(raw for raws in per_row for raw in raws))
+    key_of = dict(zip(distinct, keys_of(distinct), strict=True))
+    primary: list[str] = []
+    several: dict[int, tuple[str, ...]] = {}
+    for i, raws in enumerate(per_row):
+        if not raws:
+            primary.append("")
+        elif len(raws) == 1:
+            primary.append(key_of[raws[0]])
+        else:
+            found = tuple(dict.fromkeys(k for k in map(key_of.__getitem__, raws) if k))
+            primary.append(found[0] if found else "")
+            if len(found) > 1:
+                several[i] = found
+    return primary, several
+
+
+def _phone_column(
+    chunk: Sequence[_Fields], options: KeyOptions
+) -> tuple[list[str], dict[int, tuple[str, ...]]]:
+    """Like :func:`_contact_column`, national numbers read in each row's region."""
+    by_region: dict[str | None, list[int]] = {}
+    for i, record in enumerate(chunk):
+        if record.phones:
+            by_region.setdefault(_region(record, options), []).append(i)
+    primary = [""] * len(chunk)
+    several: dict[int, tuple[str, ...]] = {}
+    for region, rows in by_region.items():
+        column, more = _contact_column(
+            [chunk[i].phones for i in rows], functools.partial(_phone_keys, region=region)
         )
-    emails = {i: r[1] for i, r in enumerate(rows) if len(r[1]) > 1}
-    phones = {i: r[2] for i, r in enumerate(rows) if len(r[2]) > 1}
-    return _ChunkKeys(len(rows), uniques, codes, emails, phones)
+        for i, key in zip(rows, column, strict=True):
+            primary[i] = key
+        several.update({rows[j]: keys for j, keys in more.items()})
+    return primary, several
 
 
 def _merge_chunks(ids: list[str], parts: Sequence[_ChunkKeys]) -> FeatureTable:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Final
 
 import attrs
@@ -172,22 +172,48 @@ _EMPTY_NAME: Final = NameKey("", "", "", "")
 
 
 def _tokens(text: str, nicknames: Mapping[str, str], *, cjk_family_first: bool) -> list[str]:
+    key = (text, cjk_family_first, id(nicknames))
+    cached = _token_cache.get(key)
+    if cached is None or cached[0] is not nicknames:
+        if len(_token_cache) >= _PINYIN_CACHE_MAX:
+            _token_cache.clear()
+        cached = (nicknames, _tokens_uncached(text, nicknames, cjk_family_first=cjk_family_first))
+        _token_cache[key] = cached
+    return list(cached[1])
+
+
+_token_cache: dict[tuple[str, bool, int], tuple[Mapping[str, str], tuple[str, ...]]] = {}
+"""Name part → tokens (family and given names repeat a lot); keeps the nickname map alive."""
+
+
+def _tokens_uncached(
+    text: str, nicknames: Mapping[str, str], *, cjk_family_first: bool
+) -> tuple[str, ...]:
     folded = fold_text(_JOINERS.sub("", text))
     if _has_cjk(folded):
         compact = folded.replace(" ", "")
         if is_cjk(compact):
-            family_size = 2 if len(compact) >= 3 and compact[:2] in COMPOUND_SURNAMES else 1
-            if not cjk_family_first:
-                return ["".join(transliterate(compact).split())]
-            family = "".join(transliterate(compact[:family_size], family_first=True).split())
-            given = "".join(transliterate(compact[family_size:]).split())
-            return [t for t in (family, given) if t]
+            return _cjk_tokens(compact, family_first=cjk_family_first)
         folded = transliterate(folded)
     words = [w for w in _NOT_WORD.sub(" ", folded).replace("_", " ").split() if w]
-    return [nicknames.get(w, w) for w in words if not _DIGITS.search(w)]
+    return tuple(nicknames.get(w, w) for w in words if not _DIGITS.search(w))
 
 
-def _name_from_parts(family: list[str], given: list[str]) -> NameKey:
+def _cjk_tokens(compact: str, *, family_first: bool) -> tuple[str, ...]:
+    """Tokens of a name written only in CJK ideographs: (family, given) or the whole name."""
+    if not family_first:
+        return ("".join(transliterate(compact).split()),)
+    family_size = 2 if len(compact) >= 3 and compact[:2] in COMPOUND_SURNAMES else 1
+    family = "".join(transliterate(compact[:family_size], family_first=True).split())
+    given = "".join(transliterate(compact[family_size:]).split())
+    return tuple(t for t in (family, given) if t)
+
+
+# Unified ideographs (and extension A): unchanged by NFKC, case folding and accent stripping.
+_PLAIN_CJK = re.compile("[\u4e00-\u9fff\u3400-\u4dbf]+")
+
+
+def _name_from_parts(family: Sequence[str], given: Sequence[str]) -> NameKey:
     fam = "".join(family)
     giv = "".join(given)
     if not fam and not giv:
@@ -233,6 +259,23 @@ def name_key(
     >>> name_key(given="Bill", family="Gates").family_first
     'gateswilliam'
     """
+    if not given and not family and _PLAIN_CJK.fullmatch(full):
+        # The common Chinese full name (张伟): what the general path below
+        # computes, without folding text that folding cannot change.
+        return _cjk_name(full)
+    return _name_key_general(full=full, given=given, family=family, nicknames=nicknames)
+
+
+def _cjk_name(full: str) -> NameKey:
+    tokens = _cjk_tokens(full, family_first=True)
+    if len(tokens) == 2:
+        return _name_from_parts(tokens[:1], tokens[1:])
+    return _name_from_parts([], tokens)
+
+
+def _name_key_general(
+    *, full: str, given: str, family: str, nicknames: Mapping[str, str]
+) -> NameKey:
     if given or family:
         family_tokens = _tokens(family, nicknames, cjk_family_first=False) if family else []
         given_tokens = _tokens(given, nicknames, cjk_family_first=False) if given else []
