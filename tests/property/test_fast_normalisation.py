@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import email_validator
 import phonenumbers
+import pytest
 from email_validator.rfc_constants import CASE_INSENSITIVE_MAILBOX_NAMES
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from crmcore.domain import normalize
 from crmcore.domain.normalize import (
     normalize_email,
     normalize_email_slow,
@@ -145,6 +147,15 @@ def written_phones(draw: st.DrawFn) -> tuple[str, str | None]:
     if parse_region is not None and draw(st.booleans()):
         parse_region = parse_region.lower()
     return raw, parse_region
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _eager_shortcuts() -> Iterator[None]:
+    """Compile phone shortcuts after one replay, so these tests exercise them too."""
+    before = normalize._SHORTCUTS_AFTER
+    normalize._SHORTCUTS_AFTER = 1
+    yield
+    normalize._SHORTCUTS_AFTER = before
 
 
 @st.composite

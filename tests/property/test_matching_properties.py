@@ -4,7 +4,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from crmcore.matching import MatchRecord, cluster_pairs, dedupe, name_key
+from crmcore.matching import MatchRecord, cluster_pairs, dedupe, name_key, recognise_columns
 from crmcore.matching.feature import build_features, feature_row
 from crmcore.matching.key import KeyOptions, _name_key_general
 from crmcore.matching.nickname import NICKNAMES
@@ -152,3 +152,17 @@ def test_the_chinese_name_fast_path_gives_the_general_key(name: str) -> None:
     assert name_key(full=name) == _name_key_general(
         full=name, given="", family="", nicknames=NICKNAMES
     )
+
+
+_CELLS = st.one_of(st.sampled_from(["", "  ", " 张伟 ", "a@b.cn", "cn", "x"]), st.text(max_size=6))
+_HEADER = ["id", "name", "first_name", "last_name", "email", "email2", "phone", "city", "country"]
+
+
+@given(st.lists(_CELLS, min_size=0, max_size=len(_HEADER) + 1))
+def test_a_csv_row_gives_the_record_its_mapping_gives(row: list[str]) -> None:
+    by_place = recognise_columns(_HEADER)
+    by_name = {field: [_HEADER[p] for p in places] for field, places in by_place.items()}
+    mapping = dict(zip(_HEADER, row, strict=False))
+    fast = MatchRecord.from_row(row, id="r1", columns=by_place)
+    general = MatchRecord.from_row(mapping, id="r1", columns=by_name)
+    assert fast == general

@@ -25,8 +25,8 @@ from crmcore.matching import (
     DEFAULT_THRESHOLD,
     DedupeResult,
     KeyOptions,
-    MatchRecord,
     MatchSettings,
+    build_features_from_rows,
     dedupe,
     recognise_columns,
 )
@@ -105,42 +105,60 @@ def _console(stream: TextIO) -> Console | None:
     return Console(file=stream)
 
 
-def _read(path: Path, id_column: str | None) -> Iterator[MatchRecord]:
+def _read(
+    path: Path, id_column: str | None
+) -> tuple[dict[str, list[int]], Iterator[tuple[str, list[str]]]]:
+    """Open a CSV: return its recognised columns and its ``(id, row)`` pairs.
+
+    The header is read now (so a bad file fails before any work); rows are
+    read as they are consumed, each id checked for uniqueness.
+    """
     try:
         stream = path.open(encoding="utf-8-sig", newline="")
     except OSError as exc:
         raise _InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+    reader = csv.reader(stream)
+    try:
+        header = next(reader)
+    except StopIteration:
+        stream.close()
+        raise _InputError(f"{path} is empty: a header row is required") from None
+    except (csv.Error, UnicodeDecodeError) as exc:
+        stream.close()
+        raise _InputError(f"{path} is not a UTF-8 CSV file: {exc}") from None
+    columns = {
+        field: [int(p) for p in places] for field, places in recognise_columns(header).items()
+    }
+    if id_column is not None:
+        if id_column not in header:
+            stream.close()
+            raise _InputError(f"{path} has no column {id_column!r}; columns: {header}")
+        columns["id"] = [header.index(id_column)]
+    if not set(columns) - {"id", "source", "country"}:
+        stream.close()
+        raise _InputError(
+            f"{path}: no recognisable columns (name, email, phone, company …) in {header}"
+        )
+    return columns, _rows(path, stream, reader, columns.get("id", [-1])[0])
+
+
+def _rows(
+    path: Path, stream: TextIO, reader: Iterator[list[str]], id_place: int
+) -> Iterator[tuple[str, list[str]]]:
+    seen: set[str] = set()
+    line = 1
     with stream:
-        reader = csv.reader(stream)
-        try:
-            header = next(reader)
-        except StopIteration:
-            raise _InputError(f"{path} is empty: a header row is required") from None
-        except (csv.Error, UnicodeDecodeError) as exc:
-            raise _InputError(f"{path} is not a UTF-8 CSV file: {exc}") from None
-        columns = recognise_columns(header)
-        if id_column is not None:
-            if id_column not in header:
-                raise _InputError(f"{path} has no column {id_column!r}; columns: {header}")
-            columns["id"] = [header.index(id_column)]
-        if not set(columns) - {"id", "source", "country"}:
-            raise _InputError(
-                f"{path}: no recognisable columns (name, email, phone, company …) in {header}"
-            )
-        id_place = columns.get("id", [None])[0]
-        seen: set[str] = set()
-        line = 1
         try:
             for line, row in enumerate(reader, start=2):
                 if not any(row):
                     continue
                 record_id = str(line - 1)
-                if isinstance(id_place, int) and id_place < len(row) and row[id_place].strip():
+                if 0 <= id_place < len(row) and row[id_place].strip():
                     record_id = row[id_place].strip()
                 if record_id in seen:
                     raise _InputError(f"{path}:{line}: duplicate id {record_id!r}")
                 seen.add(record_id)
-                yield MatchRecord.from_row(row, id=record_id, columns=columns)
+                yield record_id, row
         except (csv.Error, UnicodeDecodeError) as exc:
             raise _InputError(f"{path}:{line}: unreadable CSV: {exc}") from None
 
@@ -163,14 +181,12 @@ def run(
     progress = _Progress(err, args.quiet, None if args.quiet else _console(err))
     try:
         settings = MatchSettings(threshold=args.threshold, keys=KeyOptions(region=args.region))
-        ids: list[str] = []
-
-        def records() -> Iterator[MatchRecord]:
-            for record in _read(args.input, args.id_column):
-                ids.append(record.id)
-                yield record
-
-        result = dedupe(records(), settings, progress=progress)
+        columns, rows = _read(args.input, args.id_column)
+        table = build_features_from_rows(
+            rows, columns, settings.keys, progress=lambda done: progress("keys", done, 0)
+        )
+        ids = table.ids.tolist()
+        result = dedupe(table, settings, progress=progress)
     except _InputError as exc:
         err.write(f"crmcore dedupe: error: {exc}\n")
         return _EXIT_INPUT

@@ -42,6 +42,7 @@ from crmcore.matching.feature import (
     FeatureRow,
     FeatureTable,
     build_features,
+    build_features_from_rows,
     feature_row,
 )
 from crmcore.matching.index import (
@@ -116,6 +117,7 @@ __all__ = [
     "TokenSetAtThresholds",
     "block_on",
     "build_features",
+    "build_features_from_rows",
     "candidate_pairs",
     "canonical_given_name",
     "check_batch",

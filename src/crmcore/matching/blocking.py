@@ -92,7 +92,12 @@ def block_on(*columns: str, max_block_size: int = 100) -> BlockingRule:
 DEFAULT_BLOCKING_RULES: Final = (
     block_on("email"),
     block_on("phone"),
-    block_on("name_sig"),
+    # A name shared by more than 20 records (张伟, 王芳 …) is a weak key on its
+    # own: its records are paired only within a city or a birth year. On the
+    # 1M-row sample this halves the candidate pairs at the same F1.
+    block_on("name_sig", max_block_size=20),
+    block_on("name_sig", "city"),
+    block_on("name_sig", "birth_year"),
     block_on("email_user", "initials"),
     block_on("national_id"),
     block_on("birth", "initials"),
@@ -102,9 +107,9 @@ DEFAULT_BLOCKING_RULES: Final = (
     block_on("birth", "city"),
     block_on("address"),
 )
-"""Email, phone, name (any order), mailbox name, national id; birth date,
-company or postcode with the name's initials; birth date with postcode or
-city; street address."""
+"""Email, phone, name (any order; a common name only within a city or a
+birth year), mailbox name, national id; birth date, company or postcode with
+the name's initials; birth date with postcode or city; street address."""
 
 
 def rule_keys(rule: BlockingRule, row: FeatureRow) -> list[str]:

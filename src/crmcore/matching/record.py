@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Final, Self
 
 import attrs
@@ -158,9 +158,12 @@ class MatchRecord:
         MatchRecord(id='7', full_name='张伟', ..., phones=('13800138000',), ..., city='北京', ...)
         """
         if cls is MatchRecord and isinstance(row, list):
-            made = _from_list(row, id, _plan(columns))
-            if made is not None:
-                return made  # type: ignore[return-value]
+            maker = _plan(columns)
+            if maker is not None:
+                try:
+                    return maker(row, id)  # type: ignore[return-value]  # cls is MatchRecord
+                except AttributeError:
+                    pass  # a cell that is not a string: the general path says which
         values: dict[str, object] = {}
         for field, places in columns.items():
             if field == "id":
@@ -169,26 +172,28 @@ class MatchRecord:
             if field in _MULTI:
                 values[field] = tuple(c for c in cells if c)
             else:
-                values[field] = next((c for c in cells if c), "")
+                values[field] = next((c for c in cells if c.strip()), "")
         return cls(id=id, **values)
 
 
-_Plan = tuple[tuple[str, tuple[int, ...], bool], ...] | None
+_Maker = Callable[[list[str], str], "MatchRecord"]
+_Plan = _Maker | None
 _plans: dict[int, tuple[Mapping[str, Sequence[int | str]], _Plan]] = {}
 
 
 def _plan(columns: Mapping[str, Sequence[int | str]]) -> _Plan:
-    """Return (field, positions, multi-valued) for a columns mapping of positions, cached."""
+    """Return a generated row → record function for a columns mapping of positions, cached.
+
+    ``None`` when a field is found by header name rather than position (the
+    general path handles those).
+    """
     cached = _plans.get(id(columns))
     if cached is not None and cached[0] is columns:
         return cached[1]
-    plan: _Plan = tuple(
-        (field, tuple(places), field in _MULTI)  # type: ignore[arg-type]
-        for field, places in columns.items()
-        if field != "id"
-    )
-    if plan is not None and not all(isinstance(p, int) for _, ps, _ in plan for p in ps):
-        plan = None
+    fields = [(field, places) for field, places in columns.items() if field != "id"]
+    plan: _Plan = None
+    if all(isinstance(p, int) for _, places in fields for p in places):
+        plan = _compile_maker([(f, tuple(int(p) for p in ps)) for f, ps in fields])
     if len(_plans) > _MAX_PLANS:
         _plans.clear()
     _plans[id(columns)] = (columns, plan)  # the mapping is kept, so its id is not reused
@@ -198,44 +203,45 @@ def _plan(columns: Mapping[str, Sequence[int | str]]) -> _Plan:
 _MAX_PLANS: Final = 64
 
 
-def _from_list(row: list[str], record_id: str, plan: _Plan) -> MatchRecord | None:
-    """Build a record from a ``csv.reader`` row as ``from_row`` would, without the converters.
+def _compile_maker(fields: list[tuple[str, tuple[int, ...]]]) -> _Maker:
+    """Generate ``make(row, id)``: a record from a ``csv.reader`` row, as ``from_row`` builds it.
 
-    Returns ``None`` (use the general path) when a cell is not a string.
+    Straight-line code, like attrs' own ``__init__``: each cell is stripped
+    (the converters' work for strings); a single-valued field takes its first
+    non-empty cell, emails and phones every non-empty one. A cell that is not
+    a string raises ``AttributeError`` on ``strip`` and the caller falls back
+    to the general, validating path.
     """
-    if plan is None:
-        return None
-    values = dict(_DEFAULTS)
-    width = len(row)
-    for field, positions, multi in plan:
-        raw = _raw_cells(row, positions, width)
-        if raw is None:
-            return None
-        if multi:
-            values[field] = tuple(t for t in (c.strip() for c in raw) if t)
-        elif raw:
-            value = raw[0].strip()
-            values[field] = value.upper() if field == "country" else value
-    record = object.__new__(MatchRecord)
-    setattr_ = object.__setattr__
-    setattr_(record, "id", _require_id(record_id))
-    for field, field_value in values.items():
-        setattr_(record, field, field_value)
-    return record
-
-
-def _raw_cells(row: list[str], positions: tuple[int, ...], width: int) -> list[str] | None:
-    """Return the non-empty cells at ``positions`` (``None`` if one is not a string)."""
-    out: list[str] = []
-    for place in positions:
-        if place < width:
-            cell: object = row[place]
-            if cell is None or cell == "":
-                continue
-            if not isinstance(cell, str) or cell.__class__ is not str:
-                return None
-            out.append(cell)
-    return out
+    namespace: dict[str, object] = {
+        "new": object.__new__,
+        "cls": MatchRecord,
+        "require_id": _require_id,
+    }
+    lines = ["def make(row, record_id):", "    n = new(cls)", "    w = len(row)"]
+    given = dict(fields)
+    for k, field in enumerate(f.name for f in attrs.fields(MatchRecord)):
+        namespace[f"set{k}"] = getattr(MatchRecord, field).__set__
+        places = given.get(field, ())
+        if field == "id":
+            lines.append(f"    set{k}(n, require_id(record_id))")
+            continue
+        cells = [f"(row[{p}].strip() if {p} < w else '')" for p in places]
+        if field in _MULTI:
+            if not cells:
+                lines.append(f"    set{k}(n, ())")
+            else:
+                lines.append(f"    set{k}(n, tuple(c for c in ({', '.join(cells)},) if c))")
+        elif not cells:
+            lines.append(f"    set{k}(n, '')")
+        else:
+            value = " or ".join(cells)
+            if field == "country":
+                value = f"({value}).upper()"
+            lines.append(f"    set{k}(n, {value})")
+    lines.append("    return n")
+    exec("\n".join(lines), namespace)  # noqa: S102 - code built from attrs field names and ints
+    maker: _Maker = namespace["make"]  # type: ignore[assignment]  # defined just above
+    return maker
 
 
 def _cell(row: Mapping[str, str] | Sequence[str], place: int | str) -> str:
@@ -250,11 +256,6 @@ def _cell(row: Mapping[str, str] | Sequence[str], place: int | str) -> str:
 
 
 _MULTI: Final = frozenset({"emails", "phones"})
-_DEFAULTS: Final[dict[str, object]] = {
-    field.name: () if field.name in _MULTI else ""
-    for field in attrs.fields(MatchRecord)
-    if field.name != "id"
-}
 
 FIELD_ALIASES: Final[Mapping[str, tuple[str, ...]]] = {
     "id": ("id", "record_id", "rec_id", "customer_id", "contact_id", "编号", "客户编号", "客户id"),
