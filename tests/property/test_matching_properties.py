@@ -161,7 +161,7 @@ _HEADER = ["id", "name", "first_name", "last_name", "email", "email2", "phone", 
 @given(st.lists(_CELLS, min_size=0, max_size=len(_HEADER) + 1))
 def test_a_csv_row_gives_the_record_its_mapping_gives(row: list[str]) -> None:
     by_place = recognise_columns(_HEADER)
-    by_name = {field: [_HEADER[p] for p in places] for field, places in by_place.items()}
+    by_name = {field: [_HEADER[int(p)] for p in places] for field, places in by_place.items()}
     mapping = dict(zip(_HEADER, row, strict=False))
     fast = MatchRecord.from_row(row, id="r1", columns=by_place)
     general = MatchRecord.from_row(mapping, id="r1", columns=by_name)
