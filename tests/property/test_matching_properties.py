@@ -3,8 +3,11 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
+from rapidfuzz import fuzz
+from rapidfuzz.distance import OSA, JaroWinkler
 
 from crmcore.matching import MatchRecord, cluster_pairs, dedupe, name_key, recognise_columns
+from crmcore.matching.comparison import _bands, _distance_bands, _similarity
 from crmcore.matching.feature import build_features, feature_row
 from crmcore.matching.key import KeyOptions, _name_key_general
 from crmcore.matching.nickname import NICKNAMES
@@ -166,3 +169,39 @@ def test_a_csv_row_gives_the_record_its_mapping_gives(row: list[str]) -> None:
     fast = MatchRecord.from_row(row, id="r1", columns=by_place)
     general = MatchRecord.from_row(mapping, id="r1", columns=by_name)
     assert fast == general
+
+
+_WORDS = st.lists(st.text("abcdeéz 张伟", max_size=8), min_size=1, max_size=20)
+
+
+@given(_WORDS, _WORDS, st.lists(st.floats(0.05, 0.99), min_size=1, max_size=3, unique=True))
+def test_a_score_cutoff_never_changes_a_similarity_level(
+    left: list[str], right: list[str], thresholds: list[float]
+) -> None:
+    size = min(len(left), len(right))
+    left, right = left[:size], right[:size]
+    bands = tuple(sorted(thresholds, reverse=True))
+    todo = np.arange(size, dtype=np.int64)
+    for scorer, scale in ((JaroWinkler.normalized_similarity, 1.0), (fuzz.token_set_ratio, 100.0)):
+        fast = np.zeros(size, dtype=np.int8)
+        slow = np.zeros(size, dtype=np.int8)
+        cut = _similarity(scorer, left, right, cutoff=bands[-1] * scale - 1e-9) / scale
+        full = _similarity(scorer, left, right, cutoff=0.0) / scale
+        _bands(fast, todo, cut, bands)
+        _bands(slow, todo, full, bands)
+        assert fast.tolist() == slow.tolist()
+
+
+@given(_WORDS, _WORDS, st.lists(st.integers(1, 4), min_size=1, max_size=3, unique=True))
+def test_a_distance_cutoff_never_changes_a_distance_level(
+    left: list[str], right: list[str], thresholds: list[int]
+) -> None:
+    size = min(len(left), len(right))
+    left, right = left[:size], right[:size]
+    bands = tuple(sorted(thresholds))
+    todo = np.arange(size, dtype=np.int64)
+    fast = np.zeros(size, dtype=np.int8)
+    slow = np.zeros(size, dtype=np.int8)
+    _distance_bands(fast, todo, _similarity(OSA.distance, left, right, cutoff=bands[-1]), bands)
+    _distance_bands(slow, todo, _similarity(OSA.distance, left, right, cutoff=10**6), bands)
+    assert fast.tolist() == slow.tolist()

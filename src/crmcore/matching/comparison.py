@@ -50,11 +50,21 @@ Scorer: TypeAlias = Callable[..., float]
 _PARALLEL_FROM: Final = 20_000  # below this many pairs, threads cost more than they save
 
 
-def _similarity(scorer: Scorer, left: list[str], right: list[str]) -> npt.NDArray[np.float64]:
+def _similarity(
+    scorer: Scorer, left: list[str], right: list[str], *, cutoff: float
+) -> npt.NDArray[np.float64]:
+    """Score pairs in C++; ``cutoff`` is the weakest score that can change a level.
+
+    For a similarity, scores below ``cutoff`` come back as 0; for a distance,
+    distances above it come back as ``cutoff + 1``. Either way they fall in
+    the "different" level, and rapidfuzz skips most of the work for them.
+    """
     if not left:
         return np.zeros(0, dtype=np.float64)
     workers = -1 if len(left) >= _PARALLEL_FROM else 1
-    result = process.cpdist(left, right, scorer=scorer, workers=workers, dtype=np.float64)
+    result = process.cpdist(
+        left, right, scorer=scorer, workers=workers, dtype=np.float64, score_cutoff=cutoff
+    )
     return np.asarray(result, dtype=np.float64)
 
 
@@ -204,6 +214,7 @@ class JaroWinklerAtThresholds(Comparison):
             JaroWinkler.normalized_similarity,
             _pick(table, self.column, left[todo]),
             _pick(table, self.column, right[todo]),
+            cutoff=self.thresholds[-1],
         )
         _bands(levels, todo, score, self.thresholds)
         return levels
@@ -239,6 +250,7 @@ class LevenshteinAtThresholds(Comparison):
             scorer,
             _pick(table, self.column, left[todo]),
             _pick(table, self.column, right[todo]),
+            cutoff=self.thresholds[-1],
         )
         _distance_bands(levels, todo, distance, self.thresholds)
         return levels
@@ -273,6 +285,7 @@ class TokenSetAtThresholds(Comparison):
             fuzz.token_set_ratio,
             _pick(table, self.column, left[todo]),
             _pick(table, self.column, right[todo]),
+            cutoff=self.thresholds[-1] * 100.0 - 1e-9,  # no rounding past a band edge
         )
         _bands(levels, todo, score / 100.0, self.thresholds)
         return levels
@@ -317,17 +330,25 @@ class NameComparison(Comparison):
         levels[todo[swapped]] = 1
         todo = todo[~swapped]
         ff_left = _pick(table, "name_ff", left[todo])
+        weakest = self.thresholds[-1]
         straight = _similarity(
-            JaroWinkler.normalized_similarity, ff_left, _pick(table, "name_ff", right[todo])
+            JaroWinkler.normalized_similarity,
+            ff_left,
+            _pick(table, "name_ff", right[todo]),
+            cutoff=weakest,
         )
         crossed = _similarity(
-            JaroWinkler.normalized_similarity, ff_left, _pick(table, "name_gf", right[todo])
+            JaroWinkler.normalized_similarity,
+            ff_left,
+            _pick(table, "name_gf", right[todo]),
+            cutoff=weakest,
         )
         # Both crossings, so that the comparison is symmetric.
         back = _similarity(
             JaroWinkler.normalized_similarity,
             _pick(table, "name_gf", left[todo]),
             _pick(table, "name_ff", right[todo]),
+            cutoff=weakest,
         )
         _bands(levels, todo, np.maximum(np.maximum(straight, crossed), back), self.thresholds)
         return levels
@@ -367,7 +388,7 @@ def _shared_or_one_edit(
     """Level pairs of a multi-valued column: any shared value, one edit apart, or different."""
     levels, todo = _base(table, column, left, right)
     distance = _similarity(
-        OSA.distance, _pick(table, column, left[todo]), _pick(table, column, right[todo])
+        OSA.distance, _pick(table, column, left[todo]), _pick(table, column, right[todo]), cutoff=1
     )
     levels[todo] = np.where(distance <= 1, 2, 3).astype(np.int8)
     _any_shared(levels, left=left, right=right, extra=extra, table=table, column=column)
@@ -470,6 +491,7 @@ class CompanyComparison(Comparison):
             JaroWinkler.normalized_similarity,
             _pick(table, "company", left[todo]),
             _pick(table, "company", right[todo]),
+            cutoff=self.thresholds[-1],
         )
         out = np.full(len(todo), len(self.thresholds) + 3, dtype=np.int8)
         for k in range(len(self.thresholds) - 1, -1, -1):
