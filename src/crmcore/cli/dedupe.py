@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import multiprocessing
 import sys
 import time
 from collections.abc import Iterator
@@ -183,7 +184,12 @@ def run(
         settings = MatchSettings(threshold=args.threshold, keys=KeyOptions(region=args.region))
         columns, rows = _read(args.input, args.id_column)
         table = build_features_from_rows(
-            rows, columns, settings.keys, progress=lambda done: progress("keys", done, 0)
+            rows,
+            columns,
+            settings.keys,
+            progress=lambda done: progress("keys", done, 0),
+            # This command runs no other threads: workers may fork (instant start).
+            start_method="fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn",
         )
         ids = table.ids.tolist()
         result = dedupe(table, settings, progress=progress)
