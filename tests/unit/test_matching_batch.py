@@ -12,7 +12,9 @@ from crmcore.matching import (
     DEFAULT_COMPARISONS,
     MatchRecord,
     MatchSettings,
+    StartMethod,
     build_features,
+    build_features_from_rows,
     candidate_pairs,
     cluster_pairs,
     compare_pairs,
@@ -206,6 +208,33 @@ def test_keys_built_in_worker_processes_equal_keys_built_here(
         assert here.values[name].tolist() == there.values[name].tolist(), name
         assert here.codes[name].tolist() == there.codes[name].tolist(), name
         assert here.counts[name].tolist() == there.counts[name].tolist(), name
+    assert dict(here.emails) == dict(there.emails)
+    assert dict(here.phones) == dict(there.phones)
+
+
+@pytest.mark.parametrize("start_method", ["spawn", "fork"])
+def test_csv_rows_keyed_in_workers_equal_their_records_keyed_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, start_method: StartMethod
+) -> None:
+    from crmcore.matching import feature  # noqa: PLC0415 - the private chunk size is patched
+
+    path = tmp_path / "s.csv"
+    write_csv(generate_contacts(300, seed=3), path)
+    with path.open(encoding="utf-8", newline="") as stream:
+        reader = csv.reader(stream)
+        columns = recognise_columns(next(reader))
+        rows = [(row[0], row) for row in reader]
+    records = [MatchRecord.from_row(row, id=i, columns=columns) for i, row in rows]
+    monkeypatch.setattr(feature, "_CHUNK", 40)
+    monkeypatch.setattr(feature, "_PARALLEL_FROM", 100)
+    monkeypatch.setattr(feature, "_FORK_FROM", 100)
+    plan = {field: [int(p) for p in places] for field, places in columns.items()}
+    there = build_features_from_rows(rows, plan, workers=2, start_method=start_method)
+    here = build_features(records, workers=1)
+    assert here.ids.tolist() == there.ids.tolist()
+    for name in here.values:
+        assert here.values[name].tolist() == there.values[name].tolist(), name
+        assert here.codes[name].tolist() == there.codes[name].tolist(), name
     assert dict(here.emails) == dict(there.emails)
     assert dict(here.phones) == dict(there.phones)
 
