@@ -16,6 +16,7 @@ May import: ``crmcore.matching``, ``crmcore.errors``; numpy.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import TypeAlias
 
@@ -121,35 +122,47 @@ def _component_labels(n: int, left: Rows, right: Rows, *, max_size: int | None) 
     return labels
 
 
-def _block_mean(matrix: Floats, rows: list[int], columns: list[int]) -> float:
-    return float(matrix[np.ix_(rows, columns)].mean())
-
-
 def _average_linkage(members: list[int], matrix: Floats, threshold: float) -> list[list[int]]:
     """Split one component by average linkage on its full probability matrix.
 
     Groups merge best first (the first best pair in row order on ties) while
     their mean probability is at least ``threshold``. Group-to-group means
-    are kept in a matrix and only the merged group's are recomputed.
+    are kept in a table and only the merged group's are recomputed.
+    Components are small (at most ``max_cluster_size``), so plain lists beat
+    numpy's per-call overhead here.
     """
     size = len(members)
+    probability: list[list[float]] = matrix.tolist()
     groups: list[list[int]] = [[k] for k in range(size)]
-    scores = np.where(np.triu(np.ones((size, size), dtype=bool), k=1), matrix, -np.inf)
+    # scores[i][j] for i < j: mean probability between groups i and j.
+    scores = [list(row) for row in probability]
     while len(groups) > 1:
-        flat = int(np.argmax(scores))
-        i, j = divmod(flat, len(groups))
-        best = float(scores[i, j])
-        if not best > -1.0 or best < threshold:
+        best, bi, bj = -math.inf, -1, -1
+        for i in range(len(groups) - 1):
+            row = scores[i]
+            for j in range(i + 1, len(groups)):
+                if row[j] > best:
+                    best, bi, bj = row[j], i, j
+        if best < threshold:
             break
-        groups[i] = groups[i] + groups[j]
-        del groups[j]
-        scores = np.delete(np.delete(scores, j, axis=0), j, axis=1)
-        for k in range(len(groups)):
-            if k < i:
-                scores[k, i] = _block_mean(matrix, groups[k], groups[i])
-            elif k > i:
-                scores[i, k] = _block_mean(matrix, groups[i], groups[k])
+        groups[bi] = groups[bi] + groups[bj]
+        del groups[bj]
+        del scores[bj]
+        for row in scores:
+            del row[bj]
+        merged = groups[bi]
+        for k, other in enumerate(groups):
+            if k != bi:
+                mean = _block_mean(probability, other, merged)
+                if k < bi:
+                    scores[k][bi] = mean
+                else:
+                    scores[bi][k] = mean
     return [[members[k] for k in group] for group in groups]
+
+
+def _block_mean(probability: list[list[float]], rows: list[int], columns: list[int]) -> float:
+    return math.fsum(probability[r][c] for r in rows for c in columns) / (len(rows) * len(columns))
 
 
 def cluster_pairs(
