@@ -10,9 +10,11 @@ value: row, field, value, kind, reason. Idempotent and resumable.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
+import gc
 import json
-import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -48,12 +50,13 @@ def add_parser(commands: Any) -> None:
     )
     parser.add_argument("--report", type=Path, help="report file (.csv or .json)")
     parser.add_argument("--encoding", help="file encoding (default: detect UTF-8 / GB18030)")
-    parser.add_argument("--batch-size", type=int, default=2_000, help=argparse.SUPPRESS)
+    parser.add_argument("--batch-size", type=int, default=10_000, help=argparse.SUPPRESS)
     parser.add_argument(
         "--workers",
         type=int,
-        help="processes cleaning rows in parallel (default: 2 for files over 50,000 rows, "
-        "else none)",
+        default=0,
+        help="worker processes cleaning rows in parallel (default: 0, in this process, "
+        "which is faster on SQLite: shipping cleaned rows back costs more than cleaning them)",
     )
     parser.set_defaults(run=run)
 
@@ -77,7 +80,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         total = count_rows(path)
         if args.sample is not None and total is not None:
             total = min(total, args.sample)
-        with console.progress(f"importing {path.name}", total) as progress:
+        with console.progress(f"importing {path.name}", total) as progress, _bulk_collection():
             report = import_customers(
                 SqlStore(engine),
                 rows,
@@ -89,7 +92,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
                 dry_run=args.dry_run,
                 limit=args.sample,
                 batch_size=args.batch_size,
-                workers=_workers(args.workers, total),
+                workers=max(args.workers, 0),
                 progress=progress,
             )
     finally:
@@ -100,26 +103,41 @@ def run(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
-def _workers(requested: int | None, rows: int | None) -> int:
-    """Worker processes to clean with: as asked, else 2 for big files (they cost a start-up)."""
-    if requested is not None:
-        return max(requested, 0)
-    big = rows is not None and rows > 50_000
-    return min(2, os.cpu_count() or 1) if big else 0
+@contextlib.contextmanager
+def _bulk_collection() -> Iterator[None]:
+    """Collect cyclic garbage rarely while an import runs; restore the settings afterwards.
+
+    An import allocates tens of millions of small container objects that live
+    for one batch: with the default thresholds, each is traversed by several
+    collections, and the oldest generation (every module, the phone metadata,
+    the growing report) is re-scanned dozens of times — a third of the run time
+    of a 100,000-row file. The objects alive before the import are never
+    garbage, so they are frozen out of collections (:func:`gc.freeze`), and
+    the young generation is collected every 100,000 allocations instead of
+    700. Cyclic garbage is still collected, only in bigger steps. This is a
+    process-wide setting, so it belongs to the command, not to the library.
+    """
+    thresholds = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(100_000, 20, 100)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
 
 
 def write_report(report: ImportReport, path: Path) -> None:
     """Write one line per issue (row, field, value, kind, reason) as CSV or JSON."""
-    lines = [
-        {"row": i.row, "field": i.field, "value": i.value, "kind": i.kind.value, "reason": i.reason}
-        for i in report.issues
-    ]
+    columns = ("row", "field", "value", "kind", "reason")
+    lines = [(i.row, i.field, i.value, i.kind.value, i.reason) for i in report.issues]
     if path.suffix.lower() == ".json":
-        path.write_text(json.dumps(lines, ensure_ascii=False, indent=1), encoding="utf-8")
+        records = [dict(zip(columns, line, strict=True)) for line in lines]
+        path.write_text(json.dumps(records, ensure_ascii=False, indent=1), encoding="utf-8")
         return
     with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=["row", "field", "value", "kind", "reason"])
-        writer.writeheader()
+        writer = csv.writer(handle)  # rows as tuples: a DictWriter costs a dict per line
+        writer.writerow(columns)
         writer.writerows(lines)
 
 

@@ -38,7 +38,6 @@ from crmcore.domain import (
     CountryCode,
     Customer,
     CustomerId,
-    CustomerKind,
     EmailAddress,
     EmailContact,
     ExternalId,
@@ -53,6 +52,7 @@ from crmcore.domain import (
     Tag,
     UserId,
 )
+from crmcore.domain.customer import assemble_customer
 from crmcore.domain.normalize import normalize_emails, normalize_phones
 from crmcore.errors import ConfigurationError, InvalidValueError
 
@@ -217,6 +217,8 @@ ROW_ERROR: Final = "__crmcore_row_error__"
 """Key a reader puts in a row it could not read (a broken JSON line); the row is rejected."""
 
 _Issue: TypeAlias = Callable[[str, str, IssueKind, str], None]
+_Cells: TypeAlias = dict[str, str]
+"""Field -> trimmed value of one row; a field that is not mapped is absent (read as "")."""
 
 _DATE_SHAPES = (
     re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})"),
@@ -371,7 +373,14 @@ def _mark_duplicate(row: CleanRow, seen: dict[str, int]) -> CleanRow:
     issue = RowIssue(
         row.row, "row", str(row.row), IssueKind.DUPLICATE, f"same customer as row {first}"
     )
-    return attrs.evolve(row, duplicate_of=first, issues=(*row.issues, issue))
+    return CleanRow(  # attrs.evolve, without its per-call introspection
+        row=row.row,
+        customer=row.customer,
+        key=row.key,
+        issues=(*row.issues, issue),
+        duplicate_of=first,
+        match_keys=row.match_keys,
+    )
 
 
 def _clean_chunk(
@@ -382,10 +391,12 @@ def _clean_chunk(
     at: pendulum.DateTime,
     region: str | None,
 ) -> Iterator[CleanRow]:
-    email_cells = [[v for v in _SPLIT.split(mapping.get(r.values, "email")) if v] for r in batch]
-    phone_cells = [[v for v in _SPLIT.split(mapping.get(r.values, "phone")) if v] for r in batch]
+    columns = tuple(mapping.columns.items())
+    cells = [_cells(r.values, columns) for r in batch]
+    email_cells = [[v for v in _SPLIT.split(c.get("email", "")) if v] for c in cells]
+    phone_cells = [[v for v in _SPLIT.split(c.get("phone", "")) if v] for c in cells]
     emails = normalize_emails([e for cell in email_cells for e in cell])
-    phone_regions = [_row_region(mapping.get(r.values, "country"), region) for r in batch]
+    phone_regions = [_row_region(c.get("country", ""), region) for c in cells]
     flat_phones = [(p, phone_regions[i]) for i, cell in enumerate(phone_cells) for p in cell]
     # One bulk call per distinct phone region.
     by_region: dict[str | None, list[int]] = {}
@@ -400,19 +411,30 @@ def _clean_chunk(
         ):
             phones[index] = result
     e_pos = p_pos = 0
-    for raw, e_cell, p_cell in zip(batch, email_cells, phone_cells, strict=True):
+    for raw, row_cells, e_cell, p_cell in zip(batch, cells, email_cells, phone_cells, strict=True):
         row_emails = emails[e_pos : e_pos + len(e_cell)]
         row_phones = phones[p_pos : p_pos + len(p_cell)]
         e_pos += len(e_cell)
         p_pos += len(p_cell)
         yield _clean_row(
             raw,
-            mapping,
+            row_cells,
             source=source,
             at=at,
             emails=list(zip(e_cell, row_emails, strict=True)),
             phones=list(zip(p_cell, row_phones, strict=True)),
         )
+
+
+def _cells(values: Mapping[str, str | None], columns: Sequence[tuple[str, str]]) -> _Cells:
+    """Return the trimmed value of every mapped field of a row (what ``ColumnMapping.get`` gives).
+
+    Read once per row: the cleaning steps look fields up some twenty times.
+    """
+    return {
+        field: "" if (value := values.get(column)) is None else str(value).strip()
+        for field, column in columns
+    }
 
 
 def _row_region(country: str, default: str | None) -> str | None:
@@ -451,7 +473,7 @@ def _contact_values(
 
 def _clean_row(
     raw: _Raw,
-    mapping: ColumnMapping,
+    cells: _Cells,
     *,
     source: str,
     at: pendulum.DateTime,
@@ -464,7 +486,6 @@ def _clean_row(
     def issue(field: str, value: str, kind: IssueKind, reason: str) -> None:
         issues.append(RowIssue(row, field, value, kind, reason))
 
-    get = mapping.get
     values = raw.values
     if ROW_ERROR in values:
         issue("row", str(row), IssueKind.REJECTED, str(values[ROW_ERROR]))
@@ -474,20 +495,21 @@ def _clean_row(
             issue(column, str(value), IssueKind.REJECTED, "not valid text in the file's encoding")
     good_emails, good_phones = _contact_values(emails, phones, issue)
 
-    name = _name(get(values, "name"), get(values, "given_name"), get(values, "family_name"), issue)
-    company = get(values, "company")
+    get = cells.get
+    name = _name(get("name", ""), get("given_name", ""), get("family_name", ""), issue)
+    company = get("company", "")
     if name is None and not company:
         issue("name", "", IssueKind.REJECTED, "a name or a company is required")
     if not emails and not phones:
         issue("email", "", IssueKind.MISSING, "no email or phone: the customer cannot be contacted")
 
-    person = _person(name, company, values, mapping, issue) if name is not None else None
-    address = _address(values, mapping, issue)
-    country = _country(get(values, "country"), issue)
-    tags = _tags(get(values, "tags"), issue)
-    owner = get(values, "owner")
-    source_channel = _source(get(values, "source"), issue)
-    external = get(values, "external_id")
+    person = _person(name, company, cells, issue) if name is not None else None
+    address = _address(cells, issue)
+    country = _country(get("country", ""), issue)
+    tags = _tags(get("tags", ""), issue)
+    owner = get("owner", "")
+    source_channel = _source(get("source", ""), issue)
+    external = get("external_id", "")
 
     rejected = any(i.kind is IssueKind.REJECTED for i in issues)
     key = _identity_key(external, good_emails, good_phones, name, company)
@@ -511,12 +533,11 @@ def _clean_row(
     external_ids = {ExternalId(f"import:{source}", key)}
     if external:
         external_ids.add(ExternalId(source, external))
-    customer = Customer(
+    customer = assemble_customer(  # the parts are valid value objects: no re-validation
         id=customer_id_for(source, key),
-        kind=CustomerKind.PERSON if person is not None else CustomerKind.ORGANIZATION,
         person=person,
         organization=(
-            Organization(legal_name=company, industry=get(values, "industry"))
+            Organization(legal_name=company, industry=get("industry", ""))
             if person is None
             else None
         ),
@@ -526,8 +547,7 @@ def _clean_row(
         owner=UserId(owner) if owner else None,
         tags=tags,
         external_ids=frozenset(external_ids),
-        created_at=at,
-        updated_at=at,
+        at=at,
     )
     return CleanRow(
         row=row, customer=customer, key=key, issues=tuple(issues), match_keys=tuple(match_keys)
@@ -548,11 +568,10 @@ def _name(full: str, given: str, family: str, issue: _Issue) -> PersonName | Non
 def _person(
     name: PersonName,
     company: str,
-    values: Mapping[str, str | None],
-    mapping: ColumnMapping,
+    cells: _Cells,
     issue: _Issue,
 ) -> Person:
-    birth_raw = mapping.get(values, "birth_date")
+    birth_raw = cells.get("birth_date", "")
     birth: dt.date | None = None
     if birth_raw:
         try:
@@ -567,22 +586,18 @@ def _person(
             if birth < dt.date(1900, 1, 1):
                 issue("birth_date", birth_raw, IssueKind.REJECTED, "before 1900-01-01")
                 birth = None
-    gender_raw = mapping.get(values, "gender")
+    gender_raw = cells.get("gender", "")
     gender = _GENDERS.get(gender_raw.casefold()) if gender_raw else None
     if gender_raw and gender is None:
         issue("gender", gender_raw, IssueKind.DROPPED, "not a recognised gender")
     return Person(name=name, birth_date=birth, gender=gender, employer=company)
 
 
-def _address(
-    values: Mapping[str, str | None], mapping: ColumnMapping, issue: _Issue
-) -> PostalAddress | None:
-    parts = {
-        f: mapping.get(values, f) for f in ("province", "city", "district", "street", "postcode")
-    }
+def _address(cells: _Cells, issue: _Issue) -> PostalAddress | None:
+    parts = {f: cells.get(f, "") for f in ("province", "city", "district", "street", "postcode")}
     if not any(parts.values()):
         return None
-    country = _row_region(mapping.get(values, "country"), "CN") or "CN"
+    country = _country_code(_row_region(cells.get("country", ""), "CN") or "CN")
     try:
         return PostalAddress(
             country=country,
@@ -606,12 +621,28 @@ def _address(
             return None
 
 
+_COUNTRY_CODES: dict[str, CountryCode] = {}
+
+
+def _country_code(code: str) -> CountryCode:
+    """Return ``CountryCode(code)``, one shared instance per code (value objects are immutable).
+
+    Raises:
+        InvalidValueError: If ``code`` is not a country code (nothing is cached then,
+            so the cache holds at most the valid codes and their spellings).
+    """
+    found = _COUNTRY_CODES.get(code)
+    if found is None:
+        found = _COUNTRY_CODES.setdefault(code, CountryCode(code))
+    return found
+
+
 def _country(raw: str, issue: _Issue) -> CountryCode | None:
     if not raw:
         return None
     code = _row_region(raw, None)
     try:
-        return CountryCode(code or raw)
+        return _country_code(code or raw)
     except InvalidValueError as exc:
         issue("country", raw, IssueKind.DROPPED, exc.reason)
         return None

@@ -186,8 +186,12 @@ class _Plan:
 
 
 def _digest(children: list[list[dict[str, Any]]]) -> str:
+    # List comprehensions, not generators: this runs once per saved record.
     canonical = "\x1d".join(
-        "\x1e".join(sorted("\x1f".join(map(str, r.values())) for r in rows)) for rows in children
+        [
+            "\x1e".join(sorted(["\x1f".join(map(str, r.values())) for r in rows]))
+            for rows in children
+        ]
     )
     return hashlib.blake2b(canonical.encode(), digest_size=16).hexdigest()
 
@@ -214,6 +218,11 @@ class SqlRepository(Generic[_E]):
         # Built once: building a statement costs about as much as running a lookup.
         self._get_statement = sa.select(c.document).where(c.id == sa.bindparam("id"))
         self._child_statements: dict[tuple[str, str], sa.Select[Any]] = {}
+        # Every column of a child table reports the aggregate field it comes from.
+        self._child_fields = [
+            {column.name: child.field for column in child.table.columns}
+            for child in mapping.children
+        ]
 
     # -- reading -------------------------------------------------------------------
 
@@ -338,10 +347,10 @@ class SqlRepository(Generic[_E]):
         row["version"] = version
         row["document"] = document
         children = []
-        for child in mapping.children:
+        for child, fields in zip(mapping.children, self._child_fields, strict=True):
             rows = child.rows(entity)
             for child_row in rows:
-                check_row(kind, child.table, child_row, dict.fromkeys(child_row, child.field))
+                check_row(kind, child.table, child_row, fields)
                 child_row[child.key] = entity.id
             children.append(rows)
         if mapping.children:

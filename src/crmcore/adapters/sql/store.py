@@ -16,6 +16,7 @@ SQLAlchemy.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from types import TracebackType
 from typing import Any
@@ -82,12 +83,12 @@ class SqlStore:
         return SqlUnitOfWork(self)
 
 
-def _outbox_row(event: DomainEvent, converter: Any, clock: Clock) -> dict[str, Any]:
+def _outbox_row(event: DomainEvent, converter: Any, recorded_at: dt.datetime) -> dict[str, Any]:
     return {
         "event_id": event.id,
         "event_type": type(event).__name__,
         "payload": converter.unstructure(event, unstructure_as=DomainEvent),
-        "recorded_at": clock.now(),
+        "recorded_at": recorded_at,
         "delivered_at": None,
     }
 
@@ -180,7 +181,9 @@ class SqlUnitOfWork:
         try:
             with translating("commit"):
                 if events:
-                    rows = [_outbox_row(e, self._converter, store.clock) for e in events]
+                    # One instant for the whole commit: the events are recorded together.
+                    recorded_at = store.clock.now()
+                    rows = [_outbox_row(e, self._converter, recorded_at) for e in events]
                     conn.execute(event_outbox.insert(), rows)
                 conn.commit()
         except CrmError:
