@@ -204,16 +204,16 @@ def run(
         with args.out.open("w", encoding="utf-8", newline="") as stream:
             writer = csv.writer(stream)
             writer.writerow(["id", "cluster_id"])
-            writer.writerows([record_id, cluster_of[record_id]] for record_id in ids)
+            writer.writerows(zip(ids, map(cluster_of.__getitem__, ids), strict=True))
         if args.explain is not None:
             _write_explanations(args.explain, result)
     except OSError as exc:
         err.write(f"crmcore dedupe: error: cannot write output: {exc.strerror or exc}\n")
         return _EXIT_INPUT
-    clusters = result.clusters()
-    duplicates = sum(len(m) - 1 for m in clusters.values())
+    clusters = len(set(result.cluster_ids))
+    duplicates = len(ids) - clusters
     summary = (
-        f"{len(ids):,} records, {len(clusters):,} clusters, {duplicates:,} duplicates "
+        f"{len(ids):,} records, {clusters:,} clusters, {duplicates:,} duplicates "
         f"→ {args.out}\n"
     )
     out.write(summary)
