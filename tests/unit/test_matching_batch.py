@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import csv
+import gc
 import random
 from pathlib import Path
 
@@ -252,3 +253,20 @@ def test_records_from_list_rows_match_the_general_path() -> None:
         general = MatchRecord.from_row(tuple(row), id=row[0], columns=columns)
         assert fast == general
         assert hash(fast) == hash(general)
+
+
+def test_keying_leaves_no_cyclic_garbage(
+    sample: tuple[list[MatchRecord], dict[str, str]],
+) -> None:
+    """Keying runs with the cyclic collector paused: garbage cycles would hold whole chunks."""
+    records = [
+        *sample[0][:300],
+        MatchRecord(id="bad", phones=["12", "+86 999"], emails=["not an email", "a@@b"]),
+    ]
+    gc.collect()
+    gc.disable()
+    try:
+        build_features(records, workers=1)
+        assert gc.collect() == 0
+    finally:
+        gc.enable()

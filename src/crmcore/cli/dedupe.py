@@ -183,16 +183,28 @@ def run(
     try:
         settings = MatchSettings(threshold=args.threshold, keys=KeyOptions(region=args.region))
         columns, rows = _read(args.input, args.id_column)
-        table = build_features_from_rows(
-            rows,
-            columns,
-            settings.keys,
-            progress=lambda done: progress("keys", done, 0),
-            # This command runs no other threads: workers may fork (instant start).
-            start_method="fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn",
+        ids: list[str] = []
+
+        def read() -> Iterator[tuple[str, list[str]]]:
+            for record_id, row in rows:
+                ids.append(record_id)
+                yield record_id, row
+
+        # The table goes straight into dedupe, which drops it once sorted by id.
+        result = dedupe(
+            build_features_from_rows(
+                read(),
+                columns,
+                settings.keys,
+                progress=lambda done: progress("keys", done, 0),
+                # This command runs no other threads: workers may fork (instant start).
+                start_method="fork"
+                if "fork" in multiprocessing.get_all_start_methods()
+                else "spawn",
+            ),
+            settings,
+            progress=progress,
         )
-        ids = table.ids.tolist()
-        result = dedupe(table, settings, progress=progress)
     except _InputError as exc:
         err.write(f"crmcore dedupe: error: {exc}\n")
         return _EXIT_INPUT
@@ -213,8 +225,7 @@ def run(
     clusters = len(set(result.cluster_ids))
     duplicates = len(ids) - clusters
     summary = (
-        f"{len(ids):,} records, {clusters:,} clusters, {duplicates:,} duplicates "
-        f"→ {args.out}\n"
+        f"{len(ids):,} records, {clusters:,} clusters, {duplicates:,} duplicates → {args.out}\n"
     )
     out.write(summary)
     return 0

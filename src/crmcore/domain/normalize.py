@@ -702,6 +702,19 @@ def normalize_phone(raw: str, region: str | None = None) -> PhoneResult:
     return _phone_slow(raw, text, region_code)
 
 
+def _detached(exc: InvalidValueError) -> InvalidValueError:
+    """Return a caught error without its traceback and suppressed context.
+
+    A caught error kept in a result list would otherwise hold the frames it
+    passed through, and they the list (a reference cycle): every record of the
+    batch would then live until the cyclic garbage collector runs, which bulk
+    callers pause.
+    """
+    exc.__traceback__ = None
+    exc.__context__ = None
+    return exc
+
+
 def normalize_phones(
     raws: Iterable[str], region: str | None = None
 ) -> list[PhoneResult | InvalidValueError]:
@@ -733,7 +746,7 @@ def normalize_phones(
             try:
                 out.append(_phone_slow(raw, text, region_code))
             except InvalidValueError as exc:
-                out.append(exc)
+                out.append(_detached(exc))
     return out
 
 
@@ -894,5 +907,5 @@ def normalize_emails(raws: Iterable[str]) -> list[str | InvalidValueError]:
         try:
             out.append(_email_slow(raw, text))
         except InvalidValueError as exc:
-            out.append(exc)
+            out.append(_detached(exc))
     return out

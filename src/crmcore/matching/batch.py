@@ -202,7 +202,9 @@ def dedupe(
     ids = table.ids.tolist()
     if len(set(ids)) != len(ids):
         raise ConfigurationError("record ids must be unique within one dedupe run")
-    # Canonical row order: results never depend on input order.
+    # Canonical row order: results never depend on input order. The input
+    # table is dropped (a caller passing a temporary frees it here).
+    del records
     table = table.take(np.argsort(table.ids.astype(str), kind="stable").astype(np.int64))
     timings["keys"] = time.perf_counter() - start
 
