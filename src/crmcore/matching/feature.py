@@ -465,7 +465,7 @@ class _Build(Generic[_T]):
         self.progress = progress
         self.workers = min(os.cpu_count() or 1, _MAX_WORKERS) if workers is None else workers
         self.ids: list[str] = []
-        self.parts: list[_ChunkKeys] = []
+        self.merger = _Merger()
         self.done = 0
         self.waiting: list[list[_T]] = []
         self.pool: concurrent.futures.ProcessPoolExecutor | None = None
@@ -490,7 +490,7 @@ class _Build(Generic[_T]):
                 self.collect(self.kind.keys(early, self.options))
             while self.pending:
                 self.collect_next()
-            return _merge_chunks(self.ids, self.parts)
+            return self.merger.finish(self.ids)
         finally:
             if self.pool is not None:
                 # Workers tear down their large caches (pinyin dictionaries) for
@@ -500,7 +500,7 @@ class _Build(Generic[_T]):
                 gc.enable()
 
     def collect(self, part: _ChunkKeys) -> None:
-        self.parts.append(part)
+        self.merger.add(part)
         self.done += part.size
         if self.progress is not None:
             self.progress(self.done)
@@ -766,41 +766,70 @@ def _phone_column(
     return primary, several
 
 
-def _merge_chunks(ids: list[str], parts: Sequence[_ChunkKeys]) -> FeatureTable:
-    """Join chunk keys into one table, coded exactly as :func:`_factorize` would code it."""
-    n = len(ids)
-    values: dict[str, ObjectArray] = {}
-    codes: dict[str, npt.NDArray[np.int32]] = {}
-    counts: dict[str, IntArray] = {}
-    vocabularies: dict[str, dict[str, int]] = {}
-    for k, name in enumerate(FEATURE_COLUMNS):
-        vocabulary = vocabularies.setdefault(_SHARED_CODES.get(name, name), {"": -1})
-        setdefault = vocabulary.setdefault
-        column = np.empty(n, dtype=np.int32)
-        at = 0
-        for part in parts:
-            mapping = np.fromiter(
-                (setdefault(v, len(vocabulary) - 1) for v in part.uniques[k]),
-                dtype=np.int32,
-                count=len(part.uniques[k]),
+class _Merger:
+    """Join chunk keys into one table, chunk by chunk as they arrive.
+
+    Codes are assigned in order of first appearance, column by column, as
+    :func:`_factorize` assigns them. ``name_gf`` shares ``name_ff``'s code
+    space, so it waits until every ``name_ff`` value is known; every other
+    column is coded as its chunk arrives, while workers key the next ones.
+    """
+
+    def __init__(self) -> None:
+        self.vocabularies: dict[str, dict[str, int]] = {
+            name: {"": -1} for name in FEATURE_COLUMNS if name not in _SHARED_CODES
+        }
+        self.columns: dict[str, list[npt.NDArray[np.int32]]] = {n: [] for n in FEATURE_COLUMNS}
+        self.deferred: dict[str, list[tuple[list[str], npt.NDArray[np.int32]]]] = {
+            name: [] for name in _SHARED_CODES
+        }
+        self.emails: dict[int, tuple[str, ...]] = {}
+        self.phones: dict[int, tuple[str, ...]] = {}
+        self.size = 0
+
+    def add(self, part: _ChunkKeys) -> None:
+        for k, name in enumerate(FEATURE_COLUMNS):
+            if name in self.deferred:
+                self.deferred[name].append((part.uniques[k], part.codes[k]))
+            else:
+                self.columns[name].append(_recode(self.vocabularies[name], part, k))
+        at = self.size
+        self.emails.update({at + row: keys for row, keys in part.emails.items()})
+        self.phones.update({at + row: keys for row, keys in part.phones.items()})
+        self.size += part.size
+
+    def finish(self, ids: list[str]) -> FeatureTable:
+        for name, chunks in self.deferred.items():
+            vocabulary = self.vocabularies[_SHARED_CODES[name]]
+            self.columns[name] = [
+                _recode(vocabulary, _ChunkKeys(len(codes), [uniques], [codes], {}, {}), 0)
+                for uniques, codes in chunks
+            ]
+        values: dict[str, ObjectArray] = {}
+        codes: dict[str, npt.NDArray[np.int32]] = {}
+        counts: dict[str, IntArray] = {}
+        for name in FEATURE_COLUMNS:
+            vocabulary = self.vocabularies[_SHARED_CODES.get(name, name)]
+            parts = self.columns[name]
+            column = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int32)
+            words = list(vocabulary)[1:]
+            words.append("")  # code -1 reads this trailing ""
+            values[name] = _object_array(words)[column]
+            codes[name] = column
+            counts[name] = np.bincount(column[column >= 0], minlength=len(vocabulary) - 1).astype(
+                np.int64
             )
-            column[at : at + part.size] = mapping[part.codes[k]]
-            at += part.size
-        words = list(vocabulary)[1:]
-        words.append("")  # code -1 reads this trailing ""
-        values[name] = _object_array(words)[column]
-        codes[name] = column
-        counts[name] = np.bincount(column[column >= 0], minlength=len(vocabulary) - 1).astype(
-            np.int64
-        )
-    emails: dict[int, tuple[str, ...]] = {}
-    phones: dict[int, tuple[str, ...]] = {}
-    at = 0
-    for part in parts:
-        emails.update({at + row: keys for row, keys in part.emails.items()})
-        phones.update({at + row: keys for row, keys in part.phones.items()})
-        at += part.size
-    return FeatureTable(_object_array(ids), values, codes, counts, emails, phones)
+        return FeatureTable(_object_array(ids), values, codes, counts, self.emails, self.phones)
+
+
+def _recode(vocabulary: dict[str, int], part: _ChunkKeys, k: int) -> npt.NDArray[np.int32]:
+    """Map a chunk's column ``k`` to the table's codes, adding its new values."""
+    setdefault = vocabulary.setdefault
+    uniques = part.uniques[k]
+    mapping = np.fromiter(
+        (setdefault(v, len(vocabulary) - 1) for v in uniques), dtype=np.int32, count=len(uniques)
+    )
+    return mapping[part.codes[k]]
 
 
 class _FieldView(NamedTuple):
