@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import multiprocessing
 import sys
 import time
 from collections.abc import Iterator
@@ -197,10 +196,9 @@ def run(
                 columns,
                 settings.keys,
                 progress=lambda done: progress("keys", done, 0),
-                # This command runs no other threads: workers may fork (instant start).
-                start_method="fork"
-                if "fork" in multiprocessing.get_all_start_methods()
-                else "spawn",
+                # This command runs no other threads: on Linux, workers may fork
+                # (instant start). macOS's system libraries are not fork-safe.
+                start_method="fork" if sys.platform.startswith("linux") else "spawn",
             ),
             settings,
             progress=progress,
