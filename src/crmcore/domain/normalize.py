@@ -436,13 +436,13 @@ def _plan(region: str) -> _RegionPlan | None:
     return plan
 
 
-_SHORTCUTS_AFTER = 20_000
+_SHORTCUTS_AFTER = 2_000
 """General replays of a region before its shortcuts are compiled.
 
 A shortcut saves about 0.5 µs a number but costs a few milliseconds to
-compile (Python's regex parser is slow on phonenumbers' large patterns):
-it pays off only past some 10,000 numbers, so a dedupe of 10,000 rows over
-a dozen regions does not compile any. Tests lower it to exercise shortcuts."""
+compile (Python's regex parser is slow on phonenumbers' large patterns): it
+pays off for a region used in bulk, not for the dozen regions a 10,000-row
+file touches a few hundred times each. Tests lower it to exercise shortcuts."""
 
 
 def _count_replay(plan: _RegionPlan, length: int, *, national: bool) -> None:
