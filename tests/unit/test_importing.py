@@ -104,3 +104,39 @@ def test_cleaning_in_worker_processes_gives_the_same_rows() -> None:
         clean_rows(rows, mapping, source="s.csv", at=at, region="CN", chunk=64, workers=2)
     )
     assert parallel == serial
+
+
+def test_an_import_restores_the_garbage_collector_settings_even_when_it_fails() -> None:
+    import gc  # noqa: PLC0415 - only this test looks at the collector
+    import threading  # noqa: PLC0415
+
+    from crmcore.services import importing  # noqa: PLC0415 - the private helper is tested
+
+    before = gc.get_threshold()
+    frozen = gc.get_freeze_count()
+    entered = threading.Barrier(2)
+    release = threading.Event()
+
+    def slow_import() -> None:
+        with importing._bulk_collection():
+            entered.wait()
+            release.wait()
+
+    other = threading.Thread(target=slow_import)
+    other.start()
+    during: list[tuple[int, int, int]] = []
+
+    def failing_import() -> None:
+        with importing._bulk_collection():
+            entered.wait()
+            during.append(gc.get_threshold())
+            raise RuntimeError("a failing import")
+
+    with pytest.raises(RuntimeError, match="a failing import"):
+        failing_import()
+    assert during[0] != before
+    assert gc.get_threshold() != before  # the other import still runs
+    release.set()
+    other.join()
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == frozen

@@ -10,11 +10,8 @@ value: row, field, value, kind, reason. Idempotent and resumable.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import csv
-import gc
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -80,7 +77,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         total = count_rows(path)
         if args.sample is not None and total is not None:
             total = min(total, args.sample)
-        with console.progress(f"importing {path.name}", total) as progress, _bulk_collection():
+        with console.progress(f"importing {path.name}", total) as progress:
             report = import_customers(
                 SqlStore(engine),
                 rows,
@@ -101,30 +98,6 @@ def run(args: argparse.Namespace, console: Console) -> int:
     write_report(report, report_path)
     _summary(console, report, mapping, report_path)
     return 0
-
-
-@contextlib.contextmanager
-def _bulk_collection() -> Iterator[None]:
-    """Collect cyclic garbage rarely while an import runs; restore the settings afterwards.
-
-    An import allocates tens of millions of small container objects that live
-    for one batch: with the default thresholds, each is traversed by several
-    collections, and the oldest generation (every module, the phone metadata,
-    the growing report) is re-scanned dozens of times — a third of the run time
-    of a 100,000-row file. The objects alive before the import are never
-    garbage, so they are frozen out of collections (:func:`gc.freeze`), and
-    the young generation is collected every 100,000 allocations instead of
-    700. Cyclic garbage is still collected, only in bigger steps. This is a
-    process-wide setting, so it belongs to the command, not to the library.
-    """
-    thresholds = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(100_000, 20, 100)
-    try:
-        yield
-    finally:
-        gc.set_threshold(*thresholds)
-        gc.unfreeze()
 
 
 def write_report(report: ImportReport, path: Path) -> None:

@@ -18,9 +18,13 @@ May import: ``crmcore.ports``, ``crmcore.domain``, ``crmcore.errors``,
 
 from __future__ import annotations
 
+import contextlib
 import enum
+import gc
 import itertools
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any
 
 import attrs
 
@@ -148,13 +152,14 @@ def import_customers(
         # per-row lookups in the store can be skipped. (A re-run finds customers and
         # looks every row up.)
         tally.lookups = uow.customers.count() > 0
-    for batch in _batches(cleaned, batch_size):
-        with store.unit_of_work() as uow:
-            _import_batch(uow, batch, tally, on_duplicate=on_duplicate, by=by, source=source)
-            if not dry_run:
-                uow.commit()
-        if progress is not None:
-            progress(tally.rows)
+    with _bulk_collection():
+        for batch in _batches(cleaned, batch_size):
+            with store.unit_of_work() as uow:
+                _import_batch(uow, batch, tally, on_duplicate=on_duplicate, by=by, source=source)
+                if not dry_run:
+                    uow.commit()
+            if progress is not None:
+                progress(tally.rows)
     return ImportReport(
         rows=tally.rows,
         stored=tally.stored,
@@ -165,6 +170,43 @@ def import_customers(
         issues=tuple(tally.issues),
         dry_run=dry_run,
     )
+
+
+@contextlib.contextmanager
+def _bulk_collection() -> Iterator[None]:
+    """Collect cyclic garbage rarely while an import runs; restore the settings afterwards.
+
+    An import allocates tens of millions of small container objects that live
+    for one batch: with the default thresholds, each is traversed by several
+    collections, and the oldest generation (every module, the phone metadata,
+    the growing report) is re-scanned dozens of times — a third of the run time
+    of a 100,000-row file. The objects alive before the import are never
+    garbage, so they are frozen out of collections (:func:`gc.freeze`), and
+    the young generation is collected every 100,000 allocations instead of
+    700. Cyclic garbage is still collected, only in bigger steps. The settings are
+    process-wide, so they are restored as soon as the last running import ends
+    (also when it fails); other threads meanwhile only see collections happen
+    less often.
+    """
+    with _BULK_LOCK:
+        _bulk_state["depth"] += 1
+        if _bulk_state["depth"] == 1:
+            _bulk_state["thresholds"] = gc.get_threshold()
+            gc.freeze()
+            gc.set_threshold(100_000, 20, 100)
+    try:
+        yield
+    finally:
+        with _BULK_LOCK:
+            _bulk_state["depth"] -= 1
+            if _bulk_state["depth"] == 0:
+                gc.set_threshold(*_bulk_state["thresholds"])
+                gc.unfreeze()
+
+
+_BULK_LOCK = threading.Lock()
+_bulk_state: dict[str, Any] = {"depth": 0, "thresholds": gc.get_threshold()}
+"""Imports running now (in any thread), and the thresholds to restore after the last."""
 
 
 def _batches(rows: Iterable[CleanRow], size: int) -> Iterator[list[CleanRow]]:
