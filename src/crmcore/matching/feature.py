@@ -848,19 +848,3 @@ class _FieldView(NamedTuple):
     address: str
     national_id: str
     source: str
-
-
-def _chunk_rows(records: Sequence[_Fields], options: KeyOptions) -> list[FeatureRow]:
-    raw_emails = [e for r in records for e in r.emails]
-    email_keys = iter(_email_keys(raw_emails, options))
-    by_region: dict[str | None, list[str]] = {}
-    for record in records:
-        if record.phones:
-            by_region.setdefault(_region(record, options), []).extend(record.phones)
-    phone_keys = {region: iter(_phone_keys(raws, region)) for region, raws in by_region.items()}
-    rows = []
-    for record in records:
-        emails = [next(email_keys) for _ in record.emails]
-        phones = [next(phone_keys[_region(record, options)]) for _ in record.phones]
-        rows.append(_assemble(_name_keys(record, options), emails, phones, _place_keys(record)))
-    return rows

@@ -68,7 +68,6 @@ class KeyOptions:
 
 _NOT_WORD = re.compile(r"[^\w]+")
 _JOINERS = re.compile(r"['’`\-‐‑.·•]")
-_DIGITS = re.compile(r"\d")
 
 
 def _strip_accents(text: str) -> str:
@@ -196,7 +195,8 @@ def _tokens_uncached(
             return _cjk_tokens(compact, family_first=cjk_family_first)
         folded = transliterate(folded)
     words = [w for w in _NOT_WORD.sub(" ", folded).replace("_", " ").split() if w]
-    return tuple(nicknames.get(w, w) for w in words if not _DIGITS.search(w))
+    # A word holding any numeral (1, ², ⅷ, 𐿅 …) is not part of a name.
+    return tuple(nicknames.get(w, w) for w in words if not any(map(str.isnumeric, w)))
 
 
 def _cjk_tokens(compact: str, *, family_first: bool) -> tuple[str, ...]:
