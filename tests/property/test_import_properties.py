@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pendulum
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -17,6 +18,7 @@ from crmcore.domain import (
     ExternalId,
     Organization,
     Person,
+    PersonName,
     SourceChannel,
     Tag,
     UserId,
@@ -81,3 +83,15 @@ def test_assembling_a_customer_gives_what_the_validating_constructor_gives(
     fast = _outcome(lambda: assemble_customer(at=at, **parts))  # type: ignore[arg-type]
     slow = _outcome(lambda: Customer(kind=kind, created_at=at, updated_at=at, **parts))  # type: ignore[arg-type]
     assert fast == slow
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("source", "web"), ("country", "CN"), ("points", ["a@b.cn"])]
+)
+def test_assembling_from_raw_values_instead_of_value_objects_is_rejected(
+    field: str, value: object
+) -> None:
+    at = pendulum.datetime(2026, 3, 2, 9, tz="UTC")
+    parts: dict[str, object] = {"person": Person(name=PersonName.parse("张伟")), field: value}
+    with pytest.raises(InvalidValueError, match="value objects"):
+        assemble_customer(id=CustomerId("c-1"), at=at, **parts)  # type: ignore[arg-type]

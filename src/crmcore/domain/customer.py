@@ -395,8 +395,8 @@ def assemble_customer(
 
     Raises:
         InvalidValueError: If the id is empty, not exactly one of person and
-            organization is given, a tag is invalid, two external ids share a
-            system, or ``at`` is naive.
+            organization is given, a part is not of its value type, a tag is
+            invalid, two external ids share a system, or ``at`` is naive.
     """
     if person is not None and organization is None:
         kind = CustomerKind.PERSON
@@ -405,6 +405,17 @@ def assemble_customer(
     else:
         raise InvalidValueError(
             "customer", id, "a customer has a person profile or an organization profile"
+        )
+    if (
+        (person is not None and not isinstance(person, Person))
+        or (organization is not None and not isinstance(organization, Organization))
+        or (points is not None and not isinstance(points, ContactPoints))
+        or (country is not None and not isinstance(country, CountryCode))
+        or not isinstance(source, SourceChannel)
+        or (owner is not None and not isinstance(owner, str))
+    ):
+        raise InvalidValueError(
+            "customer", id, "parts must be crmcore value objects (use Customer(...) for raw values)"
         )
     when = utc(at)
     values = dict(_DEFAULTS)
