@@ -8,7 +8,7 @@ from rapidfuzz.distance import OSA, JaroWinkler
 
 from crmcore.matching import MatchRecord, cluster_pairs, dedupe, name_key, recognise_columns
 from crmcore.matching.comparison import _bands, _distance_bands, _similarity
-from crmcore.matching.feature import build_features, feature_row
+from crmcore.matching.feature import build_features, build_features_from_rows, feature_row
 from crmcore.matching.key import KeyOptions, _name_key_general
 from crmcore.matching.nickname import NICKNAMES
 
@@ -205,3 +205,23 @@ def test_a_distance_cutoff_never_changes_a_distance_level(
     _distance_bands(fast, todo, _similarity(OSA.distance, left, right, cutoff=bands[-1]), bands)
     _distance_bands(slow, todo, _similarity(OSA.distance, left, right, cutoff=10**6), bands)
     assert fast.tolist() == slow.tolist()
+
+
+# Several columns for one field: the first non-empty one wins (emails and phones: all).
+_WIDE = ["id", "name", "contact", "first_name", "email", "email2", "phone", "mobile", "country",
+         "country_code", "city"]  # fmt: skip
+
+
+@given(st.lists(st.lists(_CELLS, min_size=0, max_size=len(_WIDE) + 1), min_size=1, max_size=8))
+def test_csv_rows_keyed_by_column_equal_their_records_keyed(rows: list[list[str]]) -> None:
+    by_place = recognise_columns(_WIDE)
+    assert len(by_place["full_name"]) == len(by_place["country"]) == 2
+    plan = {field: [int(p) for p in places] for field, places in by_place.items()}
+    pairs = [(f"r{i}", row) for i, row in enumerate(rows)]
+    by_rows = build_features_from_rows(pairs, plan, workers=1)
+    records = [MatchRecord.from_row(row, id=i, columns=by_place) for i, row in pairs]
+    by_records = build_features(records, workers=1)
+    for name in by_records.values:
+        assert by_rows.values[name].tolist() == by_records.values[name].tolist(), name
+    assert dict(by_rows.emails) == dict(by_records.emails)
+    assert dict(by_rows.phones) == dict(by_records.phones)

@@ -21,7 +21,7 @@ import multiprocessing
 import operator
 import os
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
-from typing import Final, Generic, Literal, NamedTuple, Protocol, TypeAlias, TypeVar
+from typing import Any, Final, Generic, Literal, NamedTuple, Protocol, TypeAlias, TypeVar
 
 import attrs
 import numpy as np
@@ -279,7 +279,11 @@ def _place_keys(record: _Fields) -> tuple[str, ...]:
 
 
 def _region(record: _Fields, options: KeyOptions) -> str | None:
-    country = record.country.upper()
+    return _country_region(record.country, options)
+
+
+def _country_region(country: str, options: KeyOptions) -> str | None:
+    country = country.upper()
     if len(country) == 2 and country.isalpha():
         return country
     return options.region
@@ -429,7 +433,7 @@ class _RowChunks:
     columns: dict[str, list[int]]
 
     def keys(self, chunk: list[list[str]], options: KeyOptions) -> _ChunkKeys:
-        return _chunk_keys(_records_of(chunk, self.columns), options)
+        return _rows_keys(chunk, self.columns, options)
 
     def payload(self, chunk: list[list[str]]) -> object:
         return (chunk, self.columns)
@@ -605,7 +609,7 @@ def _worker_chunk_keys(  # pragma: no cover - runs in worker processes
     options = _worker_options or KeyOptions()
     if isinstance(payload, tuple):  # (CSV rows, columns)
         rows, columns = payload
-        return _chunk_keys(_records_of(rows, columns), options)
+        return _rows_keys(rows, columns, options)
     return _chunk_keys(_unpack(payload), options)  # type: ignore[arg-type]  # a packed chunk
 
 
@@ -647,7 +651,75 @@ def _unpack(packed: str | list[tuple[object, ...]]) -> list[_FieldView]:
     return out
 
 
+class _Columns(NamedTuple):
+    """A chunk's raw fields, one list per field (what keys are built from)."""
+
+    full_name: list[str]
+    given_name: list[str]
+    family_name: list[str]
+    emails: list[tuple[str, ...]]
+    phones: list[tuple[str, ...]]
+    company: list[str]
+    city: list[str]
+    postcode: list[str]
+    country: list[str]
+    birth_date: list[str]
+    address: list[str]
+    national_id: list[str]
+    source: list[str]
+
+
+def _columns_of(chunk: Sequence[_Fields]) -> _Columns:
+    return _Columns(*([getattr(r, name) for r in chunk] for name in _Columns._fields))
+
+
+def _columns_of_rows(rows: list[list[str]], columns: Mapping[str, Sequence[int]]) -> _Columns:
+    """Read a chunk of CSV rows straight into columns, as :meth:`MatchRecord.from_row` reads them.
+
+    Each cell is stripped; a single-valued field takes its first non-empty
+    cell, emails and phones every non-empty one; countries are upper-cased.
+    A cell that is not a string raises ``AttributeError`` (the caller then
+    goes through :class:`MatchRecord`, which says what is wrong).
+    """
+    out: list[list[Any]] = []
+    for name in _Columns._fields:
+        places = tuple(columns.get(name, ()))
+        if name in ("emails", "phones"):
+            out.append([_cells(row, places) for row in rows])
+        elif not places:
+            out.append([""] * len(rows))
+        elif len(places) == 1:
+            (p,) = places
+            cells = [row[p].strip() if p < len(row) else "" for row in rows]
+            out.append([c.upper() for c in cells] if name == "country" else cells)
+        else:
+            cells = [next(iter(_cells(row, places)), "") for row in rows]
+            out.append([c.upper() for c in cells] if name == "country" else cells)
+    return _Columns(*out)
+
+
+def _cells(row: list[str], places: tuple[int, ...]) -> tuple[str, ...]:
+    width = len(row)
+    return tuple(c for c in (row[p].strip() for p in places if p < width) if c)
+
+
 def _chunk_keys(chunk: Sequence[_Fields], options: KeyOptions) -> _ChunkKeys:
+    """Key a chunk of records (see :func:`_columns_keys`)."""
+    return _columns_keys(_columns_of(chunk), options)
+
+
+def _rows_keys(
+    rows: list[list[str]], columns: Mapping[str, Sequence[int]], options: KeyOptions
+) -> _ChunkKeys:
+    """Key a chunk of CSV rows without building a record per row."""
+    try:
+        table = _columns_of_rows(rows, columns)
+    except AttributeError:  # a cell that is not a string: let MatchRecord say which
+        return _chunk_keys(_records_of(rows, columns), options)
+    return _columns_keys(table, options)
+
+
+def _columns_keys(chunk: _Columns, options: KeyOptions) -> _ChunkKeys:
     """Key a chunk column by column, each key function once per distinct raw value.
 
     Names, companies, cities, postcodes and birth dates repeat a lot in CRM
@@ -663,32 +735,32 @@ def _chunk_keys(chunk: Sequence[_Fields], options: KeyOptions) -> _ChunkKeys:
         uniques.append(column[0])
         codes.append(column[1])
 
-    names, name_rows = _distinct([(r.full_name, r.given_name, r.family_name) for r in chunk])
+    names, name_rows = _distinct(
+        list(zip(chunk.full_name, chunk.given_name, chunk.family_name, strict=True))
+    )
     name_keys = [_name_keys(_NameParts(*parts), options) for parts in names]
     for k in range(4):
         add(_derive([keys[k] for keys in name_keys], name_rows))
-    email_column, emails = _contact_column(
-        [r.emails for r in chunk], lambda raws: _email_keys(raws, options)
-    )
-    phone_column, phones = _phone_column(chunk, options)
+    email_column, emails = _contact_column(chunk.emails, lambda raws: _email_keys(raws, options))
+    phone_column, phones = _phone_column(chunk.phones, chunk.country, options)
     add(_codes(email_column))
     add(_codes([e.rpartition("@")[0] for e in email_column]))
     add(_codes(phone_column))
-    companies, company_rows = _distinct([r.company for r in chunk])
+    companies, company_rows = _distinct(chunk.company)
     company_keys_ = [company_keys(c) if c else ("", "") for c in companies]
     add(_derive([k[0] for k in company_keys_], company_rows))
     add(_derive([k[1] for k in company_keys_], company_rows))
-    add(_keyed([r.city for r in chunk], city_key))
-    add(_keyed([r.postcode for r in chunk], postcode_key))
-    add(_keyed([r.country for r in chunk], str.upper))
-    births, birth_rows = _distinct([r.birth_date for r in chunk])
+    add(_keyed(chunk.city, city_key))
+    add(_keyed(chunk.postcode, postcode_key))
+    add(_keyed(chunk.country, str.upper))
+    births, birth_rows = _distinct(chunk.birth_date)
     birth_keys = [date_key(b) for b in births]
     add(_derive([str(b) if b else "" for b in birth_keys], birth_rows))
     add(_derive([str(b // 10_000) if b else "" for b in birth_keys], birth_rows))
-    add(_keyed([r.address for r in chunk], fold_text))
-    add(_keyed([r.national_id for r in chunk], postcode_key))
-    add(_codes([r.source for r in chunk]))
-    return _ChunkKeys(len(chunk), uniques, codes, emails, phones)
+    add(_keyed(chunk.address, fold_text))
+    add(_keyed(chunk.national_id, postcode_key))
+    add(_codes(chunk.source))
+    return _ChunkKeys(len(chunk.source), uniques, codes, emails, phones)
 
 
 class _NameParts(NamedTuple):
@@ -747,18 +819,18 @@ def _contact_column(
 
 
 def _phone_column(
-    chunk: Sequence[_Fields], options: KeyOptions
+    phones: list[tuple[str, ...]], countries: list[str], options: KeyOptions
 ) -> tuple[list[str], dict[int, tuple[str, ...]]]:
     """Like :func:`_contact_column`, national numbers read in each row's region."""
     by_region: dict[str | None, list[int]] = {}
-    for i, record in enumerate(chunk):
-        if record.phones:
-            by_region.setdefault(_region(record, options), []).append(i)
-    primary = [""] * len(chunk)
+    for i, raws in enumerate(phones):
+        if raws:
+            by_region.setdefault(_country_region(countries[i], options), []).append(i)
+    primary = [""] * len(phones)
     several: dict[int, tuple[str, ...]] = {}
     for region, rows in by_region.items():
         column, more = _contact_column(
-            [chunk[i].phones for i in rows], functools.partial(_phone_keys, region=region)
+            [phones[i] for i in rows], functools.partial(_phone_keys, region=region)
         )
         for i, key in zip(rows, column, strict=True):
             primary[i] = key
