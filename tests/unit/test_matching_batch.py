@@ -270,3 +270,14 @@ def test_keying_leaves_no_cyclic_garbage(
         assert gc.collect() == 0
     finally:
         gc.enable()
+
+
+def test_the_u_sample_size_setting_is_used(
+    sample: tuple[list[MatchRecord], dict[str, str]],
+) -> None:
+    records = sample[0]
+    small = dedupe(records, MatchSettings(u_sample_size=2_000)).model
+    large = dedupe(records, MatchSettings(u_sample_size=200_000)).model
+    assert [p.u for p in small.parameters] != [p.u for p in large.parameters]
+    again = dedupe(records, MatchSettings(u_sample_size=2_000)).model
+    assert [p.u for p in small.parameters] == [p.u for p in again.parameters]

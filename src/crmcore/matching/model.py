@@ -618,6 +618,7 @@ def estimate_model(
     blocking_columns: Sequence[Sequence[str]] = (),
     rules: Sequence[DeterministicRule] = DEFAULT_RULES,
     u: Sequence[tuple[float, ...]] | None = None,
+    u_sample_size: int = 200_000,
     max_iterations: int = 100,
     tolerance: float = 1e-5,
     seed: int = 0,
@@ -641,6 +642,7 @@ def estimate_model(
             one EM runs over all pairs and all comparisons.
         rules: Deterministic rules for the model.
         u: Known u probabilities; estimated from random pairs when ``None``.
+        u_sample_size: Random pairs compared to estimate u.
         max_iterations: EM iterations at most, per rule.
         tolerance: Stop when no parameter moves more than this.
         seed: Seed of the random pairs for u.
@@ -649,7 +651,11 @@ def estimate_model(
         The trained model.
     """
     comparisons = tuple(comparisons)
-    u_values = list(u) if u is not None else estimate_u(table, comparisons, seed=seed)
+    u_values = (
+        list(u)
+        if u is not None
+        else estimate_u(table, comparisons, sample_size=u_sample_size, seed=seed)
+    )
     sizes = [len(c.level_labels) for c in comparisons]
     log_u = [np.log(np.r_[1.0, np.maximum(np.array(u_), _MIN_PROBABILITY)]) for u_ in u_values]
     initial = [_initial_m(s) for s in sizes]
