@@ -360,7 +360,9 @@ def build_features(
     Keys are built column by column, once per distinct value; emails and
     phones are normalised in bulk. Past 100,000 records, chunks are keyed in
     worker processes (one per core, at most two) while this process keeps
-    reading.
+    reading. The cyclic garbage collector is paused during the call (it is
+    process-wide: other threads see no collections until it returns);
+    reference counting frees everything as usual.
 
     Args:
         records: The records; ids should be unique.
@@ -388,9 +390,10 @@ def build_features_from_rows(
 ) -> FeatureTable:
     """Build the keys of CSV rows: what :func:`build_features` gives for their records.
 
-    Each row becomes a record as :meth:`MatchRecord.from_row` reads it, but
-    in whichever process keys it: on a large file the raw rows go to the
-    workers, so this process only reads the file.
+    Each row is read as :meth:`MatchRecord.from_row` reads it (so the keys
+    are the same), straight into columns, in whichever process keys it: on a
+    large file the raw rows go to the workers, so this process only reads the
+    file. The garbage collector is paused as for :func:`build_features`.
 
     Args:
         rows: ``(id, row)`` pairs, rows as ``csv.reader`` gives them.
