@@ -39,10 +39,10 @@ def _unreachable(variable: str, exc: Exception) -> None:
     pytest.fail(f"{variable} is set but the database is unreachable: {exc}", pytrace=False)
 
 
-@pytest.fixture(scope="session")
-def postgres_engine() -> Iterator[Engine]:
+def _postgres_schema(prefix: str) -> Iterator[Engine]:
+    """An engine on a fresh PostgreSQL schema with crmcore's tables, dropped afterwards."""
     url = _url(POSTGRES_VAR)
-    schema = f"crm_test_{uuid.uuid4().hex[:12]}"
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
     admin = create_engine(url)
     try:
         with admin.begin() as conn:
@@ -60,10 +60,10 @@ def postgres_engine() -> Iterator[Engine]:
         admin.dispose()
 
 
-@pytest.fixture(scope="session")
-def mysql_engine() -> Iterator[Engine]:
+def _mysql_database(prefix: str) -> Iterator[Engine]:
+    """An engine on a fresh MariaDB/MySQL database with crmcore's tables, dropped afterwards."""
     url = sa.make_url(_url(MYSQL_VAR))
-    database = f"crm_test_{uuid.uuid4().hex[:12]}"
+    database = f"{prefix}_{uuid.uuid4().hex[:12]}"
     admin = create_engine(url)
     try:
         with admin.begin() as conn:
@@ -82,6 +82,38 @@ def mysql_engine() -> Iterator[Engine]:
         with admin.begin() as conn:
             conn.exec_driver_sql(f"DROP DATABASE `{database}`")
         admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_engine() -> Iterator[Engine]:
+    yield from _postgres_schema("crm_test")
+
+
+@pytest.fixture(scope="session")
+def mysql_engine() -> Iterator[Engine]:
+    yield from _mysql_database("crm_test")
+
+
+# The segment equivalence tests select from whole tables: a schema of their own,
+# so rows other contract tests leave behind never count.
+
+
+@pytest.fixture(scope="module")
+def postgres_segments_engine() -> Iterator[Engine]:
+    yield from _postgres_schema("crm_segments")
+
+
+@pytest.fixture(scope="module")
+def mysql_segments_engine() -> Iterator[Engine]:
+    yield from _mysql_database("crm_segments")
+
+
+@pytest.fixture(scope="module")
+def sqlite_segments_engine() -> Iterator[Engine]:
+    engine = create_engine("sqlite://")
+    create_schema(engine)
+    yield engine
+    engine.dispose()
 
 
 @pytest.fixture

@@ -16,20 +16,16 @@ afterwards.
 from __future__ import annotations
 
 import datetime as dt
-import os
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pendulum
-import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.engine import Connection, Engine
 
 from crmcore.adapters.frames import select_ids, to_frame
-from crmcore.adapters.sql import create_engine, create_schema
 from crmcore.adapters.sql import mapping as m
 from crmcore.adapters.sql.segments import select_customer_ids
 from crmcore.domain import (
@@ -88,9 +84,6 @@ from crmcore.segments import (
 )
 from crmcore.segments.rule import CUSTOM_OPS
 from crmcore.serialization import structure, unstructure
-
-POSTGRES_VAR = "CRMCORE_TEST_POSTGRES_URL"
-MYSQL_VAR = "CRMCORE_TEST_MYSQL_URL"
 
 AT = pendulum.datetime(2026, 3, 15, 10, 30, 0)
 ZONES = ("UTC", "Asia/Shanghai", "America/New_York")
@@ -420,67 +413,8 @@ def in_database(engine: Engine) -> Selector:
     return select
 
 
-# --------------------------------------------------------------------------- fixtures
-
-
-def _url(variable: str) -> str:
-    url = os.environ.get(variable, "").strip()
-    if not url:
-        pytest.skip(f"set {variable} to a SQLAlchemy URL to run the segment equivalence tests")
-    return url
-
-
-@pytest.fixture(scope="module")
-def sqlite_segments_engine() -> Iterator[Engine]:
-    engine = create_engine("sqlite://")
-    create_schema(engine)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def postgres_segments_engine() -> Iterator[Engine]:
-    url = _url(POSTGRES_VAR)
-    schema = f"crm_segments_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(url)
-    try:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    except sa.exc.OperationalError as exc:
-        admin.dispose()
-        pytest.fail(f"{POSTGRES_VAR} is set but unreachable: {exc}", pytrace=False)
-    engine = admin.execution_options(schema_translate_map={None: schema})
-    try:
-        create_schema(engine)
-        yield engine
-    finally:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.dispose()
-
-
-@pytest.fixture(scope="module")
-def mysql_segments_engine() -> Iterator[Engine]:
-    url = sa.make_url(_url(MYSQL_VAR))
-    database = f"crm_segments_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(url)
-    try:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(
-                f"CREATE DATABASE `{database}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
-            )
-    except sa.exc.OperationalError as exc:
-        admin.dispose()
-        pytest.fail(f"{MYSQL_VAR} is set but unreachable: {exc}", pytrace=False)
-    engine = create_engine(url.set(database=database))
-    try:
-        create_schema(engine)
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE `{database}`")
-        admin.dispose()
+# The engines (sqlite_/postgres_/mysql_segments_engine) are fixtures of conftest.py:
+# each backend in a schema / database of its own.
 
 
 # --------------------------------------------------------------------------- tests
