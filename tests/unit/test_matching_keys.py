@@ -131,3 +131,15 @@ def test_postcodes_lose_spaces() -> None:
 )
 def test_date_keys_read_common_formats(raw: str, expected: int) -> None:
     assert date_key(raw) == expected
+
+
+def test_indic_and_thai_names_keep_their_vowel_signs() -> None:
+    hindi = name_key(full="Ravi हिन्दी")
+    assert "हिन्दी" in hindi.family_first
+    assert hindi.signature != name_key(full="Ravi हन्द").signature
+    assert name_key(full="สมชาย ใจดี").given_first == "สมชายใจดี"
+
+
+def test_latin_greek_and_cyrillic_accents_still_fold() -> None:
+    assert name_key(full="José Ñúñez").family_first == name_key(full="Jose Nunez").family_first
+    assert name_key(full="Ёлка Ωμέγα").signature == name_key(full="Елка Ωμεγα").signature

@@ -71,12 +71,44 @@ _JOINERS = re.compile(r"['’`\-‐‑.·•]")
 
 
 def _strip_accents(text: str) -> str:
+    """Drop the accents of Latin, Greek and Cyrillic letters (é → e, Ё → Е).
+
+    Only marks on those alphabets go: in Indic, Thai or Arabic script a
+    combining mark is a vowel sign or part of the letter (हि is not ह), so it stays.
+    """
     if text.isascii():
         return text
     decomposed = unicodedata.normalize("NFD", text)
-    return unicodedata.normalize(
-        "NFC", "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    )
+    kept: list[str] = []
+    base = 0
+    for ch in decomposed:
+        if unicodedata.combining(ch):
+            if base < _ACCENTED_SCRIPTS_END or 0x1E00 <= base <= 0x1FFF:
+                continue
+        else:
+            base = ord(ch)
+        kept.append(ch)
+    return unicodedata.normalize("NFC", "".join(kept))
+
+
+def _words(text: str) -> str:
+    r"""Replace every run of non-word characters by a space, keeping combining marks.
+
+    ``\w`` does not match the vowel signs of Indic scripts (हिन्दी would fall
+    apart into ह न द), so text outside ASCII is split by hand.
+    """
+    if text.isascii():
+        return _NOT_WORD.sub(" ", text)
+    return "".join(ch if ch.isalnum() or ch == "_" or _is_mark(ch) else " " for ch in text)
+
+
+def _is_mark(ch: str) -> bool:
+    return unicodedata.category(ch)[0] == "M"
+
+
+# Latin, IPA, Greek and Cyrillic end before U+0530 (Armenian); Latin Extended
+# Additional and Greek Extended are U+1E00-U+1FFF.
+_ACCENTED_SCRIPTS_END: Final = 0x0530
 
 
 def fold_text(text: str) -> str:
@@ -194,7 +226,7 @@ def _tokens_uncached(
         if is_cjk(compact):
             return _cjk_tokens(compact, family_first=cjk_family_first)
         folded = transliterate(folded)
-    words = [w for w in _NOT_WORD.sub(" ", folded).replace("_", " ").split() if w]
+    words = [w for w in _words(folded).replace("_", " ").split() if w]
     # A word holding any numeral (1, ², ⅷ, 𐿅 …) is not part of a name.
     return tuple(nicknames.get(w, w) for w in words if not any(map(str.isnumeric, w)))
 
