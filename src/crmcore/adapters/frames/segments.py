@@ -32,6 +32,7 @@ from crmcore.domain.ids import CustomerId
 from crmcore.domain.order import OrderStatus
 from crmcore.errors import InvalidValueError
 from crmcore.segments.rule import (
+    DECIMAL_TEXT,
     FIELDS,
     ActivityCount,
     And,
@@ -57,7 +58,7 @@ from crmcore.segments.window import Span, resolve, zone
 __all__ = ["FrameRule", "compile_to_polars", "select_ids"]
 
 _MICROS = 1_000_000
-_DECIMAL_TEXT = r"^-?[0-9]+([.][0-9]+)?$"
+_DECIMAL_TEXT = f"^{DECIMAL_TEXT.pattern}$"  # the rule module's, anchored for polars
 _CUSTOM_DECIMAL = pl.Decimal(38, 12)
 _PAID = OrderStatus.PAID.value
 
