@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from crmcore.errors import ConfigurationError
+from crmcore.errors import ConfigurationError, InvalidValueError
 from crmcore.matching import (
     DEFAULT_COMPARISONS,
     MatchRecord,
@@ -281,3 +281,10 @@ def test_the_u_sample_size_setting_is_used(
     assert [p.u for p in small.parameters] != [p.u for p in large.parameters]
     again = dedupe(records, MatchSettings(u_sample_size=2_000)).model
     assert [p.u for p in small.parameters] == [p.u for p in again.parameters]
+
+
+def test_a_row_cell_that_is_not_text_is_rejected_naming_it() -> None:
+    columns = recognise_columns(["id", "name", "phone"])
+    row: list[object] = ["1", 5, "138 0013 8000"]
+    with pytest.raises(InvalidValueError, match="expected a string"):
+        MatchRecord.from_row(row, id="1", columns=columns)  # type: ignore[arg-type]

@@ -261,21 +261,44 @@ def _name_keys_uncached(record: _NameFields, options: KeyOptions) -> tuple[str, 
     return key.family_first, key.given_first, key.signature, key.initials
 
 
+def _company(raw: str) -> tuple[str, ...]:
+    return company_keys(raw) if raw else ("", "")
+
+
+def _birth(raw: str) -> tuple[str, ...]:
+    birth = date_key(raw)
+    return (str(birth), str(birth // 10_000)) if birth else ("", "")
+
+
+def _one(key: Callable[[str], str]) -> Callable[[str], tuple[str, ...]]:
+    def keyed(raw: str) -> tuple[str, ...]:
+        return (key(raw) if raw else "",)
+
+    return keyed
+
+
+def _as_is(raw: str) -> tuple[str, ...]:
+    return (raw,)
+
+
+_PLACES: Final[tuple[tuple[str, Callable[[str], tuple[str, ...]]], ...]] = (
+    ("company", _company),  # company, company_core
+    ("city", _one(city_key)),
+    ("postcode", _one(postcode_key)),
+    ("country", _one(str.upper)),
+    ("birth_date", _birth),  # birth, birth_year
+    ("address", _one(fold_text)),
+    ("national_id", _one(postcode_key)),
+    ("source", _as_is),
+)
+"""The place columns (``company`` … ``source``): which field each comes from, and how.
+
+The one definition both the online path (:func:`_place_keys`) and the batch
+path (:func:`_columns_keys`, once per distinct value) use."""
+
+
 def _place_keys(record: _Fields) -> tuple[str, ...]:
-    company, core = company_keys(record.company) if record.company else ("", "")
-    birth = date_key(record.birth_date)
-    return (
-        company,
-        core,
-        city_key(record.city) if record.city else "",
-        postcode_key(record.postcode) if record.postcode else "",
-        record.country.upper(),
-        str(birth) if birth else "",
-        str(birth // 10_000) if birth else "",
-        fold_text(record.address) if record.address else "",
-        postcode_key(record.national_id) if record.national_id else "",
-        record.source,
-    )
+    return tuple(key for field, keys in _PLACES for key in keys(getattr(record, field)))
 
 
 def _region(record: _Fields, options: KeyOptions) -> str | None:
@@ -420,15 +443,17 @@ class _Chunks(Protocol[_T]):
 
     def keys(self, chunk: list[_T], options: KeyOptions) -> _ChunkKeys: ...
 
-    def payload(self, chunk: list[_T]) -> object: ...
+    def job(self, chunk: list[_T]) -> tuple[Callable[..., _ChunkKeys], tuple[object, ...]]:
+        """Return a module function and its arguments (cheap to pickle); options go last."""
+        ...
 
 
 class _RecordChunks:
     def keys(self, chunk: list[MatchRecord], options: KeyOptions) -> _ChunkKeys:
         return _chunk_keys(chunk, options)
 
-    def payload(self, chunk: list[MatchRecord]) -> object:
-        return _pack(chunk)
+    def job(self, chunk: list[MatchRecord]) -> tuple[Callable[..., _ChunkKeys], tuple[object, ...]]:
+        return _packed_keys, (_pack(chunk),)
 
 
 @attrs.frozen
@@ -438,8 +463,8 @@ class _RowChunks:
     def keys(self, chunk: list[list[str]], options: KeyOptions) -> _ChunkKeys:
         return _rows_keys(chunk, self.columns, options)
 
-    def payload(self, chunk: list[list[str]]) -> object:
-        return (chunk, self.columns)
+    def job(self, chunk: list[list[str]]) -> tuple[Callable[..., _ChunkKeys], tuple[object, ...]]:
+        return _rows_keys, (chunk, self.columns)
 
 
 def _records_of(rows: list[list[str]], columns: Mapping[str, Sequence[int]]) -> list[MatchRecord]:
@@ -537,8 +562,9 @@ class _Build(Generic[_T]):
         while len(self.pending) >= 2 * self.workers:
             self.collect_next()
         try:
+            function, arguments = self.kind.job(chunk)
             job: concurrent.futures.Future[_ChunkKeys] | None = pool.submit(
-                _worker_chunk_keys, self.kind.payload(chunk)
+                _in_worker, function, *arguments
             )
         except (concurrent.futures.process.BrokenProcessPool, RuntimeError):
             job = None
@@ -606,14 +632,14 @@ def _init_worker(  # pragma: no cover - runs in worker processes
     )
 
 
-def _worker_chunk_keys(  # pragma: no cover - runs in worker processes
-    payload: object,
+def _in_worker(  # pragma: no cover - runs in worker processes
+    function: Callable[..., _ChunkKeys], *arguments: object
 ) -> _ChunkKeys:
-    options = _worker_options or KeyOptions()
-    if isinstance(payload, tuple):  # (CSV rows, columns)
-        rows, columns = payload
-        return _rows_keys(rows, columns, options)
-    return _chunk_keys(_unpack(payload), options)  # type: ignore[arg-type]  # a packed chunk
+    return function(*arguments, _worker_options or KeyOptions())
+
+
+def _packed_keys(packed: str | list[tuple[object, ...]], options: KeyOptions) -> _ChunkKeys:
+    return _chunk_keys(_unpack(packed), options)
 
 
 _RECORDS: Final = "\x1d"
@@ -749,20 +775,11 @@ def _columns_keys(chunk: _Columns, options: KeyOptions) -> _ChunkKeys:
     add(_codes(email_column))
     add(_codes([e.rpartition("@")[0] for e in email_column]))
     add(_codes(phone_column))
-    companies, company_rows = _distinct(chunk.company)
-    company_keys_ = [company_keys(c) if c else ("", "") for c in companies]
-    add(_derive([k[0] for k in company_keys_], company_rows))
-    add(_derive([k[1] for k in company_keys_], company_rows))
-    add(_keyed(chunk.city, city_key))
-    add(_keyed(chunk.postcode, postcode_key))
-    add(_keyed(chunk.country, str.upper))
-    births, birth_rows = _distinct(chunk.birth_date)
-    birth_keys = [date_key(b) for b in births]
-    add(_derive([str(b) if b else "" for b in birth_keys], birth_rows))
-    add(_derive([str(b // 10_000) if b else "" for b in birth_keys], birth_rows))
-    add(_keyed(chunk.address, fold_text))
-    add(_keyed(chunk.national_id, postcode_key))
-    add(_codes(chunk.source))
+    for field, keys_of in _PLACES:
+        distinct, rows = _distinct(getattr(chunk, field))
+        keys = [keys_of(value) for value in distinct]
+        for k in range(len(keys[0]) if keys else len(keys_of(""))):
+            add(_derive([each[k] for each in keys], rows))
     return _ChunkKeys(len(chunk.source), uniques, codes, emails, phones)
 
 
@@ -792,12 +809,6 @@ def _derive(
 
 def _codes(values: list[str]) -> tuple[list[str], npt.NDArray[np.int32]]:
     return _distinct(values)
-
-
-def _keyed(values: list[str], key: Callable[[str], str]) -> tuple[list[str], npt.NDArray[np.int32]]:
-    """Key a column once per distinct value (empty stays empty)."""
-    distinct, rows = _distinct(values)
-    return _derive([key(v) if v else "" for v in distinct], rows)
 
 
 def _contact_column(

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Final, Self
 
 import attrs
@@ -157,13 +157,6 @@ class MatchRecord:
         >>> MatchRecord.from_row(["7", "张伟", "13800138000", "北京"], id="7", columns=columns)
         MatchRecord(id='7', full_name='张伟', ..., phones=('13800138000',), ..., city='北京', ...)
         """
-        if cls is MatchRecord and isinstance(row, list):
-            maker = _plan(columns)
-            if maker is not None:
-                try:
-                    return maker(row, id)  # type: ignore[return-value]  # cls is MatchRecord
-                except AttributeError:
-                    pass  # a cell that is not a string: the general path says which
         values: dict[str, object] = {}
         for field, places in columns.items():
             if field == "id":
@@ -172,76 +165,10 @@ class MatchRecord:
             if field in _MULTI:
                 values[field] = tuple(c for c in cells if c)
             else:
-                values[field] = next((c for c in cells if c.strip()), "")
+                # The first cell with text; a cell that is not a string goes to
+                # the converter, which says what is wrong with it.
+                values[field] = next((c for c in cells if not isinstance(c, str) or c.strip()), "")
         return cls(id=id, **values)
-
-
-_Maker = Callable[[list[str], str], "MatchRecord"]
-_Plan = _Maker | None
-_plans: dict[int, tuple[Mapping[str, Sequence[int | str]], _Plan]] = {}
-
-
-def _plan(columns: Mapping[str, Sequence[int | str]]) -> _Plan:
-    """Return a generated row → record function for a columns mapping of positions, cached.
-
-    ``None`` when a field is found by header name rather than position (the
-    general path handles those).
-    """
-    cached = _plans.get(id(columns))
-    if cached is not None and cached[0] is columns:
-        return cached[1]
-    fields = [(field, places) for field, places in columns.items() if field != "id"]
-    plan: _Plan = None
-    if all(isinstance(p, int) for _, places in fields for p in places):
-        plan = _compile_maker([(f, tuple(int(p) for p in ps)) for f, ps in fields])
-    if len(_plans) > _MAX_PLANS:
-        _plans.clear()
-    _plans[id(columns)] = (columns, plan)  # the mapping is kept, so its id is not reused
-    return plan
-
-
-_MAX_PLANS: Final = 64
-
-
-def _compile_maker(fields: list[tuple[str, tuple[int, ...]]]) -> _Maker:
-    """Generate ``make(row, id)``: a record from a ``csv.reader`` row, as ``from_row`` builds it.
-
-    Straight-line code, like attrs' own ``__init__``: each cell is stripped
-    (the converters' work for strings); a single-valued field takes its first
-    non-empty cell, emails and phones every non-empty one. A cell that is not
-    a string raises ``AttributeError`` on ``strip`` and the caller falls back
-    to the general, validating path.
-    """
-    namespace: dict[str, object] = {
-        "new": object.__new__,
-        "cls": MatchRecord,
-        "require_id": _require_id,
-    }
-    lines = ["def make(row, record_id):", "    n = new(cls)", "    w = len(row)"]
-    given = dict(fields)
-    for k, field in enumerate(f.name for f in attrs.fields(MatchRecord)):
-        namespace[f"set{k}"] = getattr(MatchRecord, field).__set__
-        places = given.get(field, ())
-        if field == "id":
-            lines.append(f"    set{k}(n, require_id(record_id))")
-            continue
-        cells = [f"(row[{p}].strip() if {p} < w else '')" for p in places]
-        if field in _MULTI:
-            if not cells:
-                lines.append(f"    set{k}(n, ())")
-            else:
-                lines.append(f"    set{k}(n, tuple(c for c in ({', '.join(cells)},) if c))")
-        elif not cells:
-            lines.append(f"    set{k}(n, '')")
-        else:
-            value = " or ".join(cells)
-            if field == "country":
-                value = f"({value}).upper()"
-            lines.append(f"    set{k}(n, {value})")
-    lines.append("    return n")
-    exec("\n".join(lines), namespace)  # noqa: S102 - code built from attrs field names and ints
-    maker: _Maker = namespace["make"]  # type: ignore[assignment]  # defined just above
-    return maker
 
 
 def _cell(row: Mapping[str, str] | Sequence[str], place: int | str) -> str:
