@@ -71,15 +71,15 @@ def child_crmcore(path: str, out: str) -> dict[str, Any]:
 def _splink_frame(path: str) -> Any:
     import pandas as pd  # noqa: PLC0415 - baselines load in their own child process
 
-    from crmcore.matching import MatchRecord, build_features, recognise_columns  # noqa: PLC0415 - baselines load in their own child process
+    from crmcore.matching import build_features_from_rows, recognise_columns  # noqa: PLC0415 - baselines load in their own child process
 
+    # The same keys crmcore builds, by its fastest route (rows straight to columns).
     with open(path, encoding="utf-8", newline="") as stream:
         reader = csv.reader(stream)
         header = next(reader)
-        columns = recognise_columns(header)
+        columns = {f: [int(p) for p in ps] for f, ps in recognise_columns(header).items()}
         id_at = header.index("id")
-        records = [MatchRecord.from_row(r, id=r[id_at], columns=columns) for r in reader]
-    table = build_features(records)
+        table = build_features_from_rows(((r[id_at], r) for r in reader), columns)
     frame = pd.DataFrame(
         {
             name: [v or None for v in table.values[name].tolist()]
