@@ -284,54 +284,56 @@ def _slot(cls: type[Any], name: str) -> Any:
     raise ConfigurationError(f"{cls.__name__}.{name} has no slot")  # pragma: no cover - attrs slots
 
 
+def _compile_setter(
+    cls: type[Any], parameters: str, values: Mapping[str, str]
+) -> Callable[..., Any]:
+    """Generate ``make(<parameters>)``: a new ``cls`` with each slot set to its expression.
+
+    Like attrs' generated ``__init__``, straight-line code is several times
+    faster than a loop over the field names; no converter or validator runs.
+    """
+    namespace: dict[str, Any] = {"new": cls.__new__, "cls": cls}
+    lines = [f"def make({parameters}):", "    n = new(cls)"]
+    for i, (name, value) in enumerate(values.items()):
+        namespace[f"set{i}"] = _slot(cls, name).__set__
+        lines.append(f"    set{i}(n, {value})")
+    lines.append("    return n")
+    exec("\n".join(lines), namespace)  # noqa: S102 - code built from attrs field names
+    make: Callable[..., Any] = namespace["make"]
+    return make
+
+
 def _compile_copy(
     cls: type[Any], names: tuple[str, ...], attribute: str, stamped: bool
 ) -> Callable[[Any, object, pendulum.DateTime], Any]:
     """Generate ``copy(record, stage, when)``: a new instance with every slot set.
 
     The stage goes into ``attribute`` and ``when`` into ``updated_at`` (when
-    ``stamped``); every other slot is copied from ``record``. Like attrs'
-    generated ``__init__``, straight-line code is several times faster than a
-    loop over the field names.
+    ``stamped``); every other slot is copied from ``record``.
     """
-    namespace: dict[str, Any] = {"new": cls.__new__, "cls": cls}
-    lines = ["def copy(e, stage, when):", "    n = new(cls)"]
-    for i, name in enumerate(names):
-        namespace[f"set{i}"] = _slot(cls, name).__set__
-        if name == attribute:
-            value = "stage"
-        elif name == "updated_at" and stamped:
-            value = "when"
-        else:
-            value = f"e.{name}"
-        lines.append(f"    set{i}(n, {value})")
-    lines.append("    return n")
-    exec("\n".join(lines), namespace)  # noqa: S102 - code built from attrs field names
-    copy: Callable[[Any, object, pendulum.DateTime], Any] = namespace["copy"]
-    return copy
+    values = {
+        name: "stage"
+        if name == attribute
+        else "when"
+        if name == "updated_at" and stamped
+        else f"e.{name}"
+        for name in names
+    }
+    return _compile_setter(cls, "e, stage, when", values)
 
 
 def _compile_build(cls: type[Any], order: tuple[str, ...]) -> Callable[..., Any]:
     """Generate a positional constructor (arguments in ``order``) that sets every slot.
 
-    No converters or validators run: the engine builds events from values it
-    has already checked (``at`` in UTC, strings). ``order`` must name every
-    field exactly once, or this raises at import;
-    ``tests/property/test_lifecycle_engine.py`` checks the result equals the
-    attrs constructor's.
+    The engine builds events from values it has already checked (``at`` in
+    UTC, strings). ``order`` must name every field exactly once, or this
+    raises at import; ``tests/property/test_lifecycle_engine.py`` checks the
+    result equals the attrs constructor's.
     """
     names = tuple(attrs.fields_dict(cls))
     if sorted(order) != sorted(names):
         raise ConfigurationError(f"{cls.__name__} fields {names} do not match {order}")
-    namespace: dict[str, Any] = {"new": cls.__new__, "cls": cls}
-    lines = [f"def build({', '.join(order)}):", "    n = new(cls)"]
-    for i, name in enumerate(order):
-        namespace[f"set{i}"] = _slot(cls, name).__set__
-        lines.append(f"    set{i}(n, {name})")
-    lines.append("    return n")
-    exec("\n".join(lines), namespace)  # noqa: S102 - code built from attrs field names
-    build: Callable[..., Any] = namespace["build"]
-    return build
+    return _compile_setter(cls, ", ".join(order), {name: name for name in order})
 
 
 _EVENT_ORDER = (
