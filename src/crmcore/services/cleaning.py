@@ -169,10 +169,18 @@ class ColumnMapping:
     def get(self, row: Mapping[str, str | None], field: str) -> str:
         """Return the trimmed value of ``field`` in ``row`` ("" when absent)."""
         column = self.columns.get(field)
-        if column is None:
-            return ""
-        value = row.get(column)
-        return "" if value is None else str(value).strip()
+        return "" if column is None else _trimmed(row.get(column))
+
+    def cells(self, row: Mapping[str, str | None]) -> dict[str, str]:
+        """Return the trimmed value of every mapped field (as :meth:`get` gives each).
+
+        Read once per row: the cleaning steps look fields up some twenty times.
+        """
+        return {field: _trimmed(row.get(column)) for field, column in self.columns.items()}
+
+
+def _trimmed(value: str | None) -> str:
+    return "" if value is None else str(value).strip()
 
 
 class IssueKind(enum.StrEnum):
@@ -391,8 +399,7 @@ def _clean_chunk(
     at: pendulum.DateTime,
     region: str | None,
 ) -> Iterator[CleanRow]:
-    columns = tuple(mapping.columns.items())
-    cells = [_cells(r.values, columns) for r in batch]
+    cells = [mapping.cells(r.values) for r in batch]
     email_cells = [[v for v in _SPLIT.split(c.get("email", "")) if v] for c in cells]
     phone_cells = [[v for v in _SPLIT.split(c.get("phone", "")) if v] for c in cells]
     emails = normalize_emails([e for cell in email_cells for e in cell])
@@ -424,17 +431,6 @@ def _clean_chunk(
             emails=list(zip(e_cell, row_emails, strict=True)),
             phones=list(zip(p_cell, row_phones, strict=True)),
         )
-
-
-def _cells(values: Mapping[str, str | None], columns: Sequence[tuple[str, str]]) -> _Cells:
-    """Return the trimmed value of every mapped field of a row (what ``ColumnMapping.get`` gives).
-
-    Read once per row: the cleaning steps look fields up some twenty times.
-    """
-    return {
-        field: "" if (value := values.get(column)) is None else str(value).strip()
-        for field, column in columns
-    }
 
 
 def _row_region(country: str, default: str | None) -> str | None:
