@@ -226,3 +226,25 @@ def test_csv_rows_keyed_by_column_equal_their_records_keyed(rows: list[list[str]
         assert by_rows.values[name].tolist() == by_records.values[name].tolist(), name
     assert dict(by_rows.emails) == dict(by_records.emails)
     assert dict(by_rows.phones) == dict(by_records.phones)
+
+
+@given(
+    st.lists(st.lists(_CELLS, min_size=len(_WIDE), max_size=len(_WIDE) + 2), min_size=1, max_size=8)
+)
+def test_full_width_rows_take_the_column_path_and_key_as_their_records(
+    rows: list[list[str]],
+) -> None:
+    # Every row holds every mapped cell: the C-level column reader is used.
+    by_place = recognise_columns(_WIDE)
+    plan = {field: [int(p) for p in places] for field, places in by_place.items()}
+    by_rows = build_features_from_rows(
+        [(f"r{i}", row) for i, row in enumerate(rows)], plan, workers=1
+    )
+    records = [
+        MatchRecord.from_row(row, id=f"r{i}", columns=by_place) for i, row in enumerate(rows)
+    ]
+    by_records = build_features(records, workers=1)
+    for name in by_records.values:
+        assert by_rows.values[name].tolist() == by_records.values[name].tolist(), name
+    assert dict(by_rows.emails) == dict(by_records.emails)
+    assert dict(by_rows.phones) == dict(by_records.phones)

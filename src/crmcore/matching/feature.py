@@ -710,9 +710,12 @@ def _columns_of_rows(rows: list[list[str]], columns: Mapping[str, Sequence[int]]
     A cell that is not a string raises ``AttributeError`` (the caller then
     goes through :class:`MatchRecord`, which says what is wrong).
     """
+    places_of = {name: tuple(columns.get(name, ())) for name in _Columns._fields}
+    widest = max((p for places in places_of.values() for p in places), default=-1)
+    if rows and min(map(len, rows)) > widest:
+        return _full_rows(rows, places_of)
     out: list[list[Any]] = []
-    for name in _Columns._fields:
-        places = tuple(columns.get(name, ()))
+    for name, places in places_of.items():
         if name in ("emails", "phones"):
             out.append([_cells(row, places) for row in rows])
         elif not places:
@@ -724,6 +727,33 @@ def _columns_of_rows(rows: list[list[str]], columns: Mapping[str, Sequence[int]]
         else:
             cells = [next(iter(_cells(row, places)), "") for row in rows]
             out.append([c.upper() for c in cells] if name == "country" else cells)
+    return _Columns(*out)
+
+
+def _full_rows(rows: list[list[str]], places_of: Mapping[str, tuple[int, ...]]) -> _Columns:
+    """:func:`_columns_of_rows` when every row holds every mapped cell (a well-formed file).
+
+    Cells are picked and stripped column by column in C (``map`` over an
+    item getter); only fields spread over several columns loop in Python.
+    """
+    out: list[list[Any]] = []
+    for name, places in places_of.items():
+        if not places:
+            empty: object = () if name in ("emails", "phones") else ""
+            out.append([empty] * len(rows))
+            continue
+        stripped = [list(map(str.strip, map(operator.itemgetter(p), rows))) for p in places]
+        if name in ("emails", "phones"):
+            if len(stripped) == 1:
+                out.append([(c,) if c else () for c in stripped[0]])
+            else:
+                out.append([tuple(c for c in cells if c) for cells in zip(*stripped, strict=True)])
+            continue
+        if len(stripped) == 1:
+            cells = stripped[0]
+        else:
+            cells = [next((c for c in each if c), "") for each in zip(*stripped, strict=True)]
+        out.append(list(map(str.upper, cells)) if name == "country" else cells)
     return _Columns(*out)
 
 
