@@ -73,13 +73,18 @@ def _splink_frame(path: str) -> Any:
 
     from crmcore.matching import build_features_from_rows, recognise_columns  # noqa: PLC0415 - baselines load in their own child process
 
-    # The same keys crmcore builds, by its fastest route (rows straight to columns).
+    # The same keys crmcore builds, by its fastest route (rows straight to columns,
+    # workers forked on Linux as `crmcore dedupe` forks them).
     with open(path, encoding="utf-8", newline="") as stream:
         reader = csv.reader(stream)
         header = next(reader)
         columns = {f: [int(p) for p in ps] for f, ps in recognise_columns(header).items()}
         id_at = header.index("id")
-        table = build_features_from_rows(((r[id_at], r) for r in reader), columns)
+        table = build_features_from_rows(
+            ((r[id_at], r) for r in reader),
+            columns,
+            start_method="fork" if sys.platform.startswith("linux") else "spawn",
+        )
     frame = pd.DataFrame(
         {
             name: [v or None for v in table.values[name].tolist()]
