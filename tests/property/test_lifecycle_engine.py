@@ -61,6 +61,9 @@ def _check_fire_equals_evolve(workflow: Workflow[Any, Any], entity: Any) -> None
         )
         assert len(event.id) == 32
         assert int(event.id, 16) >= 0
+        assert type(event) is StageChanged
+        for value in (event.entity_id, event.transition, event.from_stage, event.to_stage):
+            assert type(value) is str
 
 
 # The record strategies are costly and the code path is the same for every record: fewer examples.

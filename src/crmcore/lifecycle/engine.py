@@ -19,22 +19,23 @@ May import: ``crmcore.domain``, ``crmcore.clock``, ``crmcore.errors``; attrs, pe
 from __future__ import annotations
 
 import random
+import types
 from collections import deque
-from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Generic, TypeVar
 
 import attrs
 import pendulum
 
 from crmcore.clock import utc
 from crmcore.domain.events import StageChanged
-from crmcore.domain.ids import EventId, UserId
+from crmcore.domain.ids import UserId
 from crmcore.errors import (
     ConfigurationError,
     InvalidValueError,
     TransitionNotAllowedError,
 )
-from crmcore.lifecycle.workflow import Firing, Transition, Workflow
+from crmcore.lifecycle.workflow import Effect, Firing, Guard, Transition, Workflow
 
 __all__ = [
     "advance_to",
@@ -68,18 +69,22 @@ def current_stage(workflow: Workflow[E, S], entity: E) -> S:
     return workflow.state(value).name
 
 
-def _guard_failure(workflow: Workflow[E, S], transition: Transition[S], entity: E) -> str:
-    """Return why the guards of ``transition`` do not hold, or ``""`` when they do."""
-    for name in transition.guards:
-        check = workflow.guard_functions.get(name)
-        if check is None:
-            raise ConfigurationError(
-                f"workflow {workflow.name!r}: guard {name!r} of transition "
-                f"{transition.name!r} has no implementation; bind it with with_guards()"
-            )
+def _guard_failure(guards: tuple[tuple[str, Guard[E]], ...], entity: E) -> str:
+    """Return why ``guards`` (a step's) do not hold, or ``""`` when they do.
+
+    A guard without an implementation raises ConfigurationError when it is reached.
+    """
+    for name, check in guards:
         if not check(entity):
             return f"guard {name} not met"
     return ""
+
+
+def _guards(
+    workflow: Workflow[E, S], transition: Transition[S], stage: str
+) -> tuple[tuple[str, Guard[E]], ...]:
+    """Return the guards of ``transition`` from ``stage``, resolved when the workflow was built."""
+    return workflow._steps[(transition.name, str(stage))].guards
 
 
 def allowed(workflow: Workflow[E, S], entity: E) -> tuple[Transition[S], ...]:
@@ -94,7 +99,9 @@ def allowed(workflow: Workflow[E, S], entity: E) -> tuple[Transition[S], ...]:
     """
     stage = current_stage(workflow, entity)
     return tuple(
-        t for t in workflow.transitions_from(stage) if not _guard_failure(workflow, t, entity)
+        t
+        for t in workflow.transitions_from(stage)
+        if not _guard_failure(_guards(workflow, t, stage), entity)
     )
 
 
@@ -107,7 +114,7 @@ def can_fire(workflow: Workflow[E, S], entity: E, transition: str) -> bool:
     """
     stage = current_stage(workflow, entity)
     found = workflow.find(transition, stage)
-    return found is not None and not _guard_failure(workflow, found, entity)
+    return found is not None and not _guard_failure(_guards(workflow, found, stage), entity)
 
 
 def _not_allowed(
@@ -151,68 +158,104 @@ def fire(
     """
     attribute = workflow.attribute
     stage = getattr(entity, attribute)
-    found = workflow._moves.get((transition, stage))
-    if found is None:
-        stage = current_stage(workflow, entity)
-        known = any(t.name == transition for t in workflow.transitions)
-        raise _not_allowed(
-            workflow, entity, stage, transition, "" if known else "no such transition"
-        )
-    if found.guards:
-        failure = _guard_failure(workflow, found, entity)
+    step = workflow._steps.get((transition, stage))
+    if step is None:
+        raise _no_move(workflow, entity, transition)
+    if step.guards:
+        failure = _guard_failure(step.guards, entity)
         if failure:
             raise _not_allowed(workflow, entity, stage, transition, failure)
     why = reason.strip() if reason else ""
-    if not why and (found.regress or found.requires_reason):
+    if not why and step.needs_reason:
         raise _not_allowed(workflow, entity, stage, transition, "a reason is required")
     when = at if at.__class__ is _DateTime and at.tzinfo is _UTC else utc(at)
-    plan = _PLANS.get((entity.__class__, attribute)) or _plan(type(entity), attribute)
+    plan = workflow._plans.get(entity.__class__)
+    if plan is None:
+        plan = workflow._plans.setdefault(entity.__class__, _plan(type(entity), attribute))
     if plan.stamped and when < entity.updated_at:  # type: ignore[attr-defined]  # stamped
-        last: pendulum.DateTime = entity.updated_at  # type: ignore[attr-defined]  # stamped
-        raise InvalidValueError(
-            "at", when.isoformat(), f"before the last update {last.isoformat()}"
-        )
+        raise _too_early(entity, when)
     changes = (
-        _effects(workflow, found, entity, _firing(found, stage, when, by, why))
-        if found.effects
+        _changes(step.effects, entity, _firing(step.transition, stage, when, by, why))
+        if step.effects
         else None
     )
     if plan.copy is None:
-        every: dict[str, Any] = {attribute: found.target}
-        if plan.stamped:
-            every["updated_at"] = when
-        if changes:
-            every.update(changes)
-        new: E = attrs.evolve(entity, **every)  # type: ignore[misc]  # E is an attrs class
+        new: E = _evolve(
+            entity,
+            changes,
+            attribute=attribute,
+            target=step.target,
+            when=when,
+            stamped=plan.stamped,
+        )
     else:
-        new = plan.copy(entity, found.target, when)
+        new = plan.copy(entity, step.target, when)
         if changes:
             _apply(new, plan, changes)
+    key = entity.id  # type: ignore[attr-defined]  # every record has an id
     # Positional, in _EVENT_ORDER (checked against StageChanged's fields at import).
     event = _stage_changed(
-        _event_id(),
+        _getrandbits(128).to_bytes(16, "big").hex(),
         when,
         by,
         workflow.entity,
-        str(entity.id),  # type: ignore[attr-defined]  # every record has an id
+        key if key.__class__ is str else str(key),
         workflow.name,
-        found.name,
-        str(stage),
-        str(found.target),
+        step.name,
+        step.source_name if stage is step.source else str(stage),
+        step.target_name,
         why,
     )
     return new, event
 
 
-def _event_id() -> EventId:
-    """Return a random event id (32 hex digits) without a system call per event.
+def _no_move(workflow: Workflow[E, S], entity: E, transition: str) -> Exception:
+    """Return the error for a transition that does not exist from the record's stage."""
+    stage = current_stage(workflow, entity)
+    known = any(t.name == transition for t in workflow.transitions)
+    return _not_allowed(workflow, entity, stage, transition, "" if known else "no such transition")
 
-    :mod:`random` is seeded from the OS and reseeded in a forked child, so ids
-    stay unique across processes; event ids need uniqueness, not secrecy.
+
+def _too_early(entity: Any, when: pendulum.DateTime) -> InvalidValueError:
+    last: pendulum.DateTime = entity.updated_at
+    return InvalidValueError("at", when.isoformat(), f"before the last update {last.isoformat()}")
+
+
+def _changes(effects: tuple[Effect[E], ...], entity: E, firing: Firing[Any]) -> dict[str, Any]:
+    """Return the fields the effects change (later effects win on a field).
+
+    One effect's mapping is used as it is when it is a dict (it is only read).
     """
-    return _getrandbits(128).to_bytes(16, "big").hex()  # type: ignore[return-value]  # NewType
+    if len(effects) == 1:
+        changes = effects[0](entity, firing)
+        return changes if changes.__class__ is dict else dict(changes)
+    merged: dict[str, Any] = {}
+    for effect in effects:
+        merged.update(effect(entity, firing))
+    return merged
 
 
+def _evolve(
+    entity: E,
+    changes: Mapping[str, Any] | None,
+    *,
+    attribute: str,
+    target: object,
+    when: pendulum.DateTime,
+    stamped: bool,
+) -> E:
+    """Return the new record through :func:`attrs.evolve` (every converter and validator)."""
+    every: dict[str, Any] = {attribute: target}
+    if stamped:
+        every["updated_at"] = when
+    if changes:
+        every.update(changes)
+    return attrs.evolve(entity, **every)  # type: ignore[misc]  # E is an attrs class
+
+
+# Event ids: 32 hex digits of random.getrandbits(128), built inline in fire. random is
+# seeded from the OS and reseeded in a forked child, so ids stay unique across
+# processes without a system call per event; event ids need uniqueness, not secrecy.
 _getrandbits = random.getrandbits
 
 
@@ -224,7 +267,8 @@ class _Plan:
     (not a slotted crmcore domain class, or its stage field has a converter
     or validator). Otherwise ``copy`` duplicates every slot without rerunning
     converters or validators, ``setters`` writes single slots and ``fields``
-    gives the converter and validator of a field an effect changes.
+    gives the converter and validator of a field an effect changes;
+    ``direct`` holds the setters of the fields that have neither.
     """
 
     stamped: bool
@@ -233,6 +277,7 @@ class _Plan:
     fields: Mapping[str, attrs.Attribute[Any]]
     converters: Mapping[str, Callable[[Any], Any]]
     validated: Mapping[str, attrs.Attribute[Any]]
+    direct: Mapping[str, Callable[[Any, Any], None]]
 
 
 def _plan(cls: type[Any], attribute: str) -> _Plan:
@@ -248,7 +293,7 @@ def _plan(cls: type[Any], attribute: str) -> _Plan:
     if known is not None:
         return known
     if not attrs.has(cls):
-        return _PLANS.setdefault(key, _Plan(False, None, {}, {}, {}, {}))
+        return _PLANS.setdefault(key, _Plan(False, None, {}, {}, {}, {}, {}))
     fields = attrs.fields_dict(cls)
     stamped = "updated_at" in fields
     stage_field = fields.get(attribute)
@@ -267,11 +312,18 @@ def _plan(cls: type[Any], attribute: str) -> _Plan:
         elif field.converter is not None:
             converters[name] = field.converter
     if not fast:
-        return _PLANS.setdefault(key, _Plan(stamped, None, {}, fields, {}, {}))
+        return _PLANS.setdefault(key, _Plan(stamped, None, {}, fields, {}, {}, {}))
     setters = {name: _slot(cls, name).__set__ for name in fields}
     copy = _compile_copy(cls, tuple(fields), attribute, stamped)
     validated = {name: field for name, field in fields.items() if field.validator is not None}
-    return _PLANS.setdefault(key, _Plan(stamped, copy, setters, fields, converters, validated))
+    direct = {
+        name: setter
+        for name, setter in setters.items()
+        if name not in converters and name not in validated
+    }
+    return _PLANS.setdefault(
+        key, _Plan(stamped, copy, setters, fields, converters, validated, direct)
+    )
 
 
 _PLANS: dict[tuple[type[Any], str], _Plan] = {}
@@ -291,16 +343,81 @@ def _compile_setter(
 
     Like attrs' generated ``__init__``, straight-line code is several times
     faster than a loop over the field names; no converter or validator runs.
+    The slots are written as plain attributes of a :func:`_writable` twin of
+    ``cls`` which then becomes a ``cls``; without a twin, each is written by
+    calling its slot descriptor (a call per field, about three times slower).
     """
-    namespace: dict[str, Any] = {"new": cls.__new__, "cls": cls}
-    lines = [f"def make({parameters}):", "    n = new(cls)"]
-    for i, (name, value) in enumerate(values.items()):
-        namespace[f"set{i}"] = _slot(cls, name).__set__
-        lines.append(f"    set{i}(n, {value})")
+    twin = _writable(cls, values)
+    namespace: dict[str, Any] = {"new": cls.__new__, "cls": cls, "twin": twin}
+    if twin is not None:
+        lines = [f"def make({parameters}):", "    n = new(twin)"]
+        lines.extend(f"    n.{name} = {value}" for name, value in values.items())
+        lines.append("    n.__class__ = cls")
+    else:
+        lines = [f"def make({parameters}):", "    n = new(cls)"]
+        for i, (name, value) in enumerate(values.items()):
+            namespace[f"set{i}"] = _slot(cls, name).__set__
+            lines.append(f"    set{i}(n, {value})")
     lines.append("    return n")
     exec("\n".join(lines), namespace)  # noqa: S102 - code built from attrs field names
     make: Callable[..., Any] = namespace["make"]
     return make
+
+
+def _writable(cls: type[Any], names: Iterable[str]) -> type[Any] | None:
+    """Return an empty subclass of ``cls`` whose instances take plain attribute stores.
+
+    A frozen attrs class refuses ``n.name = value`` (its ``__setattr__``
+    raises). The twin adds no slot and restores object's ``__setattr__`` and
+    ``__delattr__``, so CPython stores straight into the slots; an instance
+    built as a twin becomes a ``cls`` by assigning ``__class__`` (allowed
+    between classes of the same layout), and nothing else ever sees it.
+    ``None`` (write each slot through its descriptor) unless ``cls`` is a
+    plain class: metaclass ``type``, object's ``__new__``, no
+    ``__init_subclass__`` that would see the twin (``Generic``'s only sets
+    the twin's parameters), slots for every name.
+    """
+    plain = (
+        type(cls) is type
+        and cls.__new__ is _OBJECT_NEW
+        and not any(
+            "__init_subclass__" in klass.__dict__
+            for klass in cls.__mro__
+            if klass not in _HARMLESS_HOOKS
+        )
+        and all(not name.startswith("__") and _has_slot(cls, name) for name in names)
+    )
+    if not plain:
+        return None
+    twin = type(
+        f"_Writable{cls.__name__}",
+        (cls,),
+        {
+            "__slots__": (),
+            "__setattr__": object.__setattr__,
+            "__delattr__": object.__delattr__,
+            "__module__": __name__,
+        },
+    )
+    probe: Any = object.__new__(twin)
+    try:
+        probe.__class__ = cls
+    except TypeError:  # pragma: no cover - an empty subclass always has the same layout
+        return None
+    return twin
+
+
+_OBJECT_NEW: Any = object.__new__
+# Their __init_subclass__ only looks at the new subclass itself (Generic sets its parameters).
+_HARMLESS_HOOKS = (object, Generic)
+
+
+def _has_slot(cls: type[Any], name: str) -> bool:
+    """Return whether ``cls.name`` is a slot (the first definition in the MRO is one)."""
+    for klass in cls.__mro__:
+        if name in klass.__dict__:
+            return isinstance(klass.__dict__[name], types.MemberDescriptorType)
+    return False
 
 
 def _compile_copy(
@@ -354,36 +471,29 @@ _firing: Callable[..., Firing[Any]] = _compile_build(
 )
 
 
-def _effects(
-    workflow: Workflow[E, S], found: Transition[S], entity: E, firing: Firing[Any]
-) -> dict[str, Any]:
-    """Return the changes the effects of ``found`` make (later effects win on a field)."""
-    changes: dict[str, Any] = {}
-    for name in found.effects:
-        effect = workflow.effect_functions.get(name)
-        if effect is None:
-            raise ConfigurationError(
-                f"workflow {workflow.name!r}: effect {name!r} of transition "
-                f"{found.name!r} has no implementation; bind it with with_effects()"
-            )
-        changes.update(effect(entity, firing))
-    return changes
-
-
 def _apply(new: Any, plan: _Plan, changes: Mapping[str, Any]) -> None:
     """Set the fields an effect changed, running their converters, then their validators."""
-    fields, converters = plan.fields, plan.converters
+    direct = plan.direct
+    checked: list[str] | None = None
     for name, value in changes.items():
-        if name not in fields:
+        set_slot = direct.get(name)
+        if set_slot is not None:  # no converter, no validator
+            set_slot(new, value)
+            continue
+        if name not in plan.fields:
             raise ConfigurationError(
                 f"an effect changed {name!r}, which is not a field of {type(new).__name__}"
             )
-        convert = converters.get(name)
+        convert = plan.converters.get(name)
         plan.setters[name](new, value if convert is None else convert(value))
-    validated = plan.validated
-    for name in changes:
-        field = validated.get(name)
-        if field is not None:
+        if name in plan.validated:
+            if checked is None:
+                checked = []
+            checked.append(name)
+    if checked is not None:
+        validated = plan.validated
+        for name in checked:
+            field = validated[name]
             field.validator(new, field, getattr(new, name))  # type: ignore[misc]  # not None
 
 

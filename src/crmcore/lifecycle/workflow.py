@@ -34,7 +34,7 @@ import attrs
 import pendulum
 
 from crmcore.domain.ids import UserId
-from crmcore.errors import InvalidValueError, WorkflowDefinitionError
+from crmcore.errors import ConfigurationError, InvalidValueError, WorkflowDefinitionError
 
 __all__ = [
     "Effect",
@@ -169,6 +169,81 @@ and the :class:`Firing`, return the fields to change (``{"closed_at": firing.at}
 The engine writes them into the new snapshot, running their converters and validators."""
 
 
+@attrs.frozen(kw_only=True)
+class _Step(Generic[E, S]):
+    """One move (a transition from one source state), resolved when the workflow is built.
+
+    What :func:`~crmcore.lifecycle.engine.fire` needs without looking anything
+    up: the names as the event carries them (``str`` of the states), the
+    guards (name and function) and the effect functions, in order. A guard
+    or effect without an implementation is a function that raises the
+    :class:`~crmcore.errors.ConfigurationError` when it is reached: a
+    definition may be built first and bound later with ``with_guards()`` /
+    ``with_effects()``, which build a new workflow and so new steps.
+    """
+
+    transition: Transition[S]
+    name: str
+    source: S
+    source_name: str
+    target: S
+    target_name: str
+    needs_reason: bool
+    guards: tuple[tuple[str, Guard[E]], ...]
+    effects: tuple[Effect[E], ...]
+
+
+def _steps(workflow: Workflow[E, S]) -> dict[tuple[str, str], _Step[E, S]]:
+    """Return the moves of ``workflow`` by transition name and ``str`` of the source state."""
+    steps: dict[tuple[str, str], _Step[E, S]] = {}
+    for t in workflow.transitions:
+        guards = tuple((name, _guard(workflow, t, name)) for name in t.guards)
+        effects = tuple(_effect(workflow, t, name) for name in t.effects)
+        for source in t.sources:
+            steps[(t.name, str(source))] = _Step(
+                transition=t,
+                name=t.name,
+                source=source,
+                source_name=str(source),
+                target=t.target,
+                target_name=str(t.target),
+                needs_reason=t.needs_reason,
+                guards=guards,
+                effects=effects,
+            )
+    return steps
+
+
+def _guard(workflow: Workflow[E, S], transition: Transition[S], name: str) -> Guard[E]:
+    check = workflow.guard_functions.get(name)
+    if check is not None:
+        return check
+    message = (
+        f"workflow {workflow.name!r}: guard {name!r} of transition "
+        f"{transition.name!r} has no implementation; bind it with with_guards()"
+    )
+
+    def unbound(_entity: E) -> bool:
+        raise ConfigurationError(message)
+
+    return unbound
+
+
+def _effect(workflow: Workflow[E, S], transition: Transition[S], name: str) -> Effect[E]:
+    effect = workflow.effect_functions.get(name)
+    if effect is not None:
+        return effect
+    message = (
+        f"workflow {workflow.name!r}: effect {name!r} of transition "
+        f"{transition.name!r} has no implementation; bind it with with_effects()"
+    )
+
+    def unbound(_entity: E, _firing: Firing[Any]) -> Mapping[str, Any]:
+        raise ConfigurationError(message)
+
+    return unbound
+
+
 def _frozen_mapping(value: Mapping[str, Any]) -> Mapping[str, Any]:
     return MappingProxyType(dict(value))
 
@@ -234,6 +309,11 @@ class Workflow(Generic[E, S]):
     _exits: Mapping[str, tuple[Transition[S], ...]] = attrs.field(
         init=False, eq=False, repr=False, alias="_exits"
     )
+    _steps: dict[tuple[str, str], _Step[E, S]] = attrs.field(
+        init=False, eq=False, repr=False, alias="_steps"
+    )
+    # The engine's copy plans by record class (this workflow's attribute), filled as it fires.
+    _plans: dict[type[Any], Any] = attrs.field(init=False, eq=False, repr=False, alias="_plans")
 
     def __attrs_post_init__(self) -> None:
         problems = _problems(self)
@@ -251,6 +331,8 @@ class Workflow(Generic[E, S]):
             self, "_rank", MappingProxyType({str(s.name): i for i, s in enumerate(self.states)})
         )
         object.__setattr__(self, "_moves", MappingProxyType(moves))
+        object.__setattr__(self, "_steps", _steps(self))
+        object.__setattr__(self, "_plans", {})
         object.__setattr__(
             self, "_exits", MappingProxyType({k: tuple(v) for k, v in exits.items()})
         )

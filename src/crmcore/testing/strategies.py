@@ -75,6 +75,7 @@ from crmcore.domain import (
 )
 from crmcore.domain.classification import Classification
 from crmcore.domain.values import CURRENCY_MINOR_UNITS
+from crmcore.errors import InvalidValueError
 from crmcore.merge import FieldDecision, MergeRecord, RelatedKind, RepointedRecord, Rule
 
 __all__ = [
@@ -181,17 +182,26 @@ _PHONE_SAMPLES = (
 def phone_numbers() -> st.SearchStrategy[PhoneNumber]:
     """Valid phone numbers from CN, US, GB, DE and JP, some with extensions."""
 
-    def build(sample: tuple[str, str, int], n: int, ext: str | None) -> PhoneNumber:
+    def build(sample: tuple[str, str, int], n: int, ext: str | None) -> PhoneNumber | None:
         region, prefix, digits = sample
-        number = PhoneNumber.parse(prefix + str(n % 10**digits).zfill(digits), region=region)
+        try:
+            number = PhoneNumber.parse(prefix + str(n % 10**digits).zfill(digits), region=region)
+        except InvalidValueError:  # a reserved block (Beijing 010 1xxx xxxx): draw again
+            return None
         return PhoneNumber(number.e164, ext)
 
-    return st.builds(
+    built = st.builds(
         build,
         st.sampled_from(_PHONE_SAMPLES),
         st.integers(0, 10**8 - 1),
         st.one_of(st.none(), st.from_regex(r"[0-9]{1,5}", fullmatch=True)),
     )
+    return built.filter(lambda phone: phone is not None).map(_drawn)
+
+
+def _drawn(phone: PhoneNumber | None) -> PhoneNumber:
+    assert phone is not None  # noqa: S101 - filtered out just before
+    return phone
 
 
 def country_codes() -> st.SearchStrategy[CountryCode]:
