@@ -22,7 +22,7 @@ import random
 import types
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Generic, TypeVar
+from typing import Any, Final, Generic, TypeVar
 
 import attrs
 import pendulum
@@ -193,19 +193,21 @@ def fire(
         if changes:
             _apply(new, plan, changes)
     key = entity.id  # type: ignore[attr-defined]  # every record has an id
-    # Positional, in _EVENT_ORDER (checked against StageChanged's fields at import).
-    event = _stage_changed(
-        _getrandbits(128).to_bytes(16, "big").hex(),
-        when,
-        by,
-        workflow.entity,
-        key if key.__class__ is str else str(key),
-        workflow.name,
-        step.name,
-        step.source_name if stage is step.source else str(stage),
-        step.target_name,
-        why,
-    )
+    # The event is built in place, one plain store per field of _EVENT_FIELDS (a
+    # constructor call costs more than the stores on this path), as a twin that
+    # then becomes a StageChanged; the property tests compare it with attrs' own.
+    event: Any = _new_event(_EVENT_TWIN)
+    event.id = _getrandbits(128).to_bytes(16, "big").hex()
+    event.at = when
+    event.by = by
+    event.entity = workflow.entity
+    event.entity_id = key if key.__class__ is str else str(key)
+    event.workflow = workflow.name
+    event.transition = step.name
+    event.from_stage = step.source_name if stage is step.source else str(stage)
+    event.to_stage = step.target_name
+    event.reason = why
+    event.__class__ = StageChanged
     return new, event
 
 
@@ -442,8 +444,8 @@ def _compile_copy(
 def _compile_build(cls: type[Any], order: tuple[str, ...]) -> Callable[..., Any]:
     """Generate a positional constructor (arguments in ``order``) that sets every slot.
 
-    The engine builds events from values it has already checked (``at`` in
-    UTC, strings). ``order`` must name every field exactly once, or this
+    The engine builds each :class:`Firing` from values it has already checked
+    (``at`` in UTC, strings). ``order`` must name every field exactly once, or this
     raises at import; ``tests/property/test_lifecycle_engine.py`` checks the
     result equals the attrs constructor's.
     """
@@ -453,19 +455,24 @@ def _compile_build(cls: type[Any], order: tuple[str, ...]) -> Callable[..., Any]
     return _compile_setter(cls, ", ".join(order), {name: name for name in order})
 
 
-_EVENT_ORDER = (
-    "id",
-    "at",
-    "by",
-    "entity",
-    "entity_id",
-    "workflow",
-    "transition",
-    "from_stage",
-    "to_stage",
-    "reason",
-)
-_stage_changed: Callable[..., StageChanged] = _compile_build(StageChanged, _EVENT_ORDER)
+_EVENT_FIELDS: Final = frozenset(
+    ("id", "at", "by", "entity", "entity_id", "workflow", "transition", "from_stage", "to_stage",
+     "reason")
+)  # fmt: skip
+"""What :func:`fire` writes into a new :class:`StageChanged`, one store per field."""
+
+
+def _event_twin() -> type[Any]:
+    twin = _writable(StageChanged, _EVENT_FIELDS)
+    if twin is None or set(attrs.fields_dict(StageChanged)) != _EVENT_FIELDS:
+        raise ConfigurationError(  # pragma: no cover - checked when the module is imported
+            f"StageChanged must be a plain slotted class with the fields {sorted(_EVENT_FIELDS)}"
+        )
+    return twin
+
+
+_EVENT_TWIN: Final = _event_twin()
+_new_event = object.__new__
 _firing: Callable[..., Firing[Any]] = _compile_build(
     Firing, ("transition", "source", "at", "by", "reason")
 )
