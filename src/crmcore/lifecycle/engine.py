@@ -174,11 +174,20 @@ def fire(
         plan = workflow._plans.setdefault(entity.__class__, _plan(type(entity), attribute))
     if plan.stamped and when < entity.updated_at:  # type: ignore[attr-defined]  # stamped
         raise _too_early(entity, when)
-    changes = (
-        _changes(step.effects, entity, _firing(step.transition, stage, when, by, why))
-        if step.effects
-        else None
-    )
+    effects = step.effects
+    changes: Mapping[str, Any] | None = None
+    if effects:
+        # Built in place like the event below; effects see a plain Firing.
+        firing: Any = _new_object(_FIRING_TWIN)
+        firing.transition = step.transition
+        firing.source = stage
+        firing.at = when
+        firing.by = by
+        firing.reason = why
+        firing.__class__ = Firing
+        changes = (
+            effects[0](entity, firing) if len(effects) == 1 else _merged(effects, entity, firing)
+        )
     if plan.copy is None:
         new: E = _evolve(
             entity,
@@ -196,7 +205,7 @@ def fire(
     # The event is built in place, one plain store per field of _EVENT_FIELDS (a
     # constructor call costs more than the stores on this path), as a twin that
     # then becomes a StageChanged; the property tests compare it with attrs' own.
-    event: Any = _new_event(_EVENT_TWIN)
+    event: Any = _new_object(_EVENT_TWIN)
     event.id = _getrandbits(128).to_bytes(16, "big").hex()
     event.at = when
     event.by = by
@@ -223,14 +232,8 @@ def _too_early(entity: Any, when: pendulum.DateTime) -> InvalidValueError:
     return InvalidValueError("at", when.isoformat(), f"before the last update {last.isoformat()}")
 
 
-def _changes(effects: tuple[Effect[E], ...], entity: E, firing: Firing[Any]) -> dict[str, Any]:
-    """Return the fields the effects change (later effects win on a field).
-
-    One effect's mapping is used as it is when it is a dict (it is only read).
-    """
-    if len(effects) == 1:
-        changes = effects[0](entity, firing)
-        return changes if changes.__class__ is dict else dict(changes)
+def _merged(effects: tuple[Effect[E], ...], entity: E, firing: Firing[Any]) -> dict[str, Any]:
+    """Return the fields several effects change (later effects win on a field)."""
     merged: dict[str, Any] = {}
     for effect in effects:
         merged.update(effect(entity, firing))
@@ -441,41 +444,30 @@ def _compile_copy(
     return _compile_setter(cls, "e, stage, when", values)
 
 
-def _compile_build(cls: type[Any], order: tuple[str, ...]) -> Callable[..., Any]:
-    """Generate a positional constructor (arguments in ``order``) that sets every slot.
-
-    The engine builds each :class:`Firing` from values it has already checked
-    (``at`` in UTC, strings). ``order`` must name every field exactly once, or this
-    raises at import; ``tests/property/test_lifecycle_engine.py`` checks the
-    result equals the attrs constructor's.
-    """
-    names = tuple(attrs.fields_dict(cls))
-    if sorted(order) != sorted(names):
-        raise ConfigurationError(f"{cls.__name__} fields {names} do not match {order}")
-    return _compile_setter(cls, ", ".join(order), {name: name for name in order})
-
-
 _EVENT_FIELDS: Final = frozenset(
     ("id", "at", "by", "entity", "entity_id", "workflow", "transition", "from_stage", "to_stage",
      "reason")
 )  # fmt: skip
-"""What :func:`fire` writes into a new :class:`StageChanged`, one store per field."""
+_FIRING_FIELDS: Final = frozenset(("transition", "source", "at", "by", "reason"))
 
 
-def _event_twin() -> type[Any]:
-    twin = _writable(StageChanged, _EVENT_FIELDS)
-    if twin is None or set(attrs.fields_dict(StageChanged)) != _EVENT_FIELDS:
+def _twin(cls: type[Any], fields: frozenset[str]) -> type[Any]:
+    """Return the :func:`_writable` twin of ``cls``, whose every field :func:`fire` writes.
+
+    ``fields`` is what :func:`fire` stores, one per line; this raises at
+    import if ``cls`` gained or lost a field, or is no longer a plain class.
+    """
+    twin = _writable(cls, fields)
+    if twin is None or set(attrs.fields_dict(cls)) != fields:
         raise ConfigurationError(  # pragma: no cover - checked when the module is imported
-            f"StageChanged must be a plain slotted class with the fields {sorted(_EVENT_FIELDS)}"
+            f"{cls.__name__} must be a plain slotted class with the fields {sorted(fields)}"
         )
     return twin
 
 
-_EVENT_TWIN: Final = _event_twin()
-_new_event = object.__new__
-_firing: Callable[..., Firing[Any]] = _compile_build(
-    Firing, ("transition", "source", "at", "by", "reason")
-)
+_EVENT_TWIN: Final = _twin(StageChanged, _EVENT_FIELDS)
+_FIRING_TWIN: Final = _twin(Firing, _FIRING_FIELDS)
+_new_object = object.__new__
 
 
 def _apply(new: Any, plan: _Plan, changes: Mapping[str, Any]) -> None:
