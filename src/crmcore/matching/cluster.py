@@ -16,6 +16,7 @@ May import: ``crmcore.matching``, ``crmcore.errors``; numpy.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from typing import TypeAlias
@@ -240,7 +241,7 @@ def _component_pairs(members: Rows, starts: Rows, counts: Rows) -> tuple[Rows, R
     components: list[Rows] = []
     for size in np.unique(counts).tolist():
         which = np.flatnonzero(counts == size)
-        a, b = np.triu_indices(size, k=1)
+        a, b = _upper(size)
         firsts.append(members[(starts[which][:, None] + a[None, :]).ravel()])
         seconds.append(members[(starts[which][:, None] + b[None, :]).ravel()])
         components.append(np.repeat(which, len(a)))
@@ -289,7 +290,16 @@ def _complete(  # noqa: PLR0917 - a private helper fed straight from cluster_pai
 def _matrix(size: int, pair_probability: Floats) -> Floats:
     """Return the symmetric probability matrix of one component from its pairs in triu order."""
     matrix = np.eye(size)
-    a, b = np.triu_indices(size, k=1)
+    a, b = _upper(size)
     matrix[a, b] = pair_probability
     matrix[b, a] = pair_probability
     return matrix
+
+
+@functools.cache
+def _upper(size: int) -> tuple[Rows, Rows]:
+    """Row and column of each cell above the diagonal of a ``size`` square (read-only, shared)."""
+    a, b = np.triu_indices(size, k=1)
+    a.flags.writeable = False
+    b.flags.writeable = False
+    return a, b
