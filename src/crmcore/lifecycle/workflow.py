@@ -28,7 +28,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from types import MappingProxyType
-from typing import Any, Generic, TypeAlias, TypeVar
+from typing import Any, Generic, Literal, NoReturn, TypeAlias, TypeVar, cast
 
 import attrs
 import pendulum
@@ -197,8 +197,14 @@ def _steps(workflow: Workflow[E, S]) -> dict[tuple[str, str], _Step[E, S]]:
     """Return the moves of ``workflow`` by transition name and ``str`` of the source state."""
     steps: dict[tuple[str, str], _Step[E, S]] = {}
     for t in workflow.transitions:
-        guards = tuple((name, _guard(workflow, t, name)) for name in t.guards)
-        effects = tuple(_effect(workflow, t, name) for name in t.effects)
+        guards = tuple(
+            (name, _implementation(workflow, t, "guard", name, workflow.guard_functions))
+            for name in t.guards
+        )
+        effects = tuple(
+            _implementation(workflow, t, "effect", name, workflow.effect_functions)
+            for name in t.effects
+        )
         for source in t.sources:
             steps[(t.name, str(source))] = _Step(
                 transition=t,
@@ -214,34 +220,29 @@ def _steps(workflow: Workflow[E, S]) -> dict[tuple[str, str], _Step[E, S]]:
     return steps
 
 
-def _guard(workflow: Workflow[E, S], transition: Transition[S], name: str) -> Guard[E]:
-    check = workflow.guard_functions.get(name)
-    if check is not None:
-        return check
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _implementation(
+    workflow: Workflow[E, S],
+    transition: Transition[S],
+    kind: Literal["guard", "effect"],
+    name: str,
+    functions: Mapping[str, _F],
+) -> _F:
+    """Return the function bound to guard or effect ``name``, or one raising that it is unbound."""
+    found = functions.get(name)
+    if found is not None:
+        return found
     message = (
-        f"workflow {workflow.name!r}: guard {name!r} of transition "
-        f"{transition.name!r} has no implementation; bind it with with_guards()"
+        f"workflow {workflow.name!r}: {kind} {name!r} of transition "
+        f"{transition.name!r} has no implementation; bind it with with_{kind}s()"
     )
 
-    def unbound(_entity: E) -> bool:
+    def unbound(*_args: object) -> NoReturn:
         raise ConfigurationError(message)
 
-    return unbound
-
-
-def _effect(workflow: Workflow[E, S], transition: Transition[S], name: str) -> Effect[E]:
-    effect = workflow.effect_functions.get(name)
-    if effect is not None:
-        return effect
-    message = (
-        f"workflow {workflow.name!r}: effect {name!r} of transition "
-        f"{transition.name!r} has no implementation; bind it with with_effects()"
-    )
-
-    def unbound(_entity: E, _firing: Firing[Any]) -> Mapping[str, Any]:
-        raise ConfigurationError(message)
-
-    return unbound
+    return cast(_F, unbound)
 
 
 def _frozen_mapping(value: Mapping[str, Any]) -> Mapping[str, Any]:
