@@ -11,10 +11,11 @@ import pendulum
 import pytest
 
 from crmcore.domain import EmailAddress, Lead, LeadId, LeadStatus, PersonName, capture_lead
+from crmcore.domain._slots import writable_twin
 from crmcore.domain.events import StageChanged
 from crmcore.errors import ConfigurationError, TransitionNotAllowedError
 from crmcore.lifecycle import LEAD_WORKFLOW, State, Transition, Workflow, fire
-from crmcore.lifecycle.engine import _compile_copy, _writable
+from crmcore.lifecycle.engine import _compile_copy
 from crmcore.lifecycle.workflow import Firing
 from crmcore.serialization import dumps, loads
 
@@ -96,7 +97,7 @@ def test_the_record_event_and_firing_are_exactly_their_own_frozen_classes() -> N
 
 def test_the_domain_records_events_and_firings_are_built_without_a_call_per_field() -> None:
     for cls in (Lead, StageChanged, Firing):
-        assert _writable(cls, [f.name for f in attrs.fields(cls)]) is not None
+        assert writable_twin(cls, [f.name for f in attrs.fields(cls)]) is not None
 
 
 SUBCLASSED: list[type[Any]] = []
@@ -123,7 +124,7 @@ class Renewed:
 
 @pytest.mark.parametrize("cls", [Hooked, Renewed])
 def test_a_class_with_a_subclass_hook_or_its_own_new_is_built_slot_by_slot(cls: Any) -> None:
-    assert _writable(cls, ["a", "b"]) is None
+    assert writable_twin(cls, ["a", "b"]) is None
     copy = _compile_copy(cls, ("a", "b"), "b", False)
     made = copy(cls(a=1, b="x"), "y", AT)
     assert made == cls(a=1, b="y")

@@ -288,3 +288,14 @@ def test_a_row_cell_that_is_not_text_is_rejected_naming_it() -> None:
     row: list[object] = ["1", 5, "138 0013 8000"]
     with pytest.raises(InvalidValueError, match="expected a string"):
         MatchRecord.from_row(row, id="1", columns=columns)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("width", [3, 2])  # every cell present / a short row (padded)
+def test_rows_with_a_cell_that_is_not_text_are_rejected_naming_it(width: int) -> None:
+    plan = {f: [int(p) for p in ps] for f, ps in recognise_columns(["id", "name", "phone"]).items()}
+    rows: list[tuple[str, list[object]]] = [
+        ("1", ["1", "张伟", "138 0013 8000"]),
+        ("2", ["2", 5, "139 1234 5678"][:width]),
+    ]
+    with pytest.raises(InvalidValueError, match="expected a string"):
+        build_features_from_rows(rows, plan, workers=1)  # type: ignore[arg-type]

@@ -20,6 +20,7 @@ import attrs
 import pendulum
 
 from crmcore.clock import utc
+from crmcore.domain._slots import compile_setter
 from crmcore.domain.classification import INTERNAL, PUBLIC, SENSITIVE
 from crmcore.domain.contact import ContactKind, ContactPoints
 from crmcore.domain.custom import CustomFields, CustomFieldSchema
@@ -363,7 +364,8 @@ def _field_defaults() -> dict[str, object]:
 
 
 _DEFAULTS: Final = _field_defaults()
-_SETTERS: Final = {f.name: getattr(Customer, f.name).__set__ for f in attrs.fields(Customer)}
+_FIELDS: Final = tuple(f.name for f in attrs.fields(Customer))
+_build: Final = compile_setter(Customer, ", ".join(_FIELDS), {name: name for name in _FIELDS})
 
 
 def assemble_customer(
@@ -431,10 +433,8 @@ def assemble_customer(
     values["tags"] = _tags(tags)
     values["external_ids"] = _external_ids(external_ids)
     values["created_at"] = values["updated_at"] = when
-    customer = object.__new__(Customer)
-    for name, value in values.items():  # frozen: each slot set once, before anyone sees it
-        _SETTERS[name](customer, value)
-    return customer
+    built: Customer = _build(**values)  # every slot set once, before anyone sees it
+    return built
 
 
 def update_customer(

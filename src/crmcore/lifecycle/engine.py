@@ -19,15 +19,15 @@ May import: ``crmcore.domain``, ``crmcore.clock``, ``crmcore.errors``; attrs, pe
 from __future__ import annotations
 
 import random
-import types
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Final, Generic, TypeVar
+from collections.abc import Callable, Mapping
+from typing import Any, Final, TypeVar
 
 import attrs
 import pendulum
 
 from crmcore.clock import utc
+from crmcore.domain._slots import compile_setter, slot, writable_twin
 from crmcore.domain.events import StageChanged
 from crmcore.domain.ids import UserId
 from crmcore.errors import (
@@ -318,7 +318,7 @@ def _plan(cls: type[Any], attribute: str) -> _Plan:
             converters[name] = field.converter
     if not fast:
         return _PLANS.setdefault(key, _Plan(stamped, None, {}, fields, {}, {}, {}))
-    setters = {name: _slot(cls, name).__set__ for name in fields}
+    setters = {name: slot(cls, name).__set__ for name in fields}
     copy = _compile_copy(cls, tuple(fields), attribute, stamped)
     validated = {name: field for name, field in fields.items() if field.validator is not None}
     direct = {
@@ -332,97 +332,6 @@ def _plan(cls: type[Any], attribute: str) -> _Plan:
 
 
 _PLANS: dict[tuple[type[Any], str], _Plan] = {}
-
-
-def _slot(cls: type[Any], name: str) -> Any:
-    for klass in cls.__mro__:
-        if name in klass.__dict__:
-            return klass.__dict__[name]
-    raise ConfigurationError(f"{cls.__name__}.{name} has no slot")  # pragma: no cover - attrs slots
-
-
-def _compile_setter(
-    cls: type[Any], parameters: str, values: Mapping[str, str]
-) -> Callable[..., Any]:
-    """Generate ``make(<parameters>)``: a new ``cls`` with each slot set to its expression.
-
-    Like attrs' generated ``__init__``, straight-line code is several times
-    faster than a loop over the field names; no converter or validator runs.
-    The slots are written as plain attributes of a :func:`_writable` twin of
-    ``cls`` which then becomes a ``cls``; without a twin, each is written by
-    calling its slot descriptor (a call per field, about three times slower).
-    """
-    twin = _writable(cls, values)
-    namespace: dict[str, Any] = {"new": cls.__new__, "cls": cls, "twin": twin}
-    if twin is not None:
-        lines = [f"def make({parameters}):", "    n = new(twin)"]
-        lines.extend(f"    n.{name} = {value}" for name, value in values.items())
-        lines.append("    n.__class__ = cls")
-    else:
-        lines = [f"def make({parameters}):", "    n = new(cls)"]
-        for i, (name, value) in enumerate(values.items()):
-            namespace[f"set{i}"] = _slot(cls, name).__set__
-            lines.append(f"    set{i}(n, {value})")
-    lines.append("    return n")
-    exec("\n".join(lines), namespace)  # noqa: S102 - code built from attrs field names
-    make: Callable[..., Any] = namespace["make"]
-    return make
-
-
-def _writable(cls: type[Any], names: Iterable[str]) -> type[Any] | None:
-    """Return an empty subclass of ``cls`` whose instances take plain attribute stores.
-
-    A frozen attrs class refuses ``n.name = value`` (its ``__setattr__``
-    raises). The twin adds no slot and restores object's ``__setattr__`` and
-    ``__delattr__``, so CPython stores straight into the slots; an instance
-    built as a twin becomes a ``cls`` by assigning ``__class__`` (allowed
-    between classes of the same layout), and nothing else ever sees it.
-    ``None`` (write each slot through its descriptor) unless ``cls`` is a
-    plain class: metaclass ``type``, object's ``__new__``, no
-    ``__init_subclass__`` that would see the twin (``Generic``'s only sets
-    the twin's parameters), slots for every name.
-    """
-    plain = (
-        type(cls) is type
-        and cls.__new__ is _OBJECT_NEW
-        and not any(
-            "__init_subclass__" in klass.__dict__
-            for klass in cls.__mro__
-            if klass not in _HARMLESS_HOOKS
-        )
-        and all(not name.startswith("__") and _has_slot(cls, name) for name in names)
-    )
-    if not plain:
-        return None
-    twin = type(
-        f"_Writable{cls.__name__}",
-        (cls,),
-        {
-            "__slots__": (),
-            "__setattr__": object.__setattr__,
-            "__delattr__": object.__delattr__,
-            "__module__": __name__,
-        },
-    )
-    probe: Any = object.__new__(twin)
-    try:
-        probe.__class__ = cls
-    except TypeError:  # pragma: no cover - an empty subclass always has the same layout
-        return None
-    return twin
-
-
-_OBJECT_NEW: Any = object.__new__
-# Their __init_subclass__ only looks at the new subclass itself (Generic sets its parameters).
-_HARMLESS_HOOKS = (object, Generic)
-
-
-def _has_slot(cls: type[Any], name: str) -> bool:
-    """Return whether ``cls.name`` is a slot (the first definition in the MRO is one)."""
-    for klass in cls.__mro__:
-        if name in klass.__dict__:
-            return isinstance(klass.__dict__[name], types.MemberDescriptorType)
-    return False
 
 
 def _compile_copy(
@@ -441,7 +350,7 @@ def _compile_copy(
         else f"e.{name}"
         for name in names
     }
-    return _compile_setter(cls, "e, stage, when", values)
+    return compile_setter(cls, "e, stage, when", values)
 
 
 _EVENT_FIELDS: Final = frozenset(
@@ -452,12 +361,12 @@ _FIRING_FIELDS: Final = frozenset(("transition", "source", "at", "by", "reason")
 
 
 def _twin(cls: type[Any], fields: frozenset[str]) -> type[Any]:
-    """Return the :func:`_writable` twin of ``cls``, whose every field :func:`fire` writes.
+    """Return the :func:`~crmcore.domain._slots.writable_twin` of ``cls``.
 
     ``fields`` is what :func:`fire` stores, one per line; this raises at
     import if ``cls`` gained or lost a field, or is no longer a plain class.
     """
-    twin = _writable(cls, fields)
+    twin = writable_twin(cls, fields)
     if twin is None or set(attrs.fields_dict(cls)) != fields:
         raise ConfigurationError(  # pragma: no cover - checked when the module is imported
             f"{cls.__name__} must be a plain slotted class with the fields {sorted(fields)}"

@@ -706,36 +706,17 @@ def _columns_of_rows(rows: list[list[str]], columns: Mapping[str, Sequence[int]]
     """Read a chunk of CSV rows straight into columns, as :meth:`MatchRecord.from_row` reads them.
 
     Each cell is stripped; a single-valued field takes its first non-empty
-    cell, emails and phones every non-empty one; countries are upper-cased.
-    A cell that is not a string raises ``AttributeError`` (the caller then
-    goes through :class:`MatchRecord`, which says what is wrong).
-    """
-    places_of = {name: tuple(columns.get(name, ())) for name in _Columns._fields}
-    widest = max((p for places in places_of.values() for p in places), default=-1)
-    if rows and min(map(len, rows)) > widest:
-        return _full_rows(rows, places_of)
-    out: list[list[Any]] = []
-    for name, places in places_of.items():
-        if name in ("emails", "phones"):
-            out.append([_cells(row, places) for row in rows])
-        elif not places:
-            out.append([""] * len(rows))
-        elif len(places) == 1:
-            (p,) = places
-            cells = [row[p].strip() if p < len(row) else "" for row in rows]
-            out.append([c.upper() for c in cells] if name == "country" else cells)
-        else:
-            cells = [next(iter(_cells(row, places)), "") for row in rows]
-            out.append([c.upper() for c in cells] if name == "country" else cells)
-    return _Columns(*out)
-
-
-def _full_rows(rows: list[list[str]], places_of: Mapping[str, tuple[int, ...]]) -> _Columns:
-    """:func:`_columns_of_rows` when every row holds every mapped cell (a well-formed file).
-
+    cell, emails and phones every non-empty one; countries are upper-cased;
+    a row too short for a column reads ``""`` there (short rows are padded).
     Cells are picked and stripped column by column in C (``map`` over an
     item getter); only fields spread over several columns loop in Python.
+    A cell that is not a string raises ``TypeError`` (the caller then goes
+    through :class:`MatchRecord`, which says what is wrong).
     """
+    places_of = {name: tuple(columns.get(name, ())) for name in _Columns._fields}
+    width = 1 + max((p for places in places_of.values() for p in places), default=-1)
+    if rows and min(map(len, rows)) < width:
+        rows = [row if len(row) >= width else [*row, *[""] * (width - len(row))] for row in rows]
     out: list[list[Any]] = []
     for name, places in places_of.items():
         if not places:
@@ -757,11 +738,6 @@ def _full_rows(rows: list[list[str]], places_of: Mapping[str, tuple[int, ...]]) 
     return _Columns(*out)
 
 
-def _cells(row: list[str], places: tuple[int, ...]) -> tuple[str, ...]:
-    width = len(row)
-    return tuple(c for c in (row[p].strip() for p in places if p < width) if c)
-
-
 def _chunk_keys(chunk: Sequence[_Fields], options: KeyOptions) -> _ChunkKeys:
     """Key a chunk of records (see :func:`_columns_keys`)."""
     return _columns_keys(_columns_of(chunk), options)
@@ -773,7 +749,7 @@ def _rows_keys(
     """Key a chunk of CSV rows without building a record per row."""
     try:
         table = _columns_of_rows(rows, columns)
-    except AttributeError:  # a cell that is not a string: let MatchRecord say which
+    except TypeError:  # a cell that is not a string: let MatchRecord say which
         return _chunk_keys(_records_of(rows, columns), options)
     return _columns_keys(table, options)
 
