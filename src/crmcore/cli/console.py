@@ -66,8 +66,20 @@ class Console:
 
     @contextmanager
     def progress(self, description: str, total: int | None) -> Iterator[Progress]:
-        """Show a progress bar (rows/s, ETA) on standard error while the block runs."""
-        if self._rich_err is None or not self.err.isatty():
+        """Show a progress bar (rows/s, ETA) on standard error while the block runs.
+
+        The bar appears only on an interactive terminal: piped or redirected
+        output, and a dumb terminal (``TERM=dumb``), get no bar and no escape
+        codes. ``NO_COLOR`` keeps the bar but drops its colours.
+
+        Args:
+            description: What is being done, shown left of the bar.
+            total: How many items there are, or None when unknown.
+
+        Yields:
+            A function to call with the number of items done so far.
+        """
+        if not self._shows_progress():
             yield _quiet
             return
         from rich.progress import (  # noqa: PLC0415 - optional dependency
@@ -84,7 +96,7 @@ class Console:
             BarColumn(),
             MofNCompleteColumn(),
             TaskProgressColumn(),
-            TextColumn("{task.speed:>8.0f} rows/s" if total else ""),
+            _rate_column(),
             TimeRemainingColumn(),
         )
         with RichProgress(*columns, console=self._rich_err, transient=True) as bar:
@@ -94,6 +106,34 @@ class Console:
                 bar.update(task, completed=done)
 
             yield advance
+
+    def _shows_progress(self) -> bool:
+        """Whether standard error is a terminal that can redraw a progress bar."""
+        if self._rich_err is None:
+            return False
+        try:
+            is_tty = self.err.isatty()
+        except (AttributeError, ValueError):  # a stream without isatty, or closed
+            return False
+        return bool(is_tty and self._rich_err.is_interactive)
+
+
+def _rate_column() -> Any:
+    """Return a rich progress column showing ``<n> rows/s`` once the rate is known."""
+    from rich.progress import ProgressColumn, Task  # noqa: PLC0415 - optional dependency
+    from rich.text import Text  # noqa: PLC0415
+
+    class RateColumn(ProgressColumn):
+        """Items per second, blank until rich has measured a rate."""
+
+        def render(self, task: Task) -> Text:
+            """Render the rate of ``task``, or nothing before the first sample."""
+            speed = task.finished_speed or task.speed
+            if speed is None:
+                return Text("", style="progress.data.speed")
+            return Text(f"{speed:>8,.0f} rows/s", style="progress.data.speed")
+
+    return RateColumn()
 
 
 def _quiet(done: int) -> None:
