@@ -52,7 +52,12 @@ def add_parser(commands: Any) -> None:
     parser.add_argument(
         "--tz", help="IANA time zone days and periods are counted in (default: UTC)"
     )
-    parser.add_argument("--format", choices=["ids", "csv"], default="ids")
+    parser.add_argument(
+        "--format",
+        choices=["ids", "csv"],
+        default="ids",
+        help="ids: one customer id per line (default); csv: the columns of crmcore export",
+    )
     parser.add_argument("--out", type=Path, help="output file (default: standard output)")
     parser.add_argument(
         "--include-merged", action="store_true", help="also select customers merged into others"

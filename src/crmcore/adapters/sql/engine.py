@@ -12,6 +12,7 @@ May import: ``crmcore.adapters.sql.tables``, ``crmcore.errors``; SQLAlchemy.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import sqlalchemy as sa
@@ -23,6 +24,66 @@ from crmcore.adapters.sql.tables import metadata
 from crmcore.errors import ConfigurationError, StorageError
 
 __all__ = ["configure_engine", "create_engine", "create_schema", "drop_schema"]
+
+_SUPPORTED = "sqlite:///FILE, postgresql+psycopg://… or mysql+pymysql://…"
+_DRIVER_URLS = {
+    # backend as written in a URL -> the scheme with the driver the ``sql`` extra installs
+    "postgresql": "postgresql+psycopg",
+    "postgres": "postgresql+psycopg",
+    "mysql": "mysql+pymysql",
+    "mariadb": "mariadb+pymysql",
+}
+_PASSWORD = re.compile(r"(?P<head>://[^:/@]*:)[^@]*(?P<tail>@)")
+
+
+def _redacted(url: str) -> str:
+    """Return ``url`` as text with its password, if any, replaced by ``***``."""
+    return _PASSWORD.sub(r"\g<head>***\g<tail>", url)
+
+
+def _parse_url(url: str | sa.URL) -> sa.URL:
+    """Parse ``url``, translating SQLAlchemy's complaints.
+
+    Raises:
+        ConfigurationError: If ``url`` is not a database URL.
+    """
+    try:
+        return sa.make_url(url)
+    except (sa.exc.ArgumentError, ValueError) as exc:
+        shown = _redacted(str(url)) if isinstance(url, str) else repr(url)
+        raise ConfigurationError(
+            f"invalid database URL {shown!r}: expected scheme://user:password@host:port/database"
+            f" ({_SUPPORTED}) or sqlite:///PATH for a file"
+        ) from exc
+
+
+def _scheme_hint(parsed: sa.URL) -> str:
+    """Name the URL scheme to use instead of ``parsed``'s, for the drivers crmcore installs."""
+    backend = parsed.drivername.split("+", 1)[0]
+    better = _DRIVER_URLS.get(backend)
+    return f"use {better}://… instead" if better else f"use {_SUPPORTED}"
+
+
+def _engine_error(parsed: sa.URL, exc: Exception) -> ConfigurationError:
+    """Translate a failure of :func:`sqlalchemy.create_engine` into what the user should do."""
+    shown = parsed.render_as_string(hide_password=True)
+    scheme = parsed.drivername
+    if isinstance(exc, sa.exc.NoSuchModuleError):
+        return ConfigurationError(
+            f"unknown database URL scheme {scheme!r} in {shown}: {_scheme_hint(parsed)}"
+        )
+    if isinstance(exc, ImportError):
+        backend = scheme.split("+", 1)[0]
+        if backend not in (*_DRIVER_URLS, "sqlite"):
+            return ConfigurationError(
+                f"unsupported database {backend!r} in {shown}: use {_SUPPORTED}"
+            )
+        module = exc.name or str(exc)
+        return ConfigurationError(
+            f"the database URL {shown} needs the Python driver {module!r}, which is not"
+            f" installed; {_scheme_hint(parsed)} (installed with crmcore[sql])"
+        )
+    return ConfigurationError(f"cannot create an engine for {shown}: {exc}")
 
 
 def _sqlite_begin(conn: Connection) -> None:
@@ -91,12 +152,12 @@ def create_engine(url: str | sa.URL, **options: Any) -> Engine:
         The configured engine (dispose of it when done).
 
     Raises:
-        ConfigurationError: If the URL is invalid or names an unsupported backend.
+        ConfigurationError: If the URL does not parse, names an unsupported
+            backend, or a driver that is not installed (``mysql://`` needs
+            mysqlclient; the ``sql`` extra installs PyMySQL, for
+            ``mysql+pymysql://``). The message never shows the password.
     """
-    try:
-        parsed = sa.make_url(url)
-    except sa.exc.ArgumentError as exc:
-        raise ConfigurationError(f"invalid database URL: {exc}") from exc
+    parsed = _parse_url(url)
     if parsed.get_backend_name() == "sqlite":
         connect_args = dict(options.pop("connect_args", {}))
         if parsed.database in (None, "", ":memory:"):
@@ -107,8 +168,8 @@ def create_engine(url: str | sa.URL, **options: Any) -> Engine:
         options["connect_args"] = connect_args
     try:
         engine = sa.create_engine(parsed, **options)
-    except (sa.exc.ArgumentError, ImportError) as exc:
-        raise ConfigurationError(f"cannot create an engine for {parsed!r}: {exc}") from exc
+    except (sa.exc.ArgumentError, ImportError) as exc:  # NoSuchModuleError is an ArgumentError
+        raise _engine_error(parsed, exc) from exc
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
         event.listen(engine, "connect", _sqlite_wal)
     return configure_engine(engine)
