@@ -21,6 +21,7 @@ __all__ = [
     "CrmError",
     "DuplicateError",
     "InvalidValueError",
+    "MissingExtraError",
     "NotFoundError",
     "PayloadError",
     "PermissionDeniedError",
@@ -231,3 +232,28 @@ class StorageError(CrmError, RuntimeError):
 
 class ConfigurationError(CrmError, ValueError):
     """crmcore was wired or configured inconsistently by the host."""
+
+
+class MissingExtraError(CrmError, ImportError):
+    """A crmcore module needs an optional dependency (an *extra*) that is not installed.
+
+    Also an :class:`ImportError`, so ``except ImportError`` around an optional
+    import keeps working.
+
+    Attributes:
+        extra: The extra that installs the dependency (``"sql"``, ``"frames"``).
+        module: The crmcore module that needs it (``"crmcore.adapters.sql"``).
+        missing: The top-level module that could not be imported (``"sqlalchemy"``).
+    """
+
+    def __init__(self, extra: str, module: str, missing: str = "") -> None:
+        self.extra = extra
+        self.module = module
+        self.missing = missing
+        super().__init__(
+            f"{module} needs the {extra!r} extra: pip install 'crmcore[{extra}]'",
+            name=missing or None,
+        )
+
+    def __reduce__(self) -> tuple[type[MissingExtraError], tuple[str, str, str]]:
+        return (type(self), (self.extra, self.module, self.missing))

