@@ -53,6 +53,7 @@ def test_the_demo_reports_the_broken_rows_it_injected(
 ) -> None:
     _, _, out, _ = first_run
     assert "rejected rows" in out
+    assert "dropped values" in out  # a bad phone, email or date costs the value only
     assert "1990-02-30" in out
 
 

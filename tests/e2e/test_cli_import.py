@@ -22,6 +22,9 @@ from crmcore.cli.console import Console
 from crmcore.errors import StorageError
 
 POSTGRES_VAR = "CRMCORE_TEST_POSTGRES_URL"
+# Tests that count "good" rows reject a row for any bad value; the default policy
+# (drop-value) has tests of its own.
+STRICT = ("--on-invalid", "reject-row")
 HEADER = ["客户编号", "姓名", "手机", "邮箱", "生日", "城市", "备注"]
 
 
@@ -115,7 +118,7 @@ def test_every_good_row_is_loaded_and_every_bad_one_reported(db_url: str, tmp_pa
     good, broken = write_csv(source, 300)
     report = tmp_path / "report.csv"
     code, out, _ = run_cli(
-        "import", str(source), "--db", db_url, "--region", "CN", "--report", str(report)
+        "import", str(source), "--db", db_url, "--region", "CN", "--report", str(report), *STRICT
     )
     assert code == 0
     assert customer_count(db_url) == good
@@ -128,8 +131,8 @@ def test_every_good_row_is_loaded_and_every_bad_one_reported(db_url: str, tmp_pa
 def test_a_second_run_adds_nothing(db_url: str, tmp_path: Path) -> None:
     source = tmp_path / "customers.csv"
     good, _ = write_csv(source, 120)
-    assert run_cli("import", str(source), "--db", db_url, "--region", "CN")[0] == 0
-    code, _, _ = run_cli("import", str(source), "--db", db_url, "--region", "CN")
+    assert run_cli("import", str(source), "--db", db_url, "--region", "CN", *STRICT)[0] == 0
+    code, _, _ = run_cli("import", str(source), "--db", db_url, "--region", "CN", *STRICT)
     assert code == 0
     assert customer_count(db_url) == good
 
@@ -141,11 +144,118 @@ def test_a_dry_run_writes_nothing(db_url: str, tmp_path: Path) -> None:
     assert customer_count(db_url) == 0
 
 
+def test_a_dry_run_creates_no_database_file(tmp_path: Path) -> None:
+    source = tmp_path / "customers.csv"
+    write_csv(source, 20)
+    db = tmp_path / "never.sqlite"
+    code, out, _ = run_cli("import", str(source), "--db", str(db), "--region", "CN", "--dry-run")
+    assert (code, db.exists(), "would store" in out) == (0, False, True)
+
+
+def test_a_dry_run_on_a_database_without_tables_creates_none(tmp_path: Path) -> None:
+    source = tmp_path / "customers.csv"
+    write_csv(source, 20)
+    db = tmp_path / "empty.sqlite"
+    engine = create_engine(f"sqlite:///{db}")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE host_table (id INTEGER)")
+    assert run_cli("import", str(source), "--db", str(db), "--region", "CN", "--dry-run")[0] == 0
+    assert sa.inspect(engine).get_table_names() == ["host_table"]
+    engine.dispose()
+
+
+def test_by_default_a_bad_value_costs_the_value_not_the_customer(
+    db_url: str, tmp_path: Path
+) -> None:
+    source = tmp_path / "customers.csv"
+    good, broken = write_csv(source, 90)  # 10 broken rows: 2 of each kind
+    report = tmp_path / "report.csv"
+    code, out, _ = run_cli(
+        "import", str(source), "--db", db_url, "--region", "CN", "--report", str(report)
+    )
+    assert code == 0
+    # A bad phone, email or date is dropped; no name, or a name that is not text, rejects.
+    assert customer_count(db_url) == good + 6
+    with report.open(encoding="utf-8") as handle:
+        kinds = [(r["field"], r["kind"]) for r in csv.DictReader(handle)]
+    assert sorted(k for k in kinds if k[1] == "dropped") == [
+        ("birth_date", "dropped"),
+        ("birth_date", "dropped"),
+        ("email", "dropped"),
+        ("email", "dropped"),
+        ("phone", "dropped"),
+        ("phone", "dropped"),
+    ]
+    assert "completeness of the customers stored" in out
+
+
+def test_rejected_rows_are_quarantined_in_the_input_columns_to_fix_and_reimport(
+    db_url: str, tmp_path: Path
+) -> None:
+    source = tmp_path / "customers.csv"
+    good, _ = write_csv(source, 90)
+    assert run_cli("import", str(source), "--db", db_url, "--region", "CN")[0] == 0
+    quarantine = tmp_path / "customers.rejected.csv"
+    with quarantine.open(encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [list(r) for r in rows[:1]] == [[*HEADER, "reason"]]
+    assert len(rows) == 4
+    assert {r["客户编号"][0] for r in rows} == {"B"}
+    for row in rows:  # the user fixes each row's name and imports just those
+        row["姓名"] = "补录" + row["客户编号"]
+        del row["reason"]
+    fixed = tmp_path / "fixed.csv"
+    with fixed.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=HEADER)
+        writer.writeheader()
+        writer.writerows(rows)
+    code, out, _ = run_cli("import", str(fixed), "--db", db_url, "--region", "CN")
+    assert (code, "quarantine:" in out) == (0, False)
+    assert customer_count(db_url) == good + 10
+
+
+def test_national_phones_without_a_region_get_a_hint(tmp_path: Path) -> None:
+    source = tmp_path / "customers.csv"
+    write_csv(source, 30)
+    code, out, _ = run_cli("import", str(source), "--db", str(tmp_path / "crm.sqlite"))
+    assert code == 0
+    assert "run again with --region CN" in out
+
+
+def test_a_mapping_can_be_given_inline_as_json(tmp_path: Path) -> None:
+    source = tmp_path / "customers.csv"
+    source.write_text("Who,Mobile\n张伟,13800138000\n", encoding="utf-8")
+    code, out, err = run_cli(
+        "import",
+        str(source),
+        "--db",
+        str(tmp_path / "crm.sqlite"),
+        "--region",
+        "CN",
+        "--mapping",
+        '{"name": "Who", "phone": "Mobile"}',
+    )
+    assert (code, err) == (0, "")
+    assert customer_count(f"sqlite:///{tmp_path / 'crm.sqlite'}") == 1
+
+
+def test_a_mapping_that_is_not_json_exits_2_naming_it(tmp_path: Path) -> None:
+    source = tmp_path / "customers.csv"
+    source.write_text("Who,Mobile\n张伟,13800138000\n", encoding="utf-8")
+    code, _, err = run_cli(
+        "import", str(source), "--db", str(tmp_path / "c.sqlite"), "--mapping", "{name: Who}"
+    )
+    assert (code, "--mapping is not valid JSON" in err) == (2, True)
+
+
 def test_a_sample_loads_only_the_first_rows(db_url: str, tmp_path: Path) -> None:
     source = tmp_path / "customers.csv"
     write_csv(source, 200, broken_every=1000)
     assert (
-        run_cli("import", str(source), "--db", db_url, "--region", "CN", "--sample", "100")[0] == 0
+        run_cli(
+            "import", str(source), "--db", db_url, "--region", "CN", "--sample", "100", *STRICT
+        )[0]
+        == 0
     )
     assert customer_count(db_url) == 99  # row 1 is a broken row (broken_every counts from 0)
 
@@ -167,6 +277,7 @@ def test_an_import_killed_half_way_and_rerun_stores_each_good_row_once(
         "CN",
         "--batch-size",
         "100",
+        *STRICT,
     ]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603 - fixed command
     try:
@@ -178,7 +289,7 @@ def test_an_import_killed_half_way_and_rerun_stores_each_good_row_once(
         process.wait()
     stored_before = customer_count(db_url)
     assert 0 < stored_before < good
-    assert run_cli("import", str(source), "--db", db_url, "--region", "CN")[0] == 0
+    assert run_cli("import", str(source), "--db", db_url, "--region", "CN", *STRICT)[0] == 0
     assert customer_count(db_url) == good
 
 

@@ -5,14 +5,23 @@ import pytest
 
 from crmcore.domain import CustomerKind
 from crmcore.errors import ConfigurationError
-from crmcore.services.cleaning import CleanRow, ColumnMapping, IssueKind, clean_rows
+from crmcore.services.cleaning import (
+    ROW_LINE,
+    CleanRow,
+    ColumnMapping,
+    IssueKind,
+    OnInvalid,
+    clean_rows,
+)
 
 AT = pendulum.datetime(2026, 11, 1)
 
 
-def clean(*rows: dict[str, str]) -> list[CleanRow]:
-    mapping = ColumnMapping.detect(list(rows[0]))
-    return list(clean_rows(rows, mapping, source="crm.csv", at=AT, region="CN"))
+def clean(*rows: dict[str, str], on_invalid: OnInvalid = OnInvalid.DROP_VALUE) -> list[CleanRow]:
+    mapping = ColumnMapping.detect([h for h in rows[0] if h != ROW_LINE])
+    return list(
+        clean_rows(rows, mapping, source="crm.csv", at=AT, region="CN", on_invalid=on_invalid)
+    )
 
 
 def test_chinese_headers_are_recognised() -> None:
@@ -52,7 +61,10 @@ def test_phones_and_dates_are_normalised_and_reported_as_changes() -> None:
 
 
 def test_every_problem_of_a_bad_row_is_reported_with_its_field() -> None:
-    (row,) = clean({"name": "", "phone": "12345", "email": "bad", "dob": "1988-02-30"})
+    (row,) = clean(
+        {"name": "", "phone": "12345", "email": "bad", "dob": "1988-02-30"},
+        on_invalid=OnInvalid.REJECT_ROW,
+    )
     assert row.rejected
     assert sorted(i.field for i in row.issues if i.kind is IssueKind.REJECTED) == [
         "email",
@@ -61,13 +73,57 @@ def test_every_problem_of_a_bad_row_is_reported_with_its_field() -> None:
     ]
 
 
-def test_an_impossible_birth_date_rejects_the_row() -> None:
-    (row,) = clean({"name": "王芳", "email": "wf@example.com", "dob": "1990-02-30"})
+def test_without_a_name_or_company_the_row_is_rejected_whatever_the_policy() -> None:
+    (row,) = clean({"name": "", "phone": "12345", "email": "bad"})
+    assert row.rejected
+    assert [(i.field, i.kind) for i in row.issues] == [
+        ("email", IssueKind.DROPPED),
+        ("phone", IssueKind.DROPPED),
+        ("name", IssueKind.REJECTED),
+        ("email", IssueKind.MISSING),
+    ]
+
+
+def test_an_impossible_birth_date_rejects_the_row_when_asked_to() -> None:
+    (row,) = clean(
+        {"name": "王芳", "email": "wf@example.com", "dob": "1990-02-30"},
+        on_invalid=OnInvalid.REJECT_ROW,
+    )
     assert (row.rejected, row.issues[0].field, row.issues[0].reason) == (
         True,
         "birth_date",
         "no such date",
     )
+
+
+def test_an_impossible_birth_date_is_dropped_and_the_customer_kept() -> None:
+    (row,) = clean({"name": "王芳", "email": "wf@example.com", "dob": "1990-02-30"})
+    assert row.customer is not None
+    assert row.customer.person is not None
+    assert row.customer.person.birth_date is None
+    assert [(i.field, i.value, i.kind) for i in row.issues] == [
+        ("birth_date", "1990-02-30", IssueKind.DROPPED)
+    ]
+
+
+def test_a_valid_name_and_email_survive_a_bad_phone() -> None:
+    (row,) = clean({"name": "李娜", "email": "li.na@example.com", "phone": "12345"})
+    assert row.customer is not None
+    assert str(row.customer.points.primary_email) == "li.na@example.com"
+    assert row.customer.points.phones == ()
+
+
+def test_undecodable_bytes_in_a_phone_drop_the_phone_only() -> None:
+    (row,) = clean({"name": "李娜", "email": "li.na@example.com", "phone": "138\ufffd"})
+    assert row.customer is not None
+    assert row.customer.points.phones == ()
+    assert [(i.field, i.kind) for i in row.issues] == [("phone", IssueKind.DROPPED)]
+
+
+def test_a_rejected_row_keeps_the_row_as_read_and_its_line() -> None:
+    raw = {"name": "", "email": "x@example.com", ROW_LINE: "7"}
+    (row,) = clean(raw)
+    assert (row.source, {i.line for i in row.issues}) == (raw, {7})
 
 
 def test_a_row_with_mojibake_is_rejected_naming_the_column() -> None:

@@ -7,7 +7,7 @@ from crmcore.adapters.memory import MemoryStore
 from crmcore.clock import FixedClock
 from crmcore.domain import EmailAddress
 from crmcore.services.cleaning import ColumnMapping, clean_rows
-from crmcore.services.importing import ImportReport, OnDuplicate, import_customers
+from crmcore.services.importing import ImportReport, OnDuplicate, OnInvalid, import_customers
 
 ROWS = [
     {"姓名": "张伟", "手机": "138 0013 8000", "邮箱": "zhang.wei@example.com"},
@@ -18,6 +18,9 @@ ROWS = [
 
 
 def run(store: MemoryStore, rows: list[dict[str, str]] = ROWS, **options: object) -> ImportReport:
+    # These tests count rows: with reject-row, 李娜's phone 12345 costs her row. The
+    # default policy (drop-value) has tests of its own below.
+    options.setdefault("on_invalid", OnInvalid.REJECT_ROW)
     return import_customers(
         store,
         rows,
@@ -140,3 +143,54 @@ def test_an_import_restores_the_garbage_collector_settings_even_when_it_fails() 
     other.join()
     assert gc.get_threshold() == before
     assert gc.get_freeze_count() == frozen
+
+
+def test_by_default_an_invalid_value_is_dropped_and_the_customer_kept() -> None:
+    store = MemoryStore()
+    report = run(store, on_invalid=OnInvalid.DROP_VALUE)
+    assert (report.stored, report.rejected, report.dropped) == (3, 0, 1)
+    with store.unit_of_work() as uow:
+        (li,) = uow.customers.find_by_email(EmailAddress("li.na@example.com"))
+    assert li.points.phones == ()
+    (dropped,) = [i for i in report.issues if i.kind.value == "dropped"]
+    assert (dropped.row, dropped.field, dropped.value) == (2, "phone", "12345")
+
+
+def test_every_rejected_row_is_handed_over_as_it_was_read() -> None:
+    rejected: list[tuple[int, dict[str, str | None]]] = []
+    rows = [*ROWS, {"姓名": "", "手机": "13912345670", "邮箱": "x@example.com"}]
+    run(MemoryStore(), rows, on_reject=lambda row: rejected.append((row.row, dict(row.source))))
+    assert rejected == [(2, ROWS[1]), (5, rows[4])]
+
+
+def test_completeness_counts_the_stored_customers_having_each_field() -> None:
+    report = run(MemoryStore(), on_invalid=OnInvalid.DROP_VALUE)
+    completeness = report.completeness()
+    assert (report.filled["phone"], report.filled["email"], report.filled["name"]) == (2, 2, 3)
+    assert completeness["phone"] == pytest.approx(2 / 3)
+
+
+def test_national_phones_without_a_region_suggest_one() -> None:
+    rows = [{"姓名": f"客户{i}", "手机": f"1391234{i:04d}"} for i in range(20)]
+    report = import_customers(
+        MemoryStore(),
+        rows,
+        ColumnMapping.detect(list(rows[0])),
+        source="s.csv",
+        clock=FixedClock(pendulum.datetime(2026, 11, 1)),
+    )
+    assert (report.phones_without_country_code, report.suggested_region) == (20, "CN")
+    assert report.stored == 20  # each kept, without its phone
+
+
+def test_no_region_is_suggested_when_the_phones_carry_their_country_code() -> None:
+    rows = [{"name": f"N{i}", "phone": f"+86 1391234{i:04d}"} for i in range(5)]
+    rows.append({"name": "odd", "phone": "12345"})
+    report = import_customers(
+        MemoryStore(),
+        rows,
+        ColumnMapping.detect(list(rows[0])),
+        source="s.csv",
+        clock=FixedClock(pendulum.datetime(2026, 11, 1)),
+    )
+    assert (report.phones_without_country_code, report.suggested_region) == (1, None)

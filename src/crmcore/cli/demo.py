@@ -343,6 +343,7 @@ class _Demo:
                 "stored",
                 "already stored",
                 "rejected",
+                "values dropped",
                 "changed",
                 "duplicates in file",
             ],
@@ -353,6 +354,7 @@ class _Demo:
                     f"({rehearsal.stored})",
                     rehearsal.already_imported,
                     rehearsal.rejected,
+                    rehearsal.dropped,
                     rehearsal.changed,
                     rehearsal.duplicates,
                 ],
@@ -362,6 +364,7 @@ class _Demo:
                     report.stored,
                     report.already_imported,
                     report.rejected,
+                    report.dropped,
                     report.changed,
                     "kept for matching",
                 ],
@@ -370,9 +373,16 @@ class _Demo:
         rejected = [i for i in report.issues if i.kind.value == "rejected"]
         if rejected:
             self.console.table(
-                "rejected rows",
+                "rejected rows (no usable name)",
                 ["row", "field", "value", "reason"],
                 [[i.row, i.field, i.value, i.reason] for i in rejected[:8]],
+            )
+        dropped = [i for i in report.issues if i.kind.value == "dropped"]
+        if dropped:
+            self.console.table(
+                "dropped values (the customer is kept without them)",
+                ["row", "field", "value", "reason"],
+                [[i.row, i.field, i.value, i.reason] for i in dropped[:8]],
             )
         changed = [i for i in report.issues if i.kind.value == "changed"]
         if changed:

@@ -1,10 +1,16 @@
-"""``crmcore import``: clean, dedupe and load a CSV or JSON-lines file into a database.
+"""``crmcore import``: clean, dedupe and load a CSV, Excel or JSON-lines file into a database.
 
 The manuals' migration advice as one command: normalise phones (E.164) and
 dates (YYYY-MM-DD), flag missing fields, dedupe within the file and against
-what is stored, trial-migrate a sample (``--sample 100``) or rehearse
-(``--dry-run``), and write a report with one line per rejected or changed
-value: row, field, value, kind, reason. Idempotent and resumable.
+what is stored, trial-migrate a sample (--sample 100) or rehearse
+(--dry-run: nothing is written, not even an empty database), and write a
+report with one line per rejected, dropped, changed or missing value: row,
+line, field, value, kind, reason. An invalid value is dropped and the
+customer kept (--on-invalid drop-value, the default) or costs its row
+(--on-invalid reject-row); rejected rows go to a quarantine file in the
+input's own columns plus a reason column, to fix and re-import. After the
+load, the completeness of every field of what was stored is printed.
+Idempotent and resumable.
 """
 
 from __future__ import annotations
@@ -12,41 +18,81 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
+from crmcore.adapters.memory import MemoryStore
 from crmcore.adapters.sql import SqlStore, create_engine, create_schema
+from crmcore.adapters.sql.tables import missing_tables
 from crmcore.cli.console import Console
 from crmcore.cli.io import InputError, count_rows, database_url, read_rows
 from crmcore.clock import SystemClock
 from crmcore.errors import ConfigurationError
-from crmcore.services.cleaning import ColumnMapping
-from crmcore.services.importing import ImportReport, OnDuplicate, import_customers
+from crmcore.ports import Store
+from crmcore.services.cleaning import CleanRow, ColumnMapping, IssueKind
+from crmcore.services.importing import ImportReport, OnDuplicate, OnInvalid, import_customers
 
-__all__ = ["add_parser", "run", "write_report"]
+__all__ = ["REPORT_COLUMNS", "add_parser", "read_mapping", "run", "write_report"]
+
+REPORT_COLUMNS = ("row", "line", "field", "value", "kind", "reason")
+"""The columns of the import report, in order."""
 
 
 def add_parser(commands: Any) -> None:
     """Register ``import`` on the command's sub-parsers."""
     parser = commands.add_parser(
         "import",
-        help="clean, dedupe and load customers from CSV or JSON lines",
+        help="clean, dedupe and load customers from CSV, Excel or JSON lines",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("file", type=Path, help="a .csv or .jsonl file")
+    parser.add_argument(
+        "file",
+        type=Path,
+        help="a .csv/.tsv/.txt (comma, semicolon or tab; UTF-8, UTF-16 or GB18030), "
+        ".xlsx or .jsonl file, or a crmcore export",
+    )
     parser.add_argument("--db", required=True, help="SQLAlchemy URL or an SQLite file path")
     parser.add_argument(
-        "--mapping", type=Path, help='JSON {"field": "Column"} overriding detection'
+        "--mapping",
+        metavar="JSON",
+        help='which column feeds which field, as JSON ({"phone": "Mobile No."}) or a JSON '
+        "file; fields not named are still detected",
     )
     parser.add_argument("--region", help="default phone region for national numbers, e.g. CN")
-    parser.add_argument("--dry-run", action="store_true", help="write nothing; print the report")
+    parser.add_argument(
+        "--dry-run", action="store_true", help="write nothing (no database either); report only"
+    )
     parser.add_argument("--sample", type=int, metavar="N", help="import only the first N rows")
     parser.add_argument(
-        "--on-duplicate", choices=[p.value for p in OnDuplicate], default=OnDuplicate.SKIP.value
+        "--on-duplicate",
+        choices=[p.value for p in OnDuplicate],
+        default=OnDuplicate.SKIP.value,
+        help="a row describing a customer already in the file or the database: skip it "
+        "(default), merge its contact points and tags into the first, or keep it as a "
+        "customer of its own",
     )
-    parser.add_argument("--report", type=Path, help="report file (.csv or .json)")
-    parser.add_argument("--encoding", help="file encoding (default: detect UTF-8 / GB18030)")
+    parser.add_argument(
+        "--on-invalid",
+        choices=[p.value for p in OnInvalid],
+        default=OnInvalid.DROP_VALUE.value,
+        help="an invalid value (phone 12345, date 1990-02-30): drop the value and keep the "
+        "customer (default, reported as 'dropped'), or reject the whole row",
+    )
+    parser.add_argument(
+        "--report", type=Path, help="report file, .csv or .json (default: FILE.report.csv)"
+    )
+    parser.add_argument(
+        "--quarantine",
+        type=Path,
+        help="where rejected rows go, in the input's own columns plus a reason column "
+        "(default: FILE.rejected.csv, or .jsonl for JSON lines)",
+    )
+    parser.add_argument(
+        "--encoding", help="file encoding (default: detect UTF-8, UTF-16 with BOM, GB18030)"
+    )
     parser.add_argument("--batch-size", type=int, default=10_000, help=argparse.SUPPRESS)
     parser.add_argument(
         "--workers",
@@ -58,34 +104,152 @@ def add_parser(commands: Any) -> None:
     parser.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace, console: Console) -> int:
-    """Run ``crmcore import``; return the exit code."""
-    path: Path = args.file
-    headers, rows = read_rows(path, encoding=args.encoding)
-    if args.mapping is not None:
+def read_mapping(value: str | None, headers: Sequence[str]) -> ColumnMapping:
+    """Return the column mapping: detected, or given as JSON text or a JSON file.
+
+    >>> dict(read_mapping('{"phone": "Mobile"}', ["Name", "Mobile"]).columns)
+    {'name': 'Name', 'phone': 'Mobile'}
+
+    Raises:
+        InputError: If the mapping cannot be read or is not a JSON object of strings.
+        ConfigurationError: If it names an unknown field or a column not in the file.
+    """
+    if value is None:
+        return ColumnMapping.detect(headers)
+    text = value.strip()
+    where = "--mapping"
+    if not text.startswith("{"):
         try:
-            mapping = ColumnMapping.from_json(json.loads(args.mapping.read_text("utf-8")), headers)
-        except (OSError, ValueError) as exc:
-            raise InputError(f"cannot read mapping {args.mapping}: {exc}") from exc
-    else:
-        mapping = ColumnMapping.detect(headers)
+            text = Path(value).read_text("utf-8-sig")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise InputError(f"cannot read mapping file {value}: {reason}") from exc
+        where = f"mapping file {value}"
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise InputError(f"{where} is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+        raise InputError(f'{where} must be a JSON object such as {{"phone": "Mobile"}}')
+    return ColumnMapping.from_json(data, headers)
+
+
+def _default_quarantine(path: Path) -> Path:
+    suffix = ".jsonl" if path.suffix.lower() in {".jsonl", ".ndjson", ".json"} else ".csv"
+    return path.with_name(path.stem + ".rejected" + suffix)
+
+
+class _Quarantine:
+    """Writes rejected rows, as read, to a file to fix and re-import (opened on the first one)."""
+
+    def __init__(self, path: Path, headers: Sequence[str]) -> None:
+        self.path = path
+        self.headers = list(headers)
+        self.reason = "reason" if "reason" not in self.headers else "crmcore_reason"
+        self.rows = 0
+        self._handle: TextIO | None = None
+        self._writer: Any = None
+
+    def add(self, row: CleanRow) -> None:
+        reasons = [f"{i.field}: {i.reason}" for i in row.issues if i.kind is IssueKind.REJECTED]
+        source = row.source or {}
+        if self._handle is None:
+            self._handle = self.path.open("w", encoding="utf-8-sig", newline="")
+            if self.path.suffix.lower() == ".csv":
+                self._writer = csv.writer(self._handle)
+                self._writer.writerow([*self.headers, self.reason])
+        values = [source.get(h) or "" for h in self.headers]
+        if self._writer is not None:
+            self._writer.writerow([*values, "; ".join(reasons)])
+        else:
+            record = dict(zip(self.headers, values, strict=True)) | {
+                self.reason: "; ".join(reasons)
+            }
+            self._handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self.rows += 1
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+
+
+@contextmanager
+def _store(db: str, *, dry_run: bool) -> Iterator[Store]:
+    """Open the database; a dry run creates nothing (no file, no table)."""
+    url = database_url(db)
+    local = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else ""
+    if dry_run and local and not Path(local).exists():
+        yield MemoryStore()  # nothing stored yet: nothing to compare with
+        return
+    engine = create_engine(url)
+    try:
+        if not dry_run:
+            create_schema(engine)
+            yield SqlStore(engine)
+        elif missing_tables(engine):
+            yield MemoryStore()
+        else:
+            yield SqlStore(engine)
+    finally:
+        engine.dispose()
+
+
+def run(args: argparse.Namespace, console: Console) -> int:
+    """Run ``crmcore import``; return the exit code.
+
+    Raises:
+        InputError: If the file or the mapping cannot be read.
+        ConfigurationError: If the options are inconsistent or no name column is found.
+        StorageError: If the database fails (batches committed before stay stored).
+    """
+    path: Path = args.file
     if args.sample is not None and args.sample < 1:
         raise ConfigurationError("--sample must be at least 1")
-    engine = create_engine(database_url(args.db))
+    headers, rows = read_rows(path, encoding=args.encoding)
     try:
-        create_schema(engine)
-        total = count_rows(path)
-        if args.sample is not None and total is not None:
-            total = min(total, args.sample)
-        with console.progress(f"importing {path.name}", total) as progress:
+        report, quarantine = _load(args, console, headers, rows)
+    finally:
+        close = getattr(rows, "close", None)  # a generator holding the file open
+        if close is not None:
+            close()
+    report_path = args.report or path.with_name(path.stem + ".report.csv")
+    write_report(report, report_path)
+    _summary(console, report, report_path, quarantine)
+    return 0
+
+
+def _load(
+    args: argparse.Namespace,
+    console: Console,
+    headers: list[str],
+    rows: Iterator[dict[str, str | None]],
+) -> tuple[ImportReport, _Quarantine]:
+    path: Path = args.file
+    mapping = read_mapping(args.mapping, headers)
+    console.table(
+        "columns",
+        ["field", "column"],
+        [*mapping.columns.items(), *(("(ignored)", c) for c in mapping.ignored)],
+    )
+    quarantine = _Quarantine(args.quarantine or _default_quarantine(path), headers)
+    total = count_rows(path)
+    if args.sample is not None and total is not None:
+        total = min(total, args.sample)
+    try:
+        with (
+            _store(args.db, dry_run=args.dry_run) as store,
+            console.progress(f"importing {path.name}", total) as progress,
+        ):
             report = import_customers(
-                SqlStore(engine),
+                store,
                 rows,
                 mapping,
                 source=path.name,
                 clock=SystemClock(),
                 region=args.region,
                 on_duplicate=OnDuplicate(args.on_duplicate),
+                on_invalid=OnInvalid(args.on_invalid),
+                on_reject=quarantine.add,
                 dry_run=args.dry_run,
                 limit=args.sample,
                 batch_size=args.batch_size,
@@ -93,17 +257,20 @@ def run(args: argparse.Namespace, console: Console) -> int:
                 progress=progress,
             )
     finally:
-        engine.dispose()
-    report_path = args.report or path.with_name(path.stem + ".report.csv")
-    write_report(report, report_path)
-    _summary(console, report, mapping, report_path)
-    return 0
+        quarantine.close()
+    return report, quarantine
 
 
 def write_report(report: ImportReport, path: Path) -> None:
-    """Write one line per issue (row, field, value, kind, reason) as CSV or JSON."""
-    columns = ("row", "field", "value", "kind", "reason")
-    lines = [(i.row, i.field, i.value, i.kind.value, i.reason) for i in report.issues]
+    """Write one line per issue (row, line, field, value, kind, reason) as CSV or JSON.
+
+    ``line`` is the line of the file where the row starts, when the reader knows it.
+    """
+    columns = REPORT_COLUMNS
+    lines = [
+        (i.row, "" if i.line is None else i.line, i.field, i.value, i.kind.value, i.reason)
+        for i in report.issues
+    ]
     if path.suffix.lower() == ".json":
         records = [dict(zip(columns, line, strict=True)) for line in lines]
         path.write_text(json.dumps(records, ensure_ascii=False, indent=1), encoding="utf-8")
@@ -114,16 +281,25 @@ def write_report(report: ImportReport, path: Path) -> None:
         writer.writerows(lines)
 
 
-def _summary(console: Console, report: ImportReport, mapping: ColumnMapping, path: Path) -> None:
+def _summary(
+    console: Console,
+    report: ImportReport,
+    path: Path,
+    quarantine: _Quarantine,
+) -> None:
     verb = "would store" if report.dry_run else "stored"
     console.table(
-        "columns",
-        ["field", "column"],
-        [*mapping.columns.items(), *(("(ignored)", c) for c in mapping.ignored)],
-    )
-    console.table(
         "import" + (" (dry run: nothing written)" if report.dry_run else ""),
-        ["rows", verb, "merged", "already imported", "duplicates", "rejected", "changed"],
+        [
+            "rows",
+            verb,
+            "merged",
+            "already imported",
+            "duplicates",
+            "rejected",
+            "values dropped",
+            "changed",
+        ],
         [
             [
                 report.rows,
@@ -132,16 +308,49 @@ def _summary(console: Console, report: ImportReport, mapping: ColumnMapping, pat
                 report.already_imported,
                 report.duplicates,
                 report.rejected,
+                report.dropped,
                 report.changed,
             ]
         ],
     )
     if report.dry_run or report.rows <= 200:
-        shown = [i for i in report.issues if i.kind.value in {"rejected", "duplicate", "missing"}]
+        shown = [
+            i
+            for i in report.issues
+            if i.kind.value in {"rejected", "dropped", "duplicate", "missing"}
+        ]
         if shown:
             console.table(
                 "problems",
-                ["row", "field", "value", "kind", "reason"],
-                [[i.row, i.field, i.value, i.kind.value, i.reason] for i in shown[:50]],
-            )
+                ["row", "line", "field", "value", "kind", "reason"],
+                [
+                    [i.row, "" if i.line is None else i.line, i.field, i.value, i.kind.value,
+                     i.reason]
+                    for i in shown[:50]
+                ],
+            )  # fmt: skip
+    if report.stored:
+        console.table(
+            "completeness of the customers " + verb,
+            ["field", "filled", "share"],
+            [
+                [field, report.filled.get(field, 0), f"{share:.0%}"]
+                for field, share in report.completeness().items()
+            ],
+        )
+    if report.suggested_region is not None:
+        console.print(
+            f"hint: {report.phones_without_country_code} phone numbers have no country code "
+            f"and were not imported; most read as {report.suggested_region} numbers: "
+            f"run again with --region {report.suggested_region}"
+        )
+    elif report.phones_without_country_code:
+        console.print(
+            f"hint: {report.phones_without_country_code} phone numbers have no country code: "
+            "give --region (e.g. --region CN) to read national numbers"
+        )
     console.print(f"report: {path} ({len(report.issues)} lines)")
+    if quarantine.rows:
+        console.print(
+            f"quarantine: {quarantine.path} ({quarantine.rows} rejected rows to fix and re-import)"
+        )

@@ -21,6 +21,7 @@ import concurrent.futures
 import datetime as dt
 import enum
 import hashlib
+import itertools
 import multiprocessing
 import re
 import unicodedata
@@ -58,13 +59,17 @@ from crmcore.errors import ConfigurationError, InvalidValueError
 
 __all__ = [
     "FIELDS",
+    "IDENTITY_FIELDS",
     "ROW_ERROR",
+    "ROW_LINE",
     "CleanRow",
     "ColumnMapping",
     "IssueKind",
+    "OnInvalid",
     "RowIssue",
     "clean_rows",
     "customer_id_for",
+    "suggest_region",
 ]
 
 FIELDS: Final[Mapping[str, tuple[str, ...]]] = {
@@ -171,6 +176,13 @@ class ColumnMapping:
         column = self.columns.get(field)
         return "" if column is None else _trimmed(row.get(column))
 
+    def field_of(self, column: str) -> str | None:
+        """Return the field ``column`` feeds, or None if the column is ignored."""
+        for field, mapped in self.columns.items():
+            if mapped == column:
+                return field
+        return None
+
     def cells(self, row: Mapping[str, str | None]) -> dict[str, str]:
         """Return the trimmed value of every mapped field (as :meth:`get` gives each).
 
@@ -181,6 +193,25 @@ class ColumnMapping:
 
 def _trimmed(value: str | None) -> str:
     return "" if value is None else str(value).strip()
+
+
+class OnInvalid(enum.StrEnum):
+    """What an import does with an invalid value (a phone ``12345``, a date ``1990-02-30``).
+
+    ``drop-value`` (the default) keeps the customer and leaves the bad value
+    out, reporting it with kind ``dropped``: in a migration, one bad phone must
+    not cost a customer whose name and email are good. ``reject-row`` rejects
+    the whole row instead. Either way a row whose identity is bad (an invalid
+    or undecodable name, company or external id, or no name and no company) is
+    rejected: dropping that value would change who the customer is.
+    """
+
+    DROP_VALUE = "drop-value"
+    REJECT_ROW = "reject-row"
+
+
+IDENTITY_FIELDS: Final = frozenset({"name", "given_name", "family_name", "company", "external_id"})
+"""Fields whose bad value rejects the row under either :class:`OnInvalid` policy."""
 
 
 class IssueKind(enum.StrEnum):
@@ -195,13 +226,19 @@ class IssueKind(enum.StrEnum):
 
 @attrs.frozen
 class RowIssue:
-    """One line of the import report: row number, field, value, what and why."""
+    """One line of the import report: row number, field, value, what and why.
+
+    ``row`` numbers data rows from 1 (the header is not a row); ``line`` is
+    the line of the file where the row starts, when the reader knows it (a
+    quoted cell may span lines, so the two can differ by more than one).
+    """
 
     row: int
     field: str
     value: str
     kind: IssueKind
     reason: str
+    line: int | None = None
 
 
 @attrs.frozen
@@ -214,6 +251,8 @@ class CleanRow:
     issues: tuple[RowIssue, ...] = ()
     duplicate_of: int | None = None
     match_keys: tuple[str, ...] = ()
+    source: Mapping[str, str | None] | None = None
+    """The raw row as read, kept only for a rejected row (to write it to a quarantine file)."""
 
     @property
     def rejected(self) -> bool:
@@ -223,6 +262,11 @@ class CleanRow:
 
 ROW_ERROR: Final = "__crmcore_row_error__"
 """Key a reader puts in a row it could not read (a broken JSON line); the row is rejected."""
+
+ROW_LINE: Final = "__crmcore_line__"
+"""Key a reader may put in a row: the line of the file where the row starts (as text)."""
+
+_SPECIAL_KEYS: Final = frozenset({ROW_ERROR, ROW_LINE})
 
 _Issue: TypeAlias = Callable[[str, str, IssueKind, str], None]
 _Cells: TypeAlias = dict[str, str]
@@ -289,6 +333,7 @@ def clean_rows(
     start_row: int = 1,
     chunk: int = 2_000,
     workers: int = 0,
+    on_invalid: OnInvalid = OnInvalid.DROP_VALUE,
 ) -> Iterator[CleanRow]:
     """Clean import rows lazily, a chunk at a time (phones and emails are normalised in bulk).
 
@@ -304,6 +349,8 @@ def clean_rows(
         workers: Worker processes that normalise chunks in parallel (0: this
             process only). The dedupe pass always runs here, in row order, so
             the result is the same for any number of workers.
+        on_invalid: Drop an invalid value and keep the row (the default), or
+            reject the row (see :class:`OnInvalid`).
 
     Yields:
         One :class:`CleanRow` per input row, in order. Later rows sharing an
@@ -318,7 +365,11 @@ def clean_rows(
         )
     when = utc(at)
     seen: dict[str, int] = {}
-    jobs = (_Job(batch, mapping, source, when, region) for batch in _chunks(rows, start_row, chunk))
+    policy = OnInvalid(on_invalid)
+    jobs = (
+        _Job(batch, mapping, source, when, region, policy)
+        for batch in _chunks(rows, start_row, chunk)
+    )
     cleaned = map(_run, jobs) if workers < 1 else _parallel(jobs, workers)
     for rows_of_chunk in cleaned:
         for row in rows_of_chunk:
@@ -345,11 +396,19 @@ class _Job:
     source: str
     at: pendulum.DateTime
     region: str | None
+    on_invalid: OnInvalid
 
 
 def _run(job: _Job) -> list[CleanRow]:
     return list(
-        _clean_chunk(job.batch, job.mapping, source=job.source, at=job.at, region=job.region)
+        _clean_chunk(
+            job.batch,
+            job.mapping,
+            source=job.source,
+            at=job.at,
+            region=job.region,
+            on_invalid=job.on_invalid,
+        )
     )
 
 
@@ -388,6 +447,7 @@ def _mark_duplicate(row: CleanRow, seen: dict[str, int]) -> CleanRow:
         issues=(*row.issues, issue),
         duplicate_of=first,
         match_keys=row.match_keys,
+        source=row.source,
     )
 
 
@@ -398,8 +458,15 @@ def _clean_chunk(
     source: str,
     at: pendulum.DateTime,
     region: str | None,
+    on_invalid: OnInvalid,
 ) -> Iterator[CleanRow]:
     cells = [mapping.cells(r.values) for r in batch]
+    for row_cells in cells:
+        # A value with undecodable bytes is not read as a phone, email, date …: it is
+        # reported once (by _clean_row) and, unless it rejects the row, left out.
+        for field, value in row_cells.items():
+            if "\ufffd" in value:
+                row_cells[field] = ""
     email_cells = [[v for v in _SPLIT.split(c.get("email", "")) if v] for c in cells]
     phone_cells = [[v for v in _SPLIT.split(c.get("phone", "")) if v] for c in cells]
     emails = normalize_emails([e for cell in email_cells for e in cell])
@@ -430,6 +497,8 @@ def _clean_chunk(
             at=at,
             emails=list(zip(e_cell, row_emails, strict=True)),
             phones=list(zip(p_cell, row_phones, strict=True)),
+            mapping=mapping,
+            on_invalid=on_invalid,
         )
 
 
@@ -446,11 +515,12 @@ def _contact_values(
     emails: Sequence[tuple[str, str | InvalidValueError]],
     phones: Sequence[tuple[str, tuple[str, str | None] | InvalidValueError]],
     issue: _Issue,
+    invalid: IssueKind,
 ) -> tuple[list[EmailAddress], list[PhoneNumber]]:
     good_emails: list[EmailAddress] = []
     for text, result in emails:
         if isinstance(result, InvalidValueError):
-            issue("email", text, IssueKind.REJECTED, result.reason)
+            issue("email", text, invalid, result.reason)
             continue
         good_emails.append(EmailAddress(result))
         if result != text:
@@ -458,7 +528,7 @@ def _contact_values(
     good_phones: list[PhoneNumber] = []
     for text, phone_result in phones:
         if isinstance(phone_result, InvalidValueError):
-            issue("phone", text, IssueKind.REJECTED, phone_result.reason)
+            issue("phone", text, invalid, phone_result.reason)
             continue
         phone = PhoneNumber(*phone_result)
         good_phones.append(phone)
@@ -475,31 +545,38 @@ def _clean_row(
     at: pendulum.DateTime,
     emails: Sequence[tuple[str, str | InvalidValueError]],
     phones: Sequence[tuple[str, tuple[str, str | None] | InvalidValueError]],
+    mapping: ColumnMapping,
+    on_invalid: OnInvalid,
 ) -> CleanRow:
     row = raw.row
+    values = raw.values
     issues: list[RowIssue] = []
+    line_text = values.get(ROW_LINE)
+    line = int(line_text) if line_text else None
+    invalid = IssueKind.REJECTED if on_invalid is OnInvalid.REJECT_ROW else IssueKind.DROPPED
 
     def issue(field: str, value: str, kind: IssueKind, reason: str) -> None:
-        issues.append(RowIssue(row, field, value, kind, reason))
+        issues.append(RowIssue(row, field, value, kind, reason, line))
 
-    values = raw.values
     if ROW_ERROR in values:
         issue("row", str(row), IssueKind.REJECTED, str(values[ROW_ERROR]))
-        return CleanRow(row=row, customer=None, key="", issues=tuple(issues))
+        return CleanRow(row=row, customer=None, key="", issues=tuple(issues), source=values)
     for column, value in values.items():
-        if value is not None and "\ufffd" in str(value):
-            issue(column, str(value), IssueKind.REJECTED, "not valid text in the file's encoding")
-    good_emails, good_phones = _contact_values(emails, phones, issue)
+        if value is not None and "\ufffd" in str(value) and column not in _SPECIAL_KEYS:
+            field = mapping.field_of(column)
+            kind = IssueKind.REJECTED if field in IDENTITY_FIELDS else invalid
+            issue(field or column, str(value), kind, "not valid text in the file's encoding")
+    good_emails, good_phones = _contact_values(emails, phones, issue, invalid)
 
     get = cells.get
     name = _name(get("name", ""), get("given_name", ""), get("family_name", ""), issue)
     company = get("company", "")
     if name is None and not company:
         issue("name", "", IssueKind.REJECTED, "a name or a company is required")
-    if not emails and not phones:
+    if not good_emails and not good_phones:
         issue("email", "", IssueKind.MISSING, "no email or phone: the customer cannot be contacted")
 
-    person = _person(name, company, cells, issue) if name is not None else None
+    person = _person(name, company, cells, issue, invalid) if name is not None else None
     address = _address(cells, issue)
     country = _country(get("country", ""), issue)
     tags = _tags(get("tags", ""), issue)
@@ -513,7 +590,7 @@ def _clean_row(
     match_keys += [f"e:{str(e).casefold()}" for e in good_emails]
     match_keys += [f"p:{p.e164}" for p in good_phones]
     if rejected:
-        return CleanRow(row=row, customer=None, key=key, issues=tuple(issues))
+        return CleanRow(row=row, customer=None, key=key, issues=tuple(issues), source=values)
 
     points = ContactPoints(
         emails=[
@@ -566,6 +643,7 @@ def _person(
     company: str,
     cells: _Cells,
     issue: _Issue,
+    invalid: IssueKind,
 ) -> Person:
     birth_raw = cells.get("birth_date", "")
     birth: dt.date | None = None
@@ -573,14 +651,14 @@ def _person(
         try:
             birth = _parse_date(birth_raw)
         except InvalidValueError as exc:
-            issue("birth_date", birth_raw, IssueKind.REJECTED, exc.reason)
+            issue("birth_date", birth_raw, invalid, exc.reason)
         else:
             if birth.isoformat() != birth_raw:
                 issue(
                     "birth_date", birth_raw, IssueKind.CHANGED, f"normalised to {birth.isoformat()}"
                 )
             if birth < dt.date(1900, 1, 1):
-                issue("birth_date", birth_raw, IssueKind.REJECTED, "before 1900-01-01")
+                issue("birth_date", birth_raw, invalid, "before 1900-01-01")
                 birth = None
     gender_raw = cells.get("gender", "")
     gender = _GENDERS.get(gender_raw.casefold()) if gender_raw else None
@@ -698,3 +776,37 @@ def _identity_key(
         return f"phone:{phones[0].e164}"
     who = name.full if name is not None else ""
     return f"name:{who.casefold()}|{company.casefold()}"
+
+
+_CANDIDATE_REGIONS: Final = ("CN", "HK", "TW", "SG", "US", "GB", "DE", "FR", "JP", "AU", "IN")
+"""Regions tried, in this order, when guessing the region of national phone numbers."""
+
+NO_COUNTRY_CODE: Final = "no country code"
+"""How the reason of a phone read without a region begins (see :func:`suggest_region`)."""
+
+
+def suggest_region(phones: Iterable[str], *, sample: int = 200) -> str | None:
+    """Guess the region in which national phone numbers (no ``+``, no region given) read best.
+
+    Tries the first ``sample`` numbers in a few common regions and returns the
+    one where most of them are valid, if that is at least half of them.
+
+    >>> suggest_region(["138 0013 8000", "139 1234 5678", "010 6552 9988"])
+    'CN'
+    >>> suggest_region(["06 12 34 56 78", "01 23 45 67 89"])
+    'FR'
+
+    Numbers valid in several regions go to the earliest of CN, HK, TW, SG,
+    US, GB, DE, FR, JP, AU, IN: the hint is a suggestion, never applied silently.
+    >>> suggest_region(["12", "x"]) is None
+    True
+    """
+    tried = list(itertools.islice((p for p in phones if p.strip()), sample))
+    if not tried:
+        return None
+    best, best_valid = None, 0
+    for region in _CANDIDATE_REGIONS:
+        valid = sum(1 for r in normalize_phones(tried, region) if isinstance(r, tuple))
+        if valid > best_valid:
+            best, best_valid = region, valid
+    return best if best_valid * 2 >= len(tried) else None

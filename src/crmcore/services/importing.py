@@ -18,13 +18,14 @@ May import: ``crmcore.ports``, ``crmcore.domain``, ``crmcore.errors``,
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import enum
 import gc
 import itertools
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any
+from typing import Any, Final
 
 import attrs
 
@@ -39,15 +40,18 @@ from crmcore.domain import (
 from crmcore.errors import NotFoundError, StaleVersionError
 from crmcore.ports import Store, UnitOfWork
 from crmcore.services.cleaning import (
+    NO_COUNTRY_CODE,
     CleanRow,
     ColumnMapping,
     IssueKind,
+    OnInvalid,
     RowIssue,
     clean_rows,
     customer_id_for,
+    suggest_region,
 )
 
-__all__ = ["ImportReport", "OnDuplicate", "import_customers"]
+__all__ = ["COMPLETENESS_FIELDS", "ImportReport", "OnDuplicate", "OnInvalid", "import_customers"]
 
 
 class OnDuplicate(enum.StrEnum):
@@ -58,9 +62,29 @@ class OnDuplicate(enum.StrEnum):
     KEEP = "keep"  # store it as a customer of its own
 
 
+def _has_city(customer: Customer) -> bool:
+    return any(a.address.city for a in customer.points.addresses)
+
+
+COMPLETENESS_FIELDS: Final[Mapping[str, Callable[[Customer], object]]] = {
+    "name": lambda c: c.display_name,
+    "company": lambda c: c.organization or (c.person is not None and c.person.employer),
+    "email": lambda c: c.points.emails,
+    "phone": lambda c: c.points.phones,
+    "address": lambda c: c.points.addresses,
+    "city": _has_city,
+    "country": lambda c: c.country,
+    "birth_date": lambda c: c.person is not None and c.person.birth_date,
+    "gender": lambda c: c.person is not None and c.person.gender,
+    "owner": lambda c: c.owner,
+    "tags": lambda c: c.tags,
+}
+"""The fields whose completeness an import measures, each with its "is it filled" test."""
+
+
 @attrs.frozen
 class ImportReport:
-    """What an import did, with one issue per rejected, changed or duplicate value.
+    """What an import did, with one issue per rejected, changed, dropped or duplicate value.
 
     Attributes:
         rows: Rows read.
@@ -71,6 +95,12 @@ class ImportReport:
         rejected: Rows that could not be imported.
         issues: Every report line, in row order.
         dry_run: Whether nothing was written.
+        filled: For each of :data:`COMPLETENESS_FIELDS`, how many of the
+            ``stored`` customers have it (the manuals' completeness check after a load).
+        phones_without_country_code: Phone values that could not be read
+            because they are national numbers and no region was given.
+        suggested_region: The region most of those numbers read in, if any
+            (see :func:`~crmcore.services.cleaning.suggest_region`).
     """
 
     rows: int
@@ -81,11 +111,32 @@ class ImportReport:
     rejected: int
     issues: tuple[RowIssue, ...]
     dry_run: bool
+    filled: Mapping[str, int] = attrs.field(factory=dict)
+    phones_without_country_code: int = 0
+    suggested_region: str | None = None
 
     @property
     def changed(self) -> int:
         """Rows with at least one normalised value."""
         return len({i.row for i in self.issues if i.kind is IssueKind.CHANGED})
+
+    @property
+    def dropped(self) -> int:
+        """Values left out of kept rows because they were invalid."""
+        return sum(1 for i in self.issues if i.kind is IssueKind.DROPPED)
+
+    def completeness(self) -> dict[str, float]:
+        """Return the share (0..1) of stored customers having each field.
+
+        >>> report = ImportReport(rows=4, stored=4, merged=0, already_imported=0,
+        ...     duplicates=0, rejected=0, issues=(), dry_run=False,
+        ...     filled={"email": 3, "phone": 4})
+        >>> report.completeness()
+        {'email': 0.75, 'phone': 1.0}
+        """
+        if not self.stored:
+            return dict.fromkeys(self.filled, 0.0)
+        return {field: count / self.stored for field, count in self.filled.items()}
 
 
 @attrs.define
@@ -99,6 +150,10 @@ class _Tally:
     issues: list[RowIssue] = attrs.field(factory=list)
     first_ids: dict[int, CustomerId] = attrs.field(factory=dict)
     lookups: bool = True
+    filled: collections.Counter[str] = attrs.field(factory=collections.Counter)
+    phones: int = 0
+    no_region: list[str] = attrs.field(factory=list)
+    count_regions: bool = False
 
 
 def import_customers(
@@ -116,6 +171,8 @@ def import_customers(
     workers: int = 0,
     by: UserId | None = None,
     progress: Callable[[int], None] | None = None,
+    on_invalid: OnInvalid = OnInvalid.DROP_VALUE,
+    on_reject: Callable[[CleanRow], None] | None = None,
 ) -> ImportReport:
     """Clean, dedupe and store customers from raw rows.
 
@@ -134,6 +191,11 @@ def import_customers(
             them (0: none; the result does not depend on it).
         by: Who runs the import (recorded on events).
         progress: Called with the number of rows processed after each batch.
+        on_invalid: Keep a row and drop its invalid values (the default), or
+            reject the row (see :class:`~crmcore.services.cleaning.OnInvalid`).
+        on_reject: Called with every rejected row, in order (its
+            :attr:`~crmcore.services.cleaning.CleanRow.source` holds the row as
+            read), e.g. to write a quarantine file to fix and re-import.
 
     Returns:
         The report.
@@ -144,8 +206,16 @@ def import_customers(
     """
     at = clock.now()
     source_rows = rows if limit is None else itertools.islice(rows, limit)
-    cleaned = clean_rows(source_rows, mapping, source=source, at=at, region=region, workers=workers)
-    tally = _Tally()
+    cleaned = clean_rows(
+        source_rows,
+        mapping,
+        source=source,
+        at=at,
+        region=region,
+        workers=workers,
+        on_invalid=on_invalid,
+    )
+    tally = _Tally(count_regions=region is None)
     with store.unit_of_work() as uow:
         # Loading into an empty store, every stored customer comes from this run, and
         # any row that could match one was already caught by the in-file dedupe: the
@@ -155,7 +225,15 @@ def import_customers(
     with _bulk_collection():
         for batch in _batches(cleaned, batch_size):
             with store.unit_of_work() as uow:
-                _import_batch(uow, batch, tally, on_duplicate=on_duplicate, by=by, source=source)
+                _import_batch(
+                    uow,
+                    batch,
+                    tally,
+                    on_duplicate=on_duplicate,
+                    by=by,
+                    source=source,
+                    on_reject=on_reject,
+                )
                 if not dry_run:
                     uow.commit()
             if progress is not None:
@@ -169,7 +247,26 @@ def import_customers(
         rejected=tally.rejected,
         issues=tuple(tally.issues),
         dry_run=dry_run,
+        filled={field: tally.filled[field] for field in COMPLETENESS_FIELDS},
+        phones_without_country_code=len(tally.no_region),
+        suggested_region=_suggested_region(tally),
     )
+
+
+def _suggested_region(tally: _Tally) -> str | None:
+    """Suggest a region when at least half of the phone values lacked a country code."""
+    missing = len(tally.no_region)
+    if not missing or missing * 2 < tally.phones + missing:
+        return None
+    return suggest_region(tally.no_region)
+
+
+def _count_phones(row: CleanRow, tally: _Tally) -> None:
+    if row.customer is not None:
+        tally.phones += len(row.customer.points.phones)
+    for issue in row.issues:
+        if issue.field == "phone" and issue.reason.startswith(NO_COUNTRY_CODE):
+            tally.no_region.append(issue.value)
 
 
 @contextlib.contextmanager
@@ -242,15 +339,20 @@ def _import_batch(
     on_duplicate: OnDuplicate,
     by: UserId | None,
     source: str,
+    on_reject: Callable[[CleanRow], None] | None,
 ) -> None:
     new: dict[CustomerId, Customer] = {}
     updated: dict[CustomerId, Customer] = {}
     for row in batch:
         tally.rows += 1
         tally.issues.extend(row.issues)
+        if tally.count_regions:
+            _count_phones(row, tally)
         customer = row.customer
         if customer is None:
             tally.rejected += 1
+            if on_reject is not None:
+                on_reject(row)
             continue
         if row.duplicate_of is None and (
             customer.id in new or (tally.lookups and _stored(uow, customer.id))
@@ -344,6 +446,9 @@ def _save_new(uow: UnitOfWork, new: dict[CustomerId, Customer], tally: _Tally) -
                 tally.already += 1
                 del new[customer.id]
     tally.stored += len(new)
+    filled = tally.filled
+    for field, has in COMPLETENESS_FIELDS.items():
+        filled[field] += sum(1 for customer in new.values() if has(customer))
 
 
 def _duplicate_target(

@@ -125,6 +125,8 @@ from sqlalchemy.dialects import mysql, postgresql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeEngine
 
+from crmcore.errors import StorageError
+
 __all__ = [
     "ID_LENGTH",
     "Amount",
@@ -145,6 +147,7 @@ __all__ = [
     "merge_members",
     "merges",
     "metadata",
+    "missing_tables",
     "opportunities",
     "orders",
     "survey_responses",
@@ -590,3 +593,26 @@ event_outbox = sa.Table(
     sa.Index("ix_event_outbox_delivered_at_seq", "delivered_at", "seq"),
     **_OPTIONS,
 )
+
+
+def missing_tables(engine: sa.Engine) -> list[str]:
+    """Return the names of crmcore's tables that ``engine``'s database lacks (read only).
+
+    A rehearsal (``crmcore import --dry-run``) uses this to avoid creating
+    anything: with no tables, nothing is stored to compare against.
+
+    >>> engine = sa.create_engine("sqlite://")
+    >>> "customers" in missing_tables(engine)
+    True
+    >>> metadata.create_all(engine)
+    >>> missing_tables(engine)
+    []
+
+    Raises:
+        StorageError: If the database cannot be read.
+    """
+    try:
+        present = set(sa.inspect(engine).get_table_names())
+    except sa.exc.SQLAlchemyError as exc:
+        raise StorageError("inspect schema", str(exc).splitlines()[0]) from exc
+    return sorted(set(metadata.tables) - present)
