@@ -7,11 +7,16 @@ import io
 import json
 from pathlib import Path
 
+import pendulum
 import pytest
 
+from crmcore.adapters.sql import SqlStore, create_engine
+from crmcore.adapters.sql.segments import select_customer_ids
 from crmcore.cli import main
 from crmcore.cli.console import Console
-from crmcore.segments import HasTag, field
+from crmcore.cli.segment import existed_at
+from crmcore.clock import utc
+from crmcore.segments import HasTag, evaluate, field
 from crmcore.serialization import dumps
 
 CONTACTS = [
@@ -78,8 +83,9 @@ def test_or_and_not_combine_in_json(db: str, tmp_path: Path) -> None:
 def test_out_writes_the_ids_to_a_file_and_says_how_many(db: str, tmp_path: Path) -> None:
     rule = rule_file(tmp_path, dumps(HasTag("vip")))
     target = tmp_path / "ids.txt"
+    tomorrow = pendulum.tomorrow("Asia/Shanghai").to_date_string()  # after the import
     code, out, _ = run_cli(
-        "segment", "--db", db, "--rule", rule, "--at", "2026-03-01", "--tz", "Asia/Shanghai",
+        "segment", "--db", db, "--rule", rule, "--at", tomorrow, "--tz", "Asia/Shanghai",
         "--out", str(target),
     )  # fmt: skip
     assert code == 0
@@ -125,3 +131,55 @@ def test_a_timestamp_without_offset_or_zone_exits_2(db: str, tmp_path: Path) -> 
 
 def test_a_missing_option_is_a_usage_error(db: str) -> None:
     assert run_cli("segment", "--db", db)[0] == 1
+
+
+# --------------------------------------------------------------------------- --at and creation time
+EVERYONE = field("owner").is_empty() | ~field("owner").is_empty()
+
+
+def import_contacts(folder: Path, url: str, name: str, rows: list[tuple[str, ...]]) -> None:
+    source = folder / name
+    with source.open("w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle).writerows([CONTACTS[0], *rows])
+    code, _, err = run_cli("import", str(source), "--db", url, "--region", "CN")
+    assert code == 0, err
+
+
+def test_a_segment_at_an_instant_before_any_customer_existed_is_empty(
+    db: str, tmp_path: Path
+) -> None:
+    rule = rule_file(tmp_path, dumps(EVERYONE))
+    code, out, _ = run_cli("segment", "--db", db, "--rule", rule, "--at", "2000-01-01T00:00Z")
+    assert (code, out) == (0, "")
+
+
+def test_a_segment_at_an_instant_leaves_out_customers_created_after_it(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'crm.sqlite'}"
+    import_contacts(tmp_path, url, "first.csv", [CONTACTS[1], CONTACTS[2]])
+    between = pendulum.now("UTC")
+    import_contacts(tmp_path, url, "second.csv", [CONTACTS[3], CONTACTS[4]])
+    rule = rule_file(tmp_path, dumps(EVERYONE))
+    args = ("segment", "--db", url, "--rule", rule, "--format", "csv")
+    then = run_cli(*args, "--at", between.isoformat())
+    now = run_cli(*args)
+    assert (then[0], names_in_csv(then[1])) == (0, ["张伟", "李娜"])
+    assert (now[0], names_in_csv(now[1])) == (0, ["John Smith", "张伟", "李娜", "王芳"])
+
+
+def test_the_creation_clause_selects_the_same_customers_in_memory_and_in_sql(
+    db: str,
+) -> None:
+    engine = create_engine(db)
+    try:
+        with SqlStore(engine).unit_of_work() as uow:
+            stored = list(uow.customers.iter_all())
+        created = sorted(c.created_at for c in stored)
+        at = utc(pendulum.instance(created[1]))
+        rule = existed_at(EVERYONE, at)
+        in_memory = sorted(c.id for c in stored if evaluate(rule, c, at=at))
+        with engine.connect() as connection:
+            in_sql = select_customer_ids(connection, rule, at=at)
+    finally:
+        engine.dispose()
+    assert in_sql == in_memory
+    assert len(in_sql) == sum(1 for t in created if t <= at)

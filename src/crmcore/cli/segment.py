@@ -4,7 +4,8 @@ The rule is the JSON form of a :data:`crmcore.segments.Rule` (see
 docs/segments.md), read through :mod:`crmcore.serialization`: a rule that
 does not parse exits with code 2 and every problem with its ``$.path``. It
 runs as one SQL query (:func:`crmcore.adapters.sql.segments.select_customer_ids`)
-at ``--at`` (default: now) with calendar days counted in ``--tz``. Merged
+at ``--at`` (default: now) with calendar days counted in ``--tz``, over the
+customers that existed then (created at or before ``--at``). Merged
 customers are left out unless ``--include-merged``.
 
 May import: services, adapters and everything below them.
@@ -32,7 +33,7 @@ from crmcore.errors import InvalidValueError, PayloadError
 from crmcore.segments import Rule, field
 from crmcore.serialization import loads
 
-__all__ = ["add_parser", "load_rule", "parse_at", "run"]
+__all__ = ["add_parser", "existed_at", "load_rule", "parse_at", "run"]
 
 
 def add_parser(commands: Any) -> None:
@@ -108,6 +109,29 @@ def parse_at(raw: str | None, tz: str | None) -> pendulum.DateTime:
     return utc(parsed)
 
 
+def existed_at(rule: Rule, at: pendulum.DateTime) -> Rule:
+    """Return ``rule`` restricted to the customers that existed at ``at`` (created at or before).
+
+    A plain rule clause, so every backend (in memory, SQL, polars) selects
+    the same customers; a segment evaluated in the past does not list
+    customers created since.
+
+    >>> existed_at(field("owner") == "u-li", utc(pendulum.datetime(2026, 3, 1))).rules[0]
+    Compare(field='created_at', op=<Op.LE: 'le'>, value='2026-03-01T00:00:00+00:00')
+
+    Args:
+        rule: The segment rule.
+        at: The evaluation instant (aware).
+
+    Returns:
+        ``created_at <= at`` and ``rule``.
+
+    Raises:
+        InvalidValueError: If ``at`` is not an aware timestamp.
+    """
+    return (field("created_at") <= at) & rule
+
+
 @contextmanager
 def _output(path: Path | None, default: TextIO) -> Iterator[TextIO]:
     if path is None:
@@ -139,6 +163,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     rule = load_rule(args.rule)
     tz = _zone(args.tz)
     at = parse_at(args.at, args.tz)
+    rule = existed_at(rule, at)
     if not args.include_merged:
         rule = field("merged_into").is_empty() & rule
     url = database_url(args.db)
