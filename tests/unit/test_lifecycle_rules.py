@@ -11,6 +11,7 @@ import pytest
 from crmcore.domain import (
     ActivityId,
     ActivityKind,
+    Case,
     CaseId,
     CaseKind,
     Customer,
@@ -22,6 +23,7 @@ from crmcore.domain import (
     PersonName,
     Severity,
     SurveyResponseId,
+    TeamId,
     UserId,
     capture_lead,
     log_activity,
@@ -200,3 +202,67 @@ def test_rule_thresholds_must_be_positive() -> None:
 def test_rules_round_trip_through_json_as_a_tagged_union() -> None:
     rules: list[TimeRule] = [FollowUpOverdue(days=5), LeadIdle(), SurveyAfterClose()]
     assert [loads(dumps(r), TimeRule) for r in rules] == rules  # type: ignore[arg-type]  # a union
+
+
+# --------------------------------------------------------------------------- unowned cases
+SUPPORT = TeamId("t-support")
+TEAM_LEAD = UserId("u-team-lead")
+QUEUE = UserId("q-escalations")
+AT_RISK = T0.add(hours=3, minutes=30)
+
+
+def unowned_complaint(team: TeamId | None = SUPPORT) -> Case:
+    case, _ = open_case(
+        id=CaseId("k-2"),
+        customer_id=CustomerId("c-1"),
+        kind=CaseKind.COMPLAINT,
+        subject="无人负责的投诉",
+        severity=Severity.HIGH,
+        team=team,
+        at=T0,
+    )
+    return case
+
+
+def test_an_unowned_case_is_escalated_to_its_team_lead() -> None:
+    snapshot = RuleSnapshot(cases=[unowned_complaint()], team_leads={SUPPORT: TEAM_LEAD})
+    (action,) = due_actions(snapshot, at=AT_RISK, rules=[SlaEscalation(calendar=china_mainland())])
+    assert (action.kind, action.recipient) == (ActionKind.ESCALATE_CASE, TEAM_LEAD)
+    assert action.reason.endswith("(unowned; escalated to the lead of team t-support)")
+
+
+def test_the_team_lead_comes_before_the_escalation_queue() -> None:
+    snapshot = RuleSnapshot(cases=[unowned_complaint()], team_leads={SUPPORT: TEAM_LEAD})
+    rule = SlaEscalation(calendar=china_mainland(), escalation_queue=QUEUE)
+    (action,) = due_actions(snapshot, at=AT_RISK, rules=[rule])
+    assert action.recipient == TEAM_LEAD
+
+
+def test_an_unowned_case_without_a_known_team_lead_goes_to_the_escalation_queue() -> None:
+    snapshot = RuleSnapshot(cases=[unowned_complaint(team=None)], team_leads={SUPPORT: TEAM_LEAD})
+    rule = SlaEscalation(calendar=china_mainland(), escalation_queue=QUEUE)
+    (action,) = due_actions(snapshot, at=AT_RISK, rules=[rule])
+    assert (action.recipient, action.reason.endswith("(unowned; escalated to q-escalations)")) == (
+        QUEUE,
+        True,
+    )
+
+
+def test_an_unowned_case_with_no_lead_and_no_queue_has_no_recipient_and_says_why() -> None:
+    snapshot = RuleSnapshot(cases=[unowned_complaint()])
+    (action,) = due_actions(snapshot, at=AT_RISK, rules=[SlaEscalation(calendar=china_mainland())])
+    assert action.recipient is None
+    assert action.reason.endswith("(unowned; no team lead or escalation queue known)")
+
+
+def test_an_owned_case_still_goes_to_the_owners_supervisor_not_the_queue() -> None:
+    snapshot, _ = open_complaint()
+    snapshot = attrs.evolve(snapshot, team_leads={SUPPORT: TEAM_LEAD})
+    rule = SlaEscalation(calendar=china_mainland(), escalation_queue=QUEUE)
+    (action,) = due_actions(snapshot, at=AT_RISK, rules=[rule])
+    assert action.recipient == BOSS
+
+
+def test_the_escalation_queue_round_trips_through_json() -> None:
+    rule = SlaEscalation(escalation_queue=QUEUE)
+    assert loads(dumps(rule), TimeRule) == rule  # type: ignore[arg-type]  # a union

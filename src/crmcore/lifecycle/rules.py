@@ -27,7 +27,7 @@ from crmcore.clock import utc
 from crmcore.domain.activity import Activity
 from crmcore.domain.case import Case
 from crmcore.domain.customer import Customer, Tier
-from crmcore.domain.ids import CustomerId, UserId
+from crmcore.domain.ids import CustomerId, TeamId, UserId
 from crmcore.domain.lead import Lead, LeadStatus
 from crmcore.domain.opportunity import Opportunity
 from crmcore.domain.survey import SurveyResponse
@@ -106,11 +106,24 @@ class FollowUpOverdue:
 
 @attrs.frozen(kw_only=True)
 class SlaEscalation:
-    """An open case's SLA target at risk or breached → escalate to the owner's supervisor."""
+    """An open case's SLA target at risk or breached → escalate to the owner's supervisor.
+
+    An unowned case goes to the lead of the case's team (the snapshot's
+    ``team_leads``), else to ``escalation_queue``; with neither the action
+    has no recipient and the host decides.
+
+    Attributes:
+        policy: The SLA targets by severity and tier.
+        calendar: The business hours SLA time is counted in.
+        at_risk: Also escalate targets at risk, not only breached ones.
+        escalation_queue: Who receives escalations of unowned cases whose team
+            lead is unknown (a user or a shared queue's id), or None.
+    """
 
     policy: SlaPolicy = DEFAULT_SLA_POLICY
     calendar: BusinessCalendar = attrs.field(factory=weekday_calendar)
     at_risk: bool = True
+    escalation_queue: UserId | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -150,6 +163,10 @@ days, surveys a day after closing. Hosts pass their own rules and calendar."""
 
 
 def _frozen(value: Mapping[UserId, UserId]) -> Mapping[UserId, UserId]:
+    return MappingProxyType(dict(value))
+
+
+def _frozen_teams(value: Mapping[TeamId, UserId]) -> Mapping[TeamId, UserId]:
     return MappingProxyType(dict(value))
 
 
@@ -193,6 +210,8 @@ class RuleSnapshot:
         activities: Activities (follow-ups) of any of the above.
         survey_responses: Survey answers (a case with an answer needs no survey).
         supervisors: Host data: each user's supervisor (主管).
+        team_leads: Host data: each team's lead, who receives the SLA
+            escalations of the team's unowned cases.
         issued: Ids of actions already issued; they are not returned again.
     """
 
@@ -204,6 +223,9 @@ class RuleSnapshot:
     survey_responses: tuple[SurveyResponse, ...] = attrs.field(default=(), converter=_responses)
     supervisors: Mapping[UserId, UserId] = attrs.field(
         factory=lambda: MappingProxyType({}), converter=_frozen
+    )
+    team_leads: Mapping[TeamId, UserId] = attrs.field(
+        factory=lambda: MappingProxyType({}), converter=_frozen_teams
     )
     issued: frozenset[str] = attrs.field(default=frozenset(), converter=_ids)
 
@@ -242,6 +264,24 @@ def _supervisor(snapshot: RuleSnapshot, owner: UserId) -> tuple[UserId, str]:
     if boss is None:
         return owner, " (no supervisor known; reminding the owner)"
     return boss, ""
+
+
+def _escalation_recipient(
+    rule: SlaEscalation, snapshot: RuleSnapshot, case: Case
+) -> tuple[UserId | None, str]:
+    """Who receives an escalation of ``case``, and a note on how they were chosen.
+
+    The owner's supervisor (or the owner); for an unowned case the lead of
+    its team, else the rule's escalation queue, else nobody.
+    """
+    if case.owner is not None:
+        return _supervisor(snapshot, case.owner)
+    lead = snapshot.team_leads.get(case.team) if case.team is not None else None
+    if lead is not None:
+        return lead, f" (unowned; escalated to the lead of team {case.team})"
+    if rule.escalation_queue is not None:
+        return rule.escalation_queue, f" (unowned; escalated to {rule.escalation_queue})"
+    return None, " (unowned; no team lead or escalation queue known)"
 
 
 def _last_touch(
@@ -328,9 +368,7 @@ def _escalations(
                 due = at
             else:
                 continue
-            recipient, note = (
-                _supervisor(snapshot, case.owner) if case.owner is not None else (None, "")
-            )
+            recipient, note = _escalation_recipient(rule, snapshot, case)
             words = target.target.replace("_", " ")
             yield DueAction(
                 id=f"sla-{target.state}:case:{case.id}:{target.target}",
