@@ -121,7 +121,12 @@ RULES: dict[str, tuple[set[str], set[str]]] = {
     "__init__": ({"errors", "clock", "domain"}, set()),
 }
 # Which adapter may use which third-party library: memory is stdlib only.
-ADAPTER_THIRD_PARTY = {"memory": set(), "sql": {"sqlalchemy"}, "frames": {"polars"}}
+ADAPTER_THIRD_PARTY = {
+    "memory": set(),
+    "sql": {"sqlalchemy"},
+    "frames": {"polars"},
+    "transfer": set(),
+}
 
 
 def _stdlib() -> frozenset[str]:
