@@ -62,9 +62,12 @@ def test_a_backend_crmcore_does_not_support_is_named() -> None:
     )
 
 
-@pytest.mark.parametrize("url", ["not a url", "", "mysql://root:hunter2@127.0.0.1:port/test"])
+@pytest.mark.parametrize("url", ["not a url", "", "mysql://root@127.0.0.1:port/test"])
 def test_a_url_that_does_not_parse_is_a_configuration_error(url: str) -> None:
-    assert message_for(url).startswith("invalid database URL ")
+    assert message_for(url) == (
+        f"invalid database URL {url!r}: expected scheme://user:password@host:port/database,"
+        " e.g. sqlite:///FILE, postgresql+psycopg://… or mysql+pymysql://…"
+    )
 
 
 @pytest.mark.parametrize(

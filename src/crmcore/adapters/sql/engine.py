@@ -52,8 +52,8 @@ def _parse_url(url: str | sa.URL) -> sa.URL:
     except (sa.exc.ArgumentError, ValueError) as exc:
         shown = _redacted(str(url)) if isinstance(url, str) else repr(url)
         raise ConfigurationError(
-            f"invalid database URL {shown!r}: expected scheme://user:password@host:port/database"
-            f" ({_SUPPORTED}) or sqlite:///PATH for a file"
+            f"invalid database URL {shown!r}: expected scheme://user:password@host:port/database,"
+            f" e.g. {_SUPPORTED}"
         ) from exc
 
 
