@@ -126,6 +126,7 @@ ADAPTER_THIRD_PARTY = {
     "sql": {"sqlalchemy"},
     "frames": {"polars"},
     "transfer": set(),
+    "tabular": {"python_calamine"},
 }
 
 
