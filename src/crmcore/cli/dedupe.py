@@ -1,11 +1,15 @@
-"""``crmcore dedupe``: find duplicate customers in any CSV file.
+"""``crmcore dedupe``: find duplicate customers in a CSV, JSON-lines or .xlsx file.
 
-Reads a CSV with recognisable headers (``first_name``, ``last_name``,
+Reads a table with recognisable headers (``first_name``, ``last_name``,
 ``name``, ``email``, ``phone``, ``company``, ``city``, ``postcode``,
 ``country``, ``birth_date``/``dob``, or Chinese ones: 姓名, 手机, 邮箱, 公司,
-城市; unknown columns are ignored), runs :func:`crmcore.matching.dedupe`
-and writes ``id,cluster_id`` for every input row. Progress goes to stderr
-(with rich when it is installed).
+城市; unknown columns are ignored) — a CSV whose delimiter (comma,
+semicolon, tab, pipe) and encoding (UTF-8, UTF-16, GB18030) are detected, a
+JSON-lines file or a spreadsheet — runs :func:`crmcore.matching.dedupe`
+and writes ``id,cluster_id`` for every readable row. Progress goes to
+stderr (with rich when it is installed); so do renamed duplicate headers
+and the rows left out because they cannot be read (more cells than
+headers, a cell too long), with their lines.
 
 May import: services, adapters and everything below them; rich if installed.
 """
@@ -16,10 +20,11 @@ import argparse
 import csv
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from crmcore.adapters.tabular import SourceRecord, Table, TableError, read_table
 from crmcore.errors import ConfigurationError, CrmError
 from crmcore.matching import (
     DEFAULT_THRESHOLD,
@@ -37,10 +42,11 @@ if TYPE_CHECKING:
 __all__ = ["add_parser", "run"]
 
 _EXIT_INPUT = 2
+_SHOWN_SKIPPED = 5
 
 
 class _InputError(Exception):
-    """The input file cannot be read as a CSV of contacts."""
+    """The input file cannot be read as a table of contacts."""
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -51,10 +57,12 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     """
     parser = subparsers.add_parser(
         "dedupe",
-        help="find duplicate customers in a CSV file",
+        help="find duplicate customers in a CSV, JSON-lines or .xlsx file",
         description=(__doc__ or "").splitlines()[0],
     )
-    parser.add_argument("input", type=Path, help="CSV file with a header row")
+    parser.add_argument(
+        "input", type=Path, help="CSV (any delimiter), JSON-lines or .xlsx file with a header row"
+    )
     parser.add_argument("--out", type=Path, required=True, help="where to write id,cluster_id")
     parser.add_argument("--id-column", help="the column holding record ids (default: detected)")
     parser.add_argument(
@@ -67,6 +75,12 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help=f"match probability for a duplicate (default {DEFAULT_THRESHOLD})",
     )
     parser.add_argument("--explain", type=Path, help="also write the matched pairs, explained")
+    parser.add_argument(
+        "--encoding", help="file encoding (default: detect UTF-8 / UTF-16 / GB18030)"
+    )
+    parser.add_argument(
+        "--delimiter", help="cell delimiter (default: detect comma, semicolon, tab or pipe)"
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
 
@@ -106,61 +120,77 @@ def _console(stream: TextIO) -> Console | None:
 
 
 def _read(
-    path: Path, id_column: str | None
-) -> tuple[dict[str, list[int]], Iterator[tuple[str, list[str]]]]:
-    """Open a CSV: return its recognised columns and its ``(id, row)`` pairs.
+    path: Path, id_column: str | None, encoding: str | None, delimiter: str | None
+) -> tuple[Table, dict[str, list[int]]]:
+    """Open a table and recognise its columns (so a bad file fails before any work).
 
-    The header is read now (so a bad file fails before any work); rows are
-    read as they are consumed, each id checked for uniqueness.
+    Raises:
+        _InputError: If the file cannot be read or has no recognisable column.
+        ConfigurationError: If the encoding or delimiter given is not usable.
+        MissingExtraError: If the file is a spreadsheet and the ``xlsx`` extra is missing.
     """
     try:
-        stream = path.open(encoding="utf-8-sig", newline="")
-    except OSError as exc:
-        raise _InputError(f"cannot read {path}: {exc.strerror or exc}") from None
-    reader = csv.reader(stream)
-    try:
-        header = next(reader)
-    except StopIteration:
-        stream.close()
-        raise _InputError(f"{path} is empty: a header row is required") from None
-    except (csv.Error, UnicodeDecodeError) as exc:
-        stream.close()
-        raise _InputError(f"{path} is not a UTF-8 CSV file: {exc}") from None
+        table = read_table(path, encoding=encoding, delimiter=delimiter)
+    except TableError as exc:
+        raise _InputError(_reason(exc)) from None
+    header = list(table.headers)
     columns = {
         field: [int(p) for p in places] for field, places in recognise_columns(header).items()
     }
     if id_column is not None:
         if id_column not in header:
-            stream.close()
             raise _InputError(f"{path} has no column {id_column!r}; columns: {header}")
         columns["id"] = [header.index(id_column)]
     if not set(columns) - {"id", "source", "country"}:
-        stream.close()
         raise _InputError(
             f"{path}: no recognisable columns (name, email, phone, company …) in {header}"
         )
-    return columns, _rows(path, stream, reader, columns.get("id", [-1])[0])
+    return table, columns
+
+
+def _reason(exc: TableError) -> str:
+    if exc.reason == "no such file" or exc.reason.startswith("cannot read"):
+        return f"cannot read {exc.path}: {exc.reason.removeprefix('cannot read: ')}"
+    return str(exc)
 
 
 def _rows(
-    path: Path, stream: TextIO, reader: Iterator[list[str]], id_place: int
+    table: Table, id_place: int, skipped: list[SourceRecord]
 ) -> Iterator[tuple[str, list[str]]]:
+    """Yield ``(id, cells)`` for every readable row; rows with a problem go to ``skipped``.
+
+    Raises:
+        _InputError: If an id repeats, or the file can no longer be read.
+    """
     seen: set[str] = set()
-    line = 1
-    with stream:
-        try:
-            for line, row in enumerate(reader, start=2):
-                if not any(row):
-                    continue
-                record_id = str(line - 1)
-                if 0 <= id_place < len(row) and row[id_place].strip():
-                    record_id = row[id_place].strip()
-                if record_id in seen:
-                    raise _InputError(f"{path}:{line}: duplicate id {record_id!r}")
-                seen.add(record_id)
-                yield record_id, row
-        except (csv.Error, UnicodeDecodeError) as exc:
-            raise _InputError(f"{path}:{line}: unreadable CSV: {exc}") from None
+    try:
+        for record in table.records():
+            if record.problem is not None:
+                skipped.append(record)
+                continue
+            cells = record.cells
+            record_id = cells[id_place].strip() if id_place >= 0 else ""
+            record_id = record_id or str(record.number)
+            if record_id in seen:
+                raise _InputError(f"{table.path}:{record.line}: duplicate id {record_id!r}")
+            seen.add(record_id)
+            yield record_id, cells
+    except TableError as exc:
+        raise _InputError(_reason(exc)) from None
+
+
+def _warn(stream: TextIO, table: Table, skipped: Sequence[SourceRecord]) -> None:
+    """Write what was renamed and which rows were left out (with their lines) to ``stream``."""
+    for issue in table.issues:
+        stream.write(f"crmcore dedupe: warning: {table.path}: {issue}\n")
+    if not skipped:
+        return
+    noun = "row" if len(skipped) == 1 else "rows"
+    stream.write(f"crmcore dedupe: warning: {len(skipped):,} {noun} left out (unreadable):\n")
+    for record in skipped[:_SHOWN_SKIPPED]:
+        stream.write(f"  line {record.line}: {record.problem}\n")
+    if len(skipped) > _SHOWN_SKIPPED:
+        stream.write(f"  … and {len(skipped) - _SHOWN_SKIPPED:,} more\n")
 
 
 def run(
@@ -181,11 +211,12 @@ def run(
     progress = _Progress(err, args.quiet, None if args.quiet else _console(err))
     try:
         settings = MatchSettings(threshold=args.threshold, keys=KeyOptions(region=args.region))
-        columns, rows = _read(args.input, args.id_column)
+        table, columns = _read(args.input, args.id_column, args.encoding, args.delimiter)
         ids: list[str] = []
+        skipped: list[SourceRecord] = []
 
         def read() -> Iterator[tuple[str, list[str]]]:
-            for record_id, row in rows:
+            for record_id, row in _rows(table, columns.get("id", [-1])[0], skipped):
                 ids.append(record_id)
                 yield record_id, row
 
@@ -209,6 +240,7 @@ def run(
     except (ConfigurationError, CrmError) as exc:
         err.write(f"crmcore dedupe: error: {exc}\n")
         return _EXIT_INPUT
+    _warn(err, table, skipped)
     cluster_of = result.cluster_of()
     try:
         with args.out.open("w", encoding="utf-8", newline="") as stream:

@@ -1,126 +1,140 @@
-"""Reading import files (CSV or JSON lines) and opening the database for the ``crmcore`` command."""
+"""Reading import files and opening the database for the ``crmcore`` command.
+
+Files are read by :func:`crmcore.adapters.tabular.read_table` (CSV with any
+delimiter, JSON lines, spreadsheets; encoding and delimiter detected); this
+module turns its rows into the dict rows the import cleans.
+"""
 
 from __future__ import annotations
 
-import csv
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
+from crmcore.adapters.tabular import (
+    JSON_LINES_SUFFIXES,
+    SAMPLE_BYTES,
+    SPREADSHEET_SUFFIXES,
+    Table,
+    TableError,
+    read_table,
+)
+from crmcore.adapters.tabular import detect_encoding as detect_sample_encoding
 from crmcore.errors import CrmError
-from crmcore.services.cleaning import ROW_ERROR
+from crmcore.services.cleaning import ROW_ERROR, ROW_LINE
 
-__all__ = ["InputError", "count_rows", "database_url", "detect_encoding", "read_rows"]
+__all__ = [
+    "InputError",
+    "count_rows",
+    "database_url",
+    "detect_encoding",
+    "import_rows",
+    "open_table",
+    "read_rows",
+]
 
 
 class InputError(CrmError, ValueError):
-    """An input file cannot be read (missing, not CSV/JSON lines, no header)."""
+    """An input file cannot be read (missing, empty, no header, not a table)."""
 
 
 def detect_encoding(path: Path) -> str:
-    """Return ``utf-8-sig`` for UTF-8 files (BOM or not), else ``gb18030`` if that reads.
-
-    A UTF-8 file with a few undecodable bytes stays UTF-8: those rows are
-    rejected and reported, the rest imported.
+    """Return the encoding :func:`open_table` would read ``path`` with (from its first megabyte).
 
     Raises:
         InputError: If the file cannot be opened.
     """
     try:
-        head = path.read_bytes()[: 1 << 20]
+        with path.open("rb") as handle:
+            sample = handle.read(SAMPLE_BYTES)
+            complete = not handle.read(1)
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    text = head.decode("utf-8", errors="replace")
-    bad_lines = sum(1 for line in text.splitlines() if "\ufffd" in line)
-    if bad_lines * 20 <= max(text.count("\n"), 1):  # at most 5 % broken rows: UTF-8 with errors
-        return "utf-8-sig"
+    return detect_sample_encoding(sample, complete=complete)
+
+
+def open_table(path: Path, encoding: str | None = None, delimiter: str | None = None) -> Table:
+    """Open an import file: its headers, what was found opening it, and its rows.
+
+    Args:
+        path: A CSV (any delimiter), JSON-lines or spreadsheet file.
+        encoding: The text encoding; None detects UTF-8, UTF-16 or GB18030.
+        delimiter: The cell delimiter; None detects comma, semicolon, tab or pipe.
+
+    Returns:
+        The table (see :class:`crmcore.adapters.tabular.Table`).
+
+    Raises:
+        InputError: If the file is missing, empty, has no header or is not a table.
+        ConfigurationError: If the encoding or delimiter given is not usable.
+        MissingExtraError: If the file is a spreadsheet and the ``xlsx`` extra is missing.
+    """
     try:
-        head.decode("gb18030")
-    except UnicodeDecodeError:
-        return "utf-8-sig"
-    return "gb18030"
+        return read_table(path, encoding=encoding, delimiter=delimiter)
+    except TableError as exc:
+        raise InputError(str(exc)) from exc
+
+
+def import_rows(table: Table) -> Iterator[dict[str, str | None]]:
+    """Yield the table's rows as the import reads them: header -> text, plus the line.
+
+    Each row carries :data:`~crmcore.services.cleaning.ROW_LINE` (the line it
+    starts on). A row the reader could not take (more cells than headers, a
+    cell too long, a broken JSON line) also carries
+    :data:`~crmcore.services.cleaning.ROW_ERROR` ``"line N: reason"``, so the
+    cleaner rejects and reports it; the rows after it are read as usual.
+
+    Args:
+        table: An opened table.
+
+    Yields:
+        One dict per record of the file, in file order.
+
+    Raises:
+        InputError: If the file can no longer be read.
+    """
+    headers = table.headers
+    try:
+        for _, line, cells, problem in table.records():
+            row: dict[str, str | None] = dict(zip(headers, cells, strict=False))
+            row[ROW_LINE] = str(line)
+            if problem is not None:
+                row[ROW_ERROR] = f"line {line}: {problem}"
+            yield row
+    except TableError as exc:
+        raise InputError(str(exc)) from exc
 
 
 def read_rows(
-    path: Path, *, encoding: str | None = None
+    path: Path, *, encoding: str | None = None, delimiter: str | None = None
 ) -> tuple[list[str], Iterator[dict[str, str | None]]]:
-    """Open a CSV or JSON-lines file and return its headers and its rows.
+    """Open an import file and return its headers and its rows (see :func:`import_rows`).
 
-    Undecodable bytes become U+FFFD, so the row is rejected and reported
-    instead of stopping the import. A JSON line that does not parse becomes a
-    row carrying :data:`~crmcore.services.cleaning.ROW_ERROR`.
+    Repeated headers come back renamed (``邮箱``, ``邮箱 (2)``); use
+    :func:`open_table` to see each renaming as an issue.
 
     Raises:
-        InputError: If the file is missing, empty or has no header.
+        InputError: If the file is missing, empty, has no header or is not a table.
+        ConfigurationError: If the encoding or delimiter given is not usable.
+        MissingExtraError: If the file is a spreadsheet and the ``xlsx`` extra is missing.
     """
-    if not path.is_file():
-        raise InputError(f"no such file: {path}")
-    enc = encoding or detect_encoding(path)
-    if path.suffix.lower() in {".jsonl", ".ndjson", ".json"}:
-        return _json_lines(path, enc)
-    handle = path.open(encoding=enc, errors="replace", newline="")
-    reader = csv.DictReader(handle)
-    try:
-        headers = reader.fieldnames
-    except csv.Error as exc:
-        handle.close()
-        raise InputError(f"{path} is not a readable CSV file: {exc}") from exc
-    if not headers:
-        handle.close()
-        raise InputError(f"{path} is empty or has no header row")
-
-    def rows() -> Iterator[dict[str, str | None]]:
-        with handle:
-            try:
-                for row in reader:
-                    extra = row.pop(None, None)  # cells beyond the header are ignored
-                    del extra
-                    yield row
-            except csv.Error as exc:
-                raise InputError(f"{path}, line {reader.line_num}: {exc}") from exc
-
-    return [h for h in headers if h is not None], rows()
-
-
-def _json_lines(path: Path, encoding: str) -> tuple[list[str], Iterator[dict[str, str | None]]]:
-    headers: dict[str, None] = {}
-    with path.open(encoding=encoding, errors="replace") as handle:
-        for line in handle:
-            try:
-                data = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(data, dict):
-                headers.update(dict.fromkeys(str(k) for k in data))
-    if not headers:
-        raise InputError(f"{path} has no JSON object lines")
-
-    def rows() -> Iterator[dict[str, str | None]]:
-        with path.open(encoding=encoding, errors="replace") as handle:
-            for number, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    data = json.loads(line)
-                except ValueError as exc:
-                    yield {ROW_ERROR: f"line {number} is not valid JSON: {exc}"}
-                    continue
-                if not isinstance(data, dict):
-                    yield {ROW_ERROR: f"line {number} is not a JSON object"}
-                    continue
-                yield {str(k): None if v is None else str(v) for k, v in data.items()}
-
-    return list(headers), rows()
+    table = open_table(path, encoding, delimiter)
+    return list(table.headers), import_rows(table)
 
 
 def count_rows(path: Path) -> int | None:
-    """Return roughly how many rows the file has (lines minus the header), for progress bars."""
+    """Return roughly how many rows the file has (lines minus the header), for progress bars.
+
+    None for a spreadsheet (rows are not lines) or a file that cannot be read.
+    """
+    suffix = path.suffix.lower()
+    if suffix in SPREADSHEET_SUFFIXES:
+        return None
     try:
         with path.open("rb") as handle:
             lines = sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
     except OSError:
         return None
-    return lines if path.suffix.lower() in {".jsonl", ".ndjson", ".json"} else max(lines - 1, 0)
+    return lines if suffix in JSON_LINES_SUFFIXES else max(lines - 1, 0)
 
 
 def database_url(value: str) -> str:
