@@ -40,7 +40,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from crmcore.adapters.tabular._delimited import open_delimited
-from crmcore.adapters.tabular._detect import DELIMITERS, detect_delimiter, detect_encoding
+from crmcore.adapters.tabular._detect import (
+    DELIMITERS,
+    SAMPLE_BYTES,
+    detect_delimiter,
+    detect_encoding,
+)
 from crmcore.adapters.tabular._jsonl import open_json_lines
 from crmcore.adapters.tabular._model import (
     DEFAULT_MAX_CELL,
@@ -58,6 +63,7 @@ __all__ = [
     "DEFAULT_MAX_CELL",
     "DELIMITERS",
     "JSON_LINES_SUFFIXES",
+    "SAMPLE_BYTES",
     "SPREADSHEET_SUFFIXES",
     "SourceRecord",
     "SourceRow",
