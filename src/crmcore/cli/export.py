@@ -1,99 +1,125 @@
-"""``crmcore export``: write every stored customer as CSV or JSON lines."""
+"""``crmcore export``: write stored records as JSON lines (every field) or CSV (flat columns).
+
+The library behind it is :mod:`crmcore.adapters.transfer`.
+"""
 
 from __future__ import annotations
 
 import argparse
-import csv
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
 from crmcore.adapters.sql import SqlStore, create_engine, create_schema
+from crmcore.adapters.transfer import (
+    CSV_KINDS,
+    CUSTOMER_COLUMNS,
+    RecordKind,
+    count_records,
+    export_kinds,
+    export_records,
+)
+from crmcore.adapters.transfer import csv_row as _csv_row
 from crmcore.cli.console import Console
 from crmcore.cli.io import database_url
 from crmcore.domain import Customer
-from crmcore.serialization import dumps
 
 __all__ = ["CSV_COLUMNS", "add_parser", "csv_row", "run"]
 
-CSV_COLUMNS = (
-    "id",
-    "kind",
-    "name",
-    "company",
-    "email",
-    "phone",
-    "country",
-    "tier",
-    "lifecycle_stage",
-    "owner",
-    "tags",
-    "merged_into",
-    "created_at",
-    "updated_at",
-)
+CSV_COLUMNS = CUSTOMER_COLUMNS
+"""The CSV columns of a customer (``crmcore segment --format csv`` writes them too)."""
+
+DESCRIPTION = f"""\
+Write stored records to a file or to standard output.
+
+JSON lines (--format jsonl) is the lossless format: a header line, then one
+record per line with every field, several kinds in one file. crmcore import
+reads it back; export, import into an empty database and export again give
+the same file.
+
+CSV (--format csv) is a flat view of one kind per file, for spreadsheets:
+{", ".join(kind.value for kind in CSV_KINDS)}. It leaves nested data out by design.
+
+Kinds: {", ".join(kind.value for kind in RecordKind)}, or all.
+Contact persons are exported inside their customers.
+"""
 
 
 def add_parser(commands: Any) -> None:
     """Register ``export`` on the command's sub-parsers."""
-    parser = commands.add_parser("export", help="write stored customers as CSV or JSON lines")
+    parser = commands.add_parser(
+        "export",
+        help="write stored records as JSON lines (every field) or CSV (flat columns)",
+        description=DESCRIPTION,
+    )
     parser.add_argument("--db", required=True, help="SQLAlchemy URL or an SQLite file path")
-    parser.add_argument("--format", choices=["csv", "jsonl"], default="csv")
+    parser.add_argument(
+        "--kind",
+        action="append",
+        metavar="KIND",
+        help="what to export: a kind, a comma-separated list, or all; repeatable"
+        " (default: customers)",
+    )
+    parser.add_argument(
+        "--format",
+        choices=["csv", "jsonl"],
+        default="csv",
+        help="csv: flat columns, one kind; jsonl: every field, any kinds (default: csv)",
+    )
     parser.add_argument("--out", type=Path, help="output file (default: standard output)")
     parser.set_defaults(run=run)
 
 
 def csv_row(customer: Customer) -> dict[str, str]:
-    """Return the flat CSV form of a customer."""
-    person, org = customer.person, customer.organization
-    return {
-        "id": customer.id,
-        "kind": customer.kind.value,
-        "name": person.name.full if person is not None else "",
-        "company": org.legal_name if org is not None else (person.employer if person else ""),
-        "email": str(customer.points.primary_email or ""),
-        "phone": str(customer.points.primary_phone or ""),
-        "country": str(customer.country or ""),
-        "tier": customer.tier.value,
-        "lifecycle_stage": customer.lifecycle_stage.value,
-        "owner": customer.owner or "",
-        "tags": ";".join(sorted(t.name for t in customer.tags)),
-        "merged_into": customer.merged_into or "",
-        "created_at": customer.created_at.isoformat(),
-        "updated_at": customer.updated_at.isoformat(),
-    }
+    """Return the flat CSV form of a customer, keyed by :data:`CSV_COLUMNS`.
+
+    >>> import pendulum
+    >>> from crmcore.domain import CustomerId, Person, PersonName, register_customer
+    >>> li_na, _ = register_customer(id=CustomerId("c-1"), at=pendulum.datetime(2026, 3, 1),
+    ...                              person=Person(name=PersonName.parse("李娜")))
+    >>> row = csv_row(li_na)
+    >>> row["name"], row["city"], row["created_at"]
+    ('李娜', '', '2026-03-01T00:00:00+00:00')
+
+    Args:
+        customer: The customer.
+
+    Returns:
+        The cells by column name.
+    """
+    return _csv_row(RecordKind.CUSTOMERS, customer)
 
 
 @contextmanager
-def _output(path: Path | None) -> Iterator[TextIO]:
+def _output(path: Path | None, console: Console) -> Iterator[TextIO]:
     if path is None:
-        yield sys.stdout
+        yield console.out
         return
     with path.open("w", encoding="utf-8", newline="") as handle:
         yield handle
 
 
 def run(args: argparse.Namespace, console: Console) -> int:
-    """Run ``crmcore export``; return the exit code."""
+    """Run ``crmcore export``; return the exit code.
+
+    Raises:
+        ConfigurationError: If a kind is unknown, or CSV is asked for several
+            kinds or one it has no columns for.
+        StorageError: If the database fails.
+    """
+    kinds = export_kinds(args.kind or [RecordKind.CUSTOMERS.value], args.format)
     engine = create_engine(database_url(args.db))
-    count = 0
     try:
         create_schema(engine)
-        with SqlStore(engine).unit_of_work() as uow, _output(args.out) as out:
-            if args.format == "jsonl":
-                for customer in uow.customers.iter_all():
-                    out.write(dumps(customer) + "\n")
-                    count += 1
-            else:
-                writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS)
-                writer.writeheader()
-                for customer in uow.customers.iter_all():
-                    writer.writerow(csv_row(customer))
-                    count += 1
+        store = SqlStore(engine)
+        total = count_records(store, kinds)
+        description = "exporting " + ", ".join(kind.value for kind in kinds)
+        with console.progress(description, total) as progress, _output(args.out, console) as out:
+            counts = export_records(store, kinds, out, format=args.format, progress=progress)
     finally:
         engine.dispose()
     if args.out is not None:
-        console.print(f"exported {count} customers to {args.out}")
+        done = ", ".join(f"{n} {kind.value}" for kind, n in counts.items())
+        console.print(f"exported {done} to {args.out}")
     return 0

@@ -25,7 +25,7 @@ leaves nested data out by design. See ``docs/transfer.md``.
 >>> export_records(store, ["all"], dump)
 {<RecordKind.CUSTOMERS: 'customers'>: 1, ...}
 >>> copy = MemoryStore()
->>> import_records(copy, dump.getvalue().splitlines()).stored
+>>> import_records(copy, io.StringIO(dump.getvalue())).stored
 1
 >>> again = io.StringIO()
 >>> _ = export_records(copy, "all", again)
@@ -43,6 +43,7 @@ from crmcore.adapters.transfer.exporting import (
     Format,
     TextSink,
     count_records,
+    export_kinds,
     export_lines,
     export_records,
 )
@@ -92,6 +93,7 @@ __all__ = [
     "csv_columns",
     "csv_row",
     "csv_values",
+    "export_kinds",
     "export_lines",
     "export_records",
     "header_line",

@@ -15,7 +15,14 @@ from crmcore.adapters.transfer.lines import header_line, record_line
 from crmcore.errors import ConfigurationError
 from crmcore.ports import DEFAULT_PAGE_SIZE, Store
 
-__all__ = ["Format", "TextSink", "count_records", "export_lines", "export_records"]
+__all__ = [
+    "Format",
+    "TextSink",
+    "count_records",
+    "export_kinds",
+    "export_lines",
+    "export_records",
+]
 
 Format = Literal["jsonl", "csv"]
 """``jsonl``: every field of every record; ``csv``: flat columns, one kind per file."""
@@ -84,6 +91,44 @@ def export_lines(
                 yield record_line(kind, record)
 
 
+def export_kinds(kinds: str | Iterable[str], format: Format) -> tuple[RecordKind, ...]:
+    """Check that ``kinds`` can be exported as ``format``; return them in export order.
+
+    :func:`export_records` checks the same before writing anything; call this
+    first to refuse a request before opening files or connections.
+
+    >>> [kind.value for kind in export_kinds("orders,customers", "jsonl")]
+    ['customers', 'orders']
+    >>> export_kinds("customers,orders", "csv")
+    Traceback (most recent call last):
+    ...
+    crmcore.errors.ConfigurationError: CSV holds one kind of record per file, not customers, ...
+
+    Args:
+        kinds: Kind names or :class:`RecordKind` values; ``all`` for every kind.
+        format: ``"jsonl"`` or ``"csv"``.
+
+    Returns:
+        The kinds, in export order.
+
+    Raises:
+        ConfigurationError: If a kind name or the format is unknown, or CSV is
+            asked for several kinds or a kind it does not support.
+    """
+    wanted = parse_kinds(kinds)
+    if format not in ("jsonl", "csv"):
+        raise ConfigurationError(f"unknown export format {format!r}: use jsonl or csv")
+    if format == "csv":
+        if len(wanted) != 1:
+            names = ", ".join(kind.value for kind in wanted)
+            raise ConfigurationError(
+                f"CSV holds one kind of record per file, not {names};"
+                " export each kind to its own file, or use format jsonl for several"
+            )
+        csv_columns(wanted[0])
+    return wanted
+
+
 def export_records(
     store: Store,
     kinds: str | Iterable[str],
@@ -131,18 +176,10 @@ def export_records(
         StorageError: If the backend fails. What ``sink.write`` raises (an
             ``OSError`` of your file) reaches you unchanged.
     """
-    wanted = parse_kinds(kinds)
-    if format not in ("jsonl", "csv"):
-        raise ConfigurationError(f"unknown export format {format!r}: use jsonl or csv")
+    wanted = export_kinds(kinds, format)
     counts = dict.fromkeys(wanted, 0)
     done = 0
     if format == "csv":
-        if len(wanted) != 1:
-            names = ", ".join(kind.value for kind in wanted)
-            raise ConfigurationError(
-                f"CSV holds one kind of record per file, not {names};"
-                " export each kind to its own file, or use format jsonl for several"
-            )
         (kind,) = wanted
         writer = csv.writer(sink)
         writer.writerow(csv_columns(kind))

@@ -234,10 +234,10 @@ class _Importer:
 _NAMES = frozenset(kind.value for kind in RecordKind)
 
 
-def _peek(text: str, kind: RecordKind | None) -> tuple[RecordKind | None, str | None]:
+def _peek(text: str | bytes, kind: RecordKind | None) -> tuple[RecordKind | None, str | None]:
     """The kind and id a bad line names, as far as they can be read (for its report)."""
     try:
-        data = json.loads(text)
+        data = json.loads(text.decode("utf-8-sig", "replace") if isinstance(text, bytes) else text)
     except ValueError:
         return None, None
     if not isinstance(data, dict):
@@ -252,7 +252,7 @@ def _peek(text: str, kind: RecordKind | None) -> tuple[RecordKind | None, str | 
 
 def import_records(
     store: Store,
-    lines: Iterable[str],
+    lines: Iterable[str | bytes],
     *,
     kind: RecordKind | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
@@ -281,7 +281,8 @@ def import_records(
 
     Args:
         store: The store to import into.
-        lines: The file's lines (an open text file will do).
+        lines: The file's lines, as text or UTF-8 bytes: an open file will
+            do (binary mode reports a line that is not UTF-8 instead of failing).
         kind: The kind of bare records (lines without the envelope, as
             crmcore 0.x exported customers); None accepts envelope lines only.
         batch_size: Records per unit of work.

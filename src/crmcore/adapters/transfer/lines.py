@@ -110,7 +110,7 @@ class ParsedLine:
     record: Any
 
 
-def parse_line(text: str, *, kind: RecordKind | None = None) -> ParsedLine | None:
+def parse_line(text: str | bytes, *, kind: RecordKind | None = None) -> ParsedLine | None:
     """Read one line of a JSON-lines export.
 
     A line with the envelope names its kind. A bare record (no envelope, as
@@ -127,7 +127,7 @@ def parse_line(text: str, *, kind: RecordKind | None = None) -> ParsedLine | Non
     True
 
     Args:
-        text: The line (a trailing line break is ignored).
+        text: The line, as text or UTF-8 bytes (a trailing line break is ignored).
         kind: The kind of bare records; None requires the envelope.
 
     Returns:
@@ -136,8 +136,14 @@ def parse_line(text: str, *, kind: RecordKind | None = None) -> ParsedLine | Non
     Raises:
         PayloadError: Listing every problem of the line, each with its
             ``$.path`` in the line (``$.record.points.emails[0].address``):
-            not JSON, not an object, an unknown kind or format, an invalid record.
+            not UTF-8, not JSON, not an object, an unknown kind or format, an
+            invalid record.
     """
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise PayloadError("line", [Problem("$", f"not UTF-8 text: {exc}")]) from exc
     stripped = text.strip().lstrip("\ufeff")
     if not stripped:
         return None
