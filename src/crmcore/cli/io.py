@@ -95,7 +95,8 @@ def import_rows(table: Table) -> Iterator[dict[str, str | None]]:
     headers = table.headers
     try:
         for _, line, cells, problem in table.records():
-            row: dict[str, str | None] = dict(zip(headers, cells, strict=False))
+            # cells are exactly as many as headers (padded or trimmed), or none
+            row: dict[str, str | None] = dict(zip(headers, cells))  # noqa: B905
             row[ROW_LINE] = str(line)
             if problem is not None:
                 row[ROW_ERROR] = f"line {line}: {problem}"

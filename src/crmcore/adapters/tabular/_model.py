@@ -130,6 +130,9 @@ class Table:
     _records: Callable[[], Iterator[SourceRecord]] = attrs.field(
         repr=False, eq=False, alias="records"
     )
+    _rows: Callable[[], Iterator[SourceRow]] | None = attrs.field(
+        default=None, repr=False, eq=False, alias="rows"
+    )
 
     def records(self) -> Iterator[SourceRecord]:
         """Read the rows again from the start, cells by position.
@@ -151,6 +154,11 @@ class Table:
         Raises:
             TableError: If the file can no longer be read (removed, I/O error).
         """
+        if self._rows is not None:
+            return self._rows()
+        return self._rows_from_records()
+
+    def _rows_from_records(self) -> Iterator[SourceRow]:
         headers = self.headers
         for number, line, cells, problem in self._records():
             yield SourceRow(number, line, dict(zip(headers, cells, strict=False)), problem)
