@@ -106,6 +106,12 @@ def test_a_given_encoding_and_delimiter_override_detection(tmp_path: Path) -> No
     )
 
 
+@pytest.mark.parametrize("name", ["\\t", "tab", "TAB"])
+def test_a_delimiter_may_be_given_by_name(tmp_path: Path, name: str) -> None:
+    path = write(tmp_path / "in.csv", [["a", "b"], ["1", "2"]], delimiter="\t")
+    assert read_table(path, delimiter=name).delimiter == "\t"
+
+
 def test_a_one_column_file_is_read_with_the_comma(tmp_path: Path) -> None:
     path = tmp_path / "in.csv"
     path.write_text("email\na@example.com\n", "utf-8")

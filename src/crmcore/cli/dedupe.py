@@ -79,7 +79,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--encoding", help="file encoding (default: detect UTF-8 / UTF-16 / GB18030)"
     )
     parser.add_argument(
-        "--delimiter", help="cell delimiter (default: detect comma, semicolon, tab or pipe)"
+        "--delimiter", help="cell delimiter, or tab, comma, semicolon, pipe (default: detected)"
     )
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
 

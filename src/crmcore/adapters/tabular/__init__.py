@@ -79,6 +79,8 @@ __all__ = [
 JSON_LINES_SUFFIXES = frozenset({".jsonl", ".ndjson", ".json"})
 """File name endings read as JSON lines (one object per line)."""
 
+_DELIMITER_NAMES = {"\\t": "\t", "tab": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
+
 
 def read_table(
     path: Path | str,
@@ -96,7 +98,9 @@ def read_table(
     Args:
         path: The file.
         encoding: A Python codec name; None detects it (text files only).
-        delimiter: The cell delimiter; None detects it (delimited text only).
+        delimiter: The cell delimiter, or its name (``tab`` or backslash-t as typed
+            in a shell, ``comma``, ``semicolon``, ``pipe``); None detects it
+            (delimited text only).
         max_cell: The longest cell accepted, in characters: a row with a
             longer one is reported (``problem``) and reading goes on.
 
@@ -120,4 +124,6 @@ def read_table(
         return open_spreadsheet(path, max_cell=max_cell)
     if suffix in JSON_LINES_SUFFIXES:
         return open_json_lines(path, encoding=encoding, max_cell=max_cell)
+    if delimiter is not None:
+        delimiter = _DELIMITER_NAMES.get(delimiter.lower(), delimiter)
     return open_delimited(path, encoding=encoding, delimiter=delimiter, max_cell=max_cell)
