@@ -198,6 +198,23 @@ class Repository(Protocol[_E, _K_contra]):
         """
         ...
 
+    def restore_many(self, entities: Iterable[_E]) -> list[_E]:
+        """Insert snapshots exactly as they are, versions kept; all or nothing.
+
+        For moving records between stores (importing a crmcore export, a
+        backup): a snapshot read from one store is stored in another with
+        the same version, so a later save from either copy agrees.
+
+        Raises:
+            InvalidValueError: If a snapshot's version is below 1 (never stored:
+                use :meth:`save`); nothing of the call is stored.
+            StaleVersionError: If an id is already stored or given twice
+                (``expected`` 0, ``actual`` the stored version); nothing of the
+                call is stored.
+            StorageError: As for :meth:`save`; nothing of the call is stored.
+        """
+        ...
+
     def find_updated_since(self, at: dt.datetime, *, limit: int | None = None) -> list[_E]:
         """Return the records with ``updated_at >= at``, by ``(updated_at, id)``.
 

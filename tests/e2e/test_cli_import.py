@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -300,3 +301,54 @@ def test_an_unreadable_input_exits_2_with_a_message(tmp_path: Path) -> None:
 
 def test_a_usage_error_exits_1() -> None:
     assert run_cli("import")[0] == 1
+
+
+def test_two_email_columns_keep_every_email_and_say_so(tmp_path: Path) -> None:
+    source = tmp_path / "customers.csv"
+    lines = ["姓名,邮箱,手机,邮箱"]
+    lines += [f"客户{n},,139{n:08d},c{n}@example.com" for n in range(1000)]
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    db = tmp_path / "crm.sqlite"
+    code, out, err = run_cli("import", str(source), "--db", str(db), "--region", "CN")
+    assert code == 0
+    assert "邮箱 (2)" in err  # the repeated header is renamed, and said
+    engine = create_engine(f"sqlite:///{db}")
+    with SqlStore(engine).unit_of_work() as uow:
+        emails = {str(c.points.primary_email) for c in uow.customers.iter_all()}
+    engine.dispose()
+    assert emails == {f"c{n}@example.com" for n in range(1000)}
+    assert re.search(r"│ email\s+│ 1000\s+│ 100%", out), out  # completeness after the load
+
+
+def test_a_utf16_tab_separated_file_is_read_without_options(tmp_path: Path) -> None:
+    source = tmp_path / "customers.txt"
+    text = (
+        "姓名\t手机\t邮箱\n张伟\t13800138000\tzw@example.com\n李娜\t13912345678\tln@example.com\n"
+    )
+    source.write_bytes(text.encode("utf-16"))
+    db = tmp_path / "crm.sqlite"
+    code, _, err = run_cli("import", str(source), "--db", str(db), "--region", "CN")
+    assert (code, err) == (0, "")
+    assert customer_count(f"sqlite:///{db}") == 2
+
+
+def test_an_oversized_cell_costs_its_row_only_and_is_reported_at_its_line(
+    tmp_path: Path,
+) -> None:
+    source = tmp_path / "customers.csv"
+    with source.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(["客户编号", "姓名", "手机", "备注"])
+        for n in range(25_000):
+            note = "x" * 1_200_000 if n == 14_999 else "备注"
+            writer.writerow([f"K{n:06d}", f"客户{n}", f"139{n:08d}", note])
+    report = tmp_path / "report.csv"
+    db = tmp_path / "crm.sqlite"
+    code, _, _ = run_cli(
+        "import", str(source), "--db", str(db), "--region", "CN", "--report", str(report)
+    )
+    assert code == 0
+    assert customer_count(f"sqlite:///{db}") == 24_999
+    with report.open(encoding="utf-8") as handle:
+        rejected = [r for r in csv.DictReader(handle) if r["kind"] == "rejected"]
+    assert [(r["row"], r["line"]) for r in rejected] == [("15000", "15001")]

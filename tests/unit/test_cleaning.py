@@ -163,3 +163,38 @@ def test_missing_contact_details_are_flagged_but_the_row_is_kept() -> None:
 def test_rows_are_numbered_from_one_after_the_header() -> None:
     rows = clean({"name": "A"}, {"name": "B"}, {"name": "C"})
     assert [r.row for r in rows] == [1, 2, 3]
+
+
+def test_a_repeated_email_column_adds_its_emails_instead_of_losing_them() -> None:
+    (row,) = clean({"姓名": "张伟", "邮箱": "zw@example.com", "邮箱 (2)": "zhang.wei@example.cn"})
+    assert row.customer is not None
+    assert [str(e.address) for e in row.customer.points.emails] == [
+        "zw@example.com",
+        "zhang.wei@example.cn",
+    ]
+
+
+def test_every_phone_column_feeds_the_phones() -> None:
+    (row,) = clean({"姓名": "张伟", "手机": "13800138000", "电话": "010 6552 9988"})
+    assert row.customer is not None
+    assert [str(p.number) for p in row.customer.points.phones] == [
+        "+8613800138000",
+        "+861065529988",
+    ]
+
+
+def test_undecodable_bytes_in_one_email_column_keep_the_other_email() -> None:
+    (row,) = clean({"姓名": "张伟", "邮箱": "zw@example.com", "邮箱 (2)": "zh\ufffd@example.cn"})
+    assert row.customer is not None
+    assert [str(e.address) for e in row.customer.points.emails] == ["zw@example.com"]
+    assert [(i.field, i.kind) for i in row.issues] == [("email", IssueKind.DROPPED)]
+
+
+def test_a_second_column_for_a_one_value_field_is_ignored_and_listed() -> None:
+    mapping = ColumnMapping.detect(["姓名", "生日", "出生日期"])
+    assert (mapping.columns["birth_date"], mapping.ignored) == ("生日", ("出生日期",))
+
+
+def test_a_mapping_may_name_several_columns_for_a_field_holding_several_values() -> None:
+    with pytest.raises(ConfigurationError, match="expected a column name, got"):
+        ColumnMapping.from_json({"name": ["A", "B"]}, ["A", "B"])

@@ -351,6 +351,29 @@ class _MemoryRepository(Generic[_E]):
             self._uow._stage(self._kind, id, value)
         return stored
 
+    def restore_many(self, entities: Iterable[_E]) -> list[_E]:
+        """Insert snapshots exactly as they are, versions kept; all or nothing.
+
+        Raises:
+            InvalidValueError: If a version is below 1; nothing is stored.
+            StaleVersionError: If an id is stored or given twice; nothing is stored.
+            StorageError: Outside the unit of work's ``with`` block.
+        """
+        self._uow._require_active(f"restore {self._kind}")
+        pending: dict[str, _E] = {}
+        for entity in entities:
+            if entity.version < 1:
+                raise InvalidValueError(
+                    "version", entity.version, "a restored snapshot was stored (version 1 or more)"
+                )
+            current = pending.get(entity.id) or self._uow._current(self._kind, entity.id)
+            if current is not None:
+                raise StaleVersionError(self._kind, entity.id, 0, _version(current))
+            pending[entity.id] = entity
+        for id, value in pending.items():
+            self._uow._stage(self._kind, id, value)
+        return list(pending.values())
+
     def find_updated_since(self, at: dt.datetime, *, limit: int | None = None) -> list[_E]:
         """Return the records with ``updated_at >= at``, by ``(updated_at, id)``.
 

@@ -7,9 +7,13 @@ module turns its rows into the dict rows the import cleans.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+from crmcore.adapters.memory import MemoryStore
+from crmcore.adapters.sql import SqlStore, create_engine, create_schema
+from crmcore.adapters.sql.tables import missing_tables
 from crmcore.adapters.tabular import (
     JSON_LINES_SUFFIXES,
     SAMPLE_BYTES,
@@ -20,6 +24,7 @@ from crmcore.adapters.tabular import (
 )
 from crmcore.adapters.tabular import detect_encoding as detect_sample_encoding
 from crmcore.errors import CrmError
+from crmcore.ports import Store
 from crmcore.services.cleaning import ROW_ERROR, ROW_LINE
 
 __all__ = [
@@ -28,6 +33,7 @@ __all__ = [
     "database_url",
     "detect_encoding",
     "import_rows",
+    "open_store",
     "open_table",
     "read_rows",
 ]
@@ -74,7 +80,7 @@ def open_table(path: Path, encoding: str | None = None, delimiter: str | None = 
         raise InputError(str(exc)) from exc
 
 
-def import_rows(table: Table) -> Iterator[dict[str, str | None]]:
+def import_rows(table: Table) -> Generator[dict[str, str | None], None, None]:
     """Yield the table's rows as the import reads them: header -> text, plus the line.
 
     Each row carries :data:`~crmcore.services.cleaning.ROW_LINE` (the line it
@@ -143,3 +149,34 @@ def database_url(value: str) -> str:
     if "://" in value:
         return value
     return f"sqlite:///{Path(value).expanduser().resolve()}"
+
+
+@contextmanager
+def open_store(db: str, *, dry_run: bool) -> Iterator[Store]:
+    """Open the database at ``db`` (a URL or an SQLite file path) for the length of the block.
+
+    Its tables are created if missing, except in a dry run, which creates
+    nothing: no SQLite file, no table. A dry run on a database without
+    crmcore's tables gets an empty in-memory store (nothing is stored there
+    to compare with).
+
+    Raises:
+        ConfigurationError: If the URL is not usable.
+        StorageError: If the database fails.
+    """
+    url = database_url(db)
+    local = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else ""
+    if dry_run and local and not Path(local).exists():
+        yield MemoryStore()  # nothing stored yet: nothing to compare with
+        return
+    engine = create_engine(url)
+    try:
+        if not dry_run:
+            create_schema(engine)
+            yield SqlStore(engine)
+        elif missing_tables(engine):
+            yield MemoryStore()
+        else:
+            yield SqlStore(engine)
+    finally:
+        engine.dispose()

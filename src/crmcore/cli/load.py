@@ -18,19 +18,15 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from crmcore.adapters.memory import MemoryStore
-from crmcore.adapters.sql import SqlStore, create_engine, create_schema
-from crmcore.adapters.sql.tables import missing_tables
 from crmcore.cli.console import Console
-from crmcore.cli.io import InputError, count_rows, database_url, read_rows
+from crmcore.cli.io import InputError, count_rows, import_rows, open_store, open_table
+from crmcore.cli.transfer import is_crmcore_export, run_records_import
 from crmcore.clock import SystemClock
 from crmcore.errors import ConfigurationError
-from crmcore.ports import Store
 from crmcore.services.cleaning import CleanRow, ColumnMapping, IssueKind
 from crmcore.services.importing import ImportReport, OnDuplicate, OnInvalid, import_customers
 
@@ -92,6 +88,11 @@ def add_parser(commands: Any) -> None:
     )
     parser.add_argument(
         "--encoding", help="file encoding (default: detect UTF-8, UTF-16 with BOM, GB18030)"
+    )
+    parser.add_argument(
+        "--delimiter",
+        help="cell delimiter of a CSV file: a character, or comma, semicolon, tab, pipe "
+        "(default: detected)",
     )
     parser.add_argument("--batch-size", type=int, default=10_000, help=argparse.SUPPRESS)
     parser.add_argument(
@@ -173,27 +174,6 @@ class _Quarantine:
             self._handle.close()
 
 
-@contextmanager
-def _store(db: str, *, dry_run: bool) -> Iterator[Store]:
-    """Open the database; a dry run creates nothing (no file, no table)."""
-    url = database_url(db)
-    local = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else ""
-    if dry_run and local and not Path(local).exists():
-        yield MemoryStore()  # nothing stored yet: nothing to compare with
-        return
-    engine = create_engine(url)
-    try:
-        if not dry_run:
-            create_schema(engine)
-            yield SqlStore(engine)
-        elif missing_tables(engine):
-            yield MemoryStore()
-        else:
-            yield SqlStore(engine)
-    finally:
-        engine.dispose()
-
-
 def run(args: argparse.Namespace, console: Console) -> int:
     """Run ``crmcore import``; return the exit code.
 
@@ -203,15 +183,18 @@ def run(args: argparse.Namespace, console: Console) -> int:
         StorageError: If the database fails (batches committed before stay stored).
     """
     path: Path = args.file
+    if is_crmcore_export(path):  # complete records: stored as they are, no cleaning
+        return run_records_import(path, args, console)
     if args.sample is not None and args.sample < 1:
         raise ConfigurationError("--sample must be at least 1")
-    headers, rows = read_rows(path, encoding=args.encoding)
+    table = open_table(path, args.encoding, args.delimiter)
+    for issue in table.issues:  # repeated headers renamed, extra sheets …: said, never silent
+        console.error(f"crmcore import: warning: {path.name}, line {issue.line}: {issue.message}")
+    rows = import_rows(table)
     try:
-        report, quarantine = _load(args, console, headers, rows)
+        report, quarantine = _load(args, console, list(table.headers), rows)
     finally:
-        close = getattr(rows, "close", None)  # a generator holding the file open
-        if close is not None:
-            close()
+        rows.close()  # the generator holds the file open
     report_path = args.report or path.with_name(path.stem + ".report.csv")
     write_report(report, report_path)
     _summary(console, report, report_path, quarantine)
@@ -222,14 +205,18 @@ def _load(
     args: argparse.Namespace,
     console: Console,
     headers: list[str],
-    rows: Iterator[dict[str, str | None]],
+    rows: Iterable[dict[str, str | None]],
 ) -> tuple[ImportReport, _Quarantine]:
     path: Path = args.file
     mapping = read_mapping(args.mapping, headers)
     console.table(
         "columns",
         ["field", "column"],
-        [*mapping.columns.items(), *(("(ignored)", c) for c in mapping.ignored)],
+        [
+            *mapping.columns.items(),
+            *((f, c) for f, more in mapping.extra.items() for c in more),
+            *(("(ignored)", c) for c in mapping.ignored),
+        ],
     )
     quarantine = _Quarantine(args.quarantine or _default_quarantine(path), headers)
     total = count_rows(path)
@@ -237,7 +224,7 @@ def _load(
         total = min(total, args.sample)
     try:
         with (
-            _store(args.db, dry_run=args.dry_run) as store,
+            open_store(args.db, dry_run=args.dry_run) as store,
             console.progress(f"importing {path.name}", total) as progress,
         ):
             report = import_customers(

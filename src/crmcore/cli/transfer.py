@@ -13,7 +13,6 @@ import csv
 import json
 from pathlib import Path
 
-from crmcore.adapters.sql import SqlStore, create_engine, create_schema
 from crmcore.adapters.transfer import (
     RecordKind,
     TransferReport,
@@ -21,7 +20,7 @@ from crmcore.adapters.transfer import (
     is_header,
 )
 from crmcore.cli.console import Console
-from crmcore.cli.io import InputError, database_url
+from crmcore.cli.io import InputError, open_store
 from crmcore.errors import ConfigurationError
 
 __all__ = ["is_crmcore_export", "run_records_import", "write_issues"]
@@ -139,12 +138,14 @@ def run_records_import(path: Path, args: argparse.Namespace, console: Console) -
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
     if sample is not None:
         total = min(total, sample)
-    engine = create_engine(database_url(args.db))
     try:
-        create_schema(engine)
-        with path.open("rb") as lines, console.progress(f"importing {path.name}", total) as bar:
+        with (
+            open_store(args.db, dry_run=dry_run) as store,
+            path.open("rb") as lines,
+            console.progress(f"importing {path.name}", total) as bar,
+        ):
             report = import_records(
-                SqlStore(engine),
+                store,
                 lines,
                 batch_size=batch_size,
                 progress=bar,
@@ -153,8 +154,6 @@ def run_records_import(path: Path, args: argparse.Namespace, console: Console) -
             )
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    finally:
-        engine.dispose()
     report_path: Path = getattr(args, "report", None) or path.with_name(path.stem + ".report.csv")
     write_issues(report, report_path)
     _summary(console, report, report_path)
@@ -194,7 +193,7 @@ def _summary(console: Console, report: TransferReport, path: Path) -> None:
     verb = "would store" if report.dry_run else "stored"
     console.table(
         "import of a crmcore export" + (" (dry run: nothing written)" if report.dry_run else ""),
-        ["records", verb, "already stored", "conflicts", "rejected", "versions reset"],
+        ["records", verb, "already stored", "conflicts", "rejected"],
         [
             [
                 report.lines,
@@ -202,7 +201,6 @@ def _summary(console: Console, report: TransferReport, path: Path) -> None:
                 report.already,
                 report.conflicts,
                 report.rejected,
-                report.versions_reset,
             ]
         ],
     )

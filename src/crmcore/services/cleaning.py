@@ -60,6 +60,7 @@ from crmcore.errors import ConfigurationError, InvalidValueError
 __all__ = [
     "FIELDS",
     "IDENTITY_FIELDS",
+    "MULTI_VALUED",
     "ROW_ERROR",
     "ROW_LINE",
     "CleanRow",
@@ -117,13 +118,30 @@ FIELDS: Final[Mapping[str, tuple[str, ...]]] = {
 """Every field an import understands, with the headers (English and Chinese) that mean it."""
 
 
+MULTI_VALUED: Final = frozenset({"email", "phone", "tags"})
+"""Fields that may be fed by several columns (``手机`` and ``电话``, ``邮箱`` and ``邮箱 (2)``)."""
+
+_NUMBERED = re.compile(r"(?:\s*\(\d+\)|[\s_\-]*\d+)$")
+"""A trailing column number: ``邮箱 (2)`` (a repeated header, as the reader renames it), ``email2``."""
+
+
 def _header_key(header: str) -> str:
     text = unicodedata.normalize("NFKC", header).strip().casefold()
     return re.sub(r"[\s\-]+", "_", text)
 
 
+def _base_key(header: str) -> str:
+    """Return the key of ``header`` without a trailing column number."""
+    text = unicodedata.normalize("NFKC", header).strip().casefold()
+    return re.sub(r"[\s\-]+", "_", _NUMBERED.sub("", text))
+
+
 def _copy_mapping(value: Mapping[str, str]) -> dict[str, str]:
     return dict(value)
+
+
+def _copy_extra(value: Mapping[str, Sequence[str]]) -> dict[str, tuple[str, ...]]:
+    return {field: tuple(columns) for field, columns in value.items() if columns}
 
 
 @attrs.frozen
@@ -135,60 +153,135 @@ class ColumnMapping:
     {'name': '姓名', 'company': '公司', 'email': '邮箱', 'phone': '手机'}
     >>> mapping.ignored
     ('Notes',)
+
+    A field holding several values (email, phone, tags) may have more columns:
+    every value of each is read, none is lost.
+
+    >>> mapping = ColumnMapping.detect(["姓名", "手机", "电话", "邮箱", "邮箱 (2)"])
+    >>> dict(mapping.extra)
+    {'email': ('邮箱 (2)',), 'phone': ('电话',)}
+    >>> mapping.cells({"姓名": "张伟", "手机": "", "电话": "010 6552 9988",
+    ...                "邮箱": "zw@example.com", "邮箱 (2)": "zhang@example.cn"})
+    {'name': '张伟', 'email': 'zw@example.com;zhang@example.cn', 'phone': '010 6552 9988'}
     """
 
     columns: Mapping[str, str] = attrs.field(converter=_copy_mapping)
     ignored: tuple[str, ...] = ()
+    extra: Mapping[str, tuple[str, ...]] = attrs.field(factory=dict, converter=_copy_extra)
+    """More columns feeding a field of :data:`MULTI_VALUED`, after its column in ``columns``."""
 
     @classmethod
     def detect(cls, headers: Sequence[str]) -> ColumnMapping:
-        """Recognise common English and Chinese headers; unknown ones are ignored."""
-        by_key = {_header_key(h): h for h in headers}
+        """Recognise common English and Chinese headers; unknown ones are ignored.
+
+        A header matches a field by its name (case, spaces and dashes aside),
+        or without a trailing column number (``邮箱 (2)``, ``phone2``). A field
+        takes the header of its most usual name; a field of :data:`MULTI_VALUED`
+        also takes every other header that matches it.
+        """
+        by_key: dict[str, list[str]] = {}
+        for header in headers:
+            by_key.setdefault(_header_key(header), []).append(header)
+        by_base: dict[str, list[str]] = {}
+        for header in headers:
+            by_base.setdefault(_base_key(header), []).append(header)
+        used: set[str] = set()
         columns: dict[str, str] = {}
+        extra: dict[str, list[str]] = {}
         for field, names in FIELDS.items():
-            for name in names:
-                header = by_key.get(_header_key(name))
-                if header is not None and header not in columns.values():
-                    columns[field] = header
-                    break
-        ignored = tuple(h for h in headers if h not in columns.values())
-        return cls(columns, ignored)
+            keys = [_header_key(name) for name in names]
+            exact = [h for key in keys for h in by_key.get(key, ()) if h not in used]
+            numbered = [h for key in keys for h in by_base.get(key, ()) if h not in used]
+            found = list(dict.fromkeys([*exact, *numbered]))
+            if not found:
+                continue
+            columns[field] = found[0]
+            used.add(found[0])
+            if field in MULTI_VALUED and len(found) > 1:
+                extra[field] = [h for h in headers if h in found[1:]]
+                used.update(found[1:])
+        ignored = tuple(h for h in headers if h not in used)
+        return cls(columns, ignored, extra)
 
     @classmethod
     def from_json(cls, data: Mapping[str, object], headers: Sequence[str]) -> ColumnMapping:
         """Build a mapping from ``{"field": "Header"}``; unmapped fields are detected.
 
+        A field of :data:`MULTI_VALUED` may name a list of headers
+        (``{"phone": ["Mobile", "Office"]}``).
+
+        >>> mapping = ColumnMapping.from_json({"phone": ["Mobile", "Office"]},
+        ...                                   ["Name", "Mobile", "Office"])
+        >>> dict(mapping.columns), dict(mapping.extra)
+        ({'name': 'Name', 'phone': 'Mobile'}, {'phone': ('Office',)})
+
         Raises:
-            ConfigurationError: If a field is unknown or a header is not in the file.
+            ConfigurationError: If a field is unknown, a header is not in the
+                file, or a list is given for a field that holds one value.
         """
         unknown = sorted(set(data) - set(FIELDS))
         if unknown:
             raise ConfigurationError(f"unknown import fields {unknown}; known: {sorted(FIELDS)}")
-        missing = sorted(str(h) for h in data.values() if h not in headers)
+        named: dict[str, list[str]] = {}
+        for field, value in data.items():
+            if isinstance(value, str):
+                named[field] = [value]
+            elif (
+                isinstance(value, list)
+                and value
+                and field in MULTI_VALUED
+                and all(isinstance(v, str) for v in value)
+            ):
+                named[field] = list(value)
+            else:
+                raise ConfigurationError(
+                    f"mapping of {field!r}: expected a column name"
+                    + (" or a list of them" if field in MULTI_VALUED else "")
+                    + f", got {value!r}"
+                )
+        mapped = {h for columns in named.values() for h in columns}
+        missing = sorted(h for h in mapped if h not in headers)
         if missing:
             raise ConfigurationError(f"mapped columns not in the file: {missing}")
-        detected = dict(cls.detect([h for h in headers if h not in data.values()]).columns)
-        columns = {**detected, **{k: str(v) for k, v in data.items()}}
-        return cls(columns, tuple(h for h in headers if h not in columns.values()))
+        detected = cls.detect([h for h in headers if h not in mapped])
+        columns = {**detected.columns, **{k: v[0] for k, v in named.items()}}
+        extra = {
+            **{k: v for k, v in detected.extra.items() if k not in named},
+            **{k: v[1:] for k, v in named.items() if len(v) > 1},
+        }
+        used = set(columns.values()) | {h for columns in extra.values() for h in columns}
+        return cls(columns, tuple(h for h in headers if h not in used), extra)
 
     def get(self, row: Mapping[str, str | None], field: str) -> str:
         """Return the trimmed value of ``field`` in ``row`` ("" when absent)."""
         column = self.columns.get(field)
-        return "" if column is None else _trimmed(row.get(column))
+        if column is None:
+            return ""
+        if field in self.extra:
+            return self.cells(row)[field]
+        return _trimmed(row.get(column))
 
     def field_of(self, column: str) -> str | None:
         """Return the field ``column`` feeds, or None if the column is ignored."""
         for field, mapped in self.columns.items():
             if mapped == column:
                 return field
+        for field, more in self.extra.items():
+            if column in more:
+                return field
         return None
 
     def cells(self, row: Mapping[str, str | None]) -> dict[str, str]:
         """Return the trimmed value of every mapped field (as :meth:`get` gives each).
 
+        The values of a field's extra columns follow its own, separated by ``;``.
         Read once per row: the cleaning steps look fields up some twenty times.
         """
-        return {field: _trimmed(row.get(column)) for field, column in self.columns.items()}
+        cells = {field: _trimmed(row.get(column)) for field, column in self.columns.items()}
+        for field, more in self.extra.items():
+            values = [cells[field], *(_trimmed(row.get(column)) for column in more)]
+            cells[field] = ";".join(v for v in values if v)
+        return cells
 
 
 def _trimmed(value: str | None) -> str:
@@ -465,8 +558,8 @@ def _clean_chunk(
         # A value with undecodable bytes is not read as a phone, email, date …: it is
         # reported once (by _clean_row) and, unless it rejects the row, left out.
         for field, value in row_cells.items():
-            if "\ufffd" in value:
-                row_cells[field] = ""
+            if "\ufffd" in value:  # of several values (two email columns), only the bad ones
+                row_cells[field] = ";".join(v for v in _SPLIT.split(value) if "\ufffd" not in v)
     email_cells = [[v for v in _SPLIT.split(c.get("email", "")) if v] for c in cells]
     phone_cells = [[v for v in _SPLIT.split(c.get("phone", "")) if v] for c in cells]
     emails = normalize_emails([e for cell in email_cells for e in cell])

@@ -91,6 +91,7 @@ from crmcore.domain import (
 from crmcore.errors import (
     ConcurrencyError,
     CrmError,
+    InvalidValueError,
     NotFoundError,
     StaleVersionError,
     StorageError,
@@ -255,6 +256,43 @@ class StoreContract:
             with pytest.raises(StaleVersionError):
                 uow.customers.save_many([_customer("c-1"), _customer("c-2"), _customer("c-3")])
             assert uow.customers.count() == 1
+
+    def test_restore_many_stores_snapshots_with_their_versions(
+        self, store_factory: StoreFactory
+    ) -> None:
+        snapshots = [attrs.evolve(_customer(id), version=n + 1) for n, id in enumerate(_IDS)]
+        store = store_factory(None)
+        with store.unit_of_work() as uow:
+            restored = uow.customers.restore_many(snapshots)
+            uow.commit()
+        with store.unit_of_work() as uow:
+            assert [uow.customers.get(c.id) for c in snapshots] == restored == snapshots
+
+    def test_a_restored_record_is_saved_on_from_its_version(
+        self, store_factory: StoreFactory
+    ) -> None:
+        with store_factory(None).unit_of_work() as uow:
+            (restored,) = uow.customers.restore_many([attrs.evolve(_customer("c-1"), version=7)])
+            assert uow.customers.save(restored).version == 8
+
+    def test_restoring_a_stored_id_is_stale_and_stores_nothing(
+        self, store_factory: StoreFactory
+    ) -> None:
+        with store_factory(None).unit_of_work() as uow:
+            uow.customers.save(_customer("c-2"))
+            batch = [attrs.evolve(_customer(id), version=3) for id in ("c-1", "c-2", "c-3")]
+            with pytest.raises(StaleVersionError) as caught:
+                uow.customers.restore_many(batch)
+            assert (caught.value.expected, caught.value.actual) == (0, 1)
+            assert uow.customers.count() == 1
+
+    def test_restoring_a_snapshot_never_stored_is_invalid(
+        self, store_factory: StoreFactory
+    ) -> None:
+        with store_factory(None).unit_of_work() as uow:
+            with pytest.raises(InvalidValueError):
+                uow.customers.restore_many([_customer("c-1")])
+            assert uow.customers.count() == 0
 
     def test_save_many_of_the_same_record_twice_applies_them_in_order(
         self, store_factory: StoreFactory
@@ -489,6 +527,12 @@ class StoreContract:
             stored = getattr(uow, name).save(record)
             uow.commit()
         with store.unit_of_work() as uow:
+            assert getattr(uow, name).get(record.id) == stored
+        copy = store_factory(None)  # restored elsewhere, it is the same snapshot
+        with copy.unit_of_work() as uow:
+            getattr(uow, name).restore_many([stored])
+            uow.commit()
+        with copy.unit_of_work() as uow:
             assert getattr(uow, name).get(record.id) == stored
 
     # -- delete --------------------------------------------------------------------

@@ -334,9 +334,9 @@ class SqlRepository(Generic[_E]):
 
     # -- writing -------------------------------------------------------------------
 
-    def _prepare(self, entity: _E) -> _Prepared:
+    def _prepare(self, entity: _E, *, restore: bool = False) -> _Prepared:
         mapping, kind = self._mapping, self._kind
-        version = entity.version + 1
+        version = entity.version if restore else entity.version + 1
         row = mapping.columns(entity)
         row["id"] = entity.id
         check_row(kind, self._table, row, mapping.fields)
@@ -398,6 +398,45 @@ class SqlRepository(Generic[_E]):
                             self._execute(conn, self._plan([p], self._current(conn, _updates([p]))))
         except _Conflict:
             self._raise_stale(conn, prepared)
+        return [p.stored for p in prepared]
+
+    def restore_many(self, entities: Iterable[_E]) -> list[_E]:
+        """Insert snapshots exactly as they are, versions kept; all or nothing.
+
+        Raises:
+            InvalidValueError: If a version is below 1; nothing is stored.
+            StaleVersionError: If an id is stored or given twice; nothing is stored.
+            StorageError: As for :meth:`save`; nothing of the call is stored.
+        """
+        items = list(entities)
+        operation = f"restore {self._kind}"
+        conn = self._uow._connection(operation)
+        seen: set[str] = set()
+        for entity in items:
+            if entity.version < 1:
+                raise InvalidValueError(
+                    "version", entity.version, "a restored snapshot was stored (version 1 or more)"
+                )
+            if entity.id in seen:
+                raise StaleVersionError(self._kind, entity.id, 0, entity.version)
+            seen.add(entity.id)
+        if not items:
+            return []
+        prepared = [self._prepare(e, restore=True) for e in items]
+        plan = _Plan()
+        plan.inserts.extend(prepared)
+        try:
+            with translating(operation), conn.begin_nested():
+                self._execute(conn, plan)
+        except _Conflict:
+            with translating(operation):
+                current = self._current(conn, prepared)
+            for p in prepared:
+                if p.entity.id in current:
+                    raise StaleVersionError(
+                        self._kind, p.entity.id, 0, current[p.entity.id][0]
+                    ) from None
+            raise StorageError(operation, "the database refused the rows") from None
         return [p.stored for p in prepared]
 
     def _current(

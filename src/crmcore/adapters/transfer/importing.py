@@ -64,9 +64,6 @@ class TransferReport:
             as stored, each reported in ``issues``.
         rejected: Lines that are not a valid record, or that the backend
             refused (a value too long for its column), each in ``issues``.
-        versions_reset: Stored records whose exported version was above 1:
-            the storage ports insert new records at version 1 only, so those
-            come back at version 1 (every other field is kept).
         stored_by_kind: ``stored`` by kind, in export order, kinds with none left out.
         issues: One entry per conflicting or rejected line, in file order.
         dry_run: True if nothing was written.
@@ -77,7 +74,6 @@ class TransferReport:
     already: int
     conflicts: int
     rejected: int
-    versions_reset: int
     stored_by_kind: Mapping[RecordKind, int]
     issues: tuple[LineIssue, ...]
     dry_run: bool = False
@@ -93,6 +89,14 @@ class _Outcome:
     issues: list[LineIssue] = dataclasses.field(default_factory=list)
 
 
+def _store(repository: Repository[Any, Any], records: list[Any]) -> None:
+    """Store records all of one sort: exported snapshots as they are, or never-saved ones."""
+    if records and records[0].version > 0:
+        repository.restore_many(records)
+    else:
+        repository.save_many(records)
+
+
 class _Retry(Exception):  # noqa: N818 - a control-flow signal, never seen outside
     """A batch trusted an empty repository that was not: run it again checking each id."""
 
@@ -106,7 +110,6 @@ class _Importer:
         self.seen: dict[RecordKind, set[str]] = {kind: set() for kind in ALL}
         self.would_store: dict[tuple[RecordKind, str], Any] = {}  # a dry run's "stored" records
         self.stored: dict[RecordKind, int] = dict.fromkeys(ALL, 0)
-        self.versions_reset = 0
         self.already = 0
         self.conflicts = 0
         self.issues: list[LineIssue] = []
@@ -121,7 +124,6 @@ class _Importer:
         for kind, records in outcome.stored.items():
             self.stored[kind] += len(records)
             self.seen[kind].update(r.id for r in records)
-            self.versions_reset += sum(1 for r in records if r.version > 1)
             if self.dry_run:
                 self.would_store.update(((kind, r.id), r) for r in records)
         self.already += outcome.already
@@ -174,16 +176,34 @@ class _Importer:
                     LineIssue(number, (Problem("$.record", reason),), kind, record.id)
                 )
         news = list(pending.values())
+        # Exported snapshots are restored as they are; a hand-written one at version 0
+        # (never stored) is saved as new. Each group is stored, or retried, on its own.
+        for group in (
+            [item for item in news if item[1].version > 0],
+            [item for item in news if item[1].version == 0],
+        ):
+            if group:
+                self._store_group(repository, kind, group, outcome, trust_empty=trust_empty)
+
+    def _store_group(
+        self,
+        repository: Repository[Any, Any],
+        kind: RecordKind,
+        group: list[tuple[int, Any]],
+        outcome: _Outcome,
+        *,
+        trust_empty: bool,
+    ) -> None:
         try:
-            repository.save_many([with_version(record, 0) for _, record in news])
+            _store(repository, [record for _, record in group])
         except StaleVersionError:
             if trust_empty:
                 raise _Retry from None
-            self._save_one_by_one(repository, kind, news, outcome)
+            self._save_one_by_one(repository, kind, group, outcome)
         except StorageError:
-            self._save_one_by_one(repository, kind, news, outcome)
+            self._save_one_by_one(repository, kind, group, outcome)
         else:
-            outcome.stored.setdefault(kind, []).extend(record for _, record in news)
+            outcome.stored.setdefault(kind, []).extend(record for _, record in group)
 
     def _stored(self, repository: Repository[Any, Any], kind: RecordKind, id: str) -> Any:
         if self.dry_run and (kind, id) in self.would_store:
@@ -203,7 +223,7 @@ class _Importer:
         """Save each record alone, so the one the backend refuses is reported, not the batch."""
         for number, record in news:
             try:
-                repository.save(with_version(record, 0))
+                _store(repository, [record])
             except StaleVersionError as exc:
                 outcome.conflicts += 1
                 problem = Problem("$.record", f"stored meanwhile by someone else: {exc}")
@@ -224,7 +244,6 @@ class _Importer:
             already=self.already,
             conflicts=self.conflicts,
             rejected=len(self.issues) - self.conflicts,
-            versions_reset=self.versions_reset,
             stored_by_kind=stored,
             issues=tuple(sorted(self.issues, key=lambda issue: issue.line)),
             dry_run=self.dry_run,
@@ -270,8 +289,9 @@ def import_records(
     Importing is idempotent: a record already stored with the same content is
     counted in ``already`` and not saved again; one stored with different
     content is a conflict, reported and left as stored. New records are
-    inserted at version 1, the only version the storage ports can insert at
-    (see :attr:`TransferReport.versions_reset`).
+    stored exactly as exported, their versions included
+    (:meth:`~crmcore.ports.Repository.restore_many`), so an export of the
+    imported store is identical to the file.
 
     >>> from crmcore.adapters.memory import MemoryStore
     >>> lines = ['{"crmcore":"export","format":1}', '{"kind":"leads","record":{}}']
