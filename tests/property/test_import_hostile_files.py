@@ -1,4 +1,4 @@
-"""``crmcore import`` on hostile files: every good row stored once, every bad one reported at its line.
+"""``crmcore import`` on hostile files: every good row stored once, every bad one at its line.
 
 The files are what migrations meet: any of UTF-8 (with or without BOM),
 UTF-16 and GB18030; comma, semicolon or tab; ``\\n`` or ``\\r\\n``; quoted
