@@ -228,3 +228,10 @@ def test_an_unknown_kind_exits_2_and_says_where_contacts_are(tmp_path: Path) -> 
     code, _, err = crmcore("export", "--db", str(tmp_path / "crm.sqlite"), "--kind", "contacts")
 
     assert (code, "exported inside their customers" in err) == (2, True)
+
+
+def test_export_of_a_missing_database_file_exits_2_and_creates_nothing(tmp_path: Path) -> None:
+    db = tmp_path / "typo.sqlite"
+    code, _, err = crmcore("export", "--db", str(db))
+    assert (code, db.exists()) == (2, False)
+    assert err.startswith("crmcore export: error: no such database file")

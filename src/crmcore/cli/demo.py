@@ -316,7 +316,7 @@ class _Demo:
     def load(self, path: Path, policy: OnDuplicate, *, dry_run: bool) -> ImportReport:
         headers, rows = read_rows(path)
         mapping = ColumnMapping.detect(headers)
-        with self.console.progress(f"importing {path.name}", self.size) as progress:
+        with self.console.progress(f"importing {path.name}", self.size + len(_BROKEN)) as progress:
             return import_customers(
                 self.store,
                 rows,

@@ -11,7 +11,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
-from crmcore.adapters.sql import SqlStore, create_engine, create_schema
 from crmcore.adapters.transfer import (
     CSV_KINDS,
     CUSTOMER_COLUMNS,
@@ -22,7 +21,7 @@ from crmcore.adapters.transfer import (
 )
 from crmcore.adapters.transfer import csv_row as _csv_row
 from crmcore.cli.console import Console
-from crmcore.cli.io import database_url
+from crmcore.cli.io import InputError, database_url, open_store
 from crmcore.domain import Customer
 
 __all__ = ["CSV_COLUMNS", "add_parser", "csv_row", "run"]
@@ -109,17 +108,17 @@ def run(args: argparse.Namespace, console: Console) -> int:
         StorageError: If the database fails.
     """
     kinds = export_kinds(args.kind or [RecordKind.CUSTOMERS.value], args.format)
-    engine = create_engine(database_url(args.db))
-    try:
-        create_schema(engine)
-        store = SqlStore(engine)
+    url = database_url(args.db)
+    local = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else ""
+    if local and not Path(local).is_file():
+        raise InputError(f"no such database file: {local}")
+    # Reading only: a database without crmcore's tables has nothing to export (and gets none).
+    with open_store(args.db, dry_run=True) as store:
         total = count_records(store, kinds)
         description = "exporting " + ", ".join(kind.value for kind in kinds)
         with console.progress(description, total) as progress, _output(args.out, console) as out:
             counts = export_records(store, kinds, out, format=args.format, progress=progress)
-    finally:
-        engine.dispose()
     if args.out is not None:
-        done = ", ".join(f"{n} {kind.value}" for kind, n in counts.items())
-        console.print(f"exported {done} to {args.out}")
+        done = ", ".join(f"{n} {kind.value}" for kind, n in counts.items() if n)
+        console.print(f"exported {done or 'nothing'} to {args.out}")
     return 0

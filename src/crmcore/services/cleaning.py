@@ -122,7 +122,7 @@ MULTI_VALUED: Final = frozenset({"email", "phone", "tags"})
 """Fields that may be fed by several columns (``手机`` and ``电话``, ``邮箱`` and ``邮箱 (2)``)."""
 
 _NUMBERED = re.compile(r"(?:\s*\(\d+\)|[\s_\-]*\d+)$")
-"""A trailing column number: ``邮箱 (2)`` (a repeated header, as the reader renames it), ``email2``."""
+"""A trailing column number: ``邮箱 (2)`` (a repeated header, renamed by the reader), ``email2``."""
 
 
 def _header_key(header: str) -> str:
@@ -346,6 +346,8 @@ class CleanRow:
     match_keys: tuple[str, ...] = ()
     source: Mapping[str, str | None] | None = None
     """The raw row as read, kept only for a rejected row (to write it to a quarantine file)."""
+    line: int | None = None
+    """The line of the file where the row starts, when the reader knows it."""
 
     @property
     def rejected(self) -> bool:
@@ -531,7 +533,12 @@ def _mark_duplicate(row: CleanRow, seen: dict[str, int]) -> CleanRow:
         return row
     first = min(earlier)
     issue = RowIssue(
-        row.row, "row", str(row.row), IssueKind.DUPLICATE, f"same customer as row {first}"
+        row.row,
+        "row",
+        str(row.row),
+        IssueKind.DUPLICATE,
+        f"same customer as row {first}",
+        row.line,
     )
     return CleanRow(  # attrs.evolve, without its per-call introspection
         row=row.row,
@@ -541,6 +548,7 @@ def _mark_duplicate(row: CleanRow, seen: dict[str, int]) -> CleanRow:
         duplicate_of=first,
         match_keys=row.match_keys,
         source=row.source,
+        line=row.line,
     )
 
 
@@ -653,7 +661,9 @@ def _clean_row(
 
     if ROW_ERROR in values:
         issue("row", str(row), IssueKind.REJECTED, str(values[ROW_ERROR]))
-        return CleanRow(row=row, customer=None, key="", issues=tuple(issues), source=values)
+        return CleanRow(
+            row=row, customer=None, key="", issues=tuple(issues), source=values, line=line
+        )
     for column, value in values.items():
         if value is not None and "\ufffd" in str(value) and column not in _SPECIAL_KEYS:
             field = mapping.field_of(column)
@@ -683,7 +693,9 @@ def _clean_row(
     match_keys += [f"e:{str(e).casefold()}" for e in good_emails]
     match_keys += [f"p:{p.e164}" for p in good_phones]
     if rejected:
-        return CleanRow(row=row, customer=None, key=key, issues=tuple(issues), source=values)
+        return CleanRow(
+            row=row, customer=None, key=key, issues=tuple(issues), source=values, line=line
+        )
 
     points = ContactPoints(
         emails=[
@@ -716,7 +728,12 @@ def _clean_row(
         at=at,
     )
     return CleanRow(
-        row=row, customer=customer, key=key, issues=tuple(issues), match_keys=tuple(match_keys)
+        row=row,
+        customer=customer,
+        key=key,
+        issues=tuple(issues),
+        match_keys=tuple(match_keys),
+        line=line,
     )
 
 

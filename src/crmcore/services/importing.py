@@ -416,7 +416,9 @@ def _handle_duplicate(
         tally.duplicates += 1
         if row.duplicate_of is None:
             reason = f"same customer as stored {target_id}"
-            tally.issues.append(RowIssue(row.row, "row", str(row.row), IssueKind.DUPLICATE, reason))
+            tally.issues.append(
+                RowIssue(row.row, "row", str(row.row), IssueKind.DUPLICATE, reason, row.line)
+            )
     elif policy is OnDuplicate.KEEP:
         kept = attrs.evolve(customer, id=customer_id_for(source, f"{row.key}#row{row.row}"))
         tally.first_ids[row.row] = kept.id
