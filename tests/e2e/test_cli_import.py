@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import re
 import signal
@@ -169,7 +170,8 @@ def test_by_default_a_bad_value_costs_the_value_not_the_customer(
     db_url: str, tmp_path: Path
 ) -> None:
     source = tmp_path / "customers.csv"
-    good, broken = write_csv(source, 90)  # 10 broken rows: 2 of each kind
+    good, broken = write_csv(source, 90)
+    assert broken == 10  # 2 of each kind
     report = tmp_path / "report.csv"
     code, out, _ = run_cli(
         "import", str(source), "--db", db_url, "--region", "CN", "--report", str(report)
@@ -226,7 +228,7 @@ def test_national_phones_without_a_region_get_a_hint(tmp_path: Path) -> None:
 def test_a_mapping_can_be_given_inline_as_json(tmp_path: Path) -> None:
     source = tmp_path / "customers.csv"
     source.write_text("Who,Mobile\n张伟,13800138000\n", encoding="utf-8")
-    code, out, err = run_cli(
+    code, _, err = run_cli(
         "import",
         str(source),
         "--db",
@@ -352,3 +354,22 @@ def test_an_oversized_cell_costs_its_row_only_and_is_reported_at_its_line(
     with report.open(encoding="utf-8") as handle:
         rejected = [r for r in csv.DictReader(handle) if r["kind"] == "rejected"]
     assert [(r["row"], r["line"]) for r in rejected] == [("15000", "15001")]
+
+
+def test_a_json_lines_file_quarantines_its_rejected_rows_as_json_lines(tmp_path: Path) -> None:
+    source = tmp_path / "leads.jsonl"
+    source.write_text(
+        '{"name": "张伟", "phone": "13800138000", "vip": true}\n'
+        '{"name": "", "phone": "13900139000", "vip": false}\n'
+        "not json\n",
+        encoding="utf-8",
+    )
+    code, out, _ = run_cli("import", str(source), "--db", str(tmp_path / "c.db"), "--region", "CN")
+    assert (code, "2 rejected rows" in out) == (0, True)
+    lines = (tmp_path / "leads.rejected.jsonl").read_text("utf-8").splitlines()
+    assert [json.loads(line) for line in lines] == [
+        {"name": "", "phone": "13900139000", "vip": "false",
+         "reason": "name: a name or a company is required"},
+        {"name": "", "phone": "", "vip": "",
+         "reason": "row: line 3: not valid JSON: Expecting value: line 1 column 1 (char 0)"},
+    ]  # fmt: skip

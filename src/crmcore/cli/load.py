@@ -155,8 +155,12 @@ class _Quarantine:
         reasons = [f"{i.field}: {i.reason}" for i in row.issues if i.kind is IssueKind.REJECTED]
         source = row.source or {}
         if self._handle is None:
-            self._handle = self.path.open("w", encoding="utf-8-sig", newline="")
-            if self.path.suffix.lower() == ".csv":
+            as_csv = self.path.suffix.lower() != ".jsonl"
+            # A BOM lets Excel open Chinese text in a CSV; JSON lines carry none.
+            self._handle = self.path.open(
+                "w", encoding="utf-8-sig" if as_csv else "utf-8", newline=""
+            )
+            if as_csv:
                 self._writer = csv.writer(self._handle)
                 self._writer.writerow([*self.headers, self.reason])
         values = [source.get(h) or "" for h in self.headers]
