@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import linecache
+import traceback
+
 import pendulum
 import pytest
 
@@ -187,3 +190,31 @@ def test_a_naive_at_is_rejected() -> None:
 
     with pytest.raises(InvalidValueError, match="naive"):
         compile_rule(HasTag("x"), at=dt.datetime(2026, 1, 1))  # noqa: DTZ001 - naive on purpose
+
+
+class _CustomerWithoutTier:
+    """Stands in for a customer whose ``tier`` cannot be read."""
+
+    @property
+    def tier(self) -> Tier:
+        raise LookupError("tier unavailable")
+
+
+def test_a_traceback_through_an_evaluated_rule_shows_the_generated_line() -> None:
+    rule = compile_rule(field("tier") == "vip", at=AT)
+    with pytest.raises(LookupError) as caught:
+        rule(_CustomerWithoutTier())  # type: ignore[arg-type]  # a customer whose tier raises
+    generated = [
+        frame.line
+        for frame in traceback.extract_tb(caught.value.__traceback__)
+        if frame.filename.startswith("<crmcore segment rule")
+    ]
+    assert generated == ["return lambda c, x: (c.tier == _k0)"]
+
+
+def test_rules_of_the_same_shape_share_one_generated_source() -> None:
+    before = {name for name in linecache.cache if name.startswith("<crmcore segment rule")}
+    compile_rule(field("tier") == "vip", at=AT)
+    compile_rule(field("tier") == "strategic", at=AT)
+    after = {name for name in linecache.cache if name.startswith("<crmcore segment rule")}
+    assert len(after - before) <= 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+import attrs
 import pendulum
 import pytest
 
@@ -34,6 +35,7 @@ from crmcore.segments import (
     purchases,
     resolve,
 )
+from crmcore.segments.rule import RULE_TYPES
 from crmcore.serialization import structure, unstructure
 
 AT = pendulum.datetime(2026, 3, 15, 10, 30)
@@ -170,3 +172,34 @@ def test_an_invalid_json_rule_reports_every_problem_with_its_path() -> None:
 def test_a_json_rule_with_an_invalid_value_is_a_payload_error() -> None:
     with pytest.raises(PayloadError, match="not one of"):
         structure({"type": "Compare", "field": "tier", "op": "eq", "value": "gold"}, Rule)  # type: ignore[arg-type]  # a Union alias
+
+
+def test_rule_types_list_every_node_of_the_rule_union() -> None:
+    assert [t.__name__ for t in RULE_TYPES] == [
+        "Compare",
+        "CustomCompare",
+        "InWindow",
+        "HasTag",
+        "OrderCount",
+        "OrderTotal",
+        "OrderAverage",
+        "LastOrder",
+        "ActivityCount",
+        "LastActivity",
+        "LatestSurveyScore",
+        "And",
+        "Or",
+        "Not",
+    ]
+
+
+def test_evolving_a_comparison_canonicalises_the_new_value() -> None:
+    rule = Compare("created_at", Op.GE, "2026-01-01T08:00:00+08:00")
+    assert attrs.evolve(rule, value="2026-02-01T08:00:00+08:00").value == (
+        "2026-02-01T00:00:00+00:00"
+    )
+
+
+def test_an_operator_the_field_does_not_support_is_reported_before_its_value() -> None:
+    with pytest.raises(InvalidValueError, match="tier supports"):
+        Compare("tier", Op.GT, 3)

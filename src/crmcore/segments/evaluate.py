@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import hashlib
+import linecache
 import operator
 import re
 from collections import defaultdict
@@ -422,6 +424,21 @@ def _compose(node: Rule, at: pendulum.DateTime, tz: Any) -> Predicate:
     return _function(node, at, tz)
 
 
+def _register_source(source: str) -> str:
+    """Put generated ``source`` in :mod:`linecache` and return its file name.
+
+    Tracebacks through an evaluated rule then show the generated line, as
+    they do for the methods attrs generates. The name is derived from the
+    source, and rule values are never part of it, so rules of the same shape
+    share one entry and the cache stays small however many rules are compiled.
+    """
+    digest = hashlib.blake2b(source.encode(), digest_size=8).hexdigest()
+    filename = f"<crmcore segment rule {digest}>"
+    # mtime None: linecache.checkcache() keeps the entry (there is no file to check).
+    linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
+    return filename
+
+
 def _function(node: Rule, at: pendulum.DateTime, tz: Any) -> Predicate:
     emitter = _Emitter(at, tz)
     body = emitter.emit(node)
@@ -431,7 +448,7 @@ def _function(node: Rule, at: pendulum.DateTime, tz: Any) -> Predicate:
     # against FIELDS; every rule value is passed in as an argument (a closure
     # cell, the fastest lookup), never written into the source text.
     scope: dict[str, Any] = {"__builtins__": {}}
-    exec(compile(source, "<crmcore segment rule>", "exec"), scope)  # noqa: S102
+    exec(compile(source, _register_source(source), "exec"), scope)  # noqa: S102
     function: Predicate = scope["_factory"](**emitter.namespace)
     return function
 

@@ -38,7 +38,7 @@ import enum
 import re
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
-from typing import Any, TypeAlias, Union, cast
+from typing import Any, TypeAlias, Union, cast, get_args
 
 import attrs
 
@@ -381,12 +381,26 @@ def _canonical_value(
     return _one(kind, value, where, choices)
 
 
-def _compare_value(value: object, self_: Compare) -> Value:
+def _compare_value(value: object, instance: attrs.AttrsInstance) -> Value:
+    """Canonicalise a comparison's value by its field and operator.
+
+    Runs as an attrs converter taking the instance (for ``__init__``,
+    ``evolve`` and cattrs alike), after ``field`` and ``op`` are set and
+    before validators run: an operator the field does not support is left
+    to the ``op`` validator to report.
+    """
+    self_ = cast(Compare, instance)
     spec = FIELDS[self_.field]
+    if self_.op not in spec.ops:
+        return cast(Value, value)
     return _canonical_value(self_.op, value, spec.kind, f"{self_.field} value", spec.choices)
 
 
-def _custom_value(value: object, self_: CustomCompare) -> Value:
+def _custom_value(value: object, instance: attrs.AttrsInstance) -> Value:
+    """Canonicalise a custom comparison's value by its type and operator; see Compare."""
+    self_ = cast(CustomCompare, instance)
+    if self_.op not in CUSTOM_OPS[self_.field_type]:
+        return cast(Value, value)
     return _canonical_value(self_.op, value, self_.field_type, f"custom field {self_.name} value")
 
 
@@ -508,12 +522,11 @@ class Compare(_Connectives):
 
     field: str = attrs.field(converter=_known_field)
     op: Op = attrs.field(converter=Op, validator=_field_op)
-    value: Value = None
-
-    def __attrs_post_init__(self) -> None:
-        # The canonical form depends on the field and operator, so it is set here
-        # (for __init__, evolve and cattrs alike) rather than in a converter.
-        object.__setattr__(self, "value", _compare_value(self.value, self))
+    # The canonical form depends on the field and operator: the converter takes the instance.
+    value: Value = attrs.field(
+        default=None,
+        converter=attrs.Converter(_compare_value, takes_self=True),  # type: ignore[misc]  # mypy's attrs plugin
+    )
 
 
 @attrs.frozen
@@ -532,11 +545,11 @@ class CustomCompare(_Connectives):
     name: str = attrs.field(converter=_custom_name)
     field_type: FieldType = attrs.field(converter=FieldType)
     op: Op = attrs.field(converter=Op, validator=_custom_op)
-    value: Value = None
-
-    def __attrs_post_init__(self) -> None:
-        # The canonical form depends on the type and operator; see Compare.
-        object.__setattr__(self, "value", _custom_value(self.value, self))
+    # The canonical form depends on the type and operator; see Compare.
+    value: Value = attrs.field(
+        default=None,
+        converter=attrs.Converter(_custom_value, takes_self=True),  # type: ignore[misc]  # mypy's attrs plugin
+    )
 
 
 def _datetime_field(_instance: InWindow, _: attrs.Attribute[str], value: str) -> None:
@@ -680,22 +693,8 @@ Rule: TypeAlias = Union[  # noqa: UP007 - a runtime alias; cattrs reads its memb
 ]
 """A segment rule: any node of this module."""
 
-RULE_TYPES: tuple[type[Any], ...] = (
-    Compare,
-    CustomCompare,
-    InWindow,
-    HasTag,
-    OrderCount,
-    OrderTotal,
-    OrderAverage,
-    LastOrder,
-    ActivityCount,
-    LastActivity,
-    LatestSurveyScore,
-    And,
-    Or,
-    Not,
-)
+RULE_TYPES: tuple[type[Any], ...] = get_args(Rule)
+"""Every node class of :data:`Rule`, for ``isinstance`` checks (read from the union)."""
 
 
 def walk(rule: Rule) -> Iterable[Rule]:

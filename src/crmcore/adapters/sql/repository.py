@@ -1,8 +1,9 @@
 """SQL repositories: one class per aggregate, sharing :class:`SqlRepository`.
 
-Every repository works on the connection of the :class:`SqlUnitOfWork
-<crmcore.adapters.sql.store.SqlUnitOfWork>` that owns it. Writes follow the
-contract of :mod:`crmcore.ports`:
+Every repository works through the :class:`~crmcore.adapters.sql.session.SqlSession`
+that its :class:`SqlUnitOfWork <crmcore.adapters.sql.store.SqlUnitOfWork>` hands
+it (the connection and the converter); it knows nothing else of the unit of
+work. Writes follow the contract of :mod:`crmcore.ports`:
 
 - a save checks every value against its column first (nothing is sent if
   one does not fit), then runs inside a ``SAVEPOINT``, so a failed save
@@ -14,7 +15,8 @@ contract of :mod:`crmcore.ports`:
   rewritten only when their digest (``child_digest``) changed: an update
   that leaves them alone writes only the main row, in one statement.
 
-SQLAlchemy and driver exceptions are translated at this edge into
+SQLAlchemy and driver exceptions are translated at this edge
+(:func:`~crmcore.adapters.sql.session.translating`) into
 :class:`~crmcore.errors.StorageError` (naming the column when the database
 says which), :class:`~crmcore.errors.ConcurrencyError` (deadlocks,
 serialization failures) or :class:`~crmcore.errors.StaleVersionError`.
@@ -26,12 +28,10 @@ SQLAlchemy.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import hashlib
-import re
 from collections.abc import Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -51,7 +51,8 @@ from crmcore.adapters.sql.mapping import (
     check_custom,
     check_row,
 )
-from crmcore.adapters.sql.segments import _check_dialect, customer_query
+from crmcore.adapters.sql.segments import check_dialect, customer_query
+from crmcore.adapters.sql.session import SqlSession, translating
 from crmcore.clock import utc
 from crmcore.domain import (
     Activity,
@@ -68,7 +69,6 @@ from crmcore.domain import (
     UserId,
 )
 from crmcore.errors import (
-    ConcurrencyError,
     InvalidValueError,
     NotFoundError,
     StaleVersionError,
@@ -77,9 +77,6 @@ from crmcore.errors import (
 from crmcore.ports import DEFAULT_PAGE_SIZE, MergeRecord, Versioned, with_version
 from crmcore.segments import Rule
 from crmcore.serialization import structure
-
-if TYPE_CHECKING:
-    from crmcore.adapters.sql.store import SqlUnitOfWork
 
 __all__ = [
     "SqlActivityRepository",
@@ -92,57 +89,11 @@ __all__ = [
     "SqlOrderRepository",
     "SqlRepository",
     "SqlSurveyResponseRepository",
-    "translating",
 ]
 
 _E = TypeVar("_E", bound=Versioned)
 
 _CHUNK = 500  # ids per IN (...) clause
-_COLUMN = re.compile(r"column [`'\"]?(?:\w+[`'\"]?\.[`'\"]?)*(\w+)[`'\"]?", re.IGNORECASE)
-_CONCURRENCY_CODES = {"40001", "40P01"}  # PostgreSQL: serialization failure, deadlock
-_MYSQL_CONCURRENCY = {1205, 1213}  # lock wait timeout, deadlock
-# SQLite: another writer holds the lock, or a commit made this transaction's snapshot stale
-_SQLITE_CONCURRENCY = {"SQLITE_BUSY", "SQLITE_BUSY_SNAPSHOT", "SQLITE_LOCKED"}
-
-
-def _reason(exc: BaseException) -> str:
-    orig = getattr(exc, "orig", None) or exc
-    text = str(orig).strip().splitlines()
-    return text[0] if text else type(orig).__name__
-
-
-def _is_concurrency(exc: sa.exc.SQLAlchemyError) -> bool:
-    orig = getattr(exc, "orig", None)
-    if orig is None:
-        return False
-    if getattr(orig, "sqlstate", None) in _CONCURRENCY_CODES:
-        return True
-    if getattr(orig, "sqlite_errorname", None) in _SQLITE_CONCURRENCY:
-        return True
-    args: tuple[Any, ...] = getattr(orig, "args", ())
-    return bool(args) and args[0] in _MYSQL_CONCURRENCY
-
-
-@contextlib.contextmanager
-def translating(operation: str) -> Iterator[None]:
-    """Translate SQLAlchemy and driver exceptions raised in the block into crmcore errors.
-
-    Args:
-        operation: What was being done (``"save customer"``), for the message.
-
-    Raises:
-        ConcurrencyError: For deadlocks, lock timeouts and serialization failures.
-        StorageError: For every other database failure, naming the column
-            when the database says which.
-    """
-    try:
-        yield
-    except sa.exc.SQLAlchemyError as exc:
-        reason = _reason(exc)
-        if _is_concurrency(exc):
-            raise ConcurrencyError(f"{operation} failed: {reason}") from exc
-        match = _COLUMN.search(reason)
-        raise StorageError(operation, reason, field=match.group(1) if match else None) from exc
 
 
 class _Conflict(Exception):  # noqa: N818 - private signal, never escapes
@@ -205,12 +156,12 @@ class SqlRepository(Generic[_E]):
     """What every SQL repository shares: get, save, save_many, find, iterate, count.
 
     Args:
-        uow: The unit of work whose connection it uses.
+        session: The connection and converter of the unit of work that owns it.
         mapping: Where and how the aggregate is stored.
     """
 
-    def __init__(self, uow: SqlUnitOfWork, mapping: EntityMapping[_E]) -> None:
-        self._uow = uow
+    def __init__(self, session: SqlSession, mapping: EntityMapping[_E]) -> None:
+        self._session = session
         self._mapping: EntityMapping[_E] = mapping
         self._table = mapping.table
         self._kind = mapping.kind
@@ -227,7 +178,7 @@ class SqlRepository(Generic[_E]):
     # -- reading -------------------------------------------------------------------
 
     def _load(self, document: Any) -> _E:
-        return structure(document, self._mapping.cls, self._uow._converter)
+        return structure(document, self._mapping.cls, self._session.converter)
 
     def _select_documents(
         self,
@@ -235,7 +186,7 @@ class SqlRepository(Generic[_E]):
         operation: str,
         parameters: dict[str, Any] | None = None,
     ) -> list[_E]:
-        conn = self._uow._connection(operation)
+        conn = self._session.connection(operation)
         with translating(operation):
             documents = conn.execute(statement, parameters).scalars().all()
         return [self._load(d) for d in documents]
@@ -248,7 +199,7 @@ class SqlRepository(Generic[_E]):
             StorageError: If the database fails or the unit of work is not active.
         """
         operation = f"get {self._kind}"
-        conn = self._uow._connection(operation)
+        conn = self._session.connection(operation)
         with translating(operation):
             document = conn.execute(self._get_statement, {"id": id}).scalar_one_or_none()
         if document is None:
@@ -280,7 +231,7 @@ class SqlRepository(Generic[_E]):
         """
         if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
             raise InvalidValueError("page_size", page_size, "must be a positive integer")
-        self._uow._connection(f"iterate {self._kind}")
+        self._session.connection(f"iterate {self._kind}")
         return self._pages(page_size)
 
     def _pages(self, page_size: int) -> Iterator[_E]:
@@ -291,7 +242,7 @@ class SqlRepository(Generic[_E]):
             statement = sa.select(c.id, c.document).order_by(c.id).limit(page_size)
             if last is not None:
                 statement = statement.where(c.id > last)
-            conn = self._uow._connection(operation)
+            conn = self._session.connection(operation)
             with translating(operation):
                 rows = conn.execute(statement).all()
             for row in rows:
@@ -307,7 +258,7 @@ class SqlRepository(Generic[_E]):
             StorageError: If the database fails or the unit of work is not active.
         """
         operation = f"count {self._kind}"
-        conn = self._uow._connection(operation)
+        conn = self._session.connection(operation)
         with translating(operation):
             return int(
                 conn.execute(sa.select(sa.func.count()).select_from(self._table)).scalar_one()
@@ -342,7 +293,7 @@ class SqlRepository(Generic[_E]):
         check_row(kind, self._table, row, mapping.fields)
         if "custom" in row:
             check_custom(kind, row["custom"])
-        document = self._uow._converter.unstructure(entity, unstructure_as=mapping.cls)
+        document = self._session.converter.unstructure(entity, unstructure_as=mapping.cls)
         document["version"] = version
         row["version"] = version
         row["document"] = document
@@ -378,7 +329,7 @@ class SqlRepository(Generic[_E]):
         """
         items = list(entities)
         operation = f"save {self._kind}"
-        conn = self._uow._connection(operation)
+        conn = self._session.connection(operation)
         if not items:
             return []
         prepared = [self._prepare(e) for e in items]
@@ -410,7 +361,7 @@ class SqlRepository(Generic[_E]):
         """
         items = list(entities)
         operation = f"restore {self._kind}"
-        conn = self._uow._connection(operation)
+        conn = self._session.connection(operation)
         seen: set[str] = set()
         for entity in items:
             if entity.version < 1:
@@ -518,7 +469,7 @@ class SqlRepository(Generic[_E]):
 
     def _delete(self, entity: _E) -> None:
         operation = f"delete {self._kind}"
-        conn = self._uow._connection(operation)
+        conn = self._session.connection(operation)
         table = self._table
         with translating(operation), conn.begin_nested():
             result = conn.execute(
@@ -538,8 +489,8 @@ class SqlRepository(Generic[_E]):
 class SqlCustomerRepository(SqlRepository[Customer]):
     """Customers in SQL; see :class:`~crmcore.ports.CustomerRepository`."""
 
-    def __init__(self, uow: SqlUnitOfWork) -> None:
-        super().__init__(uow, CUSTOMERS)
+    def __init__(self, session: SqlSession) -> None:
+        super().__init__(session, CUSTOMERS)
 
     def find_by_email(self, address: EmailAddress) -> list[Customer]:
         """Return the customers having ``address`` among their emails (index lookup)."""
@@ -556,8 +507,8 @@ class SqlCustomerRepository(SqlRepository[Customer]):
     def select(self, rule: Rule, *, at: dt.datetime, tz: str = "UTC") -> list[CustomerId]:
         """Return the ids of the active customers in the segment, computed inside the database."""
         statement = customer_query(rule, at=at, tz=tz).where(t.customers.c.merged_into.is_(None))
-        conn = self._uow._connection("select customer")
-        _check_dialect(conn.dialect.name, type(rule).__name__)
+        conn = self._session.connection("select customer")
+        check_dialect(conn.dialect.name, type(rule).__name__)
         with translating("select customer"):
             return [CustomerId(str(r)) for r in conn.execute(statement).scalars().all()]
 
@@ -577,8 +528,8 @@ class SqlCustomerRepository(SqlRepository[Customer]):
 class SqlLeadRepository(SqlRepository[Lead]):
     """Leads in SQL; see :class:`~crmcore.ports.LeadRepository`."""
 
-    def __init__(self, uow: SqlUnitOfWork) -> None:
-        super().__init__(uow, LEADS)
+    def __init__(self, session: SqlSession) -> None:
+        super().__init__(session, LEADS)
 
     def find_by_email(self, address: EmailAddress) -> list[Lead]:
         """Return the leads having ``address`` among their emails."""
@@ -606,8 +557,8 @@ class SqlLeadRepository(SqlRepository[Lead]):
 class SqlOpportunityRepository(SqlRepository[Opportunity]):
     """Opportunities in SQL; see :class:`~crmcore.ports.OpportunityRepository`."""
 
-    def __init__(self, uow: SqlUnitOfWork) -> None:
-        super().__init__(uow, OPPORTUNITIES)
+    def __init__(self, session: SqlSession) -> None:
+        super().__init__(session, OPPORTUNITIES)
 
     def find_by_customer(self, customer_id: CustomerId) -> list[Opportunity]:
         """Return the customer's opportunities."""
@@ -621,8 +572,8 @@ class SqlOpportunityRepository(SqlRepository[Opportunity]):
 class SqlActivityRepository(SqlRepository[Activity]):
     """Activities in SQL; see :class:`~crmcore.ports.ActivityRepository`."""
 
-    def __init__(self, uow: SqlUnitOfWork) -> None:
-        super().__init__(uow, ACTIVITIES)
+    def __init__(self, session: SqlSession) -> None:
+        super().__init__(session, ACTIVITIES)
 
     def find_by_customer(self, customer_id: CustomerId) -> list[Activity]:
         """Return the activities linked to the customer."""
@@ -646,8 +597,8 @@ class SqlActivityRepository(SqlRepository[Activity]):
 class SqlCaseRepository(SqlRepository[Case]):
     """Cases in SQL; see :class:`~crmcore.ports.CaseRepository`."""
 
-    def __init__(self, uow: SqlUnitOfWork) -> None:
-        super().__init__(uow, CASES)
+    def __init__(self, session: SqlSession) -> None:
+        super().__init__(session, CASES)
 
     def find_by_customer(self, customer_id: CustomerId) -> list[Case]:
         """Return the customer's cases."""
@@ -661,8 +612,8 @@ class SqlCaseRepository(SqlRepository[Case]):
 class SqlSurveyResponseRepository(SqlRepository[SurveyResponse]):
     """Survey responses in SQL; see :class:`~crmcore.ports.SurveyResponseRepository`."""
 
-    def __init__(self, uow: SqlUnitOfWork) -> None:
-        super().__init__(uow, SURVEY_RESPONSES)
+    def __init__(self, session: SqlSession) -> None:
+        super().__init__(session, SURVEY_RESPONSES)
 
     def find_by_customer(self, customer_id: CustomerId) -> list[SurveyResponse]:
         """Return the customer's survey responses."""
@@ -672,8 +623,8 @@ class SqlSurveyResponseRepository(SqlRepository[SurveyResponse]):
 class SqlOrderRepository(SqlRepository[Order]):
     """Orders in SQL; see :class:`~crmcore.ports.OrderRepository`."""
 
-    def __init__(self, uow: SqlUnitOfWork) -> None:
-        super().__init__(uow, ORDERS)
+    def __init__(self, session: SqlSession) -> None:
+        super().__init__(session, ORDERS)
 
     def find_by_customer(self, customer_id: CustomerId) -> list[Order]:
         """Return the customer's orders."""
@@ -687,8 +638,8 @@ class SqlOrderRepository(SqlRepository[Order]):
 class SqlConsentRepository(SqlRepository[Consent]):
     """Consents in SQL; see :class:`~crmcore.ports.ConsentRepository`."""
 
-    def __init__(self, uow: SqlUnitOfWork) -> None:
-        super().__init__(uow, CONSENTS)
+    def __init__(self, session: SqlSession) -> None:
+        super().__init__(session, CONSENTS)
 
     def find_by_customer(self, customer_id: CustomerId) -> list[Consent]:
         """Return the customer's consents."""
@@ -698,8 +649,8 @@ class SqlConsentRepository(SqlRepository[Consent]):
 class SqlMergeRepository(SqlRepository[MergeRecord]):
     """Merge records in SQL; see :class:`~crmcore.ports.MergeRepository`."""
 
-    def __init__(self, uow: SqlUnitOfWork) -> None:
-        super().__init__(uow, MERGES)
+    def __init__(self, session: SqlSession) -> None:
+        super().__init__(session, MERGES)
 
     def find_by_customer(self, customer_id: CustomerId) -> list[MergeRecord]:
         """Return the merges that involved the customer, as survivor or as merged."""

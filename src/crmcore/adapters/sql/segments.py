@@ -71,6 +71,7 @@ from crmcore.segments.window import Span, resolve, zone
 
 __all__ = [
     "SUPPORTED_DIALECTS",
+    "check_dialect",
     "compile_to_sql",
     "customer_query",
     "select_customer_ids",
@@ -84,7 +85,16 @@ _DECIMAL_PATTERN = "^-?[0-9]+([.][0-9]+)?$"
 _SYMBOL = {Op.EQ: "=", Op.NE: "<>", Op.LT: "<", Op.LE: "<=", Op.GT: ">", Op.GE: ">="}
 
 
-def _check_dialect(name: str, what: str) -> None:
+def check_dialect(name: str, what: str) -> None:
+    """Refuse to compile segment rules for a database they were not written for.
+
+    Args:
+        name: The SQLAlchemy dialect name (``connection.dialect.name``).
+        what: What was to be compiled (a rule class name), for the message.
+
+    Raises:
+        UnsupportedRuleError: If ``name`` is not in :data:`SUPPORTED_DIALECTS`.
+    """
     if name not in SUPPORTED_DIALECTS:
         raise UnsupportedRuleError(
             name, what, f"segment rules compile for {sorted(SUPPORTED_DIALECTS)} only"
@@ -124,7 +134,7 @@ def _render_text_test(element: _TextTest, compiler: SQLCompiler, **kw: Any) -> s
 
 def _text_test_sql(element: _TextTest, compiler: SQLCompiler, **kw: Any) -> str:
     dialect = compiler.dialect
-    _check_dialect(dialect.name, f"text {element.operator_.value}")
+    check_dialect(dialect.name, f"text {element.operator_.value}")
     left = compiler.process(element.left, **kw)
     rights = [compiler.process(r, **kw) for r in element.right]
     right = rights[0] if rights else ""
@@ -208,7 +218,7 @@ def _render_json_value(element: _JsonValue, compiler: SQLCompiler, **kw: Any) ->
 
 def _json_value_sql(element: _JsonValue, compiler: SQLCompiler, **kw: Any) -> str:
     dialect = compiler.dialect
-    _check_dialect(dialect.name, "custom field")
+    check_dialect(dialect.name, "custom field")
     column = compiler.process(element.column, **kw)
     jtype, raw, text = _json_parts(dialect, column, element.name)
     kinds = _kinds(dialect)
@@ -254,7 +264,7 @@ def _render_json_test(element: _JsonTest, compiler: SQLCompiler, **kw: Any) -> s
 
 def _json_test_sql(element: _JsonTest, compiler: SQLCompiler, **kw: Any) -> str:
     dialect = compiler.dialect
-    _check_dialect(dialect.name, "custom field")
+    check_dialect(dialect.name, "custom field")
     column = compiler.process(element.column, **kw)
     jtype, raw, text = _json_parts(dialect, column, element.name)
     kinds = _kinds(dialect)
@@ -551,7 +561,7 @@ def compile_to_sql(
     'customers.tier = :tier_1'
     """
     if dialect is not None:
-        _check_dialect(dialect, type(rule).__name__)
+        check_dialect(dialect, type(rule).__name__)
     zone(tz)
     return _Compiler(at, tz).compile(rule)
 
@@ -584,6 +594,6 @@ def select_customer_ids(
         UnsupportedRuleError: If the connection's dialect cannot run segment rules.
         InvalidValueError: If ``at`` is naive or ``tz`` unknown.
     """
-    _check_dialect(connection.dialect.name, type(rule).__name__)
+    check_dialect(connection.dialect.name, type(rule).__name__)
     rows = connection.execute(customer_query(rule, at=at, tz=tz)).scalars().all()
     return [CustomerId(str(r)) for r in rows]

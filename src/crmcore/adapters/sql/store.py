@@ -35,8 +35,8 @@ from crmcore.adapters.sql.repository import (
     SqlOpportunityRepository,
     SqlOrderRepository,
     SqlSurveyResponseRepository,
-    translating,
 )
+from crmcore.adapters.sql.session import SqlSession, translating
 from crmcore.adapters.sql.tables import event_outbox
 from crmcore.clock import Clock, SystemClock
 from crmcore.domain import DomainEvent
@@ -96,7 +96,9 @@ def _outbox_row(event: DomainEvent, converter: Any, recorded_at: dt.datetime) ->
 class SqlUnitOfWork:
     """One connection and transaction over every SQL repository.
 
-    See :class:`~crmcore.ports.UnitOfWork` for the contract. The transaction
+    See :class:`~crmcore.ports.UnitOfWork` for the contract. Its repositories
+    get a :class:`~crmcore.adapters.sql.session.SqlSession` (the connection
+    and the converter), never the unit of work itself. The transaction
     begins with the first statement (SQLAlchemy's autobegin) and ends with
     :meth:`commit`, :meth:`rollback` or the end of the ``with`` block.
     """
@@ -106,15 +108,17 @@ class SqlUnitOfWork:
         self._converter = store.converter
         self._conn: Connection | None = None
         self._events: list[DomainEvent] = []
-        self.customers = SqlCustomerRepository(self)
-        self.leads = SqlLeadRepository(self)
-        self.opportunities = SqlOpportunityRepository(self)
-        self.activities = SqlActivityRepository(self)
-        self.cases = SqlCaseRepository(self)
-        self.survey_responses = SqlSurveyResponseRepository(self)
-        self.orders = SqlOrderRepository(self)
-        self.consents = SqlConsentRepository(self)
-        self.merges = SqlMergeRepository(self)
+        # What the repositories see of this unit of work: nothing else.
+        session = SqlSession(connection=self._connection, converter=store.converter)
+        self.customers = SqlCustomerRepository(session)
+        self.leads = SqlLeadRepository(session)
+        self.opportunities = SqlOpportunityRepository(session)
+        self.activities = SqlActivityRepository(session)
+        self.cases = SqlCaseRepository(session)
+        self.survey_responses = SqlSurveyResponseRepository(session)
+        self.orders = SqlOrderRepository(session)
+        self.consents = SqlConsentRepository(session)
+        self.merges = SqlMergeRepository(session)
 
     def __enter__(self) -> SqlUnitOfWork:
         """Take a connection; the transaction begins with the first statement.
