@@ -7,11 +7,12 @@ The steps, each a short report section:
    duplicates skipped) and load it with duplicates *kept*, so that the fuzzy
    duplicates are left for step 2;
 2. **duplicates** — :func:`crmcore.matching.dedupe` over the stored customers,
-   every cluster merged with :func:`crmcore.services.merge.merge_customers`, one
+   every cluster merged with :func:`crmcore.services.merge.merge_clusters`, one
    merge undone and redone to show it is reversible;
 3. **lifecycle** — related records (:func:`crmcore.sample.crm.generate_crm`:
    orders, follow-ups, deals, cases, surveys, leads) stored; every active
-   customer's lifecycle stage derived and value tier decided, and saved;
+   customer's lifecycle stage derived and value tier decided, and saved
+   (:func:`crmcore.services.reclassification.reclassify_customers`);
 4. **segments** — rules run inside the database
    (:func:`crmcore.adapters.sql.segments.select_customer_ids`), one explained;
    RFM segments;
@@ -54,9 +55,8 @@ from crmcore.domain import (
     SurveyResponse,
     Tier,
     UserId,
-    classify,
 )
-from crmcore.errors import ConfigurationError, InvalidValueError
+from crmcore.errors import ConfigurationError
 from crmcore.lifecycle import (
     ActionKind,
     DueAction,
@@ -66,7 +66,6 @@ from crmcore.lifecycle import (
     SlaEscalation,
     SurveyAfterClose,
     TimeRule,
-    apply_derived_stage,
     china_mainland,
     due_actions,
 )
@@ -93,7 +92,8 @@ from crmcore.segments import (
 )
 from crmcore.services.cleaning import ColumnMapping
 from crmcore.services.importing import ImportReport, OnDuplicate, import_customers
-from crmcore.services.merge import merge_customers, unmerge_customers
+from crmcore.services.merge import merge_clusters, merge_customers, unmerge_customers
+from crmcore.services.reclassification import reclassify_customers
 
 __all__ = ["DEFAULT_SIZE", "SEGMENTS", "add_parser", "run"]
 
@@ -405,30 +405,41 @@ class _Demo:
 
     def merge(self, ids: Sequence[CustomerId]) -> MergeResult:
         saved = merge_customers(self.store.unit_of_work(), ids, clock=self.clock, by=_BY)
+        self.forget_merged(saved)
+        return saved
+
+    def forget_merged(self, saved: MergeResult) -> None:
         self.customers[saved.survivor.id] = saved.survivor
         for gone in saved.merged:
             self.customers.pop(gone.id, None)
-        return saved
 
     def merge_duplicates(self) -> None:
         self.customers = self.active_customers()
         before = dict(self.customers)
         result = dedupe(MatchRecord.from_customer(c) for c in before.values())
         clusters = [ids for ids in result.clusters().values() if len(ids) > 1]
-        merged = skipped = 0
-        merge_ids: list[MergeId] = []
-        for ids in sorted(clusters):
-            try:
-                saved = self.merge([CustomerId(i) for i in ids])
-            except InvalidValueError:
-                skipped += 1  # e.g. a person and an organisation: left for a human
-                continue
-            merged += len(saved.merged)
-            merge_ids.append(saved.record.id)
+        report = merge_clusters(
+            self.store,
+            ([CustomerId(i) for i in ids] for ids in sorted(clusters)),
+            clock=self.clock,
+            by=_BY,
+        )
+        for saved in report.merges:
+            self.forget_merged(saved)
+        merge_ids: list[MergeId] = [saved.record.id for saved in report.merges]
+        # Skipped clusters (e.g. a person and an organisation) are left for a human.
         self.console.table(
             f"2. duplicate detection and merge — {self.timer.lap()}",
             ["active customers", "clusters found", "records merged", "clusters left", "remaining"],
-            [[len(before), len(clusters), merged, skipped, len(self.customers)]],
+            [
+                [
+                    len(before),
+                    len(clusters),
+                    report.records_merged,
+                    len(report.skipped),
+                    len(self.customers),
+                ]
+            ],
         )
         if clusters:
             self.show_cluster(result, max(clusters, key=len), before)
@@ -514,33 +525,21 @@ class _Demo:
             surveys = list(uow.survey_responses.iter_all())
         self.context = SegmentContext.of(orders=orders, activities=activities, surveys=surveys)
         self.orders, self.activities, self.surveys = orders, activities, surveys
-        tiers = _TIERS.compile(at=self.at, tz=DEMO_TZ)
-        changed: list[Customer] = []
-        updated: list[Customer] = []
-        moves = 0
-        example: tuple[str, str] | None = None
-        for customer in customers:
-            new, events = apply_derived_stage(
-                customer,
-                self.context.orders_of(customer.id),
-                self.context.activities_of(customer.id),
-                at=self.at,
-                by=_BY,
-            )
-            moves += len(events)
-            if events and new.lifecycle_stage is LifecycleStage.DECLINE and example is None:
-                example = (new.display_name, events[-1].reason)
-            decision = tiers.decide(new, self.context)
-            if decision.tier is not new.tier:
-                new, _ = classify(
-                    new, tier=decision.tier, reason=decision.reason, at=self.at, automatic=True
-                )
-            if new != customer:
-                changed.append(new)
-            updated.append(new)
-        with self.store.unit_of_work() as uow:
-            saved = {c.id: c for c in uow.customers.save_many(changed)}
-            uow.commit()
+        report = reclassify_customers(
+            self.store.unit_of_work(),
+            clock=self.clock,
+            by=_BY,
+            tiers=_TIERS,
+            tz=DEMO_TZ,
+            ids=[c.id for c in customers],
+            context=self.context,
+        )
+        updated = list(report.customers)
+        declined = [
+            r
+            for r in report.results
+            if r.moves and r.customer.lifecycle_stage is LifecycleStage.DECLINE
+        ]
         stages = Counter(c.lifecycle_stage for c in updated)
         tiers_count = Counter(c.tier for c in updated)
         grid = Counter((c.lifecycle_stage, c.tier) for c in updated)
@@ -556,15 +555,20 @@ class _Demo:
                 for stage, label in _STAGE_LABELS.items()
             ],
         )
-        self.console.print(f"{moves:,} stage moves saved, each with who, when and why;")
-        if example is not None:
-            self.console.print(f"  e.g. {example[0]}: {example[1]}")
+        self.console.print(
+            f"{report.stage_moves:,} stage moves saved, each with who, when and why;"
+        )
+        if declined:
+            example = declined[0]
+            self.console.print(
+                f"  e.g. {example.customer.display_name}: {example.moves[-1].reason}"
+            )
         self.console.print(
             f"value tiers: VIP {tiers_count[Tier.VIP]}, ordinary {tiers_count[Tier.ORDINARY]},"
             f" potential {tiers_count[Tier.POTENTIAL]}"
         )
         self.console.print()
-        return [saved.get(c.id, c) for c in updated]
+        return updated
 
     # -- 4. segments ----------------------------------------------------------------------
 
