@@ -19,6 +19,7 @@ from crmcore.domain import (
     MergeId,
     Money,
     OrderId,
+    Organization,
     Person,
     PersonName,
     UserId,
@@ -30,7 +31,12 @@ from crmcore.domain import (
 )
 from crmcore.errors import InvalidValueError, NotFoundError
 from crmcore.merge import ConflictKind
-from crmcore.services.merge import merge_customers, unmerge_customers
+from crmcore.services.merge import (
+    SkippedCluster,
+    merge_clusters,
+    merge_customers,
+    unmerge_customers,
+)
 
 T0 = pendulum.datetime(2026, 1, 1)
 ADA = UserId("u-ada")
@@ -178,3 +184,108 @@ def test_undoing_a_merge_twice_is_refused_and_changes_nothing() -> None:
 
     with pytest.raises(InvalidValueError, match="already undone"):
         unmerge_customers(store.unit_of_work(), MergeId("m-1"), clock=clock)
+
+
+# -- merge_clusters -------------------------------------------------------------------------
+
+C3, C4, ACME = CustomerId("c-3"), CustomerId("c-4"), CustomerId("o-1")
+
+
+def with_clusters() -> tuple[MemoryStore, MemoryEventPublisher, FixedClock]:
+    """C1 ~ C2 and C3 ~ C4 (people), and C4 ~ ACME (a person and an organisation)."""
+    store, publisher, clock = seeded()
+    acme, _ = register_customer(id=ACME, organization=Organization(legal_name="Acme"), at=T0)
+    with store.unit_of_work() as uow:
+        uow.customers.save_many(
+            [customer(C3, "li.na@example.com", 2), customer(C4, "lina@qq.com", 3), acme]
+        )
+        uow.commit()
+    return store, publisher, clock
+
+
+def active_ids(store: MemoryStore) -> list[CustomerId]:
+    with store.unit_of_work() as uow:
+        return [c.id for c in uow.customers.iter_all() if c.is_active]
+
+
+def test_merging_clusters_merges_each_cluster_and_publishes_one_event_per_merge() -> None:
+    store, publisher, clock = with_clusters()
+
+    report = merge_clusters(store, [[C1, C2], [C3, C4]], clock=clock, by=ADA)
+
+    assert [(m.survivor.id, [c.id for c in m.merged]) for m in report.merges] == [
+        (C1, [C2]),
+        (C3, [C4]),
+    ]
+    assert report.records_merged == 2
+    assert active_ids(store) == [C1, C3, ACME]
+    with store.unit_of_work() as uow:
+        assert [o.id for o in uow.orders.find_by_customer(C1)] == ["r-1"]
+        assert uow.merges.count() == 2
+    assert [(type(e).__name__, e.by) for e in publisher.published] == [
+        ("CustomersMerged", ADA),
+        ("CustomersMerged", ADA),
+    ]
+
+
+def test_a_cluster_that_cannot_be_merged_is_skipped_with_the_reason_and_the_rest_merged() -> None:
+    store, publisher, clock = with_clusters()
+
+    report = merge_clusters(store, [[C4, ACME], [C1, C2]], clock=clock)
+
+    assert [m.survivor.id for m in report.merges] == [C1]
+    assert report.skipped == (
+        SkippedCluster(
+            ids=(C4, ACME),
+            reason="invalid customers ['c-4', 'o-1']: cannot merge a person with an organization",
+        ),
+    )
+    assert active_ids(store) == [C1, C3, C4, ACME]
+    assert len(publisher.published) == 1
+
+
+def test_merging_the_same_clusters_again_changes_nothing() -> None:
+    store, publisher, clock = with_clusters()
+    merge_clusters(store, [[C1, C2], [C3, C4]], clock=clock)
+    with store.unit_of_work() as uow:
+        before = list(uow.customers.iter_all())
+    published = len(publisher.published)
+
+    again = merge_clusters(store, [[C2, C1], [C3, C4]], clock=clock.advance(days=1))
+
+    assert (again.merges, again.skipped) == ((), ())
+    assert again.already_merged == ((C2, C1), (C3, C4))
+    with store.unit_of_work() as uow:
+        assert list(uow.customers.iter_all()) == before
+        assert uow.merges.count() == 2
+    assert len(publisher.published) == published
+
+
+def test_a_cluster_partly_merged_elsewhere_is_skipped_not_half_merged() -> None:
+    store, _, clock = with_clusters()
+    merge_clusters(store, [[C1, C2]], clock=clock)
+
+    report = merge_clusters(store, [[C2, C3]], clock=clock)
+
+    assert report.skipped == (
+        SkippedCluster(ids=(C2, C3), reason="invalid customers 'c-2': already merged into c-1"),
+    )
+    assert active_ids(store) == [C1, C3, C4, ACME]
+
+
+def test_clusters_of_fewer_than_two_customers_are_ignored() -> None:
+    store, publisher, clock = with_clusters()
+
+    report = merge_clusters(store, [[C1], [C2, C2], []], clock=clock)
+
+    assert (report.merges, report.already_merged, report.skipped) == ((), (), ())
+    assert publisher.published == []
+
+
+def test_a_missing_customer_stops_the_run_and_keeps_the_clusters_merged_before_it() -> None:
+    store, _, clock = with_clusters()
+
+    with pytest.raises(NotFoundError):
+        merge_clusters(store, [[C1, C2], [C3, CustomerId("c-404")]], clock=clock)
+
+    assert active_ids(store) == [C1, C3, C4, ACME]
