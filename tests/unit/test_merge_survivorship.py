@@ -35,9 +35,9 @@ from crmcore.domain.party import Contact
 from crmcore.errors import ConfigurationError, InvalidValueError
 from crmcore.merge import (
     MergePlan,
-    Rule,
     SurvivorRule,
     SurvivorshipPolicy,
+    SurvivorshipRule,
     apply_merge,
     choose,
     plan_merge,
@@ -128,7 +128,7 @@ def test_most_recent_takes_the_value_of_the_latest_update() -> None:
 
     decision = plan(old, new).decision("country")
 
-    assert (decision.rule, decision.source_id) == (Rule.MOST_RECENT, "c-2")
+    assert (decision.rule, decision.source_id) == (SurvivorshipRule.MOST_RECENT, "c-2")
     assert merged(old, new).country == CountryCode("US")
 
 
@@ -160,7 +160,7 @@ def test_source_priority_takes_the_value_of_the_best_ranked_channel() -> None:
     erp = person("c-1", source=SourceChannel.IMPORT, country=CountryCode("DE"))
     web = person("c-2", updated=9, source=SourceChannel.WEBSITE, country=CountryCode("US"))
     policy = SurvivorshipPolicy(
-        rules={"country": Rule.SOURCE_PRIORITY},
+        rules={"country": SurvivorshipRule.SOURCE_PRIORITY},
         source_priority=[SourceChannel.IMPORT, SourceChannel.WEBSITE],
     )
 
@@ -217,7 +217,7 @@ def test_union_keeps_every_email_once_with_the_most_recent_primary() -> None:
 def test_keep_both_as_secondary_keeps_the_survivors_primary() -> None:
     old = person("c-1", points=emails("a@example.com"))
     new = person("c-2", updated=9, points=emails("c@example.com"))
-    policy = SurvivorshipPolicy(rules={"points.emails": Rule.KEEP_BOTH_AS_SECONDARY})
+    policy = SurvivorshipPolicy(rules={"points.emails": SurvivorshipRule.KEEP_BOTH_AS_SECONDARY})
 
     points = merged(old, new, policy=policy).points
 
@@ -285,7 +285,7 @@ def test_contacts_of_organisations_are_unioned_with_one_primary() -> None:
 
 
 def test_sum_adds_up_integer_counters() -> None:
-    policy = SurvivorshipPolicy(rules={"custom.visits": Rule.SUM})
+    policy = SurvivorshipPolicy(rules={"custom.visits": SurvivorshipRule.SUM})
 
     survivor = merged(
         person("c-1", custom={"visits": 3}), person("c-2", custom={"visits": 4}), policy=policy
@@ -295,14 +295,14 @@ def test_sum_adds_up_integer_counters() -> None:
 
 
 def test_sum_refuses_values_that_are_not_integers() -> None:
-    policy = SurvivorshipPolicy(rules={"custom.visits": Rule.SUM})
+    policy = SurvivorshipPolicy(rules={"custom.visits": SurvivorshipRule.SUM})
 
     with pytest.raises(InvalidValueError, match="sum rule needs integer values"):
         plan(person("c-1", custom={"visits": "3"}), person("c-2"), policy=policy)
 
 
 def test_union_of_a_multi_choice_custom_field_keeps_every_choice_sorted() -> None:
-    policy = SurvivorshipPolicy(custom_default=Rule.UNION)
+    policy = SurvivorshipPolicy(custom_default=SurvivorshipRule.UNION)
 
     survivor = merged(
         person("c-1", custom={"flags": ("b",)}),
@@ -337,7 +337,7 @@ def test_a_person_picks_can_be_overridden_by_hand_on_the_plan() -> None:
 
     chosen = choose(plan(old, new), "country", CustomerId("c-1"))
 
-    assert chosen.decision("country").rule is Rule.MANUAL
+    assert chosen.decision("country").rule is SurvivorshipRule.MANUAL
     assert apply_merge(chosen).survivor.country == CountryCode("CN")
 
 
@@ -379,7 +379,7 @@ def test_a_policy_round_trips_through_json_so_a_frontend_can_store_it() -> None:
     from crmcore.serialization import loads, structure, unstructure  # noqa: PLC0415
 
     policy = SurvivorshipPolicy(
-        rules={"custom.visits": Rule.SUM}, source_priority=[SourceChannel.IMPORT]
+        rules={"custom.visits": SurvivorshipRule.SUM}, source_priority=[SourceChannel.IMPORT]
     )
     text = '{"rules": [{"field": "custom.visits", "rule": "sum"}], "source_priority": ["import"]}'
 

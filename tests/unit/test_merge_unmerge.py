@@ -35,7 +35,7 @@ from crmcore.merge import (
     MergeResult,
     RelatedKind,
     RepointedRecord,
-    Rule,
+    SurvivorshipRule,
     apply_merge,
     plan_merge,
     unmerge,
@@ -322,7 +322,7 @@ def test_the_decision_for_an_unknown_field_is_refused() -> None:
 
 
 def test_a_merge_record_names_its_rules() -> None:
-    assert merge().record.decision("tags").rule is Rule.UNION
+    assert merge().record.decision("tags").rule is SurvivorshipRule.UNION
 
 
 def test_a_custom_field_removed_after_the_merge_stays_removed_and_is_reported() -> None:

@@ -13,7 +13,7 @@ May import: ``crmcore.domain``, ``crmcore.errors``, ``crmcore.clock``; attrs, pe
 from crmcore.merge.plan import MergePlan, MergeResult, apply_merge, choose, plan_merge
 from crmcore.merge.record import FieldDecision, MergeRecord, RelatedKind, RepointedRecord
 from crmcore.merge.related import RelatedRecord, related_kind
-from crmcore.merge.rule import Rule, SurvivorRule
+from crmcore.merge.rule import SurvivorRule, SurvivorshipRule
 from crmcore.merge.survivorship import FieldRule, SurvivorshipPolicy
 from crmcore.merge.unmerge import ConflictKind, UnmergeConflict, UnmergeResult, unmerge
 
@@ -27,9 +27,9 @@ __all__ = [
     "RelatedKind",
     "RelatedRecord",
     "RepointedRecord",
-    "Rule",
     "SurvivorRule",
     "SurvivorshipPolicy",
+    "SurvivorshipRule",
     "UnmergeConflict",
     "UnmergeResult",
     "apply_merge",

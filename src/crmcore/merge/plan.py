@@ -27,17 +27,11 @@ from crmcore.domain.entity import touch
 from crmcore.domain.events import CustomersMerged
 from crmcore.domain.ids import CustomerId, EventId, MergeId, UserId
 from crmcore.errors import InvalidValueError
+from crmcore.merge.fields import field_paths, with_values
 from crmcore.merge.record import FieldDecision, MergeRecord, RepointedRecord
 from crmcore.merge.related import RelatedRecord, related_key, related_kind, repoint
-from crmcore.merge.rule import Rule
-from crmcore.merge.survivorship import (
-    SurvivorshipPolicy,
-    choose_survivor,
-    decide,
-    decided_value,
-    field_paths,
-    with_values,
-)
+from crmcore.merge.rule import SurvivorshipRule
+from crmcore.merge.survivorship import SurvivorshipPolicy, choose_survivor, decide, decided_value
 
 __all__ = ["MergePlan", "MergeResult", "apply_merge", "choose", "plan_merge"]
 
@@ -261,7 +255,10 @@ def choose(plan: MergePlan, field: str, source_id: CustomerId) -> MergePlan:
     if source_id not in {c.id for c in plan.customers}:
         raise InvalidValueError("source_id", source_id, "not part of this merge")
     new = FieldDecision(
-        field=field, rule=Rule.MANUAL, source_id=source_id, contributors=old.contributors
+        field=field,
+        rule=SurvivorshipRule.MANUAL,
+        source_id=source_id,
+        contributors=old.contributors,
     )
     return attrs.evolve(plan, decisions=[new if d.field == field else d for d in plan.decisions])
 

@@ -24,7 +24,7 @@ from crmcore.domain.customer import Customer
 from crmcore.domain.entity import not_before, require_id, require_version
 from crmcore.domain.ids import CustomerId, MergeId, UserId
 from crmcore.errors import InvalidValueError
-from crmcore.merge.rule import Rule
+from crmcore.merge.rule import SurvivorshipRule
 
 __all__ = ["FieldDecision", "MergeRecord", "RelatedKind", "RepointedRecord"]
 
@@ -58,7 +58,7 @@ class FieldDecision:
     """
 
     field: str = attrs.field(metadata=INTERNAL)
-    rule: Rule = attrs.field(converter=Rule, metadata=INTERNAL)
+    rule: SurvivorshipRule = attrs.field(converter=SurvivorshipRule, metadata=INTERNAL)
     source_id: CustomerId | None = attrs.field(default=None, metadata=INTERNAL)
     contributors: tuple[CustomerId, ...] = attrs.field(
         default=(), converter=_customer_ids, metadata=INTERNAL

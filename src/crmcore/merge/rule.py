@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import enum
 
-__all__ = ["Rule", "SurvivorRule"]
+__all__ = ["SurvivorRule", "SurvivorshipRule"]
 
 
-class Rule(enum.StrEnum):
+class SurvivorshipRule(enum.StrEnum):
     """How the merged value of one field is chosen (取值规则).
 
     Picking rules take the whole value of one customer (the *source*); empty

@@ -33,21 +33,23 @@ import pendulum
 
 from crmcore.clock import utc
 from crmcore.domain.classification import INTERNAL
+from crmcore.domain.contact import AddressContact, EmailContact, PhoneContact
 from crmcore.domain.customer import Customer
 from crmcore.domain.entity import touch
 from crmcore.domain.events import CustomersUnmerged
 from crmcore.domain.ids import CustomerId, EventId, UserId
+from crmcore.domain.party import Contact
 from crmcore.errors import InvalidValueError
-from crmcore.merge.record import MergeRecord, RelatedKind
-from crmcore.merge.related import RelatedRecord, related_key, repoint
-from crmcore.merge.survivorship import (
+from crmcore.merge.fields import (
     ABSENT,
-    FieldKind,
-    field_kind,
+    MergeField,
+    MergeFieldKind,
     field_paths,
-    value_of,
+    merge_field,
     with_values,
 )
+from crmcore.merge.record import MergeRecord, RelatedKind
+from crmcore.merge.related import RelatedRecord, related_key, repoint
 
 __all__ = ["ConflictKind", "UnmergeConflict", "UnmergeResult", "unmerge"]
 
@@ -101,34 +103,35 @@ class UnmergeResult:
     conflicts: tuple[UnmergeConflict, ...]
 
 
+_POINT_TYPES = (EmailContact, PhoneContact, AddressContact)
+
+
 def _norm(item: object) -> object:
     """An item compared without its primary flag (primary is handled on its own)."""
-    if attrs.has(type(item)) and hasattr(item, "primary"):
-        return attrs.evolve(item, primary=False)  # type: ignore[misc]  # contact points, contacts
+    if isinstance(item, EmailContact | PhoneContact | AddressContact | Contact):
+        return attrs.evolve(item, primary=False)
     return item
 
 
-def _keyed(path: str, value: object) -> dict[object, object]:
-    items: Iterable[object] = value  # type: ignore[assignment]  # a collection at these paths
-    if path == "external_ids":
-        return {e.system: e for e in sorted(items)}  # type: ignore[attr-defined, type-var]
-    if path == "contacts":
-        return {c.id: c for c in items}  # type: ignore[attr-defined]
-    if path.startswith("points."):
-        return {p.value: p for p in items}  # type: ignore[attr-defined]
-    return {t: t for t in items}
+def _primary(items: Mapping[object, object]) -> object:
+    """The key of the primary contact point among ``items``, or ``None``."""
+    return next(
+        (k for k, p in items.items() if isinstance(p, _POINT_TYPES) and p.primary),
+        None,
+    )
 
 
-def _primary(value: object) -> object:
-    items: Iterable[object] = value  # type: ignore[assignment]  # a points collection
-    return next((p.value for p in items if p.primary), None)  # type: ignore[attr-defined]
+def _with_primary(item: object, primary: bool) -> object:
+    if isinstance(item, _POINT_TYPES):
+        return attrs.evolve(item, primary=primary)
+    return item  # pragma: no cover - only contact points have a primary to restore
 
 
 def _three_way_collection(
-    path: str, base: object, current: object, original: object
+    field: MergeField, base: object, current: object, original: object
 ) -> tuple[object, list[str]]:
     """Return the restored collection and what changed since the merge."""
-    b, c, o = _keyed(path, base), _keyed(path, current), _keyed(path, original)
+    b, c, o = field.items(base), field.items(current), field.items(original)
     kept: dict[object, object] = {}
     changes: list[str] = []
     for key in dict.fromkeys([*o, *c, *b]):
@@ -141,21 +144,15 @@ def _three_way_collection(
             changes.append(f"{verb} {key}")
         if value is not None:
             kept[key] = value
-    if path.startswith("points."):
-        moved = _primary(current) != _primary(base)
-        wanted = _primary(current) if moved else _primary(original)
+    if field.kind is MergeFieldKind.POINTS:
+        moved = _primary(c) != _primary(b)
+        wanted = _primary(c) if moved else _primary(o)
         if moved:
             changes.append(f"primary {wanted}")
         if wanted not in kept and kept:
             wanted = next(iter(kept))
-        restored = tuple(
-            attrs.evolve(p, primary=k == wanted)  # type: ignore[misc]  # contact points
-            for k, p in kept.items()
-        )
-        return restored, changes
-    if path in ("tags", "external_ids"):
-        return frozenset(kept.values()), changes
-    return tuple(kept.values()), changes
+        return field.container(_with_primary(p, k == wanted) for k, p in kept.items()), changes
+    return field.container(kept.values()), changes
 
 
 def _three_way(
@@ -165,12 +162,13 @@ def _three_way(
     values: dict[str, object] = {}
     conflicts: list[UnmergeConflict] = []
     for path in field_paths([original, base, current]):
-        now, then, before = value_of(current, path), value_of(base, path), value_of(original, path)
+        field = merge_field(path)
+        now, then, before = field.get(current), field.get(base), field.get(original)
         if now == then:
             values[path] = before
             continue
-        if field_kind(path) in (FieldKind.POINTS, FieldKind.SET, FieldKind.KEYED):
-            values[path], changes = _three_way_collection(path, then, now, before)
+        if field.is_collection:
+            values[path], changes = _three_way_collection(field, then, now, before)
             detail = "kept since the merge: " + "; ".join(changes)
         else:
             values[path] = now

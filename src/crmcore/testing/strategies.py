@@ -76,7 +76,7 @@ from crmcore.domain import (
 from crmcore.domain.classification import Classification
 from crmcore.domain.values import CURRENCY_MINOR_UNITS
 from crmcore.errors import InvalidValueError
-from crmcore.merge import FieldDecision, MergeRecord, RelatedKind, RepointedRecord, Rule
+from crmcore.merge import FieldDecision, MergeRecord, RelatedKind, RepointedRecord, SurvivorshipRule
 
 __all__ = [
     "activities",
@@ -592,7 +592,7 @@ def merge_records() -> st.SearchStrategy[MergeRecord]:
     def build(
         *,
         people: list[Customer],
-        decisions: list[tuple[str, Rule, int]],
+        decisions: list[tuple[str, SurvivorshipRule, int]],
         moved: list[tuple[RelatedKind, int, int]],
         merge_id: str,
         delays: tuple[int, int | None],
@@ -635,7 +635,7 @@ def merge_records() -> st.SearchStrategy[MergeRecord]:
         build,
         people=st.lists(customers(), min_size=2, max_size=4, unique_by=lambda c: c.id),
         decisions=st.lists(
-            st.tuples(fields, st.sampled_from(list(Rule)), st.integers(0, 3)),
+            st.tuples(fields, st.sampled_from(list(SurvivorshipRule)), st.integers(0, 3)),
             max_size=5,
             unique_by=lambda d: d[0],
         ),
