@@ -148,7 +148,8 @@ def reclassify_customers(
         uow: The unit of work to load and save through (committed here).
         clock: Where "now" comes from: stages and tiers are derived as of it.
         by: Who reclassifies (recorded on the events).
-        tiers: The value tier policy; ``None`` leaves tiers alone.
+        tiers: The value tier policy; ``None`` leaves tiers alone. A rule
+            without a reason is recorded as ``"tier policy: <tier>"``.
         tz: The time zone the tier rules' calendar words (days, months) use.
         stages: The stage derivation thresholds (the defaults when ``None``).
         ids: The customers to reclassify, in this order; ``None`` means every
