@@ -20,7 +20,6 @@ import attrs
 import pendulum
 
 from crmcore.clock import utc
-from crmcore.domain._slots import compile_setter
 from crmcore.domain.classification import INTERNAL, PUBLIC, SENSITIVE
 from crmcore.domain.contact import ContactKind, ContactPoints
 from crmcore.domain.custom import CustomFields, CustomFieldSchema
@@ -34,6 +33,7 @@ from crmcore.domain.events import (
 )
 from crmcore.domain.ids import CustomerId, TeamId, UserId
 from crmcore.domain.party import Contact, Organization, Person
+from crmcore.domain.slots import compile_builder
 from crmcore.domain.values import (
     CountryCode,
     EmailAddress,
@@ -365,7 +365,7 @@ def _field_defaults() -> dict[str, object]:
 
 _DEFAULTS: Final = _field_defaults()
 _FIELDS: Final = tuple(f.name for f in attrs.fields(Customer))
-_build: Final = compile_setter(Customer, ", ".join(_FIELDS), {name: name for name in _FIELDS})
+_build: Final = compile_builder(Customer, ", ".join(_FIELDS), {name: name for name in _FIELDS})
 
 
 def assemble_customer(

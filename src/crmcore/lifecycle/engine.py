@@ -27,9 +27,9 @@ import attrs
 import pendulum
 
 from crmcore.clock import utc
-from crmcore.domain._slots import compile_setter, slot, writable_twin
 from crmcore.domain.events import StageChanged
 from crmcore.domain.ids import UserId
+from crmcore.domain.slots import compile_builder, slot_setter
 from crmcore.errors import (
     ConfigurationError,
     InvalidValueError,
@@ -169,7 +169,7 @@ def fire(
     if not why and step.needs_reason:
         raise _not_allowed(workflow, entity, stage, transition, "a reason is required")
     when = at if at.__class__ is _DateTime and at.tzinfo is _UTC else utc(at)
-    plan = workflow._plans.get(entity.__class__)
+    plan: _Plan | None = workflow._plans.get(entity.__class__)
     if plan is None:
         plan = workflow._plans.setdefault(entity.__class__, _plan(type(entity), attribute))
     if plan.stamped and when < entity.updated_at:  # type: ignore[attr-defined]  # stamped
@@ -177,14 +177,7 @@ def fire(
     effects = step.effects
     changes: Mapping[str, Any] | None = None
     if effects:
-        # Built in place like the event below; effects see a plain Firing.
-        firing: Any = _new_object(_FIRING_TWIN)
-        firing.transition = step.transition
-        firing.source = stage
-        firing.at = when
-        firing.by = by
-        firing.reason = why
-        firing.__class__ = Firing
+        firing: Firing[Any] = _make_firing(step.transition, stage, when, by, why)
         changes = (
             effects[0](entity, firing) if len(effects) == 1 else _merged(effects, entity, firing)
         )
@@ -202,21 +195,20 @@ def fire(
         if changes:
             _apply(new, plan, changes)
     key = entity.id  # type: ignore[attr-defined]  # every record has an id
-    # The event is built in place, one plain store per field of _EVENT_FIELDS (a
-    # constructor call costs more than the stores on this path), as a twin that
-    # then becomes a StageChanged; the property tests compare it with attrs' own.
-    event: Any = _new_object(_EVENT_TWIN)
-    event.id = _getrandbits(128).to_bytes(16, "big").hex()
-    event.at = when
-    event.by = by
-    event.entity = workflow.entity
-    event.entity_id = key if key.__class__ is str else str(key)
-    event.workflow = workflow.name
-    event.transition = step.name
-    event.from_stage = step.source_name if stage is step.source else str(stage)
-    event.to_stage = step.target_name
-    event.reason = why
-    event.__class__ = StageChanged
+    # Built slot by slot (the values are already what StageChanged's converter would
+    # make); the property tests compare it with the one attrs' __init__ builds.
+    event: StageChanged = _make_event(
+        _getrandbits(128).to_bytes(16, "big").hex(),
+        when,
+        by,
+        workflow.entity,
+        key if key.__class__ is str else str(key),
+        workflow.name,
+        step.name,
+        step.source_name if stage is step.source else str(stage),
+        step.target_name,
+        why,
+    )
     return new, event
 
 
@@ -264,9 +256,12 @@ def _evolve(
 _getrandbits = random.getrandbits
 
 
-@attrs.frozen
+@attrs.frozen(kw_only=True)
 class _Plan:
-    """How to copy records of one class with a new stage (cached per class and attribute).
+    """How to copy records of one class with a new stage.
+
+    A workflow keeps one per record class it has fired on (``Workflow._plans``,
+    the only cache: the stage attribute is the workflow's).
 
     ``copy`` is ``None`` when the record must go through :func:`attrs.evolve`
     (not a slotted crmcore domain class, or its stage field has a converter
@@ -277,12 +272,12 @@ class _Plan:
     """
 
     stamped: bool
-    copy: Callable[[Any, object, pendulum.DateTime], Any] | None
-    setters: Mapping[str, Callable[[Any, Any], None]]
-    fields: Mapping[str, attrs.Attribute[Any]]
-    converters: Mapping[str, Callable[[Any], Any]]
-    validated: Mapping[str, attrs.Attribute[Any]]
-    direct: Mapping[str, Callable[[Any, Any], None]]
+    copy: Callable[[Any, object, pendulum.DateTime], Any] | None = None
+    setters: Mapping[str, Callable[[Any, Any], None]] = attrs.field(factory=dict)
+    fields: Mapping[str, attrs.Attribute[Any]] = attrs.field(factory=dict)
+    converters: Mapping[str, Callable[[Any], Any]] = attrs.field(factory=dict)
+    validated: Mapping[str, attrs.Attribute[Any]] = attrs.field(factory=dict)
+    direct: Mapping[str, Callable[[Any, Any], None]] = attrs.field(factory=dict)
 
 
 def _plan(cls: type[Any], attribute: str) -> _Plan:
@@ -293,12 +288,8 @@ def _plan(cls: type[Any], attribute: str) -> _Plan:
     not involve the stage; anything else goes through :func:`attrs.evolve`.
     ``tests/property/test_lifecycle_engine.py`` checks both give equal snapshots.
     """
-    key = (cls, attribute)
-    known = _PLANS.get(key)
-    if known is not None:
-        return known
     if not attrs.has(cls):
-        return _PLANS.setdefault(key, _Plan(False, None, {}, {}, {}, {}, {}))
+        return _Plan(stamped=False)
     fields = attrs.fields_dict(cls)
     stamped = "updated_at" in fields
     stage_field = fields.get(attribute)
@@ -317,21 +308,22 @@ def _plan(cls: type[Any], attribute: str) -> _Plan:
         elif field.converter is not None:
             converters[name] = field.converter
     if not fast:
-        return _PLANS.setdefault(key, _Plan(stamped, None, {}, fields, {}, {}, {}))
-    setters = {name: slot(cls, name).__set__ for name in fields}
-    copy = _compile_copy(cls, tuple(fields), attribute, stamped)
+        return _Plan(stamped=stamped, fields=fields)
+    setters = {name: slot_setter(cls, name) for name in fields}
     validated = {name: field for name, field in fields.items() if field.validator is not None}
-    direct = {
-        name: setter
-        for name, setter in setters.items()
-        if name not in converters and name not in validated
-    }
-    return _PLANS.setdefault(
-        key, _Plan(stamped, copy, setters, fields, converters, validated, direct)
+    return _Plan(
+        stamped=stamped,
+        copy=_compile_copy(cls, tuple(fields), attribute, stamped),
+        setters=setters,
+        fields=fields,
+        converters=converters,
+        validated=validated,
+        direct={
+            name: setter
+            for name, setter in setters.items()
+            if name not in converters and name not in validated
+        },
     )
-
-
-_PLANS: dict[tuple[type[Any], str], _Plan] = {}
 
 
 def _compile_copy(
@@ -350,33 +342,24 @@ def _compile_copy(
         else f"e.{name}"
         for name in names
     }
-    return compile_setter(cls, "e, stage, when", values)
+    return compile_builder(cls, "e, stage, when", values)
 
 
-_EVENT_FIELDS: Final = frozenset(
-    ("id", "at", "by", "entity", "entity_id", "workflow", "transition", "from_stage", "to_stage",
-     "reason")
-)  # fmt: skip
-_FIRING_FIELDS: Final = frozenset(("transition", "source", "at", "by", "reason"))
+def _positional_builder(cls: type[Any], names: tuple[str, ...]) -> Callable[..., Any]:
+    """Return ``make(*values)`` building ``cls`` from one value per field, in ``names`` order.
 
-
-def _twin(cls: type[Any], fields: frozenset[str]) -> type[Any]:
-    """Return the :func:`~crmcore.domain._slots.writable_twin` of ``cls``.
-
-    ``fields`` is what :func:`fire` stores, one per line; this raises at
-    import if ``cls`` gained or lost a field, or is no longer a plain class.
+    ``names`` is the argument order :func:`fire` passes; this raises when the
+    module is imported if ``cls`` gained or lost a field.
     """
-    twin = writable_twin(cls, fields)
-    if twin is None or set(attrs.fields_dict(cls)) != fields:
-        raise ConfigurationError(  # pragma: no cover - checked when the module is imported
-            f"{cls.__name__} must be a plain slotted class with the fields {sorted(fields)}"
-        )
-    return twin
+    return compile_builder(cls, ", ".join(names), {name: name for name in names})
 
 
-_EVENT_TWIN: Final = _twin(StageChanged, _EVENT_FIELDS)
-_FIRING_TWIN: Final = _twin(Firing, _FIRING_FIELDS)
-_new_object = object.__new__
+_make_event: Final = _positional_builder(
+    StageChanged,
+    ("id", "at", "by", "entity", "entity_id", "workflow", "transition", "from_stage", "to_stage",
+     "reason"),
+)  # fmt: skip
+_make_firing: Final = _positional_builder(Firing, ("transition", "source", "at", "by", "reason"))
 
 
 def _apply(new: Any, plan: _Plan, changes: Mapping[str, Any]) -> None:
