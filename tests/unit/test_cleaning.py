@@ -198,3 +198,45 @@ def test_a_second_column_for_a_one_value_field_is_ignored_and_listed() -> None:
 def test_a_mapping_may_name_several_columns_for_a_field_holding_several_values() -> None:
     with pytest.raises(ConfigurationError, match="expected a column name, got"):
         ColumnMapping.from_json({"name": ["A", "B"]}, ["A", "B"])
+
+
+def test_a_row_with_china_written_in_chinese_keeps_its_phone_and_country() -> None:
+    (row,) = clean(
+        {"姓名": "张伟", "手机": "13800138000", "国家": "中国"}, on_invalid=OnInvalid.REJECT_ROW
+    )
+    assert row.customer is not None
+    assert (
+        str(row.customer.points.primary_phone),
+        str(row.customer.country),
+        [(i.field, i.kind) for i in row.issues],
+    ) == ("+8613800138000", "CN", [("phone", IssueKind.CHANGED)])
+
+
+def test_a_country_name_decides_the_phone_region_over_the_import_default() -> None:
+    rows = [{"name": "Li Na", "phone": "13800138000", "country": " People's Republic of China "}]
+    mapping = ColumnMapping.detect(list(rows[0]))
+    (row,) = clean_rows(rows, mapping, source="crm.csv", at=AT, region="US")
+    assert row.customer is not None
+    assert (str(row.customer.points.primary_phone), str(row.customer.country)) == (
+        "+8613800138000",
+        "CN",
+    )
+
+
+def test_an_unknown_country_is_dropped_and_the_phone_read_in_the_default_region() -> None:
+    (row,) = clean({"姓名": "张伟", "手机": "13800138000", "国家": "XX"})
+    assert row.customer is not None
+    assert (str(row.customer.points.primary_phone), row.customer.country) == (
+        "+8613800138000",
+        None,
+    )
+    assert [(i.field, i.value, i.kind) for i in row.issues] == [
+        ("phone", "13800138000", IssueKind.CHANGED),
+        ("country", "XX", IssueKind.DROPPED),
+    ]
+
+
+def test_an_address_takes_the_region_of_a_country_written_as_a_name() -> None:
+    (row,) = clean({"name": "Wong Ka", "email": "wk@hk.example", "city": "九龙", "country": "香港"})
+    assert row.customer is not None
+    assert [str(a.address.country) for a in row.customer.points.addresses] == ["HK"]

@@ -3,13 +3,17 @@ from __future__ import annotations
 import pytest
 
 from crmcore.matching import (
+    KeyOptions,
+    MatchRecord,
     NameKey,
+    build_features,
     canonical_given_name,
     city_key,
     company_key,
     company_keys,
     date_key,
     email_key,
+    feature_row,
     name_key,
     phone_key,
     postcode_key,
@@ -143,3 +147,26 @@ def test_indic_and_thai_names_keep_their_vowel_signs() -> None:
 def test_latin_greek_and_cyrillic_accents_still_fold() -> None:
     assert name_key(full="José Ñúñez").family_first == name_key(full="Jose Nunez").family_first
     assert name_key(full="Ёлка Ωμέγα").signature == name_key(full="Елка Ωμεγα").signature
+
+
+@pytest.mark.parametrize("country", ["中国", "中华人民共和国", "China", " cn "])
+def test_a_country_written_as_a_name_gives_the_phone_key_its_region(country: str) -> None:
+    record = MatchRecord(id="1", full_name="张伟", phones=["13800138000"], country=country)
+    _, _, phones = feature_row(record, KeyOptions(region="US"))
+    assert phones == ("+8613800138000",)
+
+
+def test_the_batch_phone_key_reads_a_chinese_country_name_too() -> None:
+    records = [
+        MatchRecord(id="1", full_name="张伟", phones=["13800138000"], country="中国"),
+        MatchRecord(id="2", full_name="张伟", phones=["13800138000"], country="CN"),
+    ]
+    assert build_features(records, workers=1).values["phone"].tolist() == [
+        "+8613800138000",
+        "+8613800138000",
+    ]
+
+
+def test_an_unknown_country_leaves_the_phone_to_the_default_region() -> None:
+    record = MatchRecord(id="1", full_name="Li", phones=["13800138000"], country="Atlantis")
+    assert feature_row(record, KeyOptions(region="CN"))[2] == ("+8613800138000",)

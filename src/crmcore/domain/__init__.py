@@ -97,6 +97,7 @@ from crmcore.domain.lead import Lead, LeadStatus, capture_lead
 from crmcore.domain.opportunity import Opportunity, OpportunityStage, open_opportunity
 from crmcore.domain.order import Order, OrderStatus, record_order
 from crmcore.domain.party import CompanySize, Contact, Gender, Organization, Person
+from crmcore.domain.region import COUNTRY_ALIASES, region_of
 from crmcore.domain.survey import NpsGroup, SurveyResponse, record_survey_response
 from crmcore.domain.values import (
     CountryCode,
@@ -110,6 +111,7 @@ from crmcore.domain.values import (
 )
 
 __all__ = [
+    "COUNTRY_ALIASES",
     "INTERNAL",
     "PUBLIC",
     "SENSITIVE",
@@ -213,6 +215,7 @@ __all__ = [
     "open_opportunity",
     "record_order",
     "record_survey_response",
+    "region_of",
     "register_customer",
     "set_custom_fields",
     "tag",

@@ -10,6 +10,7 @@ May import: ``crmcore.domain``, ``crmcore.errors``; attrs, numpy,
 rapidfuzz, pypinyin.
 """
 
+from crmcore.matching._pool import StartMethod
 from crmcore.matching.batch import (
     DEFAULT_THRESHOLD,
     DedupeResult,
@@ -41,7 +42,6 @@ from crmcore.matching.feature import (
     FEATURE_COLUMNS,
     FeatureRow,
     FeatureTable,
-    StartMethod,
     build_features,
     build_features_from_rows,
     feature_row,

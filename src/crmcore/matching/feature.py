@@ -14,21 +14,21 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures
-import concurrent.futures.process
 import functools
-import gc
-import multiprocessing
 import operator
-import os
+import typing
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
-from typing import Any, Final, Generic, Literal, NamedTuple, Protocol, TypeAlias, TypeVar
+from typing import Any, Final, Generic, NamedTuple, Protocol, TypeAlias, TypeVar
 
 import attrs
 import numpy as np
 import numpy.typing as npt
 
 from crmcore.domain.normalize import normalize_emails, normalize_phones
+from crmcore.domain.region import region_of
 from crmcore.errors import InvalidValueError
+from crmcore.matching import _pool
+from crmcore.matching._pool import StartMethod
 from crmcore.matching.key import (
     KeyOptions,
     city_key,
@@ -81,7 +81,44 @@ ObjectArray: TypeAlias = npt.NDArray[np.object_]
 IntArray: TypeAlias = npt.NDArray[np.int64]
 _V = TypeVar("_V", bound=Hashable)
 _T = TypeVar("_T")
-StartMethod: TypeAlias = Literal["spawn", "fork", "forkserver"]
+_S = TypeVar("_S")
+_M = TypeVar("_M")
+
+
+class _Raw(NamedTuple, Generic[_S, _M]):
+    """The raw fields keys are built from, in wire order: the one list of them.
+
+    ``_S`` is what a single-valued field holds and ``_M`` what a multi-valued
+    one (emails, phones) holds: one record's fields are a :data:`_FieldView`,
+    a chunk's columns a :data:`_Columns`.
+    """
+
+    full_name: _S
+    given_name: _S
+    family_name: _S
+    emails: _M
+    phones: _M
+    company: _S
+    city: _S
+    postcode: _S
+    country: _S
+    birth_date: _S
+    address: _S
+    national_id: _S
+    source: _S
+
+
+_FieldView: TypeAlias = _Raw[str, tuple[str, ...]]
+"""One record's raw fields (a record without its id, cheap to send to workers)."""
+_Columns: TypeAlias = _Raw[list[str], list[tuple[str, ...]]]
+"""A chunk's raw fields, one list per field."""
+
+_FIELD_NAMES: Final = _Raw._fields
+_MULTI_VALUED: Final = frozenset(
+    name for name, hint in typing.get_type_hints(_Raw).items() if hint is _M
+)
+_MULTI_AT: Final = tuple(i for i, name in enumerate(_FIELD_NAMES) if name in _MULTI_VALUED)
+_record_fields: Final = operator.attrgetter(*_FIELD_NAMES)
 
 
 @attrs.frozen(eq=False)
@@ -197,67 +234,27 @@ def _table(
     return FeatureTable(ids, values, codes, counts, emails, phones)
 
 
-class _NameFields(Protocol):
-    """The name fields of a record."""
-
-    @property
-    def full_name(self) -> str: ...
-    @property
-    def given_name(self) -> str: ...
-    @property
-    def family_name(self) -> str: ...
-
-
-class _Fields(_NameFields, Protocol):
-    """What key building reads of a record (:class:`MatchRecord` or a worker's field tuple)."""
-
-    @property
-    def emails(self) -> tuple[str, ...]: ...
-    @property
-    def phones(self) -> tuple[str, ...]: ...
-    @property
-    def company(self) -> str: ...
-    @property
-    def city(self) -> str: ...
-    @property
-    def postcode(self) -> str: ...
-    @property
-    def country(self) -> str: ...
-    @property
-    def birth_date(self) -> str: ...
-    @property
-    def address(self) -> str: ...
-    @property
-    def national_id(self) -> str: ...
-    @property
-    def source(self) -> str: ...
-
-
-_name_cache: dict[tuple[str, str, str, int], tuple[str, str, str, str]] = {}
 _NAME_CACHE_MAX: Final = 100_000
 
 
-def _name_keys(record: _NameFields, options: KeyOptions) -> tuple[str, str, str, str]:
-    cache_key = (record.full_name, record.given_name, record.family_name, id(options.nicknames))
-    cached = _name_cache.get(cache_key)
-    if cached is not None:
-        return cached
-    result = _name_keys_uncached(record, options)
-    if len(_name_cache) >= _NAME_CACHE_MAX:
-        _name_cache.clear()
-    _name_cache[cache_key] = result
-    return result
+def _name_keys(full: str, given: str, family: str, options: KeyOptions) -> tuple[str, ...]:
+    """Return a name's four keys: family first, given first, signature, initials."""
+    if options.nicknames is NICKNAMES:  # the library's own table: one cache for every call
+        return _default_name_keys(full, given, family)
+    return _name_keys_with(full, given, family, options.nicknames)
 
 
-def _name_keys_uncached(record: _NameFields, options: KeyOptions) -> tuple[str, str, str, str]:
-    key = name_key(
-        full=record.full_name,
-        given=record.given_name,
-        family=record.family_name,
-        nicknames=options.nicknames,
-    )
-    if not key.signature and record.full_name and (record.given_name or record.family_name):
-        key = name_key(full=record.full_name, nicknames=options.nicknames)
+@functools.lru_cache(maxsize=_NAME_CACHE_MAX)
+def _default_name_keys(full: str, given: str, family: str) -> tuple[str, ...]:
+    return _name_keys_with(full, given, family, NICKNAMES)
+
+
+def _name_keys_with(
+    full: str, given: str, family: str, nicknames: Mapping[str, str]
+) -> tuple[str, ...]:
+    key = name_key(full=full, given=given, family=family, nicknames=nicknames)
+    if not key.signature and full and (given or family):
+        key = name_key(full=full, nicknames=nicknames)
     return key.family_first, key.given_first, key.signature, key.initials
 
 
@@ -297,19 +294,8 @@ The one definition both the online path (:func:`_place_keys`) and the batch
 path (:func:`_columns_keys`, once per distinct value) use."""
 
 
-def _place_keys(record: _Fields) -> tuple[str, ...]:
+def _place_keys(record: _FieldView) -> tuple[str, ...]:
     return tuple(key for field, keys in _PLACES for key in keys(getattr(record, field)))
-
-
-def _region(record: _Fields, options: KeyOptions) -> str | None:
-    return _country_region(record.country, options)
-
-
-def _country_region(country: str, options: KeyOptions) -> str | None:
-    country = country.upper()
-    if len(country) == 2 and country.isalpha():
-        return country
-    return options.region
 
 
 def _email_keys(raws: Sequence[str], options: KeyOptions) -> list[str]:
@@ -337,7 +323,7 @@ def _phone_keys(raws: Sequence[str], region: str | None) -> list[str]:
 
 
 def _assemble(
-    names: tuple[str, str, str, str],
+    names: tuple[str, ...],
     emails: Sequence[str],
     phones: Sequence[str],
     places: tuple[str, ...],
@@ -366,9 +352,15 @@ def feature_row(record: MatchRecord, options: KeyOptions | None = None) -> Featu
         The column values, every email key and every phone key.
     """
     options = options or KeyOptions()
-    emails = _email_keys(record.emails, options) if record.emails else []
-    phones = _phone_keys(record.phones, _region(record, options)) if record.phones else []
-    return _assemble(_name_keys(record, options), emails, phones, _place_keys(record))
+    fields: _FieldView = _Raw._make(_record_fields(record))
+    emails = _email_keys(fields.emails, options) if fields.emails else []
+    phones = (
+        _phone_keys(fields.phones, region_of(fields.country, options.region))
+        if fields.phones
+        else []
+    )
+    names = _name_keys(fields.full_name, fields.given_name, fields.family_name, options)
+    return _assemble(names, emails, phones, _place_keys(fields))
 
 
 def build_features(
@@ -453,7 +445,7 @@ class _RecordChunks:
         return _chunk_keys(chunk, options)
 
     def job(self, chunk: list[MatchRecord]) -> tuple[Callable[..., _ChunkKeys], tuple[object, ...]]:
-        return _packed_keys, (_pack(chunk),)
+        return _packed_keys, (_pool.pack([_record_fields(r) for r in chunk]),)
 
 
 @attrs.frozen
@@ -495,7 +487,7 @@ class _Build(Generic[_T]):
         self.start_method = start_method
         self.options = options
         self.progress = progress
-        self.workers = min(os.cpu_count() or 1, _MAX_WORKERS) if workers is None else workers
+        self.workers = _pool.default_workers(workers)
         self.ids: list[str] = []
         self.merger = _Merger()
         self.done = 0
@@ -506,8 +498,10 @@ class _Build(Generic[_T]):
         ] = collections.deque()
 
     def run(self, items: Iterable[tuple[str, _T]]) -> FeatureTable:
-        collecting = gc.isenabled()
-        gc.disable()
+        with _pool.paused_gc():
+            return self._run(items)
+
+    def _run(self, items: Iterable[tuple[str, _T]]) -> FeatureTable:
         try:
             chunk: list[_T] = []
             for item_id, item in items:
@@ -528,8 +522,6 @@ class _Build(Generic[_T]):
                 # Workers tear down their large caches (pinyin dictionaries) for
                 # a second or two as they exit: let that happen in the background.
                 self.pool.shutdown(wait=False, cancel_futures=True)
-            if collecting:
-                gc.enable()
 
     def collect(self, part: _ChunkKeys) -> None:
         self.merger.add(part)
@@ -539,19 +531,17 @@ class _Build(Generic[_T]):
 
     def collect_next(self) -> None:
         chunk, job = self.pending.popleft()
-        try:
-            part = self.kind.keys(chunk, self.options) if job is None else job.result()
-        except concurrent.futures.process.BrokenProcessPool:
-            # A worker could not start (e.g. an unguarded __main__): key it here.
-            part = self.kind.keys(chunk, self.options)
-        self.collect(part)
+        # A job never sent, or whose worker could not start (an unguarded __main__): key it here.
+        self.collect(_pool.result_or_here(job, lambda: self.kind.keys(chunk, self.options)))
 
     def dispatch(self, chunk: list[_T]) -> None:
         if self.pool is None:
             self.waiting.append(chunk)
             start_from = _PARALLEL_FROM if self.start_method == "spawn" else _FORK_FROM
             if self.workers > 1 and len(self.ids) > start_from:
-                self.pool = _start_pool(self.workers, self.options, self.start_method)
+                self.pool = _pool.start_pool(
+                    self.workers, self.start_method, (_options_from, _options_args(self.options))
+                )
                 for early in self.waiting:
                     self.submit(self.pool, early)
                 self.waiting.clear()
@@ -561,14 +551,8 @@ class _Build(Generic[_T]):
     def submit(self, pool: concurrent.futures.ProcessPoolExecutor, chunk: list[_T]) -> None:
         while len(self.pending) >= 2 * self.workers:
             self.collect_next()
-        try:
-            function, arguments = self.kind.job(chunk)
-            job: concurrent.futures.Future[_ChunkKeys] | None = pool.submit(
-                _in_worker, function, *arguments
-            )
-        except (concurrent.futures.process.BrokenProcessPool, RuntimeError):
-            job = None
-        self.pending.append((chunk, job))
+        function, arguments = self.kind.job(chunk)
+        self.pending.append((chunk, _pool.submit(pool, _pool.in_worker, function, *arguments)))
 
 
 _CHUNK: Final = 20_000
@@ -576,13 +560,6 @@ _PARALLEL_FROM: Final = 100_000
 """Records keyed here before workers start: below this, spawning them costs more than it saves."""
 _FORK_FROM: Final = 40_000
 """The same for forked workers, which start without importing anything."""
-_MAX_WORKERS: Final = 2
-
-_FIELD_NAMES: Final = (
-    "full_name", "given_name", "family_name", "emails", "phones", "company", "city",
-    "postcode", "country", "birth_date", "address", "national_id", "source",
-)  # fmt: skip
-_record_fields: Final = operator.attrgetter(*_FIELD_NAMES)
 
 
 @attrs.frozen
@@ -596,35 +573,19 @@ class _ChunkKeys:
     phones: dict[int, tuple[str, ...]]
 
 
-_worker_options: KeyOptions | None = None
+def _options_args(options: KeyOptions) -> tuple[object, ...]:
+    """Return what :func:`_options_from` needs to rebuild ``options`` in a worker."""
+    nicknames = None if options.nicknames is NICKNAMES else dict(options.nicknames)
+    return options.fold_email_tags, options.fold_gmail_dots, nicknames, options.region
 
 
-def _start_pool(
-    workers: int, options: KeyOptions, start_method: StartMethod
-) -> concurrent.futures.ProcessPoolExecutor:
-    return concurrent.futures.ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=multiprocessing.get_context(start_method),
-        initializer=_init_worker,
-        initargs=(
-            options.fold_email_tags,
-            options.fold_gmail_dots,
-            None if options.nicknames is NICKNAMES else dict(options.nicknames),
-            options.region,
-        ),
-    )
-
-
-def _init_worker(  # pragma: no cover - runs in worker processes
+def _options_from(  # pragma: no cover - runs in worker processes
     fold_email_tags: bool,
     fold_gmail_dots: bool,
     nicknames: dict[str, str] | None,
     region: str | None,
-) -> None:
-    global _worker_options  # noqa: PLW0603 - one options object per worker process
-    # A key worker only builds acyclic objects (see _Build): no cyclic collector.
-    gc.disable()
-    _worker_options = KeyOptions(
+) -> KeyOptions:
+    return KeyOptions(
         fold_email_tags=fold_email_tags,
         fold_gmail_dots=fold_gmail_dots,
         nicknames=NICKNAMES if nicknames is None else nicknames,
@@ -632,74 +593,16 @@ def _init_worker(  # pragma: no cover - runs in worker processes
     )
 
 
-def _in_worker(  # pragma: no cover - runs in worker processes
-    function: Callable[..., _ChunkKeys], *arguments: object
-) -> _ChunkKeys:
-    return function(*arguments, _worker_options or KeyOptions())
-
-
-def _packed_keys(packed: str | list[tuple[object, ...]], options: KeyOptions) -> _ChunkKeys:
+def _packed_keys(packed: _pool.WireRows, options: KeyOptions) -> _ChunkKeys:
     return _chunk_keys(_unpack(packed), options)
 
 
-_RECORDS: Final = "\x1d"
-_FIELDS: Final = "\x1f"
-_VALUES: Final = "\x1e"
+def _unpack(packed: _pool.WireRows) -> list[_FieldView]:
+    return [_Raw._make(cells) for cells in _pool.unpack(packed, _MULTI_AT)]
 
 
-def _pack(records: Sequence[MatchRecord]) -> str | list[tuple[object, ...]]:
-    """Return a chunk's fields as one string (cheap to send); tuples if a field has a separator."""
-    lines = [
-        _FIELDS.join((
-            r.full_name, r.given_name, r.family_name, _VALUES.join(r.emails),
-            _VALUES.join(r.phones), r.company, r.city, r.postcode, r.country, r.birth_date,
-            r.address, r.national_id, r.source,
-        ))
-        for r in records
-    ]  # fmt: skip
-    text = _RECORDS.join(lines)
-    values = sum(max(len(r.emails) - 1, 0) + max(len(r.phones) - 1, 0) for r in records)
-    if (
-        text.count(_RECORDS) != len(records) - 1
-        or text.count(_FIELDS) != (len(_FIELD_NAMES) - 1) * len(records)
-        or text.count(_VALUES) != values
-    ):
-        return [_record_fields(r) for r in records]
-    return text
-
-
-def _unpack(packed: str | list[tuple[object, ...]]) -> list[_FieldView]:
-    if not isinstance(packed, str):
-        return [_FieldView._make(fields) for fields in packed]
-    out = []
-    for line in packed.split(_RECORDS):
-        f = line.split(_FIELDS)
-        emails = tuple(f[3].split(_VALUES)) if f[3] else ()
-        phones = tuple(f[4].split(_VALUES)) if f[4] else ()
-        out.append(_FieldView(f[0], f[1], f[2], emails, phones, *f[5:]))
-    return out
-
-
-class _Columns(NamedTuple):
-    """A chunk's raw fields, one list per field (what keys are built from)."""
-
-    full_name: list[str]
-    given_name: list[str]
-    family_name: list[str]
-    emails: list[tuple[str, ...]]
-    phones: list[tuple[str, ...]]
-    company: list[str]
-    city: list[str]
-    postcode: list[str]
-    country: list[str]
-    birth_date: list[str]
-    address: list[str]
-    national_id: list[str]
-    source: list[str]
-
-
-def _columns_of(chunk: Sequence[_Fields]) -> _Columns:
-    return _Columns(*([getattr(r, name) for r in chunk] for name in _Columns._fields))
+def _columns_of(chunk: Sequence[MatchRecord] | Sequence[_FieldView]) -> _Columns:
+    return _Raw._make([getattr(r, name) for r in chunk] for name in _FIELD_NAMES)
 
 
 def _columns_of_rows(rows: list[list[str]], columns: Mapping[str, Sequence[int]]) -> _Columns:
@@ -713,18 +616,18 @@ def _columns_of_rows(rows: list[list[str]], columns: Mapping[str, Sequence[int]]
     A cell that is not a string raises ``TypeError`` (the caller then goes
     through :class:`MatchRecord`, which says what is wrong).
     """
-    places_of = {name: tuple(columns.get(name, ())) for name in _Columns._fields}
+    places_of = {name: tuple(columns.get(name, ())) for name in _FIELD_NAMES}
     width = 1 + max((p for places in places_of.values() for p in places), default=-1)
     if rows and min(map(len, rows)) < width:
         rows = [row if len(row) >= width else [*row, *[""] * (width - len(row))] for row in rows]
     out: list[list[Any]] = []
     for name, places in places_of.items():
         if not places:
-            empty: object = () if name in ("emails", "phones") else ""
+            empty: object = () if name in _MULTI_VALUED else ""
             out.append([empty] * len(rows))
             continue
         stripped = [list(map(str.strip, map(operator.itemgetter(p), rows))) for p in places]
-        if name in ("emails", "phones"):
+        if name in _MULTI_VALUED:
             if len(stripped) == 1:
                 out.append([(c,) if c else () for c in stripped[0]])
             else:
@@ -735,10 +638,12 @@ def _columns_of_rows(rows: list[list[str]], columns: Mapping[str, Sequence[int]]
         else:
             cells = [next((c for c in each if c), "") for each in zip(*stripped, strict=True)]
         out.append(list(map(str.upper, cells)) if name == "country" else cells)
-    return _Columns(*out)
+    return _Raw._make(out)
 
 
-def _chunk_keys(chunk: Sequence[_Fields], options: KeyOptions) -> _ChunkKeys:
+def _chunk_keys(
+    chunk: Sequence[MatchRecord] | Sequence[_FieldView], options: KeyOptions
+) -> _ChunkKeys:
     """Key a chunk of records (see :func:`_columns_keys`)."""
     return _columns_keys(_columns_of(chunk), options)
 
@@ -773,7 +678,7 @@ def _columns_keys(chunk: _Columns, options: KeyOptions) -> _ChunkKeys:
     names, name_rows = _distinct(
         list(zip(chunk.full_name, chunk.given_name, chunk.family_name, strict=True))
     )
-    name_keys = [_name_keys(_NameParts(*parts), options) for parts in names]
+    name_keys = [_name_keys(*parts, options) for parts in names]
     for k in range(4):
         add(_derive([keys[k] for keys in name_keys], name_rows))
     email_column, emails = _contact_column(chunk.emails, lambda raws: _email_keys(raws, options))
@@ -787,12 +692,6 @@ def _columns_keys(chunk: _Columns, options: KeyOptions) -> _ChunkKeys:
         for k in range(len(keys[0]) if keys else len(keys_of(""))):
             add(_derive([each[k] for each in keys], rows))
     return _ChunkKeys(len(chunk.source), uniques, codes, emails, phones)
-
-
-class _NameParts(NamedTuple):
-    full_name: str
-    given_name: str
-    family_name: str
 
 
 def _distinct(values: list[_V]) -> tuple[list[_V], npt.NDArray[np.int32]]:
@@ -845,7 +744,7 @@ def _phone_column(
     by_region: dict[str | None, list[int]] = {}
     for i, raws in enumerate(phones):
         if raws:
-            by_region.setdefault(_country_region(countries[i], options), []).append(i)
+            by_region.setdefault(region_of(countries[i], options.region), []).append(i)
     primary = [""] * len(phones)
     several: dict[int, tuple[str, ...]] = {}
     for region, rows in by_region.items():
@@ -922,21 +821,3 @@ def _recode(vocabulary: dict[str, int], part: _ChunkKeys, k: int) -> npt.NDArray
         (setdefault(v, len(vocabulary) - 1) for v in uniques), dtype=np.int32, count=len(uniques)
     )
     return mapping[part.codes[k]]
-
-
-class _FieldView(NamedTuple):
-    """The raw fields keys are built from (a record without its id, cheap to send to workers)."""
-
-    full_name: str
-    given_name: str
-    family_name: str
-    emails: tuple[str, ...]
-    phones: tuple[str, ...]
-    company: str
-    city: str
-    postcode: str
-    country: str
-    birth_date: str
-    address: str
-    national_id: str
-    source: str

@@ -52,6 +52,7 @@ from crmcore.domain import (
     SourceChannel,
     Tag,
     UserId,
+    region_of,
 )
 from crmcore.domain.customer import assemble_customer
 from crmcore.domain.normalize import normalize_emails, normalize_phones
@@ -571,7 +572,7 @@ def _clean_chunk(
     email_cells = [[v for v in _SPLIT.split(c.get("email", "")) if v] for c in cells]
     phone_cells = [[v for v in _SPLIT.split(c.get("phone", "")) if v] for c in cells]
     emails = normalize_emails([e for cell in email_cells for e in cell])
-    phone_regions = [_row_region(c.get("country", ""), region) for c in cells]
+    phone_regions = [region_of(c.get("country", ""), region) for c in cells]
     flat_phones = [(p, phone_regions[i]) for i, cell in enumerate(phone_cells) for p in cell]
     # One bulk call per distinct phone region.
     by_region: dict[str | None, list[int]] = {}
@@ -601,15 +602,6 @@ def _clean_chunk(
             mapping=mapping,
             on_invalid=on_invalid,
         )
-
-
-def _row_region(country: str, default: str | None) -> str | None:
-    text = country.strip().upper()
-    if len(text) == 2 and text.isalpha():
-        return text
-    if text in {"中国", "CHINA", "CHN", "PRC"}:
-        return "CN"
-    return default.upper() if default else None
 
 
 def _contact_values(
@@ -781,7 +773,7 @@ def _address(cells: _Cells, issue: _Issue) -> PostalAddress | None:
     parts = {f: cells.get(f, "") for f in ("province", "city", "district", "street", "postcode")}
     if not any(parts.values()):
         return None
-    country = _country_code(_row_region(cells.get("country", ""), "CN") or "CN")
+    country = _country_code(region_of(cells.get("country", ""), None) or "CN")
     try:
         return PostalAddress(
             country=country,
@@ -824,7 +816,7 @@ def _country_code(code: str) -> CountryCode:
 def _country(raw: str, issue: _Issue) -> CountryCode | None:
     if not raw:
         return None
-    code = _row_region(raw, None)
+    code = region_of(raw, None)
     try:
         return _country_code(code or raw)
     except InvalidValueError as exc:
