@@ -46,6 +46,7 @@ from crmcore.adapters.sql.repository import (
     SqlRepository,
     SqlSurveyResponseRepository,
 )
+from crmcore.adapters.sql.session import SqlSession
 from crmcore.adapters.sql.store import SqlStore, SqlUnitOfWork, relay_outbox
 from crmcore.adapters.sql.tables import metadata
 
@@ -59,6 +60,7 @@ __all__ = [
     "SqlOpportunityRepository",
     "SqlOrderRepository",
     "SqlRepository",
+    "SqlSession",
     "SqlStore",
     "SqlSurveyResponseRepository",
     "SqlUnitOfWork",
