@@ -5,6 +5,8 @@ every field's winner with its source and rule), :func:`apply_merge` produces
 the new snapshots, the :class:`MergeRecord` and the ``CustomersMerged``
 event. :func:`unmerge` undoes a merge from its record and reports the
 changes made since instead of overwriting them. Nothing is ever deleted.
+Every field path is read, written and combined through one table,
+:mod:`crmcore.merge.fields`.
 :mod:`crmcore.services.merge` runs both through the storage ports.
 
 May import: ``crmcore.domain``, ``crmcore.errors``, ``crmcore.clock``; attrs, pendulum.

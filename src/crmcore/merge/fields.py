@@ -46,11 +46,13 @@ from crmcore.merge.rule import SurvivorshipRule
 
 __all__ = [
     "ABSENT",
+    "ALLOWED_BY_KIND",
     "COMMON_FIELDS",
     "ORGANIZATION_FIELDS",
     "PERSON_FIELDS",
     "MergeField",
     "MergeFieldKind",
+    "blank",
     "field_kind",
     "field_paths",
     "merge_field",

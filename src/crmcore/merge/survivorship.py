@@ -3,9 +3,9 @@
 :class:`SurvivorshipPolicy` is the data a host tunes: a rule per field path,
 the rule for custom fields and preferences, how the survivor is chosen, the
 ranking of source channels and of lifecycle stages. The functions below
-read field values by path, decide each field (:func:`decide`) and compute
-the decided value (:func:`decided_value`); :mod:`crmcore.merge.plan` puts
-them together.
+choose the survivor (:func:`choose_survivor`), decide each field
+(:func:`decide`) and compute the decided value (:func:`decided_value`);
+:mod:`crmcore.merge.plan` puts them together.
 
 Field paths and how each is read, written and combined are the table of
 :mod:`crmcore.merge.fields`.
