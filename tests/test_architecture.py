@@ -3,6 +3,11 @@
 The checker parses every module under ``src/crmcore`` with :mod:`ast` and
 compares each import with the table below. The table may change, by editing
 this test in the same commit, with the reason in the commit message.
+
+It also keeps private things private: a module whose dotted path has a
+component starting with ``_`` (other than ``__init__`` and ``__main__``), or a
+``_name`` imported with ``from x import _name``, may be imported only from
+inside the same top-level crmcore package.
 """
 
 from __future__ import annotations
@@ -134,18 +139,47 @@ def _stdlib() -> frozenset[str]:
     return frozenset(sys.stdlib_module_names) | {"__future__"}
 
 
-def imports_of(source: str, module: str) -> Iterator[tuple[int, str]]:
-    """Yield (line, absolute module name) for every import in ``source``."""
+def imports_of(source: str, module: str) -> Iterator[tuple[int, str, tuple[str, ...]]]:
+    """Yield (line, absolute module name, names imported from it) for every import in ``source``.
+
+    ``import a.b`` yields no names; ``from a import b, c`` yields ``("b", "c")``.
+    """
     tree = ast.parse(source)
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
-                yield node.lineno, alias.name
+                yield node.lineno, alias.name, ()
         elif isinstance(node, ast.ImportFrom):
             if node.level:
-                yield node.lineno, f"<relative import in {module}>"
+                yield node.lineno, f"<relative import in {module}>", ()
             elif node.module:
-                yield node.lineno, node.module
+                yield node.lineno, node.module, tuple(alias.name for alias in node.names)
+
+
+def _private(component: str) -> bool:
+    """Return whether a dotted-path component or an imported name is private.
+
+    ``_name`` is; dunder names (``__init__``, ``__main__``, ``__version__``) are not.
+    """
+    return component.startswith("_") and not (
+        component.startswith("__") and component.endswith("__")
+    )
+
+
+def private_imports(package: str, module: str, source: str) -> list[str]:
+    """Return every private module or ``_name`` ``source`` imports from another crmcore package.
+
+    ``package`` is the top-level crmcore package ``module`` belongs to.
+    """
+    problems: list[str] = []
+    for line, name, names in imports_of(source, module):
+        parts = name.split(".")
+        if parts[0] != "crmcore" or len(parts) < 2 or parts[1] == package:
+            continue
+        found = [name] if any(_private(part) for part in parts[1:]) else []
+        found += [f"{name}.{imported}" for imported in names if _private(imported)]
+        problems.extend(f"{module}:{line} imports private {what}" for what in found)
+    return problems
 
 
 def violations(package: str, module: str, source: str) -> list[str]:
@@ -158,7 +192,7 @@ def violations(package: str, module: str, source: str) -> list[str]:
             allowed_ext = set()
     problems = []
     stdlib = _stdlib()
-    for line, name in imports_of(source, module):
+    for line, name, _names in imports_of(source, module):
         parts = name.split(".")
         if name.startswith("<relative"):
             problems.append(f"{module}:{line} uses a relative import")
@@ -189,6 +223,13 @@ def modules() -> Iterator[tuple[str, str, Path]]:
 def test_module_imports_only_what_the_design_allows(package: str, module: str, path: Path) -> None:
     assert package in RULES, f"{module}: package {package!r} is not in DESIGN.md's table"
     assert violations(package, module, path.read_text(encoding="utf-8")) == []
+
+
+@pytest.mark.parametrize(("package", "module", "path"), list(modules()), ids=str)
+def test_module_imports_nothing_private_from_another_package(
+    package: str, module: str, path: Path
+) -> None:
+    assert private_imports(package, module, path.read_text(encoding="utf-8")) == []
 
 
 def test_checker_rejects_a_domain_module_importing_an_adapter() -> None:
@@ -222,6 +263,47 @@ def test_checker_rejects_relative_imports() -> None:
 def test_checker_accepts_what_the_table_allows() -> None:
     source = "import attrs\nimport pendulum\nfrom crmcore.errors import CrmError\nimport re\n"
     assert violations("domain", "crmcore.domain.values", source) == []
+
+
+def test_checker_rejects_a_private_module_of_another_package() -> None:
+    source = "import crmcore.domain._slots\nfrom crmcore.domain._slots import slot\n"
+    assert private_imports("lifecycle", "crmcore.lifecycle.engine", source) == [
+        "crmcore.lifecycle.engine:1 imports private crmcore.domain._slots",
+        "crmcore.lifecycle.engine:2 imports private crmcore.domain._slots",
+    ]
+
+
+def test_checker_rejects_a_private_name_of_another_package() -> None:
+    source = "from crmcore.adapters.sql.store import Store, _check_dialect\n"
+    assert private_imports("cli", "crmcore.cli.export", source) == [
+        "crmcore.cli.export:1 imports private crmcore.adapters.sql.store._check_dialect"
+    ]
+
+
+def test_checker_rejects_a_private_module_imported_by_name() -> None:
+    source = "from crmcore.matching import _pool\n"
+    assert private_imports("services", "crmcore.services.dedupe", source) == [
+        "crmcore.services.dedupe:1 imports private crmcore.matching._pool"
+    ]
+
+
+def test_checker_accepts_private_imports_inside_one_package() -> None:
+    source = (
+        "from crmcore.adapters.tabular._model import Table, _unique\n"
+        "from crmcore.adapters.sql.store import _check_dialect\n"
+        "import crmcore.adapters._shared\n"
+    )
+    assert private_imports("adapters", "crmcore.adapters.sql.repository", source) == []
+
+
+def test_checker_accepts_public_modules_and_dunder_names_of_another_package() -> None:
+    source = (
+        "from crmcore.domain.slots import compile_builder\n"
+        "from crmcore.domain import __version__\n"
+        "import crmcore.cli.__main__\n"
+        "from crmcore.matching.__init__ import index\n"
+    )
+    assert private_imports("lifecycle", "crmcore.lifecycle.engine", source) == []
 
 
 def test_importing_crmcore_has_no_side_effect_imports_of_extras() -> None:
