@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+import attrs
 import numpy as np
 import pytest
 
 from crmcore.errors import ConfigurationError
 from crmcore.matching import (
+    DEFAULT_COMPARISONS,
     CompanyComparison,
+    Comparison,
+    ComparisonWeights,
     DateOfBirthComparison,
     EmailComparison,
     ExactMatch,
@@ -18,7 +22,17 @@ from crmcore.matching import (
     block_on,
     build_features,
     candidate_pairs,
+    compare_pairs,
+    comparison_columns,
+    estimate_model,
+    recognise_columns,
 )
+from crmcore.matching import model as model_module
+from crmcore.matching.comparison import Levels, Rows
+from crmcore.matching.feature import FeatureTable
+from crmcore.sample import SAMPLE_COLUMNS, generate_contacts
+
+SAMPLE_PLAN = recognise_columns(list(SAMPLE_COLUMNS))
 
 
 def levels_of(comparison: object, a: MatchRecord, b: MatchRecord) -> int:
@@ -120,3 +134,72 @@ def test_blocking_pairs_each_pair_once() -> None:
     )
     assert list(zip(left.tolist(), right.tolist(), strict=True)) == [(0, 1), (0, 2), (1, 2)]
     assert stats.pairs == 3
+
+
+@attrs.frozen
+class HostCityComparison(Comparison):
+    """A host's own comparison: the same city or not, written from scratch."""
+
+    name: str = "host_city"
+    tf_column: str | None = None
+
+    @property
+    def columns(self) -> frozenset[str]:
+        return frozenset({"city"})
+
+    @property
+    def exact_column(self) -> str:
+        return "city"
+
+    @property
+    def level_labels(self) -> tuple[str, ...]:
+        return ("same city", "other city")
+
+    def compare(self, table: FeatureTable, left: Rows, right: Rows) -> Levels:
+        codes = table.codes["city"]
+        a, b = codes[left], codes[right]
+        return np.where((a < 0) | (b < 0), 0, np.where(a == b, 1, 2)).astype(np.int8)
+
+
+def city_model(comparison: Comparison) -> ComparisonWeights:
+    records = [
+        MatchRecord.from_row([r[c] for c in SAMPLE_COLUMNS], id=r["id"], columns=SAMPLE_PLAN)
+        for r in generate_contacts(1500, seed=5)
+    ]
+    table = build_features(records, workers=1)
+    rules = [block_on("city"), block_on("phone")]
+    left, right, _ = candidate_pairs(table, rules)
+    comparisons = (comparison, NameComparison(), PhoneComparison(), EmailComparison())
+    levels = compare_pairs(table, comparisons, left, right)
+    model = estimate_model(
+        table,
+        levels,
+        comparisons,
+        left=left,
+        right=right,
+        blocking_columns=[("city",), ("phone",)],
+        rules=(),
+    )
+    return model.parameters[0]
+
+
+def test_a_host_comparison_declares_the_columns_it_reads() -> None:
+    assert (comparison_columns(HostCityComparison()), HostCityComparison().exact_column) == (
+        frozenset({"city"}),
+        "city",
+    )
+
+
+def test_em_treats_a_host_comparison_on_a_blocked_column_as_a_built_in_one() -> None:
+    host = city_model(HostCityComparison())
+    built_in = city_model(ExactMatch("city", name="host_city"))
+    assert (host.m, host.u) == (built_in.m, built_in.u)
+
+
+def test_every_built_in_comparison_reads_its_exact_column() -> None:
+    comparisons = [*DEFAULT_COMPARISONS, ExactMatch("email_user"), JaroWinklerAtThresholds("city")]
+    assert [c.exact_column in c.columns for c in comparisons] == [True] * len(comparisons)
+
+
+def test_the_weight_bound_in_the_docstring_is_the_bound_in_the_code() -> None:
+    assert f"±{model_module._WEIGHT_BOUND:g} bits" in (ComparisonWeights.weights.__doc__ or "")

@@ -74,7 +74,9 @@ from crmcore.matching.model import (
     MatchModel,
     ScoredPair,
     compare_pairs,
+    comparison_columns,
     estimate_model,
+    estimate_u,
 )
 from crmcore.matching.nickname import NICKNAMES, canonical_given_name
 from crmcore.matching.record import FIELD_ALIASES, MatchRecord, recognise_columns
@@ -128,11 +130,13 @@ __all__ = [
     "company_key",
     "company_keys",
     "compare_pairs",
+    "comparison_columns",
     "connected_components",
     "date_key",
     "dedupe",
     "email_key",
     "estimate_model",
+    "estimate_u",
     "feature_row",
     "name_key",
     "phone_key",

@@ -96,10 +96,32 @@ class Comparison(abc.ABC):
     Level ``0`` is always "missing on either side" (weight 0); levels
     ``1 … len(level_labels)`` are labelled by :attr:`level_labels`, strongest
     first, the last one being "different".
+
+    As in Splink, a comparison declares what it reads: :attr:`columns` (EM
+    leaves it out of the blocking rules on those columns, whose pairs agree
+    on them by construction) and :attr:`exact_column` (whose value
+    frequencies give the exact level's u). A host's own subclass overrides
+    both; by default a subclass with a ``column`` attribute reads that column.
+
+    Attributes:
+        name: The comparison's name in models and explanations.
+        tf_column: The column term frequencies are read from, if adjusted.
     """
 
     name: str
     tf_column: str | None
+
+    @property
+    def exact_column(self) -> str | None:
+        """The column whose equal values make the exact level (``None``: no such column)."""
+        column = getattr(self, "column", None)
+        return column if isinstance(column, str) else None
+
+    @property
+    def columns(self) -> frozenset[str]:
+        """Every feature column the comparison reads (default: its :attr:`exact_column`)."""
+        exact = self.exact_column
+        return frozenset() if exact is None else frozenset({exact})
 
     @property
     @abc.abstractmethod
@@ -315,6 +337,16 @@ class NameComparison(Comparison):
         return "name_sig" if self.term_frequency else None
 
     @property
+    def exact_column(self) -> str:
+        """``name_sig``: equal whenever the names are the same in any order."""
+        return "name_sig"
+
+    @property
+    def columns(self) -> frozenset[str]:
+        """The four name keys: blocking on any of them biases this comparison."""
+        return frozenset({"name_ff", "name_gf", "name_sig", "initials"})
+
+    @property
     def level_labels(self) -> tuple[str, ...]:
         """``exact``, one label per threshold, ``different``."""
         return _labels_at("jaro-winkler ≥", self.thresholds)
@@ -417,6 +449,16 @@ class EmailComparison(Comparison):
         return "email" if self.term_frequency else None
 
     @property
+    def exact_column(self) -> str:
+        """``email``."""
+        return "email"
+
+    @property
+    def columns(self) -> frozenset[str]:
+        """``email`` and ``email_user``."""
+        return frozenset({"email", "email_user"})
+
+    @property
     def level_labels(self) -> tuple[str, ...]:
         """``exact``, ``one edit apart``, ``different``."""
         return ("exact", "one edit apart", "different")
@@ -442,6 +484,11 @@ class PhoneComparison(Comparison):
     def tf_column(self) -> str | None:  # type: ignore[override]
         """``phone`` when term frequencies are used (a switchboard number weighs less)."""
         return "phone" if self.term_frequency else None
+
+    @property
+    def exact_column(self) -> str:
+        """``phone``."""
+        return "phone"
 
     @property
     def level_labels(self) -> tuple[str, ...]:
@@ -474,6 +521,16 @@ class CompanyComparison(Comparison):
     def tf_column(self) -> str | None:  # type: ignore[override]
         """``company`` when term frequencies are used."""
         return "company" if self.term_frequency else None
+
+    @property
+    def exact_column(self) -> str:
+        """``company``."""
+        return "company"
+
+    @property
+    def columns(self) -> frozenset[str]:
+        """``company`` and ``company_core``."""
+        return frozenset({"company", "company_core"})
 
     @property
     def level_labels(self) -> tuple[str, ...]:
@@ -512,6 +569,16 @@ class DateOfBirthComparison(Comparison):
 
     name: str = "birth_date"
     tf_column: str | None = attrs.field(default=None, init=False)
+
+    @property
+    def exact_column(self) -> str:
+        """``birth``."""
+        return "birth"
+
+    @property
+    def columns(self) -> frozenset[str]:
+        """``birth`` and ``birth_year``."""
+        return frozenset({"birth", "birth_year"})
 
     @property
     def level_labels(self) -> tuple[str, ...]:

@@ -30,7 +30,6 @@ from crmcore.matching.comparison import (
     DateOfBirthComparison,
     EmailComparison,
     ExactMatch,
-    JaroWinklerAtThresholds,
     LevenshteinAtThresholds,
     NameComparison,
     PhoneComparison,
@@ -47,7 +46,9 @@ __all__ = [
     "MatchModel",
     "ScoredPair",
     "compare_pairs",
+    "comparison_columns",
     "estimate_model",
+    "estimate_u",
     "probability_of",
     "weight_of",
 ]
@@ -126,7 +127,7 @@ class ComparisonWeights:
 
     @property
     def weights(self) -> tuple[float, ...]:
-        """``log2(m/u)`` of each level, bounded to ±{_WEIGHT_BOUND} bits."""
+        """``log2(m/u)`` of each level, bounded to ±14 bits."""
         return tuple(
             min(
                 max(math.log2(max(m, _MIN_PROBABILITY) / max(u, _MIN_PROBABILITY)), -_WEIGHT_BOUND),
@@ -459,25 +460,6 @@ def _normalised(values: Sequence[float]) -> tuple[float, ...]:
 # --------------------------------------------------------------------------- estimation
 
 
-def _key_column(comparison: Comparison) -> str | None:
-    if isinstance(comparison, NameComparison):
-        return "name_sig"
-    if isinstance(comparison, EmailComparison):
-        return "email"
-    if isinstance(comparison, PhoneComparison):
-        return "phone"
-    if isinstance(comparison, CompanyComparison):
-        return "company"
-    if isinstance(comparison, DateOfBirthComparison):
-        return "birth"
-    if isinstance(
-        comparison,
-        ExactMatch | JaroWinklerAtThresholds | LevenshteinAtThresholds | TokenSetAtThresholds,
-    ):
-        return comparison.column
-    return None
-
-
 def _exact_u(table: FeatureTable, column: str) -> float | None:
     counts = table.counts[column].astype(np.float64)
     present = counts.sum()
@@ -524,7 +506,7 @@ def estimate_u(
         observed = np.bincount(levels[:, k], minlength=count + 1)[1:].astype(np.float64)
         smoothed = observed + 0.5
         u = smoothed / smoothed.sum()
-        column = _key_column(comparison)
+        column = comparison.exact_column
         exact = _exact_u(table, column) if column is not None else None
         if exact is not None:
             rest = u[1:] / max(u[1:].sum(), _MIN_PROBABILITY) * (1.0 - exact)
@@ -540,17 +522,15 @@ def _initial_m(count: int) -> npt.NDArray[np.float64]:
 
 
 def comparison_columns(comparison: Comparison) -> frozenset[str]:
-    """Return the feature columns a comparison reads (to know which blocking rules bias it)."""
-    if isinstance(comparison, NameComparison):
-        return frozenset({"name_ff", "name_gf", "name_sig", "initials"})
-    if isinstance(comparison, EmailComparison):
-        return frozenset({"email", "email_user"})
-    if isinstance(comparison, CompanyComparison):
-        return frozenset({"company", "company_core"})
-    if isinstance(comparison, DateOfBirthComparison):
-        return frozenset({"birth", "birth_year"})
-    column = _key_column(comparison)
-    return frozenset({column} if column else ())
+    """Return the feature columns a comparison reads (to know which blocking rules bias it).
+
+    This is :attr:`Comparison.columns <crmcore.matching.Comparison.columns>`, which every
+    comparison declares (a host's own comparison too).
+
+    >>> sorted(comparison_columns(EmailComparison()))
+    ['email', 'email_user']
+    """
+    return frozenset(comparison.columns)
 
 
 def _unique_patterns(levels: LevelMatrix) -> tuple[LevelMatrix, npt.NDArray[np.int64]]:
