@@ -313,7 +313,8 @@ class Workflow(Generic[E, S]):
     _steps: dict[tuple[str, str], _Step[E, S]] = attrs.field(
         init=False, eq=False, repr=False, alias="_steps"
     )
-    # The engine's copy plans by record class (this workflow's attribute), filled as it fires.
+    # The engine's one plan cache: a copy plan per record class (for this workflow's
+    # attribute), filled as it fires; it goes with the workflow.
     _plans: dict[type[Any], Any] = attrs.field(init=False, eq=False, repr=False, alias="_plans")
 
     def __attrs_post_init__(self) -> None:
