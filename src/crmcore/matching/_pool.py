@@ -71,8 +71,10 @@ def start_pool(
     workers: int,
     start_method: StartMethod = "spawn",
     state: tuple[Callable[..., object], tuple[object, ...]] | None = None,
+    *,
+    collect_cycles: bool = True,
 ) -> concurrent.futures.ProcessPoolExecutor:
-    """Start a pool whose workers run with the cyclic garbage collector off.
+    """Start a pool of worker processes.
 
     Args:
         workers: How many worker processes.
@@ -80,6 +82,9 @@ def start_pool(
             other threads, connections or locks.
         state: A module-level function and its arguments, called once in
             each worker; :func:`in_worker` passes its result to every job.
+        collect_cycles: Leave the cyclic garbage collector on in the workers;
+            ``False`` for workers that only build acyclic objects (see
+            :func:`paused_gc`).
 
     Returns:
         The pool (the caller shuts it down).
@@ -88,16 +93,17 @@ def start_pool(
         max_workers=workers,
         mp_context=multiprocessing.get_context(start_method),
         initializer=_init_worker,
-        initargs=(state,),
+        initargs=(state, collect_cycles),
     )
 
 
 def _init_worker(  # pragma: no cover - runs in worker processes
     state: tuple[Callable[..., object], tuple[object, ...]] | None,
+    collect_cycles: bool,
 ) -> None:
     global _state  # noqa: PLW0603 - one state object per worker process
-    # Workers only build acyclic objects (see paused_gc): no cyclic collector.
-    gc.disable()
+    if not collect_cycles:
+        gc.disable()
     if state is not None:
         make, arguments = state
         _state = make(*arguments)

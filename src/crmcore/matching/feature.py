@@ -540,7 +540,10 @@ class _Build(Generic[_T]):
             start_from = _PARALLEL_FROM if self.start_method == "spawn" else _FORK_FROM
             if self.workers > 1 and len(self.ids) > start_from:
                 self.pool = _pool.start_pool(
-                    self.workers, self.start_method, (_options_from, _options_args(self.options))
+                    self.workers,
+                    self.start_method,
+                    (_options_from, _options_args(self.options)),
+                    collect_cycles=False,  # key workers build only acyclic objects
                 )
                 for early in self.waiting:
                     self.submit(self.pool, early)
