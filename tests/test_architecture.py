@@ -1,4 +1,4 @@
-"""Enforce DESIGN.md's import table: dependencies point inward.
+"""Enforce the import table of docs/architecture.md: dependencies point inward.
 
 The checker parses every module under ``src/crmcore`` with :mod:`ast` and
 compares each import with the table below. The table may change, by editing
@@ -44,7 +44,7 @@ RULES: dict[str, tuple[set[str], set[str]]] = {
         CORE_THIRD_PARTY | {"polars"},
     ),
     "privacy": ({"domain", "errors", "clock", "privacy"}, CORE_THIRD_PARTY),
-    # DESIGN.md's diagram: ports sit above every pure package (segment queries and merge
+    # docs/architecture.md's diagram: ports sit above every pure package (segment queries and merge
     # records are part of the repository ports), so they may import all of them.
     "ports": (
         {
@@ -221,7 +221,7 @@ def modules() -> Iterator[tuple[str, str, Path]]:
 
 @pytest.mark.parametrize(("package", "module", "path"), list(modules()), ids=str)
 def test_module_imports_only_what_the_design_allows(package: str, module: str, path: Path) -> None:
-    assert package in RULES, f"{module}: package {package!r} is not in DESIGN.md's table"
+    assert package in RULES, f"{module}: package {package!r} is not in docs/architecture.md's table"
     assert violations(package, module, path.read_text(encoding="utf-8")) == []
 
 

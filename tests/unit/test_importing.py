@@ -1,11 +1,16 @@
 from __future__ import annotations
 
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+
 import pendulum
 import pytest
 
 from crmcore.adapters.memory import MemoryStore
 from crmcore.clock import FixedClock
 from crmcore.domain import EmailAddress
+from crmcore.matching import workers as pool_policy
 from crmcore.services.cleaning import ColumnMapping, clean_rows
 from crmcore.services.importing import ImportReport, OnDuplicate, OnInvalid, import_customers
 
@@ -194,3 +199,30 @@ def test_no_region_is_suggested_when_the_phones_carry_their_country_code() -> No
         clock=FixedClock(pendulum.datetime(2026, 11, 1)),
     )
     assert (report.phones_without_country_code, report.suggested_region) == (1, None)
+
+
+def _broken_pool(workers: int, start_method: str = "spawn") -> ProcessPoolExecutor:
+    """A pool whose every worker dies as it starts (as with an unguarded __main__)."""
+    del workers
+    return ProcessPoolExecutor(
+        max_workers=1,
+        mp_context=multiprocessing.get_context(start_method),
+        initializer=os._exit,
+        initargs=(3,),
+    )
+
+
+def test_rows_whose_worker_dies_are_cleaned_here_with_the_same_result(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rows = [
+        {"姓名": f"客户{i}", "手机": f"139{i:08d}", "邮箱": f"c{i}@example.com"} for i in range(300)
+    ]
+    mapping = ColumnMapping.detect(list(rows[0]))
+    at = pendulum.datetime(2026, 11, 1)
+    serial = list(clean_rows(rows, mapping, source="s.csv", at=at, region="CN", chunk=64))
+    monkeypatch.setattr(pool_policy, "start_pool", _broken_pool)
+    broken = list(
+        clean_rows(rows, mapping, source="s.csv", at=at, region="CN", chunk=64, workers=2)
+    )
+    assert broken == serial

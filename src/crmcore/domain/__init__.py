@@ -1,7 +1,7 @@
 """The pure domain: value objects, entities, their operations and events.
 
 Everything here is immutable and free of I/O; operations take a snapshot and
-return ``(new_snapshot, event)``. See ``DESIGN.md`` for what may import what.
+return ``(new_snapshot, event)``. See docs/architecture.md for what may import what.
 
 May import: ``crmcore.errors``, ``crmcore.clock``; attrs, pendulum,
 phonenumbers, email-validator.

@@ -10,7 +10,6 @@ May import: ``crmcore.domain``, ``crmcore.errors``; attrs, numpy,
 rapidfuzz, pypinyin.
 """
 
-from crmcore.matching._pool import StartMethod
 from crmcore.matching.batch import (
     DEFAULT_THRESHOLD,
     DedupeResult,
@@ -80,6 +79,7 @@ from crmcore.matching.model import (
 )
 from crmcore.matching.nickname import NICKNAMES, canonical_given_name
 from crmcore.matching.record import FIELD_ALIASES, MatchRecord, recognise_columns
+from crmcore.matching.workers import StartMethod
 
 __all__ = [
     "DEFAULT_BLOCKING_RULES",

@@ -27,8 +27,7 @@ import numpy.typing as npt
 from crmcore.domain.normalize import normalize_emails, normalize_phones
 from crmcore.domain.region import region_of
 from crmcore.errors import InvalidValueError
-from crmcore.matching import _pool
-from crmcore.matching._pool import StartMethod
+from crmcore.matching import workers as pool_policy
 from crmcore.matching.key import (
     KeyOptions,
     city_key,
@@ -41,6 +40,7 @@ from crmcore.matching.key import (
 )
 from crmcore.matching.nickname import NICKNAMES
 from crmcore.matching.record import MatchRecord
+from crmcore.matching.workers import StartMethod
 
 __all__ = [
     "FEATURE_COLUMNS",
@@ -445,7 +445,7 @@ class _RecordChunks:
         return _chunk_keys(chunk, options)
 
     def job(self, chunk: list[MatchRecord]) -> tuple[Callable[..., _ChunkKeys], tuple[object, ...]]:
-        return _packed_keys, (_pool.pack([_record_fields(r) for r in chunk]),)
+        return _packed_keys, (pool_policy.pack([_record_fields(r) for r in chunk]),)
 
 
 @attrs.frozen
@@ -487,7 +487,7 @@ class _Build(Generic[_T]):
         self.start_method = start_method
         self.options = options
         self.progress = progress
-        self.workers = _pool.default_workers(workers)
+        self.workers = pool_policy.default_workers(workers)
         self.ids: list[str] = []
         self.merger = _Merger()
         self.done = 0
@@ -498,7 +498,7 @@ class _Build(Generic[_T]):
         ] = collections.deque()
 
     def run(self, items: Iterable[tuple[str, _T]]) -> FeatureTable:
-        with _pool.paused_gc():
+        with pool_policy.paused_gc():
             return self._run(items)
 
     def _run(self, items: Iterable[tuple[str, _T]]) -> FeatureTable:
@@ -532,14 +532,14 @@ class _Build(Generic[_T]):
     def collect_next(self) -> None:
         chunk, job = self.pending.popleft()
         # A job never sent, or whose worker could not start (an unguarded __main__): key it here.
-        self.collect(_pool.result_or_here(job, lambda: self.kind.keys(chunk, self.options)))
+        self.collect(pool_policy.result_or_here(job, lambda: self.kind.keys(chunk, self.options)))
 
     def dispatch(self, chunk: list[_T]) -> None:
         if self.pool is None:
             self.waiting.append(chunk)
             start_from = _PARALLEL_FROM if self.start_method == "spawn" else _FORK_FROM
             if self.workers > 1 and len(self.ids) > start_from:
-                self.pool = _pool.start_pool(
+                self.pool = pool_policy.start_pool(
                     self.workers,
                     self.start_method,
                     (_options_from, _options_args(self.options)),
@@ -555,7 +555,9 @@ class _Build(Generic[_T]):
         while len(self.pending) >= 2 * self.workers:
             self.collect_next()
         function, arguments = self.kind.job(chunk)
-        self.pending.append((chunk, _pool.submit(pool, _pool.in_worker, function, *arguments)))
+        self.pending.append(
+            (chunk, pool_policy.submit(pool, pool_policy.in_worker, function, *arguments))
+        )
 
 
 _CHUNK: Final = 20_000
@@ -596,12 +598,12 @@ def _options_from(  # pragma: no cover - runs in worker processes
     )
 
 
-def _packed_keys(packed: _pool.WireRows, options: KeyOptions) -> _ChunkKeys:
+def _packed_keys(packed: pool_policy.WireRows, options: KeyOptions) -> _ChunkKeys:
     return _chunk_keys(_unpack(packed), options)
 
 
-def _unpack(packed: _pool.WireRows) -> list[_FieldView]:
-    return [_Raw._make(cells) for cells in _pool.unpack(packed, _MULTI_AT)]
+def _unpack(packed: pool_policy.WireRows) -> list[_FieldView]:
+    return [_Raw._make(cells) for cells in pool_policy.unpack(packed, _MULTI_AT)]
 
 
 def _columns_of(chunk: Sequence[MatchRecord] | Sequence[_FieldView]) -> _Columns:

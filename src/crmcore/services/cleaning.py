@@ -22,7 +22,6 @@ import datetime as dt
 import enum
 import hashlib
 import itertools
-import multiprocessing
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -57,6 +56,7 @@ from crmcore.domain import (
 from crmcore.domain.customer import assemble_customer
 from crmcore.domain.normalize import normalize_emails, normalize_phones
 from crmcore.errors import ConfigurationError, InvalidValueError
+from crmcore.matching import workers as pool_policy
 
 __all__ = [
     "FIELDS",
@@ -509,18 +509,27 @@ def _run(job: _Job) -> list[CleanRow]:
 
 
 def _parallel(jobs: Iterator[_Job], workers: int) -> Iterator[list[CleanRow]]:
-    """Run jobs in worker processes, at most ``2 * workers`` in flight, yielding in order."""
-    # "spawn", not fork: a forked worker would inherit the caller's open database
-    # connections (and, if the caller is killed, keep its transaction alive).
-    context = multiprocessing.get_context("spawn")
-    with concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        pending: collections.deque[concurrent.futures.Future[list[CleanRow]]] = collections.deque()
+    """Run jobs in worker processes, at most ``2 * workers`` in flight, yielding in order.
+
+    The pool follows crmcore's one policy (:mod:`crmcore.matching.workers`):
+    "spawn", since a forked worker would inherit the caller's open database
+    connections (and, if the caller is killed, keep its transaction alive);
+    a job whose worker cannot start or dies runs here instead.
+    """
+    with pool_policy.start_pool(workers, "spawn") as pool:
+        pending: collections.deque[
+            tuple[_Job, concurrent.futures.Future[list[CleanRow]] | None]
+        ] = collections.deque()
         for job in jobs:
-            pending.append(pool.submit(_run, job))
+            pending.append((job, pool_policy.submit(pool, _run, job)))
             if len(pending) >= 2 * workers:
-                yield pending.popleft().result()
+                yield _result(*pending.popleft())
         while pending:
-            yield pending.popleft().result()
+            yield _result(*pending.popleft())
+
+
+def _result(job: _Job, future: concurrent.futures.Future[list[CleanRow]] | None) -> list[CleanRow]:
+    return pool_policy.result_or_here(future, lambda: _run(job))
 
 
 def _mark_duplicate(row: CleanRow, seen: dict[str, int]) -> CleanRow:

@@ -1,8 +1,9 @@
 """Worker processes: how they start, what they are sent, what happens when they cannot.
 
-The one policy for process pools in crmcore (key building in
-:mod:`crmcore.matching.feature`, import cleaning in
-:mod:`crmcore.services.cleaning`):
+The one policy for process pools in crmcore, used by key building
+(:mod:`crmcore.matching.feature`) and import cleaning
+(:mod:`crmcore.services.cleaning`); public so both can share it, not an API
+hosts are expected to need:
 
 - Workers start with ``"spawn"`` unless the caller asks for ``"fork"``
   (a forked worker inherits the caller's threads, locks and open database
