@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import unicodedata
+from unittest import mock
 
 import numpy as np
 from hypothesis import given
@@ -8,7 +9,14 @@ from hypothesis import strategies as st
 from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA, JaroWinkler
 
-from crmcore.matching import MatchRecord, cluster_pairs, dedupe, name_key, recognise_columns
+from crmcore.matching import (
+    MatchRecord,
+    cluster_pairs,
+    dedupe,
+    feature,
+    name_key,
+    recognise_columns,
+)
 from crmcore.matching.comparison import _bands, _distance_bands, _similarity
 from crmcore.matching.feature import build_features, build_features_from_rows, feature_row
 from crmcore.matching.key import KeyOptions, _name_key_general
@@ -239,5 +247,11 @@ def test_csv_rows_keyed_by_column_equal_their_records_keyed(rows: list[list[str]
 def test_full_width_rows_take_the_column_path_and_key_as_their_records(
     rows: list[list[str]],
 ) -> None:
-    # Every row holds every mapped cell: the C-level column reader is used.
-    _assert_rows_key_as_their_records(rows)
+    # Every row holds every mapped cell: the C-level column reader is used, and the
+    # record-by-record fallback is not.
+    with (
+        mock.patch.object(feature, "_columns_of_rows", wraps=feature._columns_of_rows) as columns,
+        mock.patch.object(feature, "_records_of", wraps=feature._records_of) as fallback,
+    ):
+        _assert_rows_key_as_their_records(rows)
+    assert (columns.call_count >= 1, fallback.call_count) == (True, 0)

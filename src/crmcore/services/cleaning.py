@@ -59,8 +59,8 @@ from crmcore.errors import ConfigurationError, InvalidValueError
 from crmcore.matching import workers as pool_policy
 
 __all__ = [
-    "FIELDS",
     "IDENTITY_FIELDS",
+    "IMPORT_HEADERS",
     "MULTI_VALUED",
     "ROW_ERROR",
     "ROW_LINE",
@@ -74,7 +74,7 @@ __all__ = [
     "suggest_region",
 ]
 
-FIELDS: Final[Mapping[str, tuple[str, ...]]] = {
+IMPORT_HEADERS: Final[Mapping[str, tuple[str, ...]]] = {
     "external_id": ("external_id", "id", "customer_id", "客户编号", "编号", "客户id"),
     "name": ("name", "full_name", "fullname", "contact_name", "姓名", "客户名称", "联系人", "名称"),
     "given_name": ("first_name", "given_name", "firstname", "forename", "名"),
@@ -189,7 +189,7 @@ class ColumnMapping:
         used: set[str] = set()
         columns: dict[str, str] = {}
         extra: dict[str, list[str]] = {}
-        for field, names in FIELDS.items():
+        for field, names in IMPORT_HEADERS.items():
             keys = [_header_key(name) for name in names]
             exact = [h for key in keys for h in by_key.get(key, ()) if h not in used]
             numbered = [h for key in keys for h in by_base.get(key, ()) if h not in used]
@@ -220,9 +220,11 @@ class ColumnMapping:
             ConfigurationError: If a field is unknown, a header is not in the
                 file, or a list is given for a field that holds one value.
         """
-        unknown = sorted(set(data) - set(FIELDS))
+        unknown = sorted(set(data) - set(IMPORT_HEADERS))
         if unknown:
-            raise ConfigurationError(f"unknown import fields {unknown}; known: {sorted(FIELDS)}")
+            raise ConfigurationError(
+                f"unknown import fields {unknown}; known: {sorted(IMPORT_HEADERS)}"
+            )
         named: dict[str, list[str]] = {}
         for field, value in data.items():
             if isinstance(value, str):
