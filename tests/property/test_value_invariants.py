@@ -86,7 +86,7 @@ def test_money_never_mixes_currencies_but_equality_never_raises(a: Money, b: Mon
 
 
 @given(
-    st.decimals(allow_nan=False, allow_infinity=False, places=6),
+    cst.amounts(-(10**13), 10**13),  # rounding up never carries past 14 digits from here
     st.sampled_from(["CNY", "JPY", "KWD"]),
 )
 def test_rounding_money_is_idempotent(amount: Decimal, currency: str) -> None:

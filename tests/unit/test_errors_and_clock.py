@@ -77,6 +77,54 @@ def test_timestamps_with_z_are_utc() -> None:
     assert parse_timestamp("2026-01-01T00:00:00Z") == pendulum.datetime(2026, 1, 1)
 
 
+@pytest.mark.parametrize(
+    "raw", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "0999-12-31T23:59:59Z"]
+)
+def test_timestamps_whose_utc_instant_is_out_of_range_are_rejected(raw: str) -> None:
+    with pytest.raises(InvalidValueError, match="outside the supported range") as raised:
+        parse_timestamp(raw)
+    assert raised.value.value == raw
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("1000-01-01T08:00:00+08:00", pendulum.datetime(1000, 1, 1)),
+        ("9999-12-31T23:59:59.999999Z", pendulum.datetime(9999, 12, 31, 23, 59, 59, 999_999)),
+    ],
+)
+def test_timestamps_at_the_edges_of_the_range_are_accepted(
+    raw: str, expected: pendulum.DateTime
+) -> None:
+    assert parse_timestamp(raw) == expected
+
+
+def test_timestamp_text_longer_than_64_characters_is_rejected_quoting_a_prefix() -> None:
+    with pytest.raises(InvalidValueError) as raised:
+        parse_timestamp("2026-01-01T00:00:00Z" + " " * 100_000)
+    assert (raised.value.value, raised.value.reason) == (
+        "2026-01-01T00:00:00Z...",
+        "100020 characters; a timestamp has at most 64",
+    )
+
+
+def test_utc_rejects_an_aware_datetime_whose_utc_instant_is_before_year_1000() -> None:
+    early = dt.datetime(1000, 1, 1, 8, tzinfo=dt.timezone(dt.timedelta(hours=9)))
+    with pytest.raises(InvalidValueError, match="outside the supported range"):
+        utc(early)
+
+
+def test_utc_rejects_a_pendulum_utc_timestamp_before_year_1000() -> None:
+    with pytest.raises(InvalidValueError, match="outside the supported range"):
+        utc(pendulum.datetime(999, 12, 31))
+
+
+def test_fixed_clock_cannot_advance_past_the_latest_instant() -> None:
+    clock = FixedClock(pendulum.datetime(9999, 12, 31))
+    with pytest.raises(InvalidValueError, match="outside the supported range"):
+        clock.advance(days=1)
+
+
 def test_fixed_clock_moves_only_when_told() -> None:
     clock = FixedClock(pendulum.datetime(2026, 1, 1))
     assert clock.now() == clock.now()

@@ -154,6 +154,85 @@ def test_money_rejects_infinity() -> None:
         Money(Decimal("Infinity"), "CNY")
 
 
+def test_money_with_more_than_six_decimal_places_is_rejected() -> None:
+    with pytest.raises(InvalidValueError, match="more than 6 decimal places"):
+        Money("1.00000000000000000000000000001", "CNY")
+
+
+def test_money_with_more_than_fourteen_integer_digits_is_rejected() -> None:
+    with pytest.raises(InvalidValueError, match="more than 14 digits before the point"):
+        Money("100000000000000", "CNY")
+
+
+def test_money_in_exponent_form_beyond_the_range_is_rejected_not_kept() -> None:
+    with pytest.raises(InvalidValueError, match="more than 14 digits before the point"):
+        Money("1e1000000", "CNY")
+
+
+def test_money_of_a_huge_integer_is_rejected_without_printing_it() -> None:
+    with pytest.raises(InvalidValueError, match="an integer of 3322 bits"):
+        Money(10**1000, "CNY")
+
+
+def test_money_in_exponent_form_that_normalises_into_range_is_written_out() -> None:
+    assert (str(Money("1.5E+3", "EUR")), str(Money("2.50000000", "EUR"))) == (
+        "1500 EUR",
+        "2.500000 EUR",
+    )
+
+
+def test_money_keeps_the_written_form_of_amounts_in_range() -> None:
+    assert str(Money("99999999999999.999999", "CNY")) == "99999999999999.999999 CNY"
+
+
+def test_money_sum_that_leaves_the_range_raises_instead_of_losing_digits() -> None:
+    with pytest.raises(InvalidValueError, match="more than 14 digits before the point"):
+        Money("99999999999999.999999", "CNY") + Money("0.000001", "CNY")
+
+
+def test_money_difference_of_extreme_amounts_is_exact() -> None:
+    difference = Money("99999999999999.999999", "CNY") - Money("0.000001", "CNY")
+    assert difference.amount == Decimal("99999999999999.999998")
+
+
+def test_money_product_with_too_many_places_raises_and_points_to_times() -> None:
+    with pytest.raises(InvalidValueError, match="more than 6 decimal places; use times"):
+        Money("0.123456", "CNY") * Decimal("0.6")
+
+
+def test_money_product_with_a_non_finite_factor_raises_invalid_value() -> None:
+    with pytest.raises(InvalidValueError, match="must be finite"):
+        Money("1", "CNY") * Decimal("sNaN")
+
+
+def test_money_product_with_a_huge_exponent_raises_invalid_value() -> None:
+    with pytest.raises(InvalidValueError, match="more than 14 digits before the point"):
+        Money("1", "CNY") * Decimal("1e1000000")
+
+
+def test_money_times_multiplies_exactly_then_rounds_to_the_minor_unit() -> None:
+    assert Money("0.123456", "CNY").times(Decimal("0.6")) == Money("0.07", "CNY")
+
+
+def test_money_times_refuses_floats() -> None:
+    with pytest.raises(InvalidValueError, match="never float"):
+        Money("1", "CNY").times(0.5)  # type: ignore[arg-type]
+
+
+def test_money_rounding_that_carries_past_the_range_raises() -> None:
+    with pytest.raises(InvalidValueError, match="more than 14 digits before the point"):
+        Money("99999999999999.5", "JPY").rounded()
+
+
+def test_money_amount_text_longer_than_64_characters_is_rejected_quoting_a_prefix() -> None:
+    with pytest.raises(InvalidValueError) as raised:
+        Money("0" * 10_000 + "1", "CNY")
+    assert (raised.value.value, raised.value.reason) == (
+        "00000000000000000000...",
+        "longer than 64 characters",
+    )
+
+
 def test_country_code_is_upper_cased_and_checked() -> None:
     assert CountryCode("cn").code == "CN"
     with pytest.raises(InvalidValueError, match="3166"):

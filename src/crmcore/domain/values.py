@@ -25,6 +25,8 @@ from crmcore.errors import InvalidValueError
 
 __all__ = [
     "CURRENCY_MINOR_UNITS",
+    "MONEY_DECIMAL_PLACES",
+    "MONEY_INTEGER_DIGITS",
     "CountryCode",
     "EmailAddress",
     "Money",
@@ -447,21 +449,76 @@ def _require_currency(value: str) -> str:
     return code
 
 
+MONEY_INTEGER_DIGITS: Final = 14
+"""Most digits an amount may have before the decimal point (storage is ``NUMERIC(20, 6)``)."""
+
+MONEY_DECIMAL_PLACES: Final = 6
+"""Most decimal places an amount may have (storage is ``NUMERIC(20, 6)``)."""
+
+_MAX_AMOUNT_TEXT: Final = 64  # longest amount string read; far above any amount in range
+_SIX_PLACES: Final = Decimal(1).scaleb(-MONEY_DECIMAL_PLACES)
+_LIMIT: Final = Decimal(10) ** MONEY_INTEGER_DIGITS  # every amount's magnitude is below this
+
+
+def _exact() -> decimal.Context:
+    """A context in which no in-range operation rounds, and any that would, raises."""
+    context = decimal.Context(
+        prec=40, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN, rounding=decimal.ROUND_HALF_EVEN
+    )
+    context.traps[decimal.Inexact] = True
+    return context
+
+
+def _in_range(value: Decimal, given: object) -> Decimal:
+    """Return a finite ``value`` as stored: at most 14 integer digits and 6 decimal places.
+
+    Exponent forms that normalise into range are written out (``1E+3`` → ``1000``,
+    ``1.0000000`` → ``1.000000``); the value itself never changes.
+    """
+    if not value.is_finite():
+        raise InvalidValueError("amount", given, "must be finite")
+    if value and value.adjusted() >= MONEY_INTEGER_DIGITS:
+        raise InvalidValueError(
+            "amount", given, f"more than {MONEY_INTEGER_DIGITS} digits before the point"
+        )
+    exponent = value.as_tuple().exponent
+    assert isinstance(exponent, int)  # noqa: S101 - finite, checked above
+    if exponent > 0:
+        return value.quantize(Decimal(1), context=_exact())
+    if exponent < -MONEY_DECIMAL_PLACES:
+        try:
+            return value.quantize(_SIX_PLACES, context=_exact())
+        except decimal.Inexact:
+            raise InvalidValueError(
+                "amount", given, f"more than {MONEY_DECIMAL_PLACES} decimal places"
+            ) from None
+    return value
+
+
 def _require_amount(value: Decimal | int | str) -> Decimal:
     if isinstance(value, bool | float):
         raise InvalidValueError("amount", value, "use Decimal, int or str, never float")
     if isinstance(value, int):
-        return Decimal(value)
+        if value.bit_length() > 64:  # well past 10**14; cheap, before Decimal()
+            raise InvalidValueError(  # a huge int may not even have a repr: describe it
+                "amount",
+                f"an integer of {value.bit_length()} bits",
+                f"more than {MONEY_INTEGER_DIGITS} digits before the point",
+            )
+        return _in_range(Decimal(value), value)
     if isinstance(value, str):
+        if len(value) > _MAX_AMOUNT_TEXT:
+            raise InvalidValueError(
+                "amount", f"{value[:20]}...", f"longer than {_MAX_AMOUNT_TEXT} characters"
+            )
         try:
-            value = Decimal(value.strip().replace(",", ""))
+            parsed = Decimal(value.strip().replace(",", ""))
         except decimal.InvalidOperation as exc:
             raise InvalidValueError("amount", value, "not a decimal number") from exc
+        return _in_range(parsed, value)
     if not isinstance(value, Decimal):
         raise InvalidValueError("amount", value, "expected a Decimal")
-    if not value.is_finite():
-        raise InvalidValueError("amount", value, "must be finite")
-    return value
+    return _in_range(value, value)
 
 
 class CurrencyMismatchError(InvalidValueError):
@@ -475,7 +532,16 @@ class CurrencyMismatchError(InvalidValueError):
 class Money:
     """An amount of one currency: ``Decimal`` + ISO 4217 code, never float.
 
+    Every amount fits the storage column ``NUMERIC(20, 6)``: at most 14 digits before the
+    point and 6 after (magnitude below 10**14); anything else is rejected when built.
+    ``+``, ``-`` and ``*`` are exact: a result that would need rounding or leave the range
+    raises :class:`~crmcore.errors.InvalidValueError` instead of losing digits.
     Arithmetic and ordering across currencies raise; equality never does.
+
+    Raises:
+        InvalidValueError: If the amount is a float, not a finite decimal number, has more
+            than 6 decimal places or more than 14 digits before the point, or the currency
+            is not an ISO 4217 code.
 
     >>> Money("99.90", "cny") + Money(10, "CNY")
     Money(amount=Decimal('109.90'), currency='CNY')
@@ -485,6 +551,16 @@ class Money:
     Traceback (most recent call last):
     ...
     crmcore.domain.values.CurrencyMismatchError: invalid currency 'CNY': cannot combine USD ...
+    >>> Money("1.5E+3", "EUR"), Money("0.50000000", "EUR").amount
+    (Money(amount=Decimal('1500'), currency='EUR'), Decimal('0.500000'))
+    >>> Money("0.0000001", "EUR")
+    Traceback (most recent call last):
+    ...
+    crmcore.errors.InvalidValueError: invalid amount '0.0000001': more than 6 decimal places
+    >>> Money("99999999999999.999999", "EUR") + Money("0.000001", "EUR")
+    Traceback (most recent call last):
+    ...
+    crmcore.errors.InvalidValueError: invalid amount ...: more than 14 digits before the point
     """
 
     amount: Decimal = attrs.field(converter=_require_amount)
@@ -492,7 +568,11 @@ class Money:
 
     @classmethod
     def zero(cls, currency: str) -> Self:
-        """Return zero in ``currency``."""
+        """Return zero in ``currency``.
+
+        Raises:
+            InvalidValueError: If ``currency`` is not an ISO 4217 code.
+        """
         return cls(Decimal(0), currency)
 
     def _same(self, other: Money) -> None:
@@ -503,23 +583,80 @@ class Money:
         if not isinstance(other, Money):
             return NotImplemented
         self._same(other)
-        return Money(self.amount + other.amount, self.currency)
+        # both in range: the exact sum has at most 21 digits, so prec 40 never rounds
+        return Money(_exact().add(self.amount, other.amount), self.currency)
 
     def __sub__(self, other: Money) -> Money:
         if not isinstance(other, Money):
             return NotImplemented
         self._same(other)
-        return Money(self.amount - other.amount, self.currency)
+        return Money(_exact().subtract(self.amount, other.amount), self.currency)
 
     def __neg__(self) -> Money:
         return Money(-self.amount, self.currency)
 
+    def _product(self, factor: Decimal | int) -> Decimal:
+        """Return ``amount × factor`` exactly, or raise when it cannot be an amount."""
+        if isinstance(factor, int):
+            factor = Decimal(factor)
+        if not factor.is_finite():
+            raise InvalidValueError("factor", factor, "must be finite")
+        if not self.amount or not factor:
+            return Decimal(0)
+        if self.amount.adjusted() + factor.adjusted() >= MONEY_INTEGER_DIGITS:
+            raise InvalidValueError(  # the product is at least 10**14: skip computing it
+                "amount",
+                f"{self.amount} × {factor}",
+                f"more than {MONEY_INTEGER_DIGITS} digits before the point",
+            )
+        context = _exact()
+        # digits(a × b) <= digits(a) + digits(b): this precision always holds the exact product
+        context.prec = len(self.amount.as_tuple().digits) + len(factor.as_tuple().digits)
+        return context.multiply(self.amount, factor)
+
     def __mul__(self, factor: Decimal | int) -> Money:
         if isinstance(factor, bool) or not isinstance(factor, Decimal | int):
             return NotImplemented
-        return Money(self.amount * factor, self.currency)
+        product = self._product(factor)
+        try:
+            return Money(product, self.currency)
+        except InvalidValueError as exc:
+            raise InvalidValueError(
+                "amount", f"{self.amount} × {factor}", f"{exc.reason}; use times() to round"
+            ) from None
 
     __rmul__ = __mul__
+
+    def times(self, factor: Decimal | int) -> Money:
+        """Multiply by ``factor`` exactly, then round half-even to the currency's minor unit.
+
+        For weights and rates whose exact product has more decimal places than an amount
+        may (``*`` raises then instead of rounding).
+
+        Args:
+            factor: A finite ``Decimal`` or ``int`` (never ``float``).
+
+        Returns:
+            The rounded product, in this currency.
+
+        Raises:
+            InvalidValueError: If ``factor`` is not a finite Decimal or int, or the product
+                has more than 14 digits before the point.
+
+        >>> Money("0.05", "CNY").times(Decimal("0.333"))
+        Money(amount=Decimal('0.02'), currency='CNY')
+        """
+        if isinstance(factor, bool) or not isinstance(factor, Decimal | int):
+            raise InvalidValueError("factor", factor, "expected a Decimal or int, never float")
+        return Money._rounded(self._product(factor), self.currency)
+
+    @staticmethod
+    def _rounded(amount: Decimal, currency: str) -> Money:
+        places = CURRENCY_MINOR_UNITS[currency]
+        context = _exact()
+        context.traps[decimal.Inexact] = False
+        rounded = amount.quantize(Decimal(1).scaleb(-places), context=context)
+        return Money(rounded, currency)
 
     def __lt__(self, other: Money) -> bool:
         self._same(other)
@@ -538,13 +675,15 @@ class Money:
         return self.amount >= other.amount
 
     def rounded(self) -> Money:
-        """Round half-even to the currency's minor unit (``0.01`` CNY, ``1`` JPY)."""
-        places = CURRENCY_MINOR_UNITS[self.currency]
-        exponent = Decimal(1).scaleb(-places)
-        with decimal.localcontext() as context:  # enough digits for any amount's integer part
-            context.prec = max(context.prec, self.amount.adjusted() + places + 2)
-            rounded = self.amount.quantize(exponent, rounding=decimal.ROUND_HALF_EVEN)
-        return Money(rounded, self.currency)
+        """Round half-even to the currency's minor unit (``0.01`` CNY, ``1`` JPY).
+
+        Raises:
+            InvalidValueError: If rounding up carries the amount past 14 integer digits.
+
+        >>> Money("10.125", "CNY").rounded(), Money("100.5", "JPY").rounded().amount
+        (Money(amount=Decimal('10.12'), currency='CNY'), Decimal('100'))
+        """
+        return Money._rounded(self.amount, self.currency)
 
     def __str__(self) -> str:
         return f"{self.amount} {self.currency}"

@@ -22,6 +22,7 @@ import attrs
 import pendulum
 from hypothesis import strategies as st
 
+from crmcore.clock import utc
 from crmcore.domain import (
     Activity,
     ActivityKind,
@@ -80,6 +81,7 @@ from crmcore.merge import FieldDecision, MergeRecord, RelatedKind, RepointedReco
 
 __all__ = [
     "activities",
+    "amounts",
     "cases",
     "consents",
     "contact_points",
@@ -107,15 +109,27 @@ __all__ = [
 ]
 
 _EPOCH = pendulum.datetime(2000, 1, 1)
+_LARGEST_AMOUNT = Decimal("99999999999999.999999")  # NUMERIC(20, 6), the amount column
 
 
 def timestamps(
     min_value: pendulum.DateTime = _EPOCH, max_value: pendulum.DateTime | None = None
 ) -> st.SearchStrategy[pendulum.DateTime]:
-    """Aware UTC timestamps with whole-microsecond precision, 2000–2040 by default."""
-    upper = max_value or pendulum.datetime(2040, 1, 1)
-    span = int((upper - min_value).total_seconds())
-    return st.integers(0, span * 1_000_000).map(lambda us: min_value.add(microseconds=us))
+    """Aware UTC timestamps with whole-microsecond precision, 2000–2040 by default.
+
+    Bounds may be anywhere in the supported range (:data:`crmcore.clock.EARLIEST` to
+    :data:`crmcore.clock.LATEST`); every timestamp drawn lies within them.
+
+    Raises:
+        InvalidValueError: If a bound is naive or outside the supported range, or
+            ``max_value`` is before ``min_value``.
+    """
+    lower = utc(min_value)
+    upper = utc(max_value or pendulum.datetime(2040, 1, 1))
+    if upper < lower:
+        raise InvalidValueError("timestamp", max_value, f"before min_value {lower.isoformat()}")
+    span = dt.datetime.__sub__(upper, lower) // dt.timedelta(microseconds=1)  # not an Interval
+    return st.integers(0, span).map(lambda us: lower + dt.timedelta(microseconds=us))
 
 
 def _ids(prefix: str) -> st.SearchStrategy[str]:
@@ -216,8 +230,24 @@ def tags() -> st.SearchStrategy[Tag]:
     ).map(Tag)
 
 
+def amounts(
+    min_value: Decimal | int = -_LARGEST_AMOUNT, max_value: Decimal | int = _LARGEST_AMOUNT
+) -> st.SearchStrategy[Decimal]:
+    """Decimals that are valid `Money` amounts: at most 14 integer digits and 6 places.
+
+    Raises:
+        InvalidValueError: If a bound is not itself a valid amount.
+    """
+    low, high = Money(min_value, "XAF").amount, Money(max_value, "XAF").amount
+    return st.decimals(low, high, allow_nan=False, allow_infinity=False, places=6)
+
+
 def money(currencies: tuple[str, ...] = ("CNY", "USD", "EUR", "JPY")) -> st.SearchStrategy[Money]:
-    """Non-negative amounts with the currency's minor units."""
+    """Non-negative amounts with the currency's minor units, up to 10**9 minor units.
+
+    Always far inside the range every backend stores (14 integer digits, 6 places), so
+    sums of a few of them are in range too.
+    """
 
     def build(currency: str, cents: int) -> Money:
         return Money(Decimal(cents).scaleb(-CURRENCY_MINOR_UNITS[currency]), currency)
