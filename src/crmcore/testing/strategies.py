@@ -129,7 +129,9 @@ def timestamps(
     if upper < lower:
         raise InvalidValueError("timestamp", max_value, f"before min_value {lower.isoformat()}")
     span = dt.datetime.__sub__(upper, lower) // dt.timedelta(microseconds=1)  # not an Interval
-    return st.integers(0, span).map(lambda us: lower + dt.timedelta(microseconds=us))
+    return st.integers(0, span).map(
+        lambda us: utc(dt.datetime.__add__(lower, dt.timedelta(microseconds=us)))
+    )  # the stdlib addition: pendulum's own overflows on spans of thousands of years
 
 
 def _ids(prefix: str) -> st.SearchStrategy[str]:
