@@ -17,6 +17,13 @@ one time zone. Every backend compares timestamps with the same span, so
 - :class:`Between` ``(start, end)`` — from the start of ``start`` to the end
   of ``end`` (both dates included).
 
+Window arithmetic saturates at the ends of the supported calendar
+(:data:`~crmcore.clock.EARLIEST` .. :data:`~crmcore.clock.LATEST`): a bound
+beyond them leaves that side unbounded (every stored instant lies inside),
+and a window wholly beyond them is empty. ``After(9999-12-31)`` therefore
+holds for nothing and ``Between(2026-01-01, 9999-12-31)`` for everything
+from 2026 on; no backend ever sees an out-of-range instant.
+
 May import: ``crmcore.clock``, ``crmcore.errors``; attrs, pendulum.
 """
 
@@ -29,7 +36,7 @@ from typing import Any, TypeAlias, Union
 import attrs
 import pendulum
 
-from crmcore.clock import utc
+from crmcore.clock import EARLIEST, LATEST, utc
 from crmcore.errors import InvalidValueError
 
 __all__ = [
@@ -181,35 +188,110 @@ def zone(
         raise InvalidValueError("time zone", tz, "not an IANA time zone name") from exc
 
 
-def _start_of_day(
-    day: dt.date, tz: pendulum.Timezone | pendulum.FixedTimezone
-) -> pendulum.DateTime:
-    return utc(pendulum.datetime(day.year, day.month, day.day, tz=tz))
+class _Side(enum.Enum):
+    """A window bound that lies outside the supported range of instants."""
+
+    BEFORE = "before"  # earlier than EARLIEST
+    AFTER = "after"  # later than LATEST
+
+
+_Bound: TypeAlias = "pendulum.DateTime | _Side"
+_FIRST_DAY = dt.date(EARLIEST.year, EARLIEST.month, EARLIEST.day).toordinal()
+_LAST_DAY = dt.date.max.toordinal()
+_ONE_DAY = dt.timedelta(days=1)
+_EMPTY = Span(EARLIEST, EARLIEST)
+"""A span no instant lies in (``EARLIEST <= t < EARLIEST``)."""
+
+
+def _start_of_day(ordinal: int, tz: pendulum.Timezone | pendulum.FixedTimezone) -> _Bound:
+    """Return the UTC instant the local day ``ordinal`` starts at, or the side it falls off.
+
+    ``ordinal`` is a proleptic Gregorian day number (:meth:`datetime.date.toordinal`) and may
+    lie beyond the calendar: the day after 9999-12-31 still starts inside the supported
+    range in time zones east of UTC.
+    """
+    if ordinal < _FIRST_DAY:
+        return _Side.BEFORE  # every such day starts before 1000-01-01T00:00Z
+    if ordinal > _LAST_DAY:
+        last = _start_of_day(_LAST_DAY, tz)
+        if ordinal > _LAST_DAY + 1 or not isinstance(last, pendulum.DateTime):
+            return _Side.AFTER
+        return last + _ONE_DAY if LATEST - last >= _ONE_DAY else _Side.AFTER
+    day = dt.date.fromordinal(ordinal)
+    try:
+        return utc(pendulum.datetime(day.year, day.month, day.day, tz=tz))
+    except (InvalidValueError, OverflowError):  # 1000-01-01 east of UTC starts before EARLIEST
+        return _Side.BEFORE if ordinal - _FIRST_DAY < _LAST_DAY - ordinal else _Side.AFTER
+
+
+def _days_before(local: pendulum.DateTime, days: int) -> _Bound:
+    """Return ``days`` calendar days before ``local`` (same wall time), in UTC, or BEFORE."""
+    try:
+        return utc(local.subtract(days=days))
+    except (InvalidValueError, OverflowError, ValueError):
+        return _Side.BEFORE
+
+
+def _span(start: _Bound, end: _Bound, *, end_inclusive: bool = False) -> Span:
+    """Return the span from ``start`` to ``end``, saturated at the supported range."""
+    if start is _Side.AFTER or end is _Side.BEFORE:
+        return _EMPTY
+    return Span(
+        start if isinstance(start, pendulum.DateTime) else None,
+        end if isinstance(end, pendulum.DateTime) else None,
+        end_inclusive=end_inclusive,
+    )
+
+
+def _month_ordinal(index: int) -> int:
+    """Return the day number of the first day of month ``index`` (``year * 12 + month - 1``).
+
+    Months before year 1 map below the calendar and months after 10000-01 above it.
+    """
+    year, month = divmod(index, 12)
+    if year < 1:
+        return 0
+    if year > dt.MAXYEAR:
+        return _LAST_DAY + 1 if index == (dt.MAXYEAR + 1) * 12 else _LAST_DAY + 2
+    return dt.date(year, month + 1, 1).toordinal()
 
 
 def _period(
-    local: pendulum.DateTime,
+    day: int,
+    month: int,
     unit: PeriodUnit,
     offset: int,
     tz: pendulum.Timezone | pendulum.FixedTimezone,
-) -> tuple[pendulum.DateTime, pendulum.DateTime]:
-    day = local.date()
-    first: dt.date
-    nxt: dt.date
+) -> Span:
+    """Resolve a calendar period around the local ``day`` (ordinal) in ``month`` (an index)."""
+    first: int
+    nxt: int
     if unit is PeriodUnit.DAY:
-        first = day + dt.timedelta(days=offset)
-        nxt = first + dt.timedelta(days=1)
+        first = day + offset
+        nxt = first + 1
     elif unit is PeriodUnit.WEEK:
-        first = day - dt.timedelta(days=day.weekday()) + dt.timedelta(weeks=offset)
-        nxt = first + dt.timedelta(weeks=1)
+        first = day - (day - 1) % 7 + 7 * offset  # ordinal 1 (0001-01-01) is a Monday
+        nxt = first + 7
     else:
         months = {PeriodUnit.MONTH: 1, PeriodUnit.QUARTER: 3, PeriodUnit.YEAR: 12}[unit]
-        index = day.year * 12 + (day.month - 1)
-        index = index - index % months + offset * months
-        first = dt.date(index // 12, index % 12 + 1, 1)
-        index += months
-        nxt = dt.date(index // 12, index % 12 + 1, 1)
-    return _start_of_day(first, tz), _start_of_day(nxt, tz)
+        index = month - month % months + offset * months
+        first = _month_ordinal(index)
+        nxt = _month_ordinal(index + months)
+    return _span(_start_of_day(first, tz), _start_of_day(nxt, tz))
+
+
+def _local(
+    when: pendulum.DateTime, tz: pendulum.Timezone | pendulum.FixedTimezone
+) -> tuple[pendulum.DateTime, int]:
+    """Return ``when``'s local wall time and how many days it lies beyond that value.
+
+    An instant on the last UTC day is already 10000-01-01 east of UTC, which no
+    datetime holds: then the local time one day earlier is returned with ``1``.
+    """
+    try:
+        return when.in_timezone(tz), 0
+    except OverflowError:
+        return when.subtract(days=1).in_timezone(tz), 1
 
 
 def resolve(
@@ -226,7 +308,7 @@ def resolve(
         The span of UTC instants the window covers.
 
     Raises:
-        InvalidValueError: If ``at`` is naive or ``tz`` unknown.
+        InvalidValueError: If ``at`` is naive, outside the supported range or ``tz`` unknown.
 
     >>> at = pendulum.datetime(2026, 3, 15, 12)
     >>> span = resolve(CalendarPeriod("month"), at=at, tz="Asia/Shanghai")
@@ -234,25 +316,30 @@ def resolve(
     ('2026-02-28T16:00:00+00:00', '2026-03-31T16:00:00+00:00')
     >>> resolve(Within(7), at=at).start.isoformat()
     '2026-03-08T12:00:00+00:00'
+    >>> resolve(Between("2026-01-01", "9999-12-31"), at=at).end is None
+    True
     """
     when = utc(at)
     zone_ = zone(tz)
-    local = when.in_timezone(zone_)
-    if isinstance(window, Within):
-        return Span(utc(local.subtract(days=window.days)), when, end_inclusive=True)
-    if isinstance(window, NotWithin):
-        return Span(None, utc(local.subtract(days=window.days)))
+    local, beyond = _local(when, zone_)
+    if isinstance(window, Within | NotWithin):
+        days = window.days - beyond
+        start = when if days < 0 else _days_before(local, days)
+        if isinstance(window, Within):
+            return _span(start, when, end_inclusive=True)
+        return _span(_Side.BEFORE, start)
     if isinstance(window, CalendarPeriod):
-        start, end = _period(local, window.unit, window.offset, zone_)
-        return Span(start, end)
+        day = local.date().toordinal() + beyond
+        month = local.year * 12 + local.month - 1 + beyond  # 9999-12-31 + 1 is 10000-01
+        return _period(day, month, window.unit, window.offset, zone_)
     if isinstance(window, Before):
-        return Span(None, _start_of_day(window.date, zone_))
+        return _span(_Side.BEFORE, _start_of_day(window.date.toordinal(), zone_))
     if isinstance(window, After):
-        return Span(_start_of_day(window.date + dt.timedelta(days=1), zone_), None)
+        return _span(_start_of_day(window.date.toordinal() + 1, zone_), _Side.AFTER)
     if isinstance(window, Between):
-        return Span(
-            _start_of_day(window.start, zone_),
-            _start_of_day(window.end + dt.timedelta(days=1), zone_),
+        return _span(
+            _start_of_day(window.start.toordinal(), zone_),
+            _start_of_day(window.end.toordinal() + 1, zone_),
         )
     raise InvalidValueError("window", window, "expected a time window")
 
