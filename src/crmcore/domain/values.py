@@ -457,16 +457,22 @@ MONEY_DECIMAL_PLACES: Final = 6
 
 _MAX_AMOUNT_TEXT: Final = 64  # longest amount string read; far above any amount in range
 _SIX_PLACES: Final = Decimal(1).scaleb(-MONEY_DECIMAL_PLACES)
-_LIMIT: Final = Decimal(10) ** MONEY_INTEGER_DIGITS  # every amount's magnitude is below this
+_CENT: Final = Decimal("0.01")
+_ONE: Final = Decimal(1)
 
 
-def _exact() -> decimal.Context:
+def _exact_context() -> decimal.Context:
     """A context in which no in-range operation rounds, and any that would, raises."""
     context = decimal.Context(
         prec=40, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN, rounding=decimal.ROUND_HALF_EVEN
     )
     context.traps[decimal.Inexact] = True
     return context
+
+
+_EXACT: Final = _exact_context()  # never mutated; only its flags change, which nothing reads
+_ROUNDING: Final = _exact_context()  # the same, but rounding half-even is the point
+_ROUNDING.traps[decimal.Inexact] = False
 
 
 def _in_range(value: Decimal, given: object) -> Decimal:
@@ -481,13 +487,15 @@ def _in_range(value: Decimal, given: object) -> Decimal:
         raise InvalidValueError(
             "amount", given, f"more than {MONEY_INTEGER_DIGITS} digits before the point"
         )
+    if value.same_quantum(_CENT) or value.same_quantum(_ONE):
+        return value  # the usual shapes, found without building as_tuple()
     exponent = value.as_tuple().exponent
     assert isinstance(exponent, int)  # noqa: S101 - finite, checked above
     if exponent > 0:
-        return value.quantize(Decimal(1), context=_exact())
+        return value.quantize(_ONE, context=_EXACT)
     if exponent < -MONEY_DECIMAL_PLACES:
         try:
-            return value.quantize(_SIX_PLACES, context=_exact())
+            return value.quantize(_SIX_PLACES, context=_EXACT)
         except decimal.Inexact:
             raise InvalidValueError(
                 "amount", given, f"more than {MONEY_DECIMAL_PLACES} decimal places"
@@ -584,13 +592,13 @@ class Money:
             return NotImplemented
         self._same(other)
         # both in range: the exact sum has at most 21 digits, so prec 40 never rounds
-        return Money(_exact().add(self.amount, other.amount), self.currency)
+        return Money(_EXACT.add(self.amount, other.amount), self.currency)
 
     def __sub__(self, other: Money) -> Money:
         if not isinstance(other, Money):
             return NotImplemented
         self._same(other)
-        return Money(_exact().subtract(self.amount, other.amount), self.currency)
+        return Money(_EXACT.subtract(self.amount, other.amount), self.currency)
 
     def __neg__(self) -> Money:
         return Money(-self.amount, self.currency)
@@ -609,7 +617,7 @@ class Money:
                 f"{self.amount} × {factor}",
                 f"more than {MONEY_INTEGER_DIGITS} digits before the point",
             )
-        context = _exact()
+        context = _EXACT.copy()
         # digits(a × b) <= digits(a) + digits(b): this precision always holds the exact product
         context.prec = len(self.amount.as_tuple().digits) + len(factor.as_tuple().digits)
         return context.multiply(self.amount, factor)
@@ -653,9 +661,7 @@ class Money:
     @staticmethod
     def _rounded(amount: Decimal, currency: str) -> Money:
         places = CURRENCY_MINOR_UNITS[currency]
-        context = _exact()
-        context.traps[decimal.Inexact] = False
-        rounded = amount.quantize(Decimal(1).scaleb(-places), context=context)
+        rounded = amount.quantize(Decimal(1).scaleb(-places), context=_ROUNDING)
         return Money(rounded, currency)
 
     def __lt__(self, other: Money) -> bool:
