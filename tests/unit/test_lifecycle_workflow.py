@@ -591,3 +591,11 @@ def test_event_ids_are_distinct_32_digit_hex() -> None:
         int(event.id, 16)
         ids.add(event.id)
     assert len(ids) == 5_000
+
+
+def test_a_weighted_amount_with_many_decimal_places_is_rounded_not_refused() -> None:
+    opp, _ = advance_to(
+        OPPORTUNITY_WORKFLOW, new_opportunity(), OpportunityStage.NEGOTIATION, at=AT
+    )
+    precise = attrs.evolve(opp, amount=Money("1234.567891", "CNY"))  # × 0.80: 7 places
+    assert weighted_amount(precise) == Money("987.65", "CNY")

@@ -204,4 +204,4 @@ def weighted_amount(
     opp: Opportunity, workflow: Workflow[Opportunity, OpportunityStage] = OPPORTUNITY_WORKFLOW
 ) -> Money:
     """Return amount × win probability, rounded to the currency's minor unit (half-even)."""
-    return (opp.amount * win_probability(opp, workflow)).rounded()
+    return opp.amount.times(win_probability(opp, workflow))
