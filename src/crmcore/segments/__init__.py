@@ -59,6 +59,12 @@ from crmcore.segments.rfm import (
 )
 from crmcore.segments.rule import (
     FIELDS,
+    MAX_AMOUNT,
+    MAX_COUNT,
+    MAX_CUSTOM_DECIMAL,
+    MAX_CUSTOM_INTEGER,
+    MAX_RULE_DEPTH,
+    MAX_RULE_NODES,
     ActivityCount,
     And,
     Compare,
@@ -80,6 +86,8 @@ from crmcore.segments.rule import (
     SurveyMetric,
     UnsupportedRuleError,
     check_pattern,
+    check_rule_limits,
+    check_text,
     walk,
 )
 from crmcore.segments.window import (
@@ -98,6 +106,12 @@ from crmcore.segments.window import (
 __all__ = [
     "EMPTY_CONTEXT",
     "FIELDS",
+    "MAX_AMOUNT",
+    "MAX_COUNT",
+    "MAX_CUSTOM_DECIMAL",
+    "MAX_CUSTOM_INTEGER",
+    "MAX_RULE_DEPTH",
+    "MAX_RULE_NODES",
     "ActivityCount",
     "After",
     "And",
@@ -146,6 +160,8 @@ __all__ = [
     "all_of",
     "any_of",
     "check_pattern",
+    "check_rule_limits",
+    "check_text",
     "churn_risk",
     "compile_rule",
     "custom",

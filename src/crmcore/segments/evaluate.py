@@ -60,6 +60,7 @@ from crmcore.segments.rule import (
     OrderTotal,
     Rule,
     Value,
+    check_rule_limits,
 )
 from crmcore.segments.window import Span, describe_window, resolve, zone
 
@@ -500,8 +501,10 @@ def compile_rule(rule: Rule, *, at: dt.datetime, tz: str = "UTC") -> CompiledRul
         A :class:`CompiledRule`; calling it never walks the rule tree.
 
     Raises:
-        InvalidValueError: If ``at`` is naive, ``tz`` unknown or ``rule`` not a rule.
+        InvalidValueError: If ``at`` is naive, ``tz`` unknown, ``rule`` not a rule or beyond
+            the limits of :func:`~crmcore.segments.rule.check_rule_limits`.
     """
+    check_rule_limits(rule)
     when = utc(at)
     zone(tz)
     return CompiledRule(rule, when, tz, _function(rule, when, tz))
@@ -520,7 +523,7 @@ def evaluate(
     For many customers, compile once with :func:`compile_rule`.
 
     Raises:
-        InvalidValueError: If ``at`` is naive or ``tz`` unknown.
+        InvalidValueError: If ``at`` is naive, ``tz`` unknown or ``rule`` beyond the limits.
     """
     return compile_rule(rule, at=at, tz=tz)(customer, context)
 
@@ -649,8 +652,9 @@ def explain(
         The explanation tree; its ``held`` is the answer of :func:`evaluate`.
 
     Raises:
-        InvalidValueError: If ``at`` is naive or ``tz`` unknown.
+        InvalidValueError: If ``at`` is naive, ``tz`` unknown or ``rule`` beyond the limits.
     """
+    check_rule_limits(rule)
     when = utc(at)
     zone(tz)
     return _explain(rule, customer, context, when, tz)

@@ -27,6 +27,13 @@ Semantics shared by every backend:
   purchases; money aggregates only look at orders in the rule's currency.
 - **Windows** are resolved against ``at`` in the evaluation time zone (see
   :mod:`crmcore.segments.window`).
+- **Limits.** Values are checked against what every database holds when
+  a node is built: counts and scores from 0 to :data:`MAX_COUNT`, amounts
+  below 10**14 with at most 6 decimals (``NUMERIC(20, 6)``), custom integers
+  within ±:data:`MAX_CUSTOM_INTEGER`, custom decimals below 10**26 with at
+  most 12 decimals, and text without NUL or lone surrogates. A whole rule
+  has at most :data:`MAX_RULE_DEPTH` levels and :data:`MAX_RULE_NODES`
+  nodes (:func:`check_rule_limits`, run by every backend's entry point).
 
 May import: ``crmcore.domain``, ``crmcore.clock``, ``crmcore.errors``; attrs, pendulum.
 """
@@ -38,7 +45,7 @@ import enum
 import re
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
-from typing import Any, TypeAlias, Union, cast, get_args
+from typing import Any, Final, TypeAlias, Union, cast, get_args
 
 import attrs
 
@@ -52,6 +59,12 @@ from crmcore.segments.window import WINDOW_TYPES, Window
 
 __all__ = [
     "FIELDS",
+    "MAX_AMOUNT",
+    "MAX_COUNT",
+    "MAX_CUSTOM_DECIMAL",
+    "MAX_CUSTOM_INTEGER",
+    "MAX_RULE_DEPTH",
+    "MAX_RULE_NODES",
     "ActivityCount",
     "And",
     "Compare",
@@ -75,6 +88,8 @@ __all__ = [
     "UnsupportedRuleError",
     "Value",
     "check_pattern",
+    "check_rule_limits",
+    "check_text",
     "walk",
 ]
 
@@ -82,6 +97,19 @@ Scalar: TypeAlias = str | int | bool
 """A JSON-native scalar rule value."""
 Value: TypeAlias = Scalar | tuple[Scalar, ...] | None
 """The value of a comparison: a scalar, a tuple of scalars (``in``) or ``None`` (``is_empty``)."""
+
+MAX_COUNT: Final = 2**31 - 1
+"""The largest count or score a rule compares with (a 32-bit ``INTEGER`` everywhere)."""
+MAX_AMOUNT: Final = Decimal(10) ** 14
+"""Amounts lie strictly within ±10**14 with at most 6 decimals: ``NUMERIC(20, 6)``."""
+MAX_CUSTOM_INTEGER: Final = 2**53 - 1
+"""Custom integer values lie within ±(2**53 - 1): exact in JSON, SQLite, PostgreSQL, MariaDB."""
+MAX_CUSTOM_DECIMAL: Final = Decimal(10) ** 26
+"""Custom decimal values lie strictly within ±10**26 with at most 12 decimals."""
+MAX_RULE_DEPTH: Final = 32
+"""The most levels a rule tree may have (a leaf alone is 1; SQLite's parser stack is small)."""
+MAX_RULE_NODES: Final = 1000
+"""The most nodes a rule tree may have, connectives included."""
 
 
 class UnsupportedRuleError(CrmError, ValueError):
@@ -247,6 +275,7 @@ def check_pattern(pattern: str) -> str:
         raise InvalidValueError("pattern", pattern, "a non-empty regular expression is required")
     if len(pattern) > _PATTERN_MAX:
         raise InvalidValueError("pattern", pattern, f"longer than {_PATTERN_MAX} characters")
+    check_text(pattern, "pattern")
     if _PATTERN_FORBIDDEN.search(pattern):
         raise InvalidValueError(
             "pattern",
@@ -259,6 +288,41 @@ def check_pattern(pattern: str) -> str:
     except re.error as exc:
         raise InvalidValueError("pattern", pattern, f"not a regular expression: {exc}") from exc
     return pattern
+
+
+_UNSTORABLE = re.compile("[\\x00\\ud800-\\udfff]")
+
+
+def check_text(value: str, where: str) -> str:
+    r"""Return ``value`` if every database can bind it: no NUL and no lone surrogate.
+
+    PostgreSQL refuses NUL in text and no database driver encodes a lone
+    surrogate (``"\ud800"``) as UTF-8.
+
+    Args:
+        value: The text.
+        where: What the text is, for the message (``"owner value"``).
+
+    Returns:
+        The text, unchanged.
+
+    Raises:
+        InvalidValueError: If it contains NUL or a lone surrogate.
+
+    >>> check_text("张伟", "display_name value")
+    '张伟'
+    >>> check_text("a\x00b", "owner value")
+    Traceback (most recent call last):
+    ...
+    crmcore.errors.InvalidValueError: invalid owner value 'a\x00b': contains NUL; ...
+    """
+    found = _UNSTORABLE.search(value)
+    if found is not None:
+        what = (
+            "NUL" if found.group() == "\x00" else f"the lone surrogate U+{ord(found.group()):04X}"
+        )
+        raise InvalidValueError(where, value, f"contains {what}; no database can store it")
+    return value
 
 
 class _Connectives:
@@ -326,6 +390,9 @@ def _canonical_decimal(value: object, where: str) -> str:
         raise InvalidValueError(where, value, "expected a decimal number") from exc
     if not number.is_finite():
         raise InvalidValueError(where, value, "must be finite")
+    decimals = -cast(int, number.normalize().as_tuple().exponent)  # an int: the number is finite
+    if abs(number) >= MAX_CUSTOM_DECIMAL or decimals > 12:  # NUMERIC(38, 12)
+        raise InvalidValueError(where, value, "must lie within ±10**26 with at most 12 decimals")
     canonical = format(number.normalize(), "f")
     return "0" if canonical in ("-0", "0") else canonical
 
@@ -341,19 +408,23 @@ def _one(
     if kind is FieldType.DECIMAL:
         return _canonical_decimal(value, where)
     scalar = _scalar(value, where)
-    if kind is FieldType.INTEGER:
-        if isinstance(scalar, bool) or not isinstance(scalar, int):
-            raise InvalidValueError(where, value, "expected an integer")
-        return scalar
     if kind is FieldType.BOOLEAN:
         if not isinstance(scalar, bool):
             raise InvalidValueError(where, value, "expected true or false")
+        return scalar
+    if kind is FieldType.INTEGER:
+        if isinstance(scalar, bool) or not isinstance(scalar, int):
+            raise InvalidValueError(where, value, "expected an integer")
+        if abs(scalar) > MAX_CUSTOM_INTEGER:
+            raise InvalidValueError(
+                where, value, f"must lie within ±{MAX_CUSTOM_INTEGER} (2**53 - 1)"
+            )
         return scalar
     if not isinstance(scalar, str):
         raise InvalidValueError(where, value, "expected a string")
     if kind is FieldKind.ENUM and scalar not in choices:
         raise InvalidValueError(where, value, f"not one of {list(choices)}")
-    return scalar
+    return check_text(scalar, where)
 
 
 def _canonical_value(
@@ -377,7 +448,7 @@ def _canonical_value(
     if op in (Op.CONTAINS, Op.STARTS_WITH):
         if not isinstance(value, str):
             raise InvalidValueError(where, value, f"{op} takes a string")
-        return value
+        return check_text(value, where)
     return _one(kind, value, where, choices)
 
 
@@ -442,8 +513,18 @@ def _numeric_op(_instance: object, _: attrs.Attribute[Op], value: Op) -> None:
 
 
 def _count(value: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise InvalidValueError("count", value, "a non-negative integer is required")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_COUNT:
+        raise InvalidValueError(
+            "count", value, f"an integer from 0 to {MAX_COUNT} (2**31 - 1) is required"
+        )
+    return value
+
+
+def _score(value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_COUNT:
+        raise InvalidValueError(
+            "survey score", value, f"an integer from 0 to {MAX_COUNT} (2**31 - 1) is required"
+        )
     return value
 
 
@@ -452,12 +533,14 @@ def _amount(value: Decimal | int | str) -> Decimal:
         raise InvalidValueError("amount", value, "amounts are strings, integers or Decimal")
     try:
         number = value if isinstance(value, Decimal) else Decimal(str(value).strip())
-    except ArithmeticError as exc:
+    except (ArithmeticError, ValueError) as exc:
         raise InvalidValueError("amount", value, "not a decimal number") from exc
     if not number.is_finite() or number.as_tuple().exponent < -6:  # type: ignore[operator]  # finite
         raise InvalidValueError("amount", value, "a finite amount with at most 6 decimals")
-    if abs(number) >= Decimal(10) ** 13:
-        raise InvalidValueError("amount", value, "must be below 10**13")
+    if abs(number) >= MAX_AMOUNT:
+        raise InvalidValueError(
+            "amount", value, "at most 14 integer digits (below 10**14, as NUMERIC(20, 6) holds)"
+        )
     return number
 
 
@@ -651,7 +734,7 @@ class LatestSurveyScore(_Connectives):
 
     metric: SurveyMetric = attrs.field(converter=SurveyMetric)
     op: Op = attrs.field(converter=Op, validator=_numeric_op)
-    value: int = attrs.field(converter=_count)
+    value: int = attrs.field(converter=_score)
 
 
 @attrs.frozen
@@ -709,3 +792,59 @@ def walk(rule: Rule) -> Iterable[Rule]:
             yield from walk(child)
     elif isinstance(rule, Not):
         yield from walk(rule.rule)
+
+
+def check_rule_limits(rule: Rule) -> Rule:
+    """Return ``rule`` if it is within the depth and size limits every backend can run.
+
+    The limits are :data:`MAX_RULE_DEPTH` levels and :data:`MAX_RULE_NODES` nodes.
+
+    Every backend's entry point calls it (``compile_rule``, ``evaluate``,
+    ``explain``, ``compile_to_sql``, ``select_customer_ids``,
+    ``compile_to_polars``); it walks the tree without recursion and stops at
+    the first limit exceeded, so even a hostile tree is checked cheaply.
+
+    Args:
+        rule: The segment rule.
+
+    Returns:
+        The rule, unchanged.
+
+    Raises:
+        InvalidValueError: If the rule is deeper or larger than the limits, or
+            holds something that is not a rule node.
+
+    >>> check_rule_limits(HasTag("a") & ~HasTag("b")) == HasTag("a") & ~HasTag("b")
+    True
+    >>> deep = HasTag("a")
+    >>> for _ in range(40):
+    ...     deep = Not(deep)
+    >>> check_rule_limits(deep)
+    Traceback (most recent call last):
+    ...
+    crmcore.errors.InvalidValueError: invalid rule depth '33+ levels': at most 32 levels ...
+    """
+    nodes = 0
+    stack: list[tuple[object, int]] = [(rule, 1)]
+    while stack:
+        node, depth = stack.pop()
+        nodes += 1
+        if nodes > MAX_RULE_NODES:
+            raise InvalidValueError(
+                "rule size",
+                f"{nodes}+ nodes",
+                f"at most {MAX_RULE_NODES} nodes (connectives included) per rule",
+            )
+        if depth > MAX_RULE_DEPTH:
+            raise InvalidValueError(
+                "rule depth",
+                f"{depth}+ levels",
+                f"at most {MAX_RULE_DEPTH} levels of nesting per rule",
+            )
+        if isinstance(node, And | Or):
+            stack.extend((child, depth + 1) for child in node.rules)
+        elif isinstance(node, Not):
+            stack.append((node.rule, depth + 1))
+        elif not isinstance(node, RULE_TYPES):
+            raise InvalidValueError("rule", node, "expected a segment rule node")
+    return rule
