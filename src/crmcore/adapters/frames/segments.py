@@ -52,6 +52,7 @@ from crmcore.segments.rule import (
     OrderTotal,
     Rule,
     Value,
+    check_rule_limits,
 )
 from crmcore.segments.window import Span, resolve, zone
 
@@ -223,7 +224,8 @@ class _Compiler:
 
     def orders(self, node: OrderCount | OrderTotal | OrderAverage | LastOrder) -> pl.Expr:
         paid = pl.col("status") == _PAID
-        micros = (pl.col("amount") * _MICROS).cast(pl.Int64)
+        # NUMERIC(20, 6) amounts reach 10**20 millionths: 128-bit integers hold them and their sums.
+        micros = (pl.col("amount") * _MICROS).cast(pl.Int128)
         if isinstance(node, LastOrder):
             window = resolve(node.window, at=self.at, tz=self.tz)
             cutoff = _instant(self.at)
@@ -235,7 +237,7 @@ class _Compiler:
                     .agg(pl.col("ordered_at").max())
                 ),
             )
-            return _in_span(pl.col(name), window)
+            return pl.col(name).is_not_null() & _in_span(pl.col(name), window)
         where = paid & _in_span(pl.col("ordered_at"), self.clip(node.window))
         if isinstance(node, OrderCount):
             name = self.aggregate(
@@ -243,7 +245,7 @@ class _Compiler:
             )
             return _compare(pl.col(name), node.op, node.value)
         where = where & (pl.col("currency") == node.currency)
-        target = int(node.value * _MICROS)
+        target = pl.lit(int(node.value * _MICROS), dtype=pl.Int128)
         if isinstance(node, OrderTotal):
             name = self.aggregate(
                 "orders",
@@ -258,7 +260,8 @@ class _Compiler:
             "orders", lambda f: f.filter(where).group_by("customer_id").agg(pl.len()), 0
         )
         # avg op v  <=>  count > 0 and total op v * count: exact, no division.
-        return (pl.col(count) > 0) & _compare(pl.col(total), node.op, pl.col(count) * target)
+        scaled = pl.col(count).cast(pl.Int128) * target
+        return (pl.col(count) > 0) & _compare(pl.col(total), node.op, scaled)
 
     def activities(self, node: ActivityCount | LastActivity) -> pl.Expr:
         kinds = [k.value for k in node.kinds]
@@ -274,7 +277,7 @@ class _Compiler:
                     .agg(pl.col("occurred_at").max())
                 ),
             )
-            return _in_span(pl.col(name), window)
+            return pl.col(name).is_not_null() & _in_span(pl.col(name), window)
         where = of_kind & _in_span(pl.col("occurred_at"), self.clip(node.window))
         name = self.aggregate(
             "activities", lambda f: f.filter(where).group_by("customer_id").agg(pl.len()), 0
@@ -368,7 +371,8 @@ def compile_to_polars(rule: Rule, *, at: dt.datetime, tz: str = "UTC") -> FrameR
         The compiled rule; use :meth:`FrameRule.filter` or :func:`select_ids`.
 
     Raises:
-        InvalidValueError: If ``at`` is naive or ``tz`` unknown.
+        InvalidValueError: If ``at`` is naive, ``tz`` unknown or ``rule`` beyond the limits
+            of :func:`~crmcore.segments.rule.check_rule_limits`.
 
     >>> import pendulum
     >>> from crmcore.segments import field
@@ -377,6 +381,7 @@ def compile_to_polars(rule: Rule, *, at: dt.datetime, tz: str = "UTC") -> FrameR
     >>> frame_rule.filter(customers)["id"].to_list()
     ['c1']
     """
+    check_rule_limits(rule)
     zone(tz)
     compiler = _Compiler(at, tz)
     expression = compiler.compile(rule)
@@ -396,7 +401,7 @@ def select_ids(
     """Return the sorted ids of the customers in the segment ``rule``.
 
     Raises:
-        InvalidValueError: If ``at`` is naive or ``tz`` unknown.
+        InvalidValueError: If ``at`` is naive, ``tz`` unknown or ``rule`` beyond the limits.
     """
     compiled = compile_to_polars(rule, at=at, tz=tz)
     found = compiled.filter(customers, orders=orders, activities=activities, surveys=surveys)

@@ -505,11 +505,20 @@ class SqlCustomerRepository(SqlRepository[Customer]):
         return self._find_by(t.customers.c.owner, owner)
 
     def select(self, rule: Rule, *, at: dt.datetime, tz: str = "UTC") -> list[CustomerId]:
-        """Return the ids of the active customers in the segment, computed inside the database."""
+        """Return the ids of the active customers in the segment, computed inside the database.
+
+        Raises:
+            InvalidValueError: If ``at`` is naive, ``tz`` unknown or ``rule`` beyond the limits.
+            UnsupportedRuleError: If the database cannot run segment rules.
+            StorageError: If the database fails, naming the operation and the rule's kind
+                (as :func:`~crmcore.adapters.sql.segments.segment_operation` does).
+            ConcurrencyError: If the database reports a deadlock or lock timeout.
+        """
+        operation = f"select segment ({type(rule).__name__} rule)"
         statement = customer_query(rule, at=at, tz=tz).where(t.customers.c.merged_into.is_(None))
-        conn = self._session.connection("select customer")
+        conn = self._session.connection(operation)
         check_dialect(conn.dialect.name, type(rule).__name__)
-        with translating("select customer"):
+        with translating(operation):
             return [CustomerId(str(r)) for r in conn.execute(statement).scalars().all()]
 
     def find_by_external_id(self, system: str, value: str) -> list[Customer]:

@@ -13,12 +13,19 @@ exactly the customers :func:`crmcore.segments.evaluate` selects:
   (``COLLATE "C"`` for ordering on PostgreSQL, a binary no-pad collation
   on MariaDB next to the plain, index-friendly comparison);
 - money aggregates are summed in integer millionths, so sums and averages
-  are exact everywhere (amounts are stored with 6 decimals);
+  are exact everywhere (amounts are stored with 6 decimals); a rule amount
+  whose millionths do not fit 64 bits is bound as a ``NUMERIC`` (a float on
+  SQLite, whose sums are 64-bit integers anyway);
+- nested ``And`` / ``Or`` of the same kind are flattened and wide ones are
+  rendered as balanced parenthesised groups, so a rule within
+  :func:`~crmcore.segments.rule.check_rule_limits` stays within SQLite's
+  parser stack and expression depth;
 - custom fields are read from the ``custom`` JSON column with a type check,
   so a value of another type counts as missing, as in memory.
 
 Any other dialect raises :class:`~crmcore.segments.UnsupportedRuleError`
-when the rule is compiled.
+when the rule is compiled; a database failure while selecting raises
+:class:`~crmcore.errors.StorageError` naming the operation.
 
 May import: ``crmcore.segments``, ``crmcore.domain``, ``crmcore.errors``,
 ``crmcore.clock``, ``crmcore.adapters.sql``; SQLAlchemy.
@@ -38,6 +45,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeEngine
 
+from crmcore.adapters.sql.session import translating
 from crmcore.adapters.sql.tables import activities, customer_tags, customers, orders
 from crmcore.adapters.sql.tables import survey_responses as surveys
 from crmcore.clock import utc
@@ -66,6 +74,7 @@ from crmcore.segments.rule import (
     Rule,
     UnsupportedRuleError,
     Value,
+    check_rule_limits,
 )
 from crmcore.segments.window import Span, resolve, zone
 
@@ -74,6 +83,7 @@ __all__ = [
     "check_dialect",
     "compile_to_sql",
     "customer_query",
+    "segment_operation",
     "select_customer_ids",
 ]
 
@@ -81,6 +91,9 @@ SUPPORTED_DIALECTS = frozenset({"sqlite", "postgresql", "mysql", "mariadb"})
 """The dialects every rule compiles for."""
 
 _MICROS = 1_000_000
+_INT64 = 2**63
+_GROUP = 8
+"""Children per parenthesised group when a wide ``And`` / ``Or`` is rendered."""
 _DECIMAL_PATTERN = "^-?[0-9]+([.][0-9]+)?$"
 _SYMBOL = {Op.EQ: "=", Op.NE: "<>", Op.LT: "<", Op.LE: "<=", Op.GT: ">", Op.GE: ">="}
 
@@ -325,11 +338,79 @@ class _SqlNumber(sa.types.TypeDecorator[Decimal]):
         return float(value)
 
 
+class _Micros(sa.types.TypeDecorator[int]):
+    """An amount in millionths: an exact integer, ``NUMERIC(38, 0)`` where 64 bits may not hold it.
+
+    On SQLite (64-bit integers only) a value beyond 64 bits is bound as a
+    float: every SQLite sum of millionths is a 64-bit integer, so the
+    comparison still decides the same way.
+    """
+
+    impl = sa.Numeric(38, 0)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        """Bind integers on SQLite, exact decimals elsewhere."""
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(sa.Integer())
+        return dialect.type_descriptor(sa.Numeric(38, 0))
+
+    def process_bind_param(self, value: int | None, dialect: Dialect) -> Any:
+        """Return the value as the database binds it."""
+        if value is None:
+            return None
+        if dialect.name == "sqlite":
+            return value if -_INT64 <= value < _INT64 else float(value)
+        return Decimal(value)
+
+
 # --------------------------------------------------------------------------- compiler
 
 
-def _micros(amount: Decimal) -> int:
-    return int(amount * _MICROS)
+def _micros(amount: Decimal) -> ColumnElement[Any]:
+    return sa.bindparam(None, int(amount * _MICROS), type_=_Micros())
+
+
+def _flat(node: And | Or) -> list[Rule]:
+    """Return the children of ``node`` with nested nodes of the same kind spliced in, in order."""
+    kind = type(node)
+    flat: list[Rule] = []
+    stack: list[Rule] = list(reversed(node.rules))
+    while stack:
+        child = stack.pop()
+        if type(child) is kind:
+            stack.extend(reversed(child.rules))
+        else:
+            flat.append(child)
+    return flat
+
+
+class _Parens(ColumnElement[bool]):
+    """A boolean clause in parentheses that SQLAlchemy will not flatten into its parent."""
+
+    type = sa.Boolean()
+    inherit_cache = False
+
+    def __init__(self, clause: ColumnElement[bool]) -> None:
+        self.clause = clause
+
+
+@compiles(_Parens)
+def _render_parens(element: _Parens, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"({compiler.process(element.clause, **kw)})"
+
+
+def _balanced(
+    join: Callable[..., ColumnElement[bool]], clauses: list[ColumnElement[bool]]
+) -> ColumnElement[bool]:
+    """Join ``clauses`` with ``join`` as a shallow tree of parenthesised groups.
+
+    ``a OR b OR ... (1,000 times)`` parses into a tree 1,000 deep, past SQLite's
+    expression depth; groups of :data:`_GROUP` keep it logarithmic.
+    """
+    while len(clauses) > _GROUP:
+        clauses = [_Parens(join(*clauses[i : i + _GROUP])) for i in range(0, len(clauses), _GROUP)]
+    return join(*clauses)
 
 
 def _span_filter(column: ColumnElement[Any], span: Span) -> list[ColumnElement[bool]]:
@@ -354,9 +435,9 @@ class _Compiler:
 
     def compile(self, node: Rule) -> ColumnElement[bool]:
         if isinstance(node, And):
-            return sa.and_(sa.true(), *(self.compile(r) for r in node.rules))
+            return _balanced(sa.and_, [sa.true(), *(self.compile(r) for r in _flat(node))])
         if isinstance(node, Or):
-            return sa.or_(sa.false(), *(self.compile(r) for r in node.rules))
+            return _balanced(sa.or_, [sa.false(), *(self.compile(r) for r in _flat(node))])
         if isinstance(node, Not):
             return sa.not_(self.compile(node.rule))
         if isinstance(node, Compare):
@@ -528,9 +609,9 @@ def _number_test(left: Any, op: Op, right: Any) -> ColumnElement[bool]:
 
 
 def _sum_micros() -> ColumnElement[Any]:
-    micros = sa.cast(
-        sa.func.round(orders.c.amount * sa.literal_column(str(_MICROS))), sa.BigInteger
-    )
+    # NUMERIC(20, 6) amounts reach 10**20 millionths: past 64 bits, except on SQLite.
+    whole = sa.Numeric(38, 0).with_variant(sa.BigInteger(), "sqlite")
+    micros = sa.cast(sa.func.round(orders.c.amount * sa.literal_column(str(_MICROS))), whole)
     return sa.func.sum(micros)
 
 
@@ -552,7 +633,8 @@ def compile_to_sql(
 
     Raises:
         UnsupportedRuleError: If ``dialect`` is given and cannot run segment rules.
-        InvalidValueError: If ``at`` is naive or ``tz`` unknown.
+        InvalidValueError: If ``at`` is naive, ``tz`` unknown or ``rule`` beyond the limits
+            of :func:`~crmcore.segments.rule.check_rule_limits`.
 
     >>> import pendulum
     >>> from crmcore.segments import field
@@ -560,6 +642,7 @@ def compile_to_sql(
     >>> str(expr)
     'customers.tier = :tier_1'
     """
+    check_rule_limits(rule)
     if dialect is not None:
         check_dialect(dialect, type(rule).__name__)
     zone(tz)
@@ -570,7 +653,7 @@ def customer_query(rule: Rule, *, at: dt.datetime, tz: str = "UTC") -> sa.Select
     """Return ``SELECT customers.id WHERE <rule> ORDER BY id`` for ``rule``.
 
     Raises:
-        InvalidValueError: If ``at`` is naive or ``tz`` unknown.
+        InvalidValueError: If ``at`` is naive, ``tz`` unknown or ``rule`` beyond the limits.
     """
     where = compile_to_sql(rule, at=at, tz=tz)
     return sa.select(customers.c.id).where(where).order_by(customers.c.id)
@@ -592,8 +675,23 @@ def select_customer_ids(
 
     Raises:
         UnsupportedRuleError: If the connection's dialect cannot run segment rules.
-        InvalidValueError: If ``at`` is naive or ``tz`` unknown.
+        InvalidValueError: If ``at`` is naive, ``tz`` unknown or ``rule`` beyond the limits.
+        StorageError: If the database fails (missing tables, a value or pattern it
+            rejects, a lost connection ...), naming the operation and the rule's kind.
+        ConcurrencyError: If the database reports a deadlock or lock timeout.
     """
     check_dialect(connection.dialect.name, type(rule).__name__)
-    rows = connection.execute(customer_query(rule, at=at, tz=tz)).scalars().all()
+    query = customer_query(rule, at=at, tz=tz)
+    with translating(segment_operation(rule)):
+        rows = connection.execute(query).scalars().all()
     return [CustomerId(str(r)) for r in rows]
+
+
+def segment_operation(rule: Rule) -> str:
+    """Return what selecting ``rule`` is called in a :class:`~crmcore.errors.StorageError`.
+
+    >>> from crmcore.segments import HasTag
+    >>> segment_operation(HasTag("vip") & HasTag("new"))
+    'select segment (And rule)'
+    """
+    return f"select segment ({type(rule).__name__} rule)"
