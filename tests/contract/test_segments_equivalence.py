@@ -53,6 +53,8 @@ from crmcore.domain import (
 )
 from crmcore.segments import (
     FIELDS,
+    MAX_COUNT,
+    MAX_CUSTOM_INTEGER,
     ActivityCount,
     After,
     And,
@@ -223,15 +225,26 @@ def customer_batches(
 
 # --------------------------------------------------------------------------- rules
 
+# Dates and offsets at the calendar's ends: windows saturate there on every backend.
+EDGE_DATES = ("1000-01-01", "9999-12-31", "0001-01-01")
 windows = st.one_of(
-    st.sampled_from(DAYS).map(Within),
-    st.sampled_from(DAYS).map(NotWithin),
-    st.builds(CalendarPeriod, st.sampled_from(list(PeriodUnit)), st.integers(-2, 1)),
-    st.sampled_from(("2026-01-01", "2026-03-14", "2025-12-31")).map(Before),
-    st.sampled_from(("2026-01-01", "2026-03-14", "2025-12-31")).map(After),
-    st.sampled_from((("2026-01-01", "2026-03-15"), ("2025-06-01", "2025-12-31"))).map(
-        lambda p: Between(*p)
+    st.sampled_from((*DAYS, 36_600)).map(Within),
+    st.sampled_from((*DAYS, 36_600)).map(NotWithin),
+    st.builds(
+        CalendarPeriod,
+        st.sampled_from(list(PeriodUnit)),
+        st.integers(-2, 1) | st.sampled_from((-1000, 1000)),
     ),
+    st.sampled_from(("2026-01-01", "2026-03-14", "2025-12-31", *EDGE_DATES)).map(Before),
+    st.sampled_from(("2026-01-01", "2026-03-14", "2025-12-31", *EDGE_DATES)).map(After),
+    st.sampled_from(
+        (
+            ("2026-01-01", "2026-03-15"),
+            ("2025-06-01", "2025-12-31"),
+            ("2026-01-01", "9999-12-31"),
+            ("0001-01-01", "2025-12-31"),
+        )
+    ).map(lambda p: Between(*p)),
 )
 TEXT_VALUES: dict[str, tuple[str, ...]] = {
     "id": ("c000", "c001", "C001", "c00", "c1"),
@@ -278,9 +291,13 @@ def _custom_value_for(field_type: FieldType, op: Op) -> st.SearchStrategy[Any]:
     if op is Op.IS_EMPTY:
         return st.none()
     if field_type is FieldType.INTEGER:
-        one: st.SearchStrategy[Any] = st.sampled_from(INTEGERS)
+        one: st.SearchStrategy[Any] = st.sampled_from(
+            (*INTEGERS, MAX_CUSTOM_INTEGER, -MAX_CUSTOM_INTEGER)
+        )
     elif field_type is FieldType.DECIMAL:
-        one = st.sampled_from(("0", "12.5", "-3", "1000", "0.25", "999.990"))
+        one = st.sampled_from(
+            ("0", "12.5", "-3", "1000", "0.25", "999.990", "9" * 26, "-0.000000000001")
+        )
     elif field_type is FieldType.BOOLEAN:
         one = st.booleans()
     elif field_type is FieldType.MULTI_CHOICE:
@@ -305,7 +322,10 @@ def custom_compares(draw: st.DrawFn) -> CustomCompare:
 
 
 numeric_ops = st.sampled_from([Op.EQ, Op.NE, Op.LT, Op.LE, Op.GT, Op.GE])
-amounts = st.sampled_from(("0", "10", "10.5", "20.5", "110.49", "1000", "0.0005"))
+amounts = st.sampled_from(
+    ("0", "10", "10.5", "20.5", "110.49", "1000", "0.0005", "99999999999999.999999")
+)
+counts = st.integers(0, 3) | st.just(MAX_COUNT)
 kinds = st.lists(st.sampled_from(list(ActivityKind)), max_size=2)
 
 leaves = st.one_of(
@@ -313,13 +333,13 @@ leaves = st.one_of(
     custom_compares(),
     st.sampled_from((*TAGS, "cafe", "VIP")).map(HasTag),
     st.builds(InWindow, st.sampled_from(["created_at", "updated_at"]), windows),
-    st.builds(OrderCount, numeric_ops, st.integers(0, 3), st.none() | windows),
+    st.builds(OrderCount, numeric_ops, counts, st.none() | windows),
     st.builds(
         OrderTotal, numeric_ops, amounts, st.sampled_from(["CNY", "USD"]), st.none() | windows
     ),
     st.builds(OrderAverage, numeric_ops, amounts, st.sampled_from(["CNY"]), st.none() | windows),
     st.builds(LastOrder, windows),
-    st.builds(ActivityCount, numeric_ops, st.integers(0, 3), st.none() | windows, kinds),
+    st.builds(ActivityCount, numeric_ops, counts, st.none() | windows, kinds),
     st.builds(LastActivity, windows, kinds),
     st.builds(
         LatestSurveyScore, st.sampled_from(list(SurveyMetric)), numeric_ops, st.integers(0, 10)
