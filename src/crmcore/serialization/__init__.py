@@ -46,6 +46,7 @@ from crmcore.segments.rule import Rule
 from crmcore.serialization._domain import configure_domain, problems_from
 from crmcore.serialization._lifecycle import configure_lifecycle
 from crmcore.serialization._segments import configure_segments
+from crmcore.serialization._strict import configure_strict, message_of
 
 __all__ = [
     "configure_converter",
@@ -67,6 +68,7 @@ def configure_converter(converter: JsonConverter) -> JsonConverter:
     Use this to extend a converter you own; hooks you registered before for
     crmcore types are overridden.
     """
+    configure_strict(converter)
     configure_domain(converter)
     configure_lifecycle(converter)
     configure_segments(converter)
@@ -105,12 +107,8 @@ def structure(data: object, cls: type[T], converter: JsonConverter | None = None
     except CrmError as exc:
         if isinstance(exc, PayloadError):
             raise
-        path = "$"
-        if isinstance(exc, InvalidValueError):
-            problems = [Problem(path, str(exc))]
-        else:
-            problems = [Problem(path, str(exc))]
-        raise PayloadError(_name(cls), problems) from exc
+        message = message_of(exc) if isinstance(exc, InvalidValueError) else str(exc)
+        raise PayloadError(_name(cls), [Problem("$", message)]) from exc
     except Exception as exc:
         raise PayloadError(_name(cls), problems_from(exc)) from exc
 

@@ -19,6 +19,7 @@ from crmcore.domain.custom import CustomFields
 from crmcore.domain.events import DomainEvent
 from crmcore.domain.values import CountryCode, EmailAddress, PhoneNumber, Tag
 from crmcore.errors import CrmError, InvalidValueError, Problem
+from crmcore.serialization._strict import PREVIEW_CHARS, message_of, preview
 
 __all__ = ["TAG", "configure_domain", "configure_tagged", "problems_from"]
 
@@ -92,12 +93,6 @@ def _sort_key(value: Any) -> str:
     return value if isinstance(value, str) else repr(value)
 
 
-def _structure_tuple_of_str(value: object, _: type) -> tuple[str, ...]:
-    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
-        raise InvalidValueError("list", value, "expected a list of strings")
-    return tuple(value)
-
-
 def _wrap_attrs_structure(converter: JsonConverter) -> None:
     """Report an ``__init__`` invariant failure of a nested attrs class as that field's problem."""
 
@@ -127,7 +122,6 @@ def configure_domain(converter: JsonConverter) -> None:
     converter.register_structure_hook(dt.date, _structure_date)
     converter.register_unstructure_hook(Decimal, str)
     converter.register_structure_hook(Decimal, _structure_decimal)
-    converter.register_structure_hook_func(lambda t: t == tuple[str, ...], _structure_tuple_of_str)
     for cls, parse in (
         (EmailAddress, EmailAddress.parse),
         (PhoneNumber, PhoneNumber.parse),
@@ -202,10 +196,12 @@ def configure_tagged(converter: JsonConverter, union: Any) -> None:
 
 
 def _format(exc: BaseException, tp: type | None) -> str:
+    if isinstance(exc, InvalidValueError):
+        return message_of(exc)
     if isinstance(exc, CrmError):
         return str(exc)
     if isinstance(exc, ForbiddenExtraKeysError):
-        return f"extra fields found ({', '.join(sorted(exc.extra_fields))})"
+        return _extra_fields(exc.extra_fields)
     if isinstance(exc, KeyError):
         return "required field missing"
     name = getattr(tp, "__name__", None) or (str(tp) if tp is not None else "")
@@ -213,6 +209,16 @@ def _format(exc: BaseException, tp: type | None) -> str:
     if isinstance(exc, ValueError | TypeError):
         return f"invalid value{expected}"
     return f"invalid value{expected} ({type(exc).__name__})"
+
+
+def _extra_fields(names: set[str]) -> str:
+    listed = sorted(names)
+    shown = ", ".join(preview(n) if len(n) > PREVIEW_CHARS else n for n in listed[:_EXTRA_SHOWN])
+    more = f" and {len(listed) - _EXTRA_SHOWN:,} more" if len(listed) > _EXTRA_SHOWN else ""
+    return f"extra fields found ({shown}{more})"
+
+
+_EXTRA_SHOWN = 10
 
 
 def problems_from(exc: BaseException) -> list[Problem]:
