@@ -84,18 +84,28 @@ class PayloadError(CrmError, ValueError):
     """A payload (JSON document, import row) has one or more problems.
 
     All problems of one payload are reported together, each with its path
-    (``$.emails[1].address``).
+    (``$.emails[1].address``). The message lists the first
+    :attr:`MAX_LISTED` of them and counts the rest:
+
+    >>> many = [Problem(f"$.tags[{i}]", "expected a string") for i in range(25)]
+    >>> str(PayloadError("Customer", many)).splitlines()[-2:]
+    ['  expected a string @ $.tags[19]', '  … and 5 more']
 
     Attributes:
         problems: Every problem found, in document order.
         subject: What was being read (a type name, ``"row 17"``).
     """
 
+    MAX_LISTED = 20
+    """The most problems the message lists; :attr:`problems` has them all."""
+
     def __init__(self, subject: str, problems: Iterable[Problem]) -> None:
         self.subject = subject
         self.problems: tuple[Problem, ...] = tuple(problems)
-        lines = "\n".join(f"  {p}" for p in self.problems)
+        lines = "\n".join(f"  {p}" for p in self.problems[: self.MAX_LISTED])
         count = len(self.problems)
+        if count > self.MAX_LISTED:
+            lines += f"\n  … and {count - self.MAX_LISTED:,} more"
         noun = "problem" if count == 1 else "problems"
         super().__init__(f"invalid {subject} ({count} {noun}):\n{lines}")
 
