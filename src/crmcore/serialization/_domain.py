@@ -19,7 +19,7 @@ from crmcore.domain.custom import CustomFields
 from crmcore.domain.events import DomainEvent
 from crmcore.domain.values import CountryCode, EmailAddress, PhoneNumber, Tag
 from crmcore.errors import CrmError, InvalidValueError, Problem
-from crmcore.serialization._strict import PREVIEW_CHARS, message_of, preview
+from crmcore.serialization._strict import PREVIEW_CHARS, message_of, preview, wrong_type
 
 __all__ = ["TAG", "configure_domain", "configure_tagged", "problems_from"]
 
@@ -28,14 +28,16 @@ def _structure_datetime(value: object, _: type) -> pendulum.DateTime:
     if isinstance(value, dt.datetime):
         return utc(value)
     if not isinstance(value, str):
-        raise InvalidValueError("timestamp", value, "expected an ISO 8601 string with offset")
+        raise wrong_type("timestamp", value, "an ISO 8601 string with offset")
     return parse_timestamp(value)
 
 
 def _structure_date(value: object, _: type) -> dt.date:
     if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
         return value
-    if not isinstance(value, str) or len(value) != 10:
+    if not isinstance(value, str):
+        raise wrong_type("date", value, "a YYYY-MM-DD string")
+    if len(value) != 10:
         raise InvalidValueError("date", value, "expected YYYY-MM-DD")
     try:
         return dt.date.fromisoformat(value)
@@ -44,6 +46,8 @@ def _structure_date(value: object, _: type) -> dt.date:
 
 
 def _structure_decimal(value: object, _: type) -> Decimal:
+    if value is None or isinstance(value, list | dict):
+        raise wrong_type("amount", value, "a decimal string")
     if isinstance(value, bool | float):
         raise InvalidValueError("amount", value, "amounts are strings or integers, never floats")
     if isinstance(value, int):
@@ -63,7 +67,7 @@ def _from_string(cls: type[Any], parse: Callable[[str], Any]) -> Callable[[objec
         if isinstance(value, cls):
             return value
         if not isinstance(value, str):
-            raise InvalidValueError(cls.__name__, value, "expected a string")
+            raise wrong_type(cls.__name__, value, "a string")
         return parse(value)
 
     return hook
@@ -71,7 +75,7 @@ def _from_string(cls: type[Any], parse: Callable[[str], Any]) -> Callable[[objec
 
 def _structure_custom(value: object, _: type) -> CustomFields:
     if not isinstance(value, dict):
-        raise InvalidValueError("custom fields", value, "expected an object")
+        raise wrong_type("custom fields", value, "an object")
     return CustomFields({k: tuple(v) if isinstance(v, list) else v for k, v in value.items()})
 
 
@@ -105,7 +109,7 @@ def _wrap_attrs_structure(converter: JsonConverter) -> None:
 
         def hook(value: object, tp: type) -> Any:
             if not isinstance(value, dict):
-                raise InvalidValueError(cls.__name__, value, "expected an object")
+                raise wrong_type(cls.__name__, value, "an object")
             return inner(value, tp)
 
         return hook
@@ -173,7 +177,7 @@ def configure_tagged(converter: JsonConverter, union: Any) -> None:
             _name: str = cls.__name__,
         ) -> Any:
             if not isinstance(value, dict):
-                raise InvalidValueError(_name, value, "expected an object")
+                raise wrong_type(_name, value, "an object")
             tag = value.get(TAG, _name)
             if tag != _name:
                 raise InvalidValueError(TAG, tag, f"expected {_name}")
@@ -184,7 +188,7 @@ def configure_tagged(converter: JsonConverter, union: Any) -> None:
 
     def structure_union(value: object, _: type) -> Any:
         if not isinstance(value, dict):
-            raise InvalidValueError("event", value, "expected an object")
+            raise wrong_type("event", value, "an object")
         tag = value.get(TAG)
         cls = by_tag.get(tag) if isinstance(tag, str) else None
         if cls is None:

@@ -45,6 +45,7 @@ __all__ = [
     "kind_of",
     "message_of",
     "preview",
+    "wrong_type",
 ]
 
 MAX_ITEMS: Final = 10_000
@@ -152,7 +153,14 @@ def _got(value: object) -> str:
     return kind_of(value)
 
 
-def _wrong(field: str, value: object, expected: str) -> StrictValueError:
+def wrong_type(field: str, value: object, expected: str) -> StrictValueError:
+    """The error for ``value`` (meant for ``field``) not being of the ``expected`` JSON type.
+
+    >>> str(wrong_type("tags", "vip", "a list"))
+    "expected a list, got a string 'vip'"
+    >>> str(wrong_type("tags", None, "a list"))
+    'required, got null'
+    """
     if value is None:
         return StrictValueError(field, value, "required, got null")
     if isinstance(value, str) and len(value) > PREVIEW_CHARS:
@@ -184,7 +192,7 @@ def _structure_str(value: object, tp: Any) -> Any:
     if isinstance(tp, type) and issubclass(tp, enum.Enum):
         return _structure_enum(value, tp)
     if not isinstance(value, str):
-        raise _wrong("text", value, "a string")
+        raise wrong_type("text", value, "a string")
     return value if tp is str else tp(value)
 
 
@@ -192,19 +200,19 @@ def _structure_int(value: object, tp: Any) -> Any:
     if isinstance(tp, type) and issubclass(tp, enum.Enum):
         return _structure_enum(value, tp)
     if isinstance(value, bool) or not isinstance(value, int):
-        raise _wrong("integer", value, "an integer")
+        raise wrong_type("integer", value, "an integer")
     return value if tp is int else tp(value)
 
 
 def _structure_float(value: object, _: type) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise _wrong("number", value, "a number")
+        raise wrong_type("number", value, "a number")
     return float(value)
 
 
 def _structure_bool(value: object, _: type) -> bool:
     if not isinstance(value, bool):
-        raise _wrong("boolean", value, "true or false")
+        raise wrong_type("boolean", value, "true or false")
     return value
 
 
@@ -238,7 +246,7 @@ def _collection_factory(converter: JsonConverter) -> Callable[[Any], Callable[[o
 
         def hook(value: object, _: Any) -> Any:
             if not isinstance(value, list | tuple):
-                raise _wrong("list", value, "a list")
+                raise wrong_type("list", value, "a list")
             if len(value) > MAX_ITEMS:
                 raise StrictValueError(
                     "list",
