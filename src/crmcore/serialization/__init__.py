@@ -5,6 +5,9 @@ with :func:`configure_converter`); crmcore never touches cattrs' global
 converter. The JSON form is stable and strict:
 
 - unknown keys are rejected;
+- nothing is coerced: text fields take only strings, integer fields only
+  integers (not booleans), boolean fields only booleans, list fields only JSON
+  lists (of at most 10,000 items), and ``null`` only where a field is optional;
 - timestamps are ISO 8601 with an offset (offset-less strings are rejected,
   never assumed UTC); dates are ``YYYY-MM-DD``; money amounts are strings;
 - value objects are their canonical strings (``"+8613800138000"``,
@@ -13,7 +16,8 @@ converter. The JSON form is stable and strict:
 - sets are written as sorted lists, so the output is deterministic.
 
 Every problem of a bad payload is reported at once, in one
-:class:`~crmcore.errors.PayloadError` whose problems each carry a ``$.path``.
+:class:`~crmcore.errors.PayloadError` whose problems each carry a ``$.path``
+and quote at most 40 characters of the offending value.
 
 >>> from crmcore.domain import Money
 >>> unstructure(Money("12.50", "CNY"))
@@ -26,6 +30,11 @@ Traceback (most recent call last):
 crmcore.errors.PayloadError: invalid Money (2 problems):
   invalid amount 12.5: amounts are strings or integers, never floats @ $.amount
   extra fields found (note) @ $
+>>> structure({"amount": "1", "currency": ["CNY"]}, Money)
+Traceback (most recent call last):
+...
+crmcore.errors.PayloadError: invalid Money (1 problem):
+  expected a string, got a list @ $.currency
 
 May import: ``crmcore.domain``, ``crmcore.lifecycle``, ``crmcore.segments``,
 ``crmcore.errors``, ``crmcore.clock``; cattrs.
