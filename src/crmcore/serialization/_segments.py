@@ -18,6 +18,7 @@ from crmcore.errors import InvalidValueError
 from crmcore.segments.rule import Rule, Value
 from crmcore.segments.window import Window
 from crmcore.serialization._domain import configure_tagged
+from crmcore.serialization._strict import MAX_ITEMS, StrictValueError
 
 __all__ = ["configure_segments"]
 
@@ -25,6 +26,10 @@ __all__ = ["configure_segments"]
 def _structure_value(value: object, _: type) -> Value:
     if value is None or isinstance(value, bool | int | str):
         return value
+    if isinstance(value, list) and len(value) > MAX_ITEMS:
+        raise StrictValueError(
+            "value", value, f"too many items: {len(value):,}; at most {MAX_ITEMS:,} are allowed"
+        )
     if isinstance(value, list) and all(isinstance(v, bool | int | str) for v in value):
         return tuple(value)
     raise InvalidValueError(

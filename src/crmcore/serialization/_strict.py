@@ -31,10 +31,16 @@ import typing
 from collections.abc import Callable
 from typing import Any, Final
 
-from cattrs.errors import IterableValidationError, IterableValidationNote
+from cattrs.errors import (
+    BaseValidationError,
+    ForbiddenExtraKeysError,
+    IterableValidationError,
+    IterableValidationNote,
+    StructureHandlerNotFoundError,
+)
 from cattrs.preconf.json import JsonConverter
 
-from crmcore.errors import InvalidValueError
+from crmcore.errors import CrmError, InvalidValueError
 
 __all__ = [
     "MAX_ITEMS",
@@ -72,6 +78,20 @@ _COLLECTIONS: Final[frozenset[Any]] = frozenset(
         typing.Set,  # noqa: UP006
         typing.FrozenSet,  # noqa: UP006
     }
+)
+
+
+# What structuring one item may raise; each is reported at the item's index.
+_ITEM_ERRORS: Final = (
+    CrmError,
+    BaseValidationError,
+    ForbiddenExtraKeysError,
+    StructureHandlerNotFoundError,
+    ValueError,
+    TypeError,
+    KeyError,
+    AttributeError,
+    ArithmeticError,
 )
 
 
@@ -266,7 +286,7 @@ def _collection_factory(converter: JsonConverter) -> Callable[[Any], Callable[[o
                     continue
                 try:
                     result.append(converter.get_structure_hook(item_type)(item, item_type))
-                except Exception as exc:  # noqa: BLE001 - collected and reported by path
+                except _ITEM_ERRORS as exc:
                     note = IterableValidationNote(
                         f"Structuring {tp} @ index {index}", index, item_type
                     )
