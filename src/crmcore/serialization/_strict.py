@@ -19,6 +19,8 @@ value:
 "'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx…' (100 characters)"
 >>> preview([1, 2, 3])
 'a list of 3 items'
+>>> preview(10**5000)
+'an integer of 16,610 bits'
 >>> kind_of(None), kind_of(True), kind_of(1.5), kind_of({})
 ('null', 'a boolean', 'a number', 'an object')
 """
@@ -133,7 +135,7 @@ def preview(value: object) -> str:
     if isinstance(value, str):
         if len(value) <= PREVIEW_CHARS:
             return repr(value)
-        return f"{value[:PREVIEW_CHARS]!r}"[:-1] + f"…' ({len(value):,} characters)"
+        return f"{value[:PREVIEW_CHARS] + '…'!r} ({len(value):,} characters)"
     if isinstance(value, list | tuple | set | frozenset):
         count = len(value)
         return f"a list of {count:,} item{'' if count == 1 else 's'}"
@@ -142,6 +144,8 @@ def preview(value: object) -> str:
         return f"an object with {count:,} key{'' if count == 1 else 's'}"
     if isinstance(value, bytes):
         return f"{len(value):,} bytes"
+    if isinstance(value, int) and value.bit_length() > 128:
+        return f"an integer of {value.bit_length():,} bits"
     text = repr(value)
     if len(text) <= PREVIEW_CHARS:
         return text
