@@ -43,7 +43,7 @@ import pendulum
 from crmcore.adapters.sql import SqlStore, create_engine, create_schema
 from crmcore.adapters.sql.segments import select_customer_ids
 from crmcore.cli.console import Console
-from crmcore.cli.io import database_url, read_rows
+from crmcore.cli.io import database_url, read_rows, sqlite_file
 from crmcore.clock import FixedClock, SystemClock
 from crmcore.domain import (
     Activity,
@@ -212,7 +212,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
         url = database_url(str(workdir / "crm.sqlite"))
     else:
         url = database_url(args.db)
-        local = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else ""
+        local = sqlite_file(url)
         workdir = Path(local).parent if local else Path(tempfile.mkdtemp(prefix="crmcore-demo-"))
     workdir.mkdir(parents=True, exist_ok=True)
     at = SystemClock().now().replace(microsecond=0)

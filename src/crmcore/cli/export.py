@@ -21,7 +21,7 @@ from crmcore.adapters.transfer import (
 )
 from crmcore.adapters.transfer import csv_row as _csv_row
 from crmcore.cli.console import Console
-from crmcore.cli.io import InputError, database_url, open_store
+from crmcore.cli.io import database_url, open_store, require_database_file
 from crmcore.domain import Customer
 
 __all__ = ["CSV_COLUMNS", "add_parser", "csv_row", "run"]
@@ -109,9 +109,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     """
     kinds = export_kinds(args.kind or [RecordKind.CUSTOMERS.value], args.format)
     url = database_url(args.db)
-    local = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else ""
-    if local and not Path(local).is_file():
-        raise InputError(f"no such database file: {local}")
+    require_database_file(url)
     # Reading only: a database without crmcore's tables has nothing to export (and gets none).
     with open_store(args.db, dry_run=True) as store:
         total = count_records(store, kinds)

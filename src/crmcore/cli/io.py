@@ -36,6 +36,8 @@ __all__ = [
     "open_store",
     "open_table",
     "read_rows",
+    "require_database_file",
+    "sqlite_file",
 ]
 
 
@@ -144,6 +146,26 @@ def count_rows(path: Path) -> int | None:
     return lines if suffix in JSON_LINES_SUFFIXES else max(lines - 1, 0)
 
 
+def sqlite_file(url: str) -> str:
+    """Return the file path of an ``sqlite:///FILE`` URL, or "" for any other database.
+
+    >>> sqlite_file("sqlite:////tmp/crm.db"), sqlite_file("postgresql+psycopg://db/crm")
+    ('/tmp/crm.db', '')
+    """
+    return url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else ""
+
+
+def require_database_file(url: str) -> None:
+    """Refuse an ``sqlite:///FILE`` URL whose file does not exist (reading must not create it).
+
+    Raises:
+        InputError: If the URL names an SQLite file that does not exist.
+    """
+    local = sqlite_file(url)
+    if local and not Path(local).is_file():
+        raise InputError(f"no such database file: {local}")
+
+
 def database_url(value: str) -> str:
     """Accept a SQLAlchemy URL, or a file path meaning an SQLite database there."""
     if "://" in value:
@@ -165,7 +187,7 @@ def open_store(db: str, *, dry_run: bool) -> Iterator[Store]:
         StorageError: If the database fails.
     """
     url = database_url(db)
-    local = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else ""
+    local = sqlite_file(url)
     if dry_run and local and not Path(local).exists():
         yield MemoryStore()  # nothing stored yet: nothing to compare with
         return

@@ -26,7 +26,7 @@ from crmcore.adapters.sql import SqlStore, create_engine, create_schema
 from crmcore.adapters.sql.segments import select_customer_ids
 from crmcore.cli.console import Console
 from crmcore.cli.export import CSV_COLUMNS, csv_row
-from crmcore.cli.io import InputError, database_url
+from crmcore.cli.io import InputError, database_url, require_database_file
 from crmcore.clock import SystemClock, parse_timestamp, utc
 from crmcore.domain import CustomerId
 from crmcore.errors import InvalidValueError, PayloadError
@@ -167,9 +167,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     if not args.include_merged:
         rule = field("merged_into").is_empty() & rule
     url = database_url(args.db)
-    local = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else ""
-    if local and not Path(local).is_file():
-        raise InputError(f"no such database file: {local}")
+    require_database_file(url)
     engine = create_engine(url)
     try:
         create_schema(engine)
