@@ -39,11 +39,18 @@ RULES: dict[str, tuple[set[str], set[str]]] = {
         CORE_THIRD_PARTY | {"rapidfuzz", "pypinyin", "numpy"},
     ),
     "merge": ({"domain", "errors", "clock", "merge"}, CORE_THIRD_PARTY),
+    # KPIs and CLV over polars frames (extra `analytics`); altair/vl-convert only where a chart
+    # spec is rendered (extra `charts`, imported lazily).
     "analytics": (
-        {"domain", "segments", "errors", "clock", "analytics"},
-        CORE_THIRD_PARTY | {"polars"},
+        {"domain", "lifecycle", "segments", "matching", "errors", "clock", "analytics"},
+        CORE_THIRD_PARTY | {"polars", "numpy", "scipy", "altair", "vl_convert"},
     ),
-    "privacy": ({"domain", "errors", "clock", "privacy"}, CORE_THIRD_PARTY),
+    # Access policies, consent, subject requests, retention and the audit chain: pure (hashlib
+    # is stdlib).
+    "privacy": (
+        {"domain", "lifecycle", "segments", "errors", "clock", "privacy"},
+        CORE_THIRD_PARTY,
+    ),
     # docs/architecture.md's diagram: ports sit above every pure package (segment queries and merge
     # records are part of the repository ports), so they may import all of them.
     "ports": (
@@ -83,8 +90,9 @@ RULES: dict[str, tuple[set[str], set[str]]] = {
         {"domain", "lifecycle", "segments", "merge", "errors", "clock", "serialization"},
         CORE_THIRD_PARTY | {"cattrs"},
     ),
+    # Adapters compile access policies (privacy) to SQL and polars like segment rules.
     "adapters": (
-        {"ports", "domain", "serialization", "segments", "errors", "clock", "adapters"},
+        {"ports", "domain", "serialization", "segments", "privacy", "errors", "clock", "adapters"},
         CORE_THIRD_PARTY | {"sqlalchemy", "polars"},
     ),
     "cli": (
@@ -99,6 +107,7 @@ RULES: dict[str, tuple[set[str], set[str]]] = {
             "merge",
             "lifecycle",
             "analytics",
+            "privacy",
             "errors",
             "clock",
             "cli",
@@ -117,6 +126,8 @@ RULES: dict[str, tuple[set[str], set[str]]] = {
             "matching",
             "merge",
             "services",
+            "analytics",
+            "privacy",
             "errors",
             "clock",
             "testing",
@@ -132,6 +143,7 @@ ADAPTER_THIRD_PARTY = {
     "frames": {"polars"},
     "transfer": set(),
     "tabular": {"python_calamine"},
+    "crypto": {"cryptography"},
 }
 
 
