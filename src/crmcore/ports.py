@@ -50,12 +50,13 @@ May import: ``crmcore.domain``, ``crmcore.merge`` (the merge record type),
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Protocol, TypeVar, runtime_checkable
 
 import attrs
 
+from crmcore.clock import utc
 from crmcore.domain import (
     Activity,
     ActivityId,
@@ -78,17 +79,21 @@ from crmcore.domain import (
     SurveyResponse,
     SurveyResponseId,
     UserId,
+    event_types,
 )
 from crmcore.errors import InvalidValueError
 from crmcore.merge import MergeRecord
 from crmcore.segments import Rule
 
 __all__ = [
+    "EVENT_AGGREGATES",
     "ActivityRepository",
     "CaseRepository",
     "ConsentRepository",
     "CustomerRepository",
+    "EventHistory",
     "EventPublisher",
+    "HistoryQuery",
     "IdFactory",
     "LeadRepository",
     "MergeRecord",
@@ -100,6 +105,7 @@ __all__ = [
     "SurveyResponseRepository",
     "UnitOfWork",
     "Versioned",
+    "event_aggregate",
     "with_version",
 ]
 
@@ -489,6 +495,11 @@ class UnitOfWork(Protocol):
         """Merge records."""
         ...
 
+    @property
+    def history(self) -> EventHistory:
+        """The committed domain events (the event history)."""
+        ...
+
     def __enter__(self) -> UnitOfWork:
         """Begin the transaction."""
         ...
@@ -527,4 +538,226 @@ class Store(Protocol):
 
     def unit_of_work(self) -> UnitOfWork:
         """Return a new unit of work (enter it with ``with``)."""
+        ...
+
+
+# -- the event history ---------------------------------------------------------------
+
+EVENT_AGGREGATES: Mapping[str, tuple[str | None, str]] = {
+    "CustomerRegistered": ("customer", "customer_id"),
+    "CustomerUpdated": ("customer", "customer_id"),
+    "CustomerTagged": ("customer", "customer_id"),
+    "CustomerClassified": ("customer", "customer_id"),
+    "OwnerAssigned": ("customer", "customer_id"),
+    "ConsentGranted": ("consent", "consent_id"),
+    "ConsentWithdrawn": ("consent", "consent_id"),
+    "LeadCaptured": ("lead", "lead_id"),
+    "OpportunityOpened": ("opportunity", "opportunity_id"),
+    "ActivityLogged": ("activity", "activity_id"),
+    "ActivityCompleted": ("activity", "activity_id"),
+    "CaseOpened": ("case", "case_id"),
+    "SurveyResponded": ("survey_response", "response_id"),
+    "OrderRecorded": ("order", "order_id"),
+    "StageChanged": (None, "entity_id"),
+    "CustomersMerged": ("customer", "survivor_id"),
+    "CustomersUnmerged": ("customer", "survivor_id"),
+}
+"""Which aggregate each event type is about: type name -> (aggregate, field holding its id).
+
+The one table of these facts: the event history stores and filters by it,
+and the events frame shows it. ``None`` as the aggregate means the event
+names it itself: a :class:`~crmcore.domain.StageChanged` is about its
+``entity`` (``"customer"``, ``"lead"``, ``"opportunity"``, ``"case"``).
+Merges and unmerges are about the surviving customer (the merged ids are
+in the event).
+"""
+
+
+def event_aggregate(event: DomainEvent) -> tuple[str, str]:
+    """Return ``(aggregate, aggregate_id)``: the record ``event`` is about.
+
+    >>> import pendulum
+    >>> from crmcore.domain import CaseOpened, StageChanged
+    >>> at = pendulum.datetime(2026, 3, 1)
+    >>> event_aggregate(CaseOpened(case_id="k1", customer_id="c1", kind="complaint",
+    ...                            severity="high", category="billing", at=at))
+    ('case', 'k1')
+    >>> event_aggregate(StageChanged(entity="lead", entity_id="l1", workflow="lead",
+    ...                              transition="qualify", from_stage="new",
+    ...                              to_stage="qualified", at=at))
+    ('lead', 'l1')
+
+    Raises:
+        InvalidValueError: If ``event`` is not a crmcore domain event.
+    """
+    fact = EVENT_AGGREGATES.get(type(event).__name__)
+    if fact is None or type(event) not in _EVENT_CLASSES.values():
+        raise InvalidValueError("event", type(event).__name__, "not a crmcore domain event")
+    aggregate, id_field = fact
+    if aggregate is None:
+        aggregate = str(getattr(event, "entity"))  # noqa: B009 - the field the table names
+    return aggregate, str(getattr(event, id_field))
+
+
+_EVENT_CLASSES: Mapping[str, type[DomainEvent]] = {cls.__name__: cls for cls in event_types()}
+
+
+def _event_type_names(types: Iterable[type[DomainEvent] | str] | None) -> frozenset[str] | None:
+    if types is None:
+        return None
+    if isinstance(types, str | type):
+        types = [types]
+    names = set()
+    for item in types:
+        name = item if isinstance(item, str) else getattr(item, "__name__", repr(item))
+        if name not in _EVENT_CLASSES or (
+            not isinstance(item, str) and _EVENT_CLASSES[name] is not item
+        ):
+            raise InvalidValueError("event type", name, "not a crmcore domain event type")
+        names.add(name)
+    return frozenset(names)
+
+
+def _limit(value: int | None) -> int | None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+        raise InvalidValueError("limit", value, "must be a non-negative integer")
+    return value
+
+
+def _instant(value: dt.datetime | None) -> dt.datetime | None:
+    return None if value is None else utc(value)
+
+
+@attrs.frozen(kw_only=True)
+class HistoryQuery:
+    """The filters of :meth:`EventHistory.events`, checked once for every adapter.
+
+    Build it with :meth:`of` (which validates and normalises the arguments);
+    :meth:`matches` is the reference semantics every adapter follows.
+
+    >>> import pendulum
+    >>> from crmcore.domain import StageChanged
+    >>> q = HistoryQuery.of(aggregate="lead", types=[StageChanged],
+    ...                     since=pendulum.datetime(2026, 1, 1))
+    >>> sorted(q.types or ()), q.until
+    (['StageChanged'], None)
+
+    Attributes:
+        aggregate: Only events about this kind of record (``"customer"`` …).
+        aggregate_id: Only events about the record with this id.
+        types: Only events of these class names.
+        since: Only events with ``at >= since`` (aware UTC).
+        until: Only events with ``at < until`` (aware UTC).
+        limit: At most this many events (the first in history order).
+    """
+
+    aggregate: str | None = None
+    aggregate_id: str | None = None
+    types: frozenset[str] | None = None
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+    limit: int | None = None
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        aggregate: str | None = None,
+        aggregate_id: str | None = None,
+        types: Iterable[type[DomainEvent] | str] | None = None,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        limit: int | None = None,
+    ) -> HistoryQuery:
+        """Check and normalise the arguments of :meth:`EventHistory.events`.
+
+        Raises:
+            InvalidValueError: If a type is not a domain event type (class or
+                class name), ``since``/``until`` is naive or ``limit`` negative.
+        """
+        return cls(
+            aggregate=aggregate,
+            aggregate_id=aggregate_id,
+            types=_event_type_names(types),
+            since=_instant(since),
+            until=_instant(until),
+            limit=_limit(limit),
+        )
+
+    def matches(self, event: DomainEvent) -> bool:
+        """Return whether ``event`` passes every filter but ``limit``."""
+        if self.types is not None and type(event).__name__ not in self.types:
+            return False
+        if self.since is not None and event.at < self.since:
+            return False
+        if self.until is not None and event.at >= self.until:
+            return False
+        if self.aggregate is not None or self.aggregate_id is not None:
+            aggregate, aggregate_id = event_aggregate(event)
+            if self.aggregate is not None and aggregate != self.aggregate:
+                return False
+            if self.aggregate_id is not None and aggregate_id != self.aggregate_id:
+                return False
+        return True
+
+
+@runtime_checkable
+class EventHistory(Protocol):
+    """The domain events committed through the store, kept as history (read only).
+
+    - Events given to :meth:`UnitOfWork.collect` are appended when the unit
+      of work commits, in the same transaction as its changes: a committed
+      change always has its events in the history, a rolled-back one never.
+      Events collected but not yet committed are not in the history.
+    - Events are read back equal to the objects collected, in history
+      order: by ``at``, then by the order they were committed in (an
+      event committed later comes after one with the same ``at``).
+    - Each event is about one record, ``(aggregate, aggregate_id)``, as
+      :data:`EVENT_AGGREGATES` says.
+    - An event id is recorded once: committing an event whose id is already
+      in the history raises :class:`~crmcore.errors.StorageError` and
+      commits nothing.
+    - Nothing is ever removed.
+
+    The filters (every one optional, all applied together):
+    ``aggregate`` and ``aggregate_id`` (the record the event is about),
+    ``types`` (event classes or class names), ``since`` (``at >= since``)
+    and ``until`` (``at < until``), ``limit`` (the first events in history
+    order).
+    """
+
+    def events(
+        self,
+        *,
+        aggregate: str | None = None,
+        aggregate_id: str | None = None,
+        types: Iterable[type[DomainEvent] | str] | None = None,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        limit: int | None = None,
+    ) -> list[DomainEvent]:
+        """Return the committed events passing the filters, in history order.
+
+        Raises:
+            InvalidValueError: If a type is unknown, ``since``/``until`` naive or
+                ``limit`` negative.
+            StorageError: If the backend fails or the unit of work is not active.
+        """
+        ...
+
+    def count(
+        self,
+        *,
+        aggregate: str | None = None,
+        aggregate_id: str | None = None,
+        types: Iterable[type[DomainEvent] | str] | None = None,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+    ) -> int:
+        """Return how many committed events pass the filters.
+
+        Raises:
+            InvalidValueError: As for :meth:`events`.
+            StorageError: If the backend fails or the unit of work is not active.
+        """
         ...

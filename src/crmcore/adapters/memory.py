@@ -29,6 +29,7 @@ May import: ``crmcore.ports``, ``crmcore.domain``, ``crmcore.errors``,
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import itertools
 import threading
@@ -54,7 +55,14 @@ from crmcore.domain import (
     new_id,
 )
 from crmcore.errors import InvalidValueError, NotFoundError, StaleVersionError, StorageError
-from crmcore.ports import DEFAULT_PAGE_SIZE, EventPublisher, MergeRecord, Versioned, with_version
+from crmcore.ports import (
+    DEFAULT_PAGE_SIZE,
+    EventPublisher,
+    HistoryQuery,
+    MergeRecord,
+    Versioned,
+    with_version,
+)
 from crmcore.segments import Rule, SegmentContext, compile_rule
 
 __all__ = [
@@ -62,6 +70,7 @@ __all__ = [
     "MemoryCaseRepository",
     "MemoryConsentRepository",
     "MemoryCustomerRepository",
+    "MemoryEventHistory",
     "MemoryEventPublisher",
     "MemoryLeadRepository",
     "MemoryMergeRepository",
@@ -154,6 +163,8 @@ class MemoryStore:
         self._publisher = publisher
         self._lock = threading.Lock()
         self._tables: dict[str, dict[str, object]] = {kind: {} for kind in _KINDS}
+        self._history: list[DomainEvent] = []  # in history order: (at, commit order)
+        self._history_ids: set[str] = set()
 
     def unit_of_work(self) -> MemoryUnitOfWork:
         """Return a new unit of work over this store."""
@@ -171,9 +182,24 @@ class MemoryStore:
         with self._lock:
             return sorted(self._tables[kind])
 
-    def _apply(self, staged: dict[str, dict[str, tuple[int | None, object]]]) -> None:
-        """Check every staged change against the committed versions, then apply all."""
+    def _apply(
+        self,
+        staged: dict[str, dict[str, tuple[int | None, object]]],
+        events: Sequence[DomainEvent] = (),
+    ) -> None:
+        """Check every staged change against the committed versions, then apply all.
+
+        ``events`` join the history in the same step: all of it happens or none.
+        """
         with self._lock:
+            ids = [e.id for e in events]
+            repeated = next(
+                (i for n, i in enumerate(ids) if i in self._history_ids or i in ids[:n]), None
+            )
+            if repeated is not None:
+                raise StorageError(
+                    "record events", f"event {repeated!r} is already in the history", field="id"
+                )
             for kind, changes in staged.items():
                 table = self._tables[kind]
                 for id, (expected, _) in changes.items():
@@ -188,6 +214,14 @@ class MemoryStore:
                         table.pop(id, None)
                     else:
                         table[id] = value
+            for event in events:  # insertion keeps (at, commit order): a stable sort
+                position = bisect.bisect_right(self._history, event.at, key=lambda e: e.at)
+                self._history.insert(position, event)
+                self._history_ids.add(event.id)
+
+    def _events(self) -> list[DomainEvent]:
+        with self._lock:
+            return list(self._history)
 
 
 def _version(value: object) -> int:
@@ -213,6 +247,7 @@ class MemoryUnitOfWork:
         self.orders = MemoryOrderRepository(self, "order")
         self.consents = MemoryConsentRepository(self, "consent")
         self.merges = MemoryMergeRepository(self, "merge")
+        self.history = MemoryEventHistory(self)
 
     def __enter__(self) -> MemoryUnitOfWork:
         """Begin the unit of work."""
@@ -251,7 +286,7 @@ class MemoryUnitOfWork:
         self._require_active("commit")
         staged, events = self._staged, self._events
         self._staged, self._events = {}, []
-        self._store._apply(staged)
+        self._store._apply(staged, events)
         publisher = self._store._publisher
         if events and publisher is not None:
             publisher.publish(tuple(events))
@@ -579,3 +614,76 @@ class MemoryMergeRepository(_MemoryRepository[MergeRecord]):
     def find_by_customer(self, customer_id: CustomerId) -> list[MergeRecord]:
         """Return the merges that involved the customer."""
         return self._where(lambda x: x.survivor_id == customer_id or customer_id in x.merged_ids)
+
+
+class MemoryEventHistory:
+    """The event history in memory; see :class:`~crmcore.ports.EventHistory`.
+
+    >>> import pendulum
+    >>> from crmcore.domain import CaseOpened
+    >>> store = MemoryStore()
+    >>> opened = CaseOpened(case_id="k1", customer_id="c1", kind="complaint",
+    ...                     severity="high", category="billing", at=pendulum.datetime(2026, 3, 1))
+    >>> with store.unit_of_work() as uow:
+    ...     uow.collect(opened)
+    ...     uow.commit()
+    ...     uow.history.events(aggregate="case", aggregate_id="k1") == [opened]
+    True
+    """
+
+    def __init__(self, uow: MemoryUnitOfWork) -> None:
+        self._uow = uow
+
+    def events(
+        self,
+        *,
+        aggregate: str | None = None,
+        aggregate_id: str | None = None,
+        types: Iterable[type[DomainEvent] | str] | None = None,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+        limit: int | None = None,
+    ) -> list[DomainEvent]:
+        """Return the committed events passing the filters, by ``at`` then commit order.
+
+        Raises:
+            InvalidValueError: If a type is unknown, ``since``/``until`` naive or
+                ``limit`` negative.
+            StorageError: Outside the unit of work's ``with`` block.
+        """
+        query = HistoryQuery.of(
+            aggregate=aggregate,
+            aggregate_id=aggregate_id,
+            types=types,
+            since=since,
+            until=until,
+            limit=limit,
+        )
+        self._uow._require_active("read history")
+        found = [e for e in self._uow._store._events() if query.matches(e)]
+        return found if query.limit is None else found[: query.limit]
+
+    def count(
+        self,
+        *,
+        aggregate: str | None = None,
+        aggregate_id: str | None = None,
+        types: Iterable[type[DomainEvent] | str] | None = None,
+        since: dt.datetime | None = None,
+        until: dt.datetime | None = None,
+    ) -> int:
+        """Return how many committed events pass the filters.
+
+        Raises:
+            InvalidValueError: As for :meth:`events`.
+            StorageError: Outside the unit of work's ``with`` block.
+        """
+        return len(
+            self.events(
+                aggregate=aggregate,
+                aggregate_id=aggregate_id,
+                types=types,
+                since=since,
+                until=until,
+            )
+        )
