@@ -22,6 +22,7 @@ __all__ = [
     "DuplicateError",
     "InvalidValueError",
     "MissingExtraError",
+    "ModelFitError",
     "NotFoundError",
     "PayloadError",
     "PermissionDeniedError",
@@ -267,3 +268,29 @@ class MissingExtraError(CrmError, ImportError):
 
     def __reduce__(self) -> tuple[type[MissingExtraError], tuple[str, str, str]]:
         return (type(self), (self.extra, self.module, self.missing))
+
+
+class ModelFitError(CrmError, RuntimeError):
+    """A statistical model could not be fitted to the data it was given.
+
+    Raised when the optimiser does not converge, or when the maximum lies at (or
+    near) a bound of the parameter space, which means the data do not identify
+    the model. The flagged fit is kept so a caller can inspect it.
+
+    >>> str(ModelFitError("BG/NBD", "parameter a is at a bound"))
+    'BG/NBD fit failed: parameter a is at a bound'
+
+    Attributes:
+        model: The model's name (``"BG/NBD"``, ``"Gamma-Gamma"``).
+        reason: Why the fit is not usable.
+        fit: The flagged fit result, or None if there is none.
+    """
+
+    def __init__(self, model: str, reason: str, fit: object = None) -> None:
+        self.model = model
+        self.reason = reason
+        self.fit = fit
+        super().__init__(f"{model} fit failed: {reason}")
+
+    def __reduce__(self) -> tuple[type[ModelFitError], tuple[str, str, object]]:
+        return (type(self), (self.model, self.reason, self.fit))
