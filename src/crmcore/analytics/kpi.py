@@ -91,10 +91,7 @@ class Period:
     """
 
     start: pendulum.DateTime = attrs.field(converter=utc)
-    end: pendulum.DateTime = attrs.field(
-        converter=utc,
-        validator=_end_after_start,  # type: ignore[arg-type]
-    )
+    end: pendulum.DateTime = attrs.field(converter=utc, validator=_end_after_start)
 
     @classmethod
     def month(cls, year: int, month: int) -> Period:
