@@ -83,12 +83,16 @@ from crmcore.domain import (
 )
 from crmcore.errors import InvalidValueError
 from crmcore.merge import MergeRecord
+from crmcore.privacy.audit import AuditDraft, AuditEntry, AuditPayload
+from crmcore.privacy.consent import ConsentState, LedgerEntry
 from crmcore.segments import Rule
 
 __all__ = [
     "EVENT_AGGREGATES",
     "ActivityRepository",
+    "AuditLog",
     "CaseRepository",
+    "ConsentLedger",
     "ConsentRepository",
     "CustomerRepository",
     "EventHistory",
@@ -500,6 +504,16 @@ class UnitOfWork(Protocol):
         """The committed domain events (the event history)."""
         ...
 
+    @property
+    def audit(self) -> AuditLog:
+        """The audit chain: entries appended here commit with the changes they record."""
+        ...
+
+    @property
+    def consent_ledger(self) -> ConsentLedger:
+        """The append-only consent ledger."""
+        ...
+
     def __enter__(self) -> UnitOfWork:
         """Begin the transaction."""
         ...
@@ -758,6 +772,126 @@ class EventHistory(Protocol):
 
         Raises:
             InvalidValueError: As for :meth:`events`.
+            StorageError: If the backend fails or the unit of work is not active.
+        """
+        ...
+
+
+# -- the audit chain and the consent ledger --------------------------------------------
+
+
+@runtime_checkable
+class AuditLog(Protocol):
+    """The tamper-evident audit chain of a store (see :mod:`crmcore.privacy.audit`).
+
+    - :meth:`append` links a draft to the chain's head *in this unit of
+      work*: the entry commits with the changes it records, or not at all.
+      Sequences have no gaps and each entry carries the previous one's
+      hash; two units of work appending at once never fork the chain — one
+      waits for the other's commit (PostgreSQL and MariaDB lock the chain's
+      head row) or fails with :class:`~crmcore.errors.ConcurrencyError`
+      (SQLite, memory) and is retried whole.
+    - Entries are never changed or deleted. Payloads live beside the chain
+      and :meth:`erase_payloads` erases a subject's (text and salt), leaving
+      the entries, so :func:`~crmcore.privacy.audit.verify` still holds.
+    - Reads see this unit of work's own appends and everything committed.
+    """
+
+    def append(self, draft: AuditDraft) -> AuditEntry:
+        """Append ``draft`` after the chain's head; return the stored entry.
+
+        Raises:
+            ConcurrencyError: If another unit of work appended first and this
+                one cannot wait for it; retry the unit of work.
+            StorageError: If the backend fails or the unit of work is not active.
+        """
+        ...
+
+    def head(self) -> AuditEntry | None:
+        """Return the last entry of the chain, or ``None`` when it is empty.
+
+        Raises:
+            StorageError: If the backend fails or the unit of work is not active.
+        """
+        ...
+
+    def entries(
+        self, *, after: int = 0, until: int | None = None, page_size: int = DEFAULT_PAGE_SIZE
+    ) -> Iterator[AuditEntry]:
+        """Yield the entries with ``after < sequence <= until`` by sequence, a page at a time.
+
+        Memory stays flat however long the chain is.
+
+        Raises:
+            InvalidValueError: If ``after`` is negative, ``until`` below it or
+                ``page_size`` not positive.
+            StorageError: If the backend fails or the unit of work is not active.
+        """
+        ...
+
+    def find_by_subject(self, subject: str) -> list[AuditEntry]:
+        """Return the entries about the data subject ``subject``, by sequence.
+
+        Raises:
+            StorageError: If the backend fails or the unit of work is not active.
+        """
+        ...
+
+    def payloads(self, sequences: Iterable[int]) -> dict[int, AuditPayload]:
+        """Return the payloads of the entries with these sequences (those that exist).
+
+        An erased payload comes back with ``payload_text`` and ``salt`` ``None``.
+
+        Raises:
+            StorageError: If the backend fails or the unit of work is not active.
+        """
+        ...
+
+    def erase_payloads(self, subject: str, *, at: dt.datetime) -> int:
+        """Erase the payloads about ``subject`` (text and salt); return how many were erased.
+
+        Idempotent: payloads already erased are left alone and not counted.
+
+        Raises:
+            InvalidValueError: If ``at`` is naive.
+            StorageError: If the backend fails or the unit of work is not active.
+        """
+        ...
+
+
+@runtime_checkable
+class ConsentLedger(Protocol):
+    """The append-only consent ledger (see :mod:`crmcore.privacy.consent`).
+
+    Entries are never changed or deleted; they commit with the unit of work.
+    Every adapter refuses what :func:`~crmcore.privacy.consent.check_append`
+    refuses, and answers :func:`~crmcore.privacy.consent.may_process` alike.
+    """
+
+    def append(self, entry: LedgerEntry) -> None:
+        """Append a consent record or a withdrawal.
+
+        Raises:
+            InvalidValueError: If a record with the id exists, or the record
+                withdrawn is already withdrawn, another subject's or captured
+                after the withdrawal.
+            NotFoundError: If the record withdrawn does not exist.
+            StorageError: If the backend fails or the unit of work is not active.
+        """
+        ...
+
+    def entries_for(self, subject: CustomerId) -> list[LedgerEntry]:
+        """Return the subject's entries in the order they were appended.
+
+        Raises:
+            StorageError: If the backend fails or the unit of work is not active.
+        """
+        ...
+
+    def latest(self, subject: CustomerId) -> list[ConsentState]:
+        """Return the subject's records with their withdrawals, by (captured_at, id).
+
+        Raises:
             StorageError: If the backend fails or the unit of work is not active.
         """
         ...

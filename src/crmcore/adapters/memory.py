@@ -23,8 +23,8 @@ Isolation: a unit of work sees its own changes and everything committed
 (read committed); its saves are checked against the committed versions
 again when it commits, so concurrent units of work never lose an update.
 
-May import: ``crmcore.ports``, ``crmcore.domain``, ``crmcore.errors``,
-``crmcore.clock``; the standard library only.
+May import: ``crmcore.ports``, ``crmcore.domain``, ``crmcore.privacy``,
+``crmcore.errors``, ``crmcore.clock``; the standard library only.
 """
 
 from __future__ import annotations
@@ -54,7 +54,13 @@ from crmcore.domain import (
     UserId,
     new_id,
 )
-from crmcore.errors import InvalidValueError, NotFoundError, StaleVersionError, StorageError
+from crmcore.errors import (
+    ConcurrencyError,
+    InvalidValueError,
+    NotFoundError,
+    StaleVersionError,
+    StorageError,
+)
 from crmcore.ports import (
     DEFAULT_PAGE_SIZE,
     EventPublisher,
@@ -63,11 +69,22 @@ from crmcore.ports import (
     Versioned,
     with_version,
 )
+from crmcore.privacy.audit import AuditDraft, AuditEntry, AuditPayload, link
+from crmcore.privacy.consent import (
+    ConsentRecord,
+    ConsentState,
+    ConsentWithdrawal,
+    LedgerEntry,
+    check_append,
+    consent_states,
+)
 from crmcore.segments import Rule, SegmentContext, compile_rule
 
 __all__ = [
     "MemoryActivityRepository",
+    "MemoryAuditLog",
     "MemoryCaseRepository",
+    "MemoryConsentLedger",
     "MemoryConsentRepository",
     "MemoryCustomerRepository",
     "MemoryEventHistory",
@@ -165,6 +182,9 @@ class MemoryStore:
         self._tables: dict[str, dict[str, object]] = {kind: {} for kind in _KINDS}
         self._history: list[DomainEvent] = []  # in history order: (at, commit order)
         self._history_ids: set[str] = set()
+        self._audit: list[AuditEntry] = []  # the chain, by sequence (entry n at n - 1)
+        self._audit_payloads: dict[int, AuditPayload] = {}
+        self._ledger: list[LedgerEntry] = []  # the consent ledger, in append order
 
     def unit_of_work(self) -> MemoryUnitOfWork:
         """Return a new unit of work over this store."""
@@ -186,12 +206,16 @@ class MemoryStore:
         self,
         staged: dict[str, dict[str, tuple[int | None, object]]],
         events: Sequence[DomainEvent] = (),
+        journal: _Journal | None = None,
     ) -> None:
         """Check every staged change against the committed versions, then apply all.
 
-        ``events`` join the history in the same step: all of it happens or none.
+        ``events`` join the history, and ``journal``'s audit entries and consent
+        ledger entries their lists, in the same step: all of it happens or none.
         """
         with self._lock:
+            if journal is not None:
+                journal.check(self)
             ids = [e.id for e in events]
             repeated = next(
                 (i for n, i in enumerate(ids) if i in self._history_ids or i in ids[:n]), None
@@ -218,6 +242,8 @@ class MemoryStore:
                 position = bisect.bisect_right(self._history, event.at, key=lambda e: e.at)
                 self._history.insert(position, event)
                 self._history_ids.add(event.id)
+            if journal is not None:
+                journal.apply(self)
 
     def _events(self) -> list[DomainEvent]:
         with self._lock:
@@ -248,12 +274,16 @@ class MemoryUnitOfWork:
         self.consents = MemoryConsentRepository(self, "consent")
         self.merges = MemoryMergeRepository(self, "merge")
         self.history = MemoryEventHistory(self)
+        self._journal = _Journal()
+        self.audit = MemoryAuditLog(self)
+        self.consent_ledger = MemoryConsentLedger(self)
 
     def __enter__(self) -> MemoryUnitOfWork:
         """Begin the unit of work."""
         self._active = True
         self._staged = {}
         self._events = []
+        self._journal = _Journal()
         return self
 
     def __exit__(
@@ -284,9 +314,9 @@ class MemoryUnitOfWork:
             StorageError: Outside the ``with`` block.
         """
         self._require_active("commit")
-        staged, events = self._staged, self._events
-        self._staged, self._events = {}, []
-        self._store._apply(staged, events)
+        staged, events, journal = self._staged, self._events, self._journal
+        self._staged, self._events, self._journal = {}, [], _Journal()
+        self._store._apply(staged, events, journal)
         publisher = self._store._publisher
         if events and publisher is not None:
             publisher.publish(tuple(events))
@@ -295,6 +325,7 @@ class MemoryUnitOfWork:
         """Discard every staged change and collected event."""
         self._staged = {}
         self._events = []
+        self._journal = _Journal()
 
     # -- used by the repositories -------------------------------------------------
 
@@ -687,3 +718,236 @@ class MemoryEventHistory:
                 until=until,
             )
         )
+
+
+# -- the audit chain and the consent ledger --------------------------------------------
+
+
+class _Journal:
+    """What a unit of work appended to the audit chain and the consent ledger, uncommitted."""
+
+    __slots__ = ("base", "entries", "erased", "ledger", "payloads")
+
+    def __init__(self) -> None:
+        self.base: int | None = None  # the committed chain length the appends follow
+        self.entries: list[AuditEntry] = []
+        self.payloads: dict[int, AuditPayload] = {}  # appended, and erasures of committed ones
+        self.erased: set[int] = set()
+        self.ledger: list[LedgerEntry] = []
+
+    def check(self, store: MemoryStore) -> None:
+        """Raise if a concurrent commit makes this journal impossible (under the store lock)."""
+        if self.base is not None and len(store._audit) != self.base:
+            raise ConcurrencyError(
+                "append audit entry failed: another unit of work appended to the audit chain"
+                " first; retry the unit of work"
+            )
+        seen: list[LedgerEntry] = []
+        for entry in self.ledger:  # checked again: another commit may have got there first
+            subject = [e for e in (*store._ledger, *seen) if e.subject == entry.subject]
+            if isinstance(entry, ConsentRecord) and any(
+                isinstance(e, ConsentRecord) and e.id == entry.id for e in store._ledger
+            ):
+                raise InvalidValueError("consent record", entry.id, "already in the ledger")
+            check_append(consent_states(subject), entry)
+            seen.append(entry)
+
+    def apply(self, store: MemoryStore) -> None:
+        """Apply the journal (under the store lock, after :meth:`check`)."""
+        store._audit.extend(self.entries)
+        store._audit_payloads.update(self.payloads)
+        store._ledger.extend(self.ledger)
+
+
+class MemoryAuditLog:
+    """The audit chain in memory; see :class:`~crmcore.ports.AuditLog`.
+
+    Appends follow the committed head; the commit checks that no other unit
+    of work appended since (else :class:`~crmcore.errors.ConcurrencyError`:
+    retry), so the chain never forks.
+
+    >>> import pendulum
+    >>> from crmcore.privacy.audit import AuditDraft, verify
+    >>> store = MemoryStore()
+    >>> with store.unit_of_work() as uow:
+    ...     entry = uow.audit.append(AuditDraft.of(at=pendulum.datetime(2026, 3, 1),
+    ...         actor="u-li", action="read", record_type="customer", record_id="c-1"))
+    ...     uow.commit()
+    >>> with store.unit_of_work() as uow:
+    ...     verify(uow.audit.entries()).checked
+    1
+    """
+
+    def __init__(self, uow: MemoryUnitOfWork) -> None:
+        self._uow = uow
+
+    def _visible(self) -> list[AuditEntry]:
+        store = self._uow._store
+        with store._lock:
+            committed = list(store._audit)
+        return [*committed, *self._uow._journal.entries]
+
+    def append(self, draft: AuditDraft) -> AuditEntry:
+        """Append ``draft`` after the chain's head; return the stored entry.
+
+        Raises:
+            StorageError: Outside the unit of work's ``with`` block.
+        """
+        self._uow._require_active("append audit entry")
+        journal = self._uow._journal
+        if journal.base is None:
+            store = self._uow._store
+            with store._lock:
+                journal.base = len(store._audit)
+                head = store._audit[-1] if store._audit else None
+        else:
+            head = journal.entries[-1] if journal.entries else None
+        entry = link(head, draft)
+        journal.entries.append(entry)
+        journal.payloads[entry.sequence] = AuditPayload(
+            sequence=entry.sequence,
+            subject=draft.subject,
+            payload_text=draft.payload_text,
+            salt=draft.salt,
+        )
+        return entry
+
+    def head(self) -> AuditEntry | None:
+        """Return the last entry, or ``None``.
+
+        Raises:
+            StorageError: Outside the unit of work's ``with`` block.
+        """
+        self._uow._require_active("read audit chain")
+        journal = self._uow._journal
+        if journal.entries:
+            return journal.entries[-1]
+        store = self._uow._store
+        with store._lock:
+            return store._audit[-1] if store._audit else None
+
+    def entries(
+        self, *, after: int = 0, until: int | None = None, page_size: int = DEFAULT_PAGE_SIZE
+    ) -> Iterator[AuditEntry]:
+        """Yield the entries with ``after < sequence <= until``, by sequence.
+
+        Raises:
+            InvalidValueError: If a bound or ``page_size`` is invalid.
+            StorageError: Outside the unit of work's ``with`` block.
+        """
+        _check_range(after, until, page_size)
+        self._uow._require_active("read audit chain")
+        visible = self._visible()
+        stop = len(visible) if until is None else min(until, len(visible))
+        return iter(visible[after:stop])
+
+    def find_by_subject(self, subject: str) -> list[AuditEntry]:
+        """Return the entries about ``subject``, by sequence.
+
+        Raises:
+            StorageError: Outside the unit of work's ``with`` block.
+        """
+        self._uow._require_active("read audit chain")
+        return [e for e in self._visible() if e.subject == subject]
+
+    def _payload(self, sequence: int) -> AuditPayload | None:
+        staged = self._uow._journal.payloads.get(sequence)
+        if staged is not None:
+            return staged
+        store = self._uow._store
+        with store._lock:
+            return store._audit_payloads.get(sequence)
+
+    def payloads(self, sequences: Iterable[int]) -> dict[int, AuditPayload]:
+        """Return the payloads of these entries (those that exist).
+
+        Raises:
+            StorageError: Outside the unit of work's ``with`` block.
+        """
+        self._uow._require_active("read audit payloads")
+        found = {n: self._payload(n) for n in sequences}
+        return {n: p for n, p in found.items() if p is not None}
+
+    def erase_payloads(self, subject: str, *, at: dt.datetime) -> int:
+        """Erase the payloads about ``subject``; return how many were erased.
+
+        Raises:
+            InvalidValueError: If ``at`` is naive.
+            StorageError: Outside the unit of work's ``with`` block.
+        """
+        when = utc(at)
+        self._uow._require_active("erase audit payloads")
+        erased = 0
+        for entry in self._visible():
+            payload = self._payload(entry.sequence)
+            if payload is None or payload.subject != subject or payload.payload_text is None:
+                continue
+            self._uow._journal.payloads[entry.sequence] = AuditPayload(
+                sequence=entry.sequence,
+                subject=payload.subject,
+                payload_text=None,
+                salt=None,
+                erased_at=when,
+            )
+            erased += 1
+        return erased
+
+
+def _check_range(after: int, until: int | None, page_size: int) -> None:
+    if isinstance(after, bool) or not isinstance(after, int) or after < 0:
+        raise InvalidValueError("after", after, "a non-negative integer (a sequence)")
+    if until is not None and (
+        isinstance(until, bool) or not isinstance(until, int) or until < after
+    ):
+        raise InvalidValueError("until", until, f"an integer not below after ({after})")
+    if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
+        raise InvalidValueError("page_size", page_size, "must be a positive integer")
+
+
+class MemoryConsentLedger:
+    """The consent ledger in memory; see :class:`~crmcore.ports.ConsentLedger`."""
+
+    def __init__(self, uow: MemoryUnitOfWork) -> None:
+        self._uow = uow
+
+    def _all(self) -> list[LedgerEntry]:
+        store = self._uow._store
+        with store._lock:
+            committed = list(store._ledger)
+        return [*committed, *self._uow._journal.ledger]
+
+    def append(self, entry: LedgerEntry) -> None:
+        """Append a consent record or a withdrawal.
+
+        Raises:
+            InvalidValueError: If :func:`~crmcore.privacy.consent.check_append` refuses it.
+            NotFoundError: If the record withdrawn does not exist.
+            StorageError: Outside the unit of work's ``with`` block.
+        """
+        self._uow._require_active("append to the consent ledger")
+        if not isinstance(entry, ConsentRecord | ConsentWithdrawal):
+            raise InvalidValueError("entry", entry, "a ConsentRecord or ConsentWithdrawal")
+        everything = self._all()
+        if isinstance(entry, ConsentRecord) and any(
+            isinstance(e, ConsentRecord) and e.id == entry.id for e in everything
+        ):
+            raise InvalidValueError("consent record", entry.id, "already in the ledger")
+        check_append(consent_states(e for e in everything if e.subject == entry.subject), entry)
+        self._uow._journal.ledger.append(entry)
+
+    def entries_for(self, subject: CustomerId) -> list[LedgerEntry]:
+        """Return the subject's entries in append order.
+
+        Raises:
+            StorageError: Outside the unit of work's ``with`` block.
+        """
+        self._uow._require_active("read the consent ledger")
+        return [e for e in self._all() if e.subject == subject]
+
+    def latest(self, subject: CustomerId) -> list[ConsentState]:
+        """Return the subject's records with their withdrawals.
+
+        Raises:
+            StorageError: Outside the unit of work's ``with`` block.
+        """
+        return consent_states(self.entries_for(subject))
