@@ -75,7 +75,24 @@ def business_micros(starts: Micros, ends: Micros, calendar: BusinessCalendar | N
     return result
 
 
-def business_hours(
+def ends_working_time(moments: Micros, calendar: BusinessCalendar | None) -> npt.NDArray[np.bool_]:
+    """Return whether working time runs right up to each instant (``begin < t <= end``).
+
+    A deadline is the first instant at which a budget of business time is used up, so it
+    always ends working time; an instant after it that used no more working time (a
+    weekend, a night) does not.
+    """
+    if calendar is None or moments.size == 0:
+        return np.ones(moments.size, dtype=np.bool_)
+    low, high = int(moments.min()), int(moments.max())
+    begins, spans, _ = _working_up_to(calendar, low - 8 * 86_400 * _US, high)
+    index = np.searchsorted(begins, moments, side="left") - 1
+    safe = np.maximum(index, 0)
+    inside: npt.NDArray[np.bool_] = (index >= 0) & (moments <= begins[safe] + spans[safe])
+    return inside
+
+
+def business_micros_of(
     frame: pl.DataFrame,
     *,
     key: str,
@@ -83,8 +100,8 @@ def business_hours(
     end: str,
     calendar: BusinessCalendar | None,
     pauses: pl.DataFrame | None = None,
-) -> pl.Series:
-    """Return the business hours from ``start`` to ``end`` of each row, waiting periods excluded.
+) -> Micros:
+    """Return the business time from ``start`` to ``end`` of each row, waiting periods excluded.
 
     Args:
         frame: Rows with a unique ``key`` and non-null ``start``/``end`` datetimes (UTC).
@@ -95,35 +112,52 @@ def business_hours(
         pauses: Rows ``(key, pause_start, pause_end)``: periods that do not count.
 
     Returns:
-        A Float64 series aligned with ``frame``.
+        Microseconds, aligned with ``frame``.
     """
     s = frame[start].dt.epoch("us").to_numpy().astype(np.int64)
     e = frame[end].dt.epoch("us").to_numpy().astype(np.int64)
     total = business_micros(s, e, calendar)
-    if pauses is not None and pauses.height:
-        clipped = (
-            frame.select(key, start, end)
-            .with_row_index("_row")
-            .join(pauses, on=key, how="inner")
-            .with_columns(
-                pl.max_horizontal(pl.col("pause_start"), pl.col(start)).alias("_ps"),
-                pl.min_horizontal(pl.col("pause_end"), pl.col(end)).alias("_pe"),
-            )
-            .filter(pl.col("_pe") > pl.col("_ps"))
+    if pauses is None or not pauses.height:
+        return total
+    clipped = (
+        frame.select(key, start, end)
+        .with_row_index("_row")
+        .join(pauses, on=key, how="inner")
+        .with_columns(
+            pl.max_horizontal(pl.col("pause_start"), pl.col(start)).alias("_ps"),
+            pl.min_horizontal(pl.col("pause_end"), pl.col(end)).alias("_pe"),
         )
-        if clipped.height:
-            lost = business_micros(
-                clipped["_ps"].dt.epoch("us").to_numpy().astype(np.int64),
-                clipped["_pe"].dt.epoch("us").to_numpy().astype(np.int64),
-                calendar,
-            )
-            per_row = (
-                pl.DataFrame({"_row": clipped["_row"], "_lost": lost})
-                .group_by("_row")
-                .agg(pl.col("_lost").sum())
-            )
-            index = per_row["_row"].to_numpy()
-            total = total.copy()
-            total[index] -= per_row["_lost"].to_numpy()
-            total = np.maximum(total, 0)
-    return pl.Series(total / 3_600_000_000, dtype=pl.Float64)
+        .filter(pl.col("_pe") > pl.col("_ps"))
+    )
+    if not clipped.height:
+        return total
+    lost = business_micros(
+        clipped["_ps"].dt.epoch("us").to_numpy().astype(np.int64),
+        clipped["_pe"].dt.epoch("us").to_numpy().astype(np.int64),
+        calendar,
+    )
+    per_row = (
+        pl.DataFrame({"_row": clipped["_row"], "_lost": lost})
+        .group_by("_row")
+        .agg(pl.col("_lost").sum())
+    )
+    out = total.copy()
+    out[per_row["_row"].to_numpy()] -= per_row["_lost"].to_numpy()
+    result: Micros = np.maximum(out, 0).astype(np.int64)
+    return result
+
+
+def business_hours(
+    frame: pl.DataFrame,
+    *,
+    key: str,
+    start: str,
+    end: str,
+    calendar: BusinessCalendar | None,
+    pauses: pl.DataFrame | None = None,
+) -> pl.Series:
+    """Return :func:`business_micros_of` in hours, as a Float64 series."""
+    micros = business_micros_of(
+        frame, key=key, start=start, end=end, calendar=calendar, pauses=pauses
+    )
+    return pl.Series(micros / 3_600_000_000, dtype=pl.Float64)
