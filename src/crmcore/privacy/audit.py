@@ -396,11 +396,12 @@ class AuditEntry:
         return entry
 
 
-def link(head: AuditEntry | None, draft: AuditDraft) -> AuditEntry:
+def link(head: AuditEntry | Checkpoint | None, draft: AuditDraft) -> AuditEntry:
     """Return the entry that ``draft`` becomes when appended after ``head``.
 
     Args:
-        head: The last entry of the chain (``None`` for an empty chain).
+        head: The last entry of the chain, or its checkpoint (``None`` for an
+            empty chain).
         draft: What to append.
 
     Returns:

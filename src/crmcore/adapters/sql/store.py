@@ -24,6 +24,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from crmcore.adapters.sql.audit import SqlAuditLog
+from crmcore.adapters.sql.consent_ledger import SqlConsentLedger
 from crmcore.adapters.sql.engine import configure_engine
 from crmcore.adapters.sql.repository import (
     SqlActivityRepository,
@@ -119,6 +121,8 @@ class SqlUnitOfWork:
         self.orders = SqlOrderRepository(session)
         self.consents = SqlConsentRepository(session)
         self.merges = SqlMergeRepository(session)
+        self.audit = SqlAuditLog(session)
+        self.consent_ledger = SqlConsentLedger(session)
 
     def __enter__(self) -> SqlUnitOfWork:
         """Take a connection; the transaction begins with the first statement.

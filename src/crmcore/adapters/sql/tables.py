@@ -110,6 +110,33 @@ Tables and columns
     ``delivered_at`` (NULL until the relay published it). Index on
     (delivered_at, seq).
 
+``audit_entries`` — the tamper-evident audit chain
+    (:mod:`crmcore.privacy.audit`), never updated or deleted: ``sequence``
+    (PK, from 1, no gaps), ``at`` (the canonical UTC text the hash covers,
+    ``YYYY-MM-DDTHH:MM:SS.ffffffZ``: stored as hashed, so no database type
+    conversion can change it; sorts as time does), ``actor``, ``action``,
+    ``record_type``, ``record_id``, ``subject`` (the data subject, nullable),
+    ``payload_digest``, ``previous_hash``, ``hash`` (64 hex characters).
+    Indexed: subject, (record_type, record_id).
+``audit_payloads`` — the erasable side of each entry: ``sequence`` (PK),
+    ``subject`` (indexed), ``payload`` (canonical JSON text, exactly as
+    digested; NULL once erased), ``salt`` (NULL once erased), ``erased_at``.
+``audit_chain`` — the head of the chain, one row per chain (``chain`` PK,
+    ``"main"``): ``sequence`` and ``hash`` of the last entry. Appending locks
+    this row (``SELECT … FOR UPDATE`` on PostgreSQL and MariaDB; SQLite has
+    one writer), so concurrent units of work queue instead of forking the chain.
+
+``consent_ledger`` — the append-only consent ledger
+    (:mod:`crmcore.privacy.consent`): ``seq`` (auto-increment PK, append
+    order), ``kind`` (``record`` or ``withdrawal``), ``record_id`` (the
+    record's id, or the one withdrawn), ``subject``; for records ``purpose``,
+    ``channel``, ``legal_basis``, ``jurisdiction``, ``captured_at``,
+    ``captured_from``, ``valid_from``, ``valid_until``, ``sensitive``,
+    ``provision_recipient``, ``publication``, ``cross_border_recipient``,
+    ``guardian``; for withdrawals ``withdrawn_at`` and ``reason``; both
+    ``recorded_by``. Unique (kind, record_id): one record per id, one
+    withdrawal per record, whoever commits first. Index on (subject, seq).
+
 May import: ``crmcore.clock``, ``crmcore.errors``; SQLAlchemy, pendulum.
 """
 
@@ -133,7 +160,11 @@ __all__ = [
     "Text",
     "UtcDateTime",
     "activities",
+    "audit_chain",
+    "audit_entries",
+    "audit_payloads",
     "cases",
+    "consent_ledger",
     "consents",
     "customer_emails",
     "customer_external_ids",
@@ -591,6 +622,76 @@ event_outbox = sa.Table(
     _at("recorded_at"),
     _at("delivered_at", nullable=True),
     sa.Index("ix_event_outbox_delivered_at_seq", "delivered_at", "seq"),
+    **_OPTIONS,
+)
+
+_SEQUENCE = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+_HASH_LENGTH = 64
+
+audit_entries = sa.Table(
+    "audit_entries",
+    metadata,
+    sa.Column("sequence", _SEQUENCE, primary_key=True, autoincrement=False),
+    sa.Column("at", Text(27), nullable=False),
+    sa.Column("actor", Text(ID_LENGTH), nullable=False),
+    sa.Column("action", Text(_ENUM_LENGTH), nullable=False),
+    sa.Column("record_type", Text(64), nullable=False),
+    _id("record_id", nullable=False),
+    _id("subject"),
+    sa.Column("payload_digest", Text(_HASH_LENGTH), nullable=False),
+    sa.Column("previous_hash", Text(_HASH_LENGTH), nullable=False),
+    sa.Column("hash", Text(_HASH_LENGTH), nullable=False),
+    sa.Index("ix_audit_entries_subject", "subject"),
+    sa.Index("ix_audit_entries_record", "record_type", "record_id"),
+    **_OPTIONS,
+)
+
+audit_payloads = sa.Table(
+    "audit_payloads",
+    metadata,
+    sa.Column("sequence", _SEQUENCE, primary_key=True, autoincrement=False),
+    _id("subject"),
+    sa.Column("payload", sa.Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")),
+    sa.Column("salt", Text(32), nullable=True),
+    _at("erased_at", nullable=True),
+    sa.Index("ix_audit_payloads_subject", "subject"),
+    **_OPTIONS,
+)
+
+audit_chain = sa.Table(
+    "audit_chain",
+    metadata,
+    sa.Column("chain", Text(16), primary_key=True),
+    sa.Column("sequence", _SEQUENCE, nullable=False),
+    sa.Column("hash", Text(_HASH_LENGTH), nullable=False),
+    **_OPTIONS,
+)
+
+consent_ledger = sa.Table(
+    "consent_ledger",
+    metadata,
+    sa.Column("seq", _SEQUENCE, primary_key=True, autoincrement=True),
+    sa.Column("kind", Text(16), nullable=False),
+    _id("record_id", nullable=False),
+    _id("subject", nullable=False),
+    sa.Column("purpose", Text(100), nullable=True),
+    _enum("channel", nullable=True),
+    _enum("legal_basis", nullable=True),
+    _enum("jurisdiction", nullable=True),
+    _at("captured_at", nullable=True),
+    sa.Column("captured_from", Text(200), nullable=True),
+    _at("valid_from", nullable=True),
+    _at("valid_until", nullable=True),
+    sa.Column("sensitive", sa.Boolean, nullable=True),
+    sa.Column("provision_recipient", Text(200), nullable=True),
+    sa.Column("publication", sa.Boolean, nullable=True),
+    sa.Column("cross_border_recipient", Text(200), nullable=True),
+    sa.Column("guardian", Text(200), nullable=True),
+    _id("recorded_by"),
+    _at("withdrawn_at", nullable=True),
+    sa.Column("reason", Text(200), nullable=True),
+    sa.UniqueConstraint("kind", "record_id", name="uq_consent_ledger_kind_record_id"),
+    sa.Index("ix_consent_ledger_subject_seq", "subject", "seq"),
     **_OPTIONS,
 )
 
