@@ -406,9 +406,7 @@ def freshness(customers: pl.DataFrame, *, at: pendulum.DateTime, within_days: in
     )
 
 
-def _share(
-    _instance: object, attribute: attrs.Attribute[float | None], value: float | None
-) -> None:
+def _share(_instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
     if value is None:
         return
     if isinstance(value, bool) or not isinstance(value, float | int) or not 0 <= value <= 1:
