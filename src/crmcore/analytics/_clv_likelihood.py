@@ -1,0 +1,263 @@
+"""Log-likelihoods of the CLV models and the special functions they need (private).
+
+Everything here works on float64 numpy arrays that :mod:`crmcore.analytics.clv`
+has already checked: ``x`` repeat purchases, ``tx`` recency, ``age`` age, ``w`` row
+weights (the number of customers sharing a row once identical rows are merged).
+Parameters are natural (positive) values; the objective functions take their
+logarithms, which is the space the optimiser works in.
+
+Sources: Fader, Hardie and Lee, "Counting Your Customers the Easy Way: An
+Alternative to the Pareto/NBD Model" (2005) for BG/NBD; Fader and Hardie, "A
+Note on Deriving the Pareto/NBD Model and Related Expressions" (2005) for
+Pareto/NBD; Fader and Hardie, "The Gamma-Gamma Model of Monetary Value" (2013).
+
+May import: numpy, scipy.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+from scipy.special import digamma, expit, gammaln, hyp2f1
+
+Array = npt.NDArray[np.float64]
+
+
+def log_hyp2f1_a_a1(a: Array, b: Array | float, z: Array) -> Array:
+    """Return log 2F1(a, b; a + 1; z) for a, b > 0 and 0 <= z < 1 without overflow.
+
+    Euler's transformation gives 2F1(a, b; a+1; z) = (1-z)^(1-b) 2F1(1, a+1-b; a+1; z);
+    the second function is a series of positive terms whose value stays moderate
+    (at least 1, growing at most like (1-z)^(b-1) for b < 1), so neither factor
+    overflows when b = r + x is large and z is close to 1.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.asarray(
+            (1.0 - b) * np.log1p(-z) + np.log(hyp2f1(1.0, a + 1.0 - b, a + 1.0, z)),
+            dtype=np.float64,
+        )
+
+
+def _log_diff(l1: Array, l2: Array) -> Array:
+    """Return log(exp(l1) - exp(l2)) for l2 <= l1 (``-inf`` where they are equal)."""
+    with np.errstate(divide="ignore"):
+        return np.asarray(l1 + np.log(-np.expm1(np.minimum(l2 - l1, 0.0))), dtype=np.float64)
+
+
+# --- BG/NBD ---------------------------------------------------------------------------
+
+
+def bg_nbd_rows(params: Array, x: Array, tx: Array, age: Array) -> Array:
+    """Return each row's BG/NBD log-likelihood at ``params = (r, alpha, a, b)``."""
+    r, alpha, a, b = (float(v) for v in params)
+    a1 = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
+    a2 = gammaln(a + b) + gammaln(b + x) - gammaln(b) - gammaln(a + b + x)
+    a3 = -(r + x) * np.log(alpha + age)
+    repeat = x > 0
+    with np.errstate(divide="ignore"):
+        a4 = np.where(
+            repeat,
+            np.log(a) - np.log(b + np.where(repeat, x - 1.0, 0.0)) - (r + x) * np.log(alpha + tx),
+            -np.inf,
+        )
+    return np.asarray(a1 + a2 + np.logaddexp(a3, a4), dtype=np.float64)
+
+
+def bg_nbd_objective(
+    log_params: Array, x: Array, tx: Array, age: Array, w: Array
+) -> tuple[float, Array]:
+    """Return the weighted negative log-likelihood and its gradient in log-parameters."""
+    r, alpha, a, b = np.exp(log_params)
+    a1 = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
+    a2 = gammaln(a + b) + gammaln(b + x) - gammaln(b) - gammaln(a + b + x)
+    log_alpha_t = np.log(alpha + age)
+    log_alpha_tx = np.log(alpha + tx)
+    a3 = -(r + x) * log_alpha_t
+    repeat = x > 0
+    b_x1 = b + np.where(repeat, x - 1.0, 0.0)
+    with np.errstate(divide="ignore"):
+        a4 = np.where(repeat, np.log(a) - np.log(b_x1) - (r + x) * log_alpha_tx, -np.inf)
+    both = np.logaddexp(a3, a4)
+    ll = a1 + a2 + both
+    w3 = np.exp(a3 - both)
+    w4 = np.exp(a4 - both)
+    psi_ab = digamma(a + b)
+    psi_abx = digamma(a + b + x)
+    d_r = digamma(r + x) - digamma(r) + np.log(alpha) - w3 * log_alpha_t - w4 * log_alpha_tx
+    d_alpha = r / alpha - (r + x) * (w3 / (alpha + age) + w4 / (alpha + tx))
+    d_a = psi_ab - psi_abx + w4 / a
+    d_b = psi_ab + digamma(b + x) - digamma(b) - psi_abx - w4 / b_x1
+    grad = np.array([w @ d_r * r, w @ d_alpha * alpha, w @ d_a * a, w @ d_b * b])
+    return -float(w @ ll), -grad
+
+
+def bg_nbd_log_odds_dead(params: Array, x: Array, tx: Array, age: Array) -> Array:
+    """Return log(P(dead) / P(alive)) of each customer (``-inf`` without repeat purchases)."""
+    r, alpha, a, b = (float(v) for v in params)
+    repeat = x > 0
+    with np.errstate(divide="ignore"):
+        return np.asarray(
+            np.where(
+                repeat,
+                np.log(a)
+                - np.log(b + np.where(repeat, x - 1.0, 0.0))
+                + (r + x) * (np.log(alpha + age) - np.log(alpha + tx)),
+                -np.inf,
+            ),
+            dtype=np.float64,
+        )
+
+
+def _bg_nbd_bracket(
+    r: float, alpha: float, a: float, b: float, *, x: Array, age: Array, t: Array
+) -> Array:
+    """Return (a+b+x-1)/(a-1) [1 - ((α+T)/(α+T+t))^(r+x) 2F1(r+x, b+x; a+b+x-1; t/(α+T+t))]."""
+    z = t / (alpha + age + t)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        log_term = (r + x) * np.log1p(-z) + np.log(hyp2f1(r + x, b + x, a + b + x - 1.0, z))
+        return np.asarray((a + b + x - 1.0) / (a - 1.0) * -np.expm1(log_term), dtype=np.float64)
+
+
+_A_NEAR_ONE = 1e-4
+"""Half-width of the removable singularity of the BG/NBD expectation at a = 1."""
+
+
+def bg_nbd_expected(
+    params: Array, x: Array, tx: Array, age: Array, t: Array, *, new_customer: bool = False
+) -> Array:
+    """Return E[purchases in (T, T+t]] given (x, tx, T); or E[X(t)] of a new customer.
+
+    The closed form divides by a - 1; the limit there is finite, so within
+    ``_A_NEAR_ONE`` of 1 the value is the mean of the two sides.
+    """
+    r, alpha, a, b = (float(v) for v in params)
+    if new_customer:
+        x = np.zeros_like(t)
+        age = np.zeros_like(t)
+        alive = np.ones_like(t)
+    else:
+        alive = expit(-bg_nbd_log_odds_dead(params, x, tx, age))
+    if abs(a - 1.0) < _A_NEAR_ONE:
+        bracket = 0.5 * (
+            _bg_nbd_bracket(r, alpha, 1.0 - _A_NEAR_ONE, b, x=x, age=age, t=t)
+            + _bg_nbd_bracket(r, alpha, 1.0 + _A_NEAR_ONE, b, x=x, age=age, t=t)
+        )
+    else:
+        bracket = _bg_nbd_bracket(r, alpha, a, b, x=x, age=age, t=t)
+    return np.asarray(alive * np.where(t > 0, bracket, 0.0), dtype=np.float64)
+
+
+# --- Pareto/NBD -----------------------------------------------------------------------
+
+
+def pareto_nbd_log_a0(params: Array, x: Array, tx: Array, age: Array) -> Array:
+    """Return log A0 of Fader and Hardie's note (eq. 11 and its α < β form).
+
+    A0 = [2F1(r+s+x, B; r+s+x+1; |α-β|/(M+tx)) / (M+tx)^(r+s+x)]
+       - [2F1(r+s+x, B; r+s+x+1; |α-β|/(M+T)) / (M+T)^(r+s+x)]
+    with M = max(α, β) and B = s+1 when α >= β, B = r+x when α < β, which keeps
+    the argument of 2F1 in [0, 1). Both terms are taken in logs (see
+    :func:`log_hyp2f1_a_a1`) and subtracted with ``log(-expm1(.))``.
+    """
+    r, alpha, s, beta = (float(v) for v in params)
+    big = max(alpha, beta)
+    upper: Array | float = s + 1.0 if alpha >= beta else r + x
+    gap = abs(alpha - beta)
+    rsx = r + s + x
+    l1 = log_hyp2f1_a_a1(rsx, upper, gap / (big + tx)) - rsx * np.log(big + tx)
+    l2 = log_hyp2f1_a_a1(rsx, upper, gap / (big + age)) - rsx * np.log(big + age)
+    return _log_diff(l1, l2)
+
+
+def pareto_nbd_rows(params: Array, x: Array, tx: Array, age: Array) -> Array:
+    """Return each row's Pareto/NBD log-likelihood at ``params = (r, alpha, s, beta)``."""
+    r, alpha, s, beta = (float(v) for v in params)
+    a1 = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + s * np.log(beta)
+    stay = -(r + x) * np.log(alpha + age) - s * np.log(beta + age)
+    leave = np.log(s) - np.log(r + s + x) + pareto_nbd_log_a0(params, x, tx, age)
+    return np.asarray(a1 + np.logaddexp(stay, leave), dtype=np.float64)
+
+
+def pareto_nbd_objective(log_params: Array, x: Array, tx: Array, age: Array, w: Array) -> float:
+    """Return the weighted negative log-likelihood at ``exp(log_params)``."""
+    value = -float(w @ pareto_nbd_rows(np.exp(log_params), x, tx, age))
+    return value if np.isfinite(value) else np.inf
+
+
+def pareto_nbd_log_odds_dead(params: Array, x: Array, tx: Array, age: Array) -> Array:
+    """Return log(P(dead) / P(alive)) of each customer."""
+    r, alpha, s, beta = (float(v) for v in params)
+    return np.asarray(
+        np.log(s)
+        - np.log(r + s + x)
+        + (r + x) * np.log(alpha + age)
+        + s * np.log(beta + age)
+        + pareto_nbd_log_a0(params, x, tx, age),
+        dtype=np.float64,
+    )
+
+
+def _one_minus_power_over(k: float, log_ratio: Array) -> Array:
+    """Return (1 - exp(-k L)) / k, which is L at k = 0."""
+    if abs(k) < 1e-12:
+        return log_ratio
+    return np.asarray(-np.expm1(-k * log_ratio) / k, dtype=np.float64)
+
+
+def pareto_nbd_expected(
+    params: Array, x: Array, tx: Array, age: Array, t: Array, *, new_customer: bool = False
+) -> Array:
+    """Return E[purchases in (T, T+t]] given (x, tx, T); or E[X(t)] of a new customer."""
+    r, alpha, s, beta = (float(v) for v in params)
+    if new_customer:
+        return np.asarray(
+            r * beta / alpha * _one_minus_power_over(s - 1.0, np.log1p(t / beta)),
+            dtype=np.float64,
+        )
+    alive = expit(-pareto_nbd_log_odds_dead(params, x, tx, age))
+    scale = (r + x) * (beta + age) / (alpha + age)
+    return np.asarray(
+        alive * scale * _one_minus_power_over(s - 1.0, np.log1p(t / (beta + age))),
+        dtype=np.float64,
+    )
+
+
+# --- Gamma-Gamma ----------------------------------------------------------------------
+
+
+def gamma_gamma_rows(params: Array, x: Array, z: Array) -> Array:
+    """Return each repeat customer's Gamma-Gamma log-likelihood at ``(p, q, v)``."""
+    p, q, v = (float(val) for val in params)
+    px = p * x
+    return np.asarray(
+        gammaln(px + q)
+        - gammaln(px)
+        - gammaln(q)
+        + q * np.log(v)
+        + (px - 1.0) * np.log(z)
+        + px * np.log(x)
+        - (px + q) * np.log(v + x * z),
+        dtype=np.float64,
+    )
+
+
+def gamma_gamma_objective(log_params: Array, x: Array, z: Array, w: Array) -> tuple[float, Array]:
+    """Return the weighted negative log-likelihood and its gradient in log-parameters."""
+    p, q, v = np.exp(log_params)
+    px = p * x
+    log_vxz = np.log(v + x * z)
+    psi_pxq = digamma(px + q)
+    ll = (
+        gammaln(px + q)
+        - gammaln(px)
+        - gammaln(q)
+        + q * np.log(v)
+        + (px - 1.0) * np.log(z)
+        + px * np.log(x)
+        - (px + q) * log_vxz
+    )
+    d_p = x * (psi_pxq - digamma(px) + np.log(z) + np.log(x) - log_vxz)
+    d_q = psi_pxq - digamma(q) + np.log(v) - log_vxz
+    d_v = q / v - (px + q) / (v + x * z)
+    grad = np.array([w @ d_p * p, w @ d_q * q, w @ d_v * v])
+    return -float(w @ ll), -grad
