@@ -256,8 +256,8 @@ def validity(
 def _match_records(frame: pl.DataFrame) -> list[MatchRecord]:
     def text(column: str) -> pl.Expr:
         if column in frame.schema:
-            return pl.col(column).cast(pl.String).fill_null("")
-        return pl.lit("")
+            return pl.col(column).cast(pl.String).fill_null("").alias(column)
+        return pl.lit("", dtype=pl.String).alias(column)
 
     rows = frame.select(
         pl.col("id"),
