@@ -33,6 +33,9 @@ May import: anything public in crmcore; hypothesis, pytest.
 
 from __future__ import annotations
 
+import itertools
+import threading
+import time
 from collections.abc import Callable
 from typing import Any, ClassVar, TypeAlias
 
@@ -97,10 +100,31 @@ from crmcore.errors import (
     StorageError,
 )
 from crmcore.ports import EventPublisher, Store, UnitOfWork
+from crmcore.privacy.audit import (
+    GENESIS_HASH,
+    AuditAction,
+    AuditDraft,
+    Checkpoint,
+    check_payload,
+    verify,
+)
+from crmcore.privacy.consent import (
+    ConsentRecord,
+    ConsentWithdrawal,
+    Jurisdiction,
+    LedgerEntry,
+    LegalBasis,
+    may_process,
+)
 from crmcore.segments import HasTag, Within, field, purchases
 from crmcore.testing import strategies as cst
 
-__all__ = ["StoreContract", "StoreFactory"]
+__all__ = [
+    "AuditLogContract",
+    "ConsentLedgerContract",
+    "StoreContract",
+    "StoreFactory",
+]
 
 StoreFactory: TypeAlias = Callable[[EventPublisher | None], Store]
 """Return a fresh, empty store publishing to the given publisher (or nowhere)."""
@@ -815,3 +839,405 @@ def _machine(factory: StoreFactory) -> type[RuleBasedStateMachine]:
             assert self.published.published == self.reference_published.published
 
     return StoreAgreesWithReference
+
+
+# -- the audit chain and the consent ledger --------------------------------------------
+
+_AUDIT_AT = pendulum.datetime(2026, 3, 1, 9, 30, 0, 123456)
+
+
+def _draft(n: int, *, subject: str | None = "c-1", payload: dict[str, Any] | None = None) -> Any:
+    return AuditDraft.of(
+        at=_AUDIT_AT.add(seconds=n),
+        actor="u-li",
+        action=AuditAction.UPDATE,
+        record_type="customer",
+        record_id=f"c-{n}",
+        subject=subject,
+        payload={"name": "李娜", "n": n} if payload is None else payload,
+    )
+
+
+def _append_committed(store: Store, drafts: list[Any]) -> list[Any]:
+    with store.unit_of_work() as uow:
+        entries = [uow.audit.append(d) for d in drafts]
+        uow.commit()
+    return entries
+
+
+class AuditLogContract:
+    """The audit chain's contract (:class:`~crmcore.ports.AuditLog`); same fixture as StoreContract.
+
+    Attributes:
+        threads: How many threads append at once in the concurrency test.
+        appends_per_thread: How many units of work each of them commits.
+    """
+
+    threads: ClassVar[int] = 4
+    appends_per_thread: ClassVar[int] = 5
+
+    @pytest.fixture
+    def store_factory(self) -> StoreFactory:
+        """Provide a factory of fresh stores (override in your subclass)."""
+        pytest.skip("provide a store_factory fixture in your AuditLogContract subclass")
+
+    def test_an_empty_chain_has_no_head_and_holds(self, store_factory: StoreFactory) -> None:
+        with store_factory(None).unit_of_work() as uow:
+            assert uow.audit.head() is None
+            report = verify(uow.audit.entries())
+        assert (report.holds, report.checked) == (True, 0)
+
+    def test_appended_entries_are_numbered_from_one_and_linked(
+        self, store_factory: StoreFactory
+    ) -> None:
+        entries = _append_committed(store_factory(None), [_draft(n) for n in range(3)])
+        assert [e.sequence for e in entries] == [1, 2, 3]
+        assert entries[0].previous_hash == GENESIS_HASH
+        assert [e.previous_hash for e in entries[1:]] == [e.hash for e in entries[:2]]
+
+    def test_committed_entries_are_read_back_equal_and_the_chain_holds(
+        self, store_factory: StoreFactory
+    ) -> None:
+        store = store_factory(None)
+        entries = _append_committed(store, [_draft(n) for n in range(5)])
+        with store.unit_of_work() as uow:
+            read = list(uow.audit.entries(page_size=2))
+            assert (read, uow.audit.head()) == (entries, entries[-1])
+            assert verify(read, checkpoints=[Checkpoint.of(entries[-1])]).holds
+
+    def test_entries_reads_the_range_asked_for(self, store_factory: StoreFactory) -> None:
+        store = store_factory(None)
+        entries = _append_committed(store, [_draft(n) for n in range(6)])
+        with store.unit_of_work() as uow:
+            middle = list(uow.audit.entries(after=2, until=5, page_size=2))
+            tail = list(uow.audit.entries(after=4))
+        assert (middle, tail) == (entries[2:5], entries[4:])
+
+    def test_a_bad_range_is_refused(self, store_factory: StoreFactory) -> None:
+        with store_factory(None).unit_of_work() as uow:
+            for bad in ({"after": -1}, {"after": 3, "until": 2}, {"page_size": 0}):
+                with pytest.raises(InvalidValueError):
+                    uow.audit.entries(**bad)
+
+    def test_an_entry_appended_after_a_commit_continues_the_chain(
+        self, store_factory: StoreFactory
+    ) -> None:
+        store = store_factory(None)
+        first = _append_committed(store, [_draft(1)])
+        second = _append_committed(store, [_draft(2), _draft(3)])
+        assert second[0].previous_hash == first[0].hash
+        with store.unit_of_work() as uow:
+            assert verify(uow.audit.entries()).checked == 3
+
+    def test_a_rolled_back_append_leaves_nothing_and_its_sequence_is_reused(
+        self, store_factory: StoreFactory
+    ) -> None:
+        store = store_factory(None)
+        _append_committed(store, [_draft(1)])
+        with store.unit_of_work() as uow:
+            dropped = uow.audit.append(_draft(2))
+            assert uow.audit.head() == dropped  # its own append is visible to it
+        with store.unit_of_work() as uow:
+            assert [e.sequence for e in uow.audit.entries()] == [1]
+            again = uow.audit.append(_draft(3))
+            uow.rollback()
+            kept = uow.audit.append(_draft(4))
+            uow.commit()
+        assert (dropped.sequence, again.sequence, kept.sequence) == (2, 2, 2)
+        with store.unit_of_work() as uow:
+            assert verify(uow.audit.entries()).checked == 2
+
+    def test_an_entry_commits_with_the_change_it_records(self, store_factory: StoreFactory) -> None:
+        store = store_factory(None)
+        with store.unit_of_work() as uow:
+            uow.customers.save(_customer("c-1"))
+            uow.audit.append(_draft(1))
+        with store.unit_of_work() as uow:
+            assert (uow.customers.count(), uow.audit.head()) == (0, None)
+            uow.customers.save(_customer("c-1"))
+            entry = uow.audit.append(_draft(1))
+            uow.commit()
+        with store.unit_of_work() as uow:
+            assert (uow.customers.count(), uow.audit.head()) == (1, entry)
+
+    def test_payloads_are_read_back_and_match_their_digests(
+        self, store_factory: StoreFactory
+    ) -> None:
+        store = store_factory(None)
+        payload = {"name": "李娜", "emails": ["li.na@example.com"], "vip": True, "visits": 3}
+        drafts = [_draft(1, payload=payload), _draft(2, subject=None, payload={})]
+        entries = _append_committed(store, drafts)
+        with store.unit_of_work() as uow:
+            found = uow.audit.payloads([1, 2, 99])
+        assert sorted(found) == [1, 2]
+        assert (found[1].payload, found[2].payload) == (payload, {})
+        assert (found[1].subject, found[2].subject) == ("c-1", None)
+        assert [check_payload(e, found[e.sequence]) for e in entries] == [None, None]
+
+    def test_find_by_subject_returns_the_subjects_entries(
+        self, store_factory: StoreFactory
+    ) -> None:
+        store = store_factory(None)
+        drafts = [_draft(1), _draft(2, subject="c-2"), _draft(3), _draft(4, subject=None)]
+        entries = _append_committed(store, drafts)
+        with store.unit_of_work() as uow:
+            assert uow.audit.find_by_subject("c-1") == [entries[0], entries[2]]
+            assert uow.audit.find_by_subject("c-9") == []
+
+    def test_erasing_a_subjects_payloads_keeps_the_chain_verifiable(
+        self, store_factory: StoreFactory
+    ) -> None:
+        store = store_factory(None)
+        entries = _append_committed(store, [_draft(1), _draft(2, subject="c-2"), _draft(3)])
+        erased_at = _AUDIT_AT.add(days=1)
+        with store.unit_of_work() as uow:
+            assert uow.audit.erase_payloads("c-1", at=erased_at) == 2
+            uow.commit()
+        with store.unit_of_work() as uow:
+            assert uow.audit.erase_payloads("c-1", at=erased_at) == 0  # idempotent
+            found = uow.audit.payloads([1, 2, 3])
+            assert verify(uow.audit.entries(), checkpoints=[Checkpoint.of(entries[-1])]).holds
+        assert [(p.payload_text, p.salt, p.erased_at) for p in (found[1], found[3])] == [
+            (None, None, erased_at)
+        ] * 2
+        assert found[2].payload == {"name": "李娜", "n": 2}
+        assert [check_payload(e, found[e.sequence]) for e in entries] == [None] * 3
+
+    def test_an_erasure_that_is_not_committed_erases_nothing(
+        self, store_factory: StoreFactory
+    ) -> None:
+        store = store_factory(None)
+        _append_committed(store, [_draft(1)])
+        with store.unit_of_work() as uow:
+            uow.audit.erase_payloads("c-1", at=_AUDIT_AT.add(days=1))
+            assert uow.audit.payloads([1])[1].payload_text is None
+        with store.unit_of_work() as uow:
+            assert uow.audit.payloads([1])[1].payload == {"name": "李娜", "n": 1}
+
+    def test_the_audit_log_used_outside_the_block_raises(self, store_factory: StoreFactory) -> None:
+        uow = store_factory(None).unit_of_work()
+        with pytest.raises(StorageError):
+            uow.audit.append(_draft(1))
+
+    def test_concurrent_units_of_work_never_fork_the_chain(
+        self, store_factory: StoreFactory
+    ) -> None:
+        store = store_factory(None)
+        failures: list[BaseException] = []
+
+        def work(worker: int) -> None:
+            try:
+                for n in range(self.appends_per_thread):
+                    for _attempt in range(200):  # a unit of work that lost the race is retried
+                        try:
+                            with store.unit_of_work() as uow:
+                                uow.audit.append(_draft(worker * 100 + n))
+                                uow.audit.append(_draft(worker * 100 + n, subject="c-2"))
+                                uow.commit()
+                            break
+                        except ConcurrencyError:
+                            time.sleep(0.005)
+                    else:
+                        failures.append(AssertionError(f"worker {worker} never committed"))
+            except BaseException as exc:  # noqa: BLE001 - reported by the test thread
+                failures.append(exc)
+
+        workers = [threading.Thread(target=work, args=(w,)) for w in range(self.threads)]
+        for thread in workers:
+            thread.start()
+        for thread in workers:
+            thread.join()
+        assert failures == []
+        with store.unit_of_work() as uow:
+            report = verify(uow.audit.entries())
+        assert (report.holds, report.checked) == (True, 2 * self.threads * self.appends_per_thread)
+
+
+_LEDGER_AT = pendulum.datetime(2026, 3, 1, 9)
+_PURPOSES = ("marketing", "profiling")
+_CHANNELS = (ConsentChannel.EMAIL, ConsentChannel.SMS, ConsentChannel.ANY)
+
+
+def _record(id: str, subject: str = "c-1", **fields: Any) -> ConsentRecord:
+    values: dict[str, Any] = {
+        "purpose": "marketing",
+        "channel": ConsentChannel.EMAIL,
+        "jurisdiction": Jurisdiction.PIPL,
+        "captured_at": _LEDGER_AT,
+    }
+    values.update(fields)
+    return ConsentRecord(id=ConsentId(id), subject=CustomerId(subject), **values)
+
+
+def _withdrawal(id: str, subject: str = "c-1", days: int = 10) -> ConsentWithdrawal:
+    return ConsentWithdrawal(
+        record_id=ConsentId(id),
+        subject=CustomerId(subject),
+        withdrawn_at=_LEDGER_AT.add(days=days),
+    )
+
+
+@st.composite
+def _ledgers(draw: st.DrawFn) -> list[LedgerEntry]:
+    """A valid ledger of two subjects: records of random bases and flags, some withdrawn."""
+    entries: list[LedgerEntry] = []
+    for n in range(draw(st.integers(0, 6))):
+        pipl = draw(st.booleans())
+        basis = draw(
+            st.sampled_from(
+                [LegalBasis.CONSENT] * 3
+                + [LegalBasis.CONTRACT, LegalBasis.LEGAL_OBLIGATION]
+                + [LegalBasis.PUBLICLY_AVAILABLE if pipl else LegalBasis.LEGITIMATE_INTERESTS]
+            )
+        )
+        consent = basis is LegalBasis.CONSENT
+        captured = _LEDGER_AT.add(days=draw(st.integers(0, 30)))
+        starts = captured.add(days=draw(st.integers(0, 10)))
+        until = draw(st.none() | st.integers(1, 60))
+        record = ConsentRecord(
+            id=ConsentId(f"k-{n}"),
+            subject=CustomerId(draw(st.sampled_from(["c-1", "c-2"]))),
+            purpose=draw(st.sampled_from(_PURPOSES)),
+            channel=draw(st.sampled_from(_CHANNELS)),
+            legal_basis=basis,
+            jurisdiction=Jurisdiction.PIPL if pipl else Jurisdiction.GDPR,
+            captured_at=captured,
+            captured_from=draw(st.sampled_from(["", "signup form", "门店"])),
+            valid_from=starts,
+            valid_until=None if until is None else starts.add(days=until),
+            sensitive=consent and draw(st.booleans()),
+            provision_recipient=draw(st.none() | st.just("Acme 物流")) if consent else None,
+            publication=consent and draw(st.booleans()),
+            cross_border_recipient=draw(st.none() | st.just("Acme GmbH")) if consent else None,
+            guardian=draw(st.none() | st.just("王芳")) if consent else None,
+        )
+        entries.append(record)
+        if draw(st.booleans()):
+            entries.append(
+                ConsentWithdrawal(
+                    record_id=record.id,
+                    subject=record.subject,
+                    withdrawn_at=captured.add(days=draw(st.integers(0, 40)), microseconds=7),
+                    reason=draw(st.sampled_from(["", "unsubscribed"])),
+                )
+            )
+    return entries
+
+
+_questions = st.fixed_dictionaries(
+    {
+        "subject": st.sampled_from(["c-1", "c-2"]),
+        "purpose": st.sampled_from(_PURPOSES),
+        "channel": st.sampled_from(_CHANNELS[:2]),
+        "days": st.integers(-1, 80),
+        "sensitive": st.booleans(),
+        "publication": st.booleans(),
+        "provision_recipient": st.none() | st.sampled_from(["Acme 物流", "Other Co"]),
+        "cross_border_recipient": st.none() | st.just("Acme GmbH"),
+        "subject_age": st.none() | st.integers(10, 40),
+    }
+)
+
+
+def _prefixed(entry: LedgerEntry, prefix: str) -> LedgerEntry:
+    if isinstance(entry, ConsentRecord):
+        return attrs.evolve(entry, id=prefix + entry.id, subject=prefix + entry.subject)
+    return attrs.evolve(entry, record_id=prefix + entry.record_id, subject=prefix + entry.subject)
+
+
+class ConsentLedgerContract:
+    """The consent ledger's contract (:class:`~crmcore.ports.ConsentLedger`).
+
+    Attributes:
+        ledger_examples: How many random ledgers the decision property tries.
+    """
+
+    ledger_examples: ClassVar[int] = 20
+
+    @pytest.fixture
+    def store_factory(self) -> StoreFactory:
+        """Provide a factory of fresh stores (override in your subclass)."""
+        pytest.skip("provide a store_factory fixture in your ConsentLedgerContract subclass")
+
+    def test_entries_are_read_back_equal_in_append_order(self, store_factory: StoreFactory) -> None:
+        store = store_factory(None)
+        entries: list[LedgerEntry] = [
+            _record("k-2", sensitive=True, cross_border_recipient="Acme GmbH", guardian="王芳"),
+            _record("k-1", channel=ConsentChannel.ANY, valid_until=_LEDGER_AT.add(years=1)),
+            _withdrawal("k-2"),
+            _record("k-3", subject="c-2", legal_basis=LegalBasis.CONTRACT),
+        ]
+        with store.unit_of_work() as uow:
+            for entry in entries:
+                uow.consent_ledger.append(entry)
+            uow.commit()
+        with store.unit_of_work() as uow:
+            assert uow.consent_ledger.entries_for(CustomerId("c-1")) == entries[:3]
+            assert uow.consent_ledger.entries_for(CustomerId("c-9")) == []
+            latest = uow.consent_ledger.latest(CustomerId("c-1"))
+        assert [(s.record.id, s.withdrawn_at) for s in latest] == [
+            ("k-1", None),
+            ("k-2", _LEDGER_AT.add(days=10)),
+        ]
+
+    def test_a_record_id_already_in_the_ledger_is_refused(
+        self, store_factory: StoreFactory
+    ) -> None:
+        store = store_factory(None)
+        with store.unit_of_work() as uow:
+            uow.consent_ledger.append(_record("k-1"))
+            uow.commit()
+            with pytest.raises(InvalidValueError):
+                uow.consent_ledger.append(_record("k-1", subject="c-2"))
+            assert uow.consent_ledger.entries_for(CustomerId("c-2")) == []
+
+    def test_withdrawing_a_missing_record_is_not_found(self, store_factory: StoreFactory) -> None:
+        with store_factory(None).unit_of_work() as uow, pytest.raises(NotFoundError):
+            uow.consent_ledger.append(_withdrawal("k-9"))
+
+    def test_withdrawing_twice_is_refused(self, store_factory: StoreFactory) -> None:
+        with store_factory(None).unit_of_work() as uow:
+            uow.consent_ledger.append(_record("k-1"))
+            uow.consent_ledger.append(_withdrawal("k-1"))
+            with pytest.raises(InvalidValueError):
+                uow.consent_ledger.append(_withdrawal("k-1", days=20))
+
+    def test_an_uncommitted_entry_is_discarded(self, store_factory: StoreFactory) -> None:
+        store = store_factory(None)
+        with store.unit_of_work() as uow:
+            uow.consent_ledger.append(_record("k-1"))
+            assert len(uow.consent_ledger.entries_for(CustomerId("c-1"))) == 1
+        with store.unit_of_work() as uow:
+            assert uow.consent_ledger.entries_for(CustomerId("c-1")) == []
+
+    def test_the_decision_is_the_one_the_ledger_entries_give(
+        self, store_factory: StoreFactory
+    ) -> None:
+        @settings(
+            max_examples=self.ledger_examples,
+            deadline=None,
+            suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+        )
+        @given(ledger=_ledgers(), questions=st.lists(_questions, min_size=1, max_size=4))
+        def decide_alike(ledger: list[LedgerEntry], questions: list[dict[str, Any]]) -> None:
+            # One store for every example: each example's ids are its own.
+            prefix = f"x{next(examples)}-"
+            entries = [_prefixed(e, prefix) for e in ledger]
+            with store.unit_of_work() as uow:
+                for entry in entries:
+                    uow.consent_ledger.append(entry)
+                uow.commit()
+            with store.unit_of_work() as uow:
+                for q in questions:
+                    subject = CustomerId(prefix + q["subject"])
+                    stored = uow.consent_ledger.entries_for(subject)
+                    assert stored == [e for e in entries if e.subject == subject]
+                    ask = {k: v for k, v in q.items() if k not in ("subject", "purpose", "days")}
+                    at = _LEDGER_AT.add(days=q["days"])
+                    expected = may_process(entries, subject, q["purpose"], at=at, **ask)
+                    actual = may_process(stored, subject, q["purpose"], at=at, **ask)
+                    assert actual == expected
+
+        store = store_factory(None)
+        examples = itertools.count()
+        decide_alike()
