@@ -29,6 +29,7 @@ May import: ``crmcore.domain``, ``crmcore.errors``; attrs.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable
 from typing import Any
 
@@ -150,6 +151,8 @@ def _mask_value(value: Any, cls: type[Any], field: attrs.Attribute[Any]) -> Any:
         return mask_email(value)
     if isinstance(value, PostalAddress):
         return _mask_address(value)
+    if isinstance(value, enum.Enum):  # a gender, a credit rating: no partial form
+        return _blank(cls, field)
     if isinstance(value, str):
         return mask_text(value)
     if attrs.has(type(value)):
