@@ -27,6 +27,7 @@ from crmcore.domain import (
     Activity,
     ActivityKind,
     Customer,
+    CustomerId,
     CustomerKind,
     EmailAddress,
     Money,
@@ -34,6 +35,8 @@ from crmcore.domain import (
     Organization,
     PhoneNumber,
     PostalAddress,
+    TeamId,
+    UserId,
 )
 from crmcore.domain.classification import Classification
 from crmcore.errors import PermissionDeniedError
@@ -121,7 +124,7 @@ def actors(draw: st.DrawFn, policy: AccessPolicy) -> Actor:
     )
 
 
-def customer(id: str, owner: str | None, team: str | None) -> Customer:
+def customer(id: str, owner: UserId | None, team: TeamId | None) -> Customer:
     return Customer(
         id=id,
         version=1,
@@ -134,12 +137,12 @@ def customer(id: str, owner: str | None, team: str | None) -> Customer:
     )
 
 
-def activity(id: str, owner: str | None) -> Activity:
+def activity(id: str, owner: UserId | None) -> Activity:
     return Activity(
         id=id,
         version=1,
         kind=ActivityKind.CALL,
-        customer_id="c0",
+        customer_id=CustomerId("c0"),
         owner=owner,
         occurred_at=AT,
         created_at=AT,
@@ -159,8 +162,8 @@ def order(id: str) -> Order:
     )
 
 
-owners = st.none() | st.sampled_from(USERS)
-teams = st.none() | st.sampled_from(TEAMS)
+owners = st.none() | st.sampled_from([UserId(u) for u in USERS])
+teams = st.none() | st.sampled_from([TeamId(t) for t in TEAMS])
 
 
 def customer_lists() -> st.SearchStrategy[list[Customer]]:
