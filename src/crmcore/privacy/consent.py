@@ -497,6 +497,10 @@ def _grants(record: ConsentRecord, what: str, attribute: str) -> bool:
     return what in record.separate_consents  # a recipient must be the one named
 
 
+def _iso(at: dt.datetime | None) -> str:
+    return "" if at is None else at.isoformat()
+
+
 def _latest(states: Iterable[ConsentState]) -> ConsentState:
     return max(states, key=_order)
 
@@ -613,9 +617,9 @@ def may_process(
         }[status]
         record = latest.record
         since = {
-            ConsentStatus.WITHDRAWN: f"withdrawn at {latest.withdrawn_at}",
-            ConsentStatus.EXPIRED: f"expired at {record.valid_until}",
-            ConsentStatus.NOT_YET_VALID: f"valid only from {record.valid_from}",
+            ConsentStatus.WITHDRAWN: f"withdrawn at {_iso(latest.withdrawn_at)}",
+            ConsentStatus.EXPIRED: f"expired at {_iso(record.valid_until)}",
+            ConsentStatus.NOT_YET_VALID: f"valid only from {_iso(record.valid_from)}",
         }[status]
         return ProcessingDecision(
             allowed=False,

@@ -8,8 +8,8 @@ the commit. If anything fails, nothing is saved. :func:`merge_clusters`
 merges many clusters (e.g. from :func:`crmcore.matching.dedupe`), one unit
 of work each, and reports the clusters it left for a human.
 
-May import: ``crmcore.domain``, ``crmcore.merge``, ``crmcore.ports``,
-``crmcore.errors``, ``crmcore.clock``; attrs.
+May import: ``crmcore.domain``, ``crmcore.merge``, ``crmcore.ports``, ``crmcore.privacy``,
+``crmcore.services``, ``crmcore.errors``, ``crmcore.clock``; attrs.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from crmcore.domain.customer import Customer
 from crmcore.domain.ids import CustomerId, MergeId, UserId, new_id
 from crmcore.errors import InvalidValueError, NotFoundError
 from crmcore.merge import (
+    MergeRecord,
     MergeResult,
     RelatedKind,
     RelatedRecord,
@@ -36,6 +37,8 @@ from crmcore.merge import (
     unmerge,
 )
 from crmcore.ports import Repository, Store, UnitOfWork
+from crmcore.privacy.audit import AuditAction
+from crmcore.services import auditing
 
 __all__ = [
     "ClusterMergeReport",
@@ -90,6 +93,7 @@ def merge_customers(
     by: UserId | None = None,
     merge_id: MergeId | None = None,
     survivor_id: CustomerId | None = None,
+    audit: bool = False,
 ) -> MergeResult:
     """Merge duplicate customers and re-point their related records, in one unit of work.
 
@@ -101,6 +105,7 @@ def merge_customers(
         by: Who merges.
         merge_id: The merge record's id (a new random id when ``None``).
         survivor_id: Keep this customer instead of the policy's choice.
+        audit: Append a ``merge`` audit entry (ids only) in the same unit of work.
 
     Returns:
         The merge as saved: snapshots and record with their stored versions.
@@ -121,6 +126,7 @@ def merge_customers(
             by=by,
             merge_id=merge_id or MergeId(new_id()),
             survivor_id=survivor_id,
+            audit=audit,
         )
         uow.commit()
     return saved
@@ -135,6 +141,7 @@ def _merge(
     by: UserId | None,
     merge_id: MergeId,
     survivor_id: CustomerId | None,
+    audit: bool = False,
 ) -> MergeResult:
     """Plan and apply a merge of loaded customers, save it and collect its event (no commit)."""
     related = [r for c in dict.fromkeys(c.id for c in customers) for r in _related_of(uow, c)]
@@ -150,7 +157,27 @@ def _merge(
         record=uow.merges.save(result.record),
     )
     uow.collect(result.event)
+    if audit:
+        _audit_merge(uow, AuditAction.MERGE, saved.record, at=at, by=by)
     return saved
+
+
+def _audit_merge(
+    uow: UnitOfWork, action: str, record: MergeRecord, *, at: pendulum.DateTime, by: UserId | None
+) -> None:
+    """Append the audit entry of a merge or unmerge: ids only, no personal data."""
+    auditing.record(
+        uow,
+        actor=by,
+        action=action,
+        record=record,
+        at=at,
+        payload={
+            "survivor_id": record.survivor_id,
+            "merged_ids": list(record.merged_ids),
+            "repointed": len(record.repointed),
+        },
+    )
 
 
 @attrs.frozen(kw_only=True)
@@ -206,6 +233,7 @@ def merge_clusters(
     *,
     clock: Clock,
     by: UserId | None = None,
+    audit: bool = False,
 ) -> ClusterMergeReport:
     """Merge each cluster of duplicate customers, one unit of work per cluster.
 
@@ -240,6 +268,7 @@ def merge_clusters(
         policy: The survivorship policy (the defaults when ``None``).
         clock: Where "now" comes from.
         by: Who merges.
+        audit: Append a ``merge`` audit entry per merge, in its unit of work.
 
     Returns:
         The merges as saved, the clusters already merged and those skipped.
@@ -271,6 +300,7 @@ def merge_clusters(
                     by=by,
                     merge_id=MergeId(new_id()),
                     survivor_id=None,
+                    audit=audit,
                 )
             except InvalidValueError as exc:
                 skipped.append(SkippedCluster(ids=ids, reason=str(exc)))
@@ -283,7 +313,12 @@ def merge_clusters(
 
 
 def unmerge_customers(
-    uow: UnitOfWork, merge_id: MergeId, *, clock: Clock, by: UserId | None = None
+    uow: UnitOfWork,
+    merge_id: MergeId,
+    *,
+    clock: Clock,
+    by: UserId | None = None,
+    audit: bool = False,
 ) -> UnmergeResult:
     """Undo a merge: restore the customers and move their records back, in one unit of work.
 
@@ -295,6 +330,7 @@ def unmerge_customers(
         merge_id: The merge to undo.
         clock: Where "now" comes from.
         by: Who undoes it.
+        audit: Append an ``unmerge`` audit entry (ids only) in the same unit of work.
 
     Returns:
         The unmerge as saved: snapshots and record with their stored versions.
@@ -315,7 +351,8 @@ def unmerge_customers(
                 related.append(_repository(uow, entry.kind).get(entry.record_id))
             except NotFoundError:
                 continue  # deleted since the merge: reported by unmerge
-        result = unmerge(record, survivor, related, at=clock.now(), by=by, current_merged=merged)
+        at = clock.now()
+        result = unmerge(record, survivor, related, at=at, by=by, current_merged=merged)
         saved = attrs.evolve(
             result,
             survivor=uow.customers.save(result.survivor),
@@ -324,5 +361,7 @@ def unmerge_customers(
             record=uow.merges.save(result.record),
         )
         uow.collect(result.event)
+        if audit:
+            _audit_merge(uow, AuditAction.UNMERGE, saved.record, at=at, by=by)
         uow.commit()
     return saved

@@ -8,7 +8,7 @@ customers are saved in one unit of work and added to the index after the
 commit, so the index never holds a customer the store does not.
 
 May import: ``crmcore.domain``, ``crmcore.matching``, ``crmcore.ports``,
-``crmcore.errors``; attrs.
+``crmcore.privacy``, ``crmcore.services``, ``crmcore.errors``; attrs.
 """
 
 from __future__ import annotations
@@ -28,8 +28,21 @@ from crmcore.matching import (
     check_batch,
 )
 from crmcore.ports import UnitOfWork
+from crmcore.privacy.audit import AuditAction
+from crmcore.services import auditing
 
 __all__ = ["Registration", "register_customers"]
+
+
+def _registered(customer: Customer) -> dict[str, object]:
+    """The personal data an audit entry of a registration keeps (erasable)."""
+    return {
+        "display_name": customer.display_name,
+        "kind": customer.kind.value,
+        "owner": customer.owner,
+        "emails": [e.address.address for e in customer.points.emails],
+        "phones": [p.number.e164 for p in customer.points.phones],
+    }
 
 
 @attrs.frozen
@@ -60,6 +73,7 @@ def register_customers(
     policy: DuplicatePolicy,
     by: UserId | None = None,
     raise_on_block: bool = False,
+    audit: bool = False,
 ) -> tuple[Registration, ...]:
     """Save new customers unless the duplicate policy blocks them.
 
@@ -72,6 +86,9 @@ def register_customers(
         policy: When a likely duplicate alerts and when it blocks.
         by: Who registers them (recorded on the events).
         raise_on_block: Raise instead of returning blocked registrations.
+        audit: Append a ``create`` audit entry per stored customer (its name,
+            emails, phones and owner as the erasable payload), in the same
+            unit of work.
 
     Returns:
         One registration per customer, in order.
@@ -105,6 +122,15 @@ def register_customers(
                 continue
             saved = next(stored)
             results.append(Registration(saved, check, stored=True))
+            if audit:
+                auditing.record(
+                    uow,
+                    actor=by,
+                    action=AuditAction.CREATE,
+                    record=saved,
+                    at=saved.created_at,
+                    payload=_registered(saved),
+                )
             uow.collect(
                 CustomerRegistered(
                     customer_id=saved.id,
