@@ -19,7 +19,9 @@ example, so the fixture itself must be a factory)::
 The suite checks the contract written in :mod:`crmcore.ports`: versions
 and optimistic locking, ``get``/``find``/``iter_all``, all-or-nothing
 ``save_many``, rollback by default, events published only after a commit,
-``delete`` where allowed, and exact round trips of every aggregate. Its
+``delete`` where allowed, exact round trips of every aggregate, and the
+event history (committed events kept and read back by aggregate, type and
+time, rolled-back ones never). Its
 :meth:`StoreContract.test_random_operations_agree_with_the_memory_reference`
 drives your store and :class:`~crmcore.adapters.memory.MemoryStore` with the
 same random operations (a hypothesis ``RuleBasedStateMachine``) and checks
@@ -58,15 +60,21 @@ from crmcore.domain import (
     ActivityKind,
     CaseId,
     CaseKind,
+    CaseOpened,
     ConsentChannel,
     ConsentId,
     Customer,
     CustomerId,
+    CustomersMerged,
     CustomerTagged,
+    DomainEvent,
     EmailAddress,
+    EventId,
     ExternalId,
     Lead,
+    LeadCaptured,
     LeadId,
+    MergeId,
     Money,
     OpportunityId,
     OrderId,
@@ -75,6 +83,7 @@ from crmcore.domain import (
     PersonName,
     PhoneNumber,
     Priority,
+    StageChanged,
     SurveyResponseId,
     Tag,
     Tier,
@@ -165,6 +174,15 @@ def _outcome(action: Callable[[], Any]) -> tuple[str, Any]:
         return ("ok", action())
     except CrmError as exc:
         return ("error", type(exc).__name__)
+
+
+def _fits_a_column(event: DomainEvent) -> bool:
+    """Ids as stores keep them: at most 128 characters, no NUL (a generated id may be neither)."""
+    values = [v for v in attrs.asdict(event, recurse=False).values() if isinstance(v, str)]
+    return all(len(v) <= 128 and "\x00" not in v for v in values)
+
+
+_storable_events = cst.events().filter(_fits_a_column)
 
 
 class StoreContract:
@@ -669,6 +687,184 @@ class StoreContract:
         with pytest.raises(StorageError):
             uow.customers.get(CustomerId("c-1"))
 
+    # -- the event history ---------------------------------------------------------
+
+    def test_committed_events_are_read_back_equal_from_the_history(
+        self, store_factory: StoreFactory
+    ) -> None:
+        events = _history_events()
+        store = store_factory(None)
+        with store.unit_of_work() as uow:
+            uow.collect(*events[:3])
+            uow.commit()
+            uow.collect(*events[3:])
+            uow.commit()
+        with store.unit_of_work() as uow:
+            assert (uow.history.events(), uow.history.count()) == (_in_history_order(events), 6)
+
+    def test_rolled_back_events_never_reach_the_history(self, store_factory: StoreFactory) -> None:
+        events = _history_events()
+        store = store_factory(None)
+
+        def fail_halfway() -> None:
+            with store.unit_of_work() as uow:
+                uow.collect(events[1])
+                raise KeyError(events[1].id)
+
+        with store.unit_of_work() as uow:
+            uow.collect(events[0])
+            uow.rollback()
+            uow.commit()
+        with pytest.raises(KeyError):
+            fail_halfway()
+        with store.unit_of_work() as uow:
+            uow.collect(events[2])  # never committed: the block ends without commit
+        with store.unit_of_work() as uow:
+            assert uow.history.events() == []
+
+    def test_events_collected_but_not_committed_are_not_in_the_history_yet(
+        self, store_factory: StoreFactory
+    ) -> None:
+        event = _history_events()[0]
+        with store_factory(None).unit_of_work() as uow:
+            uow.collect(event)
+            before = uow.history.events()
+            uow.commit()
+            assert (before, uow.history.events()) == ([], [event])
+
+    def test_a_unit_of_work_with_a_stale_save_leaves_no_history(
+        self, store_factory: StoreFactory
+    ) -> None:
+        store = store_factory(None)
+        with store.unit_of_work() as uow:
+            uow.customers.save(_customer("c-1"))
+            uow.commit()
+        with store.unit_of_work() as first, store.unit_of_work() as second:
+            mine = first.customers.get(CustomerId("c-1"))
+            theirs = second.customers.get(CustomerId("c-1"))
+            first.customers.save(mine)
+            first.commit()
+            second.collect(_history_events()[0])
+
+            def save_and_commit() -> None:  # stale at the save or at the commit
+                second.customers.save(theirs)
+                second.commit()
+
+            with pytest.raises((StaleVersionError, ConcurrencyError)):
+                save_and_commit()
+        with store.unit_of_work() as uow:
+            assert uow.history.events() == []
+
+    def test_an_event_already_in_the_history_is_refused_with_its_commit(
+        self, store_factory: StoreFactory
+    ) -> None:
+        event = _history_events()[0]
+        store = store_factory(None)
+        with store.unit_of_work() as uow:
+            uow.collect(event)
+            uow.commit()
+        with store.unit_of_work() as uow:
+            uow.customers.save(_customer("c-9"))
+            uow.collect(event)
+            with pytest.raises(StorageError):
+                uow.commit()
+        with store.unit_of_work() as uow:
+            assert (uow.history.count(), uow.customers.count()) == (1, 0)
+
+    def test_the_history_filters_by_aggregate_and_id(self, store_factory: StoreFactory) -> None:
+        events = _history_events()
+        store = _store_with_history(store_factory, events)
+        with store.unit_of_work() as uow:
+            history = uow.history
+            assert [e.id for e in history.events(aggregate="customer")] == ["e-1", "e-5", "e-4"]
+            assert [e.id for e in history.events(aggregate="lead")] == ["e-3", "e-2"]
+            assert [e.id for e in history.events(aggregate="lead", aggregate_id="l-1")] == ["e-3"]
+            assert [e.id for e in history.events(aggregate_id="c-1")] == ["e-1", "e-5"]
+            assert history.count(aggregate="case") == 1
+            assert history.events(aggregate="order") == []
+
+    def test_the_history_filters_by_event_type_given_as_class_or_name(
+        self, store_factory: StoreFactory
+    ) -> None:
+        events = _history_events()
+        store = _store_with_history(store_factory, events)
+        with store.unit_of_work() as uow:
+            by_class = uow.history.events(types=[StageChanged])
+            by_name = uow.history.events(types=["StageChanged", "CaseOpened"])
+            assert [e.id for e in by_class] == ["e-2", "e-4"]
+            assert [e.id for e in by_name] == ["e-2", "e-6", "e-4"]
+            assert uow.history.count(types=["CustomersMerged"]) == 1
+
+    def test_the_history_filters_by_a_half_open_time_range(
+        self, store_factory: StoreFactory
+    ) -> None:
+        events = _history_events()
+        store = _store_with_history(store_factory, events)
+        with store.unit_of_work() as uow:
+            since, until = _AT.add(hours=1), _AT.add(hours=3)
+            window = uow.history.events(since=since, until=until)
+            assert [e.id for e in window] == ["e-5", "e-3", "e-2"]
+            assert uow.history.count(since=since) == 5
+            assert [e.id for e in uow.history.events(until=since)] == ["e-1"]
+
+    def test_the_history_is_ordered_by_time_then_by_commit(
+        self, store_factory: StoreFactory
+    ) -> None:
+        early = CustomerTagged(
+            id=EventId("t-2"), customer_id=CustomerId("c-1"), added=("a",), at=_AT
+        )
+        late = CustomerTagged(
+            id=EventId("t-1"), customer_id=CustomerId("c-1"), added=("b",), at=_AT.add(days=1)
+        )
+        same = CustomerTagged(
+            id=EventId("t-0"), customer_id=CustomerId("c-1"), added=("c",), at=_AT
+        )
+        store = store_factory(None)
+        with store.unit_of_work() as uow:
+            for event in (late, early, same):  # three commits, not in time order
+                uow.collect(event)
+                uow.commit()
+        with store.unit_of_work() as uow:
+            assert [e.id for e in uow.history.events()] == ["t-2", "t-0", "t-1"]
+            assert [e.id for e in uow.history.events(limit=2)] == ["t-2", "t-0"]
+            assert uow.history.events(limit=0) == []
+
+    def test_bad_history_filters_raise_invalid_value(self, store_factory: StoreFactory) -> None:
+        naive = _AT.naive()
+        with store_factory(None).unit_of_work() as uow:
+            for call in (
+                lambda: uow.history.events(types=["NoSuchEvent"]),
+                lambda: uow.history.events(since=naive),
+                lambda: uow.history.count(until=naive),
+                lambda: uow.history.events(limit=-1),
+            ):
+                with pytest.raises(InvalidValueError):
+                    call()
+
+    def test_the_history_outside_the_block_raises(self, store_factory: StoreFactory) -> None:
+        uow = store_factory(None).unit_of_work()
+        with pytest.raises(StorageError):
+            uow.history.events()
+
+    # The fixture is a factory (fresh store per example); see the round-trip test above.
+    @settings(
+        suppress_health_check=[
+            HealthCheck.function_scoped_fixture,
+            HealthCheck.differing_executors,
+        ],
+        max_examples=20,
+    )
+    @given(events=st.lists(_storable_events, min_size=1, max_size=4, unique_by=lambda e: e.id))
+    def test_every_event_type_round_trips_through_the_history(
+        self, store_factory: StoreFactory, events: list[DomainEvent]
+    ) -> None:
+        store = store_factory(None)
+        with store.unit_of_work() as uow:
+            uow.collect(*events)
+            uow.commit()
+        with store.unit_of_work() as uow:
+            assert uow.history.events() == _in_history_order(events)
+
     # -- the stateful comparison with the reference --------------------------------
 
     def test_random_operations_agree_with_the_memory_reference(
@@ -705,6 +901,68 @@ _leads = st.builds(
     cst.leads(),
     st.sampled_from(_LEAD_IDS),
 )
+
+
+def _history_events() -> list[DomainEvent]:
+    """Six events about five records, collected out of time order."""
+    return [
+        CustomerTagged(id=EventId("e-1"), customer_id=CustomerId("c-1"), added=("vip",), at=_AT),
+        StageChanged(
+            id=EventId("e-2"),
+            entity="lead",
+            entity_id="l-2",
+            workflow="lead",
+            transition="qualify",
+            from_stage="new",
+            to_stage="qualified",
+            at=_AT.add(hours=2),
+        ),
+        LeadCaptured(
+            id=EventId("e-3"), lead_id=LeadId("l-1"), source="website", at=_AT.add(hours=2)
+        ),
+        StageChanged(
+            id=EventId("e-4"),
+            entity="customer",
+            entity_id="c-2",
+            workflow="customer",
+            transition="grow",
+            from_stage="new",
+            to_stage="growth",
+            at=_AT.add(hours=5),
+        ),
+        CustomersMerged(
+            id=EventId("e-5"),
+            merge_id=MergeId("m-1"),
+            survivor_id=CustomerId("c-1"),
+            merged_ids=(CustomerId("c-3"),),
+            at=_AT.add(hours=1),
+        ),
+        CaseOpened(
+            id=EventId("e-6"),
+            case_id=CaseId("k-1"),
+            customer_id=CustomerId("c-1"),
+            kind="complaint",
+            severity="high",
+            category="billing",
+            at=_AT.add(hours=4),
+        ),
+    ]
+
+
+def _in_history_order(events: list[DomainEvent]) -> list[DomainEvent]:
+    """The history order of events committed in list order: by ``at``, ties as committed."""
+    return sorted(events, key=lambda e: e.at)
+
+
+def _store_with_history(factory: StoreFactory, events: list[DomainEvent]) -> Store:
+    """A fresh store whose history holds ``events``, committed e-3 first, then the rest."""
+    store = factory(None)
+    with store.unit_of_work() as uow:
+        uow.collect(events[2])
+        uow.commit()
+        uow.collect(*(e for e in events if e.id != "e-3"))
+        uow.commit()
+    return store
 
 
 def _machine(factory: StoreFactory) -> type[RuleBasedStateMachine]:
@@ -818,6 +1076,10 @@ def _machine(factory: StoreFactory) -> type[RuleBasedStateMachine]:
         @rule()
         def commit(self) -> None:
             self.both(lambda uow: uow.commit())
+
+        @rule(aggregate_id=st.none() | st.sampled_from(_IDS))
+        def read_history(self, aggregate_id: str | None) -> None:
+            self.both(lambda uow: uow.history.events(aggregate_id=aggregate_id))
 
         @rule()
         def rollback(self) -> None:

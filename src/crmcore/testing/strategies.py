@@ -606,6 +606,7 @@ def events() -> st.SearchStrategy[DomainEvent]:
     text = st.sampled_from(["", "vip", "price", "customer", "c-1"])
     builders: list[st.SearchStrategy[DomainEvent]] = []
     for cls in event_types():
+        attrs.resolve_types(cls)  # the string annotations, so ids and tuples can be drawn
         kwargs: dict[str, st.SearchStrategy[Any]] = {}
         for field in attrs.fields(cls):
             if field.name == "id":

@@ -13,7 +13,8 @@
 - :mod:`~crmcore.adapters.sql.engine` — :func:`create_engine`, :func:`create_schema`;
 - :mod:`~crmcore.adapters.sql.store` — :class:`SqlStore`, :class:`SqlUnitOfWork`,
   :func:`relay_outbox`;
-- :mod:`~crmcore.adapters.sql.repository` — ``Sql<Aggregate>Repository``.
+- :mod:`~crmcore.adapters.sql.repository` — ``Sql<Aggregate>Repository``;
+- :mod:`~crmcore.adapters.sql.history` — :class:`SqlEventHistory`, the event history.
 
 Drivers: SQLite (stdlib), PostgreSQL through psycopg 3 (``postgresql+psycopg://``),
 MySQL/MariaDB through PyMySQL (``mysql+pymysql://``).
@@ -34,6 +35,7 @@ else:
     del sqlalchemy
 
 from crmcore.adapters.sql.engine import configure_engine, create_engine, create_schema, drop_schema
+from crmcore.adapters.sql.history import SqlEventHistory
 from crmcore.adapters.sql.repository import (
     SqlActivityRepository,
     SqlCaseRepository,
@@ -55,6 +57,7 @@ __all__ = [
     "SqlCaseRepository",
     "SqlConsentRepository",
     "SqlCustomerRepository",
+    "SqlEventHistory",
     "SqlLeadRepository",
     "SqlMergeRepository",
     "SqlOpportunityRepository",

@@ -3,8 +3,9 @@
 :class:`SqlStore` opens :class:`SqlUnitOfWork` objects on an engine. A unit
 of work holds one connection and one transaction; its repositories write
 through it. On :meth:`SqlUnitOfWork.commit` the collected events are
-inserted into ``event_outbox`` *in the same transaction*, so a committed
-change always has its events recorded. After the commit they are published
+inserted into ``event_outbox`` and ``event_history`` *in the same
+transaction*, so a committed change always has its events recorded (and
+readable through :attr:`SqlUnitOfWork.history`). After the commit they are published
 (when the store has a publisher) and marked delivered; if publishing fails
 or the process dies first, :func:`relay_outbox` delivers them later — at
 least once.
@@ -27,6 +28,7 @@ from sqlalchemy.engine import Connection, Engine
 from crmcore.adapters.sql.audit import SqlAuditLog
 from crmcore.adapters.sql.consent_ledger import SqlConsentLedger
 from crmcore.adapters.sql.engine import configure_engine
+from crmcore.adapters.sql.history import SqlEventHistory, history_rows
 from crmcore.adapters.sql.repository import (
     SqlActivityRepository,
     SqlCaseRepository,
@@ -39,7 +41,7 @@ from crmcore.adapters.sql.repository import (
     SqlSurveyResponseRepository,
 )
 from crmcore.adapters.sql.session import SqlSession, translating
-from crmcore.adapters.sql.tables import event_outbox
+from crmcore.adapters.sql.tables import event_history, event_outbox
 from crmcore.clock import Clock, SystemClock
 from crmcore.domain import DomainEvent
 from crmcore.errors import CrmError, StorageError
@@ -123,6 +125,7 @@ class SqlUnitOfWork:
         self.merges = SqlMergeRepository(session)
         self.audit = SqlAuditLog(session)
         self.consent_ledger = SqlConsentLedger(session)
+        self.history = SqlEventHistory(session)
 
     def __enter__(self) -> SqlUnitOfWork:
         """Take a connection; the transaction begins with the first statement.
@@ -171,9 +174,9 @@ class SqlUnitOfWork:
         self._events.extend(events)
 
     def commit(self) -> None:
-        """Write the collected events to the outbox, commit, then publish them.
+        """Write the collected events to the outbox and the history, commit, then publish them.
 
-        The data and the outbox rows are committed together. Publishing
+        The data, the outbox rows and the history rows are committed together. Publishing
         happens after the commit; if the publisher raises, the exception
         propagates but the data stays committed and the events stay in the
         outbox for :func:`relay_outbox`.
@@ -181,7 +184,9 @@ class SqlUnitOfWork:
         Raises:
             ConcurrencyError: On a deadlock or serialization failure; nothing
                 was committed.
-            StorageError: If the database fails; nothing was committed.
+            StorageError: If the database fails, an event id is already
+                recorded or an event's value does not fit its column (``field``
+                names it); nothing was committed.
         """
         conn = self._connection("commit")
         events, self._events = self._events, []
@@ -191,8 +196,10 @@ class SqlUnitOfWork:
                 if events:
                     # One instant for the whole commit: the events are recorded together.
                     recorded_at = store.clock.now()
+                    history = history_rows(events, self._converter, recorded_at)
                     rows = [_outbox_row(e, self._converter, recorded_at) for e in events]
                     conn.execute(event_outbox.insert(), rows)
+                    conn.execute(event_history.insert(), history)
                 conn.commit()
         except CrmError:
             with translating("roll back"):

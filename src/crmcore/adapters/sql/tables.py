@@ -110,6 +110,18 @@ Tables and columns
     ``delivered_at`` (NULL until the relay published it). Index on
     (delivered_at, seq).
 
+``event_history`` — every committed domain event, kept for reading back
+    (:class:`~crmcore.ports.EventHistory`), appended in the same transaction
+    as the change that caused it and never updated or deleted: ``seq``
+    (auto-increment PK, commit order), ``event_id`` (unique), ``type``
+    (class name), ``aggregate`` and ``aggregate_id`` (the record the event
+    is about, from :data:`crmcore.ports.EVENT_AGGREGATES`), ``at`` (when it
+    happened), ``actor`` (the event's ``by``, nullable), ``payload`` (JSON
+    of the event via :mod:`crmcore.serialization`), ``recorded_at`` (the
+    commit's instant). Indexed: (aggregate, aggregate_id, at, seq), (type,
+    at, seq), (at, seq). The outbox is a delivery queue a host may prune;
+    this table is the history.
+
 ``audit_entries`` — the tamper-evident audit chain
     (:mod:`crmcore.privacy.audit`), never updated or deleted: ``sequence``
     (PK, from 1, no gaps), ``at`` (the canonical UTC text the hash covers,
@@ -171,6 +183,7 @@ __all__ = [
     "customer_phones",
     "customer_tags",
     "customers",
+    "event_history",
     "event_outbox",
     "lead_emails",
     "lead_phones",
@@ -622,6 +635,29 @@ event_outbox = sa.Table(
     _at("recorded_at"),
     _at("delivered_at", nullable=True),
     sa.Index("ix_event_outbox_delivered_at_seq", "delivered_at", "seq"),
+    **_OPTIONS,
+)
+
+event_history = sa.Table(
+    "event_history",
+    metadata,
+    sa.Column(
+        "seq",
+        sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    sa.Column("event_id", Text(ID_LENGTH), nullable=False, unique=True),
+    sa.Column("type", Text(64), nullable=False),
+    sa.Column("aggregate", Text(64), nullable=False),
+    _id("aggregate_id", nullable=False),
+    _at("at"),
+    _id("actor"),
+    sa.Column("payload", sa.JSON, nullable=False),
+    _at("recorded_at"),
+    sa.Index("ix_event_history_aggregate", "aggregate", "aggregate_id", "at", "seq"),
+    sa.Index("ix_event_history_type_at", "type", "at", "seq"),
+    sa.Index("ix_event_history_at", "at", "seq"),
     **_OPTIONS,
 )
 
