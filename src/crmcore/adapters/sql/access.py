@@ -157,7 +157,7 @@ def visible_query(
     *,
     action: Action | str = Action.VIEW,
 ) -> sa.Select[tuple[Any]]:
-    """Return ``SELECT document FROM <table> WHERE <access> ORDER BY id``.
+    """Return ``SELECT document FROM <table> WHERE <access> ORDER BY id`` (the database's order).
 
     Raises:
         InvalidValueError: As for :func:`access_where`.
@@ -180,7 +180,7 @@ def _operation(found: AccessFilter, what: str) -> str:
 
 
 def select_allowed_ids(connection: Connection, found: AccessFilter) -> list[str]:
-    """Return the ids of the stored records ``found`` matches, sorted.
+    """Return the ids of the stored records ``found`` matches, sorted by code point.
 
     Raises:
         ConfigurationError: If the connection's database is not one crmcore supports.
@@ -188,15 +188,15 @@ def select_allowed_ids(connection: Connection, found: AccessFilter) -> list[str]
     """
     _check_dialect(connection)
     table = TABLES[found.record_type]
-    statement = sa.select(table.c.id).where(compile_access(found)).order_by(table.c.id)
+    statement = sa.select(table.c.id).where(compile_access(found))
     with translating(_operation(found, "select")):
-        return [str(i) for i in connection.execute(statement).scalars()]
+        return sorted(str(i) for i in connection.execute(statement).scalars())
 
 
 def select_allowed(
     connection: Connection, found: AccessFilter, *, converter: Any = None
 ) -> list[Any]:
-    """Return the stored records ``found`` matches, by id, unmasked.
+    """Return the stored records ``found`` matches, by id (code point order), unmasked.
 
     Args:
         connection: An open connection to a database holding crmcore's tables.
@@ -211,12 +211,12 @@ def select_allowed(
     """
     _check_dialect(connection)
     table = TABLES[found.record_type]
-    statement = sa.select(table.c.document).where(compile_access(found)).order_by(table.c.id)
+    statement = sa.select(table.c.id, table.c.document).where(compile_access(found))
     with translating(_operation(found, "select")):
-        documents = connection.execute(statement).scalars().all()
+        rows = sorted(connection.execute(statement).all(), key=lambda row: str(row.id))
     conv = converter if converter is not None else make_converter()
     cls = _CLASSES[found.record_type]
-    return [structure(d, cls, conv) for d in documents]
+    return [structure(row.document, cls, conv) for row in rows]
 
 
 def select_visible(
