@@ -23,6 +23,62 @@ from scipy.special import digamma, expit, gammaln, hyp2f1
 Array = npt.NDArray[np.float64]
 
 
+_SERIES_TERMS = 100_000
+"""Most terms :func:`log_hyp2f1_series` adds before it gives up (NaN)."""
+
+
+def log_hyp2f1_series(a: Array, b: Array, c: Array, z: Array) -> Array:
+    """Return log 2F1(a, b; c; z) for a, b, c > 0 and 0 <= z < 1 by summing its series in logs.
+
+    Every term is positive, so the sum is accurate; it is slow only when z is
+    close to 1, which is why this is the fallback where scipy's ``hyp2f1``
+    returns NaN or infinity (large c with z close to 1).
+    """
+    a, b, c, z = np.broadcast_arrays(*(np.asarray(v, dtype=np.float64) for v in (a, b, c, z)))
+    log_sum = np.zeros(a.shape)
+    log_term = np.zeros(a.shape)
+    with np.errstate(divide="ignore"):
+        log_z = np.log(z)
+    active = np.flatnonzero(z > 0)
+    n = 0
+    while active.size and n < _SERIES_TERMS:
+        ratio = (a[active] + n) * (b[active] + n) / ((c[active] + n) * (n + 1.0))
+        log_term[active] += np.log(ratio) + log_z[active]
+        log_sum[active] = np.logaddexp(log_sum[active], log_term[active])
+        n += 1
+        # past the largest term the next ratios stay below `bound` < 1: the tail is a
+        # geometric series at most term * bound / (1 - bound)
+        bound = z[active] * np.maximum(
+            1.0, (a[active] + n) * (b[active] + n) / ((c[active] + n) * (n + 1.0))
+        )
+        with np.errstate(divide="ignore", invalid="ignore"):
+            tail = log_term[active] + np.log(bound) - np.log1p(-bound)
+        done = (bound < 1) & (tail < log_sum[active] - 36.0)
+        active = active[~done]
+    log_sum[active] = np.nan
+    return log_sum
+
+
+def log_hyp2f1(a: Array | float, b: Array | float, c: Array | float, z: Array) -> Array:
+    """Return log 2F1(a, b; c; z) for a, b, c > 0 and 0 <= z < 1.
+
+    scipy's ``hyp2f1`` where it returns a finite positive value, the series
+    (:func:`log_hyp2f1_series`) where it does not.
+    """
+    with np.errstate(all="ignore"):
+        value = np.asarray(hyp2f1(a, b, c, z), dtype=np.float64)
+        result = np.log(value)
+    bad = ~(np.isfinite(value) & (value > 0))
+    if bad.any():
+        shape = result.shape
+        a_, b_, c_, z_ = (
+            np.broadcast_to(np.asarray(v, dtype=np.float64), shape) for v in (a, b, c, z)
+        )
+        result = result.copy()
+        result[bad] = log_hyp2f1_series(a_[bad], b_[bad], c_[bad], z_[bad])
+    return result
+
+
 def log_hyp2f1_a_a1(a: Array, b: Array | float, z: Array) -> Array:
     """Return log 2F1(a, b; a + 1; z) for a, b > 0 and 0 <= z < 1 without overflow.
 
@@ -33,7 +89,7 @@ def log_hyp2f1_a_a1(a: Array, b: Array | float, z: Array) -> Array:
     """
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.asarray(
-            (1.0 - b) * np.log1p(-z) + np.log(hyp2f1(1.0, a + 1.0 - b, a + 1.0, z)),
+            (1.0 - b) * np.log1p(-z) + log_hyp2f1(1.0, a + 1.0 - b, a + 1.0, z),
             dtype=np.float64,
         )
 
@@ -114,7 +170,7 @@ def _bg_nbd_bracket(
     """Return (a+b+x-1)/(a-1) [1 - ((α+T)/(α+T+t))^(r+x) 2F1(r+x, b+x; a+b+x-1; t/(α+T+t))]."""
     z = t / (alpha + age + t)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        log_term = (r + x) * np.log1p(-z) + np.log(hyp2f1(r + x, b + x, a + b + x - 1.0, z))
+        log_term = (r + x) * np.log1p(-z) + log_hyp2f1(r + x, b + x, a + b + x - 1.0, z)
         return np.asarray((a + b + x - 1.0) / (a - 1.0) * -np.expm1(log_term), dtype=np.float64)
 
 
