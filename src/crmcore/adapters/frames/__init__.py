@@ -1,14 +1,19 @@
 """polars DataFrames for crmcore (extra ``frames``): records ↔ frames, rules → expressions.
 
-- :func:`to_frame` / :func:`from_frame` — customers, orders, activities and
-  survey answers as DataFrames and back (exactly, through the ``document``
-  column).
+- :func:`to_frame` / :func:`from_frame` — every aggregate (customers, leads,
+  opportunities, activities, cases, orders, survey answers, consents) as
+  DataFrames with flat, typed columns and back (exactly, through the
+  ``document`` column); custom fields as typed columns by a schema.
+- :func:`events_frame` / :func:`stage_changes_frame` — domain events (the
+  event history) as frames.
 - :func:`compile_to_polars` / :func:`select_ids` — a segment rule as a polars
   expression over a customers frame, with aggregates from the related frames;
   the same answers as in memory and in SQL.
 
-pandas users convert with polars' interop (``frame.to_pandas()``,
-``polars.from_pandas(df)``); crmcore does not import pandas.
+pandas users convert with polars' interop (``frame.to_pandas()``, which the
+``frames`` extra's pandas and pyarrow support, and ``polars.from_pandas(df)``);
+crmcore does not import pandas. Frames straight from SQL, without building
+records: :func:`crmcore.adapters.sql.frames.read_frame`.
 
 May import: ``crmcore.segments``, ``crmcore.serialization``, ``crmcore.domain``,
 ``crmcore.errors``, ``crmcore.clock``; polars.
@@ -27,26 +32,46 @@ else:
 
 from crmcore.adapters.frames.records import (
     ACTIVITY_SCHEMA,
+    CASE_SCHEMA,
+    CONSENT_SCHEMA,
     CUSTOMER_SCHEMA,
+    EVENT_SCHEMA,
+    LEAD_SCHEMA,
+    OPPORTUNITY_SCHEMA,
     ORDER_SCHEMA,
+    STAGE_CHANGE_SCHEMA,
     SURVEY_SCHEMA,
+    custom_columns,
     custom_json,
+    custom_schema_columns,
+    events_frame,
     from_frame,
     schema_of,
+    stage_changes_frame,
     to_frame,
 )
 from crmcore.adapters.frames.segments import FrameRule, compile_to_polars, select_ids
 
 __all__ = [
     "ACTIVITY_SCHEMA",
+    "CASE_SCHEMA",
+    "CONSENT_SCHEMA",
     "CUSTOMER_SCHEMA",
+    "EVENT_SCHEMA",
+    "LEAD_SCHEMA",
+    "OPPORTUNITY_SCHEMA",
     "ORDER_SCHEMA",
+    "STAGE_CHANGE_SCHEMA",
     "SURVEY_SCHEMA",
     "FrameRule",
     "compile_to_polars",
+    "custom_columns",
     "custom_json",
+    "custom_schema_columns",
+    "events_frame",
     "from_frame",
     "schema_of",
     "select_ids",
+    "stage_changes_frame",
     "to_frame",
 ]
