@@ -585,6 +585,31 @@ def _em_m(
 
 
 _PSEUDO_COUNT: Final = 1.0
+_EM_MAX_SHARED: Final = 6
+"""EM learns m from pairs whose blocking key at most this many records share.
+
+A key many records share — a switchboard number, an info@ mailbox, a common
+name in one city — pairs mostly different people who agree on the other
+fields that go with it (colleagues share a company and a city), which would
+teach EM that a different name is common among matches."""
+
+
+def _specific(table: FeatureTable, columns: Sequence[str], rows: Rows) -> npt.NDArray[np.int64]:
+    """Return how many records share each of ``rows``' key on ``columns`` (0 when missing)."""
+    n = len(table)
+    combined = np.zeros(n, dtype=np.int64)
+    valid = np.ones(n, dtype=bool)
+    for column in columns:
+        codes = table.codes[column].astype(np.int64)
+        valid &= codes >= 0
+        combined = combined * (int(codes.max(initial=-1)) + 2) + codes + 1
+    sizes = np.zeros(n, dtype=np.int64)
+    if valid.any():
+        _, inverse, counts = np.unique(combined[valid], return_inverse=True, return_counts=True)
+        sizes[valid] = counts[inverse]
+    return sizes[rows]
+
+
 _MIN_RULE_PAIRS: Final = 50
 
 
@@ -647,6 +672,7 @@ def estimate_model(
             for column in columns:
                 codes = table.codes[column]
                 mask &= (codes[left] == codes[right]) & (codes[left] >= 0)
+            mask &= _specific(table, columns, left) <= _EM_MAX_SHARED
             biased = set(columns)
             free = [k for k in everything if not comparison_columns(comparisons[k]) & biased]
             if int(mask.sum()) >= _MIN_RULE_PAIRS and free:
