@@ -13,6 +13,7 @@ Private to :mod:`crmcore.analytics`.
 
 from __future__ import annotations
 
+import functools
 from typing import TypeAlias
 
 import numpy as np
@@ -31,11 +32,28 @@ def _micros(moment: pendulum.DateTime) -> int:
     return int(moment.timestamp()) * _US + moment.microsecond
 
 
+_DAY_US = 86_400 * _US
+
+
 def _working_up_to(
     calendar: BusinessCalendar, low: int, high: int
 ) -> tuple[Micros, Micros, Micros]:
-    """Return the working intervals' begins, lengths and the working time before each."""
-    origin = pendulum.from_timestamp(low // _US, tz="UTC").add(microseconds=low % _US)
+    """Return the working intervals' begins, lengths and the working time before each.
+
+    The span is widened to whole UTC days (a day of margin each side) so that calls over
+    similar data share one cached table.
+    """
+    first_day = low // _DAY_US - 1
+    last_day = high // _DAY_US + 1
+    return _working_days(calendar, first_day, last_day)
+
+
+@functools.lru_cache(maxsize=64)
+def _working_days(
+    calendar: BusinessCalendar, first_day: int, last_day: int
+) -> tuple[Micros, Micros, Micros]:
+    origin = pendulum.from_timestamp(first_day * 86_400, tz="UTC")
+    high = (last_day + 1) * _DAY_US
     begins: list[int] = []
     lengths: list[int] = []
     for begin, end in calendar.intervals(origin):
@@ -47,6 +65,8 @@ def _working_up_to(
     starts = np.asarray(begins, dtype=np.int64)
     spans = np.asarray(lengths, dtype=np.int64)
     before = np.concatenate(([0], np.cumsum(spans)[:-1])).astype(np.int64)
+    for array in (starts, spans, before):
+        array.flags.writeable = False
     return starts, spans, before
 
 
@@ -85,7 +105,7 @@ def ends_working_time(moments: Micros, calendar: BusinessCalendar | None) -> npt
     if calendar is None or moments.size == 0:
         return np.ones(moments.size, dtype=np.bool_)
     low, high = int(moments.min()), int(moments.max())
-    begins, spans, _ = _working_up_to(calendar, low - 8 * 86_400 * _US, high)
+    begins, spans, _ = _working_up_to(calendar, low - 8 * _DAY_US, high)
     index = np.searchsorted(begins, moments, side="left") - 1
     safe = np.maximum(index, 0)
     inside: npt.NDArray[np.bool_] = (index >= 0) & (moments <= begins[safe] + spans[safe])
