@@ -139,7 +139,7 @@ RULES: dict[str, tuple[set[str], set[str]]] = {
 # Which adapter may use which third-party library: memory is stdlib only.
 ADAPTER_THIRD_PARTY = {
     "memory": set(),
-    "sql": {"sqlalchemy"},
+    "sql": {"sqlalchemy", "polars"},  # polars only in sql.frames: rows straight into frames
     "frames": {"polars"},
     "transfer": set(),
     "tabular": {"python_calamine"},
