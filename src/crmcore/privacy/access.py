@@ -54,6 +54,7 @@ May import: ``crmcore.domain``, ``crmcore.errors``; attrs.
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -250,7 +251,7 @@ def _role_name(value: str) -> str:
     return value.strip()
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, cache_hash=True)
 class Role:
     """A named set of grants, and whether the role sees sensitive fields masked.
 
@@ -293,7 +294,7 @@ def _cycle(parents: Mapping[str, str], team: str) -> str | None:
     return None
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, cache_hash=True)
 class TeamTree:
     """The team hierarchy: each team's parent team (teams without a parent are roots).
 
@@ -327,7 +328,7 @@ def _roles(value: Iterable[Role]) -> tuple[Role, ...]:
     return items
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, cache_hash=True)
 class AccessPolicy:
     """Every role and the team hierarchy; JSON-able through :meth:`to_dict` / :meth:`from_dict`."""
 
@@ -540,7 +541,7 @@ def _some_role(instance: Actor, _: attrs.Attribute[frozenset[str]], value: froze
         raise InvalidValueError("roles", instance.user, "an actor needs at least one role")
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(kw_only=True, cache_hash=True)
 class Actor:
     """The user acting: id, roles, teams, and the records shared with them or their teams.
 
@@ -613,13 +614,20 @@ def access_filter(
 ) -> AccessFilter:
     """Resolve what ``actor`` may reach for ``action`` on ``record_type`` records.
 
-    Team trees are expanded here, so adapters get plain lists of team ids.
+    Team trees are expanded here, so adapters get plain lists of team ids. Policies
+    and actors are values, so the last few thousand answers are cached.
 
     Raises:
         InvalidValueError: If the action or record type is unknown, or the actor
             has a role the policy does not define.
     """
-    act, kind = Action(action), RecordType(record_type)
+    return _resolve(policy, actor, Action(action), RecordType(record_type))
+
+
+@functools.lru_cache(maxsize=4096)
+def _resolve(policy: AccessPolicy, actor: Actor, act: Action, kind: RecordType) -> AccessFilter:
+    # Policies and actors are values (their hashes are cached): an actor's next request
+    # resolves with one lookup.
     scopes = _granted(policy, actor, act, kind)
     if Scope.ALL in scopes:
         return AccessFilter(record_type=kind, everything=True)

@@ -24,12 +24,14 @@ May import: ``crmcore.adapters.sql``, ``crmcore.privacy``, ``crmcore.domain``,
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.elements import BinaryExpression, ColumnElement
 
 from crmcore.adapters.sql.segments import SUPPORTED_DIALECTS
 from crmcore.adapters.sql.session import translating
@@ -100,21 +102,26 @@ _CLASSES: Mapping[RecordType, type[Any]] = {
 }
 
 
+def _equal(column: sa.ColumnElement[Any], value: str) -> ColumnElement[bool]:
+    # The constructs themselves: going through the column's operators costs twice as much.
+    bound = sa.bindparam(column.key, value, type_=column.type, unique=True)
+    return BinaryExpression(column, bound, operators.eq)
+
+
 def _is_in(column: sa.ColumnElement[Any], values: frozenset[str]) -> ColumnElement[bool]:
     items = sorted(values)
     if len(items) == 1:
-        return column == items[0]
-    return column.in_(items)
+        return _equal(column, items[0])
+    bound = sa.bindparam(column.key, items, type_=column.type, unique=True, expanding=True)
+    return BinaryExpression(column, bound, operators.in_op)
 
 
-def compile_access(found: AccessFilter) -> ColumnElement[bool]:
-    """Compile a resolved access filter to a ``WHERE`` expression over its record type's table.
+_CACHE = 4096
+"""How many compiled filters (and their statements) are kept, least recently used out."""
 
-    >>> from crmcore.privacy.access import DEFAULT_POLICY, Actor, access_filter
-    >>> rep = Actor(user="u1", roles="rep", shared={"customer": ["c7", "c9"]})
-    >>> print(compile_access(access_filter(DEFAULT_POLICY, rep, "view", "customer")))
-    customers.owner = :owner_1 OR customers.owner IS NULL OR customers.id IN (__[POSTCOMPILE_id_1])
-    """
+
+@functools.lru_cache(maxsize=_CACHE)
+def _compiled(found: AccessFilter) -> ColumnElement[bool]:
     table = TABLES[found.record_type]
     c = table.c
     if found.everything:
@@ -131,7 +138,33 @@ def compile_access(found: AccessFilter) -> ColumnElement[bool]:
         terms.append(_is_in(c.id, found.ids))
     if not terms:
         return sa.false()
-    return sa.or_(*terms)
+    return terms[0] if len(terms) == 1 else sa.or_(*terms)
+
+
+def compile_access(found: AccessFilter) -> ColumnElement[bool]:
+    """Compile a resolved access filter to a ``WHERE`` expression over its record type's table.
+
+    Compiled filters are cached (an :class:`~crmcore.privacy.access.AccessFilter` is a
+    value): an actor's next request reuses the expression and its statements.
+
+    >>> from crmcore.privacy.access import DEFAULT_POLICY, Actor, access_filter
+    >>> rep = Actor(user="u1", roles="rep", shared={"customer": ["c7", "c9"]})
+    >>> print(compile_access(access_filter(DEFAULT_POLICY, rep, "view", "customer")))
+    customers.owner = :owner_1 OR customers.owner IS NULL OR customers.id IN (__[POSTCOMPILE_id_1])
+    """
+    return _compiled(found)
+
+
+@functools.lru_cache(maxsize=_CACHE)
+def _count_statement(found: AccessFilter) -> sa.Select[Any]:
+    table = TABLES[found.record_type]
+    return sa.select(sa.func.count()).select_from(table).where(_compiled(found))
+
+
+@functools.lru_cache(maxsize=_CACHE)
+def _document_statement(found: AccessFilter) -> sa.Select[Any]:
+    table = TABLES[found.record_type]
+    return sa.select(table.c.id, table.c.document).where(_compiled(found))
 
 
 def access_where(
@@ -210,8 +243,7 @@ def select_allowed(
         PayloadError: If a stored document is not a valid record.
     """
     _check_dialect(connection)
-    table = TABLES[found.record_type]
-    statement = sa.select(table.c.id, table.c.document).where(compile_access(found))
+    statement = _document_statement(found)
     with translating(_operation(found, "select")):
         rows = sorted(connection.execute(statement).all(), key=lambda row: str(row.id))
     conv = converter if converter is not None else make_converter()
@@ -275,7 +307,6 @@ def count_visible(
     """
     found = access_filter(policy, actor, action, record_type)
     _check_dialect(connection)
-    table = TABLES[found.record_type]
-    statement = sa.select(sa.func.count()).select_from(table).where(compile_access(found))
+    statement = _count_statement(found)
     with translating(_operation(found, "count")):
         return int(connection.execute(statement).scalar_one())
