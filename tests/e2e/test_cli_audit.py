@@ -3,7 +3,8 @@
 Each test writes a small SQLite database with an audit chain through the
 library, tampers with it as an attacker with database access would, and
 runs the real ``python -m crmcore`` process (on a pseudo-terminal and on
-pipes for the two main outcomes, piped for the others, to keep it quick): exit 0 when the chain holds, 3 naming the first bad entry, 2 for a
+pipes for the two main outcomes, piped for the others, to keep it quick):
+exit 0 when the chain holds, 3 naming the first bad entry, 2 for a
 database that cannot be read, and never a traceback.
 """
 
