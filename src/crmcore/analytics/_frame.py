@@ -29,6 +29,17 @@ _EXPECTED: Final[dict[Kind, str]] = {
 }
 
 
+_DTYPES: Final[dict[Kind, pl.DataType]] = {
+    "string": pl.String(),
+    "datetime": pl.Datetime("us", "UTC"),
+    "decimal": pl.Decimal(38, 6),
+    "int": pl.Int64(),
+    "date": pl.Date(),
+    "list": pl.List(pl.String()),
+}
+"""The contract's dtype of each kind: an all-null column (dtype ``Null``) is cast to it."""
+
+
 def _matches(dtype: pl.DataType, kind: Kind) -> bool:
     if kind == "any":
         return True
@@ -48,6 +59,9 @@ def _matches(dtype: pl.DataType, kind: Kind) -> bool:
 def require(frame: object, name: str, columns: Mapping[str, Kind]) -> pl.DataFrame:
     """Return ``frame`` if it has every column of ``columns`` with the right dtype.
 
+    A column that is all null without a dtype (``pl.Null``, as polars infers for
+    ``[None, None]``) is accepted and cast to the contract's dtype.
+
     Raises:
         PayloadError: Naming the frame and every missing or mistyped column.
     """
@@ -66,6 +80,9 @@ def require(frame: object, name: str, columns: Mapping[str, Kind]) -> pl.DataFra
             )
     if problems:
         raise PayloadError(f"{name} frame", problems)
+    untyped = [c for c, kind in columns.items() if kind != "any" and schema[c] == pl.Null]
+    if untyped:
+        frame = frame.with_columns(pl.col(c).cast(_DTYPES[columns[c]]) for c in untyped)
     return frame
 
 

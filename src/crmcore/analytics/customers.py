@@ -299,7 +299,7 @@ def churn_rate(
     'churn rate: 0.25 (ratio 0–1; 1 / 4)'
     """
     rule = lost if lost is not None else EnteredStage()
-    table, columns = _start_and_end(
+    table, _ = _start_and_end(
         customers, period=period, lost=rule, stage_changes=stage_changes, orders=orders, by=by
     )
     start = int(table["at_start"].sum())
@@ -315,9 +315,7 @@ def churn_rate(
         numerator=gone,
         denominator=start,
         period=period,
-        table=table.with_columns(ratio_expr("lost", "at_start").alias("churn_rate"))
-        if columns
-        else None,
+        table=table.with_columns(ratio_expr("lost", "at_start").alias("churn_rate")),
     )
 
 

@@ -598,8 +598,9 @@ def weighted_pipeline(
 
     Returns:
         ``table`` has the groups, ``currency, opportunities, amount, weighted``
-        (rounded half-even to 0.01); ``value`` is the weighted total when there
-        is one currency.
+        (rounded half-even to 0.01); ``value`` is the weighted total when the open
+        opportunities are all in one currency (``None`` when there are none, or
+        several currencies).
 
     Raises:
         PayloadError: If the frame lacks a column or has the wrong dtype.
