@@ -387,3 +387,10 @@ def test_a_period_must_end_after_it_starts_and_be_aware() -> None:
         Period(pendulum.naive(2026, 1, 1), t(3, 1))
     with pytest.raises(InvalidValueError, match="every"):
         MARCH.buckets("fortnight")
+
+
+def test_a_period_of_days_before_an_instant_ends_at_it() -> None:
+    period = Period.days_before(t(3, 31), 30)
+    assert (period.start, period.end) == (t(3, 1), t(3, 31))
+    assert period.contains(t(3, 1))
+    assert not period.contains(t(3, 31))

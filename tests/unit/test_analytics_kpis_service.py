@@ -287,3 +287,21 @@ def test_csat_and_ces() -> None:
     assert ces.value == 3.0
     assert ces.interval == pytest.approx((max(1.0, 3 - 1.96 * 1.0), 3 + 1.96 * 1.0), abs=1e-3)
     assert customer_effort_score(answers("ces", [5]), period=MARCH).interval is None
+
+
+def test_a_hand_built_frame_with_all_null_columns_is_read_with_the_contract_dtypes() -> None:
+    # polars gives a column of only None the Null dtype; it is taken as the contract's
+    # Datetime("us", "UTC"): one case opened, none answered, still open.
+    untyped = pl.DataFrame(
+        {
+            "id": ["k1"],
+            "severity": ["low"],
+            "opened_at": [t(3, 2)],
+            "first_response_at": [None],
+            "resolved_at": [None],
+            "closed_at": [None],
+        }
+    )
+    assert untyped.schema["resolved_at"] == pl.Null
+    assert first_response_time(untyped, period=MARCH).denominator == 0
+    assert backlog(untyped, period=MARCH).value == 1
