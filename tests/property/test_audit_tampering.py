@@ -62,7 +62,7 @@ def build(drafts: list[AuditDraft]) -> list[AuditEntry]:
 
 
 _FIELDS: dict[str, Any] = {
-    "at": lambda e: e.at.add(microseconds=1),
+    "at_text": lambda e: e.at_text[:-2] + ("1Z" if e.at_text[-2] != "1" else "2Z"),
     "actor": lambda e: e.actor + "x",
     "action": lambda e: "delete" if e.action != "delete" else "read",
     "record_type": lambda e: "lead" if e.record_type != "lead" else "customer",

@@ -267,18 +267,29 @@ def test_a_stored_row_is_read_back_equal() -> None:
     assert row == entry
 
 
-def test_a_stored_row_with_an_unreadable_time_is_refused() -> None:
+def test_a_stored_row_with_an_unreadable_time_is_read_and_fails_verification() -> None:
     entry = chain(1)[0]
+    row = AuditEntry.from_row(
+        sequence=1,
+        at="2026-03-01 09:30:00",
+        actor=entry.actor,
+        action=str(entry.action),
+        record_type=entry.record_type,
+        record_id=entry.record_id,
+        subject=entry.subject,
+        payload_digest=entry.payload_digest,
+        previous_hash=entry.previous_hash,
+        hash=entry.hash,
+    )
     with pytest.raises(InvalidValueError):
-        AuditEntry.from_row(
-            sequence=1,
-            at="2026-03-01 09:30:00",
-            actor=entry.actor,
-            action=str(entry.action),
-            record_type=entry.record_type,
-            record_id=entry.record_id,
-            subject=entry.subject,
-            payload_digest=entry.payload_digest,
-            previous_hash=entry.previous_hash,
-            hash=entry.hash,
-        )
+        _ = row.at
+    broken = verify([row]).first_break
+    assert broken is not None
+    assert broken.fault is ChainFault.MODIFIED
+
+
+def test_an_entry_reads_its_time_back_as_a_utc_instant() -> None:
+    entry = chain(1)[0]
+    assert (entry.at_text, entry.at) == ("2026-03-01T09:30:00.000250Z", AT)
+    with pytest.raises(InvalidValueError):
+        attrs.evolve(entry, at_text="2026-03-01T09:30:00Z")

@@ -96,6 +96,7 @@ MAX_ID_LENGTH = 128
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _SALT = re.compile(r"[0-9a-f]{32}")
 _ACTION = re.compile(r"[a-z][a-z0-9_]{0,31}")
+_INSTANT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z")
 _UTC = pendulum.UTC
 
 
@@ -200,8 +201,7 @@ def payload_digest(salt: str, payload_text: str) -> str:
     return hashlib.sha256(f"{salt}\n{payload_text}".encode()).hexdigest()
 
 
-def _hashed(
-    *,
+def _hashed(  # noqa: PLR0917 - positional on purpose: verify calls it once per entry
     sequence: int,
     at_text: str,
     actor: str,
@@ -215,7 +215,7 @@ def _hashed(
     """Return the entry hash: SHA-256 of the canonical JSON of the fields (keys sorted)."""
     q = encode_basestring
     text = (
-        f'{{"action":{q(action)},"actor":{q(actor)},"at":"{at_text}",'
+        f'{{"action":{q(action)},"actor":{q(actor)},"at":{q(at_text)},'
         f'"payload_digest":{q(digest)},"previous_hash":{q(previous_hash)},'
         f'"record_id":{q(record_id)},"record_type":{q(record_type)},"sequence":{sequence},'
         f'"subject":{"null" if subject is None else q(subject)},"v":{CHAIN_VERSION}}}'
@@ -312,9 +312,12 @@ class AuditDraft:
 class AuditEntry:
     """One link of the audit chain, as stored.
 
+    The time is kept as the canonical text the hash covers (:attr:`at_text`,
+    ``2026-03-01T09:00:00.000000Z``); :attr:`at` reads it as a UTC instant.
+
     Attributes:
         sequence: Its place in the chain, from 1, without gaps.
-        at: When it happened (UTC, microseconds).
+        at_text: When it happened: UTC, microseconds, ``YYYY-MM-DDTHH:MM:SS.ffffffZ``.
         actor: Who did it.
         action: What was done.
         record_type: The kind of record.
@@ -326,7 +329,7 @@ class AuditEntry:
     """
 
     sequence: int = attrs.field(converter=_sequence)
-    at: pendulum.DateTime = attrs.field(converter=utc)
+    at_text: str = attrs.field()
     actor: str = attrs.field(converter=_actor)
     action: str = attrs.field(converter=_action)
     record_type: str = attrs.field(converter=_record_type)
@@ -336,23 +339,32 @@ class AuditEntry:
     previous_hash: str = attrs.field(validator=_hex64("previous_hash"))
     hash: str = attrs.field(validator=_hex64("hash"))
 
+    @at_text.validator
+    def _check_at_text(self, _attribute: object, value: object) -> None:
+        if not isinstance(value, str) or not _INSTANT.fullmatch(value):
+            raise InvalidValueError("at_text", value, "expected YYYY-MM-DDTHH:MM:SS.ffffffZ")
+
     @property
-    def at_text(self) -> str:
-        """The canonical text of :attr:`at` that the hash covers (``…T09:00:00.000000Z``)."""
-        return _instant(self.at)
+    def at(self) -> pendulum.DateTime:
+        """When it happened, as a UTC instant.
+
+        Raises:
+            InvalidValueError: If the stored text was tampered with into something unreadable.
+        """
+        return _parse_instant("at", self.at_text)
 
     def expected_hash(self) -> str:
         """Return the hash its fields give (equal to :attr:`hash` unless it was tampered with)."""
         return _hashed(
-            sequence=self.sequence,
-            at_text=_instant(self.at),
-            actor=self.actor,
-            action=self.action,
-            record_type=self.record_type,
-            record_id=self.record_id,
-            subject=self.subject,
-            digest=self.payload_digest,
-            previous_hash=self.previous_hash,
+            self.sequence,
+            self.at_text,
+            self.actor,
+            self.action,
+            self.record_type,
+            self.record_id,
+            self.subject,
+            self.payload_digest,
+            self.previous_hash,
         )
 
     @classmethod
@@ -372,27 +384,22 @@ class AuditEntry:
     ) -> AuditEntry:
         """Rebuild a stored entry from its columns, ``at`` in canonical text.
 
-        Storage adapters read entries with this: it parses ``at`` and checks
-        nothing else, so reading a long chain stays fast and a tampered row
-        is still read (for :func:`verify` to report) rather than refused.
-
-        Raises:
-            InvalidValueError: If ``at`` is not a canonical instant text.
+        Storage adapters read entries with this: it checks nothing, so
+        reading a long chain stays fast and a tampered row is still read
+        (for :func:`verify` to report) rather than refused.
         """
         entry = object.__new__(cls)
-        for name, value in (
-            ("sequence", sequence),
-            ("at", _parse_instant("at", at)),
-            ("actor", actor),
-            ("action", action),
-            ("record_type", record_type),
-            ("record_id", record_id),
-            ("subject", subject),
-            ("payload_digest", payload_digest),
-            ("previous_hash", previous_hash),
-            ("hash", hash),
-        ):
-            object.__setattr__(entry, name, value)
+        put = object.__setattr__
+        put(entry, "sequence", sequence)
+        put(entry, "at_text", at)
+        put(entry, "actor", actor)
+        put(entry, "action", action)
+        put(entry, "record_type", record_type)
+        put(entry, "record_id", record_id)
+        put(entry, "subject", subject)
+        put(entry, "payload_digest", payload_digest)
+        put(entry, "previous_hash", previous_hash)
+        put(entry, "hash", hash)
         return entry
 
 
@@ -412,19 +419,19 @@ def link(head: AuditEntry | Checkpoint | None, draft: AuditDraft) -> AuditEntry:
     digest = draft.digest
     at_text = _instant(draft.at)
     entry_hash = _hashed(
-        sequence=sequence,
-        at_text=at_text,
-        actor=draft.actor,
-        action=draft.action,
-        record_type=draft.record_type,
-        record_id=draft.record_id,
-        subject=draft.subject,
-        digest=digest,
-        previous_hash=previous,
+        sequence,
+        at_text,
+        draft.actor,
+        draft.action,
+        draft.record_type,
+        draft.record_id,
+        draft.subject,
+        digest,
+        previous,
     )
     return AuditEntry(
         sequence=sequence,
-        at=draft.at,
+        at_text=at_text,
         actor=draft.actor,
         action=draft.action,
         record_type=draft.record_type,
@@ -710,7 +717,17 @@ def verify(
                     detail=f"expected entry {expected}, found entry {sequence!r} again",
                 )
             )
-        if entry.hash != entry.expected_hash():
+        if entry.hash != _hashed(
+            sequence,
+            entry.at_text,
+            entry.actor,
+            entry.action,
+            entry.record_type,
+            entry.record_id,
+            entry.subject,
+            entry.payload_digest,
+            entry.previous_hash,
+        ):
             return report(
                 ChainBreak(
                     sequence=sequence,
