@@ -1,6 +1,7 @@
 """Benchmark the analytics KPIs on generated frames; three of them against hand-written polars.
 
 Run: ``python benchmarks/bench_kpis.py [--customers 20000] [--orders 200000] [--repeat 3]``
+or ``python benchmarks/bench_kpis.py --db sqlite:///demo.sqlite`` (a ``crmcore demo`` database)
 
 Builds seeded frames with the columns of the frame contract: ``customers``
 customers (and a quarter as many opportunities, cases and survey answers), their
@@ -12,6 +13,9 @@ lifecycle, opportunity and case stage changes, and ``orders`` orders. Then, best
   ``crmcore.matching`` over the customers) — and their total, against the issue's
   budget of 2 s for the whole set on the demo database (2,000 contacts; run with
   ``--customers 2000 --orders 20000`` for that size);
+* with ``--db URL`` the frames are read from a crmcore database instead
+  (``read_frame`` and the event history's stage changes), and the KPIs are timed on
+  them, with the time to read the frames;
 * repeat-purchase rate, win rate and backlog, each against the same figure written
   by hand in polars in the same run (``ratio`` = crmcore ÷ hand-written; the
   hand-written versions skip the column checks and the result object).
@@ -205,6 +209,27 @@ def frames(n: int, n_orders: int, seed: int = 7) -> dict[str, pl.DataFrame]:
     }
 
 
+def database_frames(url: str) -> tuple[dict[str, pl.DataFrame], float]:
+    """Return the frames of a crmcore database, and the seconds it took to read them."""
+    from crmcore.adapters.frames import stage_changes_frame  # noqa: PLC0415 - only with --db
+    from crmcore.adapters.sql import SqlStore, create_engine  # noqa: PLC0415 - only with --db
+    from crmcore.adapters.sql.frames import read_frame  # noqa: PLC0415 - only with --db
+
+    start = time.perf_counter()
+    engine = create_engine(url)
+    names = {
+        "customers": "customers",
+        "orders": "orders",
+        "opportunities": "opportunities",
+        "cases": "cases",
+        "responses": "survey_responses",
+    }
+    out = {key: read_frame(engine, table) for key, table in names.items()}
+    with SqlStore(engine).unit_of_work() as uow:
+        out["stage_changes"] = stage_changes_frame(uow.history.events(types=["StageChanged"]))
+    return out, time.perf_counter() - start
+
+
 def best(repeat: int, run: Callable[[], object]) -> float:
     times = []
     for _ in range(repeat):
@@ -214,62 +239,66 @@ def best(repeat: int, run: Callable[[], object]) -> float:
     return min(times)
 
 
-def every_kpi(data: dict[str, pl.DataFrame], *, dedupe: bool) -> list[tuple[str, float]]:
-    """Run every KPI once; return (name, seconds) per KPI."""
+def every_kpi(
+    data: dict[str, pl.DataFrame], *, dedupe: bool, at: pendulum.DateTime = AT
+) -> list[tuple[str, float]]:
+    """Run every KPI once over the year and the quarter before ``at``; return (name, seconds)."""
+    end = at.start_of("month")
+    year, quarter = Period(end.subtract(years=1), end), Period(end.subtract(months=3), end)
     customers, orders, changes = data["customers"], data["orders"], data["stage_changes"]
     opportunities, cases, responses = data["opportunities"], data["cases"], data["responses"]
     calendar = china_mainland()
     clusters = {"c0000000": "c0000000", "c0000001": "c0000000"}
     spend = {"wechat": Money("50000", "CNY"), "event": Money("20000", "CNY")}
     runs: list[tuple[str, Callable[[], object]]] = [
-        ("stage counts (monthly, 1 year)", lambda: stage_counts(customers, changes, period=YEAR)),
+        ("stage counts (monthly, 1 year)", lambda: stage_counts(customers, changes, period=year)),
         (
             "churn rate (churned stage)",
-            lambda: churn_rate(customers, period=QUARTER, stage_changes=changes),
+            lambda: churn_rate(customers, period=quarter, stage_changes=changes),
         ),
         (
             "churn rate (no purchase in 90 d)",
             lambda: churn_rate(
-                customers, period=QUARTER, lost=NoPurchaseWithin(days=90), orders=orders
+                customers, period=quarter, lost=NoPurchaseWithin(days=90), orders=orders
             ),
         ),
         (
             "retention rate by tier",
-            lambda: retention_rate(customers, period=QUARTER, stage_changes=changes, by="tier"),
+            lambda: retention_rate(customers, period=quarter, stage_changes=changes, by="tier"),
         ),
-        ("cohort retention (1 year)", lambda: cohort_retention(customers, orders, period=YEAR)),
-        ("repeat-purchase rate", lambda: repeat_purchase_rate(orders, period=QUARTER)),
-        ("CAC per channel", lambda: customer_acquisition_cost(customers, spend, period=QUARTER)),
-        ("historical CLV by tier", lambda: historical_clv(customers, orders, at=AT)),
-        ("opportunity funnel", lambda: stage_funnel(changes, period=YEAR)),
-        ("time in stage", lambda: stage_durations(changes, period=YEAR)),
-        ("win rate by owner", lambda: win_rate(opportunities, period=YEAR, by="owner")),
-        ("sales velocity", lambda: sales_velocity(opportunities, period=YEAR)),
-        ("weighted pipeline", lambda: weighted_pipeline(opportunities, at=AT)),
-        ("forecast by category", lambda: sales_forecast(opportunities, period=QUARTER)),
+        ("cohort retention (1 year)", lambda: cohort_retention(customers, orders, period=year)),
+        ("repeat-purchase rate", lambda: repeat_purchase_rate(orders, period=quarter)),
+        ("CAC per channel", lambda: customer_acquisition_cost(customers, spend, period=quarter)),
+        ("historical CLV by tier", lambda: historical_clv(customers, orders, at=at)),
+        ("opportunity funnel", lambda: stage_funnel(changes, period=year)),
+        ("time in stage", lambda: stage_durations(changes, period=year)),
+        ("win rate by owner", lambda: win_rate(opportunities, period=year, by="owner")),
+        ("sales velocity", lambda: sales_velocity(opportunities, period=year)),
+        ("weighted pipeline", lambda: weighted_pipeline(opportunities, at=at)),
+        ("forecast by category", lambda: sales_forecast(opportunities, period=quarter)),
         (
             "first response (CN calendar)",
             lambda: first_response_time(
-                cases, period=YEAR, calendar=calendar, stage_changes=changes
+                cases, period=year, calendar=calendar, stage_changes=changes
             ),
         ),
         (
             "resolution time (CN calendar)",
-            lambda: resolution_time(cases, period=YEAR, calendar=calendar, stage_changes=changes),
+            lambda: resolution_time(cases, period=year, calendar=calendar, stage_changes=changes),
         ),
         (
             "SLA attainment (CN calendar)",
-            lambda: sla_attainment(cases, period=YEAR, calendar=calendar, stage_changes=changes),
+            lambda: sla_attainment(cases, period=year, calendar=calendar, stage_changes=changes),
         ),
-        ("backlog (monthly)", lambda: backlog(cases, period=YEAR)),
-        ("reopen rate", lambda: reopen_rate(changes, period=YEAR)),
-        ("NPS", lambda: net_promoter_score(responses, period=YEAR)),
-        ("CSAT", lambda: customer_satisfaction(responses, period=YEAR)),
-        ("CES", lambda: customer_effort_score(responses, period=YEAR)),
+        ("backlog (monthly)", lambda: backlog(cases, period=year)),
+        ("reopen rate", lambda: reopen_rate(changes, period=year)),
+        ("NPS", lambda: net_promoter_score(responses, period=year)),
+        ("CSAT", lambda: customer_satisfaction(responses, period=year)),
+        ("CES", lambda: customer_effort_score(responses, period=year)),
         ("completeness", lambda: completeness(customers)),
         ("validity", lambda: validity(customers)),
         ("duplicate rate (given clusters)", lambda: duplicate_rate(customers, clusters=clusters)),
-        ("freshness", lambda: freshness(customers, at=AT)),
+        ("freshness", lambda: freshness(customers, at=at)),
     ]
     if dedupe:
         runs.append(("duplicate rate (crmcore.matching)", lambda: duplicate_rate(customers)))
@@ -329,12 +358,22 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=200_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--dedupe", action="store_true", help="also run crmcore.matching")
+    parser.add_argument("--db", default="", help="read the frames from this crmcore database")
     args = parser.parse_args()
-    print(f"building {args.customers:,} customers and {args.orders:,} orders …", flush=True)
-    data = frames(args.customers, args.orders)
-    every_kpi(data, dedupe=False)  # warm up (imports, calendar caches)
+    if args.db:
+        data, seconds = database_frames(args.db)
+        sizes = ", ".join(f"{len(frame):,} {name}" for name, frame in data.items())
+        print(f"read {sizes} from {args.db} in {seconds:.3f} s", flush=True)
+    else:
+        print(f"building {args.customers:,} customers and {args.orders:,} orders …", flush=True)
+        data = frames(args.customers, args.orders)
+    at = AT
+    if args.db:
+        latest = data["customers"]["updated_at"].max()
+        at = pendulum.instance(latest).add(days=1) if isinstance(latest, dt.datetime) else AT
+    every_kpi(data, dedupe=False, at=at)  # warm up (imports, calendar caches)
 
-    runs = [every_kpi(data, dedupe=args.dedupe) for _ in range(args.repeat)]
+    runs = [every_kpi(data, dedupe=args.dedupe, at=at) for _ in range(args.repeat)]
     fastest = {name: min(r[i][1] for r in runs) for i, (name, _) in enumerate(runs[0])}
     totals = [sum(t for _, t in r) for r in runs]
     print(f"\n{'KPI':40} {'seconds':>9}")
