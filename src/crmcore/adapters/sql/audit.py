@@ -2,12 +2,15 @@
 
 :class:`SqlAuditLog` implements :class:`~crmcore.ports.AuditLog` on the
 unit of work's connection, so an entry commits with the change it records.
-The first append of a transaction locks the chain's head row
+The first append of a transaction locks the chain's row in ``audit_chain``
 (``SELECT … FOR UPDATE`` on PostgreSQL and MariaDB; SQLite has a single
 writer, and a writer whose snapshot another commit made stale fails with
-:class:`~crmcore.errors.ConcurrencyError`); the transaction then appends
-after the head it holds, so two units of work never fork the chain, and
-a primary key on ``sequence`` refuses a fork even if the lock were skipped.
+:class:`~crmcore.errors.ConcurrencyError`), then reads the last entry with
+a locking read (the latest committed one, whatever the isolation level's
+snapshot); later appends of the transaction follow the entries it wrote.
+Two units of work never fork the chain, and the primary key on
+``sequence`` refuses a fork even if a host's isolation level let one
+through (:class:`~crmcore.errors.ConcurrencyError`: retry).
 
 >>> import pendulum
 >>> from crmcore.adapters.sql import SqlStore, create_engine, create_schema
@@ -41,7 +44,7 @@ from sqlalchemy.engine import Connection
 from crmcore.adapters.sql.session import SqlSession, translating
 from crmcore.adapters.sql.tables import audit_chain, audit_entries, audit_payloads
 from crmcore.clock import utc
-from crmcore.errors import InvalidValueError
+from crmcore.errors import ConcurrencyError, InvalidValueError
 from crmcore.privacy.audit import (
     GENESIS_HASH,
     AuditDraft,
@@ -72,16 +75,12 @@ _ENTRY_COLUMNS = (
     _e.previous_hash,
     _e.hash,
 )
-_HEAD = (
-    sa.select(audit_chain.c.sequence, audit_chain.c.hash)
-    .where(audit_chain.c.chain == CHAIN)
-    .with_for_update()
-)
-_LAST = sa.select(_e.sequence, _e.hash).order_by(_e.sequence.desc()).limit(1)
-_MOVE_HEAD = (
-    audit_chain.update()
-    .where(audit_chain.c.chain == CHAIN)
-    .values(sequence=sa.bindparam("new_sequence"), hash=sa.bindparam("new_hash"))
+_LOCK = sa.select(audit_chain.c.chain).where(audit_chain.c.chain == CHAIN).with_for_update()
+_LAST = (
+    sa.select(_e.sequence, _e.hash)
+    .order_by(_e.sequence.desc())
+    .limit(1)
+    .with_for_update(read=True)  # a locking read sees the latest commit, not an old snapshot
 )
 
 
@@ -124,24 +123,21 @@ class SqlAuditLog:
         self._held: tuple[object, Checkpoint] | None = None
 
     def _locked_head(self, conn: Connection) -> Checkpoint:
-        """Lock the head row (creating it the first time) and return the head."""
+        """Lock the chain (creating its row the first time) and return its head."""
         transaction = conn.get_transaction()
         if self._held is not None and self._held[0] is transaction:
             return self._held[1]
-        row = conn.execute(_HEAD).one_or_none()
-        if row is None:
-            # The first append ever (or a head row deleted): start from the last entry stored.
-            last = conn.execute(_LAST).one_or_none()
-            sequence, hash = (0, GENESIS_HASH) if last is None else (last[0], last[1])
+        if conn.execute(_LOCK).one_or_none() is None:
             try:
                 with conn.begin_nested():
-                    conn.execute(
-                        audit_chain.insert().values(chain=CHAIN, sequence=sequence, hash=hash)
-                    )
+                    conn.execute(audit_chain.insert().values(chain=CHAIN))
             except sa.exc.IntegrityError:
                 pass  # another unit of work created it first: lock theirs
-            row = conn.execute(_HEAD).one()
-        return Checkpoint(sequence=int(row[0]), hash=row[1])
+            conn.execute(_LOCK).one()
+        last = conn.execute(_LAST).one_or_none()
+        if last is None:
+            return Checkpoint(sequence=0, hash=GENESIS_HASH)
+        return Checkpoint(sequence=int(last[0]), hash=last[1])
 
     def append(self, draft: AuditDraft) -> AuditEntry:
         """Append ``draft`` after the chain's head (locked); return the stored entry.
@@ -156,6 +152,23 @@ class SqlAuditLog:
         with translating(operation):
             head = self._locked_head(conn)
             entry = link(head, draft)
+            self._insert_entry(conn, entry)
+            conn.execute(
+                audit_payloads.insert(),
+                {
+                    "sequence": entry.sequence,
+                    "subject": draft.subject,
+                    "payload": draft.payload_text,
+                    "salt": draft.salt,
+                    "erased_at": None,
+                },
+            )
+        self._held = (conn.get_transaction(), Checkpoint(sequence=entry.sequence, hash=entry.hash))
+        return entry
+
+    @staticmethod
+    def _insert_entry(conn: Connection, entry: AuditEntry) -> None:
+        try:
             conn.execute(
                 audit_entries.insert(),
                 {
@@ -171,19 +184,11 @@ class SqlAuditLog:
                     "hash": entry.hash,
                 },
             )
-            conn.execute(
-                audit_payloads.insert(),
-                {
-                    "sequence": entry.sequence,
-                    "subject": draft.subject,
-                    "payload": draft.payload_text,
-                    "salt": draft.salt,
-                    "erased_at": None,
-                },
-            )
-            conn.execute(_MOVE_HEAD, {"new_sequence": entry.sequence, "new_hash": entry.hash})
-        self._held = (conn.get_transaction(), Checkpoint.of(entry))
-        return entry
+        except sa.exc.IntegrityError as exc:  # the lock was bypassed: never fork, retry
+            raise ConcurrencyError(
+                f"append audit entry failed: entry {entry.sequence} was written concurrently;"
+                " retry the unit of work"
+            ) from exc
 
     def head(self) -> AuditEntry | None:
         """Return the last entry, or ``None`` when the chain is empty.

@@ -133,10 +133,10 @@ Tables and columns
 ``audit_payloads`` — the erasable side of each entry: ``sequence`` (PK),
     ``subject`` (indexed), ``payload`` (canonical JSON text, exactly as
     digested; NULL once erased), ``salt`` (NULL once erased), ``erased_at``.
-``audit_chain`` — the head of the chain, one row per chain (``chain`` PK,
-    ``"main"``): ``sequence`` and ``hash`` of the last entry. Appending locks
-    this row (``SELECT … FOR UPDATE`` on PostgreSQL and MariaDB; SQLite has
-    one writer), so concurrent units of work queue instead of forking the chain.
+``audit_chain`` — one row per chain (``chain`` PK, ``"main"``), the lock an
+    append takes (``SELECT … FOR UPDATE`` on PostgreSQL and MariaDB; SQLite
+    has one writer) before it reads the last entry, so concurrent units of
+    work queue instead of forking the chain.
 
 ``consent_ledger`` — the append-only consent ledger
     (:mod:`crmcore.privacy.consent`): ``seq`` (auto-increment PK, append
@@ -698,8 +698,6 @@ audit_chain = sa.Table(
     "audit_chain",
     metadata,
     sa.Column("chain", Text(16), primary_key=True),
-    sa.Column("sequence", _SEQUENCE, nullable=False),
-    sa.Column("hash", Text(_HASH_LENGTH), nullable=False),
     **_OPTIONS,
 )
 
