@@ -10,7 +10,7 @@ import pendulum
 import polars as pl
 import pytest
 
-from crmcore.analytics.kpi import DAYS, HOURS, Period
+from crmcore.analytics.kpi import DAYS, HOURS, Period, per_period
 from crmcore.analytics.sales import (
     FORECAST_CATEGORIES,
     STAGE_PROBABILITIES,
@@ -288,3 +288,15 @@ def test_forecast_by_category_with_an_overridden_mapping() -> None:
     assert FORECAST_CATEGORIES["proposal"] is ForecastCategory.BEST_CASE
     with pytest.raises(InvalidValueError, match="categories"):
         sales_forecast(OPPS, period=MARCH, categories={"proposal": "maybe"})
+
+
+def test_per_period_runs_a_kpi_over_each_month() -> None:
+    # January: nothing closed; February: x1 won (1/1); March: 2 of 3.
+    q1 = Period(t(1, 1), t(4, 1))
+    rows = per_period(win_rate, OPPS, period=q1).select("value", "numerator", "denominator")
+    assert rows.rows() == [(None, 0.0, 0), (1.0, 1.0, 1), (pytest.approx(2 / 3), 2.0, 3)]
+    # Money KPIs keep Decimals: the March forecast (CNY only) is closed 4000 + commit 0.
+    cny = OPPS.filter(pl.col("currency") == "CNY")
+    money = per_period(sales_forecast, cny, period=q1)
+    assert money.schema["value"] == pl.Decimal(38, 6)
+    assert money["value"].to_list()[2] == Decimal("4000")

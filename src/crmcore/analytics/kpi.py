@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Final
+from typing import Any, Final
 
 import attrs
 import pendulum
@@ -36,6 +37,7 @@ __all__ = [
     "RATIO",
     "Kpi",
     "Period",
+    "per_period",
 ]
 
 RATIO: Final = "ratio 0–1"
@@ -198,3 +200,59 @@ class Kpi:
         if self.numerator is not None and self.denominator is not None:
             counts = f"; {self.numerator} / {self.denominator}"
         return f"{self.name}: {value} ({self.unit}{counts})"
+
+
+def per_period(
+    kpi: Callable[..., Kpi], *args: Any, period: Period, every: str = "month", **kwargs: Any
+) -> pl.DataFrame:
+    """Run a KPI over each bucket of ``period`` and return its headline figures as a frame.
+
+    ``kpi`` is any KPI function taking ``period=``; ``args`` and ``kwargs`` are
+    passed on (``by=`` too, but only the headline values are kept: run the KPI on
+    one bucket to see its table).
+
+    Returns:
+        One row per bucket: ``bucket_start, bucket_end, value, numerator,
+        denominator`` (``value`` null where the KPI is undefined). Values and
+        numerators are Float64, or Decimal for money; denominators are counts.
+
+    Raises:
+        InvalidValueError: If ``every`` is not a bucket size.
+
+    >>> import polars as pl
+    >>> from crmcore.analytics.service import customer_satisfaction
+    >>> answers = pl.DataFrame({"csat": [5, 2, 4, 4],
+    ...     "responded_at": [pendulum.datetime(2026, m, 9) for m in (1, 1, 2, 2)]},
+    ...     schema_overrides={"responded_at": pl.Datetime("us", "UTC")})
+    >>> q1 = Period(pendulum.datetime(2026, 1, 1), pendulum.datetime(2026, 4, 1))
+    >>> per_period(customer_satisfaction, answers, period=q1).select("value", "denominator").rows()
+    [(0.5, 2), (1.0, 2), (None, 0)]
+    """
+    buckets = period.buckets(every)
+    results = [kpi(*args, period=bucket, **kwargs) for bucket in buckets]
+    figures = [r.value for r in results] + [r.numerator for r in results]
+    money = any(isinstance(v, Decimal) for v in figures)
+    dtype: pl.DataType = pl.Decimal(38, 6) if money else pl.Float64()
+    counted = all(isinstance(r.denominator, int | None) for r in results)
+
+    def column(values: list[Number | None]) -> list[Any]:
+        if money:
+            return [None if v is None else Decimal(str(v)) for v in values]
+        return [None if v is None else float(v) for v in values]
+
+    return pl.DataFrame(
+        {
+            "bucket_start": [b.start for b in buckets],
+            "bucket_end": [b.end for b in buckets],
+            "value": column([r.value for r in results]),
+            "numerator": column([r.numerator for r in results]),
+            "denominator": [r.denominator for r in results],
+        },
+        schema={
+            "bucket_start": pl.Datetime("us", "UTC"),
+            "bucket_end": pl.Datetime("us", "UTC"),
+            "value": dtype,
+            "numerator": dtype,
+            "denominator": pl.Int64() if counted else pl.Float64(),
+        },
+    )
