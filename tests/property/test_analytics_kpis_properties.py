@@ -343,6 +343,7 @@ def frames_of(
     return cases, changes
 
 
+@FEWER
 @given(a_case(), CALENDARS)
 def test_resolution_time_equals_the_calendar_s_business_time_between(
     drawn: tuple[Case, list[tuple[pendulum.DateTime, pendulum.DateTime]]],
