@@ -316,6 +316,7 @@ def duplicate_rate(
 
     Raises:
         PayloadError: If a frame lacks a column or has the wrong dtype.
+        ConfigurationError: If ``crmcore.matching`` runs and the ids are not unique.
 
     >>> import polars as pl
     >>> customers = pl.DataFrame({"id": ["a", "b", "c", "d"]})
