@@ -300,3 +300,19 @@ def test_per_period_runs_a_kpi_over_each_month() -> None:
     money = per_period(sales_forecast, cny, period=q1)
     assert money.schema["value"] == pl.Decimal(38, 6)
     assert money["value"].to_list()[2] == Decimal("4000")
+
+
+def test_time_in_stage_breaks_down_by_owner() -> None:
+    # u1 owns o1 and o2: first contact 1 and 3 days; u2 owns o5, still in first contact.
+    records = pl.DataFrame(
+        {"id": ["o1", "o2", "o5"], "owner": ["u1", "u1", "u2"], "created_at": [t(3, 1)] * 3},
+        schema_overrides={"created_at": UTC},
+    )
+    kpi = stage_durations(FUNNEL, period=MARCH, records=records, by="owner")
+    assert kpi.table is not None
+    rows = kpi.table.filter(pl.col("stage") == "first_contact").select("owner", "stays", "mean")
+    assert rows.rows() == [("u1", 2, 2.0)]
+    lead = kpi.table.filter(pl.col("stage") == "lead").select("owner", "stays", "mean")
+    assert lead.rows() == [("u1", 2, 1.0), ("u2", 1, 29.0)]
+    with pytest.raises(InvalidValueError, match="records"):
+        stage_durations(FUNNEL, period=MARCH, by="owner")

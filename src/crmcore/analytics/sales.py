@@ -305,6 +305,7 @@ def stage_durations(
     workflow: AnyWorkflow = OPPORTUNITY_WORKFLOW,
     records: pl.DataFrame | None = None,
     calendar: BusinessCalendar | None = None,
+    by: str | Sequence[str] | None = None,
 ) -> Kpi:
     """Return how long records stayed in each stage (time in stage), from consecutive moves.
 
@@ -319,15 +320,18 @@ def stage_durations(
         workflow: The workflow (default opportunities).
         records: The records frame, to measure the first stage from creation.
         calendar: Count business hours of this calendar (default: wall-clock days).
+        by: Columns of ``records`` to break the durations down by (``"owner"``).
 
     Returns:
         A tabular KPI: ``table`` has ``stage, stays, mean, median, p90``
         (in :data:`~crmcore.analytics.kpi.DAYS`, or business
-        :data:`~crmcore.analytics.kpi.HOURS` with a calendar), in workflow order;
-        ``value`` is the mean over every stay (``None`` when there is none).
+        :data:`~crmcore.analytics.kpi.HOURS` with a calendar), in workflow order
+        (per group first, with ``by``); ``value`` is the mean over every stay
+        (``None`` when there is none).
 
     Raises:
         PayloadError: If a frame lacks a column or has the wrong dtype.
+        InvalidValueError: If ``by`` is given without ``records``.
 
     >>> import polars as pl, pendulum
     >>> t = pendulum.datetime(2026, 3, 2)
@@ -339,6 +343,9 @@ def stage_durations(
     >>> stage_durations(changes, period=Period.month(2026, 3)).table.select("stage", "mean").rows()
     [('first_contact', 2.0), ('needs_analysis', 4.0)]
     """
+    columns = _by(by)
+    if columns and records is None:
+        raise InvalidValueError("records", None, "by= needs the records frame")
     moves = _moves(stage_changes, workflow, instant(period.end)).sort("entity_id", "at")
     stays = moves.select(
         "entity_id",
@@ -360,6 +367,12 @@ def stage_durations(
         )
         stays = pl.concat([firsts, stays])
     stays = stays.filter(pl.col("_out").is_not_null() & _in(period, "_out")).with_row_index("_key")
+    if columns and records is not None:
+        groups = require(records, "records", {"id": "string"})
+        group_columns(columns, groups, "records")
+        stays = stays.join(
+            groups.select(pl.col("id").alias("entity_id"), *columns), on="entity_id", how="left"
+        )
     if calendar is None:
         unit = DAYS
         length = (pl.col("_out") - pl.col("_in")).dt.total_microseconds() / 86_400_000_000
@@ -376,7 +389,7 @@ def stage_durations(
         schema={"stage": pl.String, "_rank": pl.Int64},
     )
     table = (
-        stays.group_by("stage")
+        stays.group_by(*columns, "stage")
         .agg(
             pl.len().cast(pl.Int64).alias("stays"),
             pl.col("_d").mean().alias("mean"),
@@ -384,7 +397,7 @@ def stage_durations(
             pl.col("_d").quantile(0.9, interpolation="linear").alias("p90"),
         )
         .join(order, on="stage", how="left")
-        .sort("_rank", "stage", nulls_last=True)
+        .sort(*columns, "_rank", "stage", nulls_last=True)
         .drop("_rank")
     )
     total = float(stays["_d"].sum()) if stays.height else 0.0
