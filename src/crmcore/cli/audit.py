@@ -25,6 +25,7 @@ from typing import Any
 from crmcore.adapters.sql import SqlStore
 from crmcore.cli.console import Console, Progress
 from crmcore.cli.io import InputError, database_url, open_store, require_database_file
+from crmcore.cli.text import PlainHelpFormatter
 from crmcore.errors import PayloadError
 from crmcore.ports import AuditLog
 from crmcore.privacy.audit import (
@@ -77,6 +78,7 @@ def add_parser(commands: Any) -> None:
     )
     check = actions.add_parser(
         "verify",
+        formatter_class=PlainHelpFormatter,
         help="check every entry, link and kept payload of the chain; name the first bad one",
         description="Check every entry, link and kept payload of the audit chain;"
         " exit 0 when it holds, 3 naming the first bad entry when it does not.",
@@ -92,6 +94,7 @@ def add_parser(commands: Any) -> None:
     check.set_defaults(run=run_verify)
     head = actions.add_parser(
         "checkpoint",
+        formatter_class=PlainHelpFormatter,
         help="print the chain's head as one line of JSON, for a witness to keep",
         description="Print the audit chain's head (sequence, hash, time) as one line of JSON.",
     )
