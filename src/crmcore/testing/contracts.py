@@ -27,6 +27,13 @@ drives your store and :class:`~crmcore.adapters.memory.MemoryStore` with the
 same random operations (a hypothesis ``RuleBasedStateMachine``) and checks
 that they answer alike.
 
+:class:`AuditLogContract` and :class:`ConsentLedgerContract` check the audit
+chain (:class:`~crmcore.ports.AuditLog`: numbering, links, read-back,
+rollback, payloads and their erasure, threads appending at once) and the
+consent ledger (:class:`~crmcore.ports.ConsentLedger`: append order,
+refusals, and ``may_process`` deciding from stored entries as from the
+entries appended); subclass them with the same ``store_factory`` fixture.
+
 May import: anything public in crmcore; hypothesis, pytest.
 """
 
