@@ -15,7 +15,7 @@ from polars.testing import assert_frame_equal
 from sqlalchemy.engine import Engine
 
 from crmcore.adapters.frames.records import to_frame
-from crmcore.adapters.sql import SqlStore, tables
+from crmcore.adapters.sql import SqlStore, create_engine, create_schema, tables
 from crmcore.adapters.sql.frames import FRAME_TABLES, read_frame
 from crmcore.domain import (
     Activity,
@@ -35,7 +35,7 @@ from crmcore.domain import (
     UserId,
     register_customer,
 )
-from crmcore.errors import InvalidValueError
+from crmcore.errors import InvalidValueError, StorageError
 from crmcore.testing import strategies as cst
 
 AGGREGATES: list[tuple[str, type[Any], Callable[[], st.SearchStrategy[Any]]]] = [
@@ -131,3 +131,14 @@ def test_a_where_condition_and_a_custom_schema_shape_the_loaded_frame(
 def test_an_unknown_table_is_an_invalid_value(sql_engine: Engine) -> None:
     with pytest.raises(InvalidValueError):
         read_frame(sql_engine, "event_outbox")
+
+
+def test_a_stored_value_crmcore_never_writes_is_a_storage_error() -> None:
+    engine = create_engine("sqlite://")
+    create_schema(engine)
+    _saved(engine, "customers", [_customer("c-1", "u-ana", {})])
+    with engine.begin() as conn:  # a row changed by other means
+        conn.exec_driver_sql("UPDATE customers SET created_at = 'yesterday'")
+    with pytest.raises(StorageError, match="read customers frame"):
+        read_frame(engine, "customers")
+    engine.dispose()

@@ -21,7 +21,7 @@ from typing import Any
 
 import attrs
 
-from crmcore.errors import InvalidValueError, MissingExtraError
+from crmcore.errors import InvalidValueError, MissingExtraError, StorageError
 
 try:
     import polars as pl
@@ -312,7 +312,8 @@ def read_frame(
     Raises:
         InvalidValueError: If ``name`` has no frame, a schema is given for a
             table without custom fields, or a custom value is not of its type.
-        StorageError: If the database fails.
+        StorageError: If the database fails, or a stored value has a form
+            crmcore does not write (rows written by other means).
 
     >>> from crmcore.adapters.sql import create_engine, create_schema
     >>> engine = create_engine("sqlite://")
@@ -344,6 +345,38 @@ def read_frame(
         c: _raw_dtype(dialect, layout.schema[c]) if c in layout.schema else pl.String()
         for c in columns
     }
+    try:
+        frame = _typed_frame(
+            rows, raw=raw, columns=columns, layout=layout, dialect=dialect, tags=tags
+        )
+    except (pl.exceptions.PolarsError, TypeError, ValueError, OverflowError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise StorageError(
+            f"read {name} frame", f"a stored value has another form: {reason}"
+        ) from exc
+    values: list[dict[str, Any]] = []
+    if "custom" in layout.schema:
+        try:
+            canonical, values = _canonical_custom(frame.get_column("custom").to_list())
+        except ValueError as exc:
+            raise StorageError(f"read {name} frame", f"not JSON: {exc}", field="custom") from exc
+        frame = frame.with_columns(pl.Series("custom", canonical, pl.String()))
+    frame = frame.select(list(layout.schema))
+    if custom_schema is not None:
+        ids = frame.get_column("id").to_list()
+        frame = frame.with_columns(custom_columns(ids, values, custom_schema))
+    return frame.sort("id")
+
+
+def _typed_frame(
+    rows: list[tuple[Any, ...]],
+    *,
+    raw: dict[str, pl.DataType],
+    columns: list[str],
+    layout: _Layout,
+    dialect: str,
+    tags: pl.DataFrame | None,
+) -> pl.DataFrame:
     frame = pl.DataFrame(rows, schema=raw, orient="row")
     frame = frame.with_columns(
         _typed(dialect, c, layout.schema[c]).alias(c) for c in columns if c in layout.schema
@@ -353,15 +386,7 @@ def read_frame(
         frame = frame.with_columns(_null_if_empty(c) for c in empties)
     if tags is not None:
         frame = _customers(frame, tags)
-    values: list[dict[str, Any]] = []
-    if "custom" in layout.schema:
-        canonical, values = _canonical_custom(frame.get_column("custom").to_list())
-        frame = frame.with_columns(pl.Series("custom", canonical, pl.String()))
-    frame = frame.select(list(layout.schema))
-    if custom_schema is not None:
-        ids = frame.get_column("id").to_list()
-        frame = frame.with_columns(custom_columns(ids, values, custom_schema))
-    return frame.sort("id")
+    return frame
 
 
 def _tags(conn: Connection, where: sa.ColumnElement[bool] | None) -> pl.DataFrame:
