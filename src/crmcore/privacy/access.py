@@ -660,21 +660,42 @@ class Decision:
         return self.allowed
 
 
-def _in_scope(scope: Scope, policy: AccessPolicy, actor: Actor, record: Any) -> str | None:
-    kind = record_type_of(record)
-    owner = getattr(record, "owner", None) if kind.has_owner else None
-    team = getattr(record, "team", None) if kind.has_team else None
+@functools.lru_cache(maxsize=256)
+def _table(policy: AccessPolicy) -> dict[tuple[str, Action, RecordType], frozenset[Scope]]:
+    """Every role's scopes by (role, action, record type), for per-record decisions."""
+    table: dict[tuple[str, Action, RecordType], set[Scope]] = {}
+    for role in policy.roles:
+        for g in role.grants:
+            table.setdefault((role.name, g.action, g.record_type), set()).add(g.scope)
+    return {key: frozenset(scopes) for key, scopes in table.items()}
+
+
+@functools.lru_cache(maxsize=4096)
+def _below(tree: TeamTree, teams: frozenset[TeamId]) -> frozenset[TeamId]:
+    return tree.below(teams)
+
+
+@functools.lru_cache(maxsize=4096)
+def _shared(actor: Actor, kind: RecordType) -> frozenset[str]:
+    return actor.shared_ids(kind)
+
+
+def _in_scope(
+    scope: Scope, policy: AccessPolicy, actor: Actor, kind: RecordType, record: Any
+) -> str | None:
+    owner = record.owner if kind.has_owner else None
+    team = record.team if kind.has_team else None
     if scope is Scope.ALL:
         return "every record"
     if scope is Scope.OWN and kind.has_owner and owner == actor.user:
         return f"owned by {actor.user!r}"
     if scope is Scope.TEAM and team is not None and team in actor.teams:
         return f"team {team!r} is the actor's"
-    if scope is Scope.TEAM_TREE and team is not None and team in policy.teams.below(actor.teams):
+    if scope is Scope.TEAM_TREE and team is not None and team in _below(policy.teams, actor.teams):
         return f"team {team!r} is the actor's or below it"
     if scope is Scope.UNASSIGNED and kind.has_owner and owner is None:
         return "no owner"
-    if scope is Scope.SHARED and record.id in actor.shared_ids(kind):
+    if scope is Scope.SHARED and record.id in _shared(actor, kind):
         return "shared with the actor"
     return None
 
@@ -695,14 +716,19 @@ def allows(policy: AccessPolicy, actor: Actor, action: Action | str, record: Any
         InvalidValueError: If the action is unknown, the record's type not covered
             or the actor has a role the policy does not define.
     """  # noqa: E501 - a doctest output line
-    act, kind = Action(action), record_type_of(record)
-    any_scope = False
+    act = action if isinstance(action, Action) else Action(action)
+    kind = record_type_of(record)
+    table = _table(policy)
+    granted: set[Scope] = set()
     for name in sorted(actor.roles):
-        scopes = policy.role(name).scopes(act, kind)
-        any_scope = any_scope or bool(scopes)
+        scopes = table.get((name, act, kind))
+        if scopes is None:
+            policy.role(name)  # an unknown role raises; a known one grants nothing here
+            continue
+        granted |= scopes
         for scope in _SCOPE_ORDER:
             if scope in scopes:
-                why = _in_scope(scope, policy, actor, record)
+                why = _in_scope(scope, policy, actor, kind, record)
                 if why is not None:
                     return Decision(
                         allowed=True,
@@ -710,17 +736,17 @@ def allows(policy: AccessPolicy, actor: Actor, action: Action | str, record: Any
                         scope=scope,
                     )
     roles = ", ".join(sorted(actor.roles))
-    if not any_scope:
+    if not granted:
         return Decision(allowed=False, reason=f"no role of the actor ({roles}) grants {act} {kind}")
-    granted = ", ".join(s.value for s in _SCOPE_ORDER if s in _granted(policy, actor, act, kind))
+    listed = ", ".join([s for s in _SCOPE_ORDER if s in granted])
     where = ""
     if kind.has_owner:
-        where += f" is owned by {getattr(record, 'owner', None)!r}"
+        where += f" is owned by {record.owner!r}"
     if kind.has_team:
-        where += f" in team {getattr(record, 'team', None)!r}"
+        where += f" in team {record.team!r}"
     return Decision(
         allowed=False,
-        reason=f"{roles} may {act} {kind} records only in scope {granted}; "
+        reason=f"{roles} may {act} {kind} records only in scope {listed}; "
         f"{kind} {record.id!r}{where or ' is outside them'}",
     )
 
