@@ -115,7 +115,22 @@ def instants(tz: str) -> st.SearchStrategy[pendulum.DateTime]:
 
 
 OWNERS = ("u-a", "u-b", "U-A", "u-é", "u-e", "u-a ")
-TEXTS = ("", "north", "North", "nörth", "no", "a b", "x%_y", "南方", "north ", "b", "ab")
+TEXTS = (
+    "",
+    "north",
+    "North",
+    "nörth",
+    "no",
+    "a b",
+    "x%_y",
+    "南方",
+    "north ",
+    "b",
+    "ab",
+    # newlines: '.' never matches one and '$' is the very end, on every backend
+    "north\n",
+    "a\nb",
+)
 DECIMALS = ("0", "12.5", "-3", "1000", "999.99", "abc", "1e3", "0.5")
 INTEGERS = (-5, 0, 3, 10, 1000)
 CHOICES = ("a", "b", "c")
@@ -255,7 +270,27 @@ TEXT_VALUES: dict[str, tuple[str, ...]] = {
     "merged_into": ("c000",),
 }
 FRAGMENTS = ("", "a", "A", "-", "é", "张", "Smith", "u-", "n", "%", "_")
-PATTERNS = ("^u-[a-b]$", "a", "^[A-Z]", "é|张", "^$", "b+", "th ?$", "^c0{2}[0-9]")
+PATTERNS = (
+    "^u-[a-b]$",
+    "a",
+    "^[A-Z]",
+    "é|张",
+    "^$",
+    "b+",
+    "th ?$",
+    "^c0{2}[0-9]",
+    # the dialect's edges: '.' and newlines, '$' before a final newline, counted repeats
+    # from zero, negated classes, groups, escapes
+    "^a.b$",
+    "h$",
+    "^.{2}$",
+    "n{0,3}o",
+    "[^a-z ]",
+    "(no|南)",
+    "^[a-z]+ ?$",
+    "x%_",
+    "\\.",
+)
 
 
 def _text_value(op: Op, pool: tuple[str, ...]) -> st.SearchStrategy[Any]:

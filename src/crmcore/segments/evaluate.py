@@ -20,7 +20,6 @@ import enum
 import hashlib
 import linecache
 import operator
-import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
@@ -38,6 +37,7 @@ from crmcore.domain.order import Order, OrderStatus
 from crmcore.domain.survey import SurveyResponse
 from crmcore.domain.values import Tag
 from crmcore.errors import InvalidValueError
+from crmcore.segments.pattern import compile_pattern
 from crmcore.segments.rule import (
     DECIMAL_TEXT,
     FIELDS,
@@ -194,8 +194,8 @@ def _test_value(op: Op, value: Value, kind: FieldKind | FieldType) -> Callable[[
         prefix = str(value)
         return lambda v: v is not None and v.startswith(prefix)
     if op is Op.MATCHES:
-        search = re.compile(str(value)).search
-        return lambda v: v is not None and search(v) is not None
+        search = compile_pattern(str(value)).search
+        return lambda v: v is not None and search(v)
     compare = _COMPARE[op]
     target = _parse(value, kind)
     return lambda v: v is not None and compare(v, target)
@@ -352,9 +352,12 @@ _INLINE_OPS: Mapping[Op, str] = {
     Op.NOT_IN: "{v} not in {k}",
     Op.CONTAINS: "{k} in {v}",
     Op.STARTS_WITH: "{v}.startswith({k})",
-    Op.MATCHES: "{k}({v}) is not None",
+    Op.MATCHES: "{k}({v})",
 }
 _MAX_INLINE_DEPTH = 24
+# A connective with more children is compiled in chunks of this many, each its own function:
+# one generated function with 10,000 closure arguments takes seconds to build.
+_MAX_INLINE_WIDTH = 64
 
 
 class _Emitter:
@@ -377,6 +380,8 @@ class _Emitter:
     def emit(self, node: Rule, depth: int = 0) -> str:
         if depth > _MAX_INLINE_DEPTH:
             return f"{self.constant(_compose(node, self.at, self.tz))}(c, x)"
+        if isinstance(node, And | Or) and len(node.rules) > _MAX_INLINE_WIDTH:
+            return f"{self.constant(_chunked(node, self.at, self.tz))}(c, x)"
         if isinstance(node, And):
             if not node.rules:
                 return "True"
@@ -404,7 +409,7 @@ class _Emitter:
         if node.op in (Op.IN, Op.NOT_IN):
             constant: object = frozenset(_parse(v, spec.kind) for v in _members(node.value))
         elif node.op is Op.MATCHES:
-            constant = re.compile(str(node.value)).search
+            constant = compile_pattern(str(node.value)).search
         else:
             constant = _parse(node.value, spec.kind)
         core = _INLINE_OPS[node.op].format(v=value, k=self.constant(constant))
@@ -423,6 +428,18 @@ def _compose(node: Rule, at: pendulum.DateTime, tz: Any) -> Predicate:
         inner = _compose(node.rule, at, tz)
         return lambda c, x: not inner(c, x)
     return _function(node, at, tz)
+
+
+def _chunked(node: And | Or, at: pendulum.DateTime, tz: Any) -> Predicate:
+    """Compile a wide connective as one generated function per chunk of its children."""
+    kind = And if isinstance(node, And) else Or
+    parts = tuple(
+        _function(kind(node.rules[start : start + _MAX_INLINE_WIDTH]), at, tz)
+        for start in range(0, len(node.rules), _MAX_INLINE_WIDTH)
+    )
+    if kind is And:
+        return lambda c, x: all(p(c, x) for p in parts)
+    return lambda c, x: any(p(c, x) for p in parts)
 
 
 def _register_source(source: str) -> str:

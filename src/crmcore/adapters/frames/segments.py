@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import operator
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from decimal import Decimal
 from typing import Any, cast
 
@@ -31,6 +31,7 @@ from crmcore.domain.custom import FieldType
 from crmcore.domain.ids import CustomerId
 from crmcore.domain.order import OrderStatus
 from crmcore.errors import InvalidValueError
+from crmcore.segments.pattern import Engine, render_pattern
 from crmcore.segments.rule import (
     DECIMAL_TEXT,
     FIELDS,
@@ -110,7 +111,7 @@ def _text_test(column: pl.Expr, op: Op, value: Value) -> pl.Expr:
     if op is Op.STARTS_WITH:
         return column.str.starts_with(str(value))
     if op is Op.MATCHES:
-        return column.str.contains(str(value))
+        return column.str.contains(render_pattern(str(value), Engine.POLARS))
     return _compare(column, op, value)
 
 
@@ -129,6 +130,7 @@ class _Compiler:
         self.at = utc(at)
         self.tz = tz
         self.aggregates: list[_Aggregate] = []
+        self.names: dict[Hashable, str] = {}
 
     def clip(self, window: Any) -> Span:
         if window is None:
@@ -136,23 +138,35 @@ class _Compiler:
         return resolve(window, at=self.at, tz=self.tz).clipped(self.at)
 
     def aggregate(
-        self, source: str, build: Callable[[pl.LazyFrame], pl.LazyFrame], fill: Any = None
+        self,
+        key: Hashable,
+        source: str,
+        build: Callable[[pl.LazyFrame], pl.LazyFrame],
+        fill: Any = None,
     ) -> str:
-        name = f"__segment_{len(self.aggregates)}"
-        self.aggregates.append(_Aggregate(name, source, build, fill))
+        """Return the column of the aggregate ``key`` names, adding it the first time.
+
+        Conditions that need the same aggregate (``OrderCount`` tests of one
+        window with different bounds) share one grouped join.
+        """
+        name = self.names.get(key)
+        if name is None:
+            name = f"__segment_{len(self.aggregates)}"
+            self.names[key] = name
+            self.aggregates.append(_Aggregate(name, source, build, fill))
         return name
 
     def compile(self, node: Rule) -> pl.Expr:
+        # n-ary: a chain of binary & or | makes polars' optimiser quadratic in time and memory
+        # (a flat And of 2,000 tests took 37 s and 1.9 GB).
         if isinstance(node, And):
-            result = pl.lit(value=True)
-            for child in node.rules:
-                result = result & self.compile(child)
-            return result
+            if not node.rules:
+                return pl.lit(value=True)
+            return pl.all_horizontal([self.compile(child) for child in node.rules])
         if isinstance(node, Or):
-            result = pl.lit(value=False)
-            for child in node.rules:
-                result = result | self.compile(child)
-            return result
+            if not node.rules:
+                return pl.lit(value=False)
+            return pl.any_horizontal([self.compile(child) for child in node.rules])
         if isinstance(node, Not):
             return ~self.compile(node.rule)
         return self.leaf(node).fill_null(value=False)
@@ -230,6 +244,7 @@ class _Compiler:
             window = resolve(node.window, at=self.at, tz=self.tz)
             cutoff = _instant(self.at)
             name = self.aggregate(
+                ("last order",),
                 "orders",
                 lambda f: (
                     f.filter(paid & (pl.col("ordered_at") <= cutoff))
@@ -238,26 +253,37 @@ class _Compiler:
                 ),
             )
             return pl.col(name).is_not_null() & _in_span(pl.col(name), window)
-        where = paid & _in_span(pl.col("ordered_at"), self.clip(node.window))
+        span = self.clip(node.window)
+        where = paid & _in_span(pl.col("ordered_at"), span)
         if isinstance(node, OrderCount):
             name = self.aggregate(
-                "orders", lambda f: f.filter(where).group_by("customer_id").agg(pl.len()), 0
+                ("order count", span),
+                "orders",
+                lambda f: f.filter(where).group_by("customer_id").agg(pl.len()),
+                0,
             )
             return _compare(pl.col(name), node.op, node.value)
         where = where & (pl.col("currency") == node.currency)
         target = pl.lit(int(node.value * _MICROS), dtype=pl.Int128)
         if isinstance(node, OrderTotal):
             name = self.aggregate(
+                ("order total", span, node.currency),
                 "orders",
                 lambda f: f.filter(where).group_by("customer_id").agg(micros.sum()),
                 0,
             )
             return _compare(pl.col(name), node.op, target)
         total = self.aggregate(
-            "orders", lambda f: f.filter(where).group_by("customer_id").agg(micros.sum()), 0
+            ("order total", span, node.currency),
+            "orders",
+            lambda f: f.filter(where).group_by("customer_id").agg(micros.sum()),
+            0,
         )
         count = self.aggregate(
-            "orders", lambda f: f.filter(where).group_by("customer_id").agg(pl.len()), 0
+            ("order count", span, node.currency),
+            "orders",
+            lambda f: f.filter(where).group_by("customer_id").agg(pl.len()),
+            0,
         )
         # avg op v  <=>  count > 0 and total op v * count: exact, no division.
         scaled = pl.col(count).cast(pl.Int128) * target
@@ -270,6 +296,7 @@ class _Compiler:
             window = resolve(node.window, at=self.at, tz=self.tz)
             cutoff = _instant(self.at)
             name = self.aggregate(
+                ("last activity", tuple(kinds)),
                 "activities",
                 lambda f: (
                     f.filter(of_kind & (pl.col("occurred_at") <= cutoff))
@@ -278,9 +305,13 @@ class _Compiler:
                 ),
             )
             return pl.col(name).is_not_null() & _in_span(pl.col(name), window)
-        where = of_kind & _in_span(pl.col("occurred_at"), self.clip(node.window))
+        span = self.clip(node.window)
+        where = of_kind & _in_span(pl.col("occurred_at"), span)
         name = self.aggregate(
-            "activities", lambda f: f.filter(where).group_by("customer_id").agg(pl.len()), 0
+            ("activity count", tuple(kinds), span),
+            "activities",
+            lambda f: f.filter(where).group_by("customer_id").agg(pl.len()),
+            0,
         )
         return _compare(pl.col(name), node.op, node.value)
 
@@ -288,6 +319,7 @@ class _Compiler:
         metric = node.metric.value
         cutoff = _instant(self.at)
         name = self.aggregate(
+            ("latest survey", metric),
             "surveys",
             lambda f: (
                 f.filter(pl.col(metric).is_not_null() & (pl.col("responded_at") <= cutoff))

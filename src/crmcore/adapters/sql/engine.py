@@ -22,8 +22,15 @@ from sqlalchemy.pool import StaticPool
 
 from crmcore.adapters.sql.tables import metadata
 from crmcore.errors import ConfigurationError, StorageError
+from crmcore.segments.pattern import compile_pattern
 
-__all__ = ["configure_engine", "create_engine", "create_schema", "drop_schema"]
+__all__ = [
+    "configure_engine",
+    "create_engine",
+    "create_schema",
+    "drop_schema",
+    "register_sqlite_functions",
+]
 
 _SUPPORTED = "sqlite:///FILE, postgresql+psycopg://… or mysql+pymysql://…"
 _DRIVER_URLS = {
@@ -98,6 +105,31 @@ def _sqlite_begin(conn: Connection) -> None:
 
 def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None
+    register_sqlite_functions(dbapi_connection)
+
+
+def _crmcore_regexp(pattern: str | None, value: str | None) -> int | None:
+    if pattern is None or value is None:
+        return None
+    return int(compile_pattern(pattern).search(value))
+
+
+def register_sqlite_functions(dbapi_connection: Any) -> None:
+    """Register crmcore's SQL functions on a raw :mod:`sqlite3` connection.
+
+    ``crmcore_regexp(pattern, text)`` — the segment rules' regular-expression
+    dialect (:mod:`crmcore.segments.pattern`) in linear time, where SQLite's
+    usual ``REGEXP`` would hand the pattern to Python's backtracking ``re``.
+    :func:`configure_engine` registers it on every new connection; call this
+    for a connection made some other way.
+
+    >>> import sqlite3
+    >>> connection = sqlite3.connect(":memory:")
+    >>> register_sqlite_functions(connection)
+    >>> connection.execute("SELECT crmcore_regexp('^Sm.th$', 'Smith')").fetchone()
+    (1,)
+    """
+    dbapi_connection.create_function("crmcore_regexp", 2, _crmcore_regexp, deterministic=True)
 
 
 def _sqlite_wal(dbapi_connection: Any, _record: Any) -> None:

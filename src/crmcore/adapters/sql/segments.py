@@ -45,6 +45,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeEngine
 
+from crmcore.adapters.sql.engine import register_sqlite_functions
 from crmcore.adapters.sql.session import translating
 from crmcore.adapters.sql.tables import activities, customer_tags, customers, orders
 from crmcore.adapters.sql.tables import survey_responses as surveys
@@ -53,6 +54,7 @@ from crmcore.domain.custom import FieldType
 from crmcore.domain.ids import CustomerId
 from crmcore.domain.order import OrderStatus
 from crmcore.errors import InvalidValueError
+from crmcore.segments.pattern import Engine, render_pattern
 from crmcore.segments.rule import (
     FIELDS,
     ActivityCount,
@@ -173,10 +175,25 @@ def _text_test_sql(element: _TextTest, compiler: SQLCompiler, **kw: Any) -> str:
             position = f"instr({exact}, {right})"
         return f"{position} > 0" if op is Op.CONTAINS else f"{position} = 1"
     if op is Op.MATCHES:
+        # The dialect of crmcore.segments.pattern, written for this engine; SQLite runs
+        # crmcore's own linear-time matcher (registered on connect by configure_engine).
+        if dialect.name == "sqlite":
+            pattern = _pattern_param(element, compiler, Engine.PYTHON, **kw)
+            return f"crmcore_regexp({pattern}, {left})"
         if dialect.name == "postgresql":
-            return f"{ordered} ~ {right}"
-        return f"{exact} REGEXP {right}"
+            pattern = _pattern_param(element, compiler, Engine.POSTGRESQL, **kw)
+            return f"{ordered} ~ {pattern}"
+        pattern = _pattern_param(element, compiler, Engine.MARIADB, **kw)
+        return f"{exact} REGEXP {pattern}"
     raise UnsupportedRuleError(dialect.name, f"text {op.value}", "no such text operator")
+
+
+def _pattern_param(element: _TextTest, compiler: SQLCompiler, engine: Engine, **kw: Any) -> str:
+    """Bind the rule's pattern as written for ``engine`` (SQLite binds the dialect's own)."""
+    pattern = str(element.right[0].value)
+    if engine is not Engine.PYTHON:
+        pattern = render_pattern(pattern, engine)
+    return str(compiler.process(sa.bindparam(None, pattern, type_=sa.String()), **kw))
 
 
 class _JsonValue(ColumnElement[Any]):
@@ -683,6 +700,8 @@ def select_customer_ids(
     check_dialect(connection.dialect.name, type(rule).__name__)
     query = customer_query(rule, at=at, tz=tz)
     with translating(segment_operation(rule)):
+        if connection.dialect.name == "sqlite":  # a connection made without configure_engine
+            register_sqlite_functions(connection.connection.driver_connection)
         rows = connection.execute(query).scalars().all()
     return [CustomerId(str(r)) for r in rows]
 
