@@ -147,6 +147,41 @@ def customer_history(draw: st.DrawFn) -> tuple[pl.DataFrame, pl.DataFrame, pl.Da
     return customers, changes, order_frame
 
 
+def reference_customers(
+    history: tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame],
+    lost: NoPurchaseWithin | None,
+    t: dt.datetime,
+) -> set[str]:
+    """The customers at ``t``, the slow way: one customer and one event at a time."""
+    customers, changes, orders = history
+    out = set()
+    for cid, created, current, merged in customers.select(
+        "id", "created_at", "lifecycle_stage", "merged_into"
+    ).iter_rows():
+        if merged is not None or created >= t:
+            continue
+        if lost is None:
+            moves = [
+                (at, old, new)
+                for eid, old, new, at in changes.select(
+                    "entity_id", "from_stage", "to_stage", "at"
+                ).iter_rows()
+                if eid == cid
+            ]
+            before = [m for m in moves if m[0] < t]
+            stage = before[-1][2] if before else moves[0][1] if moves else current
+            if stage != "churned":
+                out.add(cid)
+        elif any(
+            who == cid and status == "paid" and t - dt.timedelta(days=lost.days) <= when < t
+            for who, when, status in orders.select(
+                "customer_id", "ordered_at", "status"
+            ).iter_rows()
+        ):
+            out.add(cid)
+    return out
+
+
 @FEWER
 @given(customer_history(), st.one_of(st.none(), st.builds(NoPurchaseWithin, st.integers(1, 60))))
 def test_churn_and_retention_are_shares_that_add_up_to_one(
@@ -156,6 +191,9 @@ def test_churn_and_retention_are_shares_that_add_up_to_one(
     churn = churn_rate(customers, period=MARCH, lost=lost, stage_changes=changes, orders=orders)
     kept = retention_rate(customers, period=MARCH, lost=lost, stage_changes=changes, orders=orders)
     assert churn.denominator == kept.denominator
+    start = reference_customers(history, lost, MARCH.start)
+    end = reference_customers(history, lost, MARCH.end)
+    assert (churn.numerator, churn.denominator) == (len(start - end), len(start))
     if churn.value is None or kept.value is None:
         assert churn.denominator == 0
         assert kept.value is None

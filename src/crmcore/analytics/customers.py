@@ -4,7 +4,8 @@ Every function takes polars frames with the columns of the frame contract
 (:mod:`crmcore.adapters.frames`): ``customers``, ``orders`` and
 ``stage_changes``. Merged customers (``merged_into`` set) are left out
 everywhere: they are duplicates of the customer they were merged into.
-Only paid orders count as purchases (``status == "paid"``).
+Only paid orders count as purchases (``status == "paid"``). Stage changes at the
+same instant are taken in the frame's order (the event history's order).
 
 "A customer at an instant ``t``" means: registered before ``t``
 (``created_at < t``) and not lost at ``t``, where *lost* is one of
@@ -148,7 +149,11 @@ def _stage_at(
     customers: pl.DataFrame, moves: pl.DataFrame, moments: Sequence[dt.datetime]
 ) -> pl.DataFrame:
     """Return ``(id, _at, stage)`` for every customer registered before each instant."""
-    first = moves.sort("at").group_by("id").agg(pl.col("from_stage").first().alias("_first"))
+    first = (
+        moves.sort("at", maintain_order=True)
+        .group_by("id")
+        .agg(pl.col("from_stage").first().alias("_first"))
+    )
     grid = (
         customers.select("id", "created_at", "lifecycle_stage")
         .join(_instants(moments), how="cross")
@@ -157,7 +162,7 @@ def _stage_at(
         .sort("_at")
     )
     last = grid.join_asof(
-        moves.select("id", "at", "to_stage").sort("at"),
+        moves.select("id", "at", "to_stage").sort("at", maintain_order=True),
         left_on="_at",
         right_on="at",
         by="id",

@@ -212,7 +212,7 @@ def stage_funnel(
     end = instant(period.end)
     moves = _moves(stage_changes, workflow, end)
     first = (
-        moves.sort("at")
+        moves.sort("at", maintain_order=True)
         .group_by("entity_id")
         .agg(pl.col("at").first().alias("_first_at"), pl.col("from_stage").first().alias("_entry"))
     )
@@ -346,7 +346,9 @@ def stage_durations(
     columns = _by(by)
     if columns and records is None:
         raise InvalidValueError("records", None, "by= needs the records frame")
-    moves = _moves(stage_changes, workflow, instant(period.end)).sort("entity_id", "at")
+    moves = _moves(stage_changes, workflow, instant(period.end)).sort(
+        "entity_id", "at", maintain_order=True
+    )
     stays = moves.select(
         "entity_id",
         pl.col("to_stage").alias("stage"),

@@ -94,7 +94,7 @@ def _pauses(stage_changes: object | None, workflow: Workflow[Any, Any]) -> pl.Da
     moves = (
         require(stage_changes, "stage_changes", _CHANGES)
         .filter((pl.col("entity") == workflow.entity) & (pl.col("workflow") == workflow.name))
-        .sort("entity_id", "at")
+        .sort("entity_id", "at", maintain_order=True)
         .with_columns(pl.col("at").shift(-1).over("entity_id").alias("_next"))
     )
     return moves.filter(pl.col("to_stage") == CaseStatus.WAITING_ON_CUSTOMER.value).select(
