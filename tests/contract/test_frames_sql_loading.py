@@ -74,7 +74,7 @@ def test_a_frame_loaded_from_sql_equals_to_frame_of_the_records(
     strategy: Callable[[], st.SearchStrategy[Any]],
 ) -> None:
     @settings(
-        max_examples=3,
+        max_examples=2,
         deadline=None,
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     )

@@ -859,9 +859,9 @@ class StoreContract:
             HealthCheck.function_scoped_fixture,
             HealthCheck.differing_executors,
         ],
-        max_examples=20,
+        max_examples=10,
     )
-    @given(events=st.lists(_storable_events, min_size=1, max_size=4, unique_by=lambda e: e.id))
+    @given(events=st.lists(_storable_events, min_size=1, max_size=3, unique_by=lambda e: e.id))
     def test_every_event_type_round_trips_through_the_history(
         self, store_factory: StoreFactory, events: list[DomainEvent]
     ) -> None:
