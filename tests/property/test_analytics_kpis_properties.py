@@ -173,10 +173,8 @@ def reference_customers(
             if stage != "churned":
                 out.add(cid)
         elif any(
-            who == cid and status == "paid" and t - dt.timedelta(days=lost.days) <= when < t
-            for who, when, status in orders.select(
-                "customer_id", "ordered_at", "status"
-            ).iter_rows()
+            who == cid and state == "paid" and t - dt.timedelta(days=lost.days) <= when < t
+            for who, when, state in orders.select("customer_id", "ordered_at", "status").iter_rows()
         ):
             out.add(cid)
     return out
@@ -223,6 +221,22 @@ def test_cohort_sizes_sum_to_the_customers_acquired_and_retention_is_a_share(
     assert kpi.table.filter(pl.col("months_since") == 0)["retention"].eq(1.0).all()
     registered = cohort_retention(customers, orders, period=period, acquisition="registration")
     assert registered.value == active.len()
+    # The slow way: each buyer's first month and the months they bought in (all in 2026).
+    months: dict[str, set[int]] = {}
+    for who, when, state in orders.select("customer_id", "ordered_at", "status").iter_rows():
+        if state == "paid" and who in set(active.to_list()):
+            months.setdefault(who, set()).add(when.month)
+    expected: dict[tuple[int, int], int] = {}
+    for bought in months.values():
+        first = min(bought)
+        for month in bought:
+            expected[first, month - first] = expected.get((first, month - first), 0) + 1
+    actual = {
+        (cohort.month, since): n
+        for cohort, since, n in kpi.table.select("cohort", "months_since", "active").iter_rows()
+        if n
+    }
+    assert actual == expected
 
 
 @st.composite
