@@ -7,6 +7,7 @@ import datetime as dt
 import pendulum
 import pytest
 
+from crmcore.clock import LATEST
 from crmcore.errors import InvalidValueError, PayloadError
 from crmcore.lifecycle import (
     BusinessCalendar,
@@ -17,6 +18,7 @@ from crmcore.lifecycle import (
     load_calendar,
     weekday_calendar,
 )
+from crmcore.lifecycle.business_calendar import always_open, china_mainland
 from crmcore.serialization import dumps, loads
 
 SH = "Asia/Shanghai"
@@ -139,3 +141,23 @@ def test_a_day_both_holiday_and_make_up_day_is_rejected() -> None:
     data["makeup_days"] = [{"date": "2026-02-14", "name": "y"}]
     with pytest.raises(PayloadError, match="both a holiday and a make-up working day"):
         BusinessCalendar.from_dict(data)
+
+
+# --------------------------------------------------------------------------- the calendar's ends
+
+
+def test_a_deadline_past_the_end_of_the_calendar_is_a_clear_error() -> None:
+    calendar = china_mainland()
+    for start, duration in (
+        (LATEST.subtract(hours=1), dt.timedelta(hours=100)),  # raised OverflowError before
+        (LATEST.subtract(days=400), dt.timedelta.max),  # would walk 2.7 million years
+        (LATEST, dt.timedelta(0)),
+    ):
+        with pytest.raises(InvalidValueError) as caught:
+            calendar.add_business_time(start, duration)
+        assert caught.value.field == "deadline"
+
+
+def test_business_time_up_to_the_end_of_the_calendar_is_counted_without_overflow() -> None:
+    start = LATEST.subtract(days=3)
+    assert always_open().business_time_between(start, LATEST) <= dt.timedelta(days=3)

@@ -31,7 +31,7 @@ from typing import Any, Final, TypeVar
 import attrs
 import pendulum
 
-from crmcore.clock import utc
+from crmcore.clock import LATEST, utc
 from crmcore.errors import ConfigurationError, InvalidValueError, PayloadError, Problem
 
 __all__ = [
@@ -266,17 +266,35 @@ class BusinessCalendar:
             working time and ``duration`` is zero).
 
         Raises:
-            InvalidValueError: If ``duration`` is negative or ``start`` naive.
+            InvalidValueError: If ``duration`` is negative, ``start`` naive, or the
+                deadline would lie after 9999-12-31 (``crmcore.clock.LATEST``).
             ConfigurationError: Never for a valid calendar (it always has working time).
         """
         if duration < dt.timedelta(0):
             raise InvalidValueError("duration", str(duration), "must not be negative")
+        beyond = InvalidValueError(
+            "deadline",
+            f"{utc(start).isoformat()} + {duration}",
+            f"lies after {LATEST.isoformat()}, the end of the supported calendar",
+        )
+        # Business time never passes faster than the clock: a sum past the end is refused
+        # before walking millions of days.
+        if duration > LATEST - utc(start):
+            raise beyond
         remaining = duration
-        for begin, end in _minus(self.intervals(start), paused):
-            span = end - begin
-            if remaining <= span:
-                return utc(begin + remaining)
-            remaining -= span
+        try:
+            for begin, end in _minus(self.intervals(start), paused):
+                span = end - begin
+                if remaining <= span:
+                    return utc(begin + remaining)
+                remaining -= span
+        except OverflowError:  # the walk ran off the end of the calendar (in local time)
+            raise InvalidValueError(
+                "deadline",
+                f"{utc(start).isoformat()} + {duration}",
+                f"the working days it spans run past 9999-12-31 in {self.timezone}, the end of"
+                " the supported calendar",
+            ) from None
         raise ConfigurationError(f"calendar {self.name!r} has no working time")  # pragma: no cover
 
     def business_time_between(
@@ -295,10 +313,13 @@ class BusinessCalendar:
         total = dt.timedelta(0)
         if stop <= utc(start):
             return total
-        for begin, finish in _minus(self.intervals(start), paused):
-            if begin >= stop:
-                break
-            total += min(finish, stop) - begin
+        try:
+            for begin, finish in _minus(self.intervals(start), paused):
+                if begin >= stop:
+                    break
+                total += min(finish, stop) - begin
+        except OverflowError:  # working time up to the end of the calendar is all there is
+            pass
         return dt.timedelta(days=total.days, seconds=total.seconds, microseconds=total.microseconds)
 
     def next_working_time(self, at: pendulum.DateTime) -> pendulum.DateTime:
