@@ -18,7 +18,6 @@ from crmcore.lifecycle import (
     load_calendar,
     weekday_calendar,
 )
-from crmcore.lifecycle.business_calendar import always_open, china_mainland
 from crmcore.serialization import dumps, loads
 
 SH = "Asia/Shanghai"
