@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import errno
+import io
 import json
 import os
 import re
@@ -24,6 +25,8 @@ import pendulum
 import pytest
 
 from crmcore.adapters.sql import SqlStore, create_engine, create_schema
+from crmcore.cli import main
+from crmcore.cli.console import Console
 from crmcore.domain import (
     CustomerId,
     EmailAddress,
@@ -43,6 +46,7 @@ TIMEOUT = 120.0
 MODES = ["terminal", "piped"]
 NATIONAL_ID = "110101199003074514"
 ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+ROW = re.compile(r"(id,kind,|c\d+,person,).*")  # a CSV line, maybe after a progress display
 
 
 class Run(NamedTuple):
@@ -165,10 +169,8 @@ def test_a_manager_exports_the_team_unmasked_as_csv_to_standard_output(
     )  # fmt: skip
     assert (run.code, "Traceback" in run.output) == (0, False), run.output
     # On a terminal the progress display shares the screen: keep the CSV lines only.
-    text = ESCAPE.sub("", run.output)
-    text = text[text.index("id,kind,") :]
-    lines = [line for line in text.splitlines() if re.match(r"id,|c\d+,", line)]
-    rows = list(csv.DictReader(lines))
+    found = (ROW.search(line) for line in ESCAPE.sub("", run.output).splitlines())
+    rows = list(csv.DictReader([m.group(0) for m in found if m]))
     assert [r["id"] for r in rows] == ["c1", "c2"]
     assert rows[0]["phone"] == "+8613800138000"
 
@@ -203,10 +205,23 @@ def test_a_policy_file_decides_what_is_exported(folder: Path) -> None:
     ],
 )
 def test_an_incomplete_as_is_one_line_without_a_traceback(
-    folder: Path, args: list[str], message: str
+    folder: Path, args: list[str], message: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # In process: the command's own error handling, without a process start per case.
     (folder / "broken.json").write_text("{roles: 1", encoding="utf-8")
-    run = crmcore("piped", folder, "export", "--db", "crm.sqlite", *args)
+    monkeypatch.chdir(folder)
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["export", "--db", "crm.sqlite", *args], console=Console(out, err))
+    assert (code, out.getvalue()) == (2, "")
+    assert err.getvalue().startswith("crmcore export: error: "), err.getvalue()
+    assert message in err.getvalue()
+
+
+def test_a_broken_policy_file_is_one_line_on_a_terminal(folder: Path) -> None:
+    (folder / "broken.json").write_text("{roles: 1", encoding="utf-8")
+    run = crmcore(
+        "terminal", folder, "export", "--db", "crm.sqlite", "--as", "u-li", "--role", "rep",
+        "--policy", "broken.json",
+    )  # fmt: skip
     assert (run.code, "Traceback" in run.output) == (2, False), run.output
-    assert run.output.startswith("crmcore export: error: "), run.output
-    assert message in run.output
+    assert "crmcore export: error: invalid policy file broken.json" in run.output

@@ -197,7 +197,7 @@ def _at_most(examples: int) -> int:
 
 
 # Example counts keep this module within its time budget on a loaded machine.
-_SETTINGS = settings(max_examples=_at_most(100), suppress_health_check=[HealthCheck.too_slow])
+_SETTINGS = settings(max_examples=_at_most(75), suppress_health_check=[HealthCheck.too_slow])
 _HEAVY = settings(max_examples=_at_most(40), suppress_health_check=[HealthCheck.too_slow])
 
 
