@@ -15,6 +15,8 @@
   :func:`relay_outbox`;
 - :mod:`~crmcore.adapters.sql.repository` — ``Sql<Aggregate>Repository``;
 - :mod:`~crmcore.adapters.sql.history` — :class:`SqlEventHistory`, the event history.
+- :mod:`~crmcore.adapters.sql.frames` — ``read_frame``: polars frames straight from the
+  tables (needs the ``frames`` extra too; not imported here).
 
 Drivers: SQLite (stdlib), PostgreSQL through psycopg 3 (``postgresql+psycopg://``),
 MySQL/MariaDB through PyMySQL (``mysql+pymysql://``).
