@@ -897,8 +897,9 @@ class SecuredRepository(Generic[R]):
         actor: Who is acting.
         record_type: The type of the repository's records.
         query: Optional pushdown: returns the stored records an
-            :class:`AccessFilter` matches (e.g. the SQL adapter's
-            :func:`~crmcore.adapters.sql.access.select_allowed`); without it,
+            :class:`AccessFilter` matches, e.g.
+            ``functools.partial(select_allowed, connection)`` with the SQL adapter's
+            :func:`~crmcore.adapters.sql.access.select_allowed`; without it,
             :meth:`visible` filters ``repository.iter_all()`` in memory.
 
     >>> import pendulum
