@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
 from crmcore import domain
 from crmcore.domain.events import CustomersMerged
 from crmcore.errors import PayloadError, Problem
-from crmcore.serialization import structure
+from crmcore.segments.rule import MAX_RULE_DEPTH, MAX_RULE_NODES, HasTag, Not, Or, Rule
+from crmcore.serialization import MAX_PAYLOAD_CHARS, dumps, loads, structure, unstructure
 from crmcore.serialization._strict import MAX_ITEMS
 
 AT = "2026-03-01T08:00:00+00:00"
@@ -159,3 +160,46 @@ def test_extra_fields_are_listed_briefly() -> None:
         ),
     )
     assert actual == expected
+
+
+# --------------------------------------------------------------------------- size and depth
+
+
+RULE = cast(type[Any], Rule)  # a Union alias is not a type[T] to mypy
+
+
+def _nested_not(depth: int) -> str:
+    leaf = '{"type": "HasTag", "tag": "a"}'
+    return '{"type": "Not", "rule": ' * depth + leaf + "}" * depth
+
+
+@pytest.mark.parametrize("depth", [MAX_RULE_DEPTH, MAX_RULE_DEPTH + 5, 3_000, 100_000])
+def test_rule_json_beyond_the_depth_limit_is_refused_before_structuring(depth: int) -> None:
+    # 3,000 levels raised RecursionError from json and cattrs; 40 levels were accepted.
+    text = _nested_not(depth - 1)
+    if depth == MAX_RULE_DEPTH:
+        assert isinstance(loads(text, RULE), Not)
+        return
+    with pytest.raises(PayloadError) as caught:
+        loads(text, RULE)
+    assert caught.value.subject == "segment rule"
+    assert "levels of nesting" in str(caught.value) or "nested too deeply" in str(caught.value)
+
+
+def test_rule_json_beyond_the_node_limit_is_refused() -> None:
+    wide = Or(tuple(HasTag(f"t{n}") for n in range(MAX_RULE_NODES + 1)))
+    with pytest.raises(PayloadError, match="at most 1000 nodes"):
+        loads(dumps(wide), RULE)
+    with pytest.raises(PayloadError, match="at most 1000 nodes"):
+        structure(unstructure(wide), Or)
+
+
+def test_deeply_nested_json_of_any_payload_is_a_payload_error() -> None:
+    with pytest.raises(PayloadError, match="nested too deeply"):
+        loads("[" * 100_000 + "]" * 100_000, domain.Customer)
+
+
+def test_a_payload_longer_than_the_limit_is_refused_before_parsing() -> None:
+    text = '"' + "x" * MAX_PAYLOAD_CHARS + '"'
+    with pytest.raises(PayloadError, match="characters; at most"):
+        loads(text, domain.Money)

@@ -44,20 +44,27 @@ from __future__ import annotations
 
 import functools
 import json
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 from cattrs.preconf.json import JsonConverter
 from cattrs.preconf.json import make_converter as _make_json_converter
 
 from crmcore.domain.events import DomainEvent
 from crmcore.errors import CrmError, InvalidValueError, PayloadError, Problem
-from crmcore.segments.rule import Rule
+from crmcore.segments.rule import (
+    MAX_RULE_DEPTH,
+    MAX_RULE_NODES,
+    RULE_TYPES,
+    Rule,
+    check_rule_limits,
+)
 from crmcore.serialization._domain import configure_domain, problems_from
 from crmcore.serialization._lifecycle import configure_lifecycle
 from crmcore.serialization._segments import configure_segments
 from crmcore.serialization._strict import configure_strict, message_of
 
 __all__ = [
+    "MAX_PAYLOAD_CHARS",
     "configure_converter",
     "dumps",
     "loads",
@@ -69,6 +76,9 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+
+MAX_PAYLOAD_CHARS: Final = 8 * 1024 * 1024
+"""The longest JSON text :func:`loads` reads (8 Mi characters), checked before parsing."""
 
 
 def configure_converter(converter: JsonConverter) -> JsonConverter:
@@ -111,8 +121,18 @@ def structure(data: object, cls: type[T], converter: JsonConverter | None = None
         PayloadError: Listing every problem with its ``$.path``.
     """
     conv = converter or _default()
+    rule = _is_rule_type(cls)
     try:
-        return conv.structure(data, cls)
+        if rule:
+            _check_rule_shape(data)
+        result = conv.structure(data, cls)
+        if rule:
+            check_rule_limits(result)  # type: ignore[arg-type]  # cls is a rule type
+        return result
+    except RecursionError:
+        raise PayloadError(
+            _name(cls), [Problem("$", "nested too deeply for any crmcore payload")]
+        ) from None
     except CrmError as exc:
         if isinstance(exc, PayloadError):
             raise
@@ -153,17 +173,59 @@ def loads(text: str | bytes, cls: type[T], converter: JsonConverter | None = Non
     Raises:
         PayloadError: If the text is not JSON or does not describe a valid ``cls``.
     """
+    if len(text) > MAX_PAYLOAD_CHARS:
+        raise PayloadError(
+            _name(cls),
+            [Problem("$", f"{len(text):,} characters; at most {MAX_PAYLOAD_CHARS:,} are read")],
+        )
     try:
         data = json.loads(text)
     except (ValueError, UnicodeDecodeError) as exc:
         raise PayloadError(_name(cls), [Problem("$", f"not valid JSON: {exc}")]) from exc
+    except RecursionError:
+        raise PayloadError(
+            _name(cls), [Problem("$", "nested too deeply for any crmcore payload")]
+        ) from None
     return structure(data, cls, converter)
 
 
+def _is_rule_type(cls: object) -> bool:
+    return cls == Rule or cls in RULE_TYPES
+
+
+def _check_rule_shape(data: object) -> None:
+    """Refuse rule JSON beyond the rule limits before structuring any of it.
+
+    Each rule level is an object, and its ``rules`` a list: JSON nesting is at
+    most twice the rule depth (plus value lists and windows).
+    """
+    nodes = 0
+    stack: list[tuple[object, int]] = [(data, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > 2 * MAX_RULE_DEPTH + 4:
+            raise InvalidValueError(
+                "rule depth",
+                f"{MAX_RULE_DEPTH}+ levels",
+                f"at most {MAX_RULE_DEPTH} levels of nesting per rule",
+            )
+        if isinstance(item, dict):
+            nodes += 1
+            if nodes > 2 * MAX_RULE_NODES:  # rule nodes plus their windows
+                raise InvalidValueError(
+                    "rule size",
+                    f"{MAX_RULE_NODES + 1}+ nodes",
+                    f"at most {MAX_RULE_NODES} nodes (connectives included) per rule",
+                )
+            stack.extend((value, depth + 1) for value in item.values())
+        elif isinstance(item, list):
+            stack.extend((value, depth + 1) for value in item if isinstance(value, dict | list))
+
+
 def _name(cls: object) -> str:
-    name = getattr(cls, "__name__", None)
-    if isinstance(name, str):
-        return name
     if cls == DomainEvent:
         return "event"
-    return "segment rule" if cls == Rule else str(cls)
+    if cls == Rule:
+        return "segment rule"
+    name = getattr(cls, "__name__", None)
+    return name if isinstance(name, str) else str(cls)
