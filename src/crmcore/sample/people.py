@@ -25,7 +25,7 @@ Every row carries its truth in ``cluster`` (the person). The output is seeded
 (``random.Random(seed)`` only), so the same arguments give the same rows, and
 scales to millions of rows.
 
-May import: the standard library.
+May import: ``crmcore.errors``; the standard library.
 
 >>> rows = list(generate_people(5, seed=1))
 >>> len(rows), sorted(rows[0]) == sorted(PEOPLE_COLUMNS)
@@ -43,6 +43,8 @@ import string
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Final, TextIO
+
+from crmcore.errors import InvalidValueError
 
 __all__ = ["PEOPLE_COLUMNS", "ROLE_MAILBOXES", "generate_people", "write_people_csv"]
 
@@ -762,8 +764,6 @@ def generate_people(count: int, *, seed: int = 7) -> Iterator[dict[str, str]]:
     True
     """
     if count < 0:
-        from crmcore.errors import InvalidValueError  # noqa: PLC0415 - only on bad input
-
         raise InvalidValueError("count", count, "must not be negative")
     generator = _Generator(seed)
     made = 0
