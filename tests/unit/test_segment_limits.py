@@ -512,3 +512,49 @@ def test_a_hostile_deep_rule_is_refused_without_recursion() -> None:
     with pytest.raises(InvalidValueError) as caught:
         check_rule_limits(rule)
     assert caught.value.value == f"{MAX_RULE_DEPTH + 1}+ levels"
+
+
+# --------------------------------------------------------------------------- sums past 64 bits
+
+LARGEST = Money("99999999999999.999999", "CNY")  # 10**20 millionths, past 2**63
+
+
+@pytest.mark.parametrize("backend", ["memory", "polars", *SQL_BACKENDS])
+def test_order_sums_past_64_bits_run_on_every_backend(backend: str, tmp_path: Path) -> None:
+    # SQLite's sum() failed with "integer overflow" for two such orders.
+    day = pendulum.datetime(2026, 2, 1)
+    big = [
+        Order(
+            id=f"b{n}",
+            customer_id="c2",
+            amount=LARGEST,
+            ordered_at=day,
+            created_at=day,
+            updated_at=day,
+        )
+        for n in range(3)
+    ]
+    rules: list[Rule] = [
+        OrderTotal(Op.GE, LARGEST.amount, currency="CNY"),
+        OrderTotal(Op.LT, 2000, currency="CNY"),
+        OrderAverage(Op.GE, LARGEST.amount, currency="CNY"),
+        OrderAverage(Op.LT, 2000, currency="CNY"),
+    ]
+    if backend == "memory":
+        context = SegmentContext.of(orders=[*ORDERS, *big])
+        found = [sorted(compile_rule(r, at=AT).ids(CUSTOMERS, context)) for r in rules]
+    elif backend == "polars":
+        every = to_frame([*ORDERS, *big])
+        found = [list(select_ids(to_frame(CUSTOMERS), r, at=AT, orders=every)) for r in rules]
+    else:
+        engines = _engine(backend, tmp_path)
+        engine = next(engines)
+        _fill(engine)
+        with SqlStore(engine).unit_of_work() as uow:
+            for order in big:
+                uow.orders.save(order)
+            uow.commit()
+        with engine.connect() as conn:
+            found = [list(select_customer_ids(conn, r, at=AT)) for r in rules]
+        engines.close()
+    assert found == [["c2"], ["c1"], ["c2"], ["c1"]]

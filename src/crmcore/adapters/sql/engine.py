@@ -119,7 +119,9 @@ def register_sqlite_functions(dbapi_connection: Any) -> None:
 
     ``crmcore_regexp(pattern, text)`` — the segment rules' regular-expression
     dialect (:mod:`crmcore.segments.pattern`) in linear time, where SQLite's
-    usual ``REGEXP`` would hand the pattern to Python's backtracking ``re``.
+    usual ``REGEXP`` would hand the pattern to Python's backtracking ``re``;
+    ``crmcore_sum_micros(x)`` — order totals in millionths without the
+    "integer overflow" of ``sum()`` past 2**63.
     :func:`configure_engine` registers it on every new connection; call this
     for a connection made some other way.
 
@@ -130,6 +132,29 @@ def register_sqlite_functions(dbapi_connection: Any) -> None:
     (1,)
     """
     dbapi_connection.create_function("crmcore_regexp", 2, _crmcore_regexp, deterministic=True)
+    dbapi_connection.create_aggregate("crmcore_sum_micros", 1, _SumMicros)
+
+
+class _SumMicros:
+    """``crmcore_sum_micros(x)``: SQLite's ``sum()`` of whole millionths without overflow.
+
+    Exact while the sum fits 64 bits (as ``sum()``), a float past them (where
+    ``sum()`` fails with "integer overflow").
+    """
+
+    def __init__(self) -> None:
+        self.total = 0
+        self.seen = False
+
+    def step(self, value: float | int | None) -> None:
+        if value is not None:
+            self.total += int(value)
+            self.seen = True
+
+    def finalize(self) -> int | float | None:
+        if not self.seen:
+            return None
+        return self.total if -(2**63) <= self.total < 2**63 else float(self.total)
 
 
 def _sqlite_wal(dbapi_connection: Any, _record: Any) -> None:

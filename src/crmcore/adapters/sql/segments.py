@@ -625,11 +625,29 @@ def _number_test(left: Any, op: Op, right: Any) -> ColumnElement[bool]:
     return result
 
 
+class _SumMicros(ColumnElement[Any]):
+    """The sum of the order amounts in millionths, without overflow on any backend.
+
+    NUMERIC(20, 6) amounts reach 10**20 millionths, past 64 bits: PostgreSQL and
+    MariaDB sum ``NUMERIC(38, 0)``; SQLite, whose ``sum()`` fails with "integer
+    overflow" past 2**63, uses ``crmcore_sum_micros`` (registered with
+    ``crmcore_regexp``), exact up to 2**63 and a float beyond.
+    """
+
+    type = sa.Numeric(38, 0)
+    inherit_cache = False
+
+
+@compiles(_SumMicros)
+def _render_sum_micros(_element: _SumMicros, compiler: SQLCompiler, **kw: Any) -> str:
+    micros = sa.func.round(orders.c.amount * sa.literal_column(str(_MICROS)))
+    if compiler.dialect.name == "sqlite":
+        return f"crmcore_sum_micros({compiler.process(micros, **kw)})"
+    return str(compiler.process(sa.func.sum(sa.cast(micros, sa.Numeric(38, 0))), **kw))
+
+
 def _sum_micros() -> ColumnElement[Any]:
-    # NUMERIC(20, 6) amounts reach 10**20 millionths: past 64 bits, except on SQLite.
-    whole = sa.Numeric(38, 0).with_variant(sa.BigInteger(), "sqlite")
-    micros = sa.cast(sa.func.round(orders.c.amount * sa.literal_column(str(_MICROS))), whole)
-    return sa.func.sum(micros)
+    return _SumMicros()
 
 
 def compile_to_sql(
