@@ -71,12 +71,20 @@ def _birth_date(value: dt.date | str | None) -> dt.date | None:
     return dt.date(value.year, value.month, value.day)
 
 
+_TEXT_MAX = 300  # legal names, occupations, employers, industries, websites, job titles
+
+
 def _optional_text(value: str | None) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
         raise InvalidValueError("text", value, "expected a string")
-    return clean_text(value)
+    if len(value) > 4 * _TEXT_MAX:  # refused before cleaning a huge string
+        raise InvalidValueError("text", value[:40] + "…", f"longer than {_TEXT_MAX} characters")
+    text = clean_text(value)
+    if len(text) > _TEXT_MAX:
+        raise InvalidValueError("text", value[:40] + "…", f"longer than {_TEXT_MAX} characters")
+    return text
 
 
 _ID_CHARS = re.compile(r"[0-9A-Za-z-]{4,32}")
