@@ -31,11 +31,44 @@ __all__ = [
     "StorageError",
     "TransitionNotAllowedError",
     "WorkflowDefinitionError",
+    "shown",
 ]
 
 
 class CrmError(Exception):
     """Root of every error crmcore raises."""
+
+
+_SHOWN_CHARS = 80
+
+
+def shown(value: object) -> str:
+    """Return ``value`` as an error message quotes it: its ``repr``, but never a huge one.
+
+    A long text is cut to its first 80 characters plus its length; a big
+    collection or number is described by its size. So a 1 MB email gives a
+    short message, not a 1 MB one.
+
+    >>> shown("13800138000")
+    "'13800138000'"
+    >>> shown("a" * 1000)
+    "'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa…' (1,000 ..."
+    >>> shown(10**5000)
+    'an integer of 5,001 digits'
+    """
+    if isinstance(value, str | bytes) and len(value) > 2 * _SHOWN_CHARS:
+        head = repr(value[:_SHOWN_CHARS])
+        return f"{head[:-1]}…{head[-1]} ({len(value):,} characters)"
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 256:
+        bits = value.bit_length()
+        digits = len(str(abs(value))) if bits < 13_000 else int(bits * 0.30103) + 1
+        return f"an integer of {digits:,} digits"
+    if isinstance(value, list | tuple | set | frozenset | dict) and len(value) > 20:
+        return f"a {type(value).__name__} of {len(value):,} items"
+    text = repr(value)
+    if len(text) > 4 * _SHOWN_CHARS:
+        return text[: 2 * _SHOWN_CHARS] + f"… ({len(text):,} characters)"
+    return text
 
 
 class InvalidValueError(CrmError, ValueError):
@@ -51,7 +84,7 @@ class InvalidValueError(CrmError, ValueError):
         self.field = field
         self.value = value
         self.reason = reason
-        super().__init__(f"invalid {field} {value!r}: {reason}")
+        super().__init__(f"invalid {field} {shown(value)}: {reason}")
 
     def __reduce__(self) -> tuple[type[InvalidValueError], tuple[str, object, str]]:
         return (type(self), (self.field, self.value, self.reason))

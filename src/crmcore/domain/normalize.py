@@ -361,6 +361,10 @@ def normalize_email(raw: str) -> str:
         InvalidValueError: The address is not valid (field ``"email"``).
     """
     text = raw.strip()
+    if len(text) > 4 * _EMAIL_MAX_LENGTH:  # past any address, whatever normalising does
+        raise InvalidValueError(
+            "email", raw, f"longer than {_EMAIL_MAX_LENGTH} characters ({len(text):,})"
+        )
     fast = _email_fast(text, _special_use_suffixes())
     if fast is not None:
         return fast
