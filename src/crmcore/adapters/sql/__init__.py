@@ -15,6 +15,8 @@
   :func:`relay_outbox`;
 - :mod:`~crmcore.adapters.sql.repository` — ``Sql<Aggregate>Repository``;
 - :mod:`~crmcore.adapters.sql.history` — :class:`SqlEventHistory`, the event history.
+- :mod:`~crmcore.adapters.sql.audit` and :mod:`~crmcore.adapters.sql.consent_ledger` —
+  :class:`SqlAuditLog` (the hash-chained audit log) and :class:`SqlConsentLedger`.
 - :mod:`~crmcore.adapters.sql.frames` — ``read_frame``: polars frames straight from the
   tables (needs the ``frames`` extra too; not imported here).
 
@@ -36,6 +38,8 @@ except ModuleNotFoundError as exc:  # the extra is missing: say which one instal
 else:
     del sqlalchemy
 
+from crmcore.adapters.sql.audit import SqlAuditLog
+from crmcore.adapters.sql.consent_ledger import SqlConsentLedger
 from crmcore.adapters.sql.engine import configure_engine, create_engine, create_schema, drop_schema
 from crmcore.adapters.sql.history import SqlEventHistory
 from crmcore.adapters.sql.repository import (
@@ -56,7 +60,9 @@ from crmcore.adapters.sql.tables import metadata
 
 __all__ = [
     "SqlActivityRepository",
+    "SqlAuditLog",
     "SqlCaseRepository",
+    "SqlConsentLedger",
     "SqlConsentRepository",
     "SqlCustomerRepository",
     "SqlEventHistory",
