@@ -49,6 +49,7 @@ from crmcore.privacy.access import (
     grants,
     mask,
     require,
+    visible,
 )
 from crmcore.serialization import dumps, loads
 
@@ -205,6 +206,26 @@ def test_a_rep_sees_own_unassigned_and_shared_customers_only() -> None:
         Scope.SHARED,
     ]
     assert [bool(allows(POLICY, rep, "edit", r)) for r in records] == [True, False, False, True]
+
+
+def test_visible_refuses_records_of_mixed_types() -> None:
+    call = Activity(
+        id="a1",
+        kind=ActivityKind.CALL,
+        customer_id=CustomerId("c1"),
+        owner=UserId("u1"),
+        occurred_at=AT,
+        created_at=AT,
+        updated_at=AT,
+    )
+    rep = Actor(user="u1", roles="rep")
+    assert [r.id for r in visible(POLICY, rep, [org("c1", "u1"), org("c2"), org("c3", "u2")])] == [
+        "c1",
+        "c2",
+    ]
+    with pytest.raises(InvalidValueError, match="mixed record types: expected Customer"):
+        visible(POLICY, rep, [org("c1", "u1"), call])
+    assert visible(POLICY, rep, iter([])) == []
 
 
 def test_a_denial_names_the_actor_the_action_and_the_record() -> None:
