@@ -488,6 +488,7 @@ opportunities = sa.Table(
     sa.Index("ix_opportunities_customer_id_created_at", "customer_id", "created_at"),
     sa.Index("ix_opportunities_stage", "stage"),
     sa.Index("ix_opportunities_owner", "owner"),
+    sa.Index("ix_opportunities_team", "team"),
     sa.Index("ix_opportunities_lead_id", "lead_id"),
     sa.Index("ix_opportunities_updated_at", "updated_at"),
     **_OPTIONS,
@@ -540,6 +541,7 @@ cases = sa.Table(
     sa.Index("ix_cases_customer_id_opened_at", "customer_id", "opened_at"),
     sa.Index("ix_cases_status", "status"),
     sa.Index("ix_cases_owner", "owner"),
+    sa.Index("ix_cases_team", "team"),
     sa.Index("ix_cases_updated_at", "updated_at"),
     **_OPTIONS,
 )
