@@ -83,6 +83,7 @@ from crmcore.domain import (
 )
 from crmcore.errors import InvalidValueError
 from crmcore.merge import MergeRecord
+from crmcore.privacy.access import AccessFilter
 from crmcore.privacy.audit import AuditDraft, AuditEntry, AuditPayload
 from crmcore.privacy.consent import ConsentState, LedgerEntry
 from crmcore.segments import Rule
@@ -273,7 +274,14 @@ class CustomerRepository(Repository[Customer, CustomerId], Protocol):
         """Return the customers known as ``value`` in ``system`` (case-insensitive system)."""
         ...
 
-    def select(self, rule: Rule, *, at: dt.datetime, tz: str = "UTC") -> list[CustomerId]:
+    def select(
+        self,
+        rule: Rule,
+        *,
+        at: dt.datetime,
+        tz: str = "UTC",
+        access: AccessFilter | None = None,
+    ) -> list[CustomerId]:
         """Return the ids of the active (not merged) customers in a segment, ascending.
 
         The rule is evaluated at instant ``at``, with calendar days and periods
@@ -281,6 +289,11 @@ class CustomerRepository(Repository[Customer, CustomerId], Protocol):
         records (orders, activities, survey responses) visible to this unit of
         work. Every adapter selects exactly the customers the in-memory
         evaluation (:func:`crmcore.segments.compile_rule`) selects.
+
+        With ``access`` (an actor's resolved
+        :func:`~crmcore.privacy.access.access_filter` for customers), only the
+        customers that actor may reach are returned; SQL adapters push the
+        filter into the same query.
 
         Raises:
             UnsupportedRuleError: If this backend cannot run the rule (raised

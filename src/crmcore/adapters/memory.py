@@ -69,6 +69,7 @@ from crmcore.ports import (
     Versioned,
     with_version,
 )
+from crmcore.privacy.access import AccessFilter
 from crmcore.privacy.audit import AuditDraft, AuditEntry, AuditPayload, link
 from crmcore.privacy.consent import (
     ConsentRecord,
@@ -526,8 +527,15 @@ class MemoryCustomerRepository(_MemoryRepository[Customer]):
             lambda c: any(e.system == wanted_system and e.value == value for e in c.external_ids)
         )
 
-    def select(self, rule: Rule, *, at: dt.datetime, tz: str = "UTC") -> list[CustomerId]:
-        """Return the ids of the active customers in the segment, evaluated in Python."""
+    def select(
+        self,
+        rule: Rule,
+        *,
+        at: dt.datetime,
+        tz: str = "UTC",
+        access: AccessFilter | None = None,
+    ) -> list[CustomerId]:
+        """Return the ids of the active customers in the segment (that ``access`` allows)."""
         compiled = compile_rule(rule, at=at, tz=tz)
         self._uow._require_active("select customer")
         context = SegmentContext.of(
@@ -536,6 +544,9 @@ class MemoryCustomerRepository(_MemoryRepository[Customer]):
             surveys=self._uow._all("survey_response"),  # type: ignore[arg-type]  # ... surveys
         )
         active = (c for c in self._rows() if c.merged_into is None)
+        if access is not None:
+            allowed = access.predicate()
+            active = (c for c in active if allowed(c))
         return sorted(compiled.ids(active, context))
 
 

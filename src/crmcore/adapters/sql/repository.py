@@ -37,6 +37,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from crmcore.adapters.sql import tables as t
+from crmcore.adapters.sql.access import compile_access
 from crmcore.adapters.sql.mapping import (
     ACTIVITIES,
     CASES,
@@ -75,6 +76,7 @@ from crmcore.errors import (
     StorageError,
 )
 from crmcore.ports import DEFAULT_PAGE_SIZE, MergeRecord, Versioned, with_version
+from crmcore.privacy.access import AccessFilter
 from crmcore.segments import Rule
 from crmcore.serialization import structure
 
@@ -504,8 +506,17 @@ class SqlCustomerRepository(SqlRepository[Customer]):
         """Return the customers owned by ``owner``."""
         return self._find_by(t.customers.c.owner, owner)
 
-    def select(self, rule: Rule, *, at: dt.datetime, tz: str = "UTC") -> list[CustomerId]:
+    def select(
+        self,
+        rule: Rule,
+        *,
+        at: dt.datetime,
+        tz: str = "UTC",
+        access: AccessFilter | None = None,
+    ) -> list[CustomerId]:
         """Return the ids of the active customers in the segment, computed inside the database.
+
+        ``access`` (an actor's access filter for customers) is ANDed into the same query.
 
         Raises:
             InvalidValueError: If ``at`` is naive, ``tz`` unknown or ``rule`` beyond the limits.
@@ -516,6 +527,8 @@ class SqlCustomerRepository(SqlRepository[Customer]):
         """
         operation = f"select segment ({type(rule).__name__} rule)"
         statement = customer_query(rule, at=at, tz=tz).where(t.customers.c.merged_into.is_(None))
+        if access is not None:
+            statement = statement.where(compile_access(access))
         conn = self._session.connection(operation)
         check_dialect(conn.dialect.name, type(rule).__name__)
         with translating(operation):
