@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
-from scipy.special import digamma, expit, gammaln, hyp2f1
+from scipy.special import digamma, expit, gammaln, hyp2f1, roots_jacobi
 
 Array = npt.NDArray[np.float64]
 
 
-_SERIES_TERMS = 100_000
+_SERIES_TERMS = 20_000
 """Most terms :func:`log_hyp2f1_series` adds before it gives up (NaN)."""
 
 
@@ -169,8 +169,19 @@ def _bg_nbd_bracket(
 ) -> Array:
     """Return (a+b+x-1)/(a-1) [1 - ((α+T)/(α+T+t))^(r+x) 2F1(r+x, b+x; a+b+x-1; t/(α+T+t))]."""
     z = t / (alpha + age + t)
+    big_a, big_b, big_c = r + x, b + x, a + b + x - 1.0
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        log_term = (r + x) * np.log1p(-z) + log_hyp2f1(r + x, b + x, a + b + x - 1.0, z)
+        # (1-z)^(r+x) 2F1(A, B; C; z); where C - A - B = a - 1 - r - x < 0 the 2F1 grows
+        # like (1-z)^(C-A-B) and overflows, so Euler's transformation is used there:
+        # (1-z)^(a-1) 2F1(C-A, C-B; C; z), whose value stays moderate.
+        euler = big_c - big_a - big_b < 0
+        with_plain = (r + x) * np.log1p(-z) + log_hyp2f1(
+            np.where(euler, 1.0, big_a), np.where(euler, 1.0, big_b), big_c, z
+        )
+        with_euler = (a - 1.0) * np.log1p(-z) + np.log(
+            hyp2f1(big_c - big_a, big_c - big_b, big_c, np.where(euler, z, 0.0))
+        )
+        log_term = np.where(euler, with_euler, with_plain)
         return np.asarray((a + b + x - 1.0) / (a - 1.0) * -np.expm1(log_term), dtype=np.float64)
 
 
@@ -200,7 +211,38 @@ def bg_nbd_expected(
         )
     else:
         bracket = _bg_nbd_bracket(r, alpha, a, b, x=x, age=age, t=t)
+    bad = (t > 0) & ~(np.isfinite(bracket) & (bracket >= 0))
+    if bad.any():
+        bracket = np.array(bracket, dtype=np.float64)
+        bracket[bad] = _bg_nbd_bracket_quadrature(r, alpha, a, b, x=x[bad], age=age[bad], t=t[bad])
     return np.asarray(alive * np.where(t > 0, bracket, 0.0), dtype=np.float64)
+
+
+_NODES = 200
+"""Gauss-Jacobi nodes of :func:`_bg_nbd_bracket_quadrature`."""
+
+
+def _bg_nbd_bracket_quadrature(
+    r: float, alpha: float, a: float, b: float, *, x: Array, age: Array, t: Array
+) -> Array:
+    """Return the same bracket as E[(1 - ((α+T)/(α+T+p t))^(r+x)) / p] over p ~ beta(a, b+x).
+
+    A customer alive at T buys at a gamma(r+x, α+T) rate and drops out with a
+    beta(a, b+x) probability, and expects (1 - exp(-λ p t)) / p purchases in t. The
+    integrand is smooth on [0, 1], so Gauss-Jacobi quadrature with the beta
+    density as its weight is accurate where the hypergeometric form is not (its
+    c = a+b+x-1 is not positive for a new customer with a + b < 1).
+    """
+    out = np.empty_like(t)
+    for shape in np.unique(b + x):
+        rows = (b + x) == shape
+        nodes, weights = roots_jacobi(_NODES, shape - 1.0, a - 1.0)
+        p = (1.0 + nodes) / 2.0
+        weights = weights / weights.sum()
+        base = alpha + age[rows, None]
+        power = (r + x[rows, None]) * np.log(base / (base + p[None, :] * t[rows, None]))
+        out[rows] = (-np.expm1(power) / p[None, :]) @ weights
+    return out
 
 
 # --- Pareto/NBD -----------------------------------------------------------------------
@@ -222,7 +264,7 @@ def pareto_nbd_log_a0(params: Array, x: Array, tx: Array, age: Array) -> Array:
     rsx = r + s + x
     l1 = log_hyp2f1_a_a1(rsx, upper, gap / (big + tx)) - rsx * np.log(big + tx)
     l2 = log_hyp2f1_a_a1(rsx, upper, gap / (big + age)) - rsx * np.log(big + age)
-    return _log_diff(l1, l2)
+    return np.where(tx >= age, -np.inf, _log_diff(l1, l2))  # no time to die in: A0 = 0
 
 
 def pareto_nbd_rows(params: Array, x: Array, tx: Array, age: Array) -> Array:
