@@ -22,6 +22,7 @@ import polars as pl
 import pytest
 from scipy.integrate import quad
 
+from crmcore.analytics import clv as clv_module
 from crmcore.analytics.clv import (
     BgNbdFit,
     GammaGammaFit,
@@ -581,7 +582,7 @@ def test_summary_checks_the_frame_and_its_arguments() -> None:
     with pytest.raises(InvalidValueError, match="Decimal"):
         clv_summary(orders.with_columns(pl.col("amount").cast(pl.String)), observation_end=end)
     with pytest.raises(InvalidValueError) as caught:
-        clv_summary(orders, observation_end=at(10))  # type: ignore[arg-type]  # a datetime
+        clv_summary(orders, observation_end=at(10))  # a datetime
     assert caught.value.field == "observation_end"
     with pytest.raises(InvalidValueError) as caught:
         clv_summary(orders, observation_end=end, time_unit="M")  # type: ignore[arg-type]
@@ -637,3 +638,20 @@ def test_calibration_must_end_before_the_observation() -> None:
         calibration_and_holdout(
             orders, calibration_end=dt.date(2026, 1, 14), observation_end=dt.date(2026, 1, 14)
         )
+
+
+def test_a_fit_that_spends_its_evaluation_budget_stops_flagged(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # eight customers leave the Pareto/NBD likelihood nearly flat towards r, alpha → ∞;
+    # a small budget stands in for the real one so the test is quick
+    monkeypatch.setattr(clv_module, "_MAX_EVALUATIONS", 5)
+    toy = ([0, 1, 2, 0, 3, 1, 0, 5], [0, 5, 20, 0, 30, 2, 0, 35], [40, 38, 39, 30, 40, 20, 10, 39])
+
+    fit = fit_pareto_nbd(*toy, strict=False)
+
+    assert not fit.converged
+    assert "stopped after 5 likelihood evaluations" in fit.message
+    assert all(math.isfinite(v) for v in fit.params.values())
+    with pytest.raises(ModelFitError, match="stopped after 5"):
+        fit_pareto_nbd(*toy)
