@@ -257,5 +257,5 @@ def _describe_zh(error: CrmError) -> str:
         return f"{error.module} 需要可选依赖 {error.extra!r}：pip install 'crmcore[{error.extra}]'"
     if isinstance(error, ModelFitError):
         return f"{error.model} 拟合失败：{_reason(error.reason, zh)}"
-    kind = text(f"error.{type(error).__name__}", label("error.CrmError", zh), zh)
-    return f"{kind}：{error}"
+    kind = ENTRIES.get(f"error.{type(error).__name__}")
+    return f"{kind[1]}：{error}" if kind is not None else str(error)

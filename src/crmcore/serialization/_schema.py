@@ -202,10 +202,24 @@ def _doc_of(tp: Any) -> str:
     return ""
 
 
+_ROLE = re.compile(r":[a-z]+:`~?([^`]+)`")
+_LITERAL = re.compile(r"``([^`]+)``")
+
+
+def _plain(text_: str) -> str:
+    """Docstring text without reST markup: ``:class:`~a.B``` is ``B``, ````x```` is ``x``.
+
+    >>> _plain("JSON-able through :meth:`to_dict`; ``Decimal`` + :class:`~crmcore.domain.Money`")
+    'JSON-able through to_dict; Decimal + Money'
+    """
+    text_ = _ROLE.sub(lambda m: m.group(1).rsplit(".", 1)[-1], text_)
+    return _LITERAL.sub(r"\1", text_)
+
+
 def _summary(doc: str) -> str:
-    """The first paragraph of a docstring, as one line."""
+    """The first paragraph of a docstring, as one line of plain text."""
     paragraph = doc.strip().split("\n\n", 1)[0]
-    return " ".join(paragraph.split())
+    return _plain(" ".join(paragraph.split()))
 
 
 _SECTION = re.compile(r"^(Attributes|Args|Arguments):\s*$")
@@ -234,7 +248,7 @@ def _attribute_docs(doc: str) -> dict[str, str]:
             found[current] = match.group(3).strip()
         elif current is not None and line.strip():
             found[current] = f"{found[current]} {line.strip()}"
-    return found
+    return {name: _plain(description) for name, description in found.items()}
 
 
 class _Builder:
