@@ -189,6 +189,21 @@ def _reason(reason: str, locale: Locale) -> str:
     return text(f"reason.{reason}", reason, locale)
 
 
+def _subject(subject: str) -> str:
+    """What a payload error is about, in Chinese: ``Customer`` or ``segment rule <file>``."""
+    found = ENTRIES.get(f"type.{subject}")
+    if found is not None:
+        return found[1]
+    prefixes = sorted(
+        (texts for key, texts in ENTRIES.items() if key.startswith("type.")),
+        key=lambda texts: -len(texts[0]),
+    )
+    for english, chinese in prefixes:
+        if subject.startswith(f"{english} "):
+            return f"{chinese}{subject[len(english) :]}"
+    return subject
+
+
 def describe(error: CrmError, locale: Locale | str = DEFAULT_LOCALE) -> str:
     """Return the message of a crmcore error in ``locale``, built from its fields.
 
@@ -218,7 +233,7 @@ def describe(error: CrmError, locale: Locale | str = DEFAULT_LOCALE) -> str:
 def _describe_zh(error: CrmError) -> str:
     zh: Locale = "zh_CN"
     if isinstance(error, PayloadError):
-        subject = text(f"type.{error.subject}", error.subject, zh)
+        subject = _subject(error.subject)
         lines = "\n".join(
             f"  {_reason(p.message, zh)} @ {p.path}" for p in error.problems[: error.MAX_LISTED]
         )

@@ -191,8 +191,16 @@ def _name_of(tp: Any) -> str | None:
         if tp == known:
             return union_name
     origin = typing.get_origin(tp) or tp
-    name = getattr(origin, "__name__", None)
-    return name if isinstance(name, str) and isinstance(origin, type) else None
+    crmcore_type = isinstance(origin, type) and (attrs.has(origin) or issubclass(origin, enum.Enum))
+    return origin.__name__ if crmcore_type else None
+
+
+def _described(hint: Any) -> Any:
+    """The enum or attrs class a field holds (also when optional), whose docstring describes it."""
+    members = [a for a in typing.get_args(hint) if a is not type(None)]
+    if typing.get_origin(hint) in (typing.Union, types.UnionType) and len(members) == 1:
+        hint = members[0]
+    return hint if _name_of(hint) is not None else None
 
 
 def _doc_of(tp: Any) -> str:
@@ -400,8 +408,9 @@ class _Builder:
             schema = self.schema(hint)
             title = text(f"field.{field.name}", field.name, self.locale)
             entry: dict[str, Any] = {"title": title, **schema}
-            if field.name in documented:
-                entry["description"] = documented[field.name]
+            description = documented.get(field.name) or _summary(_doc_of(_described(hint)))
+            if description:
+                entry["description"] = description
             properties[field.name] = entry
             if field.default is attrs.NOTHING:
                 required.append(field.name)
