@@ -317,6 +317,9 @@ class _Builder:
         if origin in (typing.Union, types.UnionType):
             members = [a for a in args if a is not type(None)]
             options = [self.schema(m) for m in members]
+            for name, union in _UNIONS.items():  # an optional tagged union (``Window | None``)
+                if set(members) == set(typing.get_args(union)):
+                    options = [self._union(name, union)]
             if len(members) < len(args):
                 options.append({"type": "null"})
             return options[0] if len(options) == 1 else {"anyOf": options}
@@ -376,12 +379,20 @@ class _Builder:
 
     def _union(self, name: str, union: Any) -> dict[str, Any]:
         def build() -> dict[str, Any]:
+            # One if/then per member, keyed by the tag: a validator reports what is wrong
+            # with the member the tag names, not that no member matched.
             members = typing.get_args(union)
             return {
                 "type": "object",
                 "required": [TAG],
                 "properties": {TAG: {"enum": [m.__name__ for m in members]}},
-                "anyOf": [self.schema(m) for m in members],
+                "allOf": [
+                    {
+                        "if": {"properties": {TAG: {"const": m.__name__}}, "required": [TAG]},
+                        "then": self.schema(m),
+                    }
+                    for m in members
+                ],
             }
 
         if name not in self.defs:
