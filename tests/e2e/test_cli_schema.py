@@ -19,8 +19,11 @@ import pytest
 from crmcore.cli import main
 from crmcore.cli.console import Console
 from crmcore.domain import Customer
+from crmcore.lifecycle.rules import ActionKind
 from crmcore.segments import HasTag
+from crmcore.segments.rfm import RfmSegment
 from crmcore.serialization import SCHEMA_TYPES, json_schema, unstructure
+from crmcore.services.cleaning import IssueKind
 
 TIMEOUT = 60.0
 
@@ -219,3 +222,15 @@ def test_a_schema_piped_to_another_program_is_plain_json() -> None:
     assert b"\x1b" not in done.stdout
     schema = json.loads(done.stdout.decode("utf-8"))
     assert schema["title"] == "时间规则"
+
+
+def test_enum_cells_show_their_chinese_labels() -> None:
+    out = io.StringIO()
+    zh = Console(out, io.StringIO(), locale="zh_CN")
+    en = Console(io.StringIO(), io.StringIO())
+    assert (zh.value(RfmSegment.AT_RISK), en.value(RfmSegment.AT_RISK)) == ("流失预警", "at_risk")
+    assert zh.value(ActionKind.REMIND_SUPERVISOR) == "提醒主管"
+    zh.table("problems", ["row", "kind"], [[1, zh.value(IssueKind.DROPPED)]])
+    shown = out.getvalue()
+    assert "问题" in shown
+    assert "已丢弃" in shown

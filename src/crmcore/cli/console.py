@@ -6,12 +6,13 @@ without it every command still works and prints plain text.
 
 from __future__ import annotations
 
+import enum
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Protocol, TextIO
 
-from crmcore.i18n import DEFAULT_LOCALE, Locale, text
+from crmcore.i18n import DEFAULT_LOCALE, Locale, enum_key, text
 
 __all__ = ["Console", "Progress", "console"]
 
@@ -64,6 +65,12 @@ class Console:
     def label(self, heading: str) -> str:
         """Return a heading of the command's output in :attr:`locale` (itself when unknown)."""
         return text(f"cli.{heading}", heading, self.locale)
+
+    def value(self, member: enum.Enum) -> str:
+        """Return an enum value as a table cell shows it: its value, or its label in Chinese."""
+        if self.locale == DEFAULT_LOCALE:
+            return str(member.value)
+        return text(enum_key(member), str(member.value), self.locale)
 
     def table(self, title: str, headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
         """Write a table to standard output, its title and headings in :attr:`locale`."""
