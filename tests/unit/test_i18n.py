@@ -41,8 +41,9 @@ from crmcore.i18n import (
     text,
 )
 from crmcore.i18n._catalogue import ENTRIES
+from crmcore.lifecycle.diagram import to_mermaid
 from crmcore.lifecycle.workflow import Workflow
-from crmcore.serialization import SCHEMA_TYPES, json_schema
+from crmcore.serialization import SCHEMA_TYPES, json_schema, structure
 
 SRC = Path(crmcore.__file__).parent
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -299,3 +300,38 @@ def test_every_error_is_describable_in_every_locale(field: str, value: str, reas
             assert isinstance(message, str)
         assert describe(error, "en") == str(error)
         assert describe(error, "zh_CN") != str(error)
+
+
+@pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda w: w.name)
+@pytest.mark.parametrize("locale", LOCALES)
+def test_diagrams_label_every_stage_and_transition_in_the_locale(
+    workflow: Workflow[Any, Any], locale: str
+) -> None:
+    diagram = to_mermaid(workflow, locale=locale)
+    prefix = f"workflow.{workflow.name}"
+    for state in workflow.states:
+        shown = label(f"{prefix}.state.{state.name}", locale)
+        assert shown == str(state.name) or f'state "{shown}" as' in diagram
+    for transition in workflow.transitions:
+        assert f": {label(f'{prefix}.transition.{transition.name}', locale)}" in diagram
+    assert to_mermaid(workflow, locale=locale, labels=False) == to_mermaid(workflow, labels=False)
+
+
+def test_a_host_pipeline_keeps_its_own_labels_in_any_locale() -> None:
+    pipeline = structure(
+        {
+            "name": "renewal",
+            "entity": "Opportunity",
+            "attribute": "stage",
+            "states": [
+                {"name": "due", "label": "待续约", "initial": True},
+                {"name": "renewed", "final": True},
+            ],
+            "transitions": [{"name": "renew", "sources": ["due"], "target": "renewed"}],
+        },
+        Workflow,
+    )
+    assert to_mermaid(pipeline, locale="zh_CN") == to_mermaid(pipeline)
+    assert 'state "待续约" as due' in to_mermaid(pipeline, locale="en")
+    with pytest.raises(InvalidValueError, match="supported locales"):
+        to_mermaid(pipeline, locale="de")
