@@ -189,7 +189,8 @@ def _day(value: object) -> str:
 def _subtitle(kpi: Kpi) -> str:
     period = ""
     if kpi.period is not None:
-        period = f"{kpi.period.start.date()} – {kpi.period.end.subtract(days=1).date()}"
+        last = kpi.period.end.subtract(microseconds=1)
+        period = f"{kpi.period.start.date()} – {last.date()}"
     return period
 
 
