@@ -521,7 +521,7 @@ def nps_trend_chart(trend: pl.DataFrame, *, locale: str = "en") -> Spec:
 
 
 def clv_distribution_chart(
-    values: pl.Series | Sequence[float | int | Decimal],
+    values: pl.Series | Sequence[float | int | Decimal | None],
     *,
     bins: int = 20,
     currency: str | None = None,
@@ -530,8 +530,9 @@ def clv_distribution_chart(
     """Return a histogram of customer values (historical or predicted CLV).
 
     The bins are ``bins`` equal-width intervals from the smallest to the largest
-    value (numpy's histogram: the last bin includes its upper edge), computed
-    here so that the spec carries the counts.
+    value (numpy's histogram: the last bin includes its upper edge; when every
+    value is the same, the bins span that value ± 0.5), computed here so that
+    the spec carries the counts.
 
     Args:
         values: One value per customer (nulls are skipped).
@@ -726,8 +727,9 @@ def render_svg(spec: Spec) -> str:
     True
     """
     converter = _vl_convert()
+    spec = _checked(spec)
     try:
-        svg: str = converter.vegalite_to_svg(_checked(spec))
+        svg: str = converter.vegalite_to_svg(spec)
     except ValueError as exc:
         reason = str(exc).splitlines()[0:2]
         raise InvalidValueError("spec", spec.get("title"), " ".join(reason)) from exc
@@ -751,8 +753,9 @@ def render_png(spec: Spec, *, scale: float = 2.0) -> bytes:
     if not (isinstance(scale, int | float) and math.isfinite(scale) and 0 < scale <= 10):
         raise InvalidValueError("scale", scale, "a number in (0, 10]")
     converter = _vl_convert()
+    spec = _checked(spec)
     try:
-        png: bytes = converter.vegalite_to_png(_checked(spec), scale=float(scale))
+        png: bytes = converter.vegalite_to_png(spec, scale=float(scale))
     except ValueError as exc:
         reason = str(exc).splitlines()[0:2]
         raise InvalidValueError("spec", spec.get("title"), " ".join(reason)) from exc
@@ -774,14 +777,16 @@ def as_altair(spec: Spec) -> altair.TopLevelMixin:
     """
     try:
         import altair as alt  # noqa: PLC0415 - optional extra
-        from altair.utils.schemapi import SchemaValidationError  # noqa: PLC0415
+        from altair.utils import schemapi  # noqa: PLC0415
     except ModuleNotFoundError as exc:
         raise MissingExtraError("charts", "crmcore.analytics.charts", exc.name or "") from exc
-    kind: type[alt.Chart] | type[alt.LayerChart] = (
-        alt.LayerChart if "layer" in _checked(spec) else alt.Chart
-    )
+    spec = _checked(spec)
+    kind: type[alt.Chart] | type[alt.LayerChart] = alt.LayerChart if "layer" in spec else alt.Chart
+    # jsonschema's ValidationError (Altair's SchemaValidationError is one), reached through
+    # Altair so that jsonschema is not imported by name.
+    invalid: type[Exception] = schemapi.jsonschema.ValidationError  # type: ignore[attr-defined]
     try:
         chart: altair.TopLevelMixin = kind.from_dict(spec, validate=True)
-    except SchemaValidationError as exc:
+    except invalid as exc:
         raise InvalidValueError("spec", spec.get("title"), str(exc).splitlines()[0]) from exc
     return chart
