@@ -128,8 +128,8 @@ TITLES: Final[Mapping[str, Mapping[str, str]]] = {
 LOCALES: Final = tuple(TITLES)
 """The locales :data:`TITLES` has: ``("en", "zh_CN")``."""
 
-_WIDTH: Final = 520
-_HEIGHT: Final = 280
+_WIDTH: Final = 440
+_HEIGHT: Final = 260
 
 
 def _titles(locale: str) -> Mapping[str, str]:

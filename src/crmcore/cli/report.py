@@ -77,7 +77,7 @@ class ReportData:
         at: The report's instant.
         sections: ``(title, KPIs)`` in page order.
         details: ``(title, KPI)`` whose table is shown in full.
-        charts: ``(title, Vega-Lite spec)`` in page order.
+        charts: ``(caption, Vega-Lite spec)`` in page order.
         counts: Rows read per frame.
         read_seconds: Time to read the frames.
         kpi_seconds: Time to compute every KPI.
@@ -188,7 +188,7 @@ def collect(url: str, *, at: pendulum.DateTime) -> ReportData:
         sla_attainment,
     )
     from crmcore.lifecycle import china_mainland  # noqa: PLC0415
-    from crmcore.segments import rfm_scores  # noqa: PLC0415
+    from crmcore.segments import Quantiles, rfm_scores  # noqa: PLC0415
 
     started = time.perf_counter()
     frames, counts, orders = _read(url)
@@ -250,19 +250,35 @@ def collect(url: str, *, at: pendulum.DateTime) -> ReportData:
     per_customer = clv_by_customer.table
     rows = per_customer.select("currency", "total").iter_rows() if per_customer is not None else ()
     values = [total for cur, total in rows if cur == currency]
-    scores = rfm_scores(orders, at=at, currency=currency) if currency else {}
+    scores = (
+        rfm_scores(orders, at=at, currency=currency, method=Quantiles(_RFM_SCORES))
+        if currency
+        else {}
+    )
     kpi_seconds = time.perf_counter() - started
 
+    moved = "opportunity" in changes["workflow"].unique().to_list()
+    funnel_note = (
+        ""
+        if moved
+        else " The event history holds no opportunity stage change: every opportunity counts"
+        " in its first stage."
+    )
     chart_specs = (
-        ("Customers by lifecycle stage", charts.stage_distribution_chart(stages)),
-        ("Cohort retention", charts.cohort_heatmap(cohorts)),
-        ("Opportunity funnel", charts.funnel_chart(funnel)),
-        ("Net promoter score", charts.nps_trend_chart(trend)),
+        (stages.definition, charts.stage_distribution_chart(stages)),
+        (cohorts.definition, charts.cohort_heatmap(cohorts)),
+        (funnel.definition + funnel_note, charts.funnel_chart(funnel)),
+        (f"Per month: {nps.definition}", charts.nps_trend_chart(trend)),
         (
-            "Historical CLV per customer",
-            charts.clv_distribution_chart(values, bins=24, currency=currency),
+            f"Historical CLV: the sum of each customer's paid {currency} orders before the"
+            " report's instant.",
+            charts.clv_distribution_chart(values, bins=30, currency=currency),
         ),
-        ("RFM grid", charts.rfm_grid_chart(scores, locale="en")),
+        (
+            f"Customers with paid {currency} orders, scored 1–{_RFM_SCORES} on recency and"
+            " frequency by quantiles of the population.",
+            charts.rfm_grid_chart(scores),
+        ),
     )
     return ReportData(
         url=_hide_password(url),
@@ -304,8 +320,8 @@ th { background: #f3f6fa; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 td.def { color: #555; }
 .charts { display: flex; flex-wrap: wrap; gap: 1.5rem; }
-figure { margin: 0; border: 1px solid #eee; padding: .5rem; }
-figcaption { font-size: .8rem; color: #666; }
+figure { margin: 0; border: 1px solid #eee; padding: .5rem; max-width: 560px; }
+figcaption { font-size: .8rem; color: #555; }
 """
 
 
