@@ -31,8 +31,7 @@ from crmcore.cli.report import collect, render_html
 BUDGET_SECONDS = 2.0
 
 
-def build_demo(size: int) -> str:
-    folder = Path(tempfile.mkdtemp(prefix="crmcore-bench-report-"))
+def build_demo(size: int, folder: Path) -> str:
     db = folder / "demo.sqlite"
     subprocess.run(  # noqa: S603 - this interpreter, our own module
         [sys.executable, "-m", "crmcore", "demo", "--size", str(size), "--db", str(db)],
@@ -48,11 +47,15 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=2_000, help="contacts of the demo built")
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    url = args.db or build_demo(args.size)
+    with tempfile.TemporaryDirectory(prefix="crmcore-bench-report-") as folder:
+        run(args.db or build_demo(args.size, Path(folder)), args.repeat)
+
+
+def run(url: str, repeat: int) -> None:
     at = pendulum.now("UTC")
     collect(url, at=at)  # warm up: imports, calendars, vl-convert's engine
     reads, kpis, pages, renders = [], [], [], []
-    for _ in range(args.repeat):
+    for _ in range(repeat):
         started = time.perf_counter()
         data = collect(url, at=at)
         report = render_html(data)
