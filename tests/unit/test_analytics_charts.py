@@ -565,3 +565,47 @@ def test_funnel_spec_never_grows_down_the_funnel(
     assert reached == sorted(reached, reverse=True)
     assert reached[0] == kpi.denominator
     assert all(r["from_start"] is None or 0 <= r["from_start"] <= 1 for r in rows)
+
+
+stage_names = st.sampled_from(["potential", "new", "growth", "mature", "decline", "churned"])
+
+
+@given(
+    st.lists(st.tuples(st.integers(1, 6), stage_names), min_size=1, max_size=12),
+    st.lists(st.tuples(st.integers(0, 11), stage_names, st.integers(1, 6)), max_size=20),
+)
+def test_stage_bars_are_the_stage_counts_and_stack_to_the_customers_registered(
+    people: list[tuple[int, str]], moves: list[tuple[int, str, int]]
+) -> None:
+    customers = pl.DataFrame(
+        {
+            "id": [f"c{i}" for i in range(len(people))],
+            "created_at": [t(m, 10) for m, _ in people],
+            "lifecycle_stage": [s for _, s in people],
+            "merged_into": [None] * len(people),
+        },
+        schema_overrides={"created_at": UTC, "merged_into": pl.String},
+    )
+    valid = [(i % len(people), s, m) for i, s, m in moves]
+    changes = pl.DataFrame(
+        {
+            "entity": ["customer"] * len(valid),
+            "entity_id": [f"c{i}" for i, _, _ in valid],
+            "workflow": ["customer-lifecycle"] * len(valid),
+            "from_stage": ["potential"] * len(valid),
+            "to_stage": [s for _, s, _ in valid],
+            "at": [t(m, 20) for _, _, m in valid],
+        },
+        schema_overrides={"at": UTC, "entity_id": pl.String, "to_stage": pl.String},
+    )
+    kpi = stage_counts(customers, changes, period=YEAR)
+    assert kpi.table is not None
+    rows = data_of(stage_distribution_chart(kpi))
+    assert [(r["stage"], r["customers"]) for r in rows] == kpi.table.select(
+        "stage", "customers"
+    ).rows()
+    for month in range(1, 7):
+        end = pendulum.datetime(2026, month, 1).add(months=1)
+        bucket = end.subtract(days=1).format("YYYY-MM-DD")
+        registered = sum(1 for m, _ in people if t(m, 10) < end)
+        assert sum(r["customers"] for r in rows if r["bucket"] == bucket) == registered
