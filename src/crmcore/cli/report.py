@@ -212,6 +212,8 @@ def collect(url: str, *, at: pendulum.DateTime) -> ReportData:
     clv_by_customer = historical_clv(customers, paid, at=at, by="id")
     funnel = stage_funnel(changes, period=year, records=opportunities)
     forecast = sales_forecast(opportunities, period=quarter)
+    velocity = sales_velocity(opportunities, period=year)
+    pipeline = weighted_pipeline(opportunities, at=at)
     nps = net_promoter_score(responses, period=year)
     quality = completeness(customers)
     customer_kpis = (
@@ -225,8 +227,8 @@ def collect(url: str, *, at: pendulum.DateTime) -> ReportData:
     sales_kpis = (
         funnel,
         win_rate(opportunities, period=year),
-        sales_velocity(opportunities, period=year),
-        weighted_pipeline(opportunities, at=at),
+        velocity,
+        pipeline,
         forecast,
     )
     service_kpis = (
@@ -291,6 +293,8 @@ def collect(url: str, *, at: pendulum.DateTime) -> ReportData:
         ),
         details=(
             ("Historical CLV by tier", clv_by_tier),
+            ("Sales velocity per currency", velocity),
+            ("Weighted pipeline per currency", pipeline),
             ("Sales forecast by category", forecast),
             ("Completeness per field", quality),
         ),
