@@ -184,14 +184,21 @@ def assert_report(html: str) -> Page:
     return page
 
 
+@pytest.fixture(scope="module")
+def reports(folder: Path, demo_db: str) -> dict[str, tuple[Run, Path]]:
+    """``crmcore report`` on the demo database, piped and on a terminal (run once each)."""
+    out: dict[str, tuple[Run, Path]] = {}
+    for mode, runner in (("piped", piped), ("terminal", on_terminal)):
+        page = folder / f"report-{mode}.html"
+        out[mode] = runner(["report", "--db", demo_db, "--out", str(page)], folder), page
+    return out
+
+
 @pytest.mark.parametrize("mode", ["piped", "terminal"])
 def test_report_on_the_demo_database_writes_a_static_page(
-    folder: Path, demo_db: str, mode: str
+    reports: dict[str, tuple[Run, Path]], mode: str
 ) -> None:
-    out = folder / f"report-{mode}.html"
-    run = (piped if mode == "piped" else on_terminal)(
-        ["report", "--db", demo_db, "--out", str(out)], folder
-    )
+    run, out = reports[mode]
     assert (run.code, "Traceback" in run.output) == (0, False), run.output
     assert f"wrote {out}" in run.output.replace("\n", "")
     assert "KPIs in" in run.output
@@ -202,10 +209,9 @@ def test_report_on_the_demo_database_writes_a_static_page(
 
 
 def test_report_opens_in_headless_chromium_without_console_errors(
-    folder: Path, demo_db: str, chromium: str
+    folder: Path, reports: dict[str, tuple[Run, Path]], chromium: str
 ) -> None:
-    out = folder / "report.html"
-    assert main(["report", "--db", demo_db, "--out", str(out)], console=Console()) == 0
+    _, out = reports["piped"]
     shot = folder / "report.png"
     done = subprocess.run(  # noqa: S603 - the system's chromium on our own file
         [
