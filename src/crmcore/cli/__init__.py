@@ -50,7 +50,16 @@ def version() -> str:
 
 def _parser() -> argparse.ArgumentParser:
     # Imported here so that a missing extra (SQLAlchemy) is a message, not a traceback.
-    from crmcore.cli import audit, dedupe, demo, export, load, schema, segment  # noqa: PLC0415
+    from crmcore.cli import (  # noqa: PLC0415
+        audit,
+        dedupe,
+        demo,
+        export,
+        load,
+        report,
+        schema,
+        segment,
+    )
 
     parser = argparse.ArgumentParser(
         prog="crmcore",
@@ -82,6 +91,7 @@ def _parser() -> argparse.ArgumentParser:
     export.add_parser(commands)
     audit.add_parser(commands)
     schema.add_parser(commands)
+    report.add_parser(commands)
     _plain_help(commands)
     return parser
 
