@@ -279,3 +279,17 @@ def test_report_without_the_charts_extra_names_it(
     assert main(["report", "--db", demo_db, "--out", str(out)]) == 2
     assert "pip install 'crmcore[charts]'" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_report_in_chinese_labels_headings_kpis_and_charts(folder: Path, demo_db: str) -> None:
+    page = folder / "report-zh.html"
+    run = run_in_process("--lang", "zh_CN", "report", "--db", demo_db, "--out", str(page))
+    assert run.code == 0, run.output
+    html = page.read_text(encoding="utf-8")
+    assert '<html lang="zh-CN">' in html
+    text = " ".join(parse(html).text)
+    for heading in ("客户关系管理报告", "图表", "明细", "销售", "数据质量"):
+        assert heading in text
+    assert "客户流失率" in text  # the KPI "churn rate" by its catalogue label
+    assert "净推荐值" in html  # a chart title, inside the inline SVG
+    assert "CRM report" not in text

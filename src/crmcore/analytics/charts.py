@@ -44,6 +44,7 @@ import polars as pl
 
 from crmcore.analytics.kpi import Kpi
 from crmcore.errors import InvalidValueError, MissingExtraError, PayloadError, Problem
+from crmcore.i18n import LOCALES, label, parse_locale
 from crmcore.segments.rfm import RfmScore
 
 if TYPE_CHECKING:
@@ -71,71 +72,43 @@ Spec = dict[str, Any]
 SCHEMA_URL: Final = "https://vega.github.io/schema/vega-lite/v5.json"
 """The Vega-Lite schema every spec declares (also valid Vega-Lite 6)."""
 
-TITLES: Final[Mapping[str, Mapping[str, str]]] = {
-    "en": {
-        "funnel": "Funnel: records reaching each stage",
-        "funnel.stage": "Stage",
-        "funnel.reached": "Records reaching the stage",
-        "cohort": "Cohort retention: share of each cohort buying again",
-        "cohort.cohort": "Cohort (month of acquisition)",
-        "cohort.months_since": "Months since acquisition",
-        "cohort.retention": "Retention",
-        "stages": "Customers by lifecycle stage",
-        "stages.bucket": "End of period",
-        "stages.customers": "Customers",
-        "stages.stage": "Lifecycle stage",
-        "nps": "Net promoter score over time",
-        "nps.bucket": "Period",
-        "nps.value": "NPS (−100 to 100)",
-        "nps.answers": "Answers",
-        "clv": "Customer value distribution",
-        "clv.value": "Value per customer",
-        "clv.customers": "Customers",
-        "rfm": "RFM grid: customers by recency and frequency score",
-        "rfm.r": "Recency score (5 = most recent)",
-        "rfm.f": "Frequency score (5 = most frequent)",
-        "rfm.customers": "Customers",
-        "rfm.monetary": "Mean monetary value",
-    },
-    "zh_CN": {
-        "funnel": "销售漏斗：到达各阶段的记录数",
-        "funnel.stage": "阶段",
-        "funnel.reached": "到达该阶段的记录数",
-        "cohort": "同期群留存：各期客户再次购买的比例",
-        "cohort.cohort": "同期群（获客月份）",
-        "cohort.months_since": "获客后月数",
-        "cohort.retention": "留存率",
-        "stages": "各生命周期阶段的客户数",
-        "stages.bucket": "期末",
-        "stages.customers": "客户数",
-        "stages.stage": "生命周期阶段",
-        "nps": "净推荐值（NPS）趋势",
-        "nps.bucket": "期间",
-        "nps.value": "NPS（−100 至 100）",
-        "nps.answers": "答卷数",
-        "clv": "客户价值分布",
-        "clv.value": "每位客户的价值",
-        "clv.customers": "客户数",
-        "rfm": "RFM 网格：按最近购买与购买频次评分的客户数",
-        "rfm.r": "最近购买评分（5 = 最近）",
-        "rfm.f": "购买频次评分（5 = 最频繁）",
-        "rfm.customers": "客户数",
-        "rfm.monetary": "平均消费金额",
-    },
-}
-"""The chart titles and axis labels, by locale and key."""
+_CHART_KEYS: Final = (
+    "funnel",
+    "funnel.stage",
+    "funnel.reached",
+    "cohort",
+    "cohort.cohort",
+    "cohort.months_since",
+    "cohort.retention",
+    "stages",
+    "stages.bucket",
+    "stages.customers",
+    "stages.stage",
+    "nps",
+    "nps.bucket",
+    "nps.value",
+    "nps.answers",
+    "clv",
+    "clv.value",
+    "clv.customers",
+    "rfm",
+    "rfm.r",
+    "rfm.f",
+    "rfm.customers",
+    "rfm.monetary",
+)
 
-LOCALES: Final = tuple(TITLES)
-"""The locales :data:`TITLES` has: ``("en", "zh_CN")``."""
+TITLES: Final[Mapping[str, Mapping[str, str]]] = {
+    locale: {key: label(f"chart.{key}", locale) for key in _CHART_KEYS} for locale in LOCALES
+}
+"""The chart titles and axis labels, by locale and key (from the :mod:`crmcore.i18n` catalogue)."""
 
 _WIDTH: Final = 440
 _HEIGHT: Final = 260
 
 
 def _titles(locale: str) -> Mapping[str, str]:
-    if locale not in TITLES:
-        raise InvalidValueError("locale", locale, f"one of {', '.join(LOCALES)}")
-    return TITLES[locale]
+    return TITLES[parse_locale(locale)]
 
 
 def _spec(title: str, subtitle: str, body: Spec, *, width: int, height: int) -> Spec:

@@ -34,6 +34,7 @@ from crmcore.cli.console import Console
 from crmcore.cli.io import database_url, require_database_file
 from crmcore.cli.segment import parse_at
 from crmcore.errors import InvalidValueError
+from crmcore.i18n import DEFAULT_LOCALE, Locale, text
 
 if TYPE_CHECKING:
     from crmcore.analytics.kpi import Kpi, Period
@@ -81,6 +82,7 @@ class ReportData:
         counts: Rows read per frame.
         read_seconds: Time to read the frames.
         kpi_seconds: Time to compute every KPI.
+        locale: The language of the page's headings, KPI names and chart titles.
     """
 
     url: str
@@ -91,6 +93,7 @@ class ReportData:
     counts: tuple[tuple[str, int], ...]
     read_seconds: float
     kpi_seconds: float
+    locale: Locale = DEFAULT_LOCALE
 
 
 @attrs.frozen(kw_only=True)
@@ -139,12 +142,13 @@ def _main_currency(orders: Sequence[Any]) -> str | None:
     return paid.most_common(1)[0][0] if paid else None
 
 
-def collect(url: str, *, at: pendulum.DateTime) -> ReportData:
+def collect(url: str, *, at: pendulum.DateTime, locale: Locale = DEFAULT_LOCALE) -> ReportData:
     """Read the database at ``url`` and compute every KPI and chart spec of the report.
 
     Args:
         url: A SQLAlchemy URL (or an SQLite file path).
         at: The report's instant: the period is the twelve calendar months up to it.
+        locale: The language of chart titles and headings (``"en"`` or ``"zh_CN"``).
 
     Returns:
         The KPIs, chart specs and timings.
@@ -267,19 +271,19 @@ def collect(url: str, *, at: pendulum.DateTime) -> ReportData:
         " in its first stage."
     )
     chart_specs = (
-        (stages.definition, charts.stage_distribution_chart(stages)),
-        (cohorts.definition, charts.cohort_heatmap(cohorts)),
-        (funnel.definition + funnel_note, charts.funnel_chart(funnel)),
-        (f"Per month: {nps.definition}", charts.nps_trend_chart(trend)),
+        (stages.definition, charts.stage_distribution_chart(stages, locale=locale)),
+        (cohorts.definition, charts.cohort_heatmap(cohorts, locale=locale)),
+        (funnel.definition + funnel_note, charts.funnel_chart(funnel, locale=locale)),
+        (f"Per month: {nps.definition}", charts.nps_trend_chart(trend, locale=locale)),
         (
             f"Historical CLV: the sum of each customer's paid {currency} orders before the"
             " report's instant.",
-            charts.clv_distribution_chart(values, bins=30, currency=currency),
+            charts.clv_distribution_chart(values, bins=30, currency=currency, locale=locale),
         ),
         (
             f"Customers with paid {currency} orders, scored 1–{_RFM_SCORES} on recency and"
             " frequency by quantiles of the population.",
-            charts.rfm_grid_chart(scores),
+            charts.rfm_grid_chart(scores, locale=locale),
         ),
     )
     return ReportData(
@@ -302,7 +306,16 @@ def collect(url: str, *, at: pendulum.DateTime) -> ReportData:
         counts=counts,
         read_seconds=read_seconds,
         kpi_seconds=kpi_seconds,
+        locale=locale,
     )
+
+
+_HTML_LANG: Final[dict[Locale, str]] = {"en": "en", "zh_CN": "zh-CN"}
+
+
+def _label(heading: str, locale: Locale) -> str:
+    """Return a heading of the page in ``locale`` (the catalogue's ``cli.`` keys)."""
+    return text(f"cli.{heading}", heading, locale)
 
 
 def _hide_password(url: str) -> str:
@@ -356,7 +369,7 @@ def _period(period: Period) -> str:
     return f"{period.start.format('YYYY-MM-DD')} – {last.format('YYYY-MM-DD')}"
 
 
-def _kpi_rows(kpis: Sequence[Kpi]) -> str:
+def _kpi_rows(kpis: Sequence[Kpi], locale: Locale) -> str:
     rows = []
     for kpi in kpis:
         value = _format(kpi.value, kpi.unit)
@@ -369,7 +382,7 @@ def _kpi_rows(kpis: Sequence[Kpi]) -> str:
         if kpi.numerator is not None and kpi.denominator is not None:
             counts = f"{_format(kpi.numerator)} / {_format(kpi.denominator)}"
         cells = (
-            f"<td>{html.escape(kpi.name)}</td>",
+            f"<td>{html.escape(text(f'kpi.{kpi.name}', kpi.name, locale))}</td>",
             f'<td class="num">{html.escape(value)}</td>',
             f"<td>{html.escape(kpi.unit.replace('``', ''))}</td>",
             f'<td class="num">{html.escape(counts)}</td>',
@@ -378,7 +391,8 @@ def _kpi_rows(kpis: Sequence[Kpi]) -> str:
         )
         rows.append("<tr>" + "".join(cells) + "</tr>")
     head = "".join(
-        f"<th>{h}</th>" for h in ("KPI", "value", "unit", "counts", "period", "definition")
+        f"<th>{html.escape(_label(h, locale))}</th>"
+        for h in ("KPI", "value", "unit", "counts", "period", "definition")
     )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
@@ -431,14 +445,18 @@ def render_html(data: ReportData) -> Report:
         )
     chart_seconds = time.perf_counter() - started
     sections = "".join(
-        f"<h2>{html.escape(title)}</h2>{_kpi_rows(kpis)}" for title, kpis in data.sections
+        f"<h2>{html.escape(_label(title, data.locale))}</h2>{_kpi_rows(kpis, data.locale)}"
+        for title, kpis in data.sections
     )
-    details = "".join(f"<h3>{html.escape(title)}</h3>{_detail(kpi)}" for title, kpi in data.details)
+    details = "".join(
+        f"<h3>{html.escape(_label(title, data.locale))}</h3>{_detail(kpi)}"
+        for title, kpi in data.details
+    )
     read = ", ".join(f"{n:,} {name.replace('_', ' ')}" for name, n in data.counts)
     at = data.at.in_tz("UTC").format("YYYY-MM-DD HH:mm")
     kpi_count = sum(len(kpis) for _, kpis in data.sections)
     page = f"""<!DOCTYPE html>
-<html lang="en">
+<html lang="{_HTML_LANG[data.locale]}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -446,15 +464,15 @@ def render_html(data: ReportData) -> Report:
 <style>{_STYLE}</style>
 </head>
 <body>
-<h1>CRM report</h1>
+<h1>{html.escape(_label("CRM report", data.locale))}</h1>
 <p class="meta">Database {html.escape(data.url)} · as of {html.escape(at)} UTC ·
 twelve months {html.escape(_period(_year(data.at)))}</p>
-<h2>Charts</h2>
+<h2>{html.escape(_label("Charts", data.locale))}</h2>
 <div class="charts">
 {"".join(figures)}
 </div>
 {sections}
-<h2>Details</h2>
+<h2>{html.escape(_label("Details", data.locale))}</h2>
 {details}
 <p class="meta">Read {html.escape(read)} in {data.read_seconds:.2f} s; {kpi_count} KPIs in
 {data.kpi_seconds:.2f} s; {len(figures)} charts rendered in {chart_seconds:.2f} s by crmcore.</p>
@@ -483,7 +501,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     at = parse_at(args.at, args.tz)
     if args.out.is_dir():
         raise InvalidValueError("--out", str(args.out), "a file, not a directory")
-    report = render_html(collect(url, at=at))
+    report = render_html(collect(url, at=at, locale=console.locale))
     args.out.write_text(report.html, encoding="utf-8")
     data = report.data
     rows: list[Sequence[object]] = []

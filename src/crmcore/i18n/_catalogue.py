@@ -3,8 +3,8 @@
 Keys are ``<namespace>.<name>``: ``enum.<EnumClass>.<value>``,
 ``workflow.<workflow>.state.<state>``, ``workflow.<workflow>.transition.<name>``,
 ``field.<attribute>``, ``type.<Class>``, ``kpi.<KPI name>``, ``error.<ErrorClass>``,
-``reason.<English reason>`` and ``cli.<English heading>``. Read it through
-:func:`crmcore.i18n.label`.
+``reason.<English reason>``, ``cli.<English heading>`` and ``chart.<chart>[.<axis>]``.
+Read it through :func:`crmcore.i18n.label`.
 
 May import: nothing from crmcore; no third-party module.
 """
@@ -1076,6 +1076,26 @@ _REASONS: Final = _section(
 _CLI: Final = _section(
     "cli",
     {
+        "CRM report": ("CRM report", "客户关系管理报告"),
+        "Charts": ("Charts", "图表"),
+        "Details": ("Details", "明细"),
+        "Customers": ("Customers", "客户"),
+        "Sales": ("Sales", "销售"),
+        "Service and satisfaction": ("Service and satisfaction", "服务与满意度"),
+        "Data quality": ("Data quality", "数据质量"),
+        "KPI": ("KPI", "指标"),
+        "counts": ("counts", "计数"),
+        "unit": ("unit", "单位"),
+        "period": ("period", "统计期间"),
+        "definition": ("definition", "定义"),
+        "Historical CLV by tier": ("Historical CLV by tier", "按等级的历史客户价值"),
+        "Sales velocity per currency": ("Sales velocity per currency", "按币种的销售速度"),
+        "Weighted pipeline per currency": (
+            "Weighted pipeline per currency",
+            "按币种的加权商机管道",
+        ),
+        "Sales forecast by category": ("Sales forecast by category", "按类别的销售预测"),
+        "Completeness per field": ("Completeness per field", "各字段完整率"),
         "(ignored)": ("(ignored)", "（忽略）"),
         "RFM segment": ("RFM segment", "RFM 分群"),
         "VIP": ("VIP", "VIP客户"),
@@ -1165,6 +1185,42 @@ _CLI: Final = _section(
     },
 )
 
+_CHARTS: Final = _section(
+    "chart",
+    {
+        "funnel": ("Funnel: records reaching each stage", "销售漏斗：到达各阶段的记录数"),
+        "funnel.stage": ("Stage", "阶段"),
+        "funnel.reached": ("Records reaching the stage", "到达该阶段的记录数"),
+        "cohort": (
+            "Cohort retention: share of each cohort buying again",
+            "同期群留存：各期客户再次购买的比例",
+        ),
+        "cohort.cohort": ("Cohort (month of acquisition)", "同期群（获客月份）"),
+        "cohort.months_since": ("Months since acquisition", "获客后月数"),
+        "cohort.retention": ("Retention", "留存率"),
+        "stages": ("Customers by lifecycle stage", "各生命周期阶段的客户数"),
+        "stages.bucket": ("End of period", "期末"),
+        "stages.customers": ("Customers", "客户数"),
+        "stages.stage": ("Lifecycle stage", "生命周期阶段"),
+        "nps": ("Net promoter score over time", "净推荐值（NPS）趋势"),
+        "nps.bucket": ("Period", "期间"),
+        "nps.value": ("NPS (−100 to 100)", "NPS（−100 至 100）"),
+        "nps.answers": ("Answers", "答卷数"),
+        "clv": ("Customer value distribution", "客户价值分布"),
+        "clv.value": ("Value per customer", "每位客户的价值"),
+        "clv.customers": ("Customers", "客户数"),
+        "rfm": (
+            "RFM grid: customers by recency and frequency score",
+            "RFM 网格：按最近购买与购买频次评分的客户数",
+        ),
+        "rfm.r": ("Recency score (5 = most recent)", "最近购买评分（5 = 最近）"),
+        "rfm.f": ("Frequency score (5 = most frequent)", "购买频次评分（5 = 最频繁）"),
+        "rfm.customers": ("Customers", "客户数"),
+        "rfm.monetary": ("Mean monetary value", "平均消费金额"),
+    },
+)
+
+
 ENTRIES: Final[dict[str, tuple[str, str]]] = {
     **_ENUMS,
     **_WORKFLOWS,
@@ -1174,5 +1230,6 @@ ENTRIES: Final[dict[str, tuple[str, str]]] = {
     **_ERRORS,
     **_REASONS,
     **_CLI,
+    **_CHARTS,
 }
 """Every label: key -> (English, Chinese)."""
