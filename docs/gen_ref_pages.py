@@ -4,7 +4,7 @@ Run by the ``gen-files`` plugin of ``mkdocs.yml`` at build time (nothing is writ
 into the repository). The code is read statically with griffe, so building the site
 imports nothing from crmcore.
 
-Each public module (no path component starting with ``_``) gets ``reference/<path>.md``:
+Each public module (no path component starting with ``_``) gets ``reference/<module>.md``:
 
 - the names its ``__all__`` defines (or takes from a private module) are rendered in
   full by mkdocstrings, each under a heading whose anchor is ``<module>.<name>``;
@@ -50,23 +50,40 @@ def exported(module: Any) -> list[str]:
     return [str(getattr(name, "name", name)) for name in module.exports or []]
 
 
-def page_path(module_path: str, *, package: bool) -> Path:
+def page_path(module_path: str) -> Path:
     """Return the reference page of a module, relative to ``docs/``.
 
-    >>> page_path("crmcore.domain", package=True).as_posix()
-    'reference/crmcore/domain/index.md'
-    >>> page_path("crmcore.domain.customer", package=False).as_posix()
-    'reference/crmcore/domain/customer.md'
+    Pages are named by the whole dotted path: a module may be called ``index``
+    (``crmcore.matching.index``), which nested folders would read as a section page.
+
+    >>> page_path("crmcore.matching.index").as_posix()
+    'reference/crmcore.matching.index.md'
     """
-    parts = module_path.split(".")
-    if package:
-        return Path("reference", *parts, "index.md")
-    return Path("reference", *parts[:-1], f"{parts[-1]}.md")
+    return Path("reference", f"{module_path}.md")
+
+
+def defined_here(module: Any) -> set[str]:
+    """Return the names of ``module.__all__`` rendered in full on its page.
+
+    Those it defines, and those it takes from a private module (which has no page).
+    """
+    names = set()
+    for name in exported(module):
+        member = module.members.get(name)
+        if member is None:
+            continue
+        if not member.is_alias or not is_public(member.target_path.rsplit(".", 1)[0]):
+            names.add(name)
+    return names
 
 
 def canonical(module: Any, name: str, documented: dict[str, set[str]]) -> str | None:
     """Return where a re-exported name is documented in full, or None to render it here."""
     member = module.members.get(name)
+    if member is not None and member.is_module and name in documented.get(member.path, set()):
+        # A function named like its module (``crmcore.lifecycle.history``): griffe sees
+        # the submodule under that name, Python the function the package imports.
+        return f"{member.path}.{name}"
     if member is None or not member.is_alias:
         return None
     try:
@@ -102,8 +119,7 @@ def render(module: Any, documented: dict[str, set[str]]) -> str:
     if elsewhere:
         lines += ["", "## Re-exported names", "", "| name | defined in |", "|---|---|"]
         lines.extend(
-            f"| [](){{#{module.path}.{name}}} [`{name}`][{target}] "
-            f"| `{target.rsplit('.', 1)[0]}` |"
+            f"| [](){{#{module.path}.{name}}} [`{name}`][{target}] | `{target.rsplit('.', 1)[0]}` |"
             for name, target in elsewhere
         )
     return "\n".join(lines) + "\n"
@@ -116,20 +132,10 @@ def main() -> None:
 
     package = griffe.load("crmcore", search_paths=[str(SRC)])
     modules = list(public_modules(package))
-    documented: dict[str, set[str]] = {}
-    for module in modules:
-        names = set(exported(module))
-        documented[module.path] = {
-            name
-            for name in names
-            if name in module.members and not module.members[name].is_alias
-            or name in module.members
-            and module.members[name].is_alias
-            and not is_public(module.members[name].target_path.rsplit(".", 1)[0])
-        }
+    documented = {module.path: defined_here(module) for module in modules}
     nav = mkdocs_gen_files.Nav()
     for module in modules:
-        path = page_path(module.path, package=module.is_package)
+        path = page_path(module.path)
         parts = tuple(module.path.split("."))
         nav[parts] = path.relative_to("reference").as_posix()
         with mkdocs_gen_files.open(path, "w") as page:
