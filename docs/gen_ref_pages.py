@@ -41,8 +41,11 @@ def public_modules(module: Any) -> Iterator[Any]:
     if not is_public(module.path):
         return
     yield module
-    for name in sorted(module.modules):
-        yield from public_modules(module.modules[name])
+    for _name, member in sorted(module.members.items()):
+        # Not ``module.modules``: it also holds modules imported under a name
+        # (``from crmcore.matching import workers``), which are not submodules.
+        if not member.is_alias and member.is_module:
+            yield from public_modules(member)
 
 
 def exported(module: Any) -> list[str]:

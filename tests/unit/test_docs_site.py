@@ -119,6 +119,11 @@ def test_every_public_name_is_in_the_api_reference(site: Path) -> None:
     assert missing == []
 
 
+def test_the_reference_has_a_page_per_public_module_and_no_other(site: Path) -> None:
+    pages = {p.name for p in (site / "reference").iterdir() if p.name.startswith("crmcore")}
+    assert pages == {module for module, _ in public_modules()}
+
+
 def test_a_re_exported_name_links_to_where_it_is_documented(site: Path) -> None:
     html = (reference_page(site, "crmcore.domain")).read_text(encoding="utf-8")
     row = html[html.index('id="crmcore.domain.Customer"') :].split("</tr>", 1)[0]
