@@ -132,11 +132,12 @@ def main() -> None:
     """Write every reference page and the reference navigation through mkdocs-gen-files."""
     import griffe  # noqa: PLC0415 - only when the site is built (extra `docs`)
     import mkdocs_gen_files  # noqa: PLC0415
+    from mkdocs_gen_files.nav import Nav  # noqa: PLC0415
 
     package = griffe.load("crmcore", search_paths=[str(SRC)])
     modules = list(public_modules(package))
     documented = {module.path: defined_here(module) for module in modules}
-    nav = mkdocs_gen_files.Nav()
+    nav = Nav()  # type: ignore[no-untyped-call]  # mkdocs-gen-files has no annotations here
     for module in modules:
         path = page_path(module.path)
         parts = tuple(module.path.split("."))
