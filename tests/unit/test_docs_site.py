@@ -11,12 +11,19 @@ the script that generates those pages, by reading ``__all__`` from the source.
 from __future__ import annotations
 
 import ast
+import contextlib
 import importlib.util
+import json
 import os
 import re
+import select
+import shutil
 import subprocess
 import sys
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -136,3 +143,165 @@ def test_docstring_doctests_render_as_code(site: Path) -> None:
     section = html[html.index('id="crmcore.matching.index.DuplicatePolicy"') :]
     assert "action_for" in section.split("</pre>", 1)[0]
     assert ":func:`" not in html
+
+
+# --- The built site in a real browser, on a phone-sized screen -------------------------------
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+PHONE = {"width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": True}
+# What a reader of a page on a phone would suffer: the page scrolls sideways, the content
+# column is squeezed by the navigation, the text is too small, or an element other than a
+# code block or a table (those scroll inside themselves) sticks out to the right.
+LAYOUT = """JSON.stringify({
+  scrollWidth: document.documentElement.scrollWidth,
+  innerWidth: document.documentElement.clientWidth,
+  content: document.querySelector('.md-content').getBoundingClientRect().width,
+  fontSize: parseFloat(getComputedStyle(document.querySelector('.md-typeset')).fontSize),
+  overflowing: [...document.querySelectorAll('.md-content *')]
+    .filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1
+                 && !e.closest('pre, table, .highlight, .md-typeset__scrollwrap'))
+    .slice(0, 5).map(e => e.tagName.toLowerCase() + ' ' + e.textContent.slice(0, 40)),
+})"""
+
+
+class Browser:
+    """Headless Chromium driven over the DevTools protocol on a pipe (no extra package)."""
+
+    def __init__(self, executable: str, profile: Path) -> None:
+        commands_read, self._commands = os.pipe()
+        self._responses, responses_write = os.pipe()
+
+        def on_fds_3_and_4() -> None:  # Chromium reads commands on fd 3, answers on fd 4
+            os.dup2(commands_read, 3)
+            os.dup2(responses_write, 4)
+
+        self._process = subprocess.Popen(  # noqa: S603 - the browser found on PATH
+            [
+                executable,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--remote-debugging-pipe",
+                f"--user-data-dir={profile}",
+                "about:blank",
+            ],
+            pass_fds=(3, 4),
+            preexec_fn=on_fds_3_and_4,  # noqa: PLW1509 - no threads are started before it
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        os.close(commands_read)
+        os.close(responses_write)
+        self._buffer = b""
+        self._next_id = 0
+        target = self.call("Target.createTarget", {"url": "about:blank"})
+        self._session = self.call(
+            "Target.attachToTarget", {"targetId": target["targetId"], "flatten": True}
+        )["sessionId"]
+        self.call("Page.enable", session=True)
+
+    def _receive(self, wanted: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+        deadline = time.monotonic() + 30
+        while True:
+            while b"\0" in self._buffer:
+                raw, self._buffer = self._buffer.split(b"\0", 1)
+                message: dict[str, Any] = json.loads(raw)
+                if wanted(message):
+                    return message
+            ready, _, _ = select.select([self._responses], [], [], deadline - time.monotonic())
+            if not ready:
+                raise TimeoutError("chromium did not answer within 30 s")
+            chunk = os.read(self._responses, 1 << 16)
+            if not chunk:
+                raise EOFError("chromium closed the DevTools pipe")
+            self._buffer += chunk
+
+    def call(
+        self, method: str, params: dict[str, Any] | None = None, *, session: bool = False
+    ) -> dict[str, Any]:
+        self._next_id += 1
+        message: dict[str, Any] = {"id": self._next_id, "method": method, "params": params or {}}
+        if session:
+            message["sessionId"] = self._session
+        os.write(self._commands, json.dumps(message).encode() + b"\0")
+        number = self._next_id
+        answer = self._receive(lambda m: m.get("id") == number)
+        assert "error" not in answer, answer["error"]
+        result: dict[str, Any] = answer["result"]
+        return result
+
+    def layout(self, page: Path, screen: dict[str, Any]) -> dict[str, Any]:
+        """Open ``page`` on a screen of that size and measure how it is laid out."""
+        self.call("Emulation.setDeviceMetricsOverride", screen, session=True)
+        self.call("Page.navigate", {"url": page.as_uri()}, session=True)
+        self._receive(lambda m: m.get("method") == "Page.loadEventFired")
+        value = self.call(
+            "Runtime.evaluate", {"expression": LAYOUT, "returnByValue": True}, session=True
+        )["result"]["value"]
+        measured: dict[str, Any] = json.loads(value)
+        return measured
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError, EOFError, TimeoutError):
+            self.call("Browser.close")
+        try:
+            self._process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+        os.close(self._commands)
+        os.close(self._responses)
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
+    if CHROMIUM is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed (.ci/run installs it)")
+        pytest.skip("chromium is not installed: apt-get install chromium")
+    opened = Browser(CHROMIUM, tmp_path_factory.mktemp("chromium"))
+    yield opened
+    opened.close()
+
+
+def unreadable_on_a_phone(layout: dict[str, Any]) -> list[str]:
+    problems = []
+    if layout["scrollWidth"] > layout["innerWidth"]:
+        problems.append(f"scrolls sideways: {layout['scrollWidth']} > {layout['innerWidth']} px")
+    if layout["content"] < 0.9 * layout["innerWidth"]:
+        problems.append(f"content column only {layout['content']} px wide")
+    if layout["fontSize"] < 14:
+        problems.append(f"text at {layout['fontSize']} px")
+    problems.extend(f"sticks out: {element}" for element in layout["overflowing"])
+    return problems
+
+
+def test_the_layout_check_finds_a_page_too_wide_for_a_phone(
+    browser: Browser, tmp_path: Path
+) -> None:
+    page = tmp_path / "wide.html"
+    page.write_text(
+        '<html><head><meta name="viewport" content="width=device-width, initial-scale=1">'
+        '</head><body style="margin: 0">'
+        '<div class="md-content"><div class="md-typeset" style="font-size: 12px">'
+        '<p style="width: 900px">a line that never wraps</p></div></div></body></html>',
+        encoding="utf-8",
+    )
+    problems = unreadable_on_a_phone(browser.layout(page, PHONE))
+    assert [p.split(":")[0] for p in problems] == [
+        "scrolls sideways",
+        "text at 12 px",
+        "sticks out",
+    ]
+
+
+def test_every_page_but_the_reference_reads_on_a_phone(site: Path, browser: Browser) -> None:
+    pages = [built_page(site, p) for p in markdown_pages()]
+    pages += [reference_page(site, m) for m in ("crmcore.domain", "crmcore.matching.index")]
+    found = {
+        str(page.relative_to(site)): problems
+        for page in pages
+        if (problems := unreadable_on_a_phone(browser.layout(page, PHONE)))
+    }
+    assert found == {}
