@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import fcntl
 import importlib.util
 import json
 import os
@@ -164,19 +165,36 @@ LAYOUT = """JSON.stringify({
 })"""
 
 
+TRAMPOLINE = (
+    "import os, sys; os.dup2(int(sys.argv[1]), 3); os.dup2(int(sys.argv[2]), 4); "
+    "os.execvp(sys.argv[3], sys.argv[3:])"
+)
+
+
+def _above_9(fd: int) -> int:
+    """Move ``fd`` to a descriptor number of 10 or more."""
+    moved = fcntl.fcntl(fd, fcntl.F_DUPFD, 10)
+    os.close(fd)
+    return moved
+
+
 class Browser:
     """Headless Chromium driven over the DevTools protocol on a pipe (no extra package)."""
 
     def __init__(self, executable: str, profile: Path) -> None:
         commands_read, self._commands = os.pipe()
         self._responses, responses_write = os.pipe()
-
-        def on_fds_3_and_4() -> None:  # Chromium reads commands on fd 3, answers on fd 4
-            os.dup2(commands_read, 3)
-            os.dup2(responses_write, 4)
-
+        # Chromium reads commands on fd 3 and answers on fd 4: a small Python trampoline
+        # puts the pipes there and execs the browser (no preexec_fn: nothing is forked by
+        # hand), from fds above 9 so that neither move overwrites the other's source.
+        commands_read, responses_write = _above_9(commands_read), _above_9(responses_write)
         self._process = subprocess.Popen(  # noqa: S603 - the browser found on PATH
             [
+                sys.executable,
+                "-c",
+                TRAMPOLINE,
+                str(commands_read),
+                str(responses_write),
                 executable,
                 "--headless",
                 "--no-sandbox",
@@ -186,8 +204,7 @@ class Browser:
                 f"--user-data-dir={profile}",
                 "about:blank",
             ],
-            pass_fds=(3, 4),
-            preexec_fn=on_fds_3_and_4,  # noqa: PLW1509 - no threads are started before it
+            pass_fds=(commands_read, responses_write),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -195,11 +212,16 @@ class Browser:
         os.close(responses_write)
         self._buffer = b""
         self._next_id = 0
-        target = self.call("Target.createTarget", {"url": "about:blank"})
-        self._session = self.call(
-            "Target.attachToTarget", {"targetId": target["targetId"], "flatten": True}
-        )["sessionId"]
-        self.call("Page.enable", session=True)
+        self._session = ""
+        try:
+            target = self.call("Target.createTarget", {"url": "about:blank"})
+            self._session = self.call(
+                "Target.attachToTarget", {"targetId": target["targetId"], "flatten": True}
+            )["sessionId"]
+            self.call("Page.enable", session=True)
+        except BaseException:
+            self.close()
+            raise
 
     def _receive(self, wanted: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
         deadline = time.monotonic() + 30
