@@ -144,10 +144,6 @@ def main() -> None:
         nav[parts] = path.relative_to("reference").as_posix()
         with mkdocs_gen_files.open(path, "w") as page:
             page.write(render(module, documented))
-        source = Path("src", *parts[:-1], f"{parts[-1]}.py")
-        if module.is_package:
-            source = Path("src", *parts, "__init__.py")
-        mkdocs_gen_files.set_edit_path(path, Path("..") / source)
     with mkdocs_gen_files.open("reference/SUMMARY.md", "w") as summary:
         summary.writelines(nav.build_literate_nav())
 
