@@ -669,7 +669,7 @@ def customer_acquisition_cost(
     >>> k = customer_acquisition_cost(customers, {"wechat": Money("300", "CNY"),
     ...     "event": Money("500", "CNY")}, period=Period.month(2026, 3))
     >>> str(k)
-    'customer acquisition cost: 266.67 CNY (money (in ``currency``); 800.00 / 3)'
+    'customer acquisition cost: 266.67 CNY (money; 800.00 / 3)'
     >>> k.table.select("source", "new_customers", "cac").rows()
     [('event', 1, Decimal('500.00')), ('wechat', 2, Decimal('150.00'))]
     """
@@ -767,7 +767,7 @@ def historical_clv(
     ...     schema_overrides={"amount": pl.Decimal(38, 6)})
     >>> k = historical_clv(customers, orders, at=pendulum.datetime(2026, 6, 1))
     >>> str(k)
-    'historical CLV: 63.33 CNY (money (in ``currency``); 190.00 / 3)'
+    'historical CLV: 63.33 CNY (money; 190.00 / 3)'
     >>> for row in k.table.select("tier", "customers", "mean", "median").iter_rows():
     ...     print(*row)
     ordinary 2 20.00 20.00

@@ -50,9 +50,9 @@ HOURS: Final = "hours"
 """Hours of the calendar given (business hours, or wall-clock hours for 24×7)."""
 NPS_POINTS: Final = "percentage points −100..100"
 """Scale of the net promoter score."""
-MONEY: Final = "money (in ``currency``)"
+MONEY: Final = "money"
 """An amount of money in the result's ``currency`` (a Decimal, never a float)."""
-MONEY_PER_DAY: Final = "money per day (in ``currency``)"
+MONEY_PER_DAY: Final = "money per day"
 """An amount of money per wall-clock day."""
 
 BUCKETS: Final[dict[str, str]] = {

@@ -505,7 +505,7 @@ def sales_velocity(
     ...     "currency": ["CNY"] * 4, "closed_at": [t.add(days=10), t.add(days=3), None, None],
     ...     "created_at": [t] * 4}, schema_overrides={"amount": pl.Decimal(38, 6)})
     >>> str(sales_velocity(opps, period=Period.month(2026, 3)))
-    'sales velocity: 200.00 CNY (money per day (in ``currency``))'
+    'sales velocity: 200.00 CNY (money per day)'
     """
     columns = _by(by)
     opps = _opportunities(opportunities, columns, {})
@@ -630,7 +630,7 @@ def weighted_pipeline(
     ...     "created_at": [pendulum.datetime(2026, 1, 1)] * 3},
     ...     schema_overrides={"amount": pl.Decimal(38, 6)})
     >>> str(weighted_pipeline(opps, at=pendulum.datetime(2026, 3, 1)))
-    'weighted pipeline: 650.00 CNY (money (in ``currency``))'
+    'weighted pipeline: 650.00 CNY (money)'
     """
     columns = _by(by)
     opps = _opportunities(opportunities, columns, {})
