@@ -149,7 +149,7 @@ def _purchases(
         low_currency=pl.col("currency").filter(in_window).min(),
         high_currency=pl.col("currency").filter(in_window).max(),
         null_currency=pl.col("currency").filter(in_window).null_count(),
-    ).collect()
+    ).collect(engine="streaming")
     found = checks.row(0, named=True)
     problems = [
         ("null_status", pl.col("status").is_null(), "status", "must not be null"),
@@ -198,17 +198,15 @@ def _summarise(
     purchases: pl.LazyFrame, *, last_day: dt.date, unit_days: float, scale: int | None
 ) -> pl.LazyFrame:
     """Return the summary of (customer, day, amount) rows, one row per customer."""
-    per_customer = (
-        purchases.group_by("customer_id", "day")
-        .agg(pl.col("amount").sum())
-        .group_by("customer_id")
-        .agg(
-            first=pl.col("day").min(),
-            last=pl.col("day").max(),
-            days=pl.len(),
-            total=pl.col("amount").sum(),
-            first_amount=pl.col("amount").sort_by("day").first(),
-        )
+    # One pass over the orders (no intermediate frame of customer-days): the purchase
+    # days are the distinct order days, the first purchase is every order of the first day.
+    first_day = pl.col("day").min()
+    per_customer = purchases.group_by("customer_id").agg(
+        first=first_day,
+        last=pl.col("day").max(),
+        days=pl.col("day").n_unique(),
+        total=pl.col("amount").sum(),
+        first_amount=pl.col("amount").filter(pl.col("day") == first_day).sum(),
     )
     frequency = pl.col("days").cast(pl.Int64) - 1
     repeat_total = _money(pl.col("total") - pl.col("first_amount"), scale)
@@ -278,7 +276,9 @@ def clv_summary(
     last_day = _check_date("observation_end", observation_end)
     unit_days = _check_unit(time_unit)
     purchases, scale = _purchases(orders, last_day=last_day, currency=currency, tz=tz)
-    return _summarise(purchases, last_day=last_day, unit_days=unit_days, scale=scale).collect()
+    return _summarise(purchases, last_day=last_day, unit_days=unit_days, scale=scale).collect(
+        engine="streaming"
+    )
 
 
 def calibration_and_holdout(
