@@ -48,7 +48,7 @@ RULES: dict[str, tuple[set[str], set[str]]] = {
     # Access policies, consent, subject requests, retention and the audit chain: pure (hashlib
     # is stdlib).
     "privacy": (
-        {"domain", "lifecycle", "segments", "errors", "clock", "privacy"},
+        {"domain", "lifecycle", "segments", "merge", "errors", "clock", "privacy"},
         CORE_THIRD_PARTY,
     ),
     # docs/architecture.md's diagram: ports sit above every pure package (segment queries and merge
@@ -93,7 +93,7 @@ RULES: dict[str, tuple[set[str], set[str]]] = {
     # Adapters compile access policies (privacy) to SQL and polars like segment rules.
     "adapters": (
         {"ports", "domain", "serialization", "segments", "privacy", "errors", "clock", "adapters"},
-        CORE_THIRD_PARTY | {"sqlalchemy", "polars"},
+        CORE_THIRD_PARTY | {"sqlalchemy", "polars", "cryptography"},
     ),
     "cli": (
         {

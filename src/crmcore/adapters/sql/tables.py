@@ -732,6 +732,34 @@ consent_ledger = sa.Table(
 )
 
 
+erasure_requests = sa.Table(
+    "erasure_requests",
+    metadata,
+    *_entity_columns(),
+    _id("subject", nullable=False),
+    _at("requested_at"),
+    _at("completed_at", nullable=True),
+    *_stamps(),
+    _document(),
+    sa.Index("ix_erasure_requests_subject", "subject"),
+    sa.Index("ix_erasure_requests_updated_at", "updated_at"),
+    **_OPTIONS,
+)
+"""The erasure register: progress of each erasure, no personal data (kept forever)."""
+
+subject_keys = sa.Table(
+    "subject_keys",
+    metadata,
+    _id("subject", primary_key=True),
+    sa.Column("key", sa.LargeBinary(64), nullable=False),
+    _at("created_at"),
+    **_OPTIONS,
+)
+"""Per-subject data keys of :class:`~crmcore.adapters.sql.keys.SqlKeyStore` (crypto-shredding).
+
+Create it in another database than the data it protects (see ``SqlKeyStore``)."""
+
+
 def missing_tables(engine: sa.Engine) -> list[str]:
     """Return the names of crmcore's tables that ``engine``'s database lacks (read only).
 
