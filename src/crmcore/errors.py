@@ -293,7 +293,9 @@ class DecryptionError(CrmError, ValueError):
 class ErasedError(DecryptionError):
     """The subject's key was deleted (crypto-shredding): the value is erased for good."""
 
-    def __init__(self, subject: str, field: str, reason: str = "the subject's key was deleted") -> None:
+    def __init__(
+        self, subject: str, field: str, reason: str = "the subject's key was deleted"
+    ) -> None:
         super().__init__(subject, field, reason)
 
     def __reduce__(self) -> tuple[type[ErasedError], tuple[str, str, str]]:

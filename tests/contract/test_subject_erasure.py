@@ -159,22 +159,33 @@ def populate(store: Store, p: Personal) -> None:
         events.append(e)
         uow.leads.save(lead)
         opp, e = open_opportunity(
-            id="o-1", customer_id=SUBJECT, title=f"Renewal for {p.latin}",
-            amount=Money(Decimal("500"), "CNY"), at=AT,
+            id="o-1",
+            customer_id=SUBJECT,
+            title=f"Renewal for {p.latin}",
+            amount=Money(Decimal("500"), "CNY"),
+            at=AT,
         )
         events.append(e)
         uow.opportunities.save(opp)
         activity, e = log_activity(
-            id="a-1", kind=ActivityKind.CALL, at=AT, customer_id=SUBJECT,
-            subject=f"Call {p.family}{p.given}", body=p.note,
+            id="a-1",
+            kind=ActivityKind.CALL,
+            at=AT,
+            customer_id=SUBJECT,
+            subject=f"Call {p.family}{p.given}",
+            body=p.note,
         )
         events.append(e)
         activity, e = complete_activity(activity, outcome=f"{p.latin} agreed", at=AT.add(hours=1))
         events.append(e)
         uow.activities.save(activity)
         case, e = open_case(
-            id="k-1", customer_id=TWIN, kind=CaseKind.COMPLAINT, subject=f"{p.latin} complains",
-            description=f"lives at {p.street}", at=AT,
+            id="k-1",
+            customer_id=TWIN,
+            kind=CaseKind.COMPLAINT,
+            subject=f"{p.latin} complains",
+            description=f"lives at {p.street}",
+            at=AT,
         )
         events.append(e)
         uow.cases.save(case)
@@ -185,32 +196,59 @@ def populate(store: Store, p: Personal) -> None:
         uow.survey_responses.save(response)
         for n, (who, amount) in enumerate([(SUBJECT, "120.50"), (TWIN, "80"), (BYSTANDER, "100")]):
             order, e = record_order(
-                id=f"or-{n}", customer_id=who, amount=Money(Decimal(amount), "CNY"),
-                ordered_at=AT, at=AT,
+                id=f"or-{n}",
+                customer_id=who,
+                amount=Money(Decimal(amount), "CNY"),
+                ordered_at=AT,
+                at=AT,
             )
             events.append(e)
             uow.orders.save(order)
         consent, e = grant_consent(
-            id="g-1", customer_id=SUBJECT, purpose="marketing", channel=ConsentChannel.EMAIL,
-            source=f"form signed by {p.latin}", at=AT,
+            id="g-1",
+            customer_id=SUBJECT,
+            purpose="marketing",
+            channel=ConsentChannel.EMAIL,
+            source=f"form signed by {p.latin}",
+            at=AT,
         )
         events.append(e)
         uow.consents.save(consent)
         uow.consent_ledger.append(
             ConsentRecord(
-                id="cr-1", subject=SUBJECT, purpose="marketing", channel=ConsentChannel.EMAIL,
-                jurisdiction=Jurisdiction.PIPL, captured_at=AT,
+                id="cr-1",
+                subject=SUBJECT,
+                purpose="marketing",
+                channel=ConsentChannel.EMAIL,
+                jurisdiction=Jurisdiction.PIPL,
+                captured_at=AT,
             )
         )
-        record(uow, actor="u-rep", action=AuditAction.READ, record=subject, at=AT,
-               payload={"email": f"{p.email_local}@example.org", "name": p.given})
-        record(uow, actor="u-rep", action=AuditAction.READ, record=bystander, at=AT,
-               payload={"email": "bystanderia@example.com"})
+        record(
+            uow,
+            actor="u-rep",
+            action=AuditAction.READ,
+            record=subject,
+            at=AT,
+            payload={"email": f"{p.email_local}@example.org", "name": p.given},
+        )
+        record(
+            uow,
+            actor="u-rep",
+            action=AuditAction.READ,
+            record=bystander,
+            at=AT,
+            payload={"email": "bystanderia@example.com"},
+        )
         uow.collect(*events)
         uow.commit()
     merge_customers(
-        store.unit_of_work(), [SUBJECT, TWIN], clock=FixedClock(AT.add(days=1)),
-        survivor_id=SUBJECT, merge_id="m-1", audit=True,
+        store.unit_of_work(),
+        [SUBJECT, TWIN],
+        clock=FixedClock(AT.add(days=1)),
+        survivor_id=SUBJECT,
+        merge_id="m-1",
+        audit=True,
     )
 
 
@@ -224,9 +262,7 @@ def leaked(dump: str, p: Personal) -> list[str]:
 
 
 def memory_dump(store: MemoryStore) -> str:
-    return repr(
-        (store._tables, store._history, store._audit, store._audit_payloads, store._ledger)
-    )
+    return repr((store._tables, store._history, store._audit, store._audit_payloads, store._ledger))
 
 
 def sqlite_dump(engine: Engine) -> str:
@@ -254,11 +290,22 @@ def sql_dump(engine: Engine) -> str:
         plain = url.set(drivername="postgresql").render_as_string(hide_password=False)
         tool = subprocess.run(
             ["pg_dump", "--dbname", plain, "--schema", schema],
-            capture_output=True, text=True, check=True, timeout=60,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
         )
         return tool.stdout
-    command = ["mysqldump", "--default-character-set=utf8mb4", "-h", url.host or "127.0.0.1",
-               "-P", str(url.port or 3306), "-u", url.username or "root"]
+    command = [
+        "mysqldump",
+        "--default-character-set=utf8mb4",
+        "-h",
+        url.host or "127.0.0.1",
+        "-P",
+        str(url.port or 3306),
+        "-u",
+        url.username or "root",
+    ]
     if url.password:
         command.append(f"--password={url.password}")
     tool = subprocess.run(

@@ -6,7 +6,6 @@ parsed back when piped), erases it, and the export afterwards holds none of
 its personal strings while the audit chain still verifies.
 """
 
-
 from __future__ import annotations
 
 import errno
@@ -32,7 +31,6 @@ pytestmark = pytest.mark.skipif(
 
 TIMEOUT = 120.0
 MODES = ["terminal", "piped"]
-
 
 
 class Run(NamedTuple):
@@ -105,7 +103,6 @@ def piped(args: list[str], cwd: Path) -> Run:
     return Run(done.returncode, done.stdout.decode("utf-8", errors="replace"))
 
 
-
 def crmcore(mode: str, cwd: Path, *args: str) -> Run:
     run = (piped if mode == "piped" else on_terminal)(list(args), cwd)
     assert "Traceback" not in run.output, run.output
@@ -144,7 +141,9 @@ def test_export_then_erase_then_export(tmp_path: Path, mode: str) -> None:
     run = crmcore(mode, tmp_path, "subject", "export", "--db", db, "--customer", "c-1")
     assert run.code == 0, run.output
     assert all(word in run.output for word in PERSONAL), run.output
-    run = crmcore(mode, tmp_path, "subject", "erase", "--db", db, "--customer", "c-1", "--by", "u-dpo")
+    run = crmcore(
+        mode, tmp_path, "subject", "erase", "--db", db, "--customer", "c-1", "--by", "u-dpo"
+    )
     assert run.code == 0, run.output
     assert "erasure done" in run.output and "customer" in run.output
     if mode == "terminal":
@@ -170,6 +169,14 @@ def test_an_unknown_customer_is_one_line_without_a_traceback(tmp_path: Path, mod
     assert run.code == 2, run.output
     assert "crmcore subject: error:" in run.output and "nobody" in run.output
     if mode == "piped":
-        missing = crmcore(mode, tmp_path, "subject", "export", "--db", str(tmp_path / "no.db"),
-                          "--customer", "c-1")
+        missing = crmcore(
+            mode,
+            tmp_path,
+            "subject",
+            "export",
+            "--db",
+            str(tmp_path / "no.db"),
+            "--customer",
+            "c-1",
+        )
         assert missing.code == 2, missing.output

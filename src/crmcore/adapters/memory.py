@@ -740,7 +740,6 @@ class MemoryEventHistory:
             )
         )
 
-
     def redact(self, events: Sequence[DomainEvent]) -> int:
         """Replace committed events by these versions with the same ids (at commit).
 

@@ -69,9 +69,7 @@ def add_parser(commands: Any) -> None:
         sub.add_argument("--customer", required=True, metavar="ID", help="the customer's id")
         sub.add_argument("--by", metavar="USER", help="who asks (recorded in the audit chain)")
     export.add_argument("--indent", type=int, default=2, help="JSON indentation (default: 2)")
-    erase.add_argument(
-        "--again", action="store_true", help="erase again a customer erased before"
-    )
+    erase.add_argument("--again", action="store_true", help="erase again a customer erased before")
     export.set_defaults(run=run_export)
     erase.set_defaults(run=run_erase)
 
@@ -119,7 +117,9 @@ def run_erase(args: argparse.Namespace, console: Console) -> int:
         request = erase_subject(
             store, CustomerId(args.customer), at=SystemClock().now(), by=args.by, again=args.again
         )
-    console.print(f"erasure {request.id} of {request.subject}: customers {', '.join(request.customers)}")
+    console.print(
+        f"erasure {request.id} of {request.subject}: customers {', '.join(request.customers)}"
+    )
     for step in request.steps:
         console.print(f"  {step.name:<17} {step.changed:>6} changed")
     state = "done" if request.done else f"stopped before {request.next_step}"

@@ -339,7 +339,9 @@ def _points() -> ContactPoints:
 
 def _erase_contact(contact: Contact, subject: str) -> Contact:
     return attrs.evolve(
-        contact, name=PersonName(given=pseudonym(f"{subject}/{contact.id}")), title="",
+        contact,
+        name=PersonName(given=pseudonym(f"{subject}/{contact.id}")),
+        title="",
         points=_points(),
     )
 

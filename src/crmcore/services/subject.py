@@ -264,7 +264,9 @@ def export_subject(
 _Step = Callable[[UnitOfWork, Sequence[CustomerId], dt.datetime, KeyStore | None], int]
 
 
-def _save_changed(repo: Any, records: Iterable[Any], erase: Callable[..., Any], at: dt.datetime) -> int:
+def _save_changed(
+    repo: Any, records: Iterable[Any], erase: Callable[..., Any], at: dt.datetime
+) -> int:
     changed = [new for old in records if (new := erase(old, at=at)) != old]
     if changed:
         repo.save_many(changed)
