@@ -277,8 +277,11 @@ class StorageError(CrmError, RuntimeError):
 
 
 class DecryptionError(CrmError, ValueError):
-    """An encrypted value cannot be read: tampered with, another subject's or field's, not a
-    ciphertext at all, or erased (:class:`ErasedError`)."""
+    """An encrypted value cannot be read.
+
+    It was tampered with, is another subject's or field's, is not a
+    ciphertext at all, or was erased (:class:`ErasedError`).
+    """
 
     def __init__(self, subject: str, field: str, reason: str) -> None:
         self.subject = subject

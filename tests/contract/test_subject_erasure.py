@@ -27,23 +27,33 @@ from sqlalchemy.engine import Engine
 
 from crmcore.adapters.memory import MemoryKeyStore, MemoryStore
 from crmcore.adapters.sql import SqlStore, create_engine, create_schema
-from crmcore.adapters.sql.tables import metadata
+from crmcore.adapters.sql.tables import SUBJECT_TABLES, metadata
 from crmcore.clock import FixedClock
 from crmcore.domain import (
+    ActivityId,
     ActivityKind,
     AddressContact,
+    CaseId,
     CaseKind,
     ConsentChannel,
+    ConsentId,
     Contact,
     ContactPoints,
     CustomerId,
+    DomainEvent,
     EmailAddress,
     EmailContact,
+    LeadId,
+    MergeId,
     Money,
+    OpportunityId,
+    OrderId,
     Person,
     PersonName,
     PhoneNumber,
     PostalAddress,
+    SurveyResponseId,
+    UserId,
     capture_lead,
     complete_activity,
     grant_consent,
@@ -111,8 +121,9 @@ def _points(p: Personal, domain: str) -> ContactPoints:
 
 def populate(store: Store, p: Personal) -> None:
     """Store a subject (and a duplicate merged into it), their records, and a bystander."""
+    e: DomainEvent
     with store.unit_of_work() as uow:
-        events = []
+        events: list[DomainEvent] = []
         subject, e = register_customer(
             id=SUBJECT,
             at=AT,
@@ -121,7 +132,7 @@ def populate(store: Store, p: Personal) -> None:
             ),
             emails=[EmailAddress(f"{p.email_local}@example.org")],
             phones=[PhoneNumber.parse(p.phone)],
-            owner="u-rep",
+            owner=UserId("u-rep"),
         )
         events.append(e)
         subject = attrs.evolve(
@@ -151,7 +162,7 @@ def populate(store: Store, p: Personal) -> None:
         events.append(e)
         uow.customers.save_many([subject, twin, bystander])
         lead, e = capture_lead(
-            id="l-1",
+            id=LeadId("l-1"),
             at=AT,
             name=PersonName(family=p.family, given=p.given),
             emails=[EmailAddress(f"{p.email_local}@example.org")],
@@ -159,7 +170,7 @@ def populate(store: Store, p: Personal) -> None:
         events.append(e)
         uow.leads.save(lead)
         opp, e = open_opportunity(
-            id="o-1",
+            id=OpportunityId("o-1"),
             customer_id=SUBJECT,
             title=f"Renewal for {p.latin}",
             amount=Money(Decimal("500"), "CNY"),
@@ -168,7 +179,7 @@ def populate(store: Store, p: Personal) -> None:
         events.append(e)
         uow.opportunities.save(opp)
         activity, e = log_activity(
-            id="a-1",
+            id=ActivityId("a-1"),
             kind=ActivityKind.CALL,
             at=AT,
             customer_id=SUBJECT,
@@ -180,7 +191,7 @@ def populate(store: Store, p: Personal) -> None:
         events.append(e)
         uow.activities.save(activity)
         case, e = open_case(
-            id="k-1",
+            id=CaseId("k-1"),
             customer_id=TWIN,
             kind=CaseKind.COMPLAINT,
             subject=f"{p.latin} complains",
@@ -190,13 +201,13 @@ def populate(store: Store, p: Personal) -> None:
         events.append(e)
         uow.cases.save(case)
         response, e = record_survey_response(
-            id="s-1", customer_id=SUBJECT, at=AT, csat=4, comment=p.note
+            id=SurveyResponseId("s-1"), customer_id=SUBJECT, at=AT, csat=4, comment=p.note
         )
         events.append(e)
         uow.survey_responses.save(response)
         for n, (who, amount) in enumerate([(SUBJECT, "120.50"), (TWIN, "80"), (BYSTANDER, "100")]):
             order, e = record_order(
-                id=f"or-{n}",
+                id=OrderId(f"or-{n}"),
                 customer_id=who,
                 amount=Money(Decimal(amount), "CNY"),
                 ordered_at=AT,
@@ -205,7 +216,7 @@ def populate(store: Store, p: Personal) -> None:
             events.append(e)
             uow.orders.save(order)
         consent, e = grant_consent(
-            id="g-1",
+            id=ConsentId("g-1"),
             customer_id=SUBJECT,
             purpose="marketing",
             channel=ConsentChannel.EMAIL,
@@ -247,7 +258,7 @@ def populate(store: Store, p: Personal) -> None:
         [SUBJECT, TWIN],
         clock=FixedClock(AT.add(days=1)),
         survivor_id=SUBJECT,
-        merge_id="m-1",
+        merge_id=MergeId("m-1"),
         audit=True,
     )
 
@@ -275,29 +286,37 @@ def sqlite_dump(engine: Engine) -> str:
         raw.close()
 
 
+def tool(name: str) -> str:
+    """The full path of a dump tool (.ci/run installs them)."""
+    path = shutil.which(name)
+    if path is None:
+        pytest.fail(f"{name} is not installed: the dump test needs it (see .ci/run)")
+    return path
+
+
 def sql_dump(engine: Engine) -> str:
     """A full dump with the database's own tool (pg_dump, mysqldump, sqlite3 .dump)."""
     url = engine.url
     if url.get_backend_name() == "sqlite":
         file = url.database
         assert file
-        tool = subprocess.run(
-            ["sqlite3", file, ".dump"], capture_output=True, text=True, check=True, timeout=60
+        done = subprocess.run(  # noqa: S603 - a dump tool on the test database
+            [tool("sqlite3"), file, ".dump"], capture_output=True, text=True, check=True, timeout=60
         )
-        return tool.stdout + sqlite_dump(engine)
+        return done.stdout + sqlite_dump(engine)
     if url.get_backend_name() == "postgresql":
         schema = engine.get_execution_options()["schema_translate_map"][None]
         plain = url.set(drivername="postgresql").render_as_string(hide_password=False)
-        tool = subprocess.run(
-            ["pg_dump", "--dbname", plain, "--schema", schema],
+        done = subprocess.run(  # noqa: S603 - a dump tool on the test database
+            [tool("pg_dump"), "--dbname", plain, "--schema", schema],
             capture_output=True,
             text=True,
             check=True,
             timeout=60,
         )
-        return tool.stdout
+        return done.stdout
     command = [
-        "mysqldump",
+        tool("mysqldump"),
         "--default-character-set=utf8mb4",
         "-h",
         url.host or "127.0.0.1",
@@ -308,10 +327,10 @@ def sql_dump(engine: Engine) -> str:
     ]
     if url.password:
         command.append(f"--password={url.password}")
-    tool = subprocess.run(
+    done = subprocess.run(  # noqa: S603 - a dump tool on the test database
         [*command, str(url.database)], capture_output=True, text=True, check=True, timeout=60
     )
-    return tool.stdout
+    return done.stdout
 
 
 def totals(uow: UnitOfWork) -> tuple[int, Decimal, list[str]]:
@@ -343,7 +362,9 @@ def run_scenario(store: Store, dump: Callable[[], str], p: Personal) -> None:
         assert set(document) >= {s.name for s in SUBJECT_SOURCES}
         assert document["customers"] == [SUBJECT, TWIN]
         assert p.email_local in json.dumps(document)
-    request = erase_subject(store, SUBJECT, at=AT.add(days=30), by="u-dpo", request_id="er-1")
+    request = erase_subject(
+        store, SUBJECT, at=AT.add(days=30), by=UserId("u-dpo"), request_id="er-1"
+    )
     assert request.done
     assert [s.name for s in request.steps] == list(ERASURE_STEPS)
     assert leaked(json.dumps(json_value(request), ensure_ascii=False), p) == []
@@ -367,8 +388,6 @@ def test_sql_erasure_leaves_nothing_in_a_full_dump(sql_engine: Engine) -> None:
 
 
 def test_every_table_is_a_subject_source_or_holds_nothing_personal() -> None:
-    from crmcore.adapters.sql.tables import SUBJECT_TABLES
-
     sources = {s.name for s in SUBJECT_SOURCES}
     assert set(SUBJECT_TABLES) == set(metadata.tables), "map every new table in SUBJECT_TABLES"
     assert {v for v in SUBJECT_TABLES.values() if v is not None} <= sources | {"erasures", "keys"}
@@ -397,9 +416,10 @@ def test_an_interrupted_erasure_resumes(backend: str, tmp_path: Path) -> None:
     assert [s.name for s in partial.steps] == list(ERASURE_STEPS[:4])
     with store.unit_of_work() as uow:
         assert uow.customers.get(SUBJECT).points.emails  # not reached yet
-        assert uow.cases.get("k-1").description == ""
+        assert uow.cases.get(CaseId("k-1")).description == ""
     finished = erase_subject(store, SUBJECT, at=AT.add(days=31))
-    assert finished.id == partial.id and finished.done
+    assert finished.id == partial.id
+    assert finished.done
     with store.unit_of_work() as uow:
         assert not uow.customers.get(SUBJECT).points.emails
         assert uow.erasures.find_by_subject(SUBJECT) == [finished]
@@ -420,7 +440,8 @@ def test_erasure_replays_after_a_backup_restore(tmp_path: Path) -> None:
     restored = create_engine(f"sqlite:///{backup}")
     assert leaked(sql_dump(restored), Personal()) != []
     replayed = replay_erasures(SqlStore(restored), register, at=AT.add(days=60))
-    assert [r.id for r in replayed] == ["er-1"] and replayed[0].done
+    assert [r.id for r in replayed] == ["er-1"]
+    assert replayed[0].done
     check_erasure(SqlStore(restored), sql_dump(restored), Personal())
     restored.dispose()
 
@@ -431,8 +452,10 @@ def test_erasure_shreds_the_subjects_keys() -> None:
     keys.get_or_create(SUBJECT, b"k" * 32)
     keys.get_or_create(BYSTANDER, b"b" * 32)
     request = erase_subject(store, SUBJECT, at=AT.add(days=30), keys=keys)
-    assert request.steps[-1].name == "keys" and request.steps[-1].changed == 1
-    assert keys.get(SUBJECT) is None and keys.get(BYSTANDER) is not None
+    assert request.steps[-1].name == "keys"
+    assert request.steps[-1].changed == 1
+    assert keys.get(SUBJECT) is None
+    assert keys.get(BYSTANDER) is not None
 
 
 _names = st.text(st.characters(categories=["Ll", "Lo"]), min_size=6, max_size=12).filter(

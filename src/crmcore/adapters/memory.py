@@ -71,7 +71,6 @@ from crmcore.ports import (
     with_version,
 )
 from crmcore.privacy.access import AccessFilter
-from crmcore.privacy.subject import ErasureRequest
 from crmcore.privacy.audit import AuditDraft, AuditEntry, AuditPayload, link
 from crmcore.privacy.consent import (
     ConsentRecord,
@@ -81,6 +80,7 @@ from crmcore.privacy.consent import (
     check_append,
     consent_states,
 )
+from crmcore.privacy.subject import ErasureRequest
 from crmcore.segments import Rule, SegmentContext, compile_rule
 
 __all__ = [
@@ -90,8 +90,8 @@ __all__ = [
     "MemoryConsentLedger",
     "MemoryConsentRepository",
     "MemoryCustomerRepository",
-    "MemoryEventHistory",
     "MemoryErasureRepository",
+    "MemoryEventHistory",
     "MemoryEventPublisher",
     "MemoryKeyStore",
     "MemoryLeadRepository",

@@ -492,7 +492,8 @@ def json_value(value: object) -> JsonValue:
     if isinstance(value, decimal.Decimal):
         return str(value)
     if attrs.has(type(value)):
-        return {f.name: json_value(getattr(value, f.name)) for f in attrs.fields(type(value))}
+        fields = attrs.fields(type(value))  # type: ignore[arg-type]  # attrs.has said so
+        return {f.name: json_value(getattr(value, f.name)) for f in fields}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: json_value(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, Mapping):

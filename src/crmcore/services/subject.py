@@ -49,8 +49,7 @@ from crmcore.domain import Customer, CustomerId, DomainEvent, Lead, UserId, new_
 from crmcore.errors import InvalidValueError, NotFoundError
 from crmcore.merge import MergeRecord
 from crmcore.ports import KeyStore, Store, UnitOfWork
-from crmcore.privacy._canonical import JsonValue
-from crmcore.privacy.audit import AuditAction, AuditDraft
+from crmcore.privacy.audit import AuditAction, AuditDraft, JsonValue
 from crmcore.privacy.subject import (
     ERASURE_STEPS,
     SUBJECT_SOURCES,

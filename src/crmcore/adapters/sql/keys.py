@@ -85,7 +85,7 @@ class SqlKeyStore:
                         subject=subject, key=new_key, created_at=self._clock.now()
                     )
                 )
-        except Exception:  # noqa: BLE001 - a concurrent insert won: read its key
+        except Exception:
             found = self.get(subject)
             if found is None:
                 raise
