@@ -78,6 +78,7 @@ from crmcore.privacy.consent import (
     ConsentWithdrawal,
     LedgerEntry,
     check_append,
+    consent_spans,
     consent_states,
 )
 from crmcore.privacy.subject import ErasureRequest
@@ -548,6 +549,7 @@ class MemoryCustomerRepository(_MemoryRepository[Customer]):
             orders=self._uow._all("order"),  # type: ignore[arg-type]  # that table holds orders
             activities=self._uow._all("activity"),  # type: ignore[arg-type]  # ... activities
             surveys=self._uow._all("survey_response"),  # type: ignore[arg-type]  # ... surveys
+            consents=consent_spans(self._uow.consent_ledger._all()),
         )
         active = (c for c in self._rows() if c.merged_into is None)
         if access is not None:

@@ -60,6 +60,7 @@ from crmcore.privacy.consent import (
     LegalBasis,
     ProcessingDecision,
     check_append,
+    consent_spans,
     consent_states,
     may_process,
 )
@@ -131,6 +132,7 @@ __all__ = [
     "allows",
     "check_append",
     "check_payload",
+    "consent_spans",
     "consent_states",
     "erase_activity",
     "erase_case",
