@@ -160,6 +160,7 @@ def subject(store: SqlStore, prefix: str) -> CustomerId:
     """A subject with data in every source; returns its id."""
     cid, twin = CustomerId(f"{prefix}-subject"), CustomerId(f"{prefix}-twin")
     events: list[DomainEvent] = []
+    e: DomainEvent
     with store.unit_of_work() as uow:
         for who in (cid, twin):
             customer, e = register_customer(
