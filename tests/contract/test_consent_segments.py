@@ -92,7 +92,7 @@ def check(store: Store, entries: list[LedgerEntry], channel: ConsentChannel) -> 
     assert selected == expected
 
 
-_SETTINGS = settings(max_examples=15, suppress_health_check=[HealthCheck.function_scoped_fixture])
+_SETTINGS = settings(max_examples=8, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 @_SETTINGS

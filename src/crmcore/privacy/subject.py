@@ -377,7 +377,7 @@ def erase_lead(lead: Lead, *, at: dt.datetime) -> Lead:
     """Return ``lead`` without its personal data (status, source, score and times kept)."""
     changed = attrs.evolve(
         lead,
-        name=None if lead.name is None else PersonName(given=pseudonym(lead.id)),
+        name=PersonName(given=pseudonym(lead.id)),  # a lead needs a name or a company
         company="",
         points=_points(),
         custom=CustomFields(),
