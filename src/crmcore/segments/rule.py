@@ -648,7 +648,7 @@ def _consent_purpose(value: str) -> str:
     text = require_text("purpose", value, max_length=100).lower()
     if not text:
         raise InvalidValueError("purpose", value, "required (e.g. marketing, profiling)")
-    return text
+    return check_text(text, "purpose")
 
 
 @attrs.frozen
