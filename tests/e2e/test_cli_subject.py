@@ -9,9 +9,11 @@ its personal strings; an unknown customer is one line on standard error, exit 2.
 from __future__ import annotations
 
 import errno
+import io
 import json
 import os
 import select
+import shutil
 import struct
 import subprocess
 import sys
@@ -23,6 +25,8 @@ import pendulum
 import pytest
 
 from crmcore.adapters.sql import SqlStore, create_engine, create_schema
+from crmcore.cli import main
+from crmcore.cli.console import Console
 from crmcore.domain import CustomerId, EmailAddress, Person, PersonName, register_customer
 
 pytestmark = pytest.mark.skipif(
@@ -165,3 +169,34 @@ def test_an_unknown_customer_is_one_line_without_a_traceback(tmp_path: Path, mod
     assert run.code == 2, run.output
     assert "crmcore subject: error:" in run.output
     assert "nobody" in run.output
+
+
+def run_main(*args: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(args), console=Console(out, err))
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_an_erasure_log_replays_on_a_restored_backup(tmp_path: Path) -> None:
+    live = subject_database(tmp_path / "live.db")
+    backup = tmp_path / "backup.db"
+    shutil.copy(live, backup)  # taken before the erasure
+    log = tmp_path / "erasures.jsonl"
+    code, out, err = run_main(
+        "subject", "erase", "--db", str(live), "--customer", "c-1", "--log", str(log)
+    )
+    assert (code, err) == (0, "")
+    assert f"logged in {log}" in out
+    assert [w for w in PERSONAL if w in log.read_text(encoding="utf-8")] == []
+    code, out, err = run_main("subject", "replay", "--db", str(backup), "--log", str(log))
+    assert (code, err) == (0, "")
+    assert "1 erasures in the log; 1 run again" in out
+    code, out, _ = run_main("subject", "export", "--db", str(backup), "--customer", "c-1")
+    assert code == 0
+    assert [w for w in PERSONAL if w in out] == []
+    code, out, _ = run_main("subject", "replay", "--db", str(backup), "--log", str(log))
+    assert "1 erasures in the log; 0 run again" in out
+    log.write_text("not json\n", encoding="utf-8")
+    code, _, err = run_main("subject", "replay", "--db", str(backup), "--log", str(log))
+    assert code == 2
+    assert "line 1" in err
