@@ -25,7 +25,7 @@ from crmcore.adapters.sql.engine import configure_engine
 from crmcore.adapters.sql.session import translating
 from crmcore.adapters.sql.tables import ID_LENGTH, subject_keys
 from crmcore.clock import Clock, SystemClock
-from crmcore.errors import InvalidValueError
+from crmcore.errors import InvalidValueError, StorageError
 
 __all__ = ["SqlKeyStore"]
 
@@ -85,7 +85,7 @@ class SqlKeyStore:
                         subject=subject, key=new_key, created_at=self._clock.now()
                     )
                 )
-        except Exception:
+        except StorageError:  # a concurrent insert may have won: read its key
             found = self.get(subject)
             if found is None:
                 raise
