@@ -27,12 +27,16 @@ CORE_THIRD_PARTY = {"attrs", "pendulum"}
 # package -> (crmcore packages it may import, third-party top-level modules it may import)
 RULES: dict[str, tuple[set[str], set[str]]] = {
     "errors": (set(), set()),
+    # One label catalogue (en, zh_CN) for enums, stages, fields, KPIs and error reasons: beside
+    # clock and errors in the innermost ring, so every package above may read labels.
+    "i18n": ({"errors", "i18n"}, set()),
     "clock": ({"errors"}, CORE_THIRD_PARTY),
     "domain": (
         {"errors", "clock", "domain"},
         CORE_THIRD_PARTY | {"phonenumbers", "email_validator"},
     ),
-    "lifecycle": ({"domain", "clock", "errors", "lifecycle"}, CORE_THIRD_PARTY),
+    # Workflow diagrams (diagram.py) draw stage and transition labels in a locale.
+    "lifecycle": ({"domain", "clock", "errors", "lifecycle", "i18n"}, CORE_THIRD_PARTY),
     "segments": ({"domain", "clock", "errors", "segments"}, CORE_THIRD_PARTY),
     "matching": (
         {"domain", "errors", "matching"},
@@ -42,13 +46,13 @@ RULES: dict[str, tuple[set[str], set[str]]] = {
     # KPIs and CLV over polars frames (extra `analytics`); altair/vl-convert only where a chart
     # spec is rendered (extra `charts`, imported lazily).
     "analytics": (
-        {"domain", "lifecycle", "segments", "matching", "errors", "clock", "analytics"},
+        {"domain", "lifecycle", "segments", "matching", "errors", "clock", "analytics", "i18n"},
         CORE_THIRD_PARTY | {"polars", "numpy", "scipy", "altair", "vl_convert"},
     ),
     # Access policies, consent, subject requests, retention and the audit chain: pure (hashlib
     # is stdlib).
     "privacy": (
-        {"domain", "lifecycle", "segments", "merge", "errors", "clock", "privacy"},
+        {"domain", "lifecycle", "segments", "merge", "errors", "clock", "privacy", "i18n"},
         CORE_THIRD_PARTY,
     ),
     # docs/architecture.md's diagram: ports sit above every pure package (segment queries and merge
@@ -65,6 +69,7 @@ RULES: dict[str, tuple[set[str], set[str]]] = {
             "errors",
             "clock",
             "ports",
+            "i18n",
         },
         CORE_THIRD_PARTY,
     ),
@@ -83,11 +88,24 @@ RULES: dict[str, tuple[set[str], set[str]]] = {
             "errors",
             "clock",
             "services",
+            "i18n",
         },
         CORE_THIRD_PARTY,
     ),
+    # JSON Schemas carry zh_CN labels (i18n); access policies and consent records are payloads
+    # the converter reads (privacy).
     "serialization": (
-        {"domain", "lifecycle", "segments", "merge", "errors", "clock", "serialization"},
+        {
+            "domain",
+            "lifecycle",
+            "segments",
+            "merge",
+            "errors",
+            "clock",
+            "serialization",
+            "i18n",
+            "privacy",
+        },
         CORE_THIRD_PARTY | {"cattrs"},
     ),
     # Adapters compile access policies (privacy) to SQL and polars like segment rules.
@@ -112,6 +130,7 @@ RULES: dict[str, tuple[set[str], set[str]]] = {
             "clock",
             "cli",
             "sample",
+            "i18n",
         },
         CORE_THIRD_PARTY | {"rich"},
     ),
@@ -131,6 +150,7 @@ RULES: dict[str, tuple[set[str], set[str]]] = {
             "errors",
             "clock",
             "testing",
+            "i18n",
         },
         CORE_THIRD_PARTY | {"hypothesis", "pytest"},
     ),

@@ -8,8 +8,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def readme_commands() -> list[str]:
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
+def readme_commands(name: str = "README.md") -> list[str]:
+    text = (ROOT / name).read_text(encoding="utf-8")
     first_screen = text.split("## ", 1)[0]
     return re.findall(r"```bash\n(.+?)\n```", first_screen)
 
@@ -24,3 +24,14 @@ def test_readme_first_screen_has_the_two_commands() -> None:
 def test_ci_runs_both_readme_commands_verbatim() -> None:
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
     assert [c for c in readme_commands() if c in ci] == readme_commands()
+
+
+def test_the_chinese_quick_start_has_the_same_two_commands() -> None:
+    assert readme_commands("README.zh-CN.md") == readme_commands()
+
+
+def test_readme_links_the_site_and_the_chinese_quick_start() -> None:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "mkdocs serve" in text
+    assert "(README.zh-CN.md)" in text
+    assert "(README.md)" in (ROOT / "README.zh-CN.md").read_text(encoding="utf-8")

@@ -16,6 +16,8 @@ May import: numpy, scipy.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import numpy.typing as npt
 from scipy.special import digamma, expit, gammaln, hyp2f1, roots_jacobi
@@ -127,6 +129,16 @@ def _log_diff(l1: Array, l2: Array) -> Array:
         return np.asarray(l1 + np.log(-np.expm1(np.minimum(l2 - l1, 0.0))), dtype=np.float64)
 
 
+def _dot(w: Array, v: Array) -> float:
+    """Return the weighted sum ``w · v`` without BLAS.
+
+    A BLAS dot product may start threads; on a busy machine they spin for their
+    time slices and a 30k-row objective went from 5 ms to 35 ms. A plain multiply
+    and sum runs on the calling thread.
+    """
+    return float(np.sum(w * v))
+
+
 # --- BG/NBD ---------------------------------------------------------------------------
 
 
@@ -149,10 +161,19 @@ def bg_nbd_rows(params: Array, x: Array, tx: Array, age: Array) -> Array:
 def bg_nbd_objective(
     log_params: Array, x: Array, tx: Array, age: Array, w: Array
 ) -> tuple[float, Array]:
-    """Return the weighted negative log-likelihood and its gradient in log-parameters."""
+    """Return the weighted negative log-likelihood and its gradient in log-parameters.
+
+    The gamma and digamma terms depend on a row only through its frequency, which
+    takes few distinct values: they are computed once per value and gathered.
+    """
     r, alpha, a, b = np.exp(log_params)
-    a1 = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
-    a2 = gammaln(a + b) + gammaln(b + x) - gammaln(b) - gammaln(a + b + x)
+    values, index = np.unique(x, return_inverse=True)
+
+    def per_x(f: Callable[[Array], Array], shift: float) -> Array:
+        return np.asarray(f(values + shift), dtype=np.float64)[index]
+
+    a1 = per_x(gammaln, r) - gammaln(r) + r * np.log(alpha)
+    a2 = gammaln(a + b) + per_x(gammaln, b) - gammaln(b) - per_x(gammaln, a + b)
     log_alpha_t = np.log(alpha + age)
     log_alpha_tx = np.log(alpha + tx)
     a3 = -(r + x) * log_alpha_t
@@ -165,13 +186,15 @@ def bg_nbd_objective(
     w3 = np.exp(a3 - both)
     w4 = np.exp(a4 - both)
     psi_ab = digamma(a + b)
-    psi_abx = digamma(a + b + x)
-    d_r = digamma(r + x) - digamma(r) + np.log(alpha) - w3 * log_alpha_t - w4 * log_alpha_tx
+    psi_abx = per_x(digamma, a + b)
+    d_r = per_x(digamma, r) - digamma(r) + np.log(alpha) - w3 * log_alpha_t - w4 * log_alpha_tx
     d_alpha = r / alpha - (r + x) * (w3 / (alpha + age) + w4 / (alpha + tx))
     d_a = psi_ab - psi_abx + w4 / a
-    d_b = psi_ab + digamma(b + x) - digamma(b) - psi_abx - w4 / b_x1
-    grad = np.array([w @ d_r * r, w @ d_alpha * alpha, w @ d_a * a, w @ d_b * b])
-    return -float(w @ ll), -grad
+    d_b = psi_ab + per_x(digamma, b) - digamma(b) - psi_abx - w4 / b_x1
+    grad = np.array(
+        [_dot(w, d_r) * r, _dot(w, d_alpha) * alpha, _dot(w, d_a) * a, _dot(w, d_b) * b]
+    )
+    return -_dot(w, ll), -grad
 
 
 def bg_nbd_log_odds_dead(params: Array, x: Array, tx: Array, age: Array) -> Array:
@@ -268,7 +291,7 @@ def _bg_nbd_bracket_quadrature(
         weights = weights / weights.sum()
         base = alpha + age[rows, None]
         power = (r + x[rows, None]) * np.log(base / (base + p[None, :] * t[rows, None]))
-        out[rows] = (-np.expm1(power) / p[None, :]) @ weights
+        out[rows] = np.sum(-np.expm1(power) / p[None, :] * weights[None, :], axis=1)
     return out
 
 
@@ -305,7 +328,7 @@ def pareto_nbd_rows(params: Array, x: Array, tx: Array, age: Array) -> Array:
 
 def pareto_nbd_objective(log_params: Array, x: Array, tx: Array, age: Array, w: Array) -> float:
     """Return the weighted negative log-likelihood at ``exp(log_params)``."""
-    value = -float(w @ pareto_nbd_rows(np.exp(log_params), x, tx, age))
+    value = -_dot(w, pareto_nbd_rows(np.exp(log_params), x, tx, age))
     return value if np.isfinite(value) else np.inf
 
 
@@ -384,5 +407,5 @@ def gamma_gamma_objective(log_params: Array, x: Array, z: Array, w: Array) -> tu
     d_p = x * (psi_pxq - digamma(px) + np.log(z) + np.log(x) - log_vxz)
     d_q = psi_pxq - digamma(q) + np.log(v) - log_vxz
     d_v = q / v - (px + q) / (v + x * z)
-    grad = np.array([w @ d_p * p, w @ d_q * q, w @ d_v * v])
-    return -float(w @ ll), -grad
+    grad = np.array([_dot(w, d_p) * p, _dot(w, d_q) * q, _dot(w, d_v) * v])
+    return -_dot(w, ll), -grad

@@ -609,12 +609,20 @@ def _finish(
 
 
 def _compress(*columns: Array) -> tuple[list[Array], Array]:
-    """Merge identical rows: return the distinct rows' columns and their counts."""
-    stacked = np.column_stack(columns)
-    rows, counts = np.unique(stacked, axis=0, return_counts=True)
-    return [np.ascontiguousarray(rows[:, i]) for i in range(len(columns))], counts.astype(
-        np.float64
-    )
+    """Merge identical rows: return the distinct rows' columns and their counts.
+
+    Sorted by :func:`numpy.lexsort` (the first column slowest), which is several times
+    faster than ``numpy.unique(..., axis=0)`` on a hundred thousand rows.
+    """
+    order = np.lexsort(columns[::-1])
+    ordered = [np.ascontiguousarray(c[order]) for c in columns]
+    changed = np.zeros(order.size, dtype=bool)
+    changed[0] = order.size > 0
+    for c in ordered:
+        changed[1:] |= c[1:] != c[:-1]
+    first = np.flatnonzero(changed)
+    counts = np.diff(np.append(first, order.size)).astype(np.float64)
+    return [c[first] for c in ordered], counts
 
 
 def _time_scale(T: Array) -> float:

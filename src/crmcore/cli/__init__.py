@@ -22,13 +22,16 @@ from importlib import metadata
 
 from crmcore.cli.console import Console
 from crmcore.cli.text import PlainHelpFormatter, plain_text
-from crmcore.errors import CrmError
+from crmcore.errors import CrmError, InvalidValueError
+from crmcore.i18n import Locale, describe, parse_locale
 
 __all__ = ["main", "version"]
 
 USAGE_ERROR = 1
 INPUT_ERROR = 2
 INTERRUPTED = 130
+LANG_VARIABLE = "CRMCORE_LANG"
+"""The environment variable naming the CLI's language when ``--lang`` is not given."""
 
 
 def version() -> str:
@@ -47,7 +50,17 @@ def version() -> str:
 
 def _parser() -> argparse.ArgumentParser:
     # Imported here so that a missing extra (SQLAlchemy) is a message, not a traceback.
-    from crmcore.cli import audit, dedupe, demo, export, load, segment, subject  # noqa: PLC0415
+    from crmcore.cli import (  # noqa: PLC0415
+        audit,
+        dedupe,
+        demo,
+        export,
+        load,
+        report,
+        schema,
+        segment,
+        subject,
+    )
 
     parser = argparse.ArgumentParser(
         prog="crmcore",
@@ -59,6 +72,12 @@ def _parser() -> argparse.ArgumentParser:
         action="version",
         version=f"crmcore {version()}",
         help="print the version of crmcore and exit",
+    )
+    parser.add_argument(
+        "--lang",
+        metavar="LOCALE",
+        type=_locale,
+        help=f"language of headings and messages: en or zh_CN (default: ${LANG_VARIABLE}, else en)",
     )
     commands = parser.add_subparsers(
         dest="command",
@@ -72,9 +91,18 @@ def _parser() -> argparse.ArgumentParser:
     segment.add_parser(commands)
     export.add_parser(commands)
     audit.add_parser(commands)
+    schema.add_parser(commands)
+    report.add_parser(commands)
     subject.add_parser(commands)
     _plain_help(commands)
     return parser
+
+
+def _locale(value: str) -> Locale:
+    try:
+        return parse_locale(value)
+    except InvalidValueError as exc:
+        raise argparse.ArgumentTypeError(exc.reason) from exc
 
 
 def _plain_help(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -124,6 +152,11 @@ def main(argv: Sequence[str] | None = None, *, console: Console | None = None) -
         out.error("crmcore: interrupted")
         return INTERRUPTED
     prefix = f"crmcore {args.command}"
+    try:
+        out.locale = args.lang or parse_locale(os.environ.get(LANG_VARIABLE) or "en")
+    except InvalidValueError as exc:
+        out.error(f"crmcore: error: ${LANG_VARIABLE}: {exc.reason}")
+        return USAGE_ERROR
     command: Callable[[argparse.Namespace, Console], int] | None = getattr(args, "run", None)
     try:
         if args.command == "dedupe":
@@ -134,7 +167,7 @@ def main(argv: Sequence[str] | None = None, *, console: Console | None = None) -
             return USAGE_ERROR
         return command(args, out)
     except CrmError as exc:
-        out.error(f"{prefix}: error: {exc}")
+        out.error(f"{prefix}: {out.label('error')}: {describe(exc, out.locale)}")
         return INPUT_ERROR
     except BrokenPipeError:  # the reader went away (`crmcore export ... | head`): not an error
         _silence_stdout()

@@ -6,10 +6,13 @@ without it every command still works and prints plain text.
 
 from __future__ import annotations
 
+import enum
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Protocol, TextIO
+
+from crmcore.i18n import DEFAULT_LOCALE, Locale, enum_key, text
 
 __all__ = ["Console", "Progress", "console"]
 
@@ -23,11 +26,22 @@ class Progress(Protocol):
 
 
 class Console:
-    """Writes tables, messages and progress to a terminal."""
+    """Writes tables, messages and progress to a terminal.
 
-    def __init__(self, out: TextIO | None = None, err: TextIO | None = None) -> None:
+    Table titles and headings are shown in :attr:`locale` (``crmcore --lang``)
+    where the label catalogue knows them (``cli.<English heading>``).
+    """
+
+    def __init__(
+        self,
+        out: TextIO | None = None,
+        err: TextIO | None = None,
+        *,
+        locale: Locale = DEFAULT_LOCALE,
+    ) -> None:
         self.out = out or sys.stdout
         self.err = err or sys.stderr
+        self.locale: Locale = locale
         try:
             import rich.console  # noqa: PLC0415 - optional dependency (extra ``cli``)
         except ImportError:  # pragma: no cover - the test suite installs the cli extra
@@ -48,8 +62,20 @@ class Console:
         """Write a message to standard error."""
         self.err.write(text + "\n")
 
+    def label(self, heading: str) -> str:
+        """Return a heading of the command's output in :attr:`locale` (itself when unknown)."""
+        return text(f"cli.{heading}", heading, self.locale)
+
+    def value(self, member: enum.Enum) -> str:
+        """Return an enum value as a table cell shows it: its value, or its label in Chinese."""
+        if self.locale == DEFAULT_LOCALE:
+            return str(member.value)
+        return text(enum_key(member), str(member.value), self.locale)
+
     def table(self, title: str, headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
-        """Write a table to standard output."""
+        """Write a table to standard output, its title and headings in :attr:`locale`."""
+        title = self.label(title)
+        headers = [self.label(h) for h in headers]
         if self._rich is not None:
             from rich.table import Table  # noqa: PLC0415 - optional dependency
 

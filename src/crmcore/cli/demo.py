@@ -619,7 +619,7 @@ class _Demo:
         self.console.table(
             f"RFM segments of {len(scores):,} customers buying in CNY (quintiles)",
             ["RFM segment", "customers", "spend ¥"],
-            [[s.value, counts[s], f"{spend[s]:,.0f}"] for s in shown],
+            [[self.console.value(s), counts[s], f"{spend[s]:,.0f}"] for s in shown],
         )
 
     # -- 5. due actions -------------------------------------------------------------------
@@ -661,7 +661,10 @@ class _Demo:
             self.console.table(
                 "for example",
                 ["to", "what", "why"],
-                [[a.recipient or "the customer", a.kind.value, a.reason] for a in examples],
+                [
+                    [a.recipient or "the customer", self.console.value(a.kind), a.reason]
+                    for a in examples
+                ],
             )
 
     # -- 6. privacy ----------------------------------------------------------------------

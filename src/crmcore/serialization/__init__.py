@@ -60,13 +60,18 @@ from crmcore.segments.rule import (
 )
 from crmcore.serialization._domain import configure_domain, problems_from
 from crmcore.serialization._lifecycle import configure_lifecycle
+from crmcore.serialization._privacy import configure_privacy
+from crmcore.serialization._schema import DIALECT, SCHEMA_TYPES, json_schema
 from crmcore.serialization._segments import configure_segments
 from crmcore.serialization._strict import configure_strict, message_of
 
 __all__ = [
     "MAX_PAYLOAD_CHARS",
+    "SCHEMA_DIALECT",
+    "SCHEMA_TYPES",
     "configure_converter",
     "dumps",
+    "json_schema",
     "loads",
     "loads_event",
     "make_converter",
@@ -76,6 +81,9 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+
+SCHEMA_DIALECT: Final = DIALECT
+"""The JSON Schema dialect of :func:`json_schema` (draft 2020-12)."""
 
 MAX_PAYLOAD_CHARS: Final = 8 * 1024 * 1024
 """The longest JSON text :func:`loads` reads (8 Mi characters), checked before parsing."""
@@ -91,6 +99,7 @@ def configure_converter(converter: JsonConverter) -> JsonConverter:
     configure_domain(converter)
     configure_lifecycle(converter)
     configure_segments(converter)
+    configure_privacy(converter)
     return converter
 
 
