@@ -52,7 +52,7 @@ RULES: dict[str, tuple[set[str], set[str]]] = {
     # Access policies, consent, subject requests, retention and the audit chain: pure (hashlib
     # is stdlib).
     "privacy": (
-        {"domain", "lifecycle", "segments", "errors", "clock", "privacy", "i18n"},
+        {"domain", "lifecycle", "segments", "merge", "errors", "clock", "privacy", "i18n"},
         CORE_THIRD_PARTY,
     ),
     # docs/architecture.md's diagram: ports sit above every pure package (segment queries and merge
@@ -111,7 +111,7 @@ RULES: dict[str, tuple[set[str], set[str]]] = {
     # Adapters compile access policies (privacy) to SQL and polars like segment rules.
     "adapters": (
         {"ports", "domain", "serialization", "segments", "privacy", "errors", "clock", "adapters"},
-        CORE_THIRD_PARTY | {"sqlalchemy", "polars"},
+        CORE_THIRD_PARTY | {"sqlalchemy", "polars", "cryptography"},
     ),
     "cli": (
         {

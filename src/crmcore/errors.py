@@ -19,7 +19,9 @@ __all__ = [
     "ConcurrencyError",
     "ConfigurationError",
     "CrmError",
+    "DecryptionError",
     "DuplicateError",
+    "ErasedError",
     "InvalidValueError",
     "MissingExtraError",
     "ModelFitError",
@@ -272,6 +274,35 @@ class StorageError(CrmError, RuntimeError):
 
     def __reduce__(self) -> tuple[type[StorageError], tuple[str, str, str | None]]:
         return (type(self), (self.operation, self.reason, self.field))
+
+
+class DecryptionError(CrmError, ValueError):
+    """An encrypted value cannot be read.
+
+    It was tampered with, is another subject's or field's, is not a
+    ciphertext at all, or was erased (:class:`ErasedError`).
+    """
+
+    def __init__(self, subject: str, field: str, reason: str) -> None:
+        self.subject = subject
+        self.field = field
+        self.reason = reason
+        super().__init__(f"cannot decrypt {field!r} of subject {subject!r}: {reason}")
+
+    def __reduce__(self) -> tuple[type[DecryptionError], tuple[str, str, str]]:
+        return (type(self), (self.subject, self.field, self.reason))
+
+
+class ErasedError(DecryptionError):
+    """The subject's key was deleted (crypto-shredding): the value is erased for good."""
+
+    def __init__(
+        self, subject: str, field: str, reason: str = "the subject's key was deleted"
+    ) -> None:
+        super().__init__(subject, field, reason)
+
+    def __reduce__(self) -> tuple[type[ErasedError], tuple[str, str, str]]:
+        return (type(self), (self.subject, self.field, self.reason))
 
 
 class ConfigurationError(CrmError, ValueError):

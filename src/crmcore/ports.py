@@ -86,6 +86,7 @@ from crmcore.merge import MergeRecord
 from crmcore.privacy.access import AccessFilter
 from crmcore.privacy.audit import AuditDraft, AuditEntry, AuditPayload
 from crmcore.privacy.consent import ConsentState, LedgerEntry
+from crmcore.privacy.subject import ErasureRequest
 from crmcore.segments import Rule
 
 __all__ = [
@@ -96,10 +97,13 @@ __all__ = [
     "ConsentLedger",
     "ConsentRepository",
     "CustomerRepository",
+    "Encryptor",
+    "ErasureRepository",
     "EventHistory",
     "EventPublisher",
     "HistoryQuery",
     "IdFactory",
+    "KeyStore",
     "LeadRepository",
     "MergeRecord",
     "MergeRepository",
@@ -320,6 +324,10 @@ class LeadRepository(Repository[Lead, LeadId], Protocol):
         """Return the leads owned by ``owner``."""
         ...
 
+    def find_by_converted_customer(self, customer_id: CustomerId) -> list[Lead]:
+        """Return the leads converted into the customer."""
+        ...
+
     def delete(self, lead: Lead) -> None:
         """Delete ``lead``, which must be the stored version.
 
@@ -415,6 +423,19 @@ class MergeRepository(Repository[MergeRecord, MergeId], Protocol):
 
     def find_by_customer(self, customer_id: CustomerId) -> list[MergeRecord]:
         """Return the merges that involved the customer, as survivor or as merged."""
+        ...
+
+
+@runtime_checkable
+class ErasureRepository(Repository[ErasureRequest, str], Protocol):
+    """The erasure register (see :class:`~crmcore.privacy.subject.ErasureRequest`).
+
+    Requests are never deleted: they hold no personal data, and replaying
+    them after a restore from a backup erases the subjects again.
+    """
+
+    def find_by_subject(self, subject: CustomerId) -> list[ErasureRequest]:
+        """Return the erasure requests of ``subject``."""
         ...
 
 
@@ -525,6 +546,11 @@ class UnitOfWork(Protocol):
     @property
     def consent_ledger(self) -> ConsentLedger:
         """The append-only consent ledger."""
+        ...
+
+    @property
+    def erasures(self) -> ErasureRepository:
+        """The erasure register."""
         ...
 
     def __enter__(self) -> UnitOfWork:
@@ -744,7 +770,8 @@ class EventHistory(Protocol):
     - An event id is recorded once: committing an event whose id is already
       in the history raises :class:`~crmcore.errors.StorageError` and
       commits nothing.
-    - Nothing is ever removed.
+    - Nothing is ever removed. The one change allowed is :meth:`redact`,
+      which erasure uses to pseudonymise events in place.
 
     The filters (every one optional, all applied together):
     ``aggregate`` and ``aggregate_id`` (the record the event is about),
@@ -785,6 +812,22 @@ class EventHistory(Protocol):
 
         Raises:
             InvalidValueError: As for :meth:`events`.
+            StorageError: If the backend fails or the unit of work is not active.
+        """
+        ...
+
+    def redact(self, events: Sequence[DomainEvent]) -> int:
+        """Replace stored events by these versions with the same ids (erasure only).
+
+        The event keeps its place in history; the outbox copy, delivered or
+        not, is replaced too. Events whose id is not stored are ignored.
+
+        Returns:
+            How many stored events were replaced.
+
+        Raises:
+            InvalidValueError: If an event is about another record than the
+                stored one with its id, or of another type.
             StorageError: If the backend fails or the unit of work is not active.
         """
         ...
@@ -906,5 +949,83 @@ class ConsentLedger(Protocol):
 
         Raises:
             StorageError: If the backend fails or the unit of work is not active.
+        """
+        ...
+
+
+# -- encryption at rest ----------------------------------------------------------------
+
+
+@runtime_checkable
+class KeyStore(Protocol):
+    """Per-subject data keys for :class:`Encryptor` (crypto-shredding).
+
+    Deleting a subject's key makes everything encrypted under it unreadable:
+    an erasure that reaches backups too. Keep the keys in another database
+    than the data they protect, so a restored data backup does not bring a
+    deleted key back.
+    """
+
+    def get(self, subject: str) -> bytes | None:
+        """Return the subject's key, or ``None`` if it has none (never made, or deleted).
+
+        Raises:
+            StorageError: If the backend fails.
+        """
+        ...
+
+    def get_or_create(self, subject: str, new_key: bytes) -> bytes:
+        """Return the subject's key, storing ``new_key`` as it when it has none.
+
+        Two callers racing for a new subject get the same key.
+
+        Raises:
+            InvalidValueError: If ``new_key`` is empty.
+            StorageError: If the backend fails.
+        """
+        ...
+
+    def delete(self, subject: str) -> bool:
+        """Delete the subject's key; return whether there was one (idempotent).
+
+        Raises:
+            StorageError: If the backend fails.
+        """
+        ...
+
+
+@runtime_checkable
+class Encryptor(Protocol):
+    """Encrypts sensitive field values at rest under the data subject's own key.
+
+    The ciphertext is text (it fits the column the plain value would have
+    used), and is bound to the subject and the field: ciphertext copied to
+    another subject or field does not decrypt.
+    """
+
+    def encrypt(self, subject: str, field: str, plaintext: str) -> str:
+        """Return ``plaintext`` encrypted under ``subject``'s key (made on first use).
+
+        Raises:
+            StorageError: If the key store fails.
+        """
+        ...
+
+    def decrypt(self, subject: str, field: str, ciphertext: str) -> str:
+        """Return the plaintext of ``ciphertext``.
+
+        Raises:
+            ErasedError: If the subject's key was deleted (crypto-shredded).
+            DecryptionError: If the ciphertext was tampered with, belongs to
+                another subject or field, or is not a ciphertext.
+            StorageError: If the key store fails.
+        """
+        ...
+
+    def shred(self, subject: str) -> bool:
+        """Delete ``subject``'s key: every value encrypted under it is erased.
+
+        Returns:
+            Whether a key was deleted (``False`` when already shredded).
         """
         ...

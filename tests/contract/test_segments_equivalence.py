@@ -25,12 +25,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.engine import Connection, Engine
 
-from crmcore.adapters.frames import select_ids, to_frame
+from crmcore.adapters.frames import consents_frame, select_ids, to_frame
 from crmcore.adapters.sql import mapping as m
 from crmcore.adapters.sql.segments import select_customer_ids
+from crmcore.adapters.sql.tables import consent_ledger
 from crmcore.domain import (
     Activity,
     ActivityKind,
+    ConsentChannel,
+    ConsentId,
     CountryCode,
     Customer,
     CustomerId,
@@ -51,6 +54,13 @@ from crmcore.domain import (
     Tier,
     UserId,
 )
+from crmcore.privacy.consent import (
+    ConsentRecord,
+    ConsentWithdrawal,
+    Jurisdiction,
+    LedgerEntry,
+    consent_spans,
+)
 from crmcore.segments import (
     FIELDS,
     MAX_COUNT,
@@ -64,6 +74,7 @@ from crmcore.segments import (
     Compare,
     CustomCompare,
     FieldKind,
+    HasConsent,
     HasTag,
     InWindow,
     LastActivity,
@@ -88,6 +99,7 @@ from crmcore.segments.rule import CUSTOM_OPS
 from crmcore.serialization import structure, unstructure
 
 AT = pendulum.datetime(2026, 3, 15, 10, 30, 0)
+PURPOSES = ("marketing", "profiling")
 ZONES = ("UTC", "Asia/Shanghai", "America/New_York")
 DAYS = (0, 1, 7, 30, 90, 365)
 
@@ -160,6 +172,7 @@ def customer_batches(
     when = instants(tz)
     count = draw(st.integers(1, max_customers))
     customers, orders, activities, surveys = [], [], [], []
+    ledger: list[LedgerEntry] = []
     for i in range(count):
         cid = f"c{i:03d}"
         kind = draw(st.sampled_from(list(CustomerKind)))
@@ -234,7 +247,31 @@ def customer_batches(
                     updated_at=t,
                 )
             )
-    context = SegmentContext.of(orders=orders, activities=activities, surveys=surveys)
+        for j in range(draw(st.integers(0, 3))):
+            t = draw(when)
+            until = draw(st.none() | st.sampled_from(DAYS[1:]))
+            record = ConsentRecord(
+                id=ConsentId(f"{cid}-k{j}"),
+                subject=CustomerId(cid),
+                purpose=draw(st.sampled_from(PURPOSES)),
+                channel=draw(st.sampled_from(list(ConsentChannel))),
+                jurisdiction=draw(st.sampled_from(list(Jurisdiction))),
+                captured_at=t,
+                valid_until=None if until is None else t.add(days=until),
+            )
+            ledger.append(record)
+            withdrawn = draw(st.none() | st.sampled_from(DAYS))
+            if withdrawn is not None:
+                ledger.append(
+                    ConsentWithdrawal(
+                        record_id=record.id,
+                        subject=record.subject,
+                        withdrawn_at=t.add(days=withdrawn),
+                    )
+                )
+    context = SegmentContext.of(
+        orders=orders, activities=activities, surveys=surveys, consents=consent_spans(ledger)
+    )
     return tz, customers, context
 
 
@@ -379,6 +416,7 @@ leaves = st.one_of(
     st.builds(
         LatestSurveyScore, st.sampled_from(list(SurveyMetric)), numeric_ops, st.integers(0, 10)
     ),
+    st.builds(HasConsent, st.sampled_from(PURPOSES), st.sampled_from(list(ConsentChannel))),
 )
 
 
@@ -423,6 +461,7 @@ def with_polars(batch: Batch, rule_list: list[Rule]) -> list[list[str]]:
             documents=False,
         ),
     }
+    frames["consents"] = consents_frame([s for ss in context.consents.values() for s in ss])
     frame = to_frame(customers, documents=False)
     return [[str(i) for i in select_ids(frame, r, at=AT, tz=tz, **frames)] for r in rule_list]
 
@@ -453,6 +492,37 @@ def _insert(conn: Connection, batch: Batch) -> None:
         records = [r for group in groups.values() for r in group]
         if records:
             conn.execute(mapping.table.insert(), _rows(mapping, records))
+    ledger_rows: list[dict[str, Any]] = []
+    spans = [s for group in context.consents.values() for s in group]
+    for n, span in enumerate(spans):
+        record_id = f"k{n}"
+        ledger_rows.append(
+            {
+                **dict.fromkeys(c.name for c in consent_ledger.c if c.name != "seq"),
+                "kind": "record",
+                "record_id": record_id,
+                "subject": span.customer_id,
+                "purpose": span.purpose,
+                "channel": span.channel.value,
+                "legal_basis": "consent",
+                "jurisdiction": "PIPL",
+                "captured_at": span.valid_from,
+                "valid_from": span.valid_from,
+                "valid_until": span.valid_until,
+            }
+        )
+        if span.withdrawn_at is not None:
+            ledger_rows.append(
+                {
+                    **dict.fromkeys(c.name for c in consent_ledger.c if c.name != "seq"),
+                    "kind": "withdrawal",
+                    "record_id": record_id,
+                    "subject": span.customer_id,
+                    "withdrawn_at": span.withdrawn_at,
+                }
+            )
+    if ledger_rows:
+        conn.execute(consent_ledger.insert(), ledger_rows)
 
 
 def in_database(engine: Engine) -> Selector:

@@ -21,6 +21,11 @@ SECTIONS = (
     "4. segments",
     "RFM segments",
     "5. due actions",
+    "6. privacy",
+    "masked:",
+    "***@",
+    "erased one customer",
+    "audit chain holds after the erasure",
     "crmcore export --db",
 )
 

@@ -180,6 +180,7 @@ def test_rule_types_list_every_node_of_the_rule_union() -> None:
         "CustomCompare",
         "InWindow",
         "HasTag",
+        "HasConsent",
         "OrderCount",
         "OrderTotal",
         "OrderAverage",

@@ -67,6 +67,7 @@ from crmcore.ports import (
     HistoryQuery,
     MergeRecord,
     Versioned,
+    event_aggregate,
     with_version,
 )
 from crmcore.privacy.access import AccessFilter
@@ -77,8 +78,10 @@ from crmcore.privacy.consent import (
     ConsentWithdrawal,
     LedgerEntry,
     check_append,
+    consent_spans,
     consent_states,
 )
+from crmcore.privacy.subject import ErasureRequest
 from crmcore.segments import Rule, SegmentContext, compile_rule
 
 __all__ = [
@@ -88,8 +91,10 @@ __all__ = [
     "MemoryConsentLedger",
     "MemoryConsentRepository",
     "MemoryCustomerRepository",
+    "MemoryErasureRepository",
     "MemoryEventHistory",
     "MemoryEventPublisher",
+    "MemoryKeyStore",
     "MemoryLeadRepository",
     "MemoryMergeRepository",
     "MemoryOpportunityRepository",
@@ -113,6 +118,7 @@ _KINDS = (
     "order",
     "consent",
     "merge",
+    "erasure",
 )
 
 
@@ -278,6 +284,7 @@ class MemoryUnitOfWork:
         self._journal = _Journal()
         self.audit = MemoryAuditLog(self)
         self.consent_ledger = MemoryConsentLedger(self)
+        self.erasures = MemoryErasureRepository(self, "erasure")
 
     def __enter__(self) -> MemoryUnitOfWork:
         """Begin the unit of work."""
@@ -542,6 +549,7 @@ class MemoryCustomerRepository(_MemoryRepository[Customer]):
             orders=self._uow._all("order"),  # type: ignore[arg-type]  # that table holds orders
             activities=self._uow._all("activity"),  # type: ignore[arg-type]  # ... activities
             surveys=self._uow._all("survey_response"),  # type: ignore[arg-type]  # ... surveys
+            consents=consent_spans(self._uow.consent_ledger._all()),
         )
         active = (c for c in self._rows() if c.merged_into is None)
         if access is not None:
@@ -566,6 +574,10 @@ class MemoryLeadRepository(_MemoryRepository[Lead]):
     def find_by_owner(self, owner: UserId) -> list[Lead]:
         """Return the leads owned by ``owner``."""
         return self._where(lambda x: x.owner == owner)
+
+    def find_by_converted_customer(self, customer_id: CustomerId) -> list[Lead]:
+        """Return the leads converted into the customer."""
+        return self._where(lambda x: x.converted_customer_id == customer_id)
 
     def delete(self, lead: Lead) -> None:
         """Delete ``lead`` (must be the stored version).
@@ -730,6 +742,36 @@ class MemoryEventHistory:
             )
         )
 
+    def redact(self, events: Sequence[DomainEvent]) -> int:
+        """Replace committed events by these versions with the same ids (at commit).
+
+        Raises:
+            InvalidValueError: If an event changes the type or record of the stored one.
+            StorageError: Outside the unit of work's ``with`` block.
+        """
+        self._uow._require_active("redact history")
+        stored = {e.id: e for e in self._uow._store._events()}
+        replaced = 0
+        for event in events:
+            current = stored.get(event.id)
+            if current is None:
+                continue
+            _check_redaction(current, event)
+            self._uow._journal.redacted[event.id] = event
+            replaced += 1
+        return replaced
+
+
+def _check_redaction(current: DomainEvent, event: DomainEvent) -> None:
+    if (
+        type(current) is not type(event)
+        or event_aggregate(current) != event_aggregate(event)
+        or current.at != event.at
+    ):
+        raise InvalidValueError(
+            "event", event.id, "a redaction must keep the event's type, record and time"
+        )
+
 
 # -- the audit chain and the consent ledger --------------------------------------------
 
@@ -737,7 +779,7 @@ class MemoryEventHistory:
 class _Journal:
     """What a unit of work appended to the audit chain and the consent ledger, uncommitted."""
 
-    __slots__ = ("base", "entries", "erased", "ledger", "payloads")
+    __slots__ = ("base", "entries", "erased", "ledger", "payloads", "redacted")
 
     def __init__(self) -> None:
         self.base: int | None = None  # the committed chain length the appends follow
@@ -745,6 +787,7 @@ class _Journal:
         self.payloads: dict[int, AuditPayload] = {}  # appended, and erasures of committed ones
         self.erased: set[int] = set()
         self.ledger: list[LedgerEntry] = []
+        self.redacted: dict[str, DomainEvent] = {}  # event id -> its redacted version
 
     def check(self, store: MemoryStore) -> None:
         """Raise if a concurrent commit makes this journal impossible (under the store lock)."""
@@ -768,6 +811,8 @@ class _Journal:
         store._audit.extend(self.entries)
         store._audit_payloads.update(self.payloads)
         store._ledger.extend(self.ledger)
+        if self.redacted:
+            store._history = [self.redacted.get(e.id, e) for e in store._history]
 
 
 class MemoryAuditLog:
@@ -962,3 +1007,47 @@ class MemoryConsentLedger:
             StorageError: Outside the unit of work's ``with`` block.
         """
         return consent_states(self.entries_for(subject))
+
+
+class MemoryErasureRepository(_MemoryRepository[ErasureRequest]):
+    """The erasure register in memory; see :class:`~crmcore.ports.ErasureRepository`."""
+
+    def find_by_subject(self, subject: CustomerId) -> list[ErasureRequest]:
+        """Return the erasure requests of ``subject``."""
+        return self._where(lambda x: x.subject == subject)
+
+
+class MemoryKeyStore:
+    """A :class:`~crmcore.ports.KeyStore` in a dictionary; thread-safe.
+
+    >>> keys = MemoryKeyStore()
+    >>> keys.get_or_create("c-1", b"k" * 32) == keys.get_or_create("c-1", b"x" * 32)
+    True
+    >>> keys.delete("c-1"), keys.delete("c-1"), keys.get("c-1")
+    (True, False, None)
+    """
+
+    def __init__(self) -> None:
+        self._keys: dict[str, bytes] = {}
+        self._lock = threading.Lock()
+
+    def get(self, subject: str) -> bytes | None:
+        """Return the subject's key, or ``None``."""
+        with self._lock:
+            return self._keys.get(subject)
+
+    def get_or_create(self, subject: str, new_key: bytes) -> bytes:
+        """Return the subject's key, storing ``new_key`` when it has none.
+
+        Raises:
+            InvalidValueError: If ``new_key`` is empty.
+        """
+        if not isinstance(new_key, bytes) or not new_key:
+            raise InvalidValueError("key", "<bytes>", "a key must be non-empty bytes")
+        with self._lock:
+            return self._keys.setdefault(subject, new_key)
+
+    def delete(self, subject: str) -> bool:
+        """Delete the subject's key; return whether there was one."""
+        with self._lock:
+            return self._keys.pop(subject, None) is not None

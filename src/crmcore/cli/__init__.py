@@ -59,6 +59,7 @@ def _parser() -> argparse.ArgumentParser:
         report,
         schema,
         segment,
+        subject,
     )
 
     parser = argparse.ArgumentParser(
@@ -92,6 +93,7 @@ def _parser() -> argparse.ArgumentParser:
     audit.add_parser(commands)
     schema.add_parser(commands)
     report.add_parser(commands)
+    subject.add_parser(commands)
     _plain_help(commands)
     return parser
 

@@ -72,10 +72,13 @@ from crmcore.lifecycle import (
 from crmcore.matching import DedupeResult, MatchRecord, dedupe
 from crmcore.merge import MergeResult
 from crmcore.ports import Store
+from crmcore.privacy import DEFAULT_POLICY, Actor, access_filter, mask
+from crmcore.privacy.audit import verify
 from crmcore.sample import SAMPLE_COLUMNS, generate_contacts
 from crmcore.sample.crm import DEFAULT_OWNERS, DEFAULT_SUPERVISORS, SampleCrm, generate_crm
 from crmcore.sample.data import CN_CITIES
 from crmcore.segments import (
+    And,
     HasTag,
     RfmSegment,
     Rule,
@@ -94,6 +97,7 @@ from crmcore.services.cleaning import ColumnMapping
 from crmcore.services.importing import ImportReport, OnDuplicate, import_customers
 from crmcore.services.merge import merge_clusters, merge_customers, unmerge_customers
 from crmcore.services.reclassification import reclassify_customers
+from crmcore.services.subject import erase_subject
 
 __all__ = ["DEFAULT_SIZE", "SEGMENTS", "add_parser", "run"]
 
@@ -266,7 +270,12 @@ class _Demo:
         """
         with self.store.unit_of_work() as uow:
             found = list(itertools.islice(uow.customers.iter_all(page_size=200), 200))
-        foreign = [c for c in found if not any(e.system == _SOURCE for e in c.external_ids)]
+            foreign = [
+                c
+                for c in found
+                if not any(e.system == _SOURCE for e in c.external_ids)
+                and not uow.erasures.find_by_subject(c.id)  # the demo's own erasure
+            ]
         if foreign:
             raise ConfigurationError(
                 f"{url} holds customers the demo did not create (e.g. {foreign[0].id}); the demo"
@@ -286,6 +295,7 @@ class _Demo:
         customers = self.derive_stages(self.store_related())
         self.segments(customers)
         self.due_actions(customers)
+        self.privacy(customers)
         self.console.print()
         self.console.print(f"done in {self.timer.total():.1f} s. Explore the database:")
         self.console.print(f"  crmcore export --db {url} --format csv")
@@ -656,3 +666,39 @@ class _Demo:
                     for a in examples
                 ],
             )
+
+    # -- 6. privacy ----------------------------------------------------------------------
+
+    def privacy(self, customers: list[Customer]) -> None:
+        """A rep's masked view of their own customers, then one customer's erasure."""
+        owned = [c for c in customers if c.owner is not None and c.person is not None]
+        if not owned:
+            return
+        rep = Actor(user=owned[0].owner or _BY, roles="rep")
+        with self.store.unit_of_work() as uow:
+            scope = access_filter(DEFAULT_POLICY, rep, "view", "customer")
+            visible = uow.customers.select(And(()), at=self.at, access=scope)
+            example = mask(uow.customers.get(visible[0]), rep, DEFAULT_POLICY) if visible else None
+        self.console.print(f"6. privacy — {self.timer.lap()}")
+        self.console.print(
+            f"  rep {rep.user} sees {len(visible):,} of {len(customers):,} customers, masked:"
+        )
+        if example is not None:
+            shown = [
+                example.display_name,
+                example.points.primary_email,
+                example.points.primary_phone,
+            ]
+            if example.person is not None and example.person.national_id:
+                shown.append(example.person.national_id)
+            self.console.print("  " + " ".join(str(v) for v in shown if v))
+        subject = owned[-1]
+        request = erase_subject(
+            self.store, subject.id, at=self.at, by=_BY, request_id=f"demo-erasure-{subject.id}"
+        )
+        changed = sum(s.changed for s in request.steps)
+        with self.store.unit_of_work() as uow:
+            erased = uow.customers.get(subject.id)
+            holds = verify(uow.audit.entries()).holds
+        self.console.print(f"  erased one customer: {changed} records → “{erased.display_name}”")
+        self.console.print(f"  audit chain {'holds' if holds else 'is BROKEN'} after the erasure")

@@ -259,6 +259,15 @@ _ENUMS: Final = {
             "escalate_case": ("escalate the case", "升级工单"),
             "recycle_lead": ("recycle the lead", "回收线索"),
             "send_survey": ("send a survey", "发送满意度调查"),
+            "archive_record": ("archive the record", "归档记录"),
+            "erase_record": ("erase the record", "删除记录个人信息"),
+        },
+    ),
+    **_enum(
+        "RetentionAction",
+        {
+            "archive": ("archive", "归档"),
+            "erase": ("erase", "删除个人信息"),
         },
     ),
     **_enum(
@@ -924,6 +933,7 @@ _TYPES: Final = _section(
         "SlaTarget": ("SLA target", "SLA目标"),
         "FollowUpOverdue": ("follow-up overdue", "超期未跟进"),
         "Grant": ("grant", "授权"),
+        "HasConsent": ("has consent", "已获授权同意"),
         "HasTag": ("has tag", "带有标签"),
         "InWindow": ("in time window", "在时间窗口内"),
         "LastActivity": ("last activity", "最近跟进"),
@@ -1009,7 +1019,9 @@ _ERRORS: Final = _section(
         "CrmError": ("error", "错误"),
         "ConcurrencyError": ("concurrent change", "并发冲突"),
         "ConfigurationError": ("configuration error", "配置错误"),
+        "DecryptionError": ("cannot decrypt", "无法解密"),
         "DuplicateError": ("duplicate record", "重复记录"),
+        "ErasedError": ("erased", "已删除（密钥已销毁）"),
         "InvalidValueError": ("invalid value", "无效的值"),
         "MissingExtraError": ("missing optional dependency", "缺少可选依赖"),
         "ModelFitError": ("model fit failed", "模型拟合失败"),

@@ -55,6 +55,7 @@ from crmcore.lifecycle.opportunity import (
 from crmcore.lifecycle.rules import (
     DEFAULT_RULES,
     ActionKind,
+    CustomTimeRule,
     DueAction,
     FollowUpOverdue,
     LeadIdle,
@@ -100,6 +101,7 @@ __all__ = [
     "CalendarDay",
     "CaseSla",
     "ConversionPlan",
+    "CustomTimeRule",
     "Deadlines",
     "DerivedStage",
     "DueAction",

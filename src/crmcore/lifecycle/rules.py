@@ -18,7 +18,7 @@ import datetime as dt
 import enum
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import MappingProxyType
-from typing import Any, Final, TypeAlias
+from typing import Any, Final, Protocol, TypeAlias, runtime_checkable
 
 import attrs
 import pendulum
@@ -30,6 +30,7 @@ from crmcore.domain.customer import Customer, Tier
 from crmcore.domain.ids import CustomerId, TeamId, UserId
 from crmcore.domain.lead import Lead, LeadStatus
 from crmcore.domain.opportunity import Opportunity
+from crmcore.domain.order import Order
 from crmcore.domain.survey import SurveyResponse
 from crmcore.errors import InvalidValueError
 from crmcore.lifecycle.business_calendar import BusinessCalendar, weekday_calendar
@@ -38,6 +39,7 @@ from crmcore.lifecycle.sla import DEFAULT_SLA_POLICY, SlaPolicy, SlaState, statu
 __all__ = [
     "DEFAULT_RULES",
     "ActionKind",
+    "CustomTimeRule",
     "DueAction",
     "FollowUpOverdue",
     "LeadIdle",
@@ -56,6 +58,8 @@ class ActionKind(enum.StrEnum):
     ESCALATE_CASE = "escalate_case"
     RECYCLE_LEAD = "recycle_lead"
     SEND_SURVEY = "send_survey"
+    ARCHIVE_RECORD = "archive_record"
+    ERASE_RECORD = "erase_record"
 
 
 @attrs.frozen(kw_only=True)
@@ -149,6 +153,19 @@ class SurveyAfterClose:
     expires_after: dt.timedelta = dt.timedelta(days=30)
 
 
+@runtime_checkable
+class CustomTimeRule(Protocol):
+    """A time rule defined outside this module (retention rules in :mod:`crmcore.privacy`).
+
+    It evaluates itself: :func:`due_actions` calls :meth:`due` and treats the
+    actions like its own (issued ids skipped, one action per id, sorted).
+    """
+
+    def due(self, snapshot: RuleSnapshot, at: pendulum.DateTime) -> Iterable[DueAction]:
+        """Yield the actions due at ``at`` (ids deterministic, as :class:`DueAction` says)."""
+        ...
+
+
 TimeRule: TypeAlias = FollowUpOverdue | SlaEscalation | LeadIdle | SurveyAfterClose
 """Every kind of time rule."""
 
@@ -194,6 +211,10 @@ def _responses(value: Iterable[SurveyResponse]) -> tuple[SurveyResponse, ...]:
     return tuple(value)
 
 
+def _orders(value: Iterable[Order]) -> tuple[Order, ...]:
+    return tuple(value)
+
+
 def _ids(value: Iterable[str]) -> frozenset[str]:
     return frozenset(value)
 
@@ -209,6 +230,7 @@ class RuleSnapshot:
         cases: Cases.
         activities: Activities (follow-ups) of any of the above.
         survey_responses: Survey answers (a case with an answer needs no survey).
+        orders: Orders (retention rules look at them).
         supervisors: Host data: each user's supervisor (主管).
         team_leads: Host data: each team's lead, who receives the SLA
             escalations of the team's unowned cases.
@@ -221,6 +243,7 @@ class RuleSnapshot:
     cases: tuple[Case, ...] = attrs.field(default=(), converter=_cases)
     activities: tuple[Activity, ...] = attrs.field(default=(), converter=_activities)
     survey_responses: tuple[SurveyResponse, ...] = attrs.field(default=(), converter=_responses)
+    orders: tuple[Order, ...] = attrs.field(default=(), converter=_orders)
     supervisors: Mapping[UserId, UserId] = attrs.field(
         factory=lambda: MappingProxyType({}), converter=_frozen
     )
@@ -234,14 +257,15 @@ def due_actions(
     snapshot: RuleSnapshot,
     *,
     at: pendulum.DateTime,
-    rules: Iterable[TimeRule] = DEFAULT_RULES,
+    rules: Iterable[TimeRule | CustomTimeRule] = DEFAULT_RULES,
 ) -> tuple[DueAction, ...]:
     """Return every action due at ``at`` that was not issued yet, ordered by due time.
 
     Args:
         snapshot: The records and the ids of actions already issued.
         at: The instant to evaluate at.
-        rules: The rules to apply.
+        rules: The rules to apply: the built-in ones and any :class:`CustomTimeRule`
+            (such as :class:`crmcore.privacy.retention.RetentionRule`).
 
     Returns:
         The due actions, ordered by ``due_at`` then ``id``; the same snapshot
@@ -253,10 +277,22 @@ def due_actions(
     when = utc(at)
     found: dict[str, DueAction] = {}
     for rule in rules:
-        for action in _EVALUATORS[type(rule)](rule, snapshot, when):
+        evaluator = _EVALUATORS.get(type(rule))
+        found_here = (
+            evaluator(rule, snapshot, when)
+            if evaluator is not None
+            else _custom(rule, snapshot, when)
+        )
+        for action in found_here:
             if action.id not in snapshot.issued:
                 found.setdefault(action.id, action)
     return tuple(sorted(found.values(), key=lambda a: (a.due_at, a.id)))
+
+
+def _custom(rule: object, snapshot: RuleSnapshot, at: pendulum.DateTime) -> Iterable[DueAction]:
+    if not isinstance(rule, CustomTimeRule):
+        raise InvalidValueError("rule", type(rule).__name__, "not a time rule")
+    return rule.due(snapshot, at)
 
 
 def _supervisor(snapshot: RuleSnapshot, owner: UserId) -> tuple[UserId, str]:

@@ -49,6 +49,7 @@ from crmcore.clock import utc
 from crmcore.domain import Consent, ConsentChannel, ConsentId, CustomerId, UserId
 from crmcore.domain.entity import require_id, require_text
 from crmcore.errors import InvalidValueError, NotFoundError
+from crmcore.segments.evaluate import ConsentSpan
 
 __all__ = [
     "ConsentRecord",
@@ -61,6 +62,7 @@ __all__ = [
     "LegalBasis",
     "ProcessingDecision",
     "check_append",
+    "consent_spans",
     "consent_states",
     "may_process",
 ]
@@ -659,3 +661,31 @@ def may_process(
         relied_on=relied_on,
         detail=f"{what} consented in {', '.join(r.id for r in relied_on)}",
     )
+
+
+def consent_spans(entries: Iterable[LedgerEntry]) -> list[ConsentSpan]:
+    """Return the ledger's records as the spans a segment's consent clause reads.
+
+    Feed them to :meth:`crmcore.segments.SegmentContext.of` (``consents=``)
+    so :class:`~crmcore.segments.HasConsent` answers in memory as
+    :func:`may_process` does for ordinary processing.
+
+    >>> import pendulum
+    >>> from crmcore.domain import CustomerId
+    >>> record = ConsentRecord(id="k-1", subject=CustomerId("c-1"), purpose="marketing",
+    ...                        channel="sms", jurisdiction=Jurisdiction.PIPL,
+    ...                        captured_at=pendulum.datetime(2026, 1, 1))
+    >>> [(s.customer_id, s.purpose, s.channel.value) for s in consent_spans([record])]
+    [('c-1', 'marketing', 'sms')]
+    """
+    return [
+        ConsentSpan(
+            customer_id=state.record.subject,
+            purpose=state.record.purpose,
+            channel=state.record.channel,
+            valid_from=state.record.valid_from,
+            valid_until=state.record.valid_until,
+            withdrawn_at=state.withdrawn_at,
+        )
+        for state in consent_states(entries)
+    ]

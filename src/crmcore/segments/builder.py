@@ -31,6 +31,7 @@ from crmcore.segments.rule import (
     And,
     Compare,
     CustomCompare,
+    HasConsent,
     HasTag,
     InWindow,
     LastActivity,
@@ -64,6 +65,7 @@ __all__ = [
     "any_of",
     "custom",
     "field",
+    "has_consent",
     "has_tag",
     "last_activity",
     "last_purchase",
@@ -234,6 +236,15 @@ def custom(
 def has_tag(tag: str) -> HasTag:
     """The customer carries ``tag``."""
     return HasTag(tag)
+
+
+def has_consent(purpose: str, channel: str = "any") -> HasConsent:
+    """The customer may be processed for ``purpose`` by ``channel`` at the evaluation instant.
+
+    >>> (has_tag("vip") & has_consent("marketing", "email")).rules[1]
+    HasConsent(purpose='marketing', channel=<ConsentChannel.EMAIL: 'email'>)
+    """
+    return HasConsent(purpose, channel)
 
 
 @attrs.frozen(eq=False)

@@ -30,6 +30,7 @@ import pendulum
 
 from crmcore.clock import parse_timestamp, utc
 from crmcore.domain.activity import Activity
+from crmcore.domain.consent import ConsentChannel
 from crmcore.domain.custom import FieldType
 from crmcore.domain.customer import Customer
 from crmcore.domain.ids import CustomerId
@@ -47,6 +48,7 @@ from crmcore.segments.rule import (
     Compare,
     CustomCompare,
     FieldKind,
+    HasConsent,
     HasTag,
     InWindow,
     LastActivity,
@@ -67,6 +69,7 @@ from crmcore.segments.window import Span, describe_window, resolve, zone
 __all__ = [
     "EMPTY_CONTEXT",
     "CompiledRule",
+    "ConsentSpan",
     "Explanation",
     "RelatedRecords",
     "SegmentContext",
@@ -98,6 +101,47 @@ class RelatedRecords(Protocol):
         """Return the customer's survey answers."""
         ...
 
+    def consents_of(self, customer_id: str) -> Sequence[ConsentSpan]:
+        """Return the customer's consent ledger records, as validity spans."""
+        ...
+
+
+@attrs.frozen(kw_only=True)
+class ConsentSpan:
+    """One consent ledger record as a :class:`~crmcore.segments.HasConsent` clause reads it.
+
+    Build them from the ledger with :func:`crmcore.privacy.consent.consent_spans`.
+
+    Attributes:
+        customer_id: The subject.
+        purpose: What for (lower-case).
+        channel: The channel it covers (``any`` covers every channel).
+        valid_from: From when it holds.
+        valid_until: Until when (exclusive), or ``None``.
+        withdrawn_at: When it was withdrawn, or ``None``.
+    """
+
+    customer_id: str
+    purpose: str
+    channel: ConsentChannel = attrs.field(converter=ConsentChannel)
+    valid_from: pendulum.DateTime = attrs.field(converter=utc)
+    valid_until: pendulum.DateTime | None = attrs.field(
+        default=None, converter=attrs.converters.optional(utc)
+    )
+    withdrawn_at: pendulum.DateTime | None = attrs.field(
+        default=None, converter=attrs.converters.optional(utc)
+    )
+
+    def covers(self, purpose: str, channel: ConsentChannel, at: dt.datetime) -> bool:
+        """Return whether it allows ``purpose`` by ``channel`` at instant ``at``."""
+        return (
+            self.purpose == purpose
+            and self.channel in (channel, ConsentChannel.ANY)
+            and self.valid_from <= at
+            and (self.valid_until is None or at < self.valid_until)
+            and (self.withdrawn_at is None or at < self.withdrawn_at)
+        )
+
 
 def _group(records: Iterable[Any]) -> Mapping[str, tuple[Any, ...]]:
     grouped: dict[str, list[Any]] = defaultdict(list)
@@ -118,6 +162,7 @@ class SegmentContext:
     orders: Mapping[str, tuple[Order, ...]] = attrs.field(factory=dict)
     activities: Mapping[str, tuple[Activity, ...]] = attrs.field(factory=dict)
     surveys: Mapping[str, tuple[SurveyResponse, ...]] = attrs.field(factory=dict)
+    consents: Mapping[str, tuple[ConsentSpan, ...]] = attrs.field(factory=dict)
 
     @classmethod
     def of(
@@ -126,12 +171,18 @@ class SegmentContext:
         orders: Iterable[Order] = (),
         activities: Iterable[Activity] = (),
         surveys: Iterable[SurveyResponse] = (),
+        consents: Iterable[ConsentSpan] = (),
     ) -> SegmentContext:
-        """Group ``orders``, ``activities`` and ``surveys`` by customer.
+        """Group ``orders``, ``activities``, ``surveys`` and consent spans by customer.
 
         Activities linked to no customer are ignored.
         """
-        return cls(orders=_group(orders), activities=_group(activities), surveys=_group(surveys))
+        return cls(
+            orders=_group(orders),
+            activities=_group(activities),
+            surveys=_group(surveys),
+            consents=_group(consents),
+        )
 
     def orders_of(self, customer_id: str) -> tuple[Order, ...]:
         """Return the customer's orders."""
@@ -144,6 +195,10 @@ class SegmentContext:
     def surveys_of(self, customer_id: str) -> tuple[SurveyResponse, ...]:
         """Return the customer's survey answers."""
         return self.surveys.get(customer_id, ())
+
+    def consents_of(self, customer_id: str) -> tuple[ConsentSpan, ...]:
+        """Return the customer's consent spans."""
+        return self.consents.get(customer_id, ())
 
 
 EMPTY_CONTEXT: Final = SegmentContext()
@@ -240,7 +295,7 @@ def _paid_in(orders: Sequence[Order], span: Span, currency: str | None) -> list[
     ]
 
 
-def _leaf(node: Rule, at: pendulum.DateTime, tz: Any) -> _Leaf:
+def _leaf(node: Rule, at: pendulum.DateTime, tz: Any) -> _Leaf:  # noqa: PLR0912 - one per leaf
     everything = Span(None, at, end_inclusive=True)
 
     def clip(window: Any) -> Span:
@@ -315,6 +370,12 @@ def _leaf(node: Rule, at: pendulum.DateTime, tz: Any) -> _Leaf:
                 default=None,
             ),
             lambda last: last is not None and window_span.contains(last),
+        )
+    if isinstance(node, HasConsent):
+        purpose, channel = node.purpose, node.channel
+        return _Leaf(
+            lambda c, x: any(s.covers(purpose, channel, at) for s in x.consents_of(c.id)),
+            bool,
         )
     if isinstance(node, LatestSurveyScore):
         metric, compare, score = node.metric.value, _COMPARE[node.op], node.value
@@ -617,6 +678,8 @@ def describe(rule: Rule) -> str:  # noqa: PLR0912 - one case per node type
         return f"custom.{rule.name} {SYMBOLS[rule.op]}{tail}"
     if isinstance(rule, HasTag):
         return f"has tag {rule.tag}"
+    if isinstance(rule, HasConsent):
+        return f"may process for {rule.purpose} by {rule.channel.value}"
     if isinstance(rule, InWindow):
         return f"{rule.field} {describe_window(rule.window)}"
     window = getattr(rule, "window", None)

@@ -51,8 +51,10 @@ import attrs
 
 from crmcore.clock import parse_timestamp, utc
 from crmcore.domain.activity import ActivityKind
+from crmcore.domain.consent import ConsentChannel
 from crmcore.domain.custom import FieldType
 from crmcore.domain.customer import CustomerKind, LifecycleStage, Priority, SourceChannel, Tier
+from crmcore.domain.entity import require_text
 from crmcore.domain.values import Tag
 from crmcore.errors import CrmError, InvalidValueError
 from crmcore.segments.pattern import check_pattern as pattern_check
@@ -72,6 +74,7 @@ __all__ = [
     "CustomCompare",
     "FieldKind",
     "FieldSpec",
+    "HasConsent",
     "HasTag",
     "InWindow",
     "LastActivity",
@@ -641,6 +644,32 @@ class HasTag(_Connectives):
     tag: str = attrs.field(converter=_tag)
 
 
+def _consent_purpose(value: str) -> str:
+    text = require_text("purpose", value, max_length=100).lower()
+    if not text:
+        raise InvalidValueError("purpose", value, "required (e.g. marketing, profiling)")
+    return check_text(text, "purpose")
+
+
+@attrs.frozen
+class HasConsent(_Connectives):
+    """The customer may be processed for ``purpose`` by ``channel`` at the evaluation instant.
+
+    True when the consent ledger holds a record for the purpose whose channel
+    is ``channel`` or ``any``, valid at ``at`` (``valid_from <= at``, before
+    ``valid_until``, not withdrawn at or before ``at``): exactly when
+    :func:`crmcore.privacy.consent.may_process` allows ordinary (not
+    sensitive) processing. A marketing segment adds it so people without
+    valid consent never receive a campaign.
+
+    >>> HasConsent("Marketing", "sms")
+    HasConsent(purpose='marketing', channel=<ConsentChannel.SMS: 'sms'>)
+    """
+
+    purpose: str = attrs.field(converter=_consent_purpose)
+    channel: ConsentChannel = attrs.field(default=ConsentChannel.ANY, converter=ConsentChannel)
+
+
 @attrs.frozen
 class OrderCount(_Connectives):
     """The number of paid orders (optionally within a window) compared with a count."""
@@ -743,6 +772,7 @@ Rule: TypeAlias = Union[  # noqa: UP007 - a runtime alias; cattrs reads its memb
     CustomCompare,
     InWindow,
     HasTag,
+    HasConsent,
     OrderCount,
     OrderTotal,
     OrderAverage,

@@ -27,6 +27,10 @@ drives your store and :class:`~crmcore.adapters.memory.MemoryStore` with the
 same random operations (a hypothesis ``RuleBasedStateMachine``) and checks
 that they answer alike.
 
+:class:`SubjectStorageContract` checks what erasure needs (the erasure register,
+history redaction, leads by converted customer); :class:`KeyStoreContract`
+checks a :class:`~crmcore.ports.KeyStore` (fixture ``key_store_factory``).
+
 :class:`AuditLogContract` and :class:`ConsentLedgerContract` check the audit
 chain (:class:`~crmcore.ports.AuditLog`: numbering, links, read-back,
 rollback, payloads and their erasure, threads appending at once) and the
@@ -72,6 +76,7 @@ from crmcore.domain import (
     ConsentId,
     Customer,
     CustomerId,
+    CustomerRegistered,
     CustomersMerged,
     CustomerTagged,
     DomainEvent,
@@ -115,7 +120,7 @@ from crmcore.errors import (
     StaleVersionError,
     StorageError,
 )
-from crmcore.ports import EventPublisher, Store, UnitOfWork
+from crmcore.ports import EventPublisher, KeyStore, Store, UnitOfWork
 from crmcore.privacy.audit import (
     GENESIS_HASH,
     AuditAction,
@@ -132,14 +137,18 @@ from crmcore.privacy.consent import (
     LegalBasis,
     may_process,
 )
+from crmcore.privacy.subject import ErasureRequest
 from crmcore.segments import HasTag, Within, field, purchases
 from crmcore.testing import strategies as cst
 
 __all__ = [
     "AuditLogContract",
     "ConsentLedgerContract",
+    "KeyStoreContract",
+    "KeyStoreFactory",
     "StoreContract",
     "StoreFactory",
+    "SubjectStorageContract",
 ]
 
 StoreFactory: TypeAlias = Callable[[EventPublisher | None], Store]
@@ -1510,3 +1519,150 @@ class ConsentLedgerContract:
         store = store_factory(None)
         examples = itertools.count()
         decide_alike()
+
+
+KeyStoreFactory: TypeAlias = Callable[[], KeyStore]
+
+
+class KeyStoreContract:
+    """The :class:`~crmcore.ports.KeyStore` contract; provide a ``key_store_factory`` fixture.
+
+    The fixture returns a callable that gives a fresh, empty key store.
+    """
+
+    def test_a_missing_key_is_none(self, key_store_factory: KeyStoreFactory) -> None:
+        assert key_store_factory().get("c-1") is None
+
+    def test_the_first_key_stays(self, key_store_factory: KeyStoreFactory) -> None:
+        keys = key_store_factory()
+        first = keys.get_or_create("c-1", b"\x01" * 32)
+        assert first == b"\x01" * 32
+        assert keys.get_or_create("c-1", b"\x02" * 32) == first
+        assert keys.get("c-1") == first
+        assert keys.get("c-2") is None
+
+    def test_delete_is_idempotent_and_only_the_subjects(
+        self, key_store_factory: KeyStoreFactory
+    ) -> None:
+        keys = key_store_factory()
+        keys.get_or_create("c-1", b"\x01" * 32)
+        keys.get_or_create("c-2", b"\x02" * 32)
+        assert keys.delete("c-1") is True
+        assert keys.delete("c-1") is False
+        assert keys.get("c-1") is None
+        assert keys.get("c-2") == b"\x02" * 32
+        assert keys.get_or_create("c-1", b"\x03" * 32) == b"\x03" * 32  # a new key, not the old
+
+    def test_an_empty_key_is_refused(self, key_store_factory: KeyStoreFactory) -> None:
+        with pytest.raises(InvalidValueError):
+            key_store_factory().get_or_create("c-1", b"")
+
+    def test_threads_racing_for_a_new_subject_get_one_key(
+        self, key_store_factory: KeyStoreFactory
+    ) -> None:
+        keys = key_store_factory()
+        got: list[bytes] = []
+        lock = threading.Lock()
+
+        def take(n: int) -> None:
+            key = keys.get_or_create("c-race", bytes([n + 1]) * 32)
+            with lock:
+                got.append(key)
+
+        threads = [threading.Thread(target=take, args=(n,)) for n in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(set(got)) == 1
+        assert keys.get("c-race") == got[0]
+
+
+class SubjectStorageContract:
+    """What erasure needs of a store: the erasure register, history redaction, lead lookup.
+
+    Subclass it with the ``store_factory`` fixture of :class:`StoreContract`.
+    """
+
+    def test_the_erasure_register_keeps_requests_by_subject(
+        self, store_factory: StoreFactory
+    ) -> None:
+        store = store_factory(None)
+        at = pendulum.datetime(2026, 3, 1)
+        request = ErasureRequest(
+            id="er-1", subject=CustomerId("c-1"), customers=("c-1",), requested_at=at, created_at=at
+        )
+        with store.unit_of_work() as uow:
+            saved = uow.erasures.save(request)
+            uow.commit()
+        assert saved.version == 1
+        with store.unit_of_work() as uow:
+            assert uow.erasures.get("er-1") == saved
+            assert uow.erasures.find_by_subject(CustomerId("c-1")) == [saved]
+            assert uow.erasures.find_by_subject(CustomerId("c-2")) == []
+            progressed = uow.erasures.save(saved.finish("leads", 3, at=at.add(minutes=1)))
+            uow.commit()
+        with store.unit_of_work() as uow:
+            assert uow.erasures.get("er-1") == progressed
+            assert [s.name for s in progressed.steps] == ["leads"]
+            with pytest.raises(StaleVersionError):
+                uow.erasures.save(saved)
+
+    def test_redact_replaces_an_event_in_place_at_commit(self, store_factory: StoreFactory) -> None:
+        store = store_factory(None)
+        at = pendulum.datetime(2026, 3, 1)
+        registered = CustomerRegistered(
+            customer_id=CustomerId("c-1"), kind="person", display_name="李娜", at=at
+        )
+        later = CustomerTagged(customer_id=CustomerId("c-1"), added=("vip",), at=at.add(hours=1))
+        with store.unit_of_work() as uow:
+            uow.collect(registered, later)
+            uow.commit()
+        redacted = attrs.evolve(registered, display_name="erased-1")
+        with store.unit_of_work() as uow:
+            assert uow.history.redact([redacted]) == 1
+            uow.rollback()
+            assert uow.history.events(aggregate_id="c-1") == [registered, later]
+            assert uow.history.redact([redacted]) == 1
+            uow.commit()
+        with store.unit_of_work() as uow:
+            assert uow.history.events(aggregate_id="c-1") == [redacted, later]
+            assert uow.history.redact([]) == 0
+            missing = CustomerRegistered(
+                customer_id=CustomerId("c-9"), kind="person", display_name="x", at=at
+            )
+            assert uow.history.redact([missing]) == 0
+
+    def test_redact_refuses_to_move_an_event(self, store_factory: StoreFactory) -> None:
+        store = store_factory(None)
+        at = pendulum.datetime(2026, 3, 1)
+        registered = CustomerRegistered(
+            customer_id=CustomerId("c-1"), kind="person", display_name="李娜", at=at
+        )
+        with store.unit_of_work() as uow:
+            uow.collect(registered)
+            uow.commit()
+        with store.unit_of_work() as uow:
+            for moved in (
+                attrs.evolve(registered, customer_id=CustomerId("c-2")),
+                attrs.evolve(registered, at=at.add(days=1)),
+            ):
+                with pytest.raises(InvalidValueError):
+                    uow.history.redact([moved])
+
+    def test_leads_are_found_by_the_customer_they_became(self, store_factory: StoreFactory) -> None:
+        store = store_factory(None)
+        at = pendulum.datetime(2026, 3, 1)
+        lead, _ = capture_lead(
+            id=LeadId("l-1"), at=at, name=PersonName.parse("李娜"), company="ACME"
+        )
+        converted = attrs.evolve(lead, converted_customer_id=CustomerId("c-1"))
+        other, _ = capture_lead(id=LeadId("l-2"), at=at, company="Other Co")
+        with store.unit_of_work() as uow:
+            uow.leads.save_many([converted, other])
+            uow.commit()
+        with store.unit_of_work() as uow:
+            assert [x.id for x in uow.leads.find_by_converted_customer(CustomerId("c-1"))] == [
+                "l-1"
+            ]
+            assert uow.leads.find_by_converted_customer(CustomerId("c-2")) == []

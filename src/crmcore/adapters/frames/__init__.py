@@ -50,12 +50,19 @@ from crmcore.adapters.frames.records import (
     stage_changes_frame,
     to_frame,
 )
-from crmcore.adapters.frames.segments import FrameRule, compile_to_polars, select_ids
+from crmcore.adapters.frames.segments import (
+    CONSENT_SPAN_SCHEMA,
+    FrameRule,
+    compile_to_polars,
+    consents_frame,
+    select_ids,
+)
 
 __all__ = [
     "ACTIVITY_SCHEMA",
     "CASE_SCHEMA",
     "CONSENT_SCHEMA",
+    "CONSENT_SPAN_SCHEMA",
     "CUSTOMER_SCHEMA",
     "EVENT_SCHEMA",
     "LEAD_SCHEMA",
@@ -65,6 +72,7 @@ __all__ = [
     "SURVEY_SCHEMA",
     "FrameRule",
     "compile_to_polars",
+    "consents_frame",
     "custom_columns",
     "custom_json",
     "custom_schema_columns",

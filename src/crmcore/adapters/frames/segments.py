@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import operator
 import re
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from decimal import Decimal
 from typing import Any, cast
 
@@ -31,6 +31,7 @@ from crmcore.domain.custom import FieldType
 from crmcore.domain.ids import CustomerId
 from crmcore.domain.order import OrderStatus
 from crmcore.errors import InvalidValueError
+from crmcore.segments.evaluate import ConsentSpan
 from crmcore.segments.pattern import Engine, render_pattern
 from crmcore.segments.rule import (
     DECIMAL_TEXT,
@@ -40,6 +41,7 @@ from crmcore.segments.rule import (
     Compare,
     CustomCompare,
     FieldKind,
+    HasConsent,
     HasTag,
     InWindow,
     LastActivity,
@@ -57,7 +59,13 @@ from crmcore.segments.rule import (
 )
 from crmcore.segments.window import Span, resolve, zone
 
-__all__ = ["FrameRule", "compile_to_polars", "select_ids"]
+__all__ = [
+    "CONSENT_SPAN_SCHEMA",
+    "FrameRule",
+    "compile_to_polars",
+    "consents_frame",
+    "select_ids",
+]
 
 _MICROS = 1_000_000
 _DECIMAL_TEXT = f"^{DECIMAL_TEXT.pattern}$"  # the rule module's, anchored for polars
@@ -186,7 +194,27 @@ class _Compiler:
             return self.activities(node)
         if isinstance(node, LatestSurveyScore):
             return self.survey(node)
+        if isinstance(node, HasConsent):
+            return self.consent(node)
         raise InvalidValueError("rule", node, "not a segment rule node")
+
+    def consent(self, node: HasConsent) -> pl.Expr:
+        at = _instant(self.at)
+        channels = sorted({node.channel.value, "any"})
+        valid = (
+            (pl.col("purpose") == node.purpose)
+            & pl.col("channel").is_in(channels)
+            & (pl.col("valid_from") <= at)
+            & (pl.col("valid_until").is_null() | (pl.col("valid_until") > at))
+            & (pl.col("withdrawn_at").is_null() | (pl.col("withdrawn_at") > at))
+        )
+        name = self.aggregate(
+            ("consent", node.purpose, node.channel.value),
+            "consents",
+            lambda f: f.filter(valid).group_by("customer_id").agg(pl.len()),
+            0,
+        )
+        return pl.col(name) > 0
 
     def compare(self, node: Compare) -> pl.Expr:
         spec = FIELDS[node.field]
@@ -330,7 +358,46 @@ class _Compiler:
         return _compare(pl.col(name), node.op, node.value)
 
 
-_EMPTY = {"orders": ORDER_SCHEMA, "activities": ACTIVITY_SCHEMA, "surveys": SURVEY_SCHEMA}
+CONSENT_SPAN_SCHEMA: dict[str, pl.DataType] = {
+    "customer_id": pl.String(),
+    "purpose": pl.String(),
+    "channel": pl.String(),
+    "valid_from": pl.Datetime("us", "UTC"),
+    "valid_until": pl.Datetime("us", "UTC"),
+    "withdrawn_at": pl.Datetime("us", "UTC"),
+}
+"""The columns of the consents frame a :class:`~crmcore.segments.HasConsent` clause reads."""
+
+
+def consents_frame(spans: Iterable[ConsentSpan]) -> pl.DataFrame:
+    """Return consent spans (:func:`crmcore.privacy.consent.consent_spans`) as a frame.
+
+    >>> import pendulum
+    >>> from crmcore.segments import ConsentSpan
+    >>> consents_frame([ConsentSpan(customer_id="c1", purpose="marketing", channel="sms",
+    ...                             valid_from=pendulum.datetime(2026, 1, 1))]).height
+    1
+    """
+    rows = [
+        {
+            "customer_id": s.customer_id,
+            "purpose": s.purpose,
+            "channel": s.channel.value,
+            "valid_from": _instant(s.valid_from),
+            "valid_until": None if s.valid_until is None else _instant(s.valid_until),
+            "withdrawn_at": None if s.withdrawn_at is None else _instant(s.withdrawn_at),
+        }
+        for s in spans
+    ]
+    return pl.DataFrame(rows, schema=CONSENT_SPAN_SCHEMA)
+
+
+_EMPTY = {
+    "orders": ORDER_SCHEMA,
+    "activities": ACTIVITY_SCHEMA,
+    "surveys": SURVEY_SCHEMA,
+    "consents": CONSENT_SPAN_SCHEMA,
+}
 
 
 def _lazy(frame: pl.DataFrame | pl.LazyFrame | None, source: str) -> pl.LazyFrame:
@@ -364,9 +431,15 @@ class FrameRule:
         orders: pl.DataFrame | pl.LazyFrame | None = None,
         activities: pl.DataFrame | pl.LazyFrame | None = None,
         surveys: pl.DataFrame | pl.LazyFrame | None = None,
+        consents: pl.DataFrame | pl.LazyFrame | None = None,
     ) -> pl.LazyFrame:
         """Return the customers frame with the aggregate columns the expression reads."""
-        frames = {"orders": orders, "activities": activities, "surveys": surveys}
+        frames = {
+            "orders": orders,
+            "activities": activities,
+            "surveys": surveys,
+            "consents": consents,
+        }
         result = customers.lazy()
         for agg in self._aggregates:
             per_customer = agg.build(_lazy(frames[agg.source], agg.source))
@@ -383,10 +456,13 @@ class FrameRule:
         orders: pl.DataFrame | pl.LazyFrame | None = None,
         activities: pl.DataFrame | pl.LazyFrame | None = None,
         surveys: pl.DataFrame | pl.LazyFrame | None = None,
+        consents: pl.DataFrame | pl.LazyFrame | None = None,
     ) -> pl.DataFrame:
         """Return the customers (original columns) in the segment."""
         columns = customers.collect_schema().names()
-        prepared = self.prepare(customers, orders=orders, activities=activities, surveys=surveys)
+        prepared = self.prepare(
+            customers, orders=orders, activities=activities, surveys=surveys, consents=consents
+        )
         return prepared.filter(self.expression).select(columns).collect()
 
 
@@ -429,12 +505,17 @@ def select_ids(
     orders: pl.DataFrame | pl.LazyFrame | None = None,
     activities: pl.DataFrame | pl.LazyFrame | None = None,
     surveys: pl.DataFrame | pl.LazyFrame | None = None,
+    consents: pl.DataFrame | pl.LazyFrame | None = None,
 ) -> list[CustomerId]:
     """Return the sorted ids of the customers in the segment ``rule``.
+
+    ``consents`` is the frame of :func:`consents_frame`, read by consent clauses.
 
     Raises:
         InvalidValueError: If ``at`` is naive, ``tz`` unknown or ``rule`` beyond the limits.
     """
     compiled = compile_to_polars(rule, at=at, tz=tz)
-    found = compiled.filter(customers, orders=orders, activities=activities, surveys=surveys)
+    found = compiled.filter(
+        customers, orders=orders, activities=activities, surveys=surveys, consents=consents
+    )
     return sorted(CustomerId(i) for i in found.get_column("id").to_list())

@@ -42,11 +42,13 @@ from crmcore.adapters.sql.audit import SqlAuditLog
 from crmcore.adapters.sql.consent_ledger import SqlConsentLedger
 from crmcore.adapters.sql.engine import configure_engine, create_engine, create_schema, drop_schema
 from crmcore.adapters.sql.history import SqlEventHistory
+from crmcore.adapters.sql.keys import SqlKeyStore
 from crmcore.adapters.sql.repository import (
     SqlActivityRepository,
     SqlCaseRepository,
     SqlConsentRepository,
     SqlCustomerRepository,
+    SqlErasureRepository,
     SqlLeadRepository,
     SqlMergeRepository,
     SqlOpportunityRepository,
@@ -65,7 +67,9 @@ __all__ = [
     "SqlConsentLedger",
     "SqlConsentRepository",
     "SqlCustomerRepository",
+    "SqlErasureRepository",
     "SqlEventHistory",
+    "SqlKeyStore",
     "SqlLeadRepository",
     "SqlMergeRepository",
     "SqlOpportunityRepository",

@@ -23,8 +23,9 @@ import sqlalchemy as sa
 
 from crmcore.adapters.sql.mapping import check_row
 from crmcore.adapters.sql.session import SqlSession, translating
-from crmcore.adapters.sql.tables import event_history
+from crmcore.adapters.sql.tables import event_history, event_outbox
 from crmcore.domain import DomainEvent
+from crmcore.errors import InvalidValueError
 from crmcore.ports import EVENT_AGGREGATES, HistoryQuery, event_aggregate
 from crmcore.serialization import structure_event
 
@@ -167,3 +168,48 @@ class SqlEventHistory:
         conn = self._session.connection("count history")
         with translating("count history"):
             return int(conn.execute(statement).scalar_one())
+
+    def redact(self, events: Sequence[DomainEvent]) -> int:
+        """Replace stored events (history and outbox) by these versions with the same ids.
+
+        Raises:
+            InvalidValueError: If an event changes the type, record or time of the stored one.
+            StorageError: If the database fails or the unit of work is not active.
+        """
+        if not events:
+            return 0
+        conn = self._session.connection("redact history")
+        converter = self._session.converter
+        by_id = {e.id: e for e in events}
+        replaced = 0
+        ids = sorted(by_id)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            statement = sa.select(_H.event_id, _H.payload).where(_H.event_id.in_(chunk))
+            with translating("redact history"):
+                stored = conn.execute(statement).all()
+            for event_id, payload in stored:
+                event = by_id[event_id]
+                current = structure_event(payload, converter)
+                if (
+                    type(current) is not type(event)
+                    or event_aggregate(current) != event_aggregate(event)
+                    or current.at != event.at
+                ):
+                    raise InvalidValueError(
+                        "event", event_id, "a redaction must keep the event's type, record and time"
+                    )
+                new = converter.unstructure(event, unstructure_as=DomainEvent)
+                with translating("redact history"):
+                    conn.execute(
+                        event_history.update()
+                        .where(_H.event_id == event_id)
+                        .values(payload=new, actor=event.by)
+                    )
+                    conn.execute(
+                        event_outbox.update()
+                        .where(event_outbox.c.event_id == event_id)
+                        .values(payload=new)
+                    )
+                replaced += 1
+        return replaced

@@ -36,12 +36,14 @@ from crmcore.domain import (
 )
 from crmcore.errors import StorageError
 from crmcore.ports import MergeRecord
+from crmcore.privacy.subject import ErasureRequest
 
 __all__ = [
     "ACTIVITIES",
     "CASES",
     "CONSENTS",
     "CUSTOMERS",
+    "ERASURES",
     "LEADS",
     "MERGES",
     "OPPORTUNITIES",
@@ -408,4 +410,19 @@ MERGES: EntityMapping[MergeRecord] = EntityMapping(
     table=t.merges,
     columns=_merge_columns,
     children=(ChildMapping(t.merge_members, "merge_id", "merged_ids", _merge_members),),
+)
+
+
+def _erasure_columns(x: ErasureRequest) -> dict[str, Any]:
+    return {
+        "subject": x.subject,
+        "requested_at": x.requested_at,
+        "completed_at": x.completed_at,
+        "created_at": x.created_at,
+        "updated_at": x.updated_at,
+    }
+
+
+ERASURES: EntityMapping[ErasureRequest] = EntityMapping(
+    kind="erasure", cls=ErasureRequest, table=t.erasure_requests, columns=_erasure_columns
 )

@@ -43,6 +43,7 @@ from crmcore.adapters.sql.mapping import (
     CASES,
     CONSENTS,
     CUSTOMERS,
+    ERASURES,
     LEADS,
     MERGES,
     OPPORTUNITIES,
@@ -77,6 +78,7 @@ from crmcore.errors import (
 )
 from crmcore.ports import DEFAULT_PAGE_SIZE, MergeRecord, Versioned, with_version
 from crmcore.privacy.access import AccessFilter
+from crmcore.privacy.subject import ErasureRequest
 from crmcore.segments import Rule
 from crmcore.serialization import structure
 
@@ -85,6 +87,7 @@ __all__ = [
     "SqlCaseRepository",
     "SqlConsentRepository",
     "SqlCustomerRepository",
+    "SqlErasureRepository",
     "SqlLeadRepository",
     "SqlMergeRepository",
     "SqlOpportunityRepository",
@@ -565,6 +568,10 @@ class SqlLeadRepository(SqlRepository[Lead]):
         """Return the leads owned by ``owner``."""
         return self._find_by(t.leads.c.owner, owner)
 
+    def find_by_converted_customer(self, customer_id: CustomerId) -> list[Lead]:
+        """Return the leads converted into the customer."""
+        return self._find_by(t.leads.c.converted_customer_id, customer_id)
+
     def delete(self, lead: Lead) -> None:
         """Delete ``lead`` (must be the stored version) and its email/phone rows.
 
@@ -677,3 +684,14 @@ class SqlMergeRepository(SqlRepository[MergeRecord]):
     def find_by_customer(self, customer_id: CustomerId) -> list[MergeRecord]:
         """Return the merges that involved the customer, as survivor or as merged."""
         return self._find_by_child(t.merge_members, "merge_id", "customer_id", customer_id)
+
+
+class SqlErasureRepository(SqlRepository[ErasureRequest]):
+    """The erasure register in SQL; see :class:`~crmcore.ports.ErasureRepository`."""
+
+    def __init__(self, session: SqlSession) -> None:
+        super().__init__(session, ERASURES)
+
+    def find_by_subject(self, subject: CustomerId) -> list[ErasureRequest]:
+        """Return the erasure requests of ``subject``."""
+        return self._find_by(t.erasure_requests.c.subject, subject)

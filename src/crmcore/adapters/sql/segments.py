@@ -47,9 +47,16 @@ from sqlalchemy.types import TypeEngine
 
 from crmcore.adapters.sql.engine import register_sqlite_functions
 from crmcore.adapters.sql.session import translating
-from crmcore.adapters.sql.tables import activities, customer_tags, customers, orders
+from crmcore.adapters.sql.tables import (
+    activities,
+    consent_ledger,
+    customer_tags,
+    customers,
+    orders,
+)
 from crmcore.adapters.sql.tables import survey_responses as surveys
 from crmcore.clock import utc
+from crmcore.domain.consent import ConsentChannel
 from crmcore.domain.custom import FieldType
 from crmcore.domain.ids import CustomerId
 from crmcore.domain.order import OrderStatus
@@ -62,6 +69,7 @@ from crmcore.segments.rule import (
     Compare,
     CustomCompare,
     FieldKind,
+    HasConsent,
     HasTag,
     InWindow,
     LastActivity,
@@ -469,7 +477,32 @@ class _Compiler:
         if isinstance(node, InWindow):
             span = resolve(node.window, at=self.at, tz=self.tz)
             return sa.and_(sa.true(), *_span_filter(customers.c[node.field], span))
+        if isinstance(node, HasConsent):
+            return self.consent(node)
         return self.aggregate(node)
+
+    def consent(self, node: HasConsent) -> ColumnElement[bool]:
+        """A valid ledger record for the purpose and channel (or ``any``), not withdrawn at ``at``.
+
+        Uses the ledger's ``(subject, seq)`` index; withdrawals are found by record id.
+        """
+        record = consent_ledger.alias("consent_record")
+        withdrawal = consent_ledger.alias("consent_withdrawal")
+        channels = sorted({node.channel.value, ConsentChannel.ANY.value})
+        withdrawn = sa.exists().where(
+            withdrawal.c.kind == "withdrawal",
+            withdrawal.c.record_id == record.c.record_id,
+            withdrawal.c.withdrawn_at <= self.at,
+        )
+        return sa.exists().where(
+            record.c.subject == customers.c.id,
+            record.c.kind == "record",
+            record.c.purpose == node.purpose,
+            record.c.channel.in_(channels),
+            record.c.valid_from <= self.at,
+            sa.or_(record.c.valid_until.is_(None), record.c.valid_until > self.at),
+            sa.not_(withdrawn),
+        )
 
     def compare(self, node: Compare) -> ColumnElement[bool]:
         spec = FIELDS[node.field]

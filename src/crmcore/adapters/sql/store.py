@@ -34,6 +34,7 @@ from crmcore.adapters.sql.repository import (
     SqlCaseRepository,
     SqlConsentRepository,
     SqlCustomerRepository,
+    SqlErasureRepository,
     SqlLeadRepository,
     SqlMergeRepository,
     SqlOpportunityRepository,
@@ -126,6 +127,7 @@ class SqlUnitOfWork:
         self.audit = SqlAuditLog(session)
         self.consent_ledger = SqlConsentLedger(session)
         self.history = SqlEventHistory(session)
+        self.erasures = SqlErasureRepository(session)
 
     def __enter__(self) -> SqlUnitOfWork:
         """Take a connection; the transaction begins with the first statement.

@@ -732,6 +732,66 @@ consent_ledger = sa.Table(
 )
 
 
+erasure_requests = sa.Table(
+    "erasure_requests",
+    metadata,
+    *_entity_columns(),
+    _id("subject", nullable=False),
+    _at("requested_at"),
+    _at("completed_at", nullable=True),
+    *_stamps(),
+    _document(),
+    sa.Index("ix_erasure_requests_subject", "subject"),
+    sa.Index("ix_erasure_requests_updated_at", "updated_at"),
+    **_OPTIONS,
+)
+"""The erasure register: progress of each erasure, no personal data (kept forever)."""
+
+subject_keys = sa.Table(
+    "subject_keys",
+    metadata,
+    _id("subject", primary_key=True),
+    sa.Column("key", sa.LargeBinary(64), nullable=False),
+    _at("created_at"),
+    **_OPTIONS,
+)
+"""Per-subject data keys of :class:`~crmcore.adapters.sql.keys.SqlKeyStore` (crypto-shredding).
+
+Create it in another database than the data it protects (see ``SqlKeyStore``)."""
+
+
+SUBJECT_TABLES: dict[str, str | None] = {
+    "customers": "customer",
+    "customer_emails": "customer",
+    "customer_phones": "customer",
+    "customer_tags": "customer",
+    "customer_external_ids": "customer",
+    "leads": "leads",
+    "lead_emails": "leads",
+    "lead_phones": "leads",
+    "opportunities": "opportunities",
+    "activities": "activities",
+    "cases": "cases",
+    "survey_responses": "survey_responses",
+    "orders": "orders",
+    "consents": "consents",
+    "consent_ledger": "consent_ledger",
+    "merges": "merges",
+    "merge_members": "merges",
+    "event_outbox": "events",
+    "event_history": "events",
+    "audit_entries": "audit",
+    "audit_payloads": "audit",
+    "audit_chain": None,
+    "erasure_requests": "erasures",
+    "subject_keys": "keys",
+}
+"""Every table -> the subject source (:data:`crmcore.privacy.subject.SUBJECT_SOURCES`) that
+exports and erases what it holds of a person, or ``None`` if it holds nothing personal.
+
+A test fails when a table is added without an entry here: export and erasure stay complete."""
+
+
 def missing_tables(engine: sa.Engine) -> list[str]:
     """Return the names of crmcore's tables that ``engine``'s database lacks (read only).
 

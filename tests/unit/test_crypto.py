@@ -1,0 +1,111 @@
+"""The AES-GCM Encryptor: round trips, per-subject keys, tampering, crypto-shredding."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from crmcore.adapters.crypto import AesGcmEncryptor
+from crmcore.adapters.memory import MemoryKeyStore
+from crmcore.adapters.sql import SqlKeyStore, create_engine
+from crmcore.errors import CrmError, DecryptionError, ErasedError, InvalidValueError
+from crmcore.ports import Encryptor
+
+subjects = st.text(min_size=1, max_size=20)
+texts = st.text(max_size=200)
+
+
+def test_the_adapter_implements_the_port() -> None:
+    assert isinstance(AesGcmEncryptor(MemoryKeyStore()), Encryptor)
+
+
+@given(subject=subjects, field=st.sampled_from(["national_id", "note"]), plain=texts)
+def test_every_text_round_trips_and_the_ciphertext_hides_it(
+    subject: str, field: str, plain: str
+) -> None:
+    encryptor = AesGcmEncryptor(MemoryKeyStore())
+    token = encryptor.encrypt(subject, field, plain)
+    assert encryptor.decrypt(subject, field, token) == plain
+    assert token != encryptor.encrypt(subject, field, plain)  # a fresh nonce each time
+    if len(plain) >= 4:
+        assert plain not in token
+
+
+@given(plain=texts, position=st.integers(min_value=0), bit=st.integers(min_value=0, max_value=7))
+def test_any_flipped_bit_is_detected(plain: str, position: int, bit: int) -> None:
+    encryptor = AesGcmEncryptor(MemoryKeyStore())
+    token = encryptor.encrypt("c-1", "note", plain)
+    raw = bytearray(base64.urlsafe_b64decode(token[3:]))
+    raw[position % len(raw)] ^= 1 << bit
+    tampered = "v1." + base64.urlsafe_b64encode(bytes(raw)).decode()
+    with pytest.raises(DecryptionError, match="authentication failed"):
+        encryptor.decrypt("c-1", "note", tampered)
+
+
+def test_another_subject_field_or_key_cannot_read_it() -> None:
+    keys = MemoryKeyStore()
+    encryptor = AesGcmEncryptor(keys)
+    token = encryptor.encrypt("c-1", "national_id", "11010519491231002X")
+    encryptor.encrypt("c-2", "national_id", "x")
+    with pytest.raises(DecryptionError):
+        encryptor.decrypt("c-2", "national_id", token)
+    with pytest.raises(DecryptionError):
+        encryptor.decrypt("c-1", "note", token)
+    wrong = MemoryKeyStore()
+    wrong.get_or_create("c-1", b"\x07" * 32)  # the wrong key for c-1
+    with pytest.raises(DecryptionError, match="authentication failed"):
+        AesGcmEncryptor(wrong).decrypt("c-1", "national_id", token)
+
+
+@pytest.mark.parametrize("bad", ["11010519491231002X", "v1.***", "v1.AAAA", "", "v1."])
+def test_what_is_not_a_ciphertext_is_a_decryption_error(bad: str) -> None:
+    encryptor = AesGcmEncryptor(MemoryKeyStore())
+    encryptor.encrypt("c-1", "note", "x")
+    with pytest.raises(DecryptionError):
+        encryptor.decrypt("c-1", "note", bad)
+
+
+def test_shredding_the_key_erases_every_value_for_good() -> None:
+    keys = MemoryKeyStore()
+    encryptor = AesGcmEncryptor(keys)
+    tokens = [encryptor.encrypt("c-1", "note", f"secret {n}") for n in range(3)]
+    kept = encryptor.encrypt("c-2", "note", "kept")
+    assert encryptor.shred("c-1") is True
+    assert encryptor.shred("c-1") is False
+    for token in tokens:
+        with pytest.raises(ErasedError):
+            encryptor.decrypt("c-1", "note", token)
+    assert encryptor.decrypt("c-2", "note", kept) == "kept"
+    # a new key for the subject does not bring the old values back
+    encryptor.encrypt("c-1", "note", "new")
+    with pytest.raises(DecryptionError, match="authentication failed"):
+        encryptor.decrypt("c-1", "note", tokens[0])
+
+
+def test_bad_arguments_are_crmcore_errors() -> None:
+    encryptor = AesGcmEncryptor(MemoryKeyStore())
+    with pytest.raises(InvalidValueError):
+        encryptor.encrypt("", "note", "x")
+    with pytest.raises(InvalidValueError):
+        encryptor.encrypt("c-1", "note", b"bytes")  # type: ignore[arg-type]
+    with pytest.raises(CrmError):
+        encryptor.decrypt("c-1", "", "v1.x")
+
+
+def test_the_sql_key_store_backs_the_encryptor() -> None:
+    engine = create_engine("sqlite://")
+    try:
+        keys = SqlKeyStore(engine, create=True)
+        encryptor = AesGcmEncryptor(keys)
+        token = encryptor.encrypt("c-1", "note", "李娜的备注")
+        assert AesGcmEncryptor(SqlKeyStore(engine)).decrypt("c-1", "note", token) == "李娜的备注"
+        encryptor.shred("c-1")
+        with pytest.raises(ErasedError):
+            encryptor.decrypt("c-1", "note", token)
+        with pytest.raises(InvalidValueError):
+            keys.get_or_create("c-2", b"\x00" * 65)
+    finally:
+        engine.dispose()
