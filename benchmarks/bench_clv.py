@@ -23,8 +23,8 @@ Prints two tables with ratios against the baselines measured in the same run.
 from __future__ import annotations
 
 import argparse
-import gc
 import datetime as dt
+import gc
 import json
 import math
 import os
