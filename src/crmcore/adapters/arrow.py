@@ -188,7 +188,9 @@ def _records(batch: pa.RecordBatch, columns: Mapping[str, Sequence[str]]) -> lis
         try:
             out.append(MatchRecord(id=record_id, **values))  # type: ignore[arg-type]
         except InvalidValueError as error:
-            raise InvalidValueError(f"row {i} (id {record_id!r})", error.value, str(error)) from None
+            raise InvalidValueError(
+                f"{error.field} in row {i} (id {record_id!r})", error.value, error.reason
+            ) from None
     return out
 
 

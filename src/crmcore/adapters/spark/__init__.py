@@ -11,5 +11,13 @@ May import: ``crmcore.matching``, ``crmcore.segments``, ``crmcore.domain``,
 """
 
 from crmcore.adapters.spark.dedupe import SparkDedupeResult, dedupe, key_frame
+from crmcore.adapters.spark.segments import SparkRule, compile_to_spark, select_ids
 
-__all__ = ["SparkDedupeResult", "dedupe", "key_frame"]
+__all__ = [
+    "SparkDedupeResult",
+    "SparkRule",
+    "compile_to_spark",
+    "dedupe",
+    "key_frame",
+    "select_ids",
+]
