@@ -1,4 +1,4 @@
-"""The engine-neutral matching kernel over Arrow record batches.
+r"""The engine-neutral matching kernel over Arrow record batches.
 
 Spark's ``mapInArrow``, Dask's ``map_partitions`` (through
 ``pyarrow.RecordBatch.from_pandas``) or a plain loop all hand over data as
@@ -32,7 +32,7 @@ keyed record carries, per adjusted column, how many records share its value
 >>> from crmcore.matching import block_on
 >>> entries = next(block_key_batches([keys], [block_on("phone")]))
 >>> entries.column("key").to_pylist()
-['\\x1f+8613800138000', '\\x1f+8613800138000']
+['\x1f+8613800138000', '\x1f+8613800138000']
 
 May import: ``crmcore.matching``, ``crmcore.errors``; pyarrow, numpy.
 """
@@ -74,9 +74,7 @@ __all__ = [
     "tf_columns",
 ]
 
-RAW_FIELDS: Final = tuple(
-    name for name in attrs.fields_dict(MatchRecord) if name != "id"
-)
+RAW_FIELDS: Final = tuple(name for name in attrs.fields_dict(MatchRecord) if name != "id")
 """The :class:`~crmcore.matching.MatchRecord` fields a raw batch may hold (besides ``id``)."""
 
 _MULTI: Final = frozenset({"emails", "phones"})
@@ -104,8 +102,9 @@ ENTRY_SCHEMA: Final = pa.schema(
 def tf_columns(model: MatchModel) -> tuple[str, ...]:
     """Return the columns ``model`` adjusts for term frequency (each once, in model order).
 
-    >>> tf_columns(MatchModel.default())
-    ('name_ff', 'email', 'phone', 'company', 'city')
+    >>> from crmcore.matching import ExactMatch
+    >>> tf_columns(MatchModel.default([ExactMatch("city", term_frequency=True)]))
+    ('city',)
     """
     return tuple(dict.fromkeys(c.tf_column for c in model.comparisons if c.tf_column))
 
@@ -160,7 +159,7 @@ def _cells(batch: pa.RecordBatch, column: str) -> list[object]:
 def _records(batch: pa.RecordBatch, columns: Mapping[str, Sequence[str]]) -> list[MatchRecord]:
     if "id" not in columns:
         raise ConfigurationError("the rows need an id column (id, record_id, customer_id …)")
-    ids = [_cells(batch, c) for c in columns["id"]][0]
+    ids = _cells(batch, columns["id"][0])
     fields: dict[str, list[list[object]]] = {
         field: [_cells(batch, c) for c in names]
         for field, names in columns.items()
@@ -186,7 +185,7 @@ def _records(batch: pa.RecordBatch, columns: Mapping[str, Sequence[str]]) -> lis
                     "",
                 )
         try:
-            out.append(MatchRecord(id=record_id, **values))  # type: ignore[arg-type]
+            out.append(MatchRecord(id=record_id, **values))
         except InvalidValueError as error:
             raise InvalidValueError(
                 f"{error.field} in row {i} (id {record_id!r})", error.value, error.reason
@@ -194,7 +193,9 @@ def _records(batch: pa.RecordBatch, columns: Mapping[str, Sequence[str]]) -> lis
     return out
 
 
-def _plan(names: Sequence[str], columns: Mapping[str, Sequence[str]] | None) -> dict[str, list[str]]:
+def _plan(
+    names: Sequence[str], columns: Mapping[str, Sequence[str]] | None
+) -> dict[str, list[str]]:
     if columns is not None:
         missing = sorted({c for cs in columns.values() for c in cs} - set(names))
         if missing:
@@ -403,12 +404,12 @@ class PairKernel:
         tf = tf_columns(self.model)
         for batch in batches:
             rows = batch.column("rows")
-            flat = pa.Table.from_batches(
-                [pa.RecordBatch.from_struct_array(rows.flatten())]
-            )
+            flat = pa.Table.from_batches([pa.RecordBatch.from_struct_array(rows.flatten())])
             table, counts = feature_table(flat, tf)
-            sizes = np.diff(np.asarray(rows.offsets.to_numpy(), dtype=np.int64))
-            starts = np.asarray(rows.offsets.to_numpy(), dtype=np.int64)[:-1]
+            offsets = np.asarray(rows.offsets.to_numpy(), dtype=np.int64)
+            offsets -= offsets[0]  # a sliced list array's offsets start past 0; flatten()'s do not
+            sizes = np.diff(offsets)
+            starts = offsets[:-1]
             left, right = _pairs_within(starts, sizes)
             ids = table.ids
             # Orient every pair by id, as in-process rows are in id order.
@@ -454,7 +455,9 @@ class PairKernel:
         ids = table.ids
         out: list[str | None] = [None] * len(left)
         for k in np.flatnonzero(probability >= self.threshold).tolist():
-            pair = self.model.explain(str(ids[left[k]]), str(ids[right[k]]), levels[k], adjustments[k])
+            pair = self.model.explain(
+                str(ids[left[k]]), str(ids[right[k]]), levels[k], adjustments[k]
+            )
             out[k] = pair.explain()
         return out
 

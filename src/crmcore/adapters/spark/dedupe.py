@@ -58,7 +58,7 @@ from crmcore.adapters.arrow import (
     block_key_batches,
     feature_table,
     key_batches,
-        tf_columns,
+    tf_columns,
 )
 from crmcore.errors import ConfigurationError
 from crmcore.matching import (
@@ -108,8 +108,7 @@ def _columns(frame: DataFrame) -> dict[str, list[str]]:
     """Field → columns: headers :func:`recognise_columns` knows, and columns named after fields."""
     names = list(frame.columns)
     plan = {
-        field: [names[int(p)] for p in places]
-        for field, places in recognise_columns(names).items()
+        field: [names[int(p)] for p in places] for field, places in recognise_columns(names).items()
     }
     taken = {c for cs in plan.values() for c in cs}
     for name in names:
@@ -186,9 +185,13 @@ def _train(
     keys: DataFrame, records: int, settings: MatchSettings, sample_size: int, seed: int
 ) -> MatchModel:
     """Estimate the model in-process on (a sample of) the keyed records."""
-    sample = keys if records <= sample_size else keys.sample(
-        withReplacement=False, fraction=min(1.0, 1.2 * sample_size / records), seed=seed
-    ).limit(sample_size)
+    sample = (
+        keys
+        if records <= sample_size
+        else keys.sample(
+            withReplacement=False, fraction=min(1.0, 1.2 * sample_size / records), seed=seed
+        ).limit(sample_size)
+    )
     arrow = sample.select(*KEY_SCHEMA.names).toArrow()
     order = np.argsort(np.asarray(arrow.column("id").to_pylist(), dtype=object).astype(str))
     table, _ = feature_table(arrow.take(pa.array(order.astype(np.int64))))
@@ -244,7 +247,7 @@ def dedupe(
         keys.unpersist()
 
 
-def _dedupe(  # noqa: PLR0914 - the pipeline's stages, in order
+def _dedupe(
     spark: SparkSession,
     keys: DataFrame,
     settings: MatchSettings,
@@ -253,11 +256,20 @@ def _dedupe(  # noqa: PLR0914 - the pipeline's stages, in order
     explain: bool,
     sample_size: int,
 ) -> SparkDedupeResult:
-    records = keys.count()
-    repeated = keys.groupBy("id").count().where(F.col("count") > 1).limit(1).collect()
-    if repeated:
+    # One job: how many records, and the first id given twice (if any).
+    summary = (
+        keys.groupBy("id")
+        .count()
+        .agg(
+            F.sum("count").alias("records"),
+            F.min(F.when(F.col("count") > 1, F.col("id"))).alias("repeated"),
+        )
+        .collect()[0]
+    )
+    records = int(summary["records"] or 0)
+    if summary["repeated"] is not None:
         raise ConfigurationError(
-            f"record ids must be unique within one dedupe run; {repeated[0]['id']!r} repeats"
+            f"record ids must be unique within one dedupe run; {summary['repeated']!r} repeats"
         )
     if model is None and records < _MIN_RECORDS_TO_TRAIN:
         model = MatchModel.default(settings.comparisons)
@@ -271,9 +283,7 @@ def _dedupe(  # noqa: PLR0914 - the pipeline's stages, in order
     def entries_of(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         return block_key_batches(batches, rules)
 
-    entries = keys.select(*KEY_SCHEMA.names).mapInArrow(
-        entries_of, from_arrow_schema(ENTRY_SCHEMA)
-    )
+    entries = keys.select(*KEY_SCHEMA.names).mapInArrow(entries_of, from_arrow_schema(ENTRY_SCHEMA))
     sizes = entries.groupBy("rule", "key").agg(F.count(F.lit(1)).alias("size"))
     limit = _size_limit(settings)
     sizes = sizes.withColumn("limit", limit).persist()
@@ -320,8 +330,14 @@ def _dedupe(  # noqa: PLR0914 - the pipeline's stages, in order
     clusters = _clusters(spark, keys, counted, row_columns, matched, kernel, settings)
     by_rule = {row["rule"]: row for row in stats_rows}
     stats = BlockingStats(
-        {rule.name: int(by_rule[r]["pairs"]) if r in by_rule else 0 for r, rule in enumerate(rules)},
-        {rule.name: int(by_rule[r]["skipped"]) if r in by_rule else 0 for r, rule in enumerate(rules)},
+        {
+            rule.name: int(by_rule[r]["pairs"]) if r in by_rule else 0
+            for r, rule in enumerate(rules)
+        },
+        {
+            rule.name: int(by_rule[r]["skipped"]) if r in by_rule else 0
+            for r, rule in enumerate(rules)
+        },
         candidates,
     )
     return SparkDedupeResult(
@@ -442,4 +458,3 @@ class _ComponentScorer:
         rows_b = np.fromiter((local[int(r)] for r in b.tolist()), dtype=np.int64, count=len(b))
         _, _, probability, _ = self.kernel.score(table, counts, rows_a, rows_b)  # type: ignore[arg-type]
         return probability
-

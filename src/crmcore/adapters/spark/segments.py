@@ -78,7 +78,11 @@ _PAID = OrderStatus.PAID.value
 
 
 def _micros(value: dt.datetime) -> int:
-    delta = utc(value) - _EPOCH
+    v = utc(value)
+    plain = dt.datetime(
+        v.year, v.month, v.day, v.hour, v.minute, v.second, v.microsecond, tzinfo=dt.UTC
+    )
+    delta = plain - _EPOCH
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
@@ -88,7 +92,7 @@ def _instant(value: dt.datetime) -> Column:
 
 
 def _in_span(column: Column, span: Span) -> Column:
-    test = F.lit(True)  # noqa: FBT003 - a literal, not a flag
+    test = F.lit(True)
     if span.start is not None:
         test = test & (column >= _instant(span.start))
     if span.end is not None:
@@ -180,15 +184,15 @@ class _Compiler:
     def compile(self, node: Rule) -> Column:
         if isinstance(node, And):
             if not node.rules:
-                return F.lit(True)  # noqa: FBT003 - a literal, not a flag
+                return F.lit(True)
             return _all([self.compile(child) for child in node.rules], operator.and_)
         if isinstance(node, Or):
             if not node.rules:
-                return F.lit(False)  # noqa: FBT003 - a literal, not a flag
+                return F.lit(False)
             return _all([self.compile(child) for child in node.rules], operator.or_)
         if isinstance(node, Not):
             return ~self.compile(node.rule)
-        return F.coalesce(self.leaf(node), F.lit(False))  # noqa: FBT003 - a literal
+        return F.coalesce(self.leaf(node), F.lit(False))
 
     def leaf(self, node: Rule) -> Column:
         if isinstance(node, Compare):
@@ -301,7 +305,7 @@ class _Compiler:
 
     def activities(self, node: ActivityCount | LastActivity) -> Column:
         kinds = [k.value for k in node.kinds]
-        of_kind = F.col("kind").isin(kinds) if kinds else F.lit(True)  # noqa: FBT003
+        of_kind = F.col("kind").isin(kinds) if kinds else F.lit(True)
         if isinstance(node, LastActivity):
             window = resolve(node.window, at=self.at, tz=self.tz)
             cutoff = _instant(self.at)
@@ -443,4 +447,3 @@ def select_ids(
     compiled = compile_to_spark(rule, at=at, tz=tz)
     found = compiled.filter(customers, orders=orders, activities=activities, surveys=surveys)
     return sorted(CustomerId(row["id"]) for row in found.select("id").collect())
-
