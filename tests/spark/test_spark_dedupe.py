@@ -108,6 +108,12 @@ def test_link_only_pairs_records_of_different_sources(spark: Any) -> None:
     assert clusters == _in_process(header, rows, match)
 
 
+def test_a_bad_cell_read_on_an_executor_is_a_crmcore_error(spark: Any) -> None:
+    frame = spark.createDataFrame(pa.table({"id": ["r1", None], "name": ["Anna", "Bo"]}))
+    with pytest.raises(InvalidValueError, match="match record id"):
+        _on_spark(frame)
+
+
 def test_repeated_ids_and_missing_id_columns_are_refused(spark: Any) -> None:
     frame = spark.createDataFrame(pa.table({"id": ["1", "1"], "name": ["a", "b"]}))
     with pytest.raises(ConfigurationError, match="unique"):

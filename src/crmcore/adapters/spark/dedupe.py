@@ -60,6 +60,7 @@ from crmcore.adapters.arrow import (
     key_batches,
     tf_columns,
 )
+from crmcore.adapters.spark._errors import spark_errors
 from crmcore.errors import ConfigurationError
 from crmcore.matching import (
     BlockingStats,
@@ -240,11 +241,12 @@ def dedupe(
     if sample_size < 2:
         raise ConfigurationError(f"sample_size must be at least 2, got {sample_size!r}")
     spark = frame.sparkSession
-    keys = key_frame(frame, settings).persist()
-    try:
-        return _dedupe(spark, keys, settings, model, explain=explain, sample_size=sample_size)
-    finally:
-        keys.unpersist()
+    with spark_errors():
+        keys = key_frame(frame, settings).persist()
+        try:
+            return _dedupe(spark, keys, settings, model, explain=explain, sample_size=sample_size)
+        finally:
+            keys.unpersist()
 
 
 def _dedupe(

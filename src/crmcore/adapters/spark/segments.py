@@ -35,6 +35,7 @@ import attrs
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F  # noqa: N812 - Spark's own convention
 
+from crmcore.adapters.spark._errors import spark_errors
 from crmcore.clock import utc
 from crmcore.domain.custom import FieldType
 from crmcore.domain.ids import CustomerId
@@ -401,9 +402,12 @@ class SparkRule:
         surveys: DataFrame | None = None,
     ) -> DataFrame:
         """Return the customers (original columns) in the segment, lazily."""
-        columns = list(customers.columns)
-        prepared = self.prepare(customers, orders=orders, activities=activities, surveys=surveys)
-        return prepared.where(self.expression).select(*columns)
+        with spark_errors():
+            columns = list(customers.columns)
+            prepared = self.prepare(
+                customers, orders=orders, activities=activities, surveys=surveys
+            )
+            return prepared.where(self.expression).select(*columns)
 
 
 def compile_to_spark(rule: Rule, *, at: dt.datetime, tz: str = "UTC") -> SparkRule:
@@ -446,4 +450,6 @@ def select_ids(
     """
     compiled = compile_to_spark(rule, at=at, tz=tz)
     found = compiled.filter(customers, orders=orders, activities=activities, surveys=surveys)
-    return sorted(CustomerId(row["id"]) for row in found.select("id").collect())
+    with spark_errors():
+        rows = found.select("id").collect()
+    return sorted(CustomerId(row["id"]) for row in rows)
