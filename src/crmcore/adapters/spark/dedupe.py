@@ -39,6 +39,7 @@ pyspark, pyarrow, numpy.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Final
 
@@ -95,6 +96,8 @@ class SparkDedupeResult:
         records: How many records were deduplicated.
         matched_pairs: Pairs at or above the threshold.
         blocking: Pairs per rule (before the union) and skipped blocks per rule.
+        timings: Seconds per stage (``keys``, ``model``, ``blocking``,
+            ``scoring``, ``clustering``), Spark jobs included.
     """
 
     clusters: DataFrame
@@ -103,6 +106,7 @@ class SparkDedupeResult:
     records: int
     matched_pairs: int
     blocking: BlockingStats
+    timings: dict[str, float]
 
 
 def _columns(frame: DataFrame) -> dict[str, list[str]]:
@@ -258,6 +262,7 @@ def _dedupe(
     explain: bool,
     sample_size: int,
 ) -> SparkDedupeResult:
+    start = time.perf_counter()
     # One job: how many records, and the first id given twice (if any).
     summary = (
         keys.groupBy("id")
@@ -269,6 +274,8 @@ def _dedupe(
         .collect()[0]
     )
     records = int(summary["records"] or 0)
+    timings = {"keys": time.perf_counter() - start}
+    start = time.perf_counter()
     if summary["repeated"] is not None:
         raise ConfigurationError(
             f"record ids must be unique within one dedupe run; {summary['repeated']!r} repeats"
@@ -277,6 +284,8 @@ def _dedupe(
         model = MatchModel.default(settings.comparisons)
     if model is None:
         model = _train(keys, records, settings, sample_size, settings.seed)
+    timings["model"] = time.perf_counter() - start
+    start = time.perf_counter()
     trained = model
     tf = tf_columns(trained)
     counted = _with_counts(keys, tf)
@@ -303,6 +312,8 @@ def _dedupe(
         )
         .collect()
     )
+    timings["blocking"] = time.perf_counter() - start
+    start = time.perf_counter()
     row_columns = [*KEY_SCHEMA.names, *(f"tf_{c}" for c in tf)]
     blocks = (
         entries.join(kept.select("rule", "key"), on=["rule", "key"], how="left_semi")
@@ -329,7 +340,10 @@ def _dedupe(
         .select("left", "right", "probability")
         .toArrow()
     )
+    timings["scoring"] = time.perf_counter() - start
+    start = time.perf_counter()
     clusters = _clusters(spark, keys, counted, row_columns, matched, kernel, settings)
+    timings["clustering"] = time.perf_counter() - start
     by_rule = {row["rule"]: row for row in stats_rows}
     stats = BlockingStats(
         {
@@ -349,6 +363,7 @@ def _dedupe(
         records=records,
         matched_pairs=matched.num_rows,
         blocking=stats,
+        timings=timings,
     )
 
 
