@@ -273,20 +273,23 @@ def feature_table(
         The table (rows in the given order) and, per ``tf`` column, how many
         records of the whole data set share each row's value.
     """
-    ids = keys.column("id").to_pylist()
-    columns = [keys.column(name).to_pylist() for name in FEATURE_COLUMNS]
-    emails = keys.column("emails").to_pylist()
-    phones = keys.column("phones").to_pylist()
-    rows: list[FeatureRow] = [
-        (tuple(col[i] for col in columns), tuple(emails[i]), tuple(phones[i]))
-        for i in range(len(ids))
-    ]
-    table = FeatureTable.from_rows(ids, rows)
+    table = FeatureTable.from_rows(keys.column("id").to_pylist(), _feature_rows(keys))
     counts = {
         c: np.asarray(keys.column(f"tf_{c}").to_numpy(zero_copy_only=False), dtype=np.int64)
         for c in tf
     }
     return table, counts
+
+
+def _feature_rows(keys: pa.RecordBatch | pa.Table) -> list[FeatureRow]:
+    """Return each keyed record as :func:`~crmcore.matching.feature_row` gives it."""
+    columns = [keys.column(name).to_pylist() for name in FEATURE_COLUMNS]
+    emails = keys.column("emails").to_pylist()
+    phones = keys.column("phones").to_pylist()
+    return [
+        (values, tuple(e), tuple(p))
+        for values, e, p in zip(zip(*columns, strict=True), emails, phones, strict=True)
+    ]
 
 
 # --------------------------------------------------------------------------- keys → blocking keys
@@ -319,13 +322,12 @@ def block_key_batches(
         One batch of ``(rule, key, id)`` per input batch.
     """
     for batch in batches:
-        table, _ = feature_table(batch)
-        ids = table.ids.tolist()
+        ids = batch.column("id").to_pylist()
         out_rule: list[int] = []
         out_key: list[str] = []
         out_id: list[str] = []
-        for i, record_id in enumerate(ids):
-            row = table.row(i)
+        for i, row in enumerate(_feature_rows(batch)):
+            record_id = ids[i]
             for r, rule in enumerate(rules):
                 for key in _batch_rule_keys(rule, row):
                     out_rule.append(r)
