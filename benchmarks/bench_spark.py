@@ -139,6 +139,7 @@ def child_spark(path: str, out: str, driver_memory: str, partitions: int) -> Non
     spark = (
         SparkSession.builder.master("local[2]")
         .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
         .config("spark.driver.memory", driver_memory)
         .config("spark.sql.shuffle.partitions", str(partitions))
         .getOrCreate()
@@ -154,7 +155,14 @@ def child_spark(path: str, out: str, driver_memory: str, partitions: int) -> Non
     seconds = time.perf_counter() - start
     Path(out).write_text(json.dumps(clusters), encoding="utf-8")
     Path(out + ".json").write_text(
-        json.dumps({"seconds": seconds, "start": started, "pairs": result.blocking.pairs}),
+        json.dumps(
+            {
+                "seconds": seconds,
+                "start": started,
+                "pairs": result.blocking.pairs,
+                "stages": result.timings,
+            }
+        ),
         encoding="utf-8",
     )
     spark.stop()
@@ -206,6 +214,8 @@ def main() -> None:
                     f"{r['wall']:>8.1f} {r['seconds'] / base:>13.1f} {r['peak_mb']:>8.0f} "
                     f"{r['pairs']:>10,} {('yes' if same else 'NO'):>14}"
                 )
+            stages = ", ".join(f"{k} {v:.1f}" for k, v in results["spark"]["stages"].items())
+            print(f"{'':>9} spark stages (s): {stages}")
 
 
 if __name__ == "__main__":

@@ -62,8 +62,8 @@ def test_spark_dedupe_gives_the_in_process_clusters_on_sample_data(spark: Any) -
 
 
 def test_spark_estimates_the_in_process_model_when_the_data_fit_the_sample(spark: Any) -> None:
-    # 1,200 records: both train a model (EM, u-sampling) on all of them: the same model.
-    header, rows = _rows(1_200, seed=9)
+    # 1,000 records: both train a model (EM, u-sampling) on all of them: the same model.
+    header, rows = _rows(1_000, seed=9)
     result, clusters = _on_spark(_frame(spark, header, rows))
     columns = recognise_columns(header)
     records = [

@@ -59,7 +59,7 @@ def with_spark(spark: Any, batch: Any, rule_list: list[Any]) -> list[list[str]]:
 
 
 @settings(
-    max_examples=10,
+    max_examples=8,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
