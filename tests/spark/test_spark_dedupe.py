@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 from typing import Any
 
 import pyarrow as pa
@@ -9,9 +10,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crmcore.adapters.arrow import block_key_batches, key_batches
+from crmcore.adapters.arrow import (
+    BLOCK_SCHEMA,
+    PairKernel,
+    block_key_batches,
+    key_batches,
+    tf_columns,
+)
 from crmcore.errors import ConfigurationError, InvalidValueError
 from crmcore.matching import (
+    MatchModel,
     MatchRecord,
     MatchSettings,
     block_on,
@@ -181,3 +189,58 @@ def test_a_cell_that_is_not_text_names_its_row() -> None:
         list(key_batches([batch]))
     with pytest.raises(ConfigurationError, match="id column"):
         list(key_batches([pa.RecordBatch.from_pylist([{"city": "x"}])]))
+
+
+def _kernel_pairs(data: list[dict[str, Any]], match: MatchSettings) -> dict[tuple[str, str], float]:
+    """Run the kernel's steps with plain Python in between (what Spark does, on one machine)."""
+    model = MatchModel.default(match.comparisons)
+    keyed = pa.Table.from_batches(list(key_batches([pa.RecordBatch.from_pylist(data)])))
+    tf = tf_columns(model)
+    rows = keyed.to_pylist()
+    for column in tf:
+        counts = collections.Counter(r[column] for r in rows if r[column])
+        for r in rows:
+            r[f"tf_{column}"] = counts.get(r[column], 0)
+    by_id = {r["id"]: r for r in rows}
+    entries = pa.Table.from_batches(
+        list(block_key_batches(keyed.to_batches(), match.blocking_rules))
+    ).to_pylist()
+    blocks: dict[tuple[int, str], list[str]] = {}
+    for e in entries:
+        blocks.setdefault((e["rule"], e["key"]), []).append(e["id"])
+    kept = [
+        {"rule": rule, "key": key, "rows": [by_id[i] for i in ids]}
+        for (rule, key), ids in blocks.items()
+        if 2 <= len(ids) <= match.blocking_rules[rule].max_block_size
+    ]
+    kernel = PairKernel(model, len(rows), link_only=match.link_only)
+    out: dict[tuple[str, str], float] = {}
+    if kept:
+        batch = pa.RecordBatch.from_pylist(kept, schema=BLOCK_SCHEMA)
+        for scored in kernel.score_blocks([batch]):
+            for p in scored.to_pylist():
+                out[(p["left"], p["right"])] = p["probability"]
+    return out
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow])
+@given(records, st.booleans(), st.integers(2, 4))
+def test_the_kernel_scores_the_pairs_in_process_dedupe_scores(
+    rows: list[dict[str, Any]], link_only: bool, block_size: int
+) -> None:
+    sources = ["a", "b"]
+    data = [{"id": f"r{i:02d}", "source": sources[i % 2], **row} for i, row in enumerate(rows)]
+    rules = (block_on("email"), block_on("phone"), block_on("name_sig", max_block_size=block_size))
+    match = MatchSettings(blocking_rules=rules, link_only=link_only)  # type: ignore[arg-type]
+    got = _kernel_pairs(data, match) if data else {}
+    if not data:
+        return
+    result = dedupe(
+        [MatchRecord(id=r["id"], **{k: v for k, v in r.items() if k != "id"}) for r in data], match
+    )
+    ids = result.table.ids
+    expected = {
+        (str(ids[a]), str(ids[b])): float(p)
+        for a, b, p in zip(result.left, result.right, result.probability, strict=True)
+    }
+    assert got == expected
