@@ -168,6 +168,65 @@ def child_spark(path: str, out: str, driver_memory: str, partitions: int) -> Non
     spark.stop()
 
 
+def kernel_seconds(rows: list[dict[str, str]]) -> dict[str, float]:
+    """Time the Arrow kernel's three steps in this process, with no Spark in between.
+
+    What Spark adds to these (shuffles, JVM ↔ Python transfer, scheduling) is the
+    difference between this and the Spark run's stages.
+    """
+    import collections  # noqa: PLC0415
+
+    import pyarrow as pa  # noqa: PLC0415
+
+    from crmcore.adapters.arrow import (  # noqa: PLC0415
+        BLOCK_SCHEMA,
+        PairKernel,
+        block_key_batches,
+        key_batches,
+        tf_columns,
+    )
+    from crmcore.matching import MatchModel, MatchSettings, recognise_columns  # noqa: PLC0415
+
+    header = [h for h in rows[0] if h != "cluster"]
+    plan = {f: [header[int(p)] for p in ps] for f, ps in recognise_columns(header).items()}
+    raw = pa.Table.from_pylist([{h: r[h] for h in header} for r in rows])
+    match, model = MatchSettings(), MatchModel.default()
+    out: dict[str, float] = {}
+    start = time.perf_counter()
+    keyed = pa.Table.from_batches(list(key_batches(raw.to_batches(10_000), columns=plan)))
+    out["keys"] = time.perf_counter() - start
+    start = time.perf_counter()
+    entries = pa.Table.from_batches(
+        list(block_key_batches(keyed.to_batches(10_000), match.blocking_rules))
+    )
+    out["blocking keys"] = time.perf_counter() - start
+    records = keyed.to_pylist()
+    for column in tf_columns(model):
+        counts = collections.Counter(r[column] for r in records if r[column])
+        for r in records:
+            r[f"tf_{column}"] = counts.get(r[column], 0)
+    by_id = {r["id"]: r for r in records}
+    blocks: dict[tuple[int, str], list[str]] = {}
+    for rule, key, record_id in zip(
+        entries.column("rule").to_pylist(),
+        entries.column("key").to_pylist(),
+        entries.column("id").to_pylist(),
+        strict=True,
+    ):
+        blocks.setdefault((rule, key), []).append(record_id)
+    kept = [
+        {"rule": rule, "key": key, "rows": [by_id[i] for i in ids]}
+        for (rule, key), ids in blocks.items()
+        if 2 <= len(ids) <= match.blocking_rules[rule].max_block_size
+    ]
+    batches = pa.Table.from_pylist(kept, schema=BLOCK_SCHEMA).to_batches(2_000)
+    start = time.perf_counter()
+    for _ in PairKernel(model, len(records)).score_blocks(batches):
+        pass
+    out["pair scoring"] = time.perf_counter() - start
+    return out
+
+
 # --------------------------------------------------------------------------- driver
 
 
@@ -216,6 +275,9 @@ def main() -> None:
                 )
             stages = ", ".join(f"{k} {v:.1f}" for k, v in results["spark"]["stages"].items())
             print(f"{'':>9} spark stages (s): {stages}")
+            rows = json.loads(data.read_text(encoding="utf-8"))
+            kernel = ", ".join(f"{k} {v:.1f}" for k, v in kernel_seconds(rows).items())
+            print(f"{'':>9} the Arrow kernel alone, one process, no Spark (s): {kernel}")
 
 
 if __name__ == "__main__":
