@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,20 @@ from hypothesis import strategies as st
 
 from crmcore.adapters.frames import to_frame
 from crmcore.domain import Activity, Order, SurveyResponse
-from crmcore.segments import Compare, Op
+from crmcore.segments import (
+    ActivityCount,
+    Compare,
+    LastOrder,
+    LatestSurveyScore,
+    Not,
+    Op,
+    OrderAverage,
+    Rule,
+    OrderCount,
+    OrderTotal,
+    SurveyMetric,
+    Within,
+)
 from crmcore.serialization import unstructure
 
 _PATH = Path(__file__).resolve().parents[1] / "contract" / "test_segments_equivalence.py"
@@ -90,3 +104,21 @@ def test_the_pattern_dialect_means_the_same_on_java(
     )
     rule = Compare("display_name", Op.MATCHES, pattern)
     assert [str(i) for i in select_ids(customers, rule, at=AT)] == expected
+
+
+def test_related_frames_not_given_count_as_empty(spark: Any) -> None:
+    from crmcore.adapters.spark import select_ids  # noqa: PLC0415 - needs pyspark
+
+    customers = spark.createDataFrame(pa.table({"id": ["c1", "c2"]}))
+    both: list[str] = ["c1", "c2"]
+    none: list[str] = []
+    cases: list[tuple[Rule, list[str]]] = [
+        (OrderCount(Op.EQ, 0, None), both),
+        (Not(LastOrder(Within(30))), both),
+        (OrderTotal(Op.GE, Decimal("0"), "CNY", None), both),
+        (OrderAverage(Op.GT, Decimal("1"), "CNY", None), none),
+        (ActivityCount(Op.LT, 1, None, ()), both),
+        (LatestSurveyScore(SurveyMetric.NPS, Op.GE, 0), none),
+    ]
+    for rule, expected in cases:
+        assert [str(i) for i in select_ids(customers, rule, at=AT)] == expected, rule
