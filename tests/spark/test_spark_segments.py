@@ -29,9 +29,9 @@ from crmcore.segments import (
     Not,
     Op,
     OrderAverage,
-    Rule,
     OrderCount,
     OrderTotal,
+    Rule,
     SurveyMetric,
     Within,
 )
