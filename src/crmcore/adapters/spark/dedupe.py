@@ -90,8 +90,8 @@ class SparkDedupeResult:
             smallest member id, as in-process).
         pairs: Every distinct candidate pair, scored: ``left``, ``right``,
             ``levels``, ``weight``, ``probability`` and, when asked for,
-            ``explanation`` (for pairs at or above the threshold). Lazy: read
-            it only if you need it.
+            ``explanation`` (for pairs at or above the threshold). Both are
+            cached (``unpersist()`` them when done).
         model: The model used.
         records: How many records were deduplicated.
         matched_pairs: Pairs at or above the threshold.
@@ -343,6 +343,9 @@ def _dedupe(
     timings["scoring"] = time.perf_counter() - start
     start = time.perf_counter()
     clusters = _clusters(spark, keys, counted, row_columns, matched, kernel, settings)
+    # Cached and computed now, while the keys are: read later, it never re-keys the rows.
+    clusters = clusters.persist()
+    clusters.count()
     timings["clustering"] = time.perf_counter() - start
     by_rule = {row["rule"]: row for row in stats_rows}
     stats = BlockingStats(
