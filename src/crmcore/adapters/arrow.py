@@ -68,6 +68,7 @@ __all__ = [
     "RAW_FIELDS",
     "PairKernel",
     "block_key_batches",
+    "block_schema",
     "feature_table",
     "key_batches",
     "pair_schema",
@@ -109,7 +110,14 @@ def tf_columns(model: MatchModel) -> tuple[str, ...]:
     return tuple(dict.fromkeys(c.tf_column for c in model.comparisons if c.tf_column))
 
 
-def _block_schema(tf: Sequence[str]) -> pa.Schema:
+def block_schema(model: MatchModel) -> pa.Schema:
+    """Return the schema of the blocks :meth:`PairKernel.score_blocks` reads for ``model``.
+
+    Each block is one row: the rule's position, the key, and its records as a
+    list of keyed records (:data:`KEY_SCHEMA`) with a ``tf_<column>`` count for
+    each of ``model``'s term-frequency columns (:func:`tf_columns`).
+    """
+    tf = tf_columns(model)
     fields = [*KEY_SCHEMA, *(pa.field(f"tf_{c}", pa.int64(), nullable=False) for c in tf)]
     return pa.schema(
         [
@@ -120,23 +128,21 @@ def _block_schema(tf: Sequence[str]) -> pa.Schema:
     )
 
 
-BLOCK_SCHEMA: Final = _block_schema(tf_columns(MatchModel.default()))
+BLOCK_SCHEMA: Final = block_schema(MatchModel.default())
 """One block for the default comparisons: rule, key and its records (keys + ``tf_`` counts)."""
 
 
-def pair_schema(comparisons: int, *, explain: bool = False) -> pa.Schema:
-    """Return the schema of scored pairs for a model of ``comparisons`` comparisons.
+def pair_schema(*, explain: bool = False) -> pa.Schema:
+    """Return the schema of scored pairs.
 
     Args:
-        comparisons: How many comparisons the model has (one ``int8`` level each).
         explain: Whether an ``explanation`` column is included.
 
     Returns:
-        ``left``, ``right`` (ids, ``left < right``), ``levels`` (a list of
-        ``comparisons`` levels), ``weight``, ``probability`` and optionally
-        ``explanation`` (text, for pairs at or above the threshold).
+        ``left``, ``right`` (ids, ``left < right``), ``levels`` (one ``int8``
+        level per comparison of the model), ``weight``, ``probability`` and
+        optionally ``explanation`` (text, for pairs at or above the threshold).
     """
-    del comparisons  # the list's length: a list type serves every model
     fields = [
         pa.field("left", pa.string(), nullable=False),
         pa.field("right", pa.string(), nullable=False),
@@ -363,7 +369,7 @@ class PairKernel:
     @property
     def schema(self) -> pa.Schema:
         """The schema of the scored pairs (:func:`pair_schema`)."""
-        return pair_schema(len(self.model.comparisons), explain=self.explain)
+        return pair_schema(explain=self.explain)
 
     def score(
         self,
