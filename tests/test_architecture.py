@@ -164,7 +164,11 @@ ADAPTER_THIRD_PARTY = {
     "transfer": set(),
     "tabular": {"python_calamine"},
     "crypto": {"cryptography"},
+    "arrow": {"pyarrow", "numpy"},  # the engine-neutral matching kernel over Arrow batches
+    "spark": {"pyspark", "pyarrow", "numpy"},
 }
+# Adapters that may also import these crmcore packages (the Arrow kernel and Spark run matching).
+ADAPTER_CRMCORE_EXTRA = {"arrow": {"matching"}, "spark": {"matching"}}
 
 
 def _stdlib() -> frozenset[str]:
@@ -220,6 +224,7 @@ def violations(package: str, module: str, source: str) -> list[str]:
     if package == "adapters":
         sub = module.split(".")[2] if module.count(".") >= 2 else ""
         allowed_ext = CORE_THIRD_PARTY | ADAPTER_THIRD_PARTY.get(sub, set())
+        allowed_crm = allowed_crm | ADAPTER_CRMCORE_EXTRA.get(sub, set())
         if sub == "memory":
             allowed_ext = set()
     problems = []

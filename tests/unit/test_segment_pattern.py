@@ -112,6 +112,9 @@ def test_the_builder_checks_the_pattern_when_the_rule_is_built() -> None:
         ("[&~a-]", Engine.POSTGRESQL, "[&\\-a~]"),
         ("\\{x\\}", Engine.POLARS, "\\{x\\}"),
         ("a{2,}b{0,1}c{3}", Engine.MARIADB, "a{2,}b?c{3}"),
+        ("^a.c$", Engine.SPARK, "^a[^\n]c\\z"),
+        ("(a|b)c", Engine.SPARK, "(?:a|b)c"),
+        ("[&~a-]", Engine.SPARK, "[\\&\\-a\\~]"),
     ],
 )
 def test_rendering_per_engine(pattern: str, engine: Engine, rendered: str) -> None:

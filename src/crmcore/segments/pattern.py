@@ -91,6 +91,7 @@ class Engine(enum.StrEnum):
     POLARS = "polars"
     POSTGRESQL = "postgresql"
     MARIADB = "mariadb"
+    SPARK = "spark"  # java.util.regex, as Spark's ``rlike`` runs it
 
 
 # --------------------------------------------------------------------------- syntax tree
@@ -400,7 +401,9 @@ def render_pattern(pattern: str, engine: Engine) -> str:
 
     PostgreSQL's ``.`` also matches a newline, so it becomes ``[^\n]``;
     MariaDB's (PCRE2) ``$`` also matches before a final newline, so it becomes
-    ``\z``; polars (Rust ``regex``) reads ``&``, ``~`` and ``-`` inside a class
+    ``\z``; Java's (Spark's ``rlike``) ``.`` also refuses ``\r`` and ``$`` also
+    matches before a final line break, so both are rewritten as for PostgreSQL
+    and MariaDB; polars (Rust ``regex``) and Java read ``&``, ``~`` and ``-`` inside a class
     as set operators, so they are escaped there.
 
     Args:
@@ -429,7 +432,7 @@ def _render(node: _Node, engine: Engine) -> str:
     if isinstance(node, _Anchor):
         if not node.end:
             return "^"
-        return {Engine.MARIADB: "\\z", Engine.PYTHON: "\\Z"}.get(engine, "$")
+        return {Engine.MARIADB: "\\z", Engine.SPARK: "\\z", Engine.PYTHON: "\\Z"}.get(engine, "$")
     if isinstance(node, _Group):
         inner = "|".join(_render_sequence(option, engine) for option in node.options)
         return f"({inner})" if engine is Engine.POSTGRESQL else f"(?:{inner})"
@@ -449,11 +452,11 @@ def _render_count(least: int, most: int | None) -> str:
 
 def _render_chars(node: _Chars, engine: Engine) -> str:
     if node.kind == "any":
-        return "[^\n]" if engine is Engine.POSTGRESQL else "."
+        return "[^\n]" if engine in {Engine.POSTGRESQL, Engine.SPARK} else "."
     if node.kind == "char":
         char = chr(node.ranges[0][0])
         return f"\\{char}" if char in _META else char
-    escape = _CLASS_META | ({"&", "~"} if engine is Engine.POLARS else set())
+    escape = _CLASS_META | ({"&", "~"} if engine in {Engine.POLARS, Engine.SPARK} else set())
 
     def one(code: int) -> str:
         return f"\\{chr(code)}" if chr(code) in escape else chr(code)
