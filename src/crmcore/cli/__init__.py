@@ -47,7 +47,7 @@ def version() -> str:
 
 def _parser() -> argparse.ArgumentParser:
     # Imported here so that a missing extra (SQLAlchemy) is a message, not a traceback.
-    from crmcore.cli import audit, dedupe, demo, export, load, segment  # noqa: PLC0415
+    from crmcore.cli import audit, db, dedupe, demo, export, load, segment  # noqa: PLC0415
 
     parser = argparse.ArgumentParser(
         prog="crmcore",
@@ -72,6 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     segment.add_parser(commands)
     export.add_parser(commands)
     audit.add_parser(commands)
+    db.add_parser(commands)
     _plain_help(commands)
     return parser
 
