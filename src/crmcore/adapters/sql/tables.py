@@ -149,6 +149,21 @@ Tables and columns
     ``recorded_by``. Unique (kind, record_id): one record per id, one
     withdrawal per record, whoever commits first. Index on (subject, seq).
 
+``match_records``, ``match_keys``, ``match_counts`` — the persistent match
+    index (:mod:`crmcore.adapters.sql.match_index`), written in the same
+    transaction as the customers it indexes (every customer not merged into
+    another). ``match_records``: ``seq`` (auto-increment PK: insertion order,
+    the order candidates are met in), ``customer_id`` (unique), ``features``
+    (JSON: the matching keys, column values, email keys and phone keys),
+    ``digest`` (of the match record and the index settings: an unchanged
+    customer is not rewritten). ``match_keys``: ``key_hash`` (32 hex
+    characters: the blocking rule and its key) and ``seq``; PK (key_hash,
+    seq), so a block's members are one index range in insertion order.
+    ``match_counts``: ``name`` (PK: ``b`` + a block's key hash, ``t`` + a
+    term-frequency value's hash, ``n`` + a shard of the record total) and
+    ``n``; a block's row is also the lock concurrent registrations of records
+    sharing it queue on.
+
 May import: ``crmcore.clock``, ``crmcore.errors``; SQLAlchemy, pendulum.
 """
 
@@ -188,6 +203,9 @@ __all__ = [
     "lead_emails",
     "lead_phones",
     "leads",
+    "match_counts",
+    "match_keys",
+    "match_records",
     "merge_members",
     "merges",
     "metadata",
@@ -728,6 +746,33 @@ consent_ledger = sa.Table(
     sa.Column("reason", Text(200), nullable=True),
     sa.UniqueConstraint("kind", "record_id", name="uq_consent_ledger_kind_record_id"),
     sa.Index("ix_consent_ledger_subject_seq", "subject", "seq"),
+    **_OPTIONS,
+)
+
+match_records = sa.Table(
+    "match_records",
+    metadata,
+    sa.Column("seq", _SEQUENCE, primary_key=True, autoincrement=True),
+    _id("customer_id", nullable=False),
+    sa.Column("features", sa.JSON, nullable=False),
+    sa.Column("digest", Text(32), nullable=False),
+    sa.Index("ix_match_records_customer_id", "customer_id", unique=True),
+    **_OPTIONS,
+)
+
+match_keys = sa.Table(
+    "match_keys",
+    metadata,
+    sa.Column("key_hash", Text(32), primary_key=True),
+    sa.Column("seq", _SEQUENCE, primary_key=True, autoincrement=False),
+    **_OPTIONS,
+)
+
+match_counts = sa.Table(
+    "match_counts",
+    metadata,
+    sa.Column("name", Text(33), primary_key=True),
+    sa.Column("n", sa.BigInteger, nullable=False),
     **_OPTIONS,
 )
 

@@ -242,7 +242,9 @@ def _detect(conn: Connection) -> str | None:
         return "crmcore_0003"
     if "ix_cases_team" not in {i["name"] for i in inspector.get_indexes("cases")}:
         return "crmcore_0004"
-    return "crmcore_0005"
+    if "match_records" not in present:
+        return "crmcore_0005"
+    return "crmcore_0006"
 
 
 def stamp(bind: Engine | Connection, revision: str) -> None:
