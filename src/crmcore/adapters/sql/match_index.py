@@ -134,11 +134,12 @@ class _Entry:
     features: FeatureRow
     digest: str
     blocks: tuple[tuple[str, ...], ...]  # per rule, the key hashes
-    tf: tuple[str, ...]  # counter names of its term-frequency values
+    tf: tuple[str, ...]  # counter names of its term-frequency values (one per column)
 
     @property
-    def block_names(self) -> set[str]:
-        return {f"b{h}" for hashes in self.blocks for h in hashes}
+    def block_names(self) -> list[str]:
+        """Its blocks' counter names, once per key (twice if two emails fold to one key)."""
+        return [f"b{h}" for hashes in self.blocks for h in hashes]
 
 
 def _tf_name(column: str, value: str) -> str:
@@ -269,10 +270,11 @@ class SqlMatchIndex:
         self._apply(conn, leaving, arriving)
 
     def _stored(self, conn: Connection, ids: Sequence[str]) -> dict[str, tuple[int, str, Any]]:
+        """Return customer id -> (seq, digest, counter names) of the indexed ones."""
         r = match_records.c
         found: dict[str, tuple[int, str, Any]] = {}
         for chunk in _chunks(list(dict.fromkeys(ids))):
-            statement = sa.select(r.customer_id, r.seq, r.digest, r.features).where(
+            statement = sa.select(r.customer_id, r.seq, r.digest, r.counters).where(
                 r.customer_id.in_(chunk)
             )
             found.update({row[0]: (int(row[1]), row[2], row[3]) for row in conn.execute(statement)})
@@ -286,13 +288,12 @@ class SqlMatchIndex:
     ) -> None:
         deltas: dict[str, int] = {}
         gone: list[dict[str, Any]] = []
-        for customer_id, seq, features in leaving:
-            old = _entry_of(self.settings, customer_id, _features(features), "")
-            for name in (*old.block_names, *old.tf, _shard(customer_id)):
+        for customer_id, seq, names in leaving:
+            # The names stored with the row: right even when the settings changed since.
+            for name in (*names, _shard(customer_id)):
                 deltas[name] = deltas.get(name, 0) - 1
-            gone.extend(
-                {"k": h, "s": seq} for h in dict.fromkeys(h for hs in old.blocks for h in hs)
-            )
+            blocks = dict.fromkeys(name[1:] for name in names if name.startswith("b"))
+            gone.extend({"k": key_hash, "s": seq} for key_hash in blocks)
         for entry in arriving:
             for name in (*entry.block_names, *entry.tf):
                 deltas[name] = deltas.get(name, 0) + 1
@@ -321,6 +322,7 @@ class SqlMatchIndex:
                 "customer_id": e.customer_id,
                 "features": [list(e.features[0]), list(e.features[1]), list(e.features[2])],
                 "digest": e.digest,
+                "counters": sorted([*e.block_names, *e.tf]),
             }
             for e in arriving
         ]
@@ -397,7 +399,7 @@ class SqlMatchIndex:
         for n, other in enumerate(pending):
             pending_rows[base + n] = (other.customer_id, other.features)
             for hashes in other.blocks:
-                for h in dict.fromkeys(hashes):
+                for h in hashes:  # as MatchIndex.add: a key met twice counts twice
                     pending_members.setdefault(h, []).append(base + n)
         own_slot = own[0] if own is not None else None
         for n, other in enumerate(pending):

@@ -156,7 +156,8 @@ Tables and columns
     the order candidates are met in), ``customer_id`` (unique), ``features``
     (JSON: the matching keys, column values, email keys and phone keys),
     ``digest`` (of the match record and the index settings: an unchanged
-    customer is not rewritten). ``match_keys``: ``key_hash`` (32 hex
+    customer is not rewritten), ``counters`` (JSON: the ``match_counts`` rows
+    it adds one to, so it is removed exactly even after a settings change). ``match_keys``: ``key_hash`` (32 hex
     characters: the blocking rule and its key) and ``seq``; PK (key_hash,
     seq), so a block's members are one index range in insertion order.
     ``match_counts``: ``name`` (PK: ``b`` + a block's key hash, ``t`` + a
@@ -756,6 +757,7 @@ match_records = sa.Table(
     _id("customer_id", nullable=False),
     sa.Column("features", sa.JSON, nullable=False),
     sa.Column("digest", Text(32), nullable=False),
+    sa.Column("counters", sa.JSON, nullable=False),
     sa.Index("ix_match_records_customer_id", "customer_id", unique=True),
     **_OPTIONS,
 )

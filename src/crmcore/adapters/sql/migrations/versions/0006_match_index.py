@@ -34,6 +34,7 @@ def upgrade() -> None:
         sa.Column("customer_id", tables.Text(length=128), nullable=False),
         sa.Column("features", sa.JSON(), nullable=False),
         sa.Column("digest", tables.Text(length=32), nullable=False),
+        sa.Column("counters", sa.JSON(), nullable=False),
         sa.PrimaryKeyConstraint("seq"),
         **_OPTIONS,
     )
