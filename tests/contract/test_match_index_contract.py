@@ -16,6 +16,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import attrs
 import pendulum
@@ -351,12 +352,12 @@ def shared_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     admin = create_engine(base)
     with admin.begin() as conn:
         conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    url = sa.make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
-    engine = create_engine(url)
+    pg_url = sa.make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
+    engine = create_engine(pg_url)
     create_schema(engine)
     engine.dispose()
     try:
-        yield url.render_as_string(hide_password=False)
+        yield pg_url.render_as_string(hide_password=False)
     finally:
         with admin.begin() as conn:
             conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
@@ -365,7 +366,9 @@ def shared_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 def test_concurrent_near_duplicates_are_each_detected(shared_url: str) -> None:
     workers = 5
-    context = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else "spawn")
+    context: Any = multiprocessing.get_context(
+        "fork" if sys.platform.startswith("linux") else "spawn"
+    )
     barrier = context.Barrier(workers)
     out = context.Queue()
     processes = [

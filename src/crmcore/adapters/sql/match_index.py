@@ -83,6 +83,10 @@ def _hash(*parts: str) -> str:
     return hashlib.blake2b("\x1e".join(parts).encode(), digest_size=16).hexdigest()
 
 
+def _rules(value: Iterable[BlockingRule]) -> tuple[BlockingRule, ...]:
+    return tuple(value)
+
+
 @attrs.frozen(kw_only=True)
 class MatchIndexSettings:
     """How the persistent index builds keys, blocks and scores (as :class:`MatchIndex` does).
@@ -99,7 +103,7 @@ class MatchIndexSettings:
 
     model: MatchModel = attrs.field(factory=MatchModel.default)
     blocking_rules: tuple[BlockingRule, ...] = attrs.field(
-        default=DEFAULT_BLOCKING_RULES, converter=tuple
+        default=DEFAULT_BLOCKING_RULES, converter=_rules
     )
     keys: KeyOptions = attrs.field(factory=KeyOptions)
     max_candidates: int = 200

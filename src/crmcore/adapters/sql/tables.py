@@ -157,9 +157,10 @@ Tables and columns
     (JSON: the matching keys, column values, email keys and phone keys),
     ``digest`` (of the match record and the index settings: an unchanged
     customer is not rewritten), ``counters`` (JSON: the ``match_counts`` rows
-    it adds one to, so it is removed exactly even after a settings change). ``match_keys``: ``key_hash`` (32 hex
-    characters: the blocking rule and its key) and ``seq``; PK (key_hash,
-    seq), so a block's members are one index range in insertion order.
+    it adds one to, so it is removed exactly even after a settings change).
+    ``match_keys``: ``key_hash`` (32 hex characters: the blocking rule and
+    its key) and ``seq``; PK (key_hash, seq), so a block's members are one
+    index range in insertion order.
     ``match_counts``: ``name`` (PK: ``b`` + a block's key hash, ``t`` + a
     term-frequency value's hash, ``n`` + a shard of the record total) and
     ``n``; a block's row is also the lock concurrent registrations of records
