@@ -156,6 +156,53 @@ def _shard(customer_id: str) -> str:
 
 _SHARDS: Final = [f"n{k:02d}" for k in range(TOTAL_SHARDS)]
 
+# Built once: building a statement costs about as much as running a lookup.
+_r, _k, _c = match_records.c, match_keys.c, match_counts.c
+_STORED: Final = sa.select(_r.customer_id, _r.seq, _r.digest, _r.counters).where(
+    _r.customer_id.in_(sa.bindparam("ids", expanding=True))
+)
+_COUNTS: Final = sa.select(_c.name, _c.n).where(_c.name.in_(sa.bindparam("names", expanding=True)))
+_MEMBERS: Final = (
+    sa.select(_k.key_hash, _k.seq, _r.customer_id, _r.features)
+    .join(match_records, _r.seq == _k.seq)
+    .where(_k.key_hash.in_(sa.bindparam("hashes", expanding=True)))
+    .order_by(_k.key_hash, _k.seq)
+)
+_DELETE_KEYS: Final = match_keys.delete().where(
+    _k.key_hash == sa.bindparam("k"), _k.seq == sa.bindparam("s")
+)
+_DELETE_RECORDS: Final = match_records.delete().where(
+    _r.seq.in_(sa.bindparam("seqs", expanding=True))
+)
+_INSERT_RECORDS: Final = match_records.insert().returning(
+    _r.customer_id, _r.seq, sort_by_parameter_order=True
+)
+_UPSERTS: dict[str, Any] = {}
+
+
+def _upsert(dialect: str) -> Any:
+    """The statement adding ``n`` to a counter (creating it), built once per dialect."""
+    found = _UPSERTS.get(dialect)
+    if found is not None:
+        return found
+    table = match_counts
+    statement: Any
+    if dialect == "postgresql":
+        pg = postgresql.insert(table)
+        statement = pg.on_conflict_do_update(
+            index_elements=[table.c.name], set_={"n": table.c.n + pg.excluded.n}
+        )
+    elif dialect == "sqlite":
+        lite = sqlite.insert(table)
+        statement = lite.on_conflict_do_update(
+            index_elements=[table.c.name], set_={"n": table.c.n + lite.excluded.n}
+        )
+    else:
+        my = mysql.insert(table)
+        statement = my.on_duplicate_key_update(n=table.c.n + my.inserted.n)
+    _UPSERTS[dialect] = statement
+    return statement
+
 
 def _entry(settings: MatchIndexSettings, record: MatchRecord, fingerprint: str) -> _Entry:
     features = feature_row(record, settings.keys)
@@ -198,32 +245,16 @@ class _Counts:
         if not deltas:
             return
         rows = [{"name": name, "n": deltas[name]} for name in sorted(deltas)]
+        statement = _upsert(self._dialect)
         for chunk in _chunks(rows):
-            self._conn.execute(self._statement(), chunk)
-
-    def _statement(self) -> Any:
-        table = match_counts
-        if self._dialect == "postgresql":
-            pg = postgresql.insert(table)
-            return pg.on_conflict_do_update(
-                index_elements=[table.c.name], set_={"n": table.c.n + pg.excluded.n}
-            )
-        if self._dialect == "sqlite":
-            lite = sqlite.insert(table)
-            return lite.on_conflict_do_update(
-                index_elements=[table.c.name], set_={"n": table.c.n + lite.excluded.n}
-            )
-        my = mysql.insert(table)
-        return my.on_duplicate_key_update(n=table.c.n + my.inserted.n)
+            self._conn.execute(statement, list(chunk))
 
     def read(self, names: Iterable[str]) -> dict[str, int]:
         wanted = sorted(set(names))
         found: dict[str, int] = {}
         for chunk in _chunks(wanted):
-            statement = sa.select(match_counts.c.name, match_counts.c.n).where(
-                match_counts.c.name.in_(chunk)
-            )
-            found.update({row[0]: int(row[1]) for row in self._conn.execute(statement)})
+            result = self._conn.execute(_COUNTS, {"names": list(chunk)})
+            found.update({row[0]: int(row[1]) for row in result})
         return found
 
 
@@ -249,11 +280,12 @@ class SqlMatchIndex:
 
     # -- writing (called by the customer repository) ---------------------------------------
 
-    def sync(self, conn: Connection, saved: Sequence[Customer]) -> None:
+    def sync(self, conn: Connection, saved: Sequence[Customer], *, new: bool = False) -> None:
         """Bring the index rows of ``saved`` customers in step with them (same transaction).
 
         A customer merged into another leaves the index; any other is
-        (re)written when its match record or the settings changed.
+        (re)written when its match record or the settings changed. ``new``:
+        the customers were just inserted, so none is indexed yet.
         """
         if not saved:
             return
@@ -262,7 +294,7 @@ class SqlMatchIndex:
             for c in saved
             if _indexed(c)
         }
-        stored = self._stored(conn, [c.id for c in saved])
+        stored = {} if new else self._stored(conn, [c.id for c in saved])
         leaving = [
             (c.id, stored[c.id][0], stored[c.id][2])
             for c in {c.id: c for c in saved}.values()
@@ -275,13 +307,10 @@ class SqlMatchIndex:
 
     def _stored(self, conn: Connection, ids: Sequence[str]) -> dict[str, tuple[int, str, Any]]:
         """Return customer id -> (seq, digest, counter names) of the indexed ones."""
-        r = match_records.c
         found: dict[str, tuple[int, str, Any]] = {}
         for chunk in _chunks(list(dict.fromkeys(ids))):
-            statement = sa.select(r.customer_id, r.seq, r.digest, r.counters).where(
-                r.customer_id.in_(chunk)
-            )
-            found.update({row[0]: (int(row[1]), row[2], row[3]) for row in conn.execute(statement)})
+            result = conn.execute(_STORED, {"ids": list(chunk)})
+            found.update({row[0]: (int(row[1]), row[2], row[3]) for row in result})
         return found
 
     def _apply(
@@ -306,16 +335,10 @@ class SqlMatchIndex:
         # Counters first, in name order: the lock order every writer follows.
         _Counts(conn).upsert({k: v for k, v in deltas.items() if v})
         if gone:
-            k = match_keys.c
-            conn.execute(
-                match_keys.delete().where(
-                    k.key_hash == sa.bindparam("k"), k.seq == sa.bindparam("s")
-                ),
-                gone,
-            )
+            conn.execute(_DELETE_KEYS, gone)
         if leaving:
             for chunk in _chunks([seq for _, seq, _ in leaving]):
-                conn.execute(match_records.delete().where(match_records.c.seq.in_(chunk)))
+                conn.execute(_DELETE_RECORDS, {"seqs": list(chunk)})
         if arriving:
             self._insert(conn, arriving)
 
@@ -412,8 +435,8 @@ class SqlMatchIndex:
         accepted: list[tuple[str, BlockingRule]] = []
         for rule, hashes in zip(settings.blocking_rules, entry.blocks, strict=True):
             accepted.extend((h, rule) for h in hashes)
-        stored_members = self._members(conn, [h for h, _ in accepted], sizes, accepted)
         rows: dict[int, tuple[str, FeatureRow]] = dict(pending_rows)
+        stored_members = self._members(conn, sizes, accepted, rows)
         seen: dict[int, None] = {}
         for h, rule in accepted:
             members = [*stored_members.get(h, []), *pending_members.get(h, [])]
@@ -423,8 +446,6 @@ class SqlMatchIndex:
                 continue
             for slot in members:
                 seen.setdefault(slot, None)
-        wanted = [s for s in seen if s < base]
-        rows.update(self._rows(conn, wanted))
         slots = [s for s in seen if rows[s][0] != record.id][: settings.max_candidates]
         found = [rows[s] for s in slots]
         present = own is not None or any(p.customer_id == record.id for p in pending)
@@ -456,37 +477,27 @@ class SqlMatchIndex:
             limit=limit,
         )
 
+    @staticmethod
     def _members(
-        self,
         conn: Connection,
-        hashes: Sequence[str],
         sizes: dict[str, int],
         accepted: Sequence[tuple[str, BlockingRule]],
+        rows: dict[int, tuple[str, FeatureRow]],
     ) -> dict[str, list[int]]:
-        """Read the members (seqs, in order) of the blocks small enough to be used."""
-        limit = {h: rule.max_block_size for h, rule in accepted}
-        readable = sorted({h for h in hashes if 0 < sizes.get(f"b{h}", 0) <= limit[h]})
-        found: dict[str, list[int]] = {}
-        k = match_keys.c
-        for chunk in _chunks(readable):
-            statement = (
-                sa.select(k.key_hash, k.seq)
-                .where(k.key_hash.in_(chunk))
-                .order_by(k.key_hash, k.seq)
-            )
-            for key_hash, seq in conn.execute(statement):
-                found.setdefault(key_hash, []).append(int(seq))
-        return found
+        """Read the members (seqs, in order) of the blocks small enough to be used.
 
-    @staticmethod
-    def _rows(conn: Connection, seqs: Sequence[int]) -> dict[int, tuple[str, FeatureRow]]:
-        r = match_records.c
-        found: dict[int, tuple[str, FeatureRow]] = {}
-        for chunk in _chunks(list(seqs)):
-            statement = sa.select(r.seq, r.customer_id, r.features).where(r.seq.in_(chunk))
-            found.update(
-                {int(row[0]): (row[1], _features(row[2])) for row in conn.execute(statement)}
-            )
+        Their ids and keys go to ``rows``: one indexed join reads both.
+        """
+        limit = {h: rule.max_block_size for h, rule in accepted}
+        readable = sorted(h for h in limit if 0 < sizes.get(f"b{h}", 0) <= limit[h])
+        found: dict[str, list[int]] = {}
+        for chunk in _chunks(readable):
+            for key_hash, seq, customer_id, features in conn.execute(
+                _MEMBERS, {"hashes": list(chunk)}
+            ):
+                found.setdefault(key_hash, []).append(int(seq))
+                if seq not in rows:
+                    rows[int(seq)] = (customer_id, _features(features))
         return found
 
     # -- duplicate rules -------------------------------------------------------------------

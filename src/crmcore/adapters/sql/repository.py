@@ -157,7 +157,7 @@ def _updates(prepared: Sequence[_Prepared]) -> list[_Prepared]:
 class _IndexSync(Protocol):
     """What the customer repository needs of a match index: keep it in step with saves."""
 
-    def sync(self, conn: Connection, saved: Sequence[Customer]) -> None: ...
+    def sync(self, conn: Connection, saved: Sequence[Customer], *, new: bool = False) -> None: ...
 
 
 class SqlRepository(Generic[_E]):
@@ -508,7 +508,8 @@ class SqlCustomerRepository(SqlRepository[Customer]):
     def _execute(self, conn: Connection, plan: _Plan) -> None:
         super()._execute(conn, plan)
         if self._match_index is not None:
-            self._match_index.sync(conn, [p.stored for p in (*plan.inserts, *plan.updates)])
+            self._match_index.sync(conn, [p.stored for p in plan.inserts], new=True)
+            self._match_index.sync(conn, [p.stored for p in plan.updates])
 
     def find_by_email(self, address: EmailAddress) -> list[Customer]:
         """Return the customers having ``address`` among their emails (index lookup)."""
