@@ -5,7 +5,9 @@
 ``--to REVISION``; a database made by ``create_schema`` or an older crmcore
 without a version table is recognised and stamped first. ``crmcore db
 current --db URL`` prints the revision recorded in
-``crmcore_alembic_version`` and whether it is the newest.
+``crmcore_alembic_version`` and whether it is the newest. ``crmcore db
+backfill-match-index --db URL`` indexes the customers stored before the
+persistent match index existed (or whose index settings changed).
 
 Exit codes: 0 done, 2 an input or database error, 1 a usage error.
 """
@@ -15,13 +17,13 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from crmcore.adapters.sql import create_engine
+from crmcore.adapters.sql import SqlStore, backfill_match_index, create_engine
 from crmcore.adapters.sql.migrations import current, detect_revision, head, revisions, upgrade
 from crmcore.cli.console import Console
 from crmcore.cli.io import database_url, require_database_file
 from crmcore.cli.text import PlainHelpFormatter
 
-__all__ = ["add_parser", "run_current", "run_upgrade"]
+__all__ = ["add_parser", "run_backfill", "run_current", "run_upgrade"]
 
 DESCRIPTION = """\
 Migrate crmcore's tables in a database, or show which revision they are at.
@@ -31,6 +33,7 @@ beside (never in) your application's alembic_version.
 
   crmcore db upgrade --db postgresql+psycopg://crm@db/crm
   crmcore db current --db crm.db
+  crmcore db backfill-match-index --db crm.db
 """
 
 
@@ -68,6 +71,18 @@ def add_parser(commands: Any) -> None:
     )
     show.add_argument("--db", required=True, help="SQLAlchemy URL or an SQLite file path")
     show.set_defaults(run=run_current)
+    fill = actions.add_parser(
+        "backfill-match-index",
+        formatter_class=PlainHelpFormatter,
+        help="index the stored customers the persistent match index lacks",
+        description="Write the match index rows of every stored customer that has none (or"
+        " out-of-date ones), a transaction per batch; safe to stop and run again.",
+    )
+    fill.add_argument("--db", required=True, help="SQLAlchemy URL or an SQLite file path")
+    fill.add_argument(
+        "--batch", type=int, default=2000, help="customers per transaction (default: 2000)"
+    )
+    fill.set_defaults(run=run_backfill)
 
 
 def run_upgrade(args: argparse.Namespace, console: Console) -> int:
@@ -119,4 +134,26 @@ def run_current(args: argparse.Namespace, console: Console) -> int:
         console.print(f"{revision} (head)")
     else:
         console.print(f"{revision} (behind {newest}: run crmcore db upgrade)")
+    return 0
+
+
+def run_backfill(args: argparse.Namespace, console: Console) -> int:
+    """Run ``crmcore db backfill-match-index``; return the exit code.
+
+    Raises:
+        InputError: If the SQLite file does not exist.
+        ConfigurationError: If the URL or the batch size is not usable.
+        StorageError: If the database fails.
+    """
+    url = database_url(args.db)
+    require_database_file(url)
+    engine = create_engine(url)
+    try:
+        with SqlStore(engine, match_index=False).unit_of_work() as uow:
+            total = uow.customers.count()
+        with console.progress("indexing customers", total) as progress:
+            written = backfill_match_index(engine, batch=args.batch, progress=progress)
+    finally:
+        engine.dispose()
+    console.print(f"indexed {written} of {total} customers (the others were up to date)")
     return 0

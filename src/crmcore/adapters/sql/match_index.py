@@ -280,15 +280,18 @@ class SqlMatchIndex:
 
     # -- writing (called by the customer repository) ---------------------------------------
 
-    def sync(self, conn: Connection, saved: Sequence[Customer], *, new: bool = False) -> None:
+    def sync(self, conn: Connection, saved: Sequence[Customer], *, new: bool = False) -> int:
         """Bring the index rows of ``saved`` customers in step with them (same transaction).
 
         A customer merged into another leaves the index; any other is
         (re)written when its match record or the settings changed. ``new``:
         the customers were just inserted, so none is indexed yet.
+
+        Returns:
+            How many customers' rows were written or removed.
         """
         if not saved:
-            return
+            return 0
         wanted = {
             c.id: _entry(self.settings, MatchRecord.from_customer(c), self._fingerprint)
             for c in saved
@@ -304,6 +307,7 @@ class SqlMatchIndex:
             e for cid, e in wanted.items() if cid not in stored or stored[cid][1] != e.digest
         ]
         self._apply(conn, leaving, arriving)
+        return len({cid for cid, _, _ in leaving} | {e.customer_id for e in arriving})
 
     def _stored(self, conn: Connection, ids: Sequence[str]) -> dict[str, tuple[int, str, Any]]:
         """Return customer id -> (seq, digest, counter names) of the indexed ones."""
@@ -581,22 +585,10 @@ def backfill_match_index(
                 if not page:
                     return changed
                 saved = [structure(row[1], Customer, converter) for row in page]
-                before = index._stored(conn, [s.id for s in saved])
-                fingerprint = index._fingerprint
-                dirty = [
-                    s
-                    for s in saved
-                    if (s.id in before) != _indexed(s)
-                    or (
-                        _indexed(s)
-                        and before[s.id][1]
-                        != _hash(fingerprint, repr(MatchRecord.from_customer(s)))
-                    )
-                ]
-                index.sync(conn, dirty)
+                written = index.sync(conn, saved)
         except sa.exc.SQLAlchemyError as exc:
             raise StorageError("backfill the match index", str(exc).splitlines()[0]) from exc
-        changed += len(dirty)
+        changed += written
         read += len(page)
         after = page[-1][0]
         if progress is not None:

@@ -157,7 +157,7 @@ def _updates(prepared: Sequence[_Prepared]) -> list[_Prepared]:
 class _IndexSync(Protocol):
     """What the customer repository needs of a match index: keep it in step with saves."""
 
-    def sync(self, conn: Connection, saved: Sequence[Customer], *, new: bool = False) -> None: ...
+    def sync(self, conn: Connection, saved: Sequence[Customer], *, new: bool = False) -> int: ...
 
 
 class SqlRepository(Generic[_E]):
@@ -474,6 +474,10 @@ class SqlRepository(Generic[_E]):
             rows = [r for p in (*plan.inserts, *plan.rewrites) for r in p.children[index]]
             if rows:
                 conn.execute(child.table.insert(), rows)
+        self._after_write(conn, plan)
+
+    def _after_write(self, conn: Connection, plan: _Plan) -> None:
+        """Write what else the plan's rows need, in the same transaction (nothing by default)."""
 
     def _delete(self, entity: _E) -> None:
         operation = f"delete {self._kind}"
@@ -505,8 +509,7 @@ class SqlCustomerRepository(SqlRepository[Customer]):
         super().__init__(session, CUSTOMERS)
         self._match_index = match_index
 
-    def _execute(self, conn: Connection, plan: _Plan) -> None:
-        super()._execute(conn, plan)
+    def _after_write(self, conn: Connection, plan: _Plan) -> None:
         if self._match_index is not None:
             self._match_index.sync(conn, [p.stored for p in plan.inserts], new=True)
             self._match_index.sync(conn, [p.stored for p in plan.updates])
