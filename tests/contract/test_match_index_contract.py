@@ -282,6 +282,24 @@ def test_backfill_indexes_what_was_stored_without_the_index(sqlite_engine: Engin
         backfill_match_index(sqlite_engine, batch=0)
 
 
+def test_removing_customers_from_the_index(sqlite_engine: Engine) -> None:
+    store = SqlStore(sqlite_engine)
+    people = [customer(n, Profile(NAMES[n % 8], (EMAILS[n % 5],), ())) for n in range(1, 9)]
+    with store.unit_of_work() as uow:
+        saved = uow.customers.save_many(people)
+        assert uow.match_index is not None
+        assert uow.match_index.remove([saved[0].id, saved[1].id, "c-unknown"]) == 2
+        uow.commit()
+    reference = Reference()
+    reference.saved(saved[2:])
+    assert_same_answers(store, reference, _probes({c.id: c for c in saved}))
+    with sqlite_engine.connect() as conn:
+        negative = conn.execute(
+            sa.select(sa.func.count()).select_from(match_counts).where(match_counts.c.n < 0)
+        ).scalar_one()
+    assert negative == 0
+
+
 def test_changed_settings_are_rewritten_by_the_backfill(sqlite_engine: Engine) -> None:
     people = [customer(n, Profile(NAMES[n % 8], (EMAILS[n % 5],), ())) for n in range(1, 12)]
     with SqlStore(sqlite_engine).unit_of_work() as uow:

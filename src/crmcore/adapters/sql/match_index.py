@@ -309,6 +309,23 @@ class SqlMatchIndex:
         self._apply(conn, leaving, arriving)
         return len({cid for cid, _, _ in leaving} | {e.customer_id for e in arriving})
 
+    def remove(self, customer_ids: Iterable[str]) -> int:
+        """Take customers out of the index (for code that deletes customer rows); return how many.
+
+        Saves keep the index in step by themselves; a customer deleted by other
+        means (an erasure that removes the row) must leave it in the same unit
+        of work. Ids not in the index are ignored.
+
+        Raises:
+            StorageError: If the database fails or the unit of work is not active.
+        """
+        operation = "remove from the match index"
+        conn = self._connection(operation)
+        with translating(operation):
+            stored = self._stored(conn, list(customer_ids))
+            self._apply(conn, [(cid, s[0], s[2]) for cid, s in stored.items()], [])
+        return len(stored)
+
     def _stored(self, conn: Connection, ids: Sequence[str]) -> dict[str, tuple[int, str, Any]]:
         """Return customer id -> (seq, digest, counter names) of the indexed ones."""
         found: dict[str, tuple[int, str, Any]] = {}
