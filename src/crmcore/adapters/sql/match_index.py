@@ -41,7 +41,7 @@ May import: ``crmcore.adapters.sql``, ``crmcore.matching``, ``crmcore.domain``,
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Final
 
 import attrs
@@ -70,7 +70,7 @@ from crmcore.matching import (
 )
 from crmcore.matching.blocking import rule_keys
 
-__all__ = ["MatchIndexSettings", "SqlMatchIndex", "backfill_match_index"]
+__all__ = ["MatchIndexSettings", "SqlMatchIndex", "backfill_match_index", "record_of_document"]
 
 TOTAL_SHARDS: Final = 16
 """The record total is kept in this many counter rows, so concurrent writers rarely meet."""
@@ -224,6 +224,39 @@ def _entry_of(
     return _Entry(customer_id, features, digest, blocks, tf)
 
 
+def record_of_document(document: Mapping[str, Any]) -> MatchRecord:
+    """Return ``MatchRecord.from_customer`` of the customer stored as ``document``, unparsed.
+
+    The backfill reads a million documents: building each
+    :class:`~crmcore.domain.Customer` (validating every field again) would
+    cost more than indexing it. A property test checks this against
+    :meth:`MatchRecord.from_customer` on every kind of customer.
+    """
+    points = document["points"]
+    emails = sorted(points["emails"], key=lambda e: not e["primary"])
+    phones = sorted(points["phones"], key=lambda p: not p["primary"])
+    address = next((a["address"] for a in points["addresses"] if a["primary"]), None)
+    person = document["person"]
+    organization = document["organization"]
+    country = document["country"] or ""
+    if address is not None and not country:
+        country = address["country"]
+    return MatchRecord(
+        id=document["id"],
+        given_name=person["name"]["given"] if person else "",
+        family_name=person["name"]["family"] if person else "",
+        emails=[e["address"] for e in emails],
+        phones=[p["number"].partition(";")[0] for p in phones],
+        company=organization["legal_name"] if organization else "",
+        city=address["city"] if address else "",
+        postcode=address["postcode"] if address else "",
+        country=country,
+        birth_date=(person["birth_date"] or "") if person else "",
+        address=" ".join(address["street"]) if address else "",
+        national_id=person["national_id"] if person else "",
+    )
+
+
 def _features(value: Any) -> FeatureRow:
     columns, emails, phones = value
     return (tuple(columns), tuple(emails), tuple(phones))
@@ -280,28 +313,38 @@ class SqlMatchIndex:
 
     # -- writing (called by the customer repository) ---------------------------------------
 
-    def sync(self, conn: Connection, saved: Sequence[Customer], *, new: bool = False) -> int:
+    def sync(
+        self,
+        conn: Connection,
+        saved: Sequence[Customer],
+        *,
+        new: bool = False,
+        records: Sequence[tuple[MatchRecord, bool]] | None = None,
+    ) -> int:
         """Bring the index rows of ``saved`` customers in step with them (same transaction).
 
         A customer merged into another leaves the index; any other is
         (re)written when its match record or the settings changed. ``new``:
-        the customers were just inserted, so none is indexed yet.
+        the customers were just inserted, so none is indexed yet. ``records``
+        (instead of ``saved``): each customer's match record and whether it is
+        indexed (not merged), as the backfill reads them.
 
         Returns:
             How many customers' rows were written or removed.
         """
-        if not saved:
+        if records is None:
+            records = [(MatchRecord.from_customer(c), _indexed(c)) for c in saved]
+        if not records:
             return 0
         wanted = {
-            c.id: _entry(self.settings, MatchRecord.from_customer(c), self._fingerprint)
-            for c in saved
-            if _indexed(c)
+            r.id: _entry(self.settings, r, self._fingerprint) for r, indexed in records if indexed
         }
-        stored = {} if new else self._stored(conn, [c.id for c in saved])
+        ids = list(dict.fromkeys(r.id for r, _ in records))
+        stored = {} if new else self._stored(conn, ids)
         leaving = [
-            (c.id, stored[c.id][0], stored[c.id][2])
-            for c in {c.id: c for c in saved}.values()
-            if c.id in stored and (c.id not in wanted or wanted[c.id].digest != stored[c.id][1])
+            (cid, stored[cid][0], stored[cid][2])
+            for cid in ids
+            if cid in stored and (cid not in wanted or wanted[cid].digest != stored[cid][1])
         ]
         arriving = [
             e for cid, e in wanted.items() if cid not in stored or stored[cid][1] != e.digest
@@ -581,7 +624,7 @@ def backfill_match_index(
         ConfigurationError: If ``batch`` is not positive.
     """
     from crmcore.adapters.sql.engine import configure_engine  # noqa: PLC0415 - no cycle at import
-    from crmcore.serialization import make_converter, structure  # noqa: PLC0415
+    from crmcore.serialization import make_converter  # noqa: PLC0415
 
     if batch < 1:
         raise ConfigurationError(f"backfill batch must be positive, got {batch}")
@@ -601,8 +644,8 @@ def backfill_match_index(
                 ).all()
                 if not page:
                     return changed
-                saved = [structure(row[1], Customer, converter) for row in page]
-                written = index.sync(conn, saved)
+                records = [_read_document(row[0], row[1]) for row in page]
+                written = index.sync(conn, (), records=records)
         except sa.exc.SQLAlchemyError as exc:
             raise StorageError("backfill the match index", str(exc).splitlines()[0]) from exc
         changed += written
@@ -612,6 +655,17 @@ def backfill_match_index(
             progress(read)
         if len(page) < batch:
             return changed
+
+
+def _read_document(customer_id: str, document: Any) -> tuple[MatchRecord, bool]:
+    """The match record of a stored document and whether it is indexed (not merged)."""
+    try:
+        return record_of_document(document), document["merged_into"] is None
+    except (KeyError, TypeError, AttributeError, IndexError) as exc:
+        raise StorageError(
+            "backfill the match index",
+            f"customer {customer_id}: its stored document is not a customer ({exc!r})",
+        ) from exc
 
 
 def _no_connection(operation: str) -> Connection:
