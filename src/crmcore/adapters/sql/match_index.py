@@ -204,24 +204,42 @@ def _upsert(dialect: str) -> Any:
     return statement
 
 
-def _entry(settings: MatchIndexSettings, record: MatchRecord, fingerprint: str) -> _Entry:
-    features = feature_row(record, settings.keys)
-    return _entry_of(settings, record.id, features, _hash(fingerprint, repr(record)))
+@attrs.frozen
+class _KeyPlan:
+    """What building one record's index rows needs from the settings, computed once."""
+
+    keys: KeyOptions
+    rules: tuple[tuple[BlockingRule, str], ...]  # each rule and the prefix of its key hashes
+    tf: tuple[tuple[str, int], ...]  # term-frequency columns and their places
+    fingerprint: str
+
+    @classmethod
+    def of(cls, settings: MatchIndexSettings) -> _KeyPlan:
+        return cls(
+            settings.keys,
+            tuple((r, f"{r.name}\x1e{r.max_block_size}\x1e") for r in settings.blocking_rules),
+            tuple((c, _COLUMN[c]) for c in settings.tf_columns),
+            settings.fingerprint,
+        )
 
 
-def _entry_of(
-    settings: MatchIndexSettings, customer_id: str, features: FeatureRow, digest: str
-) -> _Entry:
+def _digest(record: MatchRecord, fingerprint: str) -> str:
+    fields = attrs.astuple(record, recurse=False)
+    return _hash(fingerprint, *(str(f) for f in fields))
+
+
+def _entry(plan: _KeyPlan, record: MatchRecord) -> _Entry:
+    features = feature_row(record, plan.keys)
     blocks = tuple(
-        tuple(_hash(rule.name, str(rule.max_block_size), key) for key in rule_keys(rule, features))
-        for rule in settings.blocking_rules
+        tuple(
+            hashlib.blake2b((prefix + key).encode(), digest_size=16).hexdigest()
+            for key in rule_keys(rule, features)
+        )
+        for rule, prefix in plan.rules
     )
-    tf = tuple(
-        _tf_name(column, features[0][_COLUMN[column]])
-        for column in settings.tf_columns
-        if features[0][_COLUMN[column]]
-    )
-    return _Entry(customer_id, features, digest, blocks, tf)
+    values = features[0]
+    tf = tuple(_tf_name(column, values[place]) for column, place in plan.tf if values[place])
+    return _Entry(record.id, features, _digest(record, plan.fingerprint), blocks, tf)
 
 
 def record_of_document(document: Mapping[str, Any]) -> MatchRecord:
@@ -309,7 +327,7 @@ class SqlMatchIndex:
     def __init__(self, session: SqlSession, settings: MatchIndexSettings) -> None:
         self._session = session
         self.settings = settings
-        self._fingerprint = settings.fingerprint
+        self._plan = _KeyPlan.of(settings)
 
     # -- writing (called by the customer repository) ---------------------------------------
 
@@ -336,9 +354,7 @@ class SqlMatchIndex:
             records = [(MatchRecord.from_customer(c), _indexed(c)) for c in saved]
         if not records:
             return 0
-        wanted = {
-            r.id: _entry(self.settings, r, self._fingerprint) for r, indexed in records if indexed
-        }
+        wanted = {r.id: _entry(self._plan, r) for r, indexed in records if indexed}
         ids = list(dict.fromkeys(r.id for r, _ in records))
         stored = {} if new else self._stored(conn, ids)
         leaving = [
@@ -478,7 +494,7 @@ class SqlMatchIndex:
         limit: int,
     ) -> list[ScoredPair]:
         settings = self.settings
-        entry = _entry(settings, record, self._fingerprint)
+        entry = _entry(self._plan, record)
         counts = _Counts(conn)
         names = [f"b{h}" for hashes in entry.blocks for h in hashes]
         own = self._stored(conn, [record.id]).get(record.id)
@@ -585,7 +601,7 @@ class SqlMatchIndex:
         """
         operation = "check duplicates"
         conn = self._connection(operation)
-        entries = [_entry(self.settings, r, self._fingerprint) for r in records]
+        entries = [_entry(self._plan, r) for r in records]
         out: list[DuplicateCheck] = []
         with translating(operation):
             _Counts(conn).upsert({name: 0 for e in entries for name in e.block_names})
