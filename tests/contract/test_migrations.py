@@ -267,7 +267,16 @@ def _assert_same_as_create_schema(engine: Engine) -> None:
         assert VERSION_TABLE in sa.inspect(conn).get_table_names()
 
 
-def test_create_schema_and_the_migrations_give_the_same_schema(blank: Engine) -> None:
+# MariaDB commits every DDL statement and is the slowest to alter: the upgrade test above
+# covers it (including the comparison with create_schema's schema); the full downgrade
+# round trip and the recognition of every layout run on SQLite and PostgreSQL.
+@pytest.fixture(params=["sqlite", "postgresql"])
+def blank_light(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    yield from _blank(request.param, tmp_path)
+
+
+def test_create_schema_and_the_migrations_give_the_same_schema(blank_light: Engine) -> None:
+    blank = blank_light
     upgrade(blank)
     _assert_same_as_create_schema(blank)
     with blank.begin() as conn:
@@ -285,7 +294,7 @@ def _assert_same_as_create_schema_tables_only(engine: Engine) -> None:
         assert compare_metadata(context, metadata) == []
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_every_layout_is_recognised_stamped_and_upgraded(backend: str, tmp_path: Path) -> None:
     for revision in revisions():
         for engine in _blank(backend, tmp_path):
