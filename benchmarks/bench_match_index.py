@@ -49,7 +49,7 @@ from crmcore.domain import (
     PhoneNumber,
     register_customer,
 )
-from crmcore.matching import MatchRecord
+from crmcore.matching import MatchIndex, MatchRecord
 from crmcore.matching.key import transliterate
 
 FAMILY = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
@@ -107,7 +107,8 @@ def run(label: str, engine: Engine, count: int, probes: int, registrations: int)
     started = time.perf_counter()
     written = backfill_match_index(engine, batch=2000)
     backfill = time.perf_counter() - started
-    assert written == count, (written, count)
+    if written != count:
+        raise SystemExit(f"the backfill indexed {written} customers of {count}")
 
     settings = MatchIndexSettings()
     memory = settings.reference()
@@ -115,12 +116,29 @@ def run(label: str, engine: Engine, count: int, probes: int, registrations: int)
     memory.add_many(MatchRecord.from_customer(c) for c in stored)
     build = time.perf_counter() - started
 
-    asked = queries(stored, probes)
-    memory_times, sql_times, differ = [], [], 0
     store = SqlStore(engine)
+    s50, s99, m50, m99, differ = time_candidates(store, memory, queries(stored, probes))
+    without = register(plain, 50_000_000, registrations)
+    with_index = register(store, 60_000_000, registrations)
+    report(
+        label,
+        count,
+        load=load,
+        timings=(s50, s99, m50, m99, differ),
+        builds=(backfill, build),
+        registrations=(with_index, without),
+    )
+
+
+def time_candidates(
+    store: SqlStore, memory: MatchIndex, asked: list[MatchRecord]
+) -> tuple[float, float, float, float, int]:
+    """Time candidates() on both indexes; return SQL p50, p99, memory p50, p99, differences."""
+    memory_times, sql_times, differ = [], [], 0
     with store.unit_of_work() as uow:
         index = uow.match_index
-        assert index is not None
+        if index is None:
+            raise SystemExit("the store keeps no match index")
         for query in asked[:50]:  # warm up caches and the connection
             index.candidates(query)
             memory.candidates(query)
@@ -135,19 +153,32 @@ def run(label: str, engine: Engine, count: int, probes: int, registrations: int)
             differ += found != expected
     m50, m99 = percentiles(memory_times)
     s50, s99 = percentiles(sql_times)
+    return s50, s99, m50, m99, differ
 
-    def register(store: SqlStore, start: int) -> float:
-        fresh = list(people(start, registrations, seed=99))
-        t0 = time.perf_counter()
-        for customer in fresh:
-            with store.unit_of_work() as uow:
-                uow.customers.save(customer)
-                uow.commit()
-        return (time.perf_counter() - t0) / registrations * 1000
 
-    without = register(plain, 50_000_000)
-    with_index = register(store, 60_000_000)
+def register(store: SqlStore, start: int, registrations: int) -> float:
+    """Save ``registrations`` new customers, one unit of work each; return ms per customer."""
+    fresh = list(people(start, registrations, seed=99))
+    t0 = time.perf_counter()
+    for customer in fresh:
+        with store.unit_of_work() as uow:
+            uow.customers.save(customer)
+            uow.commit()
+    return (time.perf_counter() - t0) / registrations * 1000
 
+
+def report(
+    label: str,
+    count: int,
+    *,
+    load: float,
+    timings: tuple[float, float, float, float, int],
+    builds: tuple[float, float],
+    registrations: tuple[float, float],
+) -> None:
+    s50, s99, m50, m99, differ = timings
+    backfill, build = builds
+    with_index, without = registrations
     print(f"\n{label}: {count:,} customers (stored without the index in {load:.1f} s)")
     print(f"{'measure':<44}{'SQL index':>14}{'in memory':>14}{'ratio':>9}")
     print(f"{'candidates() p50 (ms)':<44}{s50:>14.2f}{m50:>14.2f}{s50 / m50:>9.2f}")
