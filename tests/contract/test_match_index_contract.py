@@ -262,7 +262,9 @@ def test_registration_rules_agree_within_a_batch(engine: Engine) -> None:
         )
 
 
-def test_backfill_indexes_what_was_stored_without_the_index(sqlite_engine: Engine) -> None:
+def test_backfill_indexes_what_was_stored_without_the_index(engine: Engine) -> None:
+    _empty(engine)
+    sqlite_engine = engine  # each backend in turn
     without = SqlStore(sqlite_engine, match_index=False)
     people = [customer(n, Profile(NAMES[n % 8], (EMAILS[n % 5],), ())) for n in range(1, 30)]
     with without.unit_of_work() as uow:

@@ -625,6 +625,8 @@ def backfill_match_index(
     settings changed). Runs in transactions of ``batch`` customers, so it
     can be stopped and run again; customers saved meanwhile are indexed by
     their own save. Merged customers are left out (and removed if indexed).
+    When it wrote anything, it refreshes the database's statistics of the
+    index tables (``ANALYZE``), so queries use their indexes at once.
 
     Args:
         engine: The store's engine.
@@ -659,7 +661,7 @@ def backfill_match_index(
                     sa.select(c.id, c.document).where(c.id > after).order_by(c.id).limit(batch)
                 ).all()
                 if not page:
-                    return changed
+                    break
                 records = [_read_document(row[0], row[1]) for row in page]
                 written = index.sync(conn, (), records=records)
         except sa.exc.SQLAlchemyError as exc:
@@ -670,7 +672,37 @@ def backfill_match_index(
         if progress is not None:
             progress(read)
         if len(page) < batch:
-            return changed
+            break
+    if changed:
+        _analyze(engine)
+    return changed
+
+
+def _analyze(engine: Engine) -> None:
+    """Refresh the planner's statistics of the index tables after a bulk load.
+
+    Without them PostgreSQL plans the block lookups as sequential scans
+    until autovacuum gets round to the new rows (milliseconds per query at
+    100,000 customers instead of a fraction of one).
+    """
+    dialect = engine.dialect.name
+    try:
+        with engine.begin() as conn:
+            # Raw SQL: name the tables as the engine's schema_translate_map places them.
+            schema = (conn.get_execution_options().get("schema_translate_map") or {}).get(None)
+            quote = conn.dialect.identifier_preparer.quote
+            names = [
+                f"{quote(schema)}.{quote(table.name)}" if schema else quote(table.name)
+                for table in (match_records, match_keys, match_counts)
+            ]
+            if dialect == "postgresql":
+                conn.exec_driver_sql(f"ANALYZE {', '.join(names)}")
+            elif dialect == "sqlite":
+                conn.exec_driver_sql("ANALYZE")
+            else:
+                conn.exec_driver_sql(f"ANALYZE TABLE {', '.join(names)}").all()
+    except sa.exc.SQLAlchemyError as exc:
+        raise StorageError("analyze the match index", str(exc).splitlines()[0]) from exc
 
 
 def _read_document(customer_id: str, document: Any) -> tuple[MatchRecord, bool]:
