@@ -110,7 +110,8 @@ RULES: dict[str, tuple[set[str], set[str]]] = {
     ),
     # Adapters compile access policies (privacy) to SQL and polars like segment rules.
     "adapters": (
-        {"ports", "domain", "serialization", "segments", "privacy", "errors", "clock", "adapters"},
+        {"ports", "domain", "serialization", "segments", "privacy", "errors", "clock", "adapters"}
+        | {"matching"},  # the SQL match index stores matching's keys
         CORE_THIRD_PARTY | {"sqlalchemy", "polars", "cryptography"},
     ),
     "cli": (
@@ -159,7 +160,7 @@ RULES: dict[str, tuple[set[str], set[str]]] = {
 # Which adapter may use which third-party library: memory is stdlib only.
 ADAPTER_THIRD_PARTY = {
     "memory": set(),
-    "sql": {"sqlalchemy", "polars"},  # polars only in sql.frames: rows straight into frames
+    "sql": {"sqlalchemy", "polars", "alembic"},  # polars only in sql.frames; alembic: migrations
     "frames": {"polars"},
     "transfer": set(),
     "tabular": {"python_calamine"},

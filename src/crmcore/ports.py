@@ -82,6 +82,7 @@ from crmcore.domain import (
     event_types,
 )
 from crmcore.errors import InvalidValueError
+from crmcore.matching import DuplicateCheck, DuplicatePolicy, MatchRecord, ScoredPair
 from crmcore.merge import MergeRecord
 from crmcore.privacy.access import AccessFilter
 from crmcore.privacy.audit import AuditDraft, AuditEntry, AuditPayload
@@ -111,6 +112,7 @@ __all__ = [
     "OrderRepository",
     "Repository",
     "Store",
+    "StoredMatchIndex",
     "SurveyResponseRepository",
     "UnitOfWork",
     "Versioned",
@@ -436,6 +438,28 @@ class ErasureRepository(Repository[ErasureRequest, str], Protocol):
 
     def find_by_subject(self, subject: CustomerId) -> list[ErasureRequest]:
         """Return the erasure requests of ``subject``."""
+        ...
+
+
+class StoredMatchIndex(Protocol):
+    """A duplicate index the store keeps in step with its customers (``uow.match_index``).
+
+    It answers within the unit of work's transaction, and the store writes
+    it with every customer save; see
+    :class:`crmcore.adapters.sql.SqlMatchIndex`. Same answers as a
+    :class:`~crmcore.matching.MatchIndex` holding the same customers.
+    """
+
+    def candidates(
+        self, record: MatchRecord, *, min_probability: float = 0.5, limit: int = 10
+    ) -> list[ScoredPair]:
+        """Return the indexed customers that may be the same as ``record``, best first."""
+        ...
+
+    def check_batch(
+        self, records: Sequence[MatchRecord], policy: DuplicatePolicy
+    ) -> tuple[DuplicateCheck, ...]:
+        """Check new records against the index and each other (locking what they touch)."""
         ...
 
 

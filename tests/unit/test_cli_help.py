@@ -13,7 +13,18 @@ from crmcore.cli import _parser, main, version
 from crmcore.cli.console import Console
 from crmcore.cli.text import PlainHelpFormatter, plain_text
 
-COMMANDS = ["demo", "import", "dedupe", "segment", "export", "audit", "schema", "report", "subject"]
+COMMANDS = [
+    "demo",
+    "import",
+    "dedupe",
+    "segment",
+    "export",
+    "audit",
+    "schema",
+    "report",
+    "subject",
+    "db",
+]
 
 
 def run_cli(*args: str) -> tuple[int, str, str]:

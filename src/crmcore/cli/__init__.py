@@ -52,6 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     # Imported here so that a missing extra (SQLAlchemy) is a message, not a traceback.
     from crmcore.cli import (  # noqa: PLC0415
         audit,
+        db,
         dedupe,
         demo,
         export,
@@ -94,6 +95,7 @@ def _parser() -> argparse.ArgumentParser:
     schema.add_parser(commands)
     report.add_parser(commands)
     subject.add_parser(commands)
+    db.add_parser(commands)
     _plain_help(commands)
     return parser
 

@@ -51,6 +51,7 @@ from crmcore.matching.index import (
     DuplicatePolicy,
     MatchIndex,
     check_batch,
+    rank_candidates,
 )
 from crmcore.matching.key import (
     KeyOptions,
@@ -141,5 +142,6 @@ __all__ = [
     "name_key",
     "phone_key",
     "postcode_key",
+    "rank_candidates",
     "recognise_columns",
 ]

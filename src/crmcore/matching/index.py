@@ -16,7 +16,7 @@ May import: ``crmcore.matching``, ``crmcore.errors``; attrs, numpy.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Final
 
 import attrs
@@ -35,6 +35,7 @@ __all__ = [
     "DuplicatePolicy",
     "MatchIndex",
     "check_batch",
+    "rank_candidates",
 ]
 
 _COLUMN: Final = {name: i for i, name in enumerate(FEATURE_COLUMNS)}
@@ -214,33 +215,77 @@ class MatchIndex:
         """
         row = feature_row(record, self.keys)
         slots = self._candidate_slots(row, record.id)
-        if not slots:
-            return []
-        found = [self._row(s) for s in slots]
-        ids = [record.id, *(i for i, _ in found)]
-        table = FeatureTable.from_rows(ids, [row, *(r for _, r in found)])
-        left = np.zeros(len(slots), dtype=np.int64)
-        right = np.arange(1, len(slots) + 1, dtype=np.int64)
-        levels = compare_pairs(table, self.model.comparisons, left, right)
-        present = record.id in self
-        counts = {}
-        for column in self._tf_columns:
-            values = table.values[column].tolist()
-            extra = 0 if present else 1
-            counts[column] = np.array(
-                [self._count(column, v) + (extra if v else 0) for v in values], dtype=np.int64
-            )
-        total = len(self) + (0 if present else 1)
-        tf = self.model.tf_adjustments(table, levels, left, right, counts=counts, total=total)
-        weights, probability, fired = self.model.score(levels, tf)
-        order = np.argsort(-probability, kind="stable")
-        out: list[ScoredPair] = []
-        for k in order.tolist():
-            if probability[k] < min_probability or len(out) >= limit:
-                break
-            scored = (float(weights[k]), float(probability[k]), int(fired[k]))
-            out.append(self.model.explain(record.id, ids[k + 1], levels[k], tf[k], scored=scored))
-        return out
+        return rank_candidates(
+            self.model,
+            record.id,
+            row,
+            [self._row(s) for s in slots],
+            count=self._count,
+            total=len(self),
+            present=record.id in self,
+            min_probability=min_probability,
+            limit=limit,
+        )
+
+
+def rank_candidates(
+    model: MatchModel,
+    record_id: str,
+    row: FeatureRow,
+    found: Sequence[tuple[str, FeatureRow]],
+    *,
+    count: Callable[[str, str], int],
+    total: int,
+    present: bool,
+    min_probability: float = 0.5,
+    limit: int = 10,
+) -> list[ScoredPair]:
+    """Score a record against its blocked candidates; return the likely ones, best first.
+
+    The comparison and scoring step of :meth:`MatchIndex.candidates`, shared
+    with indexes kept elsewhere (the SQL adapter's), so that the same
+    candidates give the same scores and explanations.
+
+    Args:
+        model: The scoring model.
+        record_id: The record's id.
+        row: The record's keys.
+        found: The candidates (id and keys), in blocking order.
+        count: How many indexed records have a value in a term-frequency column.
+        total: How many records the index holds.
+        present: Whether the record itself is one of them (else it is counted too).
+        min_probability: Leave out pairs less likely than this.
+        limit: Return at most this many.
+
+    Returns:
+        Scored pairs ``(record_id, candidate id)`` with explanations.
+    """
+    if not found:
+        return []
+    ids = [record_id, *(i for i, _ in found)]
+    table = FeatureTable.from_rows(ids, [row, *(r for _, r in found)])
+    left = np.zeros(len(found), dtype=np.int64)
+    right = np.arange(1, len(found) + 1, dtype=np.int64)
+    levels = compare_pairs(table, model.comparisons, left, right)
+    counts = {}
+    extra = 0 if present else 1
+    for column in {c.tf_column for c in model.comparisons if c.tf_column is not None}:
+        values = table.values[column].tolist()
+        counts[column] = np.array(
+            [count(column, v) + extra if v else 0 for v in values], dtype=np.int64
+        )
+    tf = model.tf_adjustments(
+        table, levels, left, right, counts=counts, total=total + (0 if present else 1)
+    )
+    weights, probability, fired = model.score(levels, tf)
+    order = np.argsort(-probability, kind="stable")
+    out: list[ScoredPair] = []
+    for k in order.tolist():
+        if probability[k] < min_probability or len(out) >= limit:
+            break
+        scored = (float(weights[k]), float(probability[k]), int(fired[k]))
+        out.append(model.explain(record_id, ids[k + 1], levels[k], tf[k], scored=scored))
+    return out
 
 
 class DuplicateAction(enum.StrEnum):

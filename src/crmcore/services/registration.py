@@ -7,6 +7,12 @@ likely duplicate is allowed, allowed with an alert, or blocked. Allowed
 customers are saved in one unit of work and added to the index after the
 commit, so the index never holds a customer the store does not.
 
+With the store's own index (:class:`~crmcore.ports.StoredMatchIndex`,
+``uow.match_index`` of the SQL store) the check runs inside the unit of
+work, which locks the blocks the new customers fall in, and the save itself
+writes the index: processes registering near-duplicates at the same time
+each see the other's.
+
 May import: ``crmcore.domain``, ``crmcore.matching``, ``crmcore.ports``,
 ``crmcore.privacy``, ``crmcore.services``, ``crmcore.errors``; attrs.
 """
@@ -27,7 +33,7 @@ from crmcore.matching import (
     MatchRecord,
     check_batch,
 )
-from crmcore.ports import UnitOfWork
+from crmcore.ports import StoredMatchIndex, UnitOfWork
 from crmcore.privacy.audit import AuditAction
 from crmcore.services import auditing
 
@@ -69,7 +75,7 @@ def register_customers(
     uow: UnitOfWork,
     customers: Sequence[Customer],
     *,
-    index: MatchIndex,
+    index: MatchIndex | StoredMatchIndex,
     policy: DuplicatePolicy,
     by: UserId | None = None,
     raise_on_block: bool = False,
@@ -82,7 +88,9 @@ def register_customers(
         customers: New customer snapshots (version 0), e.g. from
             :func:`~crmcore.domain.register_customer`.
         index: The online index of existing customers; allowed customers are
-            added to it after the commit.
+            added to it after the commit. Or the store's own index
+            (``uow.match_index``), checked inside the unit of work and kept
+            by the store.
         policy: When a likely duplicate alerts and when it blocks.
         by: Who registers them (recorded on the events).
         raise_on_block: Raise instead of returning blocked registrations.
@@ -99,17 +107,14 @@ def register_customers(
         StaleVersionError: If a customer with the same id exists.
     """
     records = [MatchRecord.from_customer(c) for c in customers]
-    checks = check_batch(records, index, policy)
-    blocked = [
-        (c, check)
-        for c, check in zip(customers, checks, strict=True)
-        if check.action is DuplicateAction.BLOCK
-    ]
-    if blocked and raise_on_block:
-        customer, check = blocked[0]
-        raise DuplicateError("customer", customer.id, [m.right for m in check.matches])
+    if isinstance(index, MatchIndex):
+        checks = check_batch(records, index, policy)
+        _refuse_blocked(customers, checks, raise_on_block=raise_on_block)
     results: list[Registration] = []
     with uow:
+        if not isinstance(index, MatchIndex):
+            checks = index.check_batch(records, policy)
+            _refuse_blocked(customers, checks, raise_on_block=raise_on_block)
         allowed = [
             c
             for c, check in zip(customers, checks, strict=True)
@@ -142,7 +147,19 @@ def register_customers(
                 )
             )
         uow.commit()
-    for registration, record in zip(results, records, strict=True):
-        if registration.stored:
-            index.add(record)
+    if isinstance(index, MatchIndex):
+        for registration, record in zip(results, records, strict=True):
+            if registration.stored:
+                index.add(record)
     return tuple(results)
+
+
+def _refuse_blocked(
+    customers: Sequence[Customer], checks: Sequence[DuplicateCheck], *, raise_on_block: bool
+) -> None:
+    """Raise for the first blocked customer when the caller asked to."""
+    if not raise_on_block:
+        return
+    for customer, check in zip(customers, checks, strict=True):
+        if check.action is DuplicateAction.BLOCK:
+            raise DuplicateError("customer", customer.id, [m.right for m in check.matches])

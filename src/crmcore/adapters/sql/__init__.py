@@ -15,6 +15,10 @@
   :func:`relay_outbox`;
 - :mod:`~crmcore.adapters.sql.repository` — ``Sql<Aggregate>Repository``;
 - :mod:`~crmcore.adapters.sql.history` — :class:`SqlEventHistory`, the event history.
+- :mod:`~crmcore.adapters.sql.match_index` — :class:`SqlMatchIndex` (``uow.match_index``), the
+  persistent duplicate index, and :func:`backfill_match_index`;
+- :mod:`~crmcore.adapters.sql.migrations` — Alembic migrations of these tables (not imported
+  here; ``crmcore db upgrade``).
 - :mod:`~crmcore.adapters.sql.audit` and :mod:`~crmcore.adapters.sql.consent_ledger` —
   :class:`SqlAuditLog` (the hash-chained audit log) and :class:`SqlConsentLedger`.
 - :mod:`~crmcore.adapters.sql.frames` — ``read_frame``: polars frames straight from the
@@ -43,6 +47,11 @@ from crmcore.adapters.sql.consent_ledger import SqlConsentLedger
 from crmcore.adapters.sql.engine import configure_engine, create_engine, create_schema, drop_schema
 from crmcore.adapters.sql.history import SqlEventHistory
 from crmcore.adapters.sql.keys import SqlKeyStore
+from crmcore.adapters.sql.match_index import (
+    MatchIndexSettings,
+    SqlMatchIndex,
+    backfill_match_index,
+)
 from crmcore.adapters.sql.repository import (
     SqlActivityRepository,
     SqlCaseRepository,
@@ -61,6 +70,7 @@ from crmcore.adapters.sql.store import SqlStore, SqlUnitOfWork, relay_outbox
 from crmcore.adapters.sql.tables import metadata
 
 __all__ = [
+    "MatchIndexSettings",
     "SqlActivityRepository",
     "SqlAuditLog",
     "SqlCaseRepository",
@@ -71,6 +81,7 @@ __all__ = [
     "SqlEventHistory",
     "SqlKeyStore",
     "SqlLeadRepository",
+    "SqlMatchIndex",
     "SqlMergeRepository",
     "SqlOpportunityRepository",
     "SqlOrderRepository",
@@ -79,6 +90,7 @@ __all__ = [
     "SqlStore",
     "SqlSurveyResponseRepository",
     "SqlUnitOfWork",
+    "backfill_match_index",
     "configure_engine",
     "create_engine",
     "create_schema",

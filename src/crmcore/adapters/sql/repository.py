@@ -31,7 +31,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -155,6 +155,12 @@ def _digest(children: list[list[dict[str, Any]]]) -> str:
 def _updates(prepared: Sequence[_Prepared]) -> list[_Prepared]:
     """The saves of records already stored (version > 0): the ones to check first."""
     return [p for p in prepared if p.entity.version]
+
+
+class _IndexSync(Protocol):
+    """What the customer repository needs of a match index: keep it in step with saves."""
+
+    def sync(self, conn: Connection, saved: Sequence[Customer], *, new: bool = False) -> int: ...
 
 
 class SqlRepository(Generic[_E]):
@@ -471,6 +477,10 @@ class SqlRepository(Generic[_E]):
             rows = [r for p in (*plan.inserts, *plan.rewrites) for r in p.children[index]]
             if rows:
                 conn.execute(child.table.insert(), rows)
+        self._after_write(conn, plan)
+
+    def _after_write(self, conn: Connection, plan: _Plan) -> None:
+        """Write what else the plan's rows need, in the same transaction (nothing by default)."""
 
     def _delete(self, entity: _E) -> None:
         operation = f"delete {self._kind}"
@@ -492,10 +502,20 @@ class SqlRepository(Generic[_E]):
 
 
 class SqlCustomerRepository(SqlRepository[Customer]):
-    """Customers in SQL; see :class:`~crmcore.ports.CustomerRepository`."""
+    """Customers in SQL; see :class:`~crmcore.ports.CustomerRepository`.
 
-    def __init__(self, session: SqlSession) -> None:
+    With a ``match_index`` (the store's, by default), every save also brings
+    the customers' match index rows in step, in the same transaction.
+    """
+
+    def __init__(self, session: SqlSession, *, match_index: _IndexSync | None = None) -> None:
         super().__init__(session, CUSTOMERS)
+        self._match_index = match_index
+
+    def _after_write(self, conn: Connection, plan: _Plan) -> None:
+        if self._match_index is not None:
+            self._match_index.sync(conn, [p.stored for p in plan.inserts], new=True)
+            self._match_index.sync(conn, [p.stored for p in plan.updates])
 
     def find_by_email(self, address: EmailAddress) -> list[Customer]:
         """Return the customers having ``address`` among their emails (index lookup)."""

@@ -29,6 +29,7 @@ from crmcore.adapters.sql.audit import SqlAuditLog
 from crmcore.adapters.sql.consent_ledger import SqlConsentLedger
 from crmcore.adapters.sql.engine import configure_engine
 from crmcore.adapters.sql.history import SqlEventHistory, history_rows
+from crmcore.adapters.sql.match_index import MatchIndexSettings, SqlMatchIndex
 from crmcore.adapters.sql.repository import (
     SqlActivityRepository,
     SqlCaseRepository,
@@ -65,6 +66,9 @@ class SqlStore:
         publisher: Where events go after each commit. ``None`` leaves them in
             the outbox for :func:`relay_outbox`.
         clock: Where outbox timestamps come from (default: the system clock).
+        match_index: The persistent match index's settings (``True``: the
+            defaults; ``False``: no index is kept, ``uow.match_index`` is
+            ``None``). Every process of a host must use the same settings.
 
     Raises:
         ConfigurationError: If the engine's database is not supported.
@@ -76,8 +80,14 @@ class SqlStore:
         *,
         publisher: EventPublisher | None = None,
         clock: Clock | None = None,
+        match_index: MatchIndexSettings | bool = True,
     ) -> None:
         self.engine = configure_engine(engine)
+        self.match_index_settings: MatchIndexSettings | None = (
+            match_index
+            if isinstance(match_index, MatchIndexSettings)
+            else (MatchIndexSettings() if match_index else None)
+        )
         self.publisher = publisher
         self.clock: Clock = clock if clock is not None else SystemClock()
         # A cattrs JSON converter; typed loosely: adapters do not import cattrs.
@@ -115,7 +125,9 @@ class SqlUnitOfWork:
         self._events: list[DomainEvent] = []
         # What the repositories see of this unit of work: nothing else.
         session = SqlSession(connection=self._connection, converter=store.converter)
-        self.customers = SqlCustomerRepository(session)
+        settings = store.match_index_settings
+        self.match_index = SqlMatchIndex(session, settings) if settings is not None else None
+        self.customers = SqlCustomerRepository(session, match_index=self.match_index)
         self.leads = SqlLeadRepository(session)
         self.opportunities = SqlOpportunityRepository(session)
         self.activities = SqlActivityRepository(session)

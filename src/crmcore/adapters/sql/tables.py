@@ -149,6 +149,23 @@ Tables and columns
     ``recorded_by``. Unique (kind, record_id): one record per id, one
     withdrawal per record, whoever commits first. Index on (subject, seq).
 
+``match_records``, ``match_keys``, ``match_counts`` — the persistent match
+    index (:mod:`crmcore.adapters.sql.match_index`), written in the same
+    transaction as the customers it indexes (every customer not merged into
+    another). ``match_records``: ``seq`` (auto-increment PK: insertion order,
+    the order candidates are met in), ``customer_id`` (unique), ``features``
+    (JSON: the matching keys, column values, email keys and phone keys),
+    ``digest`` (of the match record and the index settings: an unchanged
+    customer is not rewritten), ``counters`` (JSON: the ``match_counts`` rows
+    it adds one to, so it is removed exactly even after a settings change).
+    ``match_keys``: ``key_hash`` (32 hex characters: the blocking rule and
+    its key) and ``seq``; PK (key_hash, seq), so a block's members are one
+    index range in insertion order.
+    ``match_counts``: ``name`` (PK: ``b`` + a block's key hash, ``t`` + a
+    term-frequency value's hash, ``n`` + a shard of the record total) and
+    ``n``; a block's row is also the lock concurrent registrations of records
+    sharing it queue on.
+
 May import: ``crmcore.clock``, ``crmcore.errors``; SQLAlchemy, pendulum.
 """
 
@@ -156,7 +173,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any
+from typing import Any, Final
 
 import pendulum
 import sqlalchemy as sa
@@ -188,6 +205,9 @@ __all__ = [
     "lead_emails",
     "lead_phones",
     "leads",
+    "match_counts",
+    "match_keys",
+    "match_records",
     "merge_members",
     "merges",
     "metadata",
@@ -352,6 +372,9 @@ def _document() -> sa.Column[Any]:
 def _child_digest() -> sa.Column[str]:
     return sa.Column("child_digest", Text(32), nullable=True)
 
+
+KEY_BYTES: Final = sa.LargeBinary(64).with_variant(mysql.VARBINARY(64), "mysql", "mariadb")
+"""The column type of a data key: at most 64 bytes."""
 
 _OPTIONS: dict[str, Any] = {"mysql_charset": "utf8mb4", "mysql_engine": "InnoDB"}
 
@@ -731,6 +754,34 @@ consent_ledger = sa.Table(
     **_OPTIONS,
 )
 
+match_records = sa.Table(
+    "match_records",
+    metadata,
+    sa.Column("seq", _SEQUENCE, primary_key=True, autoincrement=True),
+    _id("customer_id", nullable=False),
+    sa.Column("features", sa.JSON, nullable=False),
+    sa.Column("digest", Text(32), nullable=False),
+    sa.Column("counters", sa.JSON, nullable=False),
+    sa.Index("ix_match_records_customer_id", "customer_id", unique=True),
+    **_OPTIONS,
+)
+
+match_keys = sa.Table(
+    "match_keys",
+    metadata,
+    sa.Column("key_hash", Text(32), primary_key=True),
+    sa.Column("seq", _SEQUENCE, primary_key=True, autoincrement=False),
+    **_OPTIONS,
+)
+
+match_counts = sa.Table(
+    "match_counts",
+    metadata,
+    sa.Column("name", Text(33), primary_key=True),
+    sa.Column("n", sa.BigInteger, nullable=False),
+    **_OPTIONS,
+)
+
 
 erasure_requests = sa.Table(
     "erasure_requests",
@@ -751,7 +802,8 @@ subject_keys = sa.Table(
     "subject_keys",
     metadata,
     _id("subject", primary_key=True),
-    sa.Column("key", sa.LargeBinary(64), nullable=False),
+    # VARBINARY on MariaDB (its BLOB(64) would become a TINYBLOB that migrations compare unequal)
+    sa.Column("key", KEY_BYTES, nullable=False),
     _at("created_at"),
     **_OPTIONS,
 )
@@ -785,6 +837,11 @@ SUBJECT_TABLES: dict[str, str | None] = {
     "audit_chain": None,
     "erasure_requests": "erasures",
     "subject_keys": "keys",
+    # the match index: a customer's matching features, rewritten by every save of the
+    # customer (erasure included); keys and counters are hashes
+    "match_records": "customer",
+    "match_keys": None,
+    "match_counts": None,
 }
 """Every table -> the subject source (:data:`crmcore.privacy.subject.SUBJECT_SOURCES`) that
 exports and erases what it holds of a person, or ``None`` if it holds nothing personal.

@@ -1,0 +1,412 @@
+"""The persistent match index against the in-memory MatchIndex, on SQLite, PostgreSQL, MariaDB.
+
+The reference is a :class:`~crmcore.matching.MatchIndex` (the memory
+implementation) fed the same customers in the same order: every customer
+not merged into another, re-added when its match record changes. After any
+sequence of registrations, updates, merges, unmerges and erasures, both
+must give the same candidates, scores and explanations for every query;
+and the registration service's duplicate rules must decide the same.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pendulum
+import pytest
+import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy.engine import Engine
+
+from crmcore.adapters.memory import MemoryStore
+from crmcore.adapters.sql import (
+    MatchIndexSettings,
+    SqlStore,
+    backfill_match_index,
+    create_engine,
+    create_schema,
+)
+from crmcore.adapters.sql.tables import match_counts, match_keys, match_records, metadata
+from crmcore.domain import (
+    Customer,
+    CustomerId,
+    EmailAddress,
+    Person,
+    PersonName,
+    PhoneNumber,
+    register_customer,
+)
+from crmcore.errors import ConcurrencyError, ConfigurationError, DuplicateError
+from crmcore.matching import DuplicateAction, DuplicatePolicy, MatchIndex, MatchRecord
+from crmcore.services.registration import register_customers
+
+AT = pendulum.datetime(2026, 3, 1, 9, tz="UTC")
+NAMES = ["张伟", "Zhang Wei", "王芳", "Wang Fang", "John Smith", "Jon Smith", "李娜", "Li Na"]
+EMAILS = [f"{u}@example.com" for u in ("zw", "wf", "john", "lina", "shared")]
+EMAILS += ["john.smith@gmail.com", "johnsmith+crm@gmail.com"]  # one key: folded dots and tag
+PHONES = [f"+86 138 0013 800{d}" for d in range(5)]
+SETTINGS = MatchIndexSettings()
+
+
+@attrs.frozen
+class Profile:
+    name: str
+    emails: tuple[str, ...]
+    phones: tuple[str, ...]
+
+
+profiles = st.builds(
+    Profile,
+    st.sampled_from(NAMES),
+    st.lists(st.sampled_from(EMAILS), max_size=3, unique=True).map(tuple),
+    st.lists(st.sampled_from(PHONES), max_size=2, unique=True).map(tuple),
+)
+
+
+def customer(number: int, profile: Profile) -> Customer:
+    made, _ = register_customer(
+        id=CustomerId(f"c-{number:04d}"),
+        person=Person(name=PersonName.parse(profile.name)),
+        emails=[EmailAddress(e) for e in profile.emails],
+        phones=[PhoneNumber.parse(p) for p in profile.phones],
+        at=AT,
+    )
+    return made
+
+
+def revised(current: Customer, profile: Profile) -> Customer:
+    fresh = customer(0, profile)
+    return attrs.evolve(fresh, id=current.id, version=current.version)
+
+
+class Reference:
+    """The in-memory index, fed as the store feeds its own."""
+
+    def __init__(self) -> None:
+        self.index: MatchIndex = SETTINGS.reference()
+        self.records: dict[str, MatchRecord] = {}
+
+    def saved(self, customers: list[Customer]) -> None:
+        for c in customers:
+            record = MatchRecord.from_customer(c)
+            if c.merged_into is None:
+                if self.records.get(c.id) != record:
+                    self.index.add(record)
+                    self.records[c.id] = record
+            elif c.id in self.records:
+                self.index.remove(c.id)
+                del self.records[c.id]
+
+
+def _empty(engine: Engine) -> None:
+    with engine.begin() as conn:
+        for table in reversed(metadata.sorted_tables):
+            conn.execute(table.delete())
+
+
+def _probes(stored: dict[str, Customer]) -> list[MatchRecord]:
+    probes = [MatchRecord.from_customer(c) for c in stored.values()]
+    probes += [
+        MatchRecord(id="probe-1", full_name="Zhang Wei", phones=[PHONES[0]]),
+        MatchRecord(id="probe-2", full_name="王芳", emails=[EMAILS[1], EMAILS[4]]),
+        MatchRecord(id="probe-3", full_name="Jon Smith", emails=[EMAILS[2]], phones=[PHONES[3]]),
+    ]
+    return probes
+
+
+def assert_same_answers(store: SqlStore, reference: Reference, probes: list[MatchRecord]) -> None:
+    with store.unit_of_work() as uow:
+        assert uow.match_index is not None
+        assert len(uow.match_index) == len(reference.index)
+        for probe in probes:
+            expected = reference.index.candidates(probe, min_probability=0.0, limit=50)
+            assert uow.match_index.candidates(probe, min_probability=0.0, limit=50) == expected
+            assert (probe.id in uow.match_index) == (probe.id in reference.index)
+
+
+operations = st.lists(
+    st.one_of(
+        st.tuples(st.just("register"), st.lists(profiles, min_size=1, max_size=3)),
+        st.tuples(st.just("update"), st.integers(0, 50), profiles),
+        st.tuples(st.just("merge"), st.integers(0, 50), st.integers(0, 50)),
+        st.tuples(st.just("unmerge"), st.integers(0, 50)),
+        st.tuples(st.just("erase"), st.integers(0, 50)),
+    ),
+    min_size=1,
+    max_size=12,
+)
+
+
+def run_operations(engine: Engine, steps: list[tuple[object, ...]]) -> None:
+    _empty(engine)
+    store = SqlStore(engine)
+    reference = Reference()
+    stored: dict[str, Customer] = {}
+    number = 0
+    for step in steps:
+        kind = step[0]
+        ids = sorted(stored)
+        changed: list[Customer] = []
+        if kind == "register":
+            new = []
+            for profile in step[1]:  # type: ignore[attr-defined]
+                number += 1
+                new.append(customer(number, profile))
+            changed = new
+        elif ids and kind == "update":
+            target = stored[ids[int(step[1]) % len(ids)]]  # type: ignore[call-overload]
+            changed = [revised(target, step[2])]  # type: ignore[arg-type]
+        elif ids and kind == "merge":
+            loser = stored[ids[int(step[1]) % len(ids)]]  # type: ignore[call-overload]
+            survivor = ids[int(step[2]) % len(ids)]  # type: ignore[call-overload]
+            if survivor != loser.id and loser.merged_into is None:
+                changed = [attrs.evolve(loser, merged_into=CustomerId(survivor))]
+        elif ids and kind == "unmerge":
+            target = stored[ids[int(step[1]) % len(ids)]]  # type: ignore[call-overload]
+            if target.merged_into is not None:
+                changed = [attrs.evolve(target, merged_into=None)]
+        elif ids and kind == "erase":
+            target = stored[ids[int(step[1]) % len(ids)]]  # type: ignore[call-overload]
+            changed = [revised(target, Profile("已删除", (), ()))]
+        if not changed:
+            continue
+        with store.unit_of_work() as uow:
+            saved = uow.customers.save_many(changed)
+            uow.commit()
+        reference.saved(saved)
+        stored.update({c.id: c for c in saved})
+    assert_same_answers(store, reference, _probes(stored))
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
+def engine(request: pytest.FixtureRequest) -> Engine:
+    name = {"sqlite": "sqlite_engine", "postgresql": "postgres_engine", "mariadb": "mysql_engine"}
+    found: Engine = request.getfixturevalue(name[request.param])
+    return found
+
+
+@settings(max_examples=12, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=operations)
+def test_the_stored_index_answers_as_the_memory_index(
+    engine: Engine, steps: list[tuple[object, ...]]
+) -> None:
+    run_operations(engine, steps)
+
+
+def test_term_frequencies_over_a_thousand_customers_agree(engine: Engine) -> None:
+    """From 1,000 records on, the model adjusts for common values: the counters must agree."""
+    _empty(engine)
+    store = SqlStore(engine)
+    reference = Reference()
+    people = [
+        customer(n, Profile(NAMES[n % len(NAMES)], (f"p{n}@example.com",), ()))
+        for n in range(1, 1101)
+    ]
+    with store.unit_of_work() as uow:
+        saved = uow.customers.save_many(people)
+        uow.commit()
+    reference.saved(saved)
+    probes = [
+        MatchRecord(id="q1", full_name="Zhang Wei", emails=["p2@example.com"]),
+        MatchRecord(id="q2", full_name="王芳", emails=["p3@example.com"]),
+        MatchRecord.from_customer(saved[10]),
+    ]
+    assert_same_answers(store, reference, probes)
+
+
+def test_registration_rules_agree_within_a_batch(engine: Engine) -> None:
+    _empty(engine)
+    store = SqlStore(engine)
+    reference = SETTINGS.reference()
+    policy = DuplicatePolicy(alert_at=0.5, block_at=0.95)
+    first = [customer(1, Profile("张伟", (EMAILS[0],), (PHONES[0],)))]
+    batch = [
+        customer(2, Profile("Zhang Wei", (), (PHONES[0],))),  # blocked: same phone and name
+        customer(3, Profile("王芳", (EMAILS[1],), ())),
+        customer(4, Profile("Wang Fang", (EMAILS[1],), ())),  # a duplicate of 3, same batch
+        customer(5, Profile("John Smith", (), ())),
+    ]
+    for people in (first, batch):
+        uow = store.unit_of_work()
+        assert uow.match_index is not None
+        stored = register_customers(uow, people, index=uow.match_index, policy=policy)
+        memory = register_customers(
+            MemoryStore().unit_of_work(), people, index=reference, policy=policy
+        )
+        assert [r.check for r in stored] == [r.check for r in memory]
+        assert [r.stored for r in stored] == [r.stored for r in memory]
+    assert [r.check.action for r in stored] == [
+        DuplicateAction.BLOCK,
+        DuplicateAction.ALLOW,
+        DuplicateAction.BLOCK,
+        DuplicateAction.ALLOW,
+    ]
+    with store.unit_of_work() as uow:
+        assert uow.customers.count() == 3
+    uow = store.unit_of_work()
+    with pytest.raises(DuplicateError):
+        register_customers(
+            uow,
+            [customer(9, Profile("Zhang Wei", (), (PHONES[0],)))],
+            index=uow.match_index,  # type: ignore[arg-type]
+            policy=policy,
+            raise_on_block=True,
+        )
+
+
+def test_backfill_indexes_what_was_stored_without_the_index(engine: Engine) -> None:
+    _empty(engine)
+    sqlite_engine = engine  # each backend in turn
+    without = SqlStore(sqlite_engine, match_index=False)
+    people = [customer(n, Profile(NAMES[n % 8], (EMAILS[n % 5],), ())) for n in range(1, 30)]
+    with without.unit_of_work() as uow:
+        assert uow.match_index is None
+        saved = uow.customers.save_many(people)
+        merged = attrs.evolve(saved[0], merged_into=CustomerId(saved[1].id))
+        saved[0] = uow.customers.save(merged)
+        uow.commit()
+    reads: list[int] = []
+    assert backfill_match_index(sqlite_engine, batch=7, progress=reads.append) == 28
+    assert reads == [7, 14, 21, 28, 29]
+    assert backfill_match_index(sqlite_engine) == 0  # nothing left to do
+    reference = Reference()
+    reference.saved(saved)
+    assert_same_answers(SqlStore(sqlite_engine), reference, _probes({c.id: c for c in saved}))
+    with pytest.raises(ConfigurationError, match="batch must be positive"):
+        backfill_match_index(sqlite_engine, batch=0)
+
+
+def test_removing_customers_from_the_index(sqlite_engine: Engine) -> None:
+    store = SqlStore(sqlite_engine)
+    people = [customer(n, Profile(NAMES[n % 8], (EMAILS[n % 5],), ())) for n in range(1, 9)]
+    with store.unit_of_work() as uow:
+        saved = uow.customers.save_many(people)
+        assert uow.match_index is not None
+        assert uow.match_index.remove([saved[0].id, saved[1].id, "c-unknown"]) == 2
+        uow.commit()
+    reference = Reference()
+    reference.saved(saved[2:])
+    assert_same_answers(store, reference, _probes({c.id: c for c in saved}))
+    with sqlite_engine.connect() as conn:
+        negative = conn.execute(
+            sa.select(sa.func.count()).select_from(match_counts).where(match_counts.c.n < 0)
+        ).scalar_one()
+    assert negative == 0
+
+
+def test_changed_settings_are_rewritten_by_the_backfill(sqlite_engine: Engine) -> None:
+    people = [customer(n, Profile(NAMES[n % 8], (EMAILS[n % 5],), ())) for n in range(1, 12)]
+    with SqlStore(sqlite_engine).unit_of_work() as uow:
+        uow.customers.save_many(people)
+        uow.commit()
+    narrow = MatchIndexSettings(blocking_rules=SETTINGS.blocking_rules[:2])  # email, phone
+    assert backfill_match_index(sqlite_engine, narrow) == 11
+    with sqlite_engine.connect() as conn:
+        keys = conn.execute(sa.select(sa.func.count()).select_from(match_keys)).scalar_one()
+        records = conn.execute(sa.select(sa.func.count()).select_from(match_records)).scalar_one()
+        negative = conn.execute(
+            sa.select(sa.func.count()).select_from(match_counts).where(match_counts.c.n < 0)
+        ).scalar_one()
+    assert (records, keys, negative) == (11, 11, 0)  # one email each, no phone
+    reference = narrow.reference()
+    reference.add_many(MatchRecord.from_customer(c) for c in people)
+    probe = MatchRecord(id="q", full_name="Wang Fang", emails=[EMAILS[1]])
+    with SqlStore(sqlite_engine, match_index=narrow).unit_of_work() as uow:
+        assert uow.match_index is not None
+        assert uow.match_index.candidates(probe, min_probability=0.0) == reference.candidates(
+            probe, min_probability=0.0
+        )
+
+
+# -- several processes registering near-duplicates at once --------------------------------------
+
+
+def _register_worker(url: str, number: int, barrier: object, out: object) -> None:
+    engine = create_engine(url)
+    store = SqlStore(engine)
+    person = customer(number, Profile("张伟" if number % 2 else "Zhang Wei", (), (PHONES[0],)))
+    barrier.wait()  # type: ignore[attr-defined]
+    for _attempt in range(50):
+        uow = store.unit_of_work()
+        try:
+            result = register_customers(
+                uow,
+                [person],
+                index=uow.match_index,  # type: ignore[arg-type]
+                policy=DuplicatePolicy(alert_at=0.5, block_at=None),
+            )
+        except ConcurrencyError:
+            continue
+        out.put((number, [m.right for m in result[0].check.matches]))  # type: ignore[attr-defined]
+        break
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
+def shared_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A URL every worker process can open, on an empty crmcore schema."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'shared.db'}"
+        engine = create_engine(url)
+        create_schema(engine)
+        engine.dispose()
+        yield url
+        return
+    if request.param == "mariadb":
+        found: Engine = request.getfixturevalue("mysql_engine")
+        _empty(found)
+        yield found.url.render_as_string(hide_password=False)
+        return
+    base = os.environ.get("CRMCORE_TEST_POSTGRES_URL", "").strip()
+    if not base:
+        pytest.skip("set CRMCORE_TEST_POSTGRES_URL to a SQLAlchemy URL to run these tests")
+    schema = f"crm_conc_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    pg_url = sa.make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
+    engine = create_engine(pg_url)
+    create_schema(engine)
+    engine.dispose()
+    try:
+        yield pg_url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.dispose()
+
+
+def test_concurrent_near_duplicates_are_each_detected(shared_url: str) -> None:
+    workers = 5
+    context: Any = multiprocessing.get_context(
+        "fork" if sys.platform.startswith("linux") else "spawn"
+    )
+    barrier = context.Barrier(workers)
+    out = context.Queue()
+    processes = [
+        context.Process(target=_register_worker, args=(shared_url, n, barrier, out))
+        for n in range(1, workers + 1)
+    ]
+    for p in processes:
+        p.start()
+    results = dict(out.get(timeout=120) for _ in processes)
+    for p in processes:
+        p.join(timeout=60)
+    assert sorted(results) == list(range(1, workers + 1))  # none lost
+    # Registered one after another: each sees every one committed before it, so exactly one
+    # saw none and, in commit order, the k-th saw k - 1.
+    assert sorted(len(matches) for matches in results.values()) == list(range(workers))
+    engine = create_engine(shared_url)
+    with SqlStore(engine).unit_of_work() as uow:
+        assert uow.customers.count() == workers
+        assert uow.match_index is not None
+        assert len(uow.match_index) == workers
+    engine.dispose()
