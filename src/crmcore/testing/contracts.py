@@ -1306,17 +1306,25 @@ class AuditLogContract:
         def work(worker: int) -> None:
             try:
                 for n in range(self.appends_per_thread):
-                    for _attempt in range(200):  # a unit of work that lost the race is retried
+                    # a unit of work that lost the race is retried, with a growing pause, for
+                    # up to a minute: on a busy machine a lock wait can outlast many attempts
+                    deadline = time.monotonic() + 60.0
+                    pause = 0.005
+                    while True:
                         try:
                             with store.unit_of_work() as uow:
                                 uow.audit.append(_draft(worker * 100 + n))
                                 uow.audit.append(_draft(worker * 100 + n, subject="c-2"))
                                 uow.commit()
                             break
-                        except ConcurrencyError:
-                            time.sleep(0.005)
-                    else:
-                        failures.append(AssertionError(f"worker {worker} never committed"))
+                        except ConcurrencyError as exc:
+                            if time.monotonic() > deadline:
+                                failures.append(
+                                    AssertionError(f"worker {worker} never committed: {exc}")
+                                )
+                                break
+                            time.sleep(pause)
+                            pause = min(pause * 2, 0.2)
             except BaseException as exc:  # noqa: BLE001 - reported by the test thread
                 failures.append(exc)
 
@@ -1325,7 +1333,7 @@ class AuditLogContract:
             thread.start()
         for thread in workers:
             thread.join()
-        assert failures == []
+        assert failures == [], "; ".join(f"{type(f).__name__}: {f}" for f in failures)
         with store.unit_of_work() as uow:
             report = verify(uow.audit.entries())
         assert (report.holds, report.checked) == (True, 2 * self.threads * self.appends_per_thread)
