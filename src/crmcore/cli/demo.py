@@ -526,6 +526,7 @@ class _Demo:
             uow.cases.save_many(crm.cases)
             uow.survey_responses.save_many(crm.survey_responses)
             uow.leads.save_many(crm.leads)
+            uow.collect(*crm.stage_changes)  # the deals' history: funnels, time in stage
             uow.commit()
 
     def derive_stages(self, customers: list[Customer]) -> list[Customer]:

@@ -44,6 +44,7 @@ from crmcore.domain import (
     Customer,
     CustomerId,
     EmailAddress,
+    EventId,
     Lead,
     LeadId,
     LeadStatus,
@@ -58,6 +59,7 @@ from crmcore.domain import (
     PhoneNumber,
     Severity,
     SourceChannel,
+    StageChanged,
     SurveyResponse,
     SurveyResponseId,
     UserId,
@@ -140,6 +142,8 @@ class SampleCrm:
         survey_responses: CSAT / NPS answers, some about a case.
         leads: Leads, some idle.
         supervisors: Each owner's supervisor, for due-action rules.
+        stage_changes: The opportunities' moves through the sales stages, oldest first
+            per deal (for the event history: funnels and time in stage).
     """
 
     personas: Mapping[CustomerId, Persona]
@@ -150,6 +154,7 @@ class SampleCrm:
     survey_responses: tuple[SurveyResponse, ...]
     leads: tuple[Lead, ...]
     supervisors: Mapping[UserId, UserId]
+    stage_changes: tuple[StageChanged, ...] = ()
 
     @property
     def record_count(self) -> int:
@@ -166,7 +171,9 @@ class SampleCrm:
 
 class _Builder:
     def __init__(self, seed: int, at: pendulum.DateTime, owners: Sequence[UserId]) -> None:
+        self.seed = seed
         self.random = random.Random(seed)  # noqa: S311 - sample data, not cryptography
+        self.stage_changes: list[StageChanged] = []
         self.at = at
         self.owners = owners
         self.counters: dict[str, int] = {}
@@ -344,6 +351,16 @@ class _Builder:
                 updated_at=updated,
             )
         )
+        self.stage_changes.extend(
+            _stage_path(
+                opp_id,
+                stage,
+                start=created,
+                end=updated,
+                owner=owner,
+                rng=random.Random(f"{self.seed}:{opp_id}"),  # noqa: S311 - sample data
+            )
+        )
         if not closed and r.random() < 0.7:  # the last touch on the deal, recent or not
             self.activity(
                 kind=r.choice((ActivityKind.CALL, ActivityKind.MEETING, ActivityKind.EMAIL)),
@@ -489,6 +506,70 @@ def _currency(customer: Customer) -> str:
     return "CNY" if customer.country is None or str(customer.country) == "CN" else "USD"
 
 
+_FORWARD: Final = (
+    (OpportunityStage.LEAD, ""),
+    (OpportunityStage.FIRST_CONTACT, "contact"),
+    (OpportunityStage.NEEDS_ANALYSIS, "analyse_needs"),
+    (OpportunityStage.PROPOSAL, "propose"),
+    (OpportunityStage.NEGOTIATION, "negotiate"),
+)
+"""The open sales stages in order, each with the transition that enters it."""
+
+
+def _stage_path(
+    opp_id: OpportunityId,
+    stage: OpportunityStage,
+    *,
+    start: pendulum.DateTime,
+    end: pendulum.DateTime,
+    owner: UserId,
+    rng: random.Random,
+) -> list[StageChanged]:
+    """Return the moves of a deal created at ``start`` in the first stage to ``stage`` at ``end``.
+
+    Open stages are reached one after another; a won deal is won from the proposal or
+    the negotiation, a deal in after-sales was won first, and a lost deal is lost from
+    any open stage. The moves are spread over ``[start, end]``, the last one at ``end``.
+    A deal of its own random stream, so the rest of the sample does not change.
+    """
+    opens = [s for s, _ in _FORWARD]
+    moves: list[tuple[str, OpportunityStage]]
+    if stage in opens:
+        moves = [(name, s) for s, name in _FORWARD[1 : opens.index(stage) + 1]]
+    elif stage is OpportunityStage.LOST:
+        reached = rng.randrange(len(opens))
+        moves = [(name, s) for s, name in _FORWARD[1 : reached + 1]]
+        moves.append(("lose", OpportunityStage.LOST))
+    else:  # won, or won and handed over
+        last = rng.choice((3, 4))  # the proposal or the negotiation
+        moves = [(name, s) for s, name in _FORWARD[1 : last + 1]]
+        moves.append(("win", OpportunityStage.WON))
+        if stage is OpportunityStage.AFTER_SALES:
+            moves.append(("hand_over", OpportunityStage.AFTER_SALES))
+    if not moves:
+        return []
+    span = max((end - start).total_seconds(), float(len(moves)))
+    offsets = [*sorted(rng.uniform(0.0, span) for _ in moves[:-1]), span]
+    events = []
+    previous = OpportunityStage.LEAD
+    for n, ((transition, target), offset) in enumerate(zip(moves, offsets, strict=True)):
+        events.append(
+            StageChanged(
+                id=EventId(f"ev-{opp_id}-{n + 1}"),
+                at=min(start.add(seconds=int(offset)), end),
+                by=owner,
+                entity="opportunity",
+                entity_id=str(opp_id),
+                workflow="opportunity",
+                transition=transition,
+                from_stage=previous.value,
+                to_stage=target.value,
+            )
+        )
+        previous = target
+    return events
+
+
 def generate_crm(
     customers: Iterable[Customer],
     *,
@@ -558,4 +639,5 @@ def generate_crm(
         survey_responses=tuple(builder.responses),
         leads=tuple(builder.leads),
         supervisors=DEFAULT_SUPERVISORS,
+        stage_changes=tuple(builder.stage_changes),
     )
