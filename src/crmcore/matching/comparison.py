@@ -31,6 +31,7 @@ from crmcore.errors import ConfigurationError
 from crmcore.matching.feature import FEATURE_COLUMNS, FeatureTable
 
 __all__ = [
+    "ROLE_MAILBOXES",
     "CompanyComparison",
     "Comparison",
     "DateOfBirthComparison",
@@ -38,6 +39,7 @@ __all__ = [
     "ExactMatch",
     "JaroWinklerAtThresholds",
     "LevenshteinAtThresholds",
+    "MailboxComparison",
     "NameComparison",
     "PhoneComparison",
     "TokenSetAtThresholds",
@@ -595,4 +597,153 @@ class DateOfBirthComparison(Comparison):
         same = (ya == yb).astype(int) + (ma == mb) + (da == db)
         swapped = (ya == yb) & (ma == db) & (da == mb)
         levels[todo] = np.where((same >= 2) | swapped, 2, 3).astype(np.int8)
+        return levels
+
+
+ROLE_MAILBOXES: Final = frozenset(
+    {
+        "accounts", "admin", "billing", "contact", "enquiries", "enquiry", "hello", "help",
+        "hr", "info", "jobs", "mail", "marketing", "office", "orders", "press", "reception",
+        "sales", "service", "support", "team",
+    }
+)  # fmt: skip
+"""Local parts that name a function, not a person (``info@``, ``sales@``): shared mailboxes."""
+
+_EMAIL_SLOTS: Final = 3  # addresses per record looked at beyond the primary one
+
+
+def _mailbox_letters(local: str) -> str:
+    """The letters of a local part: what a typo changes (digits and separators are not typos)."""
+    return "".join(ch for ch in local if ch.isalpha())
+
+
+def _email_parts(table: FeatureTable, rows: Rows) -> tuple[Rows, npt.NDArray[np.int64], list[str]]:
+    """Per distinct row among ``rows``: up to a few personal mailbox names, as codes.
+
+    Returns the position of each of ``rows`` among the distinct rows, the
+    local-part codes of their addresses (``-1`` for padding and for role
+    mailboxes such as ``info@``), and the local part of each code.
+    """
+    distinct, position = np.unique(rows, return_inverse=True)
+    local = np.full((len(distinct), _EMAIL_SLOTS), -1, dtype=np.int64)
+    values = table.values["email"]
+    extra = table.emails
+    codes: dict[str, int] = {}
+    for k, row in enumerate(distinct.tolist()):
+        addresses = extra.get(row)
+        if addresses is None:
+            primary = values[row]
+            addresses = (primary,) if primary else ()
+        for slot, address in enumerate(addresses[:_EMAIL_SLOTS]):
+            name = str(address).rpartition("@")[0]
+            if name and name not in ROLE_MAILBOXES:
+                local[k, slot] = codes.setdefault(name, len(codes))
+    return position.astype(np.int64).reshape(-1), local, list(codes)
+
+
+def _from_name(letters: str, names: tuple[str, ...]) -> bool:
+    """Tell whether a local part's letters are a usual form of one of ``names``.
+
+    ``names`` are name keys written given-first and family-first (letters
+    only); the forms are the whole name, a prefix of it (``wei``, ``weiz``)
+    and an initial followed by the rest's tail (``wzhang``).
+    """
+    if len(letters) < 2:
+        return False
+    for name in names:
+        if not name:
+            continue
+        if name.startswith(letters) or (letters[0] == name[0] and name.endswith(letters[1:])):
+            return True
+    return False
+
+
+@attrs.frozen
+class MailboxComparison(Comparison):
+    """Emails, telling "another mailbox" from "another person".
+
+    People keep several mailboxes — work and personal, an old employer's —
+    so two records of one person often show different addresses: weak
+    evidence against a match, learnt as such. Levels:
+
+    1. *exact*: any shared address;
+    2. *one edit apart*: a typo in the letters (a digit or a separator more
+       is a namesake's numbered mailbox, not a typo);
+    3. *same mailbox name, another domain*: ``coolarj2620@`` at two
+       providers — but not a mailbox named after the person
+       (``wei.zhang@``), which only repeats the name comparison;
+    4. *another mailbox*: anything else (work and personal, a role
+       mailbox such as ``info@``).
+
+    Up to three addresses of each record are looked at.
+
+    Args:
+        name: The comparison's name in explanations.
+        term_frequency: Weigh an exact match on an address many records share less.
+    """
+
+    name: str = "email"
+    term_frequency: bool = attrs.field(default=True, kw_only=True)
+
+    @property
+    def tf_column(self) -> str | None:  # type: ignore[override]
+        """``email`` when term frequencies are used (a shared info@ address weighs less)."""
+        return "email" if self.term_frequency else None
+
+    @property
+    def exact_column(self) -> str:
+        """``email``."""
+        return "email"
+
+    @property
+    def columns(self) -> frozenset[str]:
+        """``email`` and ``email_user``."""
+        return frozenset({"email", "email_user"})
+
+    @property
+    def level_labels(self) -> tuple[str, ...]:
+        """Strongest first; the last is "another mailbox"."""
+        return ("exact", "one edit apart", "same mailbox name, another domain", "another mailbox")
+
+    def compare(self, table: FeatureTable, left: Rows, right: Rows) -> Levels:
+        """Return the email level of every pair."""
+        levels = _shared_or_one_edit(table, "email", dict(table.emails), left, right)
+        # _shared_or_one_edit gives 1 shared, 2 one edit, 3 different.
+        typo = np.flatnonzero(levels == 2)
+        if len(typo):
+            a = _pick(table, "email", left[typo])
+            b = _pick(table, "email", right[typo])
+            namesake = np.array(
+                [
+                    x.rpartition("@")[2] == y.rpartition("@")[2]
+                    and _mailbox_letters(x.rpartition("@")[0])
+                    == _mailbox_letters(y.rpartition("@")[0])
+                    for x, y in zip(a, b, strict=True)
+                ],
+                dtype=bool,
+            )
+            levels[typo[namesake]] = 3
+        todo = np.flatnonzero(levels == 3)
+        out = np.full(len(todo), 4, dtype=np.int8)
+        if len(todo):
+            rows = np.r_[left[todo], right[todo]]
+            position, local, texts = _email_parts(table, rows)
+            p_left = position[: len(todo)]
+            p_right = position[len(todo) :]
+            shared = np.full(len(todo), -1, dtype=np.int64)
+            for i in range(_EMAIL_SLOTS):
+                for j in range(_EMAIL_SLOTS):
+                    la, lb = local[p_left, i], local[p_right, j]
+                    hit = (la >= 0) & (la == lb)
+                    shared[hit] = la[hit]
+            candidates = np.flatnonzero(shared >= 0)
+            if len(candidates):
+                ff, gf = table.values["name_ff"], table.values["name_gf"]
+                for k in candidates.tolist():
+                    letters = _mailbox_letters(texts[int(shared[k])])
+                    one, other = int(left[todo[k]]), int(right[todo[k]])
+                    own = (str(ff[one]), str(gf[one]), str(ff[other]), str(gf[other]))
+                    if not _from_name(letters, own):
+                        out[k] = 3
+        levels[todo] = out
         return levels

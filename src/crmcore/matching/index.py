@@ -26,7 +26,7 @@ from crmcore.errors import ConfigurationError, NotFoundError
 from crmcore.matching.blocking import DEFAULT_BLOCKING_RULES, BlockingRule, rule_keys
 from crmcore.matching.feature import FEATURE_COLUMNS, FeatureRow, FeatureTable, feature_row
 from crmcore.matching.key import KeyOptions
-from crmcore.matching.model import MatchModel, ScoredPair, compare_pairs
+from crmcore.matching.model import CONTACT_COLUMNS, MatchModel, ScoredPair, compare_pairs
 from crmcore.matching.record import MatchRecord
 
 __all__ = [
@@ -79,6 +79,11 @@ class MatchIndex:
             {c.tf_column for c in self.model.comparisons if c.tf_column is not None}
         )
         self._counts: dict[str, dict[str, int]] = {c: {} for c in self._tf_columns}
+        # Per contact column: value → name signature → records (a value several
+        # different names hold is a switchboard or a role mailbox).
+        self._names: dict[str, dict[str, dict[str, int]]] = {
+            c: {} for c in self._tf_columns if c in CONTACT_COLUMNS
+        }
 
     # ------------------------------------------------------------------ contents
 
@@ -125,6 +130,10 @@ class MatchIndex:
             if value:
                 counts = self._counts[column]
                 counts[value] = counts.get(value, 0) + 1
+                if column in self._names:
+                    names = self._names[column].setdefault(value, {})
+                    name = row[0][_COLUMN["name_sig"]]
+                    names[name] = names.get(name, 0) + 1
 
     def add_many(self, records: Iterable[MatchRecord]) -> None:
         """Add many records."""
@@ -158,6 +167,14 @@ class MatchIndex:
                 counts[value] -= 1
                 if not counts[value]:
                     del counts[value]
+                if column in self._names:
+                    names = self._names[column][value]
+                    name = row[0][_COLUMN["name_sig"]]
+                    names[name] -= 1
+                    if not names[name]:
+                        del names[name]
+                    if not names:
+                        del self._names[column][value]
 
     # ------------------------------------------------------------------ lookups
 
@@ -184,6 +201,10 @@ class MatchIndex:
     def _count(self, column: str, value: str) -> int:
         own = self._counts[column].get(value, 0)
         return own + (self._parent._count(column, value) if self._parent is not None else 0)
+
+    def _holders(self, column: str, value: str) -> set[str]:
+        own = set(self._names[column].get(value, ()))
+        return own | (self._parent._holders(column, value) if self._parent is not None else set())
 
     def _candidate_slots(self, row: FeatureRow, exclude: str) -> list[int]:
         seen: dict[int, None] = {}
@@ -230,8 +251,27 @@ class MatchIndex:
             counts[column] = np.array(
                 [self._count(column, v) + (extra if v else 0) for v in values], dtype=np.int64
             )
+        holders = {}
+        for column in self._names:
+            values = table.values[column].tolist()
+            names = table.values["name_sig"].tolist()
+            mine = row[0][_COLUMN[column]]
+            holders[column] = np.array(
+                [
+                    len(
+                        self._holders(column, v)
+                        | ({names[0]} if v and v == mine and not present else set())
+                    )
+                    if v
+                    else 0
+                    for v in values
+                ],
+                dtype=np.int64,
+            )
         total = len(self) + (0 if present else 1)
-        tf = self.model.tf_adjustments(table, levels, left, right, counts=counts, total=total)
+        tf = self.model.tf_adjustments(
+            table, levels, left, right, counts=counts, total=total, holders=holders
+        )
         weights, probability, fired = self.model.score(levels, tf)
         order = np.argsort(-probability, kind="stable")
         out: list[ScoredPair] = []

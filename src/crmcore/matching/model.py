@@ -28,9 +28,9 @@ from crmcore.matching.comparison import (
     CompanyComparison,
     Comparison,
     DateOfBirthComparison,
-    EmailComparison,
     ExactMatch,
     LevenshteinAtThresholds,
+    MailboxComparison,
     NameComparison,
     PhoneComparison,
     TokenSetAtThresholds,
@@ -38,6 +38,7 @@ from crmcore.matching.comparison import (
 from crmcore.matching.feature import FeatureTable
 
 __all__ = [
+    "CONTACT_COLUMNS",
     "DEFAULT_COMPARISONS",
     "DEFAULT_RULES",
     "ComparisonWeights",
@@ -59,7 +60,7 @@ Rows: TypeAlias = npt.NDArray[np.int64]
 
 DEFAULT_COMPARISONS: Final[tuple[Comparison, ...]] = (
     NameComparison(),
-    EmailComparison(),
+    MailboxComparison(),
     PhoneComparison(),
     CompanyComparison(),
     ExactMatch("city", term_frequency=True),
@@ -88,6 +89,26 @@ _TF_CLIP: Final = (-12.0, 6.0)
 _WEIGHT_BOUND: Final = 14.0
 _TF_MIN_RECORDS: Final = 1_000  # below this, value frequencies say nothing
 _MIN_PROBABILITY: Final = 1e-9
+CONTACT_COLUMNS: Final = frozenset({"email", "phone"})
+"""Columns whose exact match weighs nothing when several different names share the value."""
+_SHARED_HOLDERS: Final = 3
+"""A contact point that records of this many different names hold is shared (a switchboard)."""
+
+
+def _holders(table: FeatureTable, column: str) -> npt.NDArray[np.int64]:
+    """Return, per row, how many different names hold the row's value of ``column`` (0: none)."""
+    codes = table.codes[column].astype(np.int64)
+    names = table.codes["name_sig"].astype(np.int64)
+    out = np.zeros(len(codes), dtype=np.int64)
+    present = codes >= 0
+    if not present.any():
+        return out
+    width = int(names.max(initial=0)) + 2
+    pairs = np.unique(codes[present] * width + names[present] + 1)
+    # A record without a name counts as a holder of its own.
+    per_value = np.bincount(pairs // width, minlength=int(codes.max()) + 1)
+    out[present] = per_value[codes[present]]
+    return out
 
 
 def weight_of(probability: float) -> float:
@@ -326,6 +347,7 @@ class MatchModel:
         *,
         counts: Mapping[str, npt.NDArray[np.int64]] | None = None,
         total: int | None = None,
+        holders: Mapping[str, npt.NDArray[np.int64]] | None = None,
     ) -> Floats:
         """Return the term-frequency adjustment of every pair and comparison.
 
@@ -337,11 +359,18 @@ class MatchModel:
             counts: Per column, how many records share each row's value
                 (indexed by row); default: counted in ``table``.
             total: How many records the counts are out of (default ``len(table)``).
+            holders: Per contact column (email, phone), how many different
+                names hold each row's value (indexed by row); default:
+                counted in ``table`` when ``counts`` is not given, else none
+                (no value is treated as shared).
 
         Returns:
             A matrix like ``levels``: non-zero only for exact matches on
             columns with term-frequency adjustment, and all zero when there
             are fewer than 1,000 records (too few to know what is common).
+            An exact match on a phone or email that three or more different
+            names hold (a switchboard, ``info@``) is adjusted to weigh 0: it
+            names an organisation, which the company comparison weighs.
         """
         out = np.zeros(levels.shape, dtype=np.float64)
         n = float(total if total is not None else len(table))
@@ -367,8 +396,19 @@ class MatchModel:
                     np.where(b >= 0, by_code[np.maximum(b, 0)], 1),
                 )
             tf = np.maximum(freq.astype(np.float64), 1.0) / n
-            adjust = np.log2(max(params.u[0], _MIN_PROBABILITY) / tf)
-            out[exact, k] = np.clip(adjust, *_TF_CLIP)
+            adjust = np.clip(np.log2(max(params.u[0], _MIN_PROBABILITY) / tf), *_TF_CLIP)
+            held: npt.NDArray[np.int64] | None = None
+            if holders is not None and column in holders:
+                held = holders[column]
+            elif column in CONTACT_COLUMNS and (counts is None or column not in counts):
+                held = _holders(table, column)
+            if held is not None:
+                # A number or mailbox several different names hold is a
+                # switchboard or a role mailbox: it names an organisation
+                # (the company comparison's business), not a person.
+                shared = np.maximum(held[left[exact]], held[right[exact]]) >= _SHARED_HOLDERS
+                adjust = np.where(shared, -self._weights[k][1], adjust)
+            out[exact, k] = adjust
         return out
 
     def score(
@@ -527,7 +567,7 @@ def comparison_columns(comparison: Comparison) -> frozenset[str]:
     This is :attr:`Comparison.columns <crmcore.matching.Comparison.columns>`, which every
     comparison declares (a host's own comparison too).
 
-    >>> sorted(comparison_columns(EmailComparison()))
+    >>> sorted(comparison_columns(MailboxComparison()))
     ['email', 'email_user']
     """
     return frozenset(comparison.columns)
