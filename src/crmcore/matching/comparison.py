@@ -358,18 +358,33 @@ class NameComparison(Comparison):
         levels, todo = _base(table, "name_ff", left, right)
         codes_ff = table.codes["name_ff"]
         codes_gf = table.codes["name_gf"]
-        swapped = (codes_ff[left[todo]] == codes_gf[right[todo]]) | (
-            codes_gf[left[todo]] == codes_ff[right[todo]]
+        codes_sig = table.codes["name_sig"]
+        # The same letters in any order and split (the exact level's u is
+        # counted on name_sig): "Maria Navarro Alvarez" in one field and
+        # María / Navarro Álvarez in two are one name.
+        swapped = (
+            (codes_ff[left[todo]] == codes_gf[right[todo]])
+            | (codes_gf[left[todo]] == codes_ff[right[todo]])
+            | (codes_sig[left[todo]] == codes_sig[right[todo]])
         )
         levels[todo[swapped]] = 1
         todo = todo[~swapped]
         ff_left = _pick(table, "name_ff", left[todo])
+        gf_left = _pick(table, "name_gf", left[todo])
         weakest = self.thresholds[-1]
-        straight = _similarity(
-            JaroWinkler.normalized_similarity,
-            ff_left,
-            _pick(table, "name_ff", right[todo]),
-            cutoff=weakest,
+        straight = np.maximum(
+            _similarity(
+                JaroWinkler.normalized_similarity,
+                ff_left,
+                _pick(table, "name_ff", right[todo]),
+                cutoff=weakest,
+            ),
+            _similarity(
+                JaroWinkler.normalized_similarity,
+                gf_left,
+                _pick(table, "name_gf", right[todo]),
+                cutoff=weakest,
+            ),
         )
         crossed = _similarity(
             JaroWinkler.normalized_similarity,
@@ -380,7 +395,7 @@ class NameComparison(Comparison):
         # Both crossings, so that the comparison is symmetric.
         back = _similarity(
             JaroWinkler.normalized_similarity,
-            _pick(table, "name_gf", left[todo]),
+            gf_left,
             _pick(table, "name_ff", right[todo]),
             cutoff=weakest,
         )
