@@ -52,6 +52,14 @@ def test_mailbox_levels_tell_another_mailbox_from_a_typo() -> None:
         assert labels[got - 1] == label, (label, got)
 
 
+def test_two_mailboxes_named_after_their_own_holders_are_not_a_typo() -> None:
+    meyer = rec("a", full_name="Anna Meyer", emails="annam@crescent.de")
+    koehler = rec("b", full_name="Anna Koehler", emails="annak@crescent.de")
+    assert MAILBOX.level_labels[level(MAILBOX, meyer, koehler) - 1] == "another mailbox"
+    typo = rec("c", full_name="Anna Meyer", emails="annma@crescent.de")
+    assert MAILBOX.level_labels[level(MAILBOX, meyer, typo) - 1] == "one edit apart"
+
+
 def test_a_mailbox_named_after_the_person_on_another_domain_only_repeats_the_name() -> None:
     a = rec("a", full_name="Wei Zhang", emails="wei.zhang@acme.cn")
     b = rec("b", full_name="Zhang Wei", emails="wei.zhang@gmail.com")

@@ -673,6 +673,28 @@ def _from_name(letters: str, names: tuple[str, ...]) -> bool:
     return False
 
 
+def _namesakes(
+    mine: str, theirs: str, my_name: tuple[str, ...], their_name: tuple[str, ...]
+) -> bool:
+    """Tell whether two addresses one edit apart are two people's mailboxes, not a typo.
+
+    They are when they differ only in digits or separators at one domain
+    (``wei.han@``, ``wei.han9@``: how mail systems number namesakes), or
+    when each is named after its own holder and not after the other
+    (``annam@`` of Anna Meyer, ``annak@`` of Anna Koehler).
+    """
+    local, _, domain = mine.rpartition("@")
+    other_local, _, other_domain = theirs.rpartition("@")
+    letters, other_letters = _mailbox_letters(local), _mailbox_letters(other_local)
+    if domain == other_domain and letters == other_letters:
+        return True
+    return (
+        _from_name(letters, my_name)
+        and _from_name(other_letters, their_name)
+        and not (_from_name(letters, their_name) and _from_name(other_letters, my_name))
+    )
+
+
 @attrs.frozen
 class MailboxComparison(Comparison):
     """Emails, telling "another mailbox" from "another person".
@@ -683,7 +705,9 @@ class MailboxComparison(Comparison):
 
     1. *exact*: any shared address;
     2. *one edit apart*: a typo in the letters (a digit or a separator more
-       is a namesake's numbered mailbox, not a typo);
+       is a namesake's numbered mailbox, and ``annam@`` / ``annak@`` of Anna
+       Meyer and Anna Koehler are two mailboxes named after their holders:
+       neither is a typo);
     3. *same mailbox name, another domain*: ``coolarj2620@`` at two
        providers — but not a mailbox named after the person
        (``wei.zhang@``), which only repeats the name comparison;
@@ -728,12 +752,13 @@ class MailboxComparison(Comparison):
         if len(typo):
             a = _pick(table, "email", left[typo])
             b = _pick(table, "email", right[typo])
+            ff, gf = table.values["name_ff"], table.values["name_gf"]
             namesake = np.array(
                 [
-                    x.rpartition("@")[2] == y.rpartition("@")[2]
-                    and _mailbox_letters(x.rpartition("@")[0])
-                    == _mailbox_letters(y.rpartition("@")[0])
-                    for x, y in zip(a, b, strict=True)
+                    _namesakes(x, y, (str(ff[i]), str(gf[i])), (str(ff[j]), str(gf[j])))
+                    for x, y, i, j in zip(
+                        a, b, left[typo].tolist(), right[typo].tolist(), strict=True
+                    )
                 ],
                 dtype=bool,
             )
