@@ -224,3 +224,19 @@ def test_a_pair_scores_the_same_both_ways_and_missing_email_adds_nothing(
     email = next(c for c in explained.contributions if c.comparison == "email")
     if not any(mine) or not any(theirs):
         assert (email.level, email.weight) == (0, 0.0)
+
+
+@given(st.lists(st.tuples(names, addresses), min_size=12, max_size=16))
+def test_many_pairs_and_one_pair_at_a_time_get_the_same_mailbox_level(
+    people: list[tuple[str, list[str]]],
+) -> None:
+    # Over 64 pairs take the vectorised path, one pair the plain one (online lookups).
+    records = [rec(f"r{k:02d}", full_name=n, emails=e) for k, (n, e) in enumerate(people)]
+    table = build_features(records, workers=1)
+    left, right = (x.astype(np.int64) for x in np.triu_indices(len(records), k=1))
+    assert len(left) >= 64
+    together = MAILBOX.compare(table, left, right).tolist()
+    alone = [
+        int(MAILBOX.compare(table, left[k : k + 1], right[k : k + 1])[0]) for k in range(len(left))
+    ]
+    assert together == alone

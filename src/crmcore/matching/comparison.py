@@ -656,6 +656,22 @@ def _email_parts(table: FeatureTable, rows: Rows) -> tuple[Rows, npt.NDArray[np.
     return position.astype(np.int64).reshape(-1), local, list(codes)
 
 
+_FEW_PAIRS: Final = 64
+
+
+def _mailbox_level(table: FeatureTable, one: int, other: int) -> int:
+    """Level 3 or 4 of one pair of rows sharing no address (as the many-pairs path finds it)."""
+    values, extra = table.values["email"], table.emails
+    mine = {str(a).rpartition("@")[0] for a in extra.get(one, (values[one],))[:_EMAIL_SLOTS]}
+    theirs = {str(a).rpartition("@")[0] for a in extra.get(other, (values[other],))[:_EMAIL_SLOTS]}
+    ff, gf = table.values["name_ff"], table.values["name_gf"]
+    own = (str(ff[one]), str(gf[one]), str(ff[other]), str(gf[other]))
+    for local in mine & theirs:
+        if local and local not in ROLE_MAILBOXES and not _from_name(_mailbox_letters(local), own):
+            return 3
+    return 4
+
+
 def _from_name(letters: str, names: tuple[str, ...]) -> bool:
     """Tell whether a local part's letters are a usual form of one of ``names``.
 
@@ -765,25 +781,28 @@ class MailboxComparison(Comparison):
             levels[typo[namesake]] = 3
         todo = np.flatnonzero(levels == 3)
         out = np.full(len(todo), 4, dtype=np.int8)
+        if 0 < len(todo) < _FEW_PAIRS:
+            # A handful of pairs (an online lookup): plain Python is quicker.
+            levels[todo] = [
+                _mailbox_level(table, int(left[k]), int(right[k])) for k in todo.tolist()
+            ]
+            return levels
         if len(todo):
             rows = np.r_[left[todo], right[todo]]
             position, local, texts = _email_parts(table, rows)
             p_left = position[: len(todo)]
             p_right = position[len(todo) :]
-            shared = np.full(len(todo), -1, dtype=np.int64)
+            hits: list[tuple[int, int]] = []
             for i in range(_EMAIL_SLOTS):
                 for j in range(_EMAIL_SLOTS):
                     la, lb = local[p_left, i], local[p_right, j]
-                    hit = (la >= 0) & (la == lb)
-                    shared[hit] = la[hit]
-            candidates = np.flatnonzero(shared >= 0)
-            if len(candidates):
-                ff, gf = table.values["name_ff"], table.values["name_gf"]
-                for k in candidates.tolist():
-                    letters = _mailbox_letters(texts[int(shared[k])])
-                    one, other = int(left[todo[k]]), int(right[todo[k]])
-                    own = (str(ff[one]), str(gf[one]), str(ff[other]), str(gf[other]))
-                    if not _from_name(letters, own):
-                        out[k] = 3
+                    found = np.flatnonzero((la >= 0) & (la == lb))
+                    hits.extend(zip(found.tolist(), la[found].tolist(), strict=True))
+            ff, gf = table.values["name_ff"], table.values["name_gf"]
+            for k, code in hits:
+                one, other = int(left[todo[k]]), int(right[todo[k]])
+                own = (str(ff[one]), str(gf[one]), str(ff[other]), str(gf[other]))
+                if not _from_name(_mailbox_letters(texts[code]), own):
+                    out[k] = 3
         levels[todo] = out
         return levels
