@@ -64,6 +64,13 @@ def test_a_mailbox_named_after_the_person_on_another_domain_only_repeats_the_nam
     a = rec("a", full_name="Wei Zhang", emails="wei.zhang@acme.cn")
     b = rec("b", full_name="Zhang Wei", emails="wei.zhang@gmail.com")
     assert MAILBOX.level_labels[level(MAILBOX, a, b) - 1] == "another mailbox"
+    # A nickname or ü written as ue in the mailbox is still only the name.
+    trish = rec("t", given_name="Patricia", family_name="Anderson", emails="trish.anderson@x.com")
+    also = rec("u", full_name="Trish Anderson", emails="trish.anderson@icloud.com")
+    assert MAILBOX.level_labels[level(MAILBOX, trish, also) - 1] == "another mailbox"
+    gunter = rec("g", full_name="Günter Groß", emails="guenter.gross@acme.de")
+    again = rec("h", full_name="Günter Groß", emails="guenter.gross@web.de")
+    assert MAILBOX.level_labels[level(MAILBOX, gunter, again) - 1] == "another mailbox"
     c = rec("c", full_name="Wei Zhang", emails="wzhang@acme.cn")
     d = rec("d", full_name="Zhang Wei", emails="wzhang@qq.com")
     assert MAILBOX.level_labels[level(MAILBOX, c, d) - 1] == "another mailbox"

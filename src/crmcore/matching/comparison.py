@@ -667,7 +667,11 @@ def _mailbox_level(table: FeatureTable, one: int, other: int) -> int:
     ff, gf = table.values["name_ff"], table.values["name_gf"]
     own = (str(ff[one]), str(gf[one]), str(ff[other]), str(gf[other]))
     for local in mine & theirs:
-        if local and local not in ROLE_MAILBOXES and not _from_name(_mailbox_letters(local), own):
+        if (
+            local
+            and local not in ROLE_MAILBOXES
+            and not _mentions_name(_mailbox_letters(local), own)
+        ):
             return 3
     return 4
 
@@ -685,6 +689,39 @@ def _from_name(letters: str, names: tuple[str, ...]) -> bool:
         if not name:
             continue
         if name.startswith(letters) or (letters[0] == name[0] and name.endswith(letters[1:])):
+            return True
+    return False
+
+
+def _name_parts(given_first: str, family_first: str) -> tuple[str, ...]:
+    """Split a name back into its parts from its two orders (``weizhang``, ``zhangwei``)."""
+    for cut in range(1, len(family_first)):
+        family, given = family_first[:cut], family_first[cut:]
+        if given_first == given + family:
+            return (given, family)
+    return (given_first,)
+
+
+def _fold_umlauts(text: str) -> str:
+    """``guenter`` and ``gunter`` alike (mailboxes write ü as ue, name keys drop the dots)."""
+    return text.replace("ae", "a").replace("oe", "o").replace("ue", "u")
+
+
+def _mentions_name(letters: str, names: tuple[str, ...]) -> bool:
+    """Tell whether a mailbox name only repeats a person's name (``trish.anderson``, ``guenter``).
+
+    ``names`` holds pairs of name keys, family-first then given-first. A
+    usual form of the name (see :func:`_from_name`), or any part of the
+    name of three letters or more inside it, counts; umlauts written as
+    ``ue`` count as ``u``.
+    """
+    folded = _fold_umlauts(letters)
+    for family_first, given_first in zip(names[::2], names[1::2], strict=True):
+        forms = (_fold_umlauts(family_first), _fold_umlauts(given_first))
+        if _from_name(folded, forms):
+            return True
+        parts = _name_parts(forms[1], forms[0])
+        if any(len(part) >= 3 and part in folded for part in parts):
             return True
     return False
 
@@ -802,7 +839,7 @@ class MailboxComparison(Comparison):
             for k, code in hits:
                 one, other = int(left[todo[k]]), int(right[todo[k]])
                 own = (str(ff[one]), str(gf[one]), str(ff[other]), str(gf[other]))
-                if not _from_name(_mailbox_letters(texts[code]), own):
+                if not _mentions_name(_mailbox_letters(texts[code]), own):
                     out[k] = 3
         levels[todo] = out
         return levels
