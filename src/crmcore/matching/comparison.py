@@ -731,16 +731,17 @@ def _namesakes(
 ) -> bool:
     """Tell whether two addresses one edit apart are two people's mailboxes, not a typo.
 
-    They are when they differ only in digits or separators at one domain
-    (``wei.han@``, ``wei.han9@``: how mail systems number namesakes), or
+    They are when they differ only in digits or separators (``wei.han@``,
+    ``wei.han9@``: how mail systems number namesakes; ``acme24.cn``,
+    ``acme25.cn``: two domains), or
     when each is named after its own holder and not after the other
     (``annam@`` of Anna Meyer, ``annak@`` of Anna Koehler).
     """
     local, _, domain = mine.rpartition("@")
     other_local, _, other_domain = theirs.rpartition("@")
     letters, other_letters = _mailbox_letters(local), _mailbox_letters(other_local)
-    if domain == other_domain and letters == other_letters:
-        return True
+    if letters == other_letters and _mailbox_letters(domain) == _mailbox_letters(other_domain):
+        return True  # only digits or separators differ: numbered mailboxes or domains
     return (
         _from_name(letters, my_name)
         and _from_name(other_letters, their_name)
@@ -758,7 +759,7 @@ class MailboxComparison(Comparison):
 
     1. *exact*: any shared address;
     2. *one edit apart*: a typo in the letters (a digit or a separator more
-       is a namesake's numbered mailbox, and ``annam@`` / ``annak@`` of Anna
+       is a namesake's numbered mailbox or another domain, and ``annam@`` / ``annak@`` of Anna
        Meyer and Anna Koehler are two mailboxes named after their holders:
        neither is a typo);
     3. *same mailbox name, another domain*: ``coolarj2620@`` at two
