@@ -130,10 +130,22 @@ class MatchIndex:
             if value:
                 counts = self._counts[column]
                 counts[value] = counts.get(value, 0) + 1
-                if column in self._names:
-                    names = self._names[column].setdefault(value, {})
-                    name = row[0][_COLUMN["name_sig"]]
-                    names[name] = names.get(name, 0) + 1
+        self._hold(row, +1)
+
+    def _all_values(self, column: str, row: FeatureRow) -> tuple[str, ...]:
+        return row[1] if column == "email" else row[2]
+
+    def _hold(self, row: FeatureRow, change: int) -> None:
+        """Count (``+1``) or uncount (``-1``) the row's name as a holder of its contact values."""
+        name = row[0][_COLUMN["name_sig"]]
+        for column, held in self._names.items():
+            for value in self._all_values(column, row):
+                names = held.setdefault(value, {})
+                names[name] = names.get(name, 0) + change
+                if not names[name]:
+                    del names[name]
+                if not names:
+                    del held[value]
 
     def add_many(self, records: Iterable[MatchRecord]) -> None:
         """Add many records."""
@@ -167,14 +179,7 @@ class MatchIndex:
                 counts[value] -= 1
                 if not counts[value]:
                     del counts[value]
-                if column in self._names:
-                    names = self._names[column][value]
-                    name = row[0][_COLUMN["name_sig"]]
-                    names[name] -= 1
-                    if not names[name]:
-                        del names[name]
-                    if not names:
-                        del self._names[column][value]
+        self._hold(row, -1)
 
     # ------------------------------------------------------------------ lookups
 
@@ -251,23 +256,13 @@ class MatchIndex:
             counts[column] = np.array(
                 [self._count(column, v) + (extra if v else 0) for v in values], dtype=np.int64
             )
-        holders = {}
+        holders: dict[str, dict[str, int]] = {}
         for column in self._names:
-            values = table.values[column].tolist()
-            names = table.values["name_sig"].tolist()
-            mine = row[0][_COLUMN[column]]
-            holders[column] = np.array(
-                [
-                    len(
-                        self._holders(column, v)
-                        | ({names[0]} if v and v == mine and not present else set())
-                    )
-                    if v
-                    else 0
-                    for v in values
-                ],
-                dtype=np.int64,
-            )
+            # Only the query's own values can be shared by a candidate pair.
+            me = set() if present else {row[0][_COLUMN["name_sig"]]}
+            holders[column] = {
+                v: len(self._holders(column, v) | me) for v in self._all_values(column, row)
+            }
         total = len(self) + (0 if present else 1)
         tf = self.model.tf_adjustments(
             table, levels, left, right, counts=counts, total=total, holders=holders

@@ -48,6 +48,7 @@ __all__ = [
     "ScoredPair",
     "compare_pairs",
     "comparison_columns",
+    "contact_holders",
     "estimate_model",
     "estimate_u",
     "probability_of",
@@ -95,19 +96,54 @@ _SHARED_HOLDERS: Final = 3
 """A contact point that records of this many different names hold is shared (a switchboard)."""
 
 
-def _holders(table: FeatureTable, column: str) -> npt.NDArray[np.int64]:
-    """Return, per row, how many different names hold the row's value of ``column`` (0: none)."""
-    codes = table.codes[column].astype(np.int64)
-    names = table.codes["name_sig"].astype(np.int64)
-    out = np.zeros(len(codes), dtype=np.int64)
-    present = codes >= 0
-    if not present.any():
-        return out
-    width = int(names.max(initial=0)) + 2
-    pairs = np.unique(codes[present] * width + names[present] + 1)
-    # A record without a name counts as a holder of its own.
-    per_value = np.bincount(pairs // width, minlength=int(codes.max()) + 1)
-    out[present] = per_value[codes[present]]
+def _multi(table: FeatureTable, column: str) -> Mapping[int, tuple[str, ...]]:
+    return table.emails if column == "email" else table.phones
+
+
+def contact_holders(table: FeatureTable, column: str) -> dict[str, int]:
+    """Return, for every email or phone in ``table``, how many different names hold it.
+
+    Every value of every record counts (a switchboard is often a record's
+    second number); records without a name count as one more name.
+
+    Args:
+        table: The records' keys.
+        column: ``"email"`` or ``"phone"``.
+
+    Returns:
+        Value → number of different name signatures among its holders.
+    """
+    values = table.values[column]
+    names = table.values["name_sig"]
+    holders: dict[str, set[str]] = {}
+    for row in np.flatnonzero(table.codes[column] >= 0).tolist():
+        holders.setdefault(values[row], set()).add(names[row])
+    for row, extra in _multi(table, column).items():
+        for value in extra:
+            holders.setdefault(value, set()).add(names[row])
+    return {value: len(held) for value, held in holders.items()}
+
+
+def _shared_contact(
+    table: FeatureTable,
+    column: str,
+    left: Rows,
+    right: Rows,
+    holders: Mapping[str, int],
+) -> npt.NDArray[np.bool_]:
+    """Tell, per pair sharing a value of ``column``, whether every value it shares is shared.
+
+    A pair that also shares a number only one name holds (a mobile) is not
+    a switchboard pair.
+    """
+    values = table.values[column]
+    extra = _multi(table, column)
+    out = np.zeros(len(left), dtype=bool)
+    for k, (a, b) in enumerate(zip(left.tolist(), right.tolist(), strict=True)):
+        mine = extra.get(a) or ((values[a],) if values[a] else ())
+        theirs = extra.get(b) or ((values[b],) if values[b] else ())
+        common = set(mine) & set(theirs)
+        out[k] = bool(common) and all(holders.get(v, 0) >= _SHARED_HOLDERS for v in common)
     return out
 
 
@@ -347,7 +383,7 @@ class MatchModel:
         *,
         counts: Mapping[str, npt.NDArray[np.int64]] | None = None,
         total: int | None = None,
-        holders: Mapping[str, npt.NDArray[np.int64]] | None = None,
+        holders: Mapping[str, Mapping[str, int]] | None = None,
     ) -> Floats:
         """Return the term-frequency adjustment of every pair and comparison.
 
@@ -360,7 +396,7 @@ class MatchModel:
                 (indexed by row); default: counted in ``table``.
             total: How many records the counts are out of (default ``len(table)``).
             holders: Per contact column (email, phone), how many different
-                names hold each row's value (indexed by row); default:
+                names hold each value (see :func:`contact_holders`); default:
                 counted in ``table`` when ``counts`` is not given, else none
                 (no value is treated as shared).
 
@@ -397,16 +433,16 @@ class MatchModel:
                 )
             tf = np.maximum(freq.astype(np.float64), 1.0) / n
             adjust = np.clip(np.log2(max(params.u[0], _MIN_PROBABILITY) / tf), *_TF_CLIP)
-            held: npt.NDArray[np.int64] | None = None
+            held: Mapping[str, int] | None = None
             if holders is not None and column in holders:
                 held = holders[column]
             elif column in CONTACT_COLUMNS and (counts is None or column not in counts):
-                held = _holders(table, column)
+                held = contact_holders(table, column)
             if held is not None:
                 # A number or mailbox several different names hold is a
                 # switchboard or a role mailbox: it names an organisation
                 # (the company comparison's business), not a person.
-                shared = np.maximum(held[left[exact]], held[right[exact]]) >= _SHARED_HOLDERS
+                shared = _shared_contact(table, column, left[exact], right[exact], held)
                 adjust = np.where(shared, -self._weights[k][1], adjust)
             out[exact, k] = adjust
         return out
