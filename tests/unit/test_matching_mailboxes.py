@@ -21,7 +21,7 @@ from crmcore.matching import (
     dedupe,
 )
 from crmcore.matching.comparison import ROLE_MAILBOXES
-from crmcore.matching.model import CONTACT_COLUMNS
+from crmcore.matching.model import CONTACT_COLUMNS, contact_holders
 
 
 def level(comparison: object, a: MatchRecord, b: MatchRecord) -> int:
@@ -160,6 +160,27 @@ def test_a_number_several_names_hold_weighs_nothing() -> None:
         if c.comparison == "phone"
     )  # fmt: skip
     assert phone.weight > 5.0
+
+
+def test_a_switchboard_given_as_a_second_number_weighs_nothing_either() -> None:
+    filler = switchboard_records()[:1200]
+    colleagues = [
+        rec(f"c{k}", full_name=name, phones=[f"+1650555{k:04d}", "+14155550100"])
+        for k, name in enumerate(["Ann Lee", "Bo Chan", "Cy Diaz"])
+    ]
+    table = build_features([*filler, *colleagues], workers=1)
+    ids = table.ids.tolist()
+    one = np.array([ids.index("c0")], dtype=np.int64)
+    other = np.array([ids.index("c1")], dtype=np.int64)
+    model = MatchModel.default()
+    levels = compare_pairs(table, model.comparisons, one, other)
+    tf = model.tf_adjustments(table, levels, one, other)
+    phone = next(
+        c for c in model.explain("c0", "c1", levels[0], tf[0]).contributions
+        if c.comparison == "phone"
+    )  # fmt: skip
+    assert (phone.label, phone.weight) == ("exact", 0.0)
+    assert contact_holders(table, "phone")["+14155550100"] == 3
 
 
 def test_colleagues_behind_one_switchboard_stay_apart() -> None:
