@@ -75,6 +75,7 @@ from crmcore.matching.model import (
     ScoredPair,
     compare_pairs,
     comparison_columns,
+    contact_holders,
     estimate_model,
     estimate_u,
 )
@@ -134,6 +135,7 @@ __all__ = [
     "compare_pairs",
     "comparison_columns",
     "connected_components",
+    "contact_holders",
     "date_key",
     "dedupe",
     "email_key",
