@@ -183,6 +183,27 @@ def test_a_switchboard_given_as_a_second_number_weighs_nothing_either() -> None:
     assert contact_holders(table, "phone")["+14155550100"] == 3
 
 
+def test_a_shared_role_mailbox_does_not_fire_the_same_email_and_name_rule() -> None:
+    filler = switchboard_records()[:1200]
+    namesakes = [
+        rec("v1", full_name="Victoria Stewart", emails="hello@meridian.com"),
+        rec("v2", full_name="Victoria Stewart", emails="hello@meridian.com"),
+        rec("o1", full_name="Ann Lee", emails="hello@meridian.com"),
+        rec("o2", full_name="Bo Chan", emails="hello@meridian.com"),
+    ]
+    table = build_features([*filler, *namesakes], workers=1)
+    ids = table.ids.tolist()
+    one = np.array([ids.index("v1")], dtype=np.int64)
+    other = np.array([ids.index("v2")], dtype=np.int64)
+    model = MatchModel.default()
+    levels = compare_pairs(table, model.comparisons, one, other)
+    tf = model.tf_adjustments(table, levels, one, other)
+    _, probability, fired = model.score(levels, tf)
+    assert (int(fired[0]), float(probability[0]) < 1.0) == (-1, True)
+    # Without the holders' adjustment (no term frequencies) the rule fires as before.
+    assert int(model.score(levels)[2][0]) == 0
+
+
 def test_colleagues_behind_one_switchboard_stay_apart() -> None:
     found = dedupe(switchboard_records()).cluster_of()
     assert len({found[f"c{k}"] for k in range(4)}) == 4

@@ -472,8 +472,13 @@ class MatchModel:
         for r, rule in reversed(list(enumerate(self.rules))):
             hit = np.ones(len(levels), dtype=bool)
             for name, weakest in rule.requires.items():
-                column = levels[:, names[name]]
+                k = names[name]
+                column = levels[:, k]
                 hit &= (column >= 1) & (column <= weakest)
+                if tf is not None:
+                    # An agreement that is no evidence (a shared info@ mailbox,
+                    # whose adjustment cancels its weight) cannot fire a rule.
+                    hit &= self._tables[k][column] + tf[:, k] > 0.0
             fired[hit] = r
         probabilities[fired >= 0] = 1.0
         return weights, probabilities, fired
