@@ -624,7 +624,7 @@ ROLE_MAILBOXES: Final = frozenset(
 )  # fmt: skip
 """Local parts that name a function, not a person (``info@``, ``sales@``): shared mailboxes."""
 
-_EMAIL_SLOTS: Final = 3  # addresses per record looked at beyond the primary one
+_EMAIL_SLOTS: Final = 3  # addresses of each record looked at, the primary one first
 
 
 def _mailbox_letters(local: str) -> str:
