@@ -12,7 +12,7 @@ May import: ``crmcore.matching``, ``crmcore.errors``; attrs, numpy.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Final, TypeAlias
 
 import attrs
@@ -31,12 +31,14 @@ from crmcore.matching.comparison import Comparison
 from crmcore.matching.feature import FeatureTable, build_features
 from crmcore.matching.key import KeyOptions
 from crmcore.matching.model import (
+    CONTACT_COLUMNS,
     DEFAULT_COMPARISONS,
     DEFAULT_RULES,
     DeterministicRule,
     MatchModel,
     ScoredPair,
     compare_pairs,
+    contact_holders,
     estimate_model,
 )
 from crmcore.matching.record import MatchRecord
@@ -235,7 +237,8 @@ def dedupe(
             u_sample_size=settings.u_sample_size,
             seed=settings.seed,
         )
-    probability = _score_in_chunks(table, model, levels, left, right)
+    holders = {c: contact_holders(table, c) for c in CONTACT_COLUMNS}
+    probability = _score_in_chunks(table, model, levels, left, right, holders)
     timings["scoring"] = time.perf_counter() - start
     _report(progress, "scoring", len(left), len(left))
 
@@ -248,7 +251,7 @@ def dedupe(
         else:
             same = np.zeros(len(a), dtype=bool)
         extra_levels = compare_pairs(table, trained.comparisons, a, b)
-        extra_tf = trained.tf_adjustments(table, extra_levels, a, b)
+        extra_tf = trained.tf_adjustments(table, extra_levels, a, b, holders=holders)
         _, p, _ = trained.score(extra_levels, extra_tf)
         p[same] = 0.0
         return p
@@ -282,15 +285,20 @@ _COMPARE_CHUNK: Final = 1_000_000
 _MIN_RECORDS_TO_TRAIN: Final = 1_000
 
 
-def _score_in_chunks(
-    table: FeatureTable, model: MatchModel, levels: npt.NDArray[np.int8], left: Rows, right: Rows
+def _score_in_chunks(  # noqa: PLR0917 - a private helper fed straight from dedupe's locals
+    table: FeatureTable,
+    model: MatchModel,
+    levels: npt.NDArray[np.int8],
+    left: Rows,
+    right: Rows,
+    holders: Mapping[str, Mapping[str, int]],
 ) -> Floats:
     """Score pairs chunk by chunk (the pairs × comparisons adjustments stay small)."""
     out = np.zeros(len(left), dtype=np.float64)
     for start in range(0, len(left), _COMPARE_CHUNK):
         stop = min(start + _COMPARE_CHUNK, len(left))
         part = slice(start, stop)
-        tf = model.tf_adjustments(table, levels[part], left[part], right[part])
+        tf = model.tf_adjustments(table, levels[part], left[part], right[part], holders=holders)
         _, out[part], _ = model.score(levels[part], tf)
     return out
 

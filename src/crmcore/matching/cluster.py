@@ -5,8 +5,11 @@ people glues both into one cluster, and at a million rows a few weak links
 build a giant. Here a component of matched pairs is accepted as one cluster
 only if it is consistent — every pair of its members, compared directly, is
 a match. Otherwise it is split by average linkage: groups merge, best first,
-only while the average match probability between them stays above the
-threshold, so a bridge record joins one side and never both. Components
+only while the average match weight (log-odds) between them stays above the
+threshold's, so a bridge record joins one side and never both. Averaging
+log-odds rather than probabilities lets a few certain links (a shared mobile)
+outweigh many pairs that only lack evidence (one person's work record and
+personal record, which share nothing but the name), as they should. Components
 larger than ``max_cluster_size`` are first cut at their weakest links.
 
 Cluster ids are stable across runs and input order: the smallest member id.
@@ -19,17 +22,23 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable, Sequence
-from typing import TypeAlias
+from typing import Final, Literal, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["PairScorer", "cluster_pairs", "connected_components"]
+from crmcore.errors import ConfigurationError
+
+__all__ = ["Linkage", "PairScorer", "cluster_pairs", "connected_components"]
 
 Rows: TypeAlias = npt.NDArray[np.int64]
 Floats: TypeAlias = npt.NDArray[np.float64]
 PairScorer: TypeAlias = Callable[[Rows, Rows], Floats]
 """Score pairs of rows that blocking did not pair (returns match probabilities)."""
+Linkage: TypeAlias = Literal["log-odds", "probability"]
+"""What average linkage averages: match weights (log2 odds) or probabilities."""
+
+_EPSILON: Final = 1e-9  # probabilities are read within [ε, 1 − ε]: about ±30 bits
 
 
 def _find(parent: list[int], x: int) -> int:
@@ -162,6 +171,16 @@ def _average_linkage(members: list[int], matrix: Floats, threshold: float) -> li
     return [[members[k] for k in group] for group in groups]
 
 
+def _log_odds(probability: Floats) -> Floats:
+    """Return log2 odds of probabilities, read within [1e-9, 1 − 1e-9] (about ±30 bits).
+
+    >>> _log_odds(np.array([0.5, 0.8, 1.0])).round(2).tolist()
+    [0.0, 2.0, 29.9]
+    """
+    p = np.clip(probability, _EPSILON, 1 - _EPSILON)
+    return np.asarray(np.log2(p / (1 - p)), dtype=np.float64)
+
+
 def _block_mean(probability: list[list[float]], rows: list[int], columns: list[int]) -> float:
     return math.fsum(probability[r][c] for r in rows for c in columns) / (len(rows) * len(columns))
 
@@ -176,6 +195,7 @@ def cluster_pairs(
     score_pairs: PairScorer,
     max_cluster_size: int = 50,
     linkage_threshold: float = 0.5,
+    linkage: Linkage = "log-odds",
 ) -> list[str]:
     """Cluster rows from scored pairs; return each row's cluster id.
 
@@ -191,11 +211,17 @@ def cluster_pairs(
             part is larger than this.
         linkage_threshold: An inconsistent component is split by average
             linkage: two groups merge while their members' mean match
-            probability is at least this.
+            weight is at least this probability's (or, with
+            ``linkage="probability"``, their mean probability is).
+        linkage: Average match weights (``"log-odds"``, the default: a
+            certain link counts for more than a pair lacking evidence) or
+            probabilities (``"probability"``, the behaviour before issue 20).
 
     Returns:
         The cluster id of every row: the smallest member id of its cluster.
     """
+    if linkage not in {"log-odds", "probability"}:
+        raise ConfigurationError(f"linkage must be 'log-odds' or 'probability', got {linkage!r}")
     n = len(ids)
     left = np.asarray(left, dtype=np.int64)
     right = np.asarray(right, dtype=np.int64)
@@ -221,7 +247,11 @@ def cluster_pairs(
         for c in np.flatnonzero(low < threshold).tolist():
             group_rows = members[starts[c] : starts[c] + counts[c]].tolist()
             matrix = _matrix(int(counts[c]), pair_probability[bounds[c] : bounds[c + 1]])
-            for group in _average_linkage(group_rows, matrix, linkage_threshold):
+            floor = linkage_threshold
+            if linkage == "log-odds":
+                # Rounding must not split a tie: opposite weights average to 0 exactly.
+                matrix, floor = _log_odds(matrix), float(_log_odds(np.array(floor))) - 1e-9
+            for group in _average_linkage(group_rows, matrix, floor):
                 root = min(group)
                 cluster_of[group] = root
     # Stable ids: the smallest member id of each cluster.

@@ -31,6 +31,7 @@ from crmcore.errors import ConfigurationError
 from crmcore.matching.feature import FEATURE_COLUMNS, FeatureTable
 
 __all__ = [
+    "ROLE_MAILBOXES",
     "CompanyComparison",
     "Comparison",
     "DateOfBirthComparison",
@@ -38,6 +39,7 @@ __all__ = [
     "ExactMatch",
     "JaroWinklerAtThresholds",
     "LevenshteinAtThresholds",
+    "MailboxComparison",
     "NameComparison",
     "PhoneComparison",
     "TokenSetAtThresholds",
@@ -356,18 +358,33 @@ class NameComparison(Comparison):
         levels, todo = _base(table, "name_ff", left, right)
         codes_ff = table.codes["name_ff"]
         codes_gf = table.codes["name_gf"]
-        swapped = (codes_ff[left[todo]] == codes_gf[right[todo]]) | (
-            codes_gf[left[todo]] == codes_ff[right[todo]]
+        codes_sig = table.codes["name_sig"]
+        # The same letters in any order and split (the exact level's u is
+        # counted on name_sig): "Maria Navarro Alvarez" in one field and
+        # María / Navarro Álvarez in two are one name.
+        swapped = (
+            (codes_ff[left[todo]] == codes_gf[right[todo]])
+            | (codes_gf[left[todo]] == codes_ff[right[todo]])
+            | (codes_sig[left[todo]] == codes_sig[right[todo]])
         )
         levels[todo[swapped]] = 1
         todo = todo[~swapped]
         ff_left = _pick(table, "name_ff", left[todo])
+        gf_left = _pick(table, "name_gf", left[todo])
         weakest = self.thresholds[-1]
-        straight = _similarity(
-            JaroWinkler.normalized_similarity,
-            ff_left,
-            _pick(table, "name_ff", right[todo]),
-            cutoff=weakest,
+        straight = np.maximum(
+            _similarity(
+                JaroWinkler.normalized_similarity,
+                ff_left,
+                _pick(table, "name_ff", right[todo]),
+                cutoff=weakest,
+            ),
+            _similarity(
+                JaroWinkler.normalized_similarity,
+                gf_left,
+                _pick(table, "name_gf", right[todo]),
+                cutoff=weakest,
+            ),
         )
         crossed = _similarity(
             JaroWinkler.normalized_similarity,
@@ -378,7 +395,7 @@ class NameComparison(Comparison):
         # Both crossings, so that the comparison is symmetric.
         back = _similarity(
             JaroWinkler.normalized_similarity,
-            _pick(table, "name_gf", left[todo]),
+            gf_left,
             _pick(table, "name_ff", right[todo]),
             cutoff=weakest,
         )
@@ -595,4 +612,235 @@ class DateOfBirthComparison(Comparison):
         same = (ya == yb).astype(int) + (ma == mb) + (da == db)
         swapped = (ya == yb) & (ma == db) & (da == mb)
         levels[todo] = np.where((same >= 2) | swapped, 2, 3).astype(np.int8)
+        return levels
+
+
+ROLE_MAILBOXES: Final = frozenset(
+    {
+        "accounts", "admin", "billing", "contact", "enquiries", "enquiry", "hello", "help",
+        "hr", "info", "jobs", "mail", "marketing", "office", "orders", "press", "reception",
+        "sales", "service", "support", "team",
+    }
+)  # fmt: skip
+"""Local parts that name a function, not a person (``info@``, ``sales@``): shared mailboxes."""
+
+_EMAIL_SLOTS: Final = 3  # addresses of each record looked at, the primary one first
+
+
+def _mailbox_letters(local: str) -> str:
+    """The letters of a local part: what a typo changes (digits and separators are not typos)."""
+    return "".join(ch for ch in local if ch.isalpha())
+
+
+def _email_parts(table: FeatureTable, rows: Rows) -> tuple[Rows, npt.NDArray[np.int64], list[str]]:
+    """Per distinct row among ``rows``: up to a few personal mailbox names, as codes.
+
+    Returns the position of each of ``rows`` among the distinct rows, the
+    local-part codes of their addresses (``-1`` for padding and for role
+    mailboxes such as ``info@``), and the local part of each code.
+    """
+    distinct, position = np.unique(rows, return_inverse=True)
+    local = np.full((len(distinct), _EMAIL_SLOTS), -1, dtype=np.int64)
+    values = table.values["email"]
+    extra = table.emails
+    codes: dict[str, int] = {}
+    for k, row in enumerate(distinct.tolist()):
+        addresses = extra.get(row)
+        if addresses is None:
+            primary = values[row]
+            addresses = (primary,) if primary else ()
+        for slot, address in enumerate(addresses[:_EMAIL_SLOTS]):
+            name = str(address).rpartition("@")[0]
+            if name and name not in ROLE_MAILBOXES:
+                local[k, slot] = codes.setdefault(name, len(codes))
+    return position.astype(np.int64).reshape(-1), local, list(codes)
+
+
+_FEW_PAIRS: Final = 64
+
+
+def _mailbox_level(table: FeatureTable, one: int, other: int) -> int:
+    """Level 3 or 4 of one pair of rows sharing no address (as the many-pairs path finds it)."""
+    values, extra = table.values["email"], table.emails
+    mine = {str(a).rpartition("@")[0] for a in extra.get(one, (values[one],))[:_EMAIL_SLOTS]}
+    theirs = {str(a).rpartition("@")[0] for a in extra.get(other, (values[other],))[:_EMAIL_SLOTS]}
+    ff, gf = table.values["name_ff"], table.values["name_gf"]
+    own = (str(ff[one]), str(gf[one]), str(ff[other]), str(gf[other]))
+    for local in mine & theirs:
+        if (
+            local
+            and local not in ROLE_MAILBOXES
+            and not _mentions_name(_mailbox_letters(local), own)
+        ):
+            return 3
+    return 4
+
+
+def _from_name(letters: str, names: tuple[str, ...]) -> bool:
+    """Tell whether a local part's letters are a usual form of one of ``names``.
+
+    ``names`` are name keys written given-first and family-first (letters
+    only); the forms are the whole name, a prefix of it (``wei``, ``weiz``)
+    and an initial followed by the rest's tail (``wzhang``).
+    """
+    if len(letters) < 2:
+        return False
+    for name in names:
+        if not name:
+            continue
+        if name.startswith(letters) or (letters[0] == name[0] and name.endswith(letters[1:])):
+            return True
+    return False
+
+
+def _name_parts(given_first: str, family_first: str) -> tuple[str, ...]:
+    """Split a name back into its parts from its two orders (``weizhang``, ``zhangwei``)."""
+    for cut in range(1, len(family_first)):
+        family, given = family_first[:cut], family_first[cut:]
+        if given_first == given + family:
+            return (given, family)
+    return (given_first,)
+
+
+def _fold_umlauts(text: str) -> str:
+    """``guenter`` and ``gunter`` alike (mailboxes write ü as ue, name keys drop the dots)."""
+    return text.replace("ae", "a").replace("oe", "o").replace("ue", "u")
+
+
+def _mentions_name(letters: str, names: tuple[str, ...]) -> bool:
+    """Tell whether a mailbox name only repeats a person's name (``trish.anderson``, ``guenter``).
+
+    ``names`` holds pairs of name keys, family-first then given-first. A
+    usual form of the name (see :func:`_from_name`), or any part of the
+    name of three letters or more inside it, counts; umlauts written as
+    ``ue`` count as ``u``.
+    """
+    folded = _fold_umlauts(letters)
+    for family_first, given_first in zip(names[::2], names[1::2], strict=True):
+        forms = (_fold_umlauts(family_first), _fold_umlauts(given_first))
+        if _from_name(folded, forms):
+            return True
+        parts = _name_parts(forms[1], forms[0])
+        if any(len(part) >= 3 and part in folded for part in parts):
+            return True
+    return False
+
+
+def _namesakes(
+    mine: str, theirs: str, my_name: tuple[str, ...], their_name: tuple[str, ...]
+) -> bool:
+    """Tell whether two addresses one edit apart are two people's mailboxes, not a typo.
+
+    They are when they differ only in digits or separators (``wei.han@``,
+    ``wei.han9@``: how mail systems number namesakes; ``acme24.cn``,
+    ``acme25.cn``: two domains), or
+    when each is named after its own holder and not after the other
+    (``annam@`` of Anna Meyer, ``annak@`` of Anna Koehler).
+    """
+    local, _, domain = mine.rpartition("@")
+    other_local, _, other_domain = theirs.rpartition("@")
+    letters, other_letters = _mailbox_letters(local), _mailbox_letters(other_local)
+    if letters == other_letters and _mailbox_letters(domain) == _mailbox_letters(other_domain):
+        return True  # only digits or separators differ: numbered mailboxes or domains
+    return (
+        _from_name(letters, my_name)
+        and _from_name(other_letters, their_name)
+        and not (_from_name(letters, their_name) and _from_name(other_letters, my_name))
+    )
+
+
+@attrs.frozen
+class MailboxComparison(Comparison):
+    """Emails, telling "another mailbox" from "another person".
+
+    People keep several mailboxes — work and personal, an old employer's —
+    so two records of one person often show different addresses: weak
+    evidence against a match, learnt as such. Levels:
+
+    1. *exact*: any shared address;
+    2. *one edit apart*: a typo in the letters (a digit or a separator more
+       is a namesake's numbered mailbox or another domain, and ``annam@`` / ``annak@`` of Anna
+       Meyer and Anna Koehler are two mailboxes named after their holders:
+       neither is a typo);
+    3. *same mailbox name, another domain*: ``coolarj2620@`` at two
+       providers — but not a mailbox named after the person
+       (``wei.zhang@``), which only repeats the name comparison;
+    4. *another mailbox*: anything else (work and personal, a role
+       mailbox such as ``info@``).
+
+    Up to three addresses of each record are looked at.
+
+    Args:
+        name: The comparison's name in explanations.
+        term_frequency: Weigh an exact match on an address many records share less.
+    """
+
+    name: str = "email"
+    term_frequency: bool = attrs.field(default=True, kw_only=True)
+
+    @property
+    def tf_column(self) -> str | None:  # type: ignore[override]
+        """``email`` when term frequencies are used (a shared info@ address weighs less)."""
+        return "email" if self.term_frequency else None
+
+    @property
+    def exact_column(self) -> str:
+        """``email``."""
+        return "email"
+
+    @property
+    def columns(self) -> frozenset[str]:
+        """``email`` and ``email_user``."""
+        return frozenset({"email", "email_user"})
+
+    @property
+    def level_labels(self) -> tuple[str, ...]:
+        """Strongest first; the last is "another mailbox"."""
+        return ("exact", "one edit apart", "same mailbox name, another domain", "another mailbox")
+
+    def compare(self, table: FeatureTable, left: Rows, right: Rows) -> Levels:
+        """Return the email level of every pair."""
+        levels = _shared_or_one_edit(table, "email", dict(table.emails), left, right)
+        # _shared_or_one_edit gives 1 shared, 2 one edit, 3 different.
+        typo = np.flatnonzero(levels == 2)
+        if len(typo):
+            a = _pick(table, "email", left[typo])
+            b = _pick(table, "email", right[typo])
+            ff, gf = table.values["name_ff"], table.values["name_gf"]
+            namesake = np.array(
+                [
+                    _namesakes(x, y, (str(ff[i]), str(gf[i])), (str(ff[j]), str(gf[j])))
+                    for x, y, i, j in zip(
+                        a, b, left[typo].tolist(), right[typo].tolist(), strict=True
+                    )
+                ],
+                dtype=bool,
+            )
+            levels[typo[namesake]] = 3
+        todo = np.flatnonzero(levels == 3)
+        out = np.full(len(todo), 4, dtype=np.int8)
+        if 0 < len(todo) < _FEW_PAIRS:
+            # A handful of pairs (an online lookup): plain Python is quicker.
+            levels[todo] = [
+                _mailbox_level(table, int(left[k]), int(right[k])) for k in todo.tolist()
+            ]
+            return levels
+        if len(todo):
+            rows = np.r_[left[todo], right[todo]]
+            position, local, texts = _email_parts(table, rows)
+            p_left = position[: len(todo)]
+            p_right = position[len(todo) :]
+            hits: list[tuple[int, int]] = []
+            for i in range(_EMAIL_SLOTS):
+                for j in range(_EMAIL_SLOTS):
+                    la, lb = local[p_left, i], local[p_right, j]
+                    found = np.flatnonzero((la >= 0) & (la == lb))
+                    hits.extend(zip(found.tolist(), la[found].tolist(), strict=True))
+            ff, gf = table.values["name_ff"], table.values["name_gf"]
+            for k, code in hits:
+                one, other = int(left[todo[k]]), int(right[todo[k]])
+                own = (str(ff[one]), str(gf[one]), str(ff[other]), str(gf[other]))
+                if not _mentions_name(_mailbox_letters(texts[code]), own):
+                    out[k] = 3
+        levels[todo] = out
         return levels

@@ -26,7 +26,7 @@ from crmcore.errors import ConfigurationError, NotFoundError
 from crmcore.matching.blocking import DEFAULT_BLOCKING_RULES, BlockingRule, rule_keys
 from crmcore.matching.feature import FEATURE_COLUMNS, FeatureRow, FeatureTable, feature_row
 from crmcore.matching.key import KeyOptions
-from crmcore.matching.model import MatchModel, ScoredPair, compare_pairs
+from crmcore.matching.model import CONTACT_COLUMNS, MatchModel, ScoredPair, compare_pairs
 from crmcore.matching.record import MatchRecord
 
 __all__ = [
@@ -275,7 +275,13 @@ def rank_candidates(
             [count(column, v) + extra if v else 0 for v in values], dtype=np.int64
         )
     tf = model.tf_adjustments(
-        table, levels, left, right, counts=counts, total=total + (0 if present else 1)
+        table,
+        levels,
+        left,
+        right,
+        counts=counts,
+        total=total + (0 if present else 1),
+        holders=_holders(model, row, found),
     )
     weights, probability, fired = model.score(levels, tf)
     order = np.argsort(-probability, kind="stable")
@@ -286,6 +292,37 @@ def rank_candidates(
         scored = (float(weights[k]), float(probability[k]), int(fired[k]))
         out.append(model.explain(record_id, ids[k + 1], levels[k], tf[k], scored=scored))
     return out
+
+
+def _contact_values(column: str, row: FeatureRow) -> tuple[str, ...]:
+    return row[1] if column == "email" else row[2]
+
+
+def _holders(
+    model: MatchModel, row: FeatureRow, found: Sequence[tuple[str, FeatureRow]]
+) -> dict[str, dict[str, int]]:
+    """Per contact column, how many different names hold each of the query's values.
+
+    Counted over the query and its candidates: every indexed record holding one of
+    the query's emails or phones is a candidate (email and phone are blocking keys),
+    so this is the count over the whole index, and an index kept elsewhere (the SQL
+    adapter's) that finds the same candidates gives the same answer. Only the
+    query's own values matter: a candidate pair can share no other.
+    """
+    name = _COLUMN["name_sig"]
+    columns = {c.tf_column for c in model.comparisons}
+    holders: dict[str, dict[str, int]] = {}
+    for column in CONTACT_COLUMNS:
+        if column not in columns:
+            continue
+        held: dict[str, set[str]] = {v: {row[0][name]} for v in _contact_values(column, row)}
+        for _, other in found:
+            for value in _contact_values(column, other):
+                names = held.get(value)
+                if names is not None:
+                    names.add(other[0][name])
+        holders[column] = {value: len(names) for value, names in held.items()}
+    return holders
 
 
 class DuplicateAction(enum.StrEnum):

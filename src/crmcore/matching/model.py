@@ -28,9 +28,9 @@ from crmcore.matching.comparison import (
     CompanyComparison,
     Comparison,
     DateOfBirthComparison,
-    EmailComparison,
     ExactMatch,
     LevenshteinAtThresholds,
+    MailboxComparison,
     NameComparison,
     PhoneComparison,
     TokenSetAtThresholds,
@@ -38,6 +38,7 @@ from crmcore.matching.comparison import (
 from crmcore.matching.feature import FeatureTable
 
 __all__ = [
+    "CONTACT_COLUMNS",
     "DEFAULT_COMPARISONS",
     "DEFAULT_RULES",
     "ComparisonWeights",
@@ -47,6 +48,7 @@ __all__ = [
     "ScoredPair",
     "compare_pairs",
     "comparison_columns",
+    "contact_holders",
     "estimate_model",
     "estimate_u",
     "probability_of",
@@ -59,7 +61,7 @@ Rows: TypeAlias = npt.NDArray[np.int64]
 
 DEFAULT_COMPARISONS: Final[tuple[Comparison, ...]] = (
     NameComparison(),
-    EmailComparison(),
+    MailboxComparison(),
     PhoneComparison(),
     CompanyComparison(),
     ExactMatch("city", term_frequency=True),
@@ -73,7 +75,7 @@ DEFAULT_COMPARISONS: Final[tuple[Comparison, ...]] = (
 # m and u estimated without labels on 100,000 sample rows (seed 20240601) and FEBRL3.
 _TRAINED: Final[dict[str, tuple[Sequence[float], Sequence[float]]]] = {
     "name": ((0.9136, 0.05763, 0.0148, 0.01397), (6.56e-05, 0.000157, 0.00393, 0.996)),
-    "email": ((0.70222, 0.02706, 0.27072), (9.57e-06, 1.02e-05, 1.0)),
+    "email": ((0.72895, 0.026598, 0.00010844, 0.24434), (9.57e-06, 6.8e-06, 6.8e-06, 1.0)),
     "phone": ((0.85641, 0.03225, 0.11133), (1.28e-05, 3.28e-06, 1.0)),
     "company": ((0.84834, 0.08736, 0.03381, 0.0305), (0.00186, 0.00235, 0.000847, 0.995)),
     "city": ((0.99903, 0.00097), (0.0414, 0.959)),
@@ -88,6 +90,61 @@ _TF_CLIP: Final = (-12.0, 6.0)
 _WEIGHT_BOUND: Final = 14.0
 _TF_MIN_RECORDS: Final = 1_000  # below this, value frequencies say nothing
 _MIN_PROBABILITY: Final = 1e-9
+CONTACT_COLUMNS: Final = frozenset({"email", "phone"})
+"""Columns whose exact match weighs nothing when several different names share the value."""
+_SHARED_HOLDERS: Final = 3
+"""A contact point that records of this many different names hold is shared (a switchboard)."""
+
+
+def _multi(table: FeatureTable, column: str) -> Mapping[int, tuple[str, ...]]:
+    return table.emails if column == "email" else table.phones
+
+
+def contact_holders(table: FeatureTable, column: str) -> dict[str, int]:
+    """Return, for every email or phone in ``table``, how many different names hold it.
+
+    Every value of every record counts (a switchboard is often a record's
+    second number); records without a name count as one more name.
+
+    Args:
+        table: The records' keys.
+        column: ``"email"`` or ``"phone"``.
+
+    Returns:
+        Value → number of different name signatures among its holders.
+    """
+    values = table.values[column]
+    names = table.values["name_sig"]
+    holders: dict[str, set[str]] = {}
+    for row in np.flatnonzero(table.codes[column] >= 0).tolist():
+        holders.setdefault(values[row], set()).add(names[row])
+    for row, extra in _multi(table, column).items():
+        for value in extra:
+            holders.setdefault(value, set()).add(names[row])
+    return {value: len(held) for value, held in holders.items()}
+
+
+def _shared_contact(
+    table: FeatureTable,
+    column: str,
+    left: Rows,
+    right: Rows,
+    holders: Mapping[str, int],
+) -> npt.NDArray[np.bool_]:
+    """Tell, per pair sharing a value of ``column``, whether every value it shares is shared.
+
+    A pair that also shares a number only one name holds (a mobile) is not
+    a switchboard pair.
+    """
+    values = table.values[column]
+    extra = _multi(table, column)
+    out = np.zeros(len(left), dtype=bool)
+    for k, (a, b) in enumerate(zip(left.tolist(), right.tolist(), strict=True)):
+        mine = extra.get(a) or ((values[a],) if values[a] else ())
+        theirs = extra.get(b) or ((values[b],) if values[b] else ())
+        common = set(mine) & set(theirs)
+        out[k] = bool(common) and all(holders.get(v, 0) >= _SHARED_HOLDERS for v in common)
+    return out
 
 
 def weight_of(probability: float) -> float:
@@ -326,6 +383,7 @@ class MatchModel:
         *,
         counts: Mapping[str, npt.NDArray[np.int64]] | None = None,
         total: int | None = None,
+        holders: Mapping[str, Mapping[str, int]] | None = None,
     ) -> Floats:
         """Return the term-frequency adjustment of every pair and comparison.
 
@@ -337,11 +395,18 @@ class MatchModel:
             counts: Per column, how many records share each row's value
                 (indexed by row); default: counted in ``table``.
             total: How many records the counts are out of (default ``len(table)``).
+            holders: Per contact column (email, phone), how many different
+                names hold each value (see :func:`contact_holders`); default:
+                counted in ``table`` when ``counts`` is not given, else none
+                (no value is treated as shared).
 
         Returns:
             A matrix like ``levels``: non-zero only for exact matches on
             columns with term-frequency adjustment, and all zero when there
             are fewer than 1,000 records (too few to know what is common).
+            An exact match on a phone or email that three or more different
+            names hold (a switchboard, ``info@``) is adjusted to weigh 0: it
+            names an organisation, which the company comparison weighs.
         """
         out = np.zeros(levels.shape, dtype=np.float64)
         n = float(total if total is not None else len(table))
@@ -367,8 +432,19 @@ class MatchModel:
                     np.where(b >= 0, by_code[np.maximum(b, 0)], 1),
                 )
             tf = np.maximum(freq.astype(np.float64), 1.0) / n
-            adjust = np.log2(max(params.u[0], _MIN_PROBABILITY) / tf)
-            out[exact, k] = np.clip(adjust, *_TF_CLIP)
+            adjust = np.clip(np.log2(max(params.u[0], _MIN_PROBABILITY) / tf), *_TF_CLIP)
+            held: Mapping[str, int] | None = None
+            if holders is not None and column in holders:
+                held = holders[column]
+            elif column in CONTACT_COLUMNS and (counts is None or column not in counts):
+                held = contact_holders(table, column)
+            if held is not None:
+                # A number or mailbox several different names hold is a
+                # switchboard or a role mailbox: it names an organisation
+                # (the company comparison's business), not a person.
+                shared = _shared_contact(table, column, left[exact], right[exact], held)
+                adjust = np.where(shared, -self._weights[k][1], adjust)
+            out[exact, k] = adjust
         return out
 
     def score(
@@ -396,8 +472,13 @@ class MatchModel:
         for r, rule in reversed(list(enumerate(self.rules))):
             hit = np.ones(len(levels), dtype=bool)
             for name, weakest in rule.requires.items():
-                column = levels[:, names[name]]
+                k = names[name]
+                column = levels[:, k]
                 hit &= (column >= 1) & (column <= weakest)
+                if tf is not None:
+                    # An agreement that is no evidence (a shared info@ mailbox,
+                    # whose adjustment cancels its weight) cannot fire a rule.
+                    hit &= self._tables[k][column] + tf[:, k] > 0.0
             fired[hit] = r
         probabilities[fired >= 0] = 1.0
         return weights, probabilities, fired
@@ -527,7 +608,7 @@ def comparison_columns(comparison: Comparison) -> frozenset[str]:
     This is :attr:`Comparison.columns <crmcore.matching.Comparison.columns>`, which every
     comparison declares (a host's own comparison too).
 
-    >>> sorted(comparison_columns(EmailComparison()))
+    >>> sorted(comparison_columns(MailboxComparison()))
     ['email', 'email_user']
     """
     return frozenset(comparison.columns)
