@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crmcore.adapters.frames import to_frame
+from crmcore.adapters.frames import consents_frame, to_frame
 from crmcore.domain import Activity, Order, SurveyResponse
 from crmcore.segments import (
     ActivityCount,
@@ -66,6 +66,8 @@ def with_spark(spark: Any, batch: Any, rule_list: list[Any]) -> list[list[str]]:
         name: _spark_frame(spark, to_frame(items, record_type=types[name], documents=False))
         for name, items in related.items()
     }
+    spans = [s for ss in context.consents.values() for s in ss]
+    frames["consents"] = _spark_frame(spark, consents_frame(spans))
     customers_frame = _spark_frame(spark, to_frame(customers, documents=False))
     return [
         [str(i) for i in select_ids(customers_frame, r, at=AT, tz=tz, **frames)] for r in rule_list

@@ -50,6 +50,7 @@ from crmcore.segments.rule import (
     Compare,
     CustomCompare,
     FieldKind,
+    HasConsent,
     HasTag,
     InWindow,
     LastActivity,
@@ -210,7 +211,33 @@ class _Compiler:
             return self.activities(node)
         if isinstance(node, LatestSurveyScore):
             return self.survey(node)
+        if isinstance(node, HasConsent):
+            return self.consent(node)
         raise InvalidValueError("rule", node, "not a segment rule node")
+
+    def consent(self, node: HasConsent) -> Column:
+        """Whether the customer holds a consent span covering the purpose and channel at ``at``.
+
+        The spans are those of :func:`crmcore.privacy.consent.consent_spans` (the columns
+        of :data:`crmcore.adapters.frames.segments.CONSENT_SPAN_SCHEMA`); a span for
+        channel ``any`` covers every channel, as in memory and SQL.
+        """
+        at = _instant(self.at)
+        channels = sorted({node.channel.value, "any"})
+        valid = (
+            (F.col("purpose") == F.lit(node.purpose))
+            & F.col("channel").isin(channels)
+            & (F.col("valid_from") <= at)
+            & (F.col("valid_until").isNull() | (F.col("valid_until") > at))
+            & (F.col("withdrawn_at").isNull() | (F.col("withdrawn_at") > at))
+        )
+        name = self.aggregate(
+            ("consent", node.purpose, node.channel.value),
+            "consents",
+            lambda f: f.where(valid).groupBy("customer_id").agg(F.count(F.lit(1))),
+            0,
+        )
+        return F.col(name) > 0
 
     def compare(self, node: Compare) -> Column:
         spec = FIELDS[node.field]
@@ -361,7 +388,7 @@ class SparkRule:
 
     @property
     def sources(self) -> frozenset[str]:
-        """Which related DataFrames the rule reads (``orders``, ``activities``, ``surveys``)."""
+        """Which related DataFrames the rule reads (orders, activities, surveys, consents)."""
         return frozenset(a.source for a in self._aggregates)
 
     def prepare(
@@ -371,13 +398,19 @@ class SparkRule:
         orders: DataFrame | None = None,
         activities: DataFrame | None = None,
         surveys: DataFrame | None = None,
+        consents: DataFrame | None = None,
     ) -> DataFrame:
         """Return the customers with the aggregate columns the expression reads.
 
         A related DataFrame not given counts as empty (counts 0, totals 0, no
         latest record).
         """
-        frames = {"orders": orders, "activities": activities, "surveys": surveys}
+        frames = {
+            "orders": orders,
+            "activities": activities,
+            "surveys": surveys,
+            "consents": consents,
+        }
         result = customers
         for agg in self._aggregates:
             frame = frames[agg.source]
@@ -400,12 +433,17 @@ class SparkRule:
         orders: DataFrame | None = None,
         activities: DataFrame | None = None,
         surveys: DataFrame | None = None,
+        consents: DataFrame | None = None,
     ) -> DataFrame:
         """Return the customers (original columns) in the segment, lazily."""
         with spark_errors():
             columns = list(customers.columns)
             prepared = self.prepare(
-                customers, orders=orders, activities=activities, surveys=surveys
+                customers,
+                orders=orders,
+                activities=activities,
+                surveys=surveys,
+                consents=consents,
             )
             return prepared.where(self.expression).select(*columns)
 
@@ -442,14 +480,20 @@ def select_ids(
     orders: DataFrame | None = None,
     activities: DataFrame | None = None,
     surveys: DataFrame | None = None,
+    consents: DataFrame | None = None,
 ) -> list[CustomerId]:
     """Return the sorted ids of the customers in the segment ``rule``.
+
+    ``consents`` holds consent spans (see :func:`crmcore.adapters.frames.consents_frame`);
+    without it, no customer has consent.
 
     Raises:
         InvalidValueError: If ``at`` is naive, ``tz`` unknown or ``rule`` beyond the limits.
     """
     compiled = compile_to_spark(rule, at=at, tz=tz)
-    found = compiled.filter(customers, orders=orders, activities=activities, surveys=surveys)
+    found = compiled.filter(
+        customers, orders=orders, activities=activities, surveys=surveys, consents=consents
+    )
     with spark_errors():
         rows = found.select("id").collect()
     return sorted(CustomerId(row["id"]) for row in rows)
