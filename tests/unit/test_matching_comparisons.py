@@ -203,3 +203,12 @@ def test_every_built_in_comparison_reads_its_exact_column() -> None:
 
 def test_the_weight_bound_in_the_docstring_is_the_bound_in_the_code() -> None:
     assert f"±{model_module._WEIGHT_BOUND:g} bits" in (ComparisonWeights.weights.__doc__ or "")
+
+
+def test_a_default_model_on_custom_comparisons_keeps_the_default_rules_it_can_apply() -> None:
+    defaults = model_module.DEFAULT_RULES
+    without_email = [c for c in model_module.DEFAULT_COMPARISONS if c.name != "email"]
+    # used to raise: the rule "exact email + name" names an unknown comparison
+    model = model_module.MatchModel.default(without_email)
+    assert [r.name for r in model.rules] == [r.name for r in defaults if "email" not in r.requires]
+    assert [r.name for r in model_module.MatchModel.default().rules] == [r.name for r in defaults]

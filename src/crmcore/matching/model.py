@@ -226,6 +226,16 @@ DEFAULT_RULES: Final = (
 """Same email and same name; same national id and same name."""
 
 
+def _default_rules(comparisons: Sequence[Comparison]) -> tuple[DeterministicRule, ...]:
+    """The default rules whose comparisons are all among ``comparisons``.
+
+    A model with custom comparisons (no ``email``, say) keeps the default rules it can
+    apply instead of failing on the others; rules a caller names are checked strictly.
+    """
+    names = {c.name for c in comparisons}
+    return tuple(rule for rule in DEFAULT_RULES if set(rule.requires) <= names)
+
+
 @attrs.frozen
 class Contribution:
     """What one comparison added to a pair's match weight.
@@ -363,7 +373,9 @@ class MatchModel:
             parameters.append(
                 ComparisonWeights(comparison.name, labels, _normalised(m), _normalised(u))
             )
-        return cls(tuple(comparisons), tuple(parameters), _TRAINED_PRIOR)
+        return cls(
+            tuple(comparisons), tuple(parameters), _TRAINED_PRIOR, _default_rules(comparisons)
+        )
 
     @property
     def prior_weight(self) -> float:
@@ -787,7 +799,8 @@ def estimate_model(
         )
         for k, c in enumerate(comparisons)
     )
-    return MatchModel(comparisons, parameters, prior, tuple(rules))
+    chosen = _default_rules(comparisons) if rules is DEFAULT_RULES else tuple(rules)
+    return MatchModel(comparisons, parameters, prior, chosen)
 
 
 def _population_prior(
