@@ -198,16 +198,27 @@ def _summarise(
     purchases: pl.LazyFrame, *, last_day: dt.date, unit_days: float, scale: int | None
 ) -> pl.LazyFrame:
     """Return the summary of (customer, day, amount) rows, one row per customer."""
-    # One pass over the orders (no intermediate frame of customer-days): the purchase
-    # days are the distinct order days, the first purchase is every order of the first day.
-    first_day = pl.col("day").min()
-    per_customer = purchases.group_by("customer_id").agg(
-        first=first_day,
-        last=pl.col("day").max(),
-        days=pl.col("day").n_unique(),
-        total=pl.col("amount").sum(),
-        first_amount=pl.col("amount").filter(pl.col("day") == first_day).sum(),
+    # The purchase days are the distinct order days. The first day's amount comes from a
+    # second pass that joins each order with its customer's first day: summing it inside
+    # the group-by (a filter per group) holds every group's orders and doubled the memory.
+    per_customer = (
+        purchases.group_by("customer_id")
+        .agg(
+            first=pl.col("day").min(),
+            last=pl.col("day").max(),
+            days=pl.col("day").n_unique(),
+            total=pl.col("amount").sum(),
+        )
+        .collect(engine="streaming")  # one row per customer: small, and read twice below
+        .lazy()
     )
+    first_amounts = (
+        purchases.join(per_customer.select("customer_id", "first"), on="customer_id")
+        .filter(pl.col("day") == pl.col("first"))
+        .group_by("customer_id")
+        .agg(first_amount=pl.col("amount").sum())
+    )
+    per_customer = per_customer.join(first_amounts, on="customer_id", how="left")
     frequency = pl.col("days").cast(pl.Int64) - 1
     repeat_total = _money(pl.col("total") - pl.col("first_amount"), scale)
     return per_customer.select(
