@@ -32,8 +32,11 @@ def is_public(path: str) -> bool:
     (True, False)
     >>> is_public("crmcore.__main__")
     False
+    >>> is_public("crmcore.adapters.sql.migrations.versions.0001_baseline")
+    False
     """
-    return not any(part.startswith("_") for part in path.split(".")[1:])
+    # Alembic's revision scripts (``versions/0001_baseline.py``) are not importable modules.
+    return not any(part.startswith("_") or not part.isidentifier() for part in path.split(".")[1:])
 
 
 def public_modules(module: Any) -> Iterator[Any]:

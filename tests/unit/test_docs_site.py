@@ -69,13 +69,17 @@ def built_page(site: Path, page: Path) -> Path:
 
 
 def public_modules() -> list[tuple[str, Path]]:
-    """Every public module of crmcore (no path component starting with ``_``), with its file."""
+    """Every public module of crmcore, with its file.
+
+    Public: no path component starts with ``_``, and every one is an identifier (Alembic's
+    revision scripts, ``versions/0001_baseline.py``, are files Alembic loads, not modules).
+    """
     found = []
     for path in sorted((SRC / "crmcore").rglob("*.py")):
         parts = path.relative_to(SRC).with_suffix("").parts
         if parts[-1] == "__init__":
             parts = parts[:-1]
-        if any(part.startswith("_") for part in parts):
+        if any(part.startswith("_") or not part.isidentifier() for part in parts):
             continue
         found.append((".".join(parts), path))
     return found

@@ -478,6 +478,7 @@ _ENUMS: Final = {
             "polars": ("polars", "polars"),
             "postgresql": ("PostgreSQL", "PostgreSQL"),
             "mariadb": ("MariaDB", "MariaDB"),
+            "spark": ("Apache Spark", "Spark 分布式引擎"),
         },
     ),
     **_enum(
