@@ -29,6 +29,7 @@ from crmcore.adapters.sql.audit import SqlAuditLog
 from crmcore.adapters.sql.consent_ledger import SqlConsentLedger
 from crmcore.adapters.sql.engine import configure_engine
 from crmcore.adapters.sql.history import SqlEventHistory, history_rows
+from crmcore.adapters.sql.issued import SqlIssuedActions
 from crmcore.adapters.sql.match_index import MatchIndexSettings, SqlMatchIndex
 from crmcore.adapters.sql.repository import (
     SqlActivityRepository,
@@ -140,6 +141,7 @@ class SqlUnitOfWork:
         self.consent_ledger = SqlConsentLedger(session)
         self.history = SqlEventHistory(session)
         self.erasures = SqlErasureRepository(session)
+        self.issued_actions = SqlIssuedActions(session, store.clock)
 
     def __enter__(self) -> SqlUnitOfWork:
         """Take a connection; the transaction begins with the first statement.
