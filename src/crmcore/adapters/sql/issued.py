@@ -87,10 +87,21 @@ class SqlIssuedActions:
         self._clock = clock or SystemClock()
 
     def _insert(self, dialect: str, row: dict[str, Any]) -> sa.Executable:
+        # RETURNING where the database has it: some drivers report no rowcount for it
         if dialect == "postgresql":
-            return postgresql.insert(issued_actions).values(row).on_conflict_do_nothing()
+            return (
+                postgresql.insert(issued_actions)
+                .values(row)
+                .on_conflict_do_nothing()
+                .returning(issued_actions.c.key)
+            )
         if dialect == "sqlite":
-            return sqlite.insert(issued_actions).values(row).on_conflict_do_nothing()
+            return (
+                sqlite.insert(issued_actions)
+                .values(row)
+                .on_conflict_do_nothing()
+                .returning(issued_actions.c.key)
+            )
         return sa.insert(issued_actions).values(row).prefix_with("IGNORE")
 
     def issue(self, actions: Iterable[DueAction]) -> list[DueAction]:
@@ -127,6 +138,10 @@ class SqlIssuedActions:
                     "due_at": action.due_at,
                     "issued_at": issued_at,
                 }
-                if conn.execute(self._insert(dialect, row)).rowcount == 1:
+                result = conn.execute(self._insert(dialect, row))
+                inserted = (
+                    result.first() is not None if result.returns_rows else result.rowcount == 1
+                )
+                if inserted:
                     new.append(action)
         return new
