@@ -45,6 +45,7 @@ from crmcore.adapters.sql.repository import (
 )
 from crmcore.adapters.sql.session import SqlSession, translating
 from crmcore.adapters.sql.tables import event_history, event_outbox
+from crmcore.adapters.sql.time_rules import SqlTimeRules
 from crmcore.clock import Clock, SystemClock
 from crmcore.domain import DomainEvent
 from crmcore.errors import CrmError, StorageError
@@ -142,6 +143,7 @@ class SqlUnitOfWork:
         self.history = SqlEventHistory(session)
         self.erasures = SqlErasureRepository(session)
         self.issued_actions = SqlIssuedActions(session, store.clock)
+        self.time_rules = SqlTimeRules(session, self.leads, self.activities)
 
     def __enter__(self) -> SqlUnitOfWork:
         """Take a connection; the transaction begins with the first statement.
