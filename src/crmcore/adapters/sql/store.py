@@ -143,7 +143,13 @@ class SqlUnitOfWork:
         self.history = SqlEventHistory(session)
         self.erasures = SqlErasureRepository(session)
         self.issued_actions = SqlIssuedActions(session, store.clock)
-        self.time_rules = SqlTimeRules(session, self.leads, self.activities)
+        self.time_rules = SqlTimeRules(
+            session,
+            customers=self.customers,
+            opportunities=self.opportunities,
+            leads=self.leads,
+            activities=self.activities,
+        )
 
     def __enter__(self) -> SqlUnitOfWork:
         """Take a connection; the transaction begins with the first statement.
