@@ -111,7 +111,8 @@ RULES: dict[str, tuple[set[str], set[str]]] = {
     # Adapters compile access policies (privacy) to SQL and polars like segment rules.
     "adapters": (
         {"ports", "domain", "serialization", "segments", "privacy", "errors", "clock", "adapters"}
-        | {"matching"},  # the SQL match index stores matching's keys
+        | {"matching"}  # the SQL match index stores matching's keys
+        | {"lifecycle"},  # issued time-rule actions (DueAction), rules answered by queries
         CORE_THIRD_PARTY | {"sqlalchemy", "polars", "cryptography"},
     ),
     "cli": (

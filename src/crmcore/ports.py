@@ -82,6 +82,7 @@ from crmcore.domain import (
     event_types,
 )
 from crmcore.errors import InvalidValueError
+from crmcore.lifecycle.rules import DueAction
 from crmcore.matching import DuplicateCheck, DuplicatePolicy, MatchRecord, ScoredPair
 from crmcore.merge import MergeRecord
 from crmcore.privacy.access import AccessFilter
@@ -104,6 +105,7 @@ __all__ = [
     "EventPublisher",
     "HistoryQuery",
     "IdFactory",
+    "IssuedActions",
     "KeyStore",
     "LeadRepository",
     "MergeRecord",
@@ -463,6 +465,34 @@ class StoredMatchIndex(Protocol):
         ...
 
 
+class IssuedActions(Protocol):
+    """The register of time-rule actions already issued (``uow.issued_actions``).
+
+    A :class:`~crmcore.lifecycle.rules.DueAction`'s id is deterministic, so
+    recording the ids issued makes each rule fire once per occurrence, across
+    processes and restarts. The record belongs to the unit of work: it is
+    durable on :meth:`UnitOfWork.commit` and discarded by a rollback (the
+    action is then due again at the next evaluation).
+
+    Two units of work issuing the same action at once record it once: one of
+    them gets it back from :meth:`issue`, the other does not (SQL: a unique
+    key, the loser's insert is skipped, waiting for the winner's commit on
+    PostgreSQL and MariaDB; memory: the first to ask reserves it).
+    """
+
+    def issue(self, actions: Iterable[DueAction]) -> list[DueAction]:
+        """Record ``actions`` as issued; return those not issued before, in the given order.
+
+        An action repeated within ``actions`` counts once (its first occurrence).
+
+        Raises:
+            InvalidValueError: If an item is not a ``DueAction``.
+            StorageError: If a field is longer than the backend stores (naming it),
+                or the backend fails; nothing of the call is recorded.
+        """
+        ...
+
+
 @runtime_checkable
 class EventPublisher(Protocol):
     """Where domain events go after a successful commit (ERP, messaging, analytics).
@@ -575,6 +605,11 @@ class UnitOfWork(Protocol):
     @property
     def erasures(self) -> ErasureRepository:
         """The erasure register."""
+        ...
+
+    @property
+    def issued_actions(self) -> IssuedActions:
+        """The register of issued time-rule actions."""
         ...
 
     def __enter__(self) -> UnitOfWork:

@@ -61,6 +61,7 @@ from crmcore.errors import (
     StaleVersionError,
     StorageError,
 )
+from crmcore.lifecycle.rules import DueAction
 from crmcore.ports import (
     DEFAULT_PAGE_SIZE,
     EventPublisher,
@@ -192,6 +193,8 @@ class MemoryStore:
         self._audit: list[AuditEntry] = []  # the chain, by sequence (entry n at n - 1)
         self._audit_payloads: dict[int, AuditPayload] = {}
         self._ledger: list[LedgerEntry] = []  # the consent ledger, in append order
+        self._issued: set[str] = set()  # ids of the issued actions, committed
+        self._reserved: dict[str, MemoryUnitOfWork] = {}  # issued by a unit of work not committed
 
     def unit_of_work(self) -> MemoryUnitOfWork:
         """Return a new unit of work over this store."""
@@ -285,6 +288,7 @@ class MemoryUnitOfWork:
         self.audit = MemoryAuditLog(self)
         self.consent_ledger = MemoryConsentLedger(self)
         self.erasures = MemoryErasureRepository(self, "erasure")
+        self.issued_actions = MemoryIssuedActions(self)
 
     def __enter__(self) -> MemoryUnitOfWork:
         """Begin the unit of work."""
@@ -324,7 +328,12 @@ class MemoryUnitOfWork:
         self._require_active("commit")
         staged, events, journal = self._staged, self._events, self._journal
         self._staged, self._events, self._journal = {}, [], _Journal()
-        self._store._apply(staged, events, journal)
+        try:
+            self._store._apply(staged, events, journal)
+        except BaseException:
+            self.issued_actions._release()
+            raise
+        self.issued_actions._settle()
         publisher = self._store._publisher
         if events and publisher is not None:
             publisher.publish(tuple(events))
@@ -334,6 +343,7 @@ class MemoryUnitOfWork:
         self._staged = {}
         self._events = []
         self._journal = _Journal()
+        self.issued_actions._release()
 
     # -- used by the repositories -------------------------------------------------
 
@@ -1007,6 +1017,60 @@ class MemoryConsentLedger:
             StorageError: Outside the unit of work's ``with`` block.
         """
         return consent_states(self.entries_for(subject))
+
+
+class MemoryIssuedActions:
+    """Issued actions in memory; see :class:`~crmcore.ports.IssuedActions`.
+
+    An action issued by a unit of work not yet committed is reserved to it:
+    another unit of work asking meanwhile does not get it; a rollback frees it.
+    """
+
+    def __init__(self, uow: MemoryUnitOfWork) -> None:
+        self._uow = uow
+        self._mine: list[str] = []
+
+    def issue(self, actions: Iterable[DueAction]) -> list[DueAction]:
+        """Record ``actions``; return those not issued before (first occurrences, in order).
+
+        Raises:
+            InvalidValueError: If an item is not a ``DueAction``.
+            StorageError: Outside the unit of work's ``with`` block.
+        """
+        self._uow._require_active("issue actions")
+        if isinstance(actions, DueAction | str | bytes):
+            raise InvalidValueError("actions", actions, "an iterable of DueAction")
+        wanted: dict[str, DueAction] = {}
+        for action in actions:
+            if not isinstance(action, DueAction):
+                raise InvalidValueError("actions", action, "a DueAction")
+            wanted.setdefault(action.id, action)
+        store = self._uow._store
+        new: list[DueAction] = []
+        with store._lock:
+            for id, action in wanted.items():
+                if id not in store._issued and id not in store._reserved:
+                    store._reserved[id] = self._uow
+                    self._mine.append(id)
+                    new.append(action)
+        return new
+
+    def _settle(self) -> None:
+        """Make this unit of work's reservations issued (after its commit)."""
+        store = self._uow._store
+        with store._lock:
+            for id in self._mine:
+                store._reserved.pop(id, None)
+                store._issued.add(id)
+        self._mine = []
+
+    def _release(self) -> None:
+        """Free this unit of work's reservations (rollback)."""
+        store = self._uow._store
+        with store._lock:
+            for id in self._mine:
+                store._reserved.pop(id, None)
+        self._mine = []
 
 
 class MemoryErasureRepository(_MemoryRepository[ErasureRequest]):

@@ -120,6 +120,7 @@ from crmcore.errors import (
     StaleVersionError,
     StorageError,
 )
+from crmcore.lifecycle.rules import ActionKind, DueAction
 from crmcore.ports import EventPublisher, KeyStore, Store, UnitOfWork
 from crmcore.privacy.audit import (
     GENESIS_HASH,
@@ -144,6 +145,7 @@ from crmcore.testing import strategies as cst
 __all__ = [
     "AuditLogContract",
     "ConsentLedgerContract",
+    "IssuedActionsContract",
     "KeyStoreContract",
     "KeyStoreFactory",
     "StoreContract",
@@ -1674,3 +1676,160 @@ class SubjectStorageContract:
                 "l-1"
             ]
             assert uow.leads.find_by_converted_customer(CustomerId("c-2")) == []
+
+
+def _action(n: int, *, rule: str = "follow_up_overdue", subject_id: str | None = None) -> DueAction:
+    at = _AT.add(days=n % 7)
+    subject = subject_id if subject_id is not None else f"c-{n}"
+    return DueAction(
+        id=f"{rule}:customer:{subject}:{at.isoformat()}",
+        kind=ActionKind.REMIND_SUPERVISOR,
+        rule=rule,
+        subject="customer",
+        subject_id=subject,
+        recipient=UserId("u-wang"),
+        customer_id=CustomerId(subject),
+        due_at=at,
+        reason="no follow-up for 3 days",
+    )
+
+
+class IssuedActionsContract:
+    """The register of issued time-rule actions (:class:`~crmcore.ports.IssuedActions`).
+
+    Subclass it with the ``store_factory`` fixture of :class:`StoreContract`.
+    """
+
+    def test_an_action_is_issued_once(self, store_factory: StoreFactory) -> None:
+        store = store_factory(None)
+        a, b, c = _action(1), _action(2), _action(3)
+        with store.unit_of_work() as uow:
+            assert uow.issued_actions.issue([a, b, a]) == [a, b]
+            assert uow.issued_actions.issue([b]) == []  # seen by its own unit of work
+            uow.commit()
+        with store.unit_of_work() as uow:
+            assert uow.issued_actions.issue([c, a, b]) == [c]
+            assert uow.issued_actions.issue([]) == []
+            uow.commit()
+        with store.unit_of_work() as uow:
+            assert uow.issued_actions.issue(iter([a, b, c])) == []
+
+    def test_a_rollback_forgets_what_was_issued(self, store_factory: StoreFactory) -> None:
+        store = store_factory(None)
+        a = _action(1)
+        with store.unit_of_work() as uow:
+            assert uow.issued_actions.issue([a]) == [a]
+        with store.unit_of_work() as uow:  # left without commit: rolled back
+            assert uow.issued_actions.issue([a]) == [a]
+            uow.rollback()
+            assert uow.issued_actions.issue([a]) == [a]
+            uow.commit()
+        with store.unit_of_work() as uow:
+            assert uow.issued_actions.issue([a]) == []
+
+    def test_bad_input_is_refused_and_records_nothing(self, store_factory: StoreFactory) -> None:
+        store = store_factory(None)
+        a = _action(1)
+        with store.unit_of_work() as uow:
+            with pytest.raises(InvalidValueError, match="actions"):
+                uow.issued_actions.issue([a, "not an action"])  # type: ignore[list-item]
+            with pytest.raises(InvalidValueError, match="actions"):
+                uow.issued_actions.issue(a)  # type: ignore[arg-type]
+            assert uow.issued_actions.issue([a]) == [a]
+        with pytest.raises(StorageError):
+            store.unit_of_work().issued_actions.issue([a])
+
+    def test_ids_in_any_script_and_of_any_length_are_kept_apart(
+        self, store_factory: StoreFactory
+    ) -> None:
+        store = store_factory(None)
+        long_a = attrs.evolve(_action(1), id="x" * 600 + "a")
+        long_b = attrs.evolve(_action(1), id="x" * 600 + "b")
+        upper = attrs.evolve(_action(1), id="客户-A")
+        lower = attrs.evolve(_action(1), id="客户-a")
+        with store.unit_of_work() as uow:
+            assert uow.issued_actions.issue([long_a, long_b, upper, lower]) == [
+                long_a,
+                long_b,
+                upper,
+                lower,
+            ]
+            uow.commit()
+        with store.unit_of_work() as uow:
+            assert uow.issued_actions.issue([lower, long_b]) == []
+
+    @settings(
+        max_examples=15,
+        deadline=None,
+        # one contract method runs for each backend's subclass
+        suppress_health_check=[
+            HealthCheck.function_scoped_fixture,
+            HealthCheck.differing_executors,
+        ],
+    )
+    @given(
+        calls=st.lists(
+            st.tuples(st.lists(st.integers(0, 8), max_size=6), st.booleans()),
+            min_size=1,
+            max_size=5,
+        )
+    )
+    def test_random_calls_return_the_first_committed_occurrences(
+        self, store_factory: StoreFactory, calls: list[tuple[list[int], bool]]
+    ) -> None:
+        store = store_factory(None)
+        issued: set[str] = set()
+        for numbers, commit in calls:
+            actions = [_action(n) for n in numbers]
+            expected: list[DueAction] = []
+            for action in actions:
+                if action.id not in issued and action not in expected:
+                    expected.append(action)
+            with store.unit_of_work() as uow:
+                assert uow.issued_actions.issue(actions) == expected
+                if commit:
+                    uow.commit()
+                    issued.update(a.id for a in expected)
+
+    def test_workers_issuing_at_once_issue_each_action_once(
+        self, store_factory: StoreFactory
+    ) -> None:
+        store = store_factory(None)
+        actions = [_action(n) for n in range(20)]
+        workers = 4
+        barrier = threading.Barrier(workers)
+        results: list[list[DueAction]] = []
+        failures: list[BaseException] = []
+        lock = threading.Lock()
+
+        def work(index: int) -> None:
+            mine = actions[index:] + actions[:index]  # each worker in another order
+            mine = sorted(mine, key=lambda a: a.id)  # one order: no deadlock between workers
+            try:
+                barrier.wait(timeout=30)
+                for _attempt in range(20):
+                    try:
+                        with store.unit_of_work() as uow:
+                            new = uow.issued_actions.issue(mine)
+                            time.sleep(0.05)  # hold the transaction while the others ask
+                            uow.commit()
+                    except ConcurrencyError:
+                        time.sleep(0.01)
+                        continue
+                    with lock:
+                        results.append(new)
+                    return
+                raise AssertionError("no attempt got through")
+            except BaseException as exc:  # noqa: BLE001 - reported below, in the test's thread
+                with lock:
+                    failures.append(exc)
+
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(workers)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert failures == []
+        assert len(results) == workers
+        issued = [a.id for new in results for a in new]
+        assert sorted(issued) == sorted(a.id for a in actions)  # each once, none lost

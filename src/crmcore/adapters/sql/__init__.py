@@ -46,6 +46,7 @@ from crmcore.adapters.sql.audit import SqlAuditLog
 from crmcore.adapters.sql.consent_ledger import SqlConsentLedger
 from crmcore.adapters.sql.engine import configure_engine, create_engine, create_schema, drop_schema
 from crmcore.adapters.sql.history import SqlEventHistory
+from crmcore.adapters.sql.issued import SqlIssuedActions
 from crmcore.adapters.sql.keys import SqlKeyStore
 from crmcore.adapters.sql.match_index import (
     MatchIndexSettings,
@@ -79,6 +80,7 @@ __all__ = [
     "SqlCustomerRepository",
     "SqlErasureRepository",
     "SqlEventHistory",
+    "SqlIssuedActions",
     "SqlKeyStore",
     "SqlLeadRepository",
     "SqlMatchIndex",

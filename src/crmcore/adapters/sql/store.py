@@ -29,6 +29,7 @@ from crmcore.adapters.sql.audit import SqlAuditLog
 from crmcore.adapters.sql.consent_ledger import SqlConsentLedger
 from crmcore.adapters.sql.engine import configure_engine
 from crmcore.adapters.sql.history import SqlEventHistory, history_rows
+from crmcore.adapters.sql.issued import SqlIssuedActions
 from crmcore.adapters.sql.match_index import MatchIndexSettings, SqlMatchIndex
 from crmcore.adapters.sql.repository import (
     SqlActivityRepository,
@@ -44,6 +45,7 @@ from crmcore.adapters.sql.repository import (
 )
 from crmcore.adapters.sql.session import SqlSession, translating
 from crmcore.adapters.sql.tables import event_history, event_outbox
+from crmcore.adapters.sql.time_rules import SqlTimeRules
 from crmcore.clock import Clock, SystemClock
 from crmcore.domain import DomainEvent
 from crmcore.errors import CrmError, StorageError
@@ -140,6 +142,14 @@ class SqlUnitOfWork:
         self.consent_ledger = SqlConsentLedger(session)
         self.history = SqlEventHistory(session)
         self.erasures = SqlErasureRepository(session)
+        self.issued_actions = SqlIssuedActions(session, store.clock)
+        self.time_rules = SqlTimeRules(
+            session,
+            customers=self.customers,
+            opportunities=self.opportunities,
+            leads=self.leads,
+            activities=self.activities,
+        )
 
     def __enter__(self) -> SqlUnitOfWork:
         """Take a connection; the transaction begins with the first statement.

@@ -812,6 +812,24 @@ subject_keys = sa.Table(
 Create it in another database than the data it protects (see ``SqlKeyStore``)."""
 
 
+issued_actions = sa.Table(
+    "issued_actions",
+    metadata,
+    # the SHA-256 of the action's id: a unique key of fixed width whatever the id's length
+    sa.Column("key", Text(64), primary_key=True),
+    sa.Column("action_id", sa.Text, nullable=False),
+    _enum("kind"),
+    sa.Column("rule", Text(ID_LENGTH), nullable=False),
+    sa.Column("subject", Text(ID_LENGTH), nullable=False),
+    _id("subject_id", nullable=False),
+    _at("due_at"),
+    _at("issued_at"),
+    sa.Index("ix_issued_actions_subject_id", "subject_id"),
+    **_OPTIONS,
+)
+"""Time-rule actions already issued (ids only): each is issued once, across processes."""
+
+
 SUBJECT_TABLES: dict[str, str | None] = {
     "customers": "customer",
     "customer_emails": "customer",
@@ -842,6 +860,8 @@ SUBJECT_TABLES: dict[str, str | None] = {
     "match_records": "customer",
     "match_keys": None,
     "match_counts": None,
+    # issued time-rule actions: rule names, record ids and instants, nothing personal
+    "issued_actions": None,
 }
 """Every table -> the subject source (:data:`crmcore.privacy.subject.SUBJECT_SOURCES`) that
 exports and erases what it holds of a person, or ``None`` if it holds nothing personal.

@@ -246,7 +246,9 @@ def _detect(conn: Connection) -> str | None:
         return "crmcore_0005"
     if "erasure_requests" not in present:
         return "crmcore_0006"
-    return "crmcore_0007"
+    if "issued_actions" not in present:
+        return "crmcore_0007"
+    return "crmcore_0008"
 
 
 def stamp(bind: Engine | Connection, revision: str) -> None:
