@@ -7,18 +7,13 @@ see its revision, index its customers), with no traceback on the screen.
 
 from __future__ import annotations
 
-import errno
 import io
-import os
-import select
-import struct
-import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pendulum
 import pytest
+from tests.e2e.cli_process import on_terminal
 
 from crmcore.adapters.sql import SqlStore, create_engine, create_schema
 from crmcore.adapters.sql.migrations import head, upgrade
@@ -26,8 +21,6 @@ from crmcore.cli import main
 from crmcore.cli.console import Console
 from crmcore.domain import CustomerId, Person, PersonName, PhoneNumber, register_customer
 from crmcore.matching import MatchRecord
-
-TIMEOUT = 120.0
 
 
 def run(*args: str) -> tuple[int, str, str]:
@@ -116,53 +109,6 @@ def test_errors_are_one_line_each(tmp_path: Path) -> None:
     assert (code, err) == (2, "crmcore db: error: backfill batch must be positive, got 0\n")
     code, _, err = run("db")
     assert code == 1
-
-
-def read_until_closed(master: int) -> Iterator[bytes]:
-    while True:
-        ready, _, _ = select.select([master], [], [], TIMEOUT)
-        if not ready:
-            pytest.fail(f"no output for {TIMEOUT} s: the command hangs")
-        try:
-            chunk = os.read(master, 1 << 16)
-        except OSError as exc:
-            if exc.errno == errno.EIO:
-                return
-            raise
-        if not chunk:
-            return
-        yield chunk
-
-
-def on_terminal(args: list[str], cwd: Path) -> tuple[int, str]:
-    import fcntl  # noqa: PLC0415 - POSIX only
-    import termios  # noqa: PLC0415
-
-    master, slave = os.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
-    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR", "COLUMNS")}
-    env.update(TERM="xterm-256color", COLUMNS="100", LINES="30", PYTHONIOENCODING="utf-8")
-    try:
-        process = subprocess.Popen(  # noqa: S603 - this interpreter, our own module
-            [sys.executable, "-m", "crmcore", *args],
-            stdin=slave,
-            stdout=slave,
-            stderr=slave,
-            env=env,
-            cwd=cwd,
-            start_new_session=True,
-        )
-    finally:
-        os.close(slave)
-    try:
-        output = b"".join(read_until_closed(master))
-        code = process.wait(timeout=TIMEOUT)
-    finally:
-        os.close(master)
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    return code, output.decode("utf-8", errors="replace").replace("\r\n", "\n")
 
 
 @pytest.mark.skipif(not sys.platform.startswith(("linux", "darwin")), reason="needs a POSIX pty")

@@ -8,20 +8,17 @@ under CI a missing Chromium fails.
 
 from __future__ import annotations
 
-import errno
 import io
 import os
 import re
-import select
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import NamedTuple
 
 import pytest
+from tests.e2e.cli_process import TIMEOUT, Run, on_terminal, piped
 
 from crmcore.cli import main
 from crmcore.cli.console import Console
@@ -30,7 +27,6 @@ pytestmark = pytest.mark.skipif(
     not sys.platform.startswith(("linux", "darwin")), reason="needs a POSIX pseudo-terminal"
 )
 
-TIMEOUT = 120.0
 CHARTS = 6
 KPI_NAMES = (
     "churn rate",
@@ -42,76 +38,6 @@ KPI_NAMES = (
     "completeness",
     "duplicate rate",
 )
-
-
-class Run(NamedTuple):
-    code: int
-    output: str
-
-
-def environment() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR")}
-    env.update(TERM="xterm-256color", COLUMNS="100", LINES="30", PYTHONIOENCODING="utf-8")
-    return env
-
-
-def piped(args: list[str], cwd: Path) -> Run:
-    done = subprocess.run(  # noqa: S603 - this interpreter, our own module
-        [sys.executable, "-m", "crmcore", *args],
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        env=environment(),
-        cwd=cwd,
-        timeout=TIMEOUT,
-        check=False,
-    )
-    return Run(done.returncode, (done.stdout + done.stderr).decode("utf-8", errors="replace"))
-
-
-def read_until_closed(master: int) -> Iterator[bytes]:
-    while True:
-        ready, _, _ = select.select([master], [], [], TIMEOUT)
-        if not ready:
-            pytest.fail(f"no output for {TIMEOUT} s: the command hangs")
-        try:
-            chunk = os.read(master, 1 << 16)
-        except OSError as exc:
-            if exc.errno == errno.EIO:
-                return
-            raise
-        if not chunk:
-            return
-        yield chunk
-
-
-def on_terminal(args: list[str], cwd: Path) -> Run:
-    import fcntl  # noqa: PLC0415 - POSIX only, like this module
-    import struct  # noqa: PLC0415
-    import termios  # noqa: PLC0415
-
-    master, slave = os.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
-    try:
-        process = subprocess.Popen(  # noqa: S603 - this interpreter, our own module
-            [sys.executable, "-m", "crmcore", *args],
-            stdin=slave,
-            stdout=slave,
-            stderr=slave,
-            env=environment(),
-            cwd=cwd,
-            start_new_session=True,
-        )
-    finally:
-        os.close(slave)
-    try:
-        output = b"".join(read_until_closed(master))
-        code = process.wait(timeout=TIMEOUT)
-    finally:
-        os.close(master)
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    return Run(code, output.decode("utf-8", errors="replace").replace("\r\n", "\n"))
 
 
 @pytest.fixture(scope="module")

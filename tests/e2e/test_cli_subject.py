@@ -8,21 +8,15 @@ its personal strings; an unknown customer is one line on standard error, exit 2.
 
 from __future__ import annotations
 
-import errno
 import io
 import json
-import os
-import select
 import shutil
-import struct
-import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
-from typing import NamedTuple
 
 import pendulum
 import pytest
+from tests.e2e.cli_process import Run, on_terminal, piped
 
 from crmcore.adapters.sql import SqlStore, create_engine, create_schema
 from crmcore.cli import main
@@ -33,78 +27,7 @@ pytestmark = pytest.mark.skipif(
     not sys.platform.startswith(("linux", "darwin")), reason="needs a POSIX pseudo-terminal"
 )
 
-TIMEOUT = 120.0
 MODES = ["terminal", "piped"]
-
-
-class Run(NamedTuple):
-    code: int
-    output: str
-
-
-def environment() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR", "COLUMNS")}
-    env.update(TERM="xterm-256color", COLUMNS="100", LINES="30", PYTHONIOENCODING="utf-8")
-    return env
-
-
-def read_until_closed(master: int) -> Iterator[bytes]:
-    while True:
-        ready, _, _ = select.select([master], [], [], TIMEOUT)
-        if not ready:
-            pytest.fail(f"no output for {TIMEOUT} s: the command hangs")
-        try:
-            chunk = os.read(master, 1 << 16)
-        except OSError as exc:
-            if exc.errno == errno.EIO:
-                return
-            raise
-        if not chunk:
-            return
-        yield chunk
-
-
-def on_terminal(args: list[str], cwd: Path) -> Run:
-    import fcntl  # noqa: PLC0415 - POSIX only, like this module
-    import termios  # noqa: PLC0415
-
-    master, slave = os.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
-    try:
-        process = subprocess.Popen(  # noqa: S603 - this interpreter, our own module
-            [sys.executable, "-m", "crmcore", *args],
-            stdin=slave,
-            stdout=slave,
-            stderr=slave,
-            env=environment(),
-            cwd=cwd,
-            start_new_session=True,
-        )
-    finally:
-        os.close(slave)
-    try:
-        output = b"".join(read_until_closed(master))
-        code = process.wait(timeout=TIMEOUT)
-    finally:
-        os.close(master)
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    return Run(code, output.decode("utf-8", errors="replace").replace("\r\n", "\n"))
-
-
-def piped(args: list[str], cwd: Path) -> Run:
-    done = subprocess.run(  # noqa: S603 - this interpreter, our own module
-        [sys.executable, "-m", "crmcore", *args],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        env=environment(),
-        cwd=cwd,
-        timeout=TIMEOUT,
-        check=False,
-    )
-    return Run(done.returncode, done.stdout.decode("utf-8", errors="replace"))
 
 
 def crmcore(mode: str, cwd: Path, *args: str) -> Run:
