@@ -750,7 +750,7 @@ def _namesakes(
 
 
 @attrs.frozen
-class MailboxComparison(Comparison):
+class MailboxComparison(EmailComparison):
     """Emails, telling "another mailbox" from "another person".
 
     People keep several mailboxes — work and personal, an old employer's —
@@ -768,30 +768,13 @@ class MailboxComparison(Comparison):
     4. *another mailbox*: anything else (work and personal, a role
        mailbox such as ``info@``).
 
-    Up to three addresses of each record are looked at.
+    Up to three addresses of each record are looked at. It reads the columns
+    :class:`EmailComparison` reads, with the same exact column and term frequencies.
 
     Args:
         name: The comparison's name in explanations.
         term_frequency: Weigh an exact match on an address many records share less.
     """
-
-    name: str = "email"
-    term_frequency: bool = attrs.field(default=True, kw_only=True)
-
-    @property
-    def tf_column(self) -> str | None:  # type: ignore[override]
-        """``email`` when term frequencies are used (a shared info@ address weighs less)."""
-        return "email" if self.term_frequency else None
-
-    @property
-    def exact_column(self) -> str:
-        """``email``."""
-        return "email"
-
-    @property
-    def columns(self) -> frozenset[str]:
-        """``email`` and ``email_user``."""
-        return frozenset({"email", "email_user"})
 
     @property
     def level_labels(self) -> tuple[str, ...]:
