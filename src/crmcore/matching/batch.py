@@ -92,6 +92,28 @@ class MatchSettings:
     u_sample_size: int = 100_000
     seed: int = 0
 
+    def estimate(
+        self, table: FeatureTable, levels: npt.NDArray[np.int8], left: Rows, right: Rows
+    ) -> MatchModel:
+        """Estimate a model for these settings from blocked pairs (no labels).
+
+        The estimation :func:`dedupe` runs, for engines that block and compare
+        elsewhere (the Spark adapter): u from random pairs, m and the prior by EM,
+        with the blocking rules' columns, the rules, the u sample and the seed of
+        these settings.
+        """
+        return estimate_model(
+            table,
+            levels,
+            self.comparisons,
+            left=left,
+            right=right,
+            blocking_columns=[rule.columns for rule in self.blocking_rules],
+            rules=self.rules,
+            u_sample_size=self.u_sample_size,
+            seed=self.seed,
+        )
+
 
 @attrs.frozen(eq=False)
 class DedupeResult:
@@ -226,17 +248,7 @@ def dedupe(
     if model is None and len(table) < _MIN_RECORDS_TO_TRAIN:
         model = MatchModel.default(settings.comparisons)
     if model is None:
-        model = estimate_model(
-            table,
-            levels,
-            settings.comparisons,
-            left=left,
-            right=right,
-            blocking_columns=[rule.columns for rule in settings.blocking_rules],
-            rules=settings.rules,
-            u_sample_size=settings.u_sample_size,
-            seed=settings.seed,
-        )
+        model = settings.estimate(table, levels, left, right)
     holders = {c: contact_holders(table, c) for c in CONTACT_COLUMNS}
     probability = _score_in_chunks(table, model, levels, left, right, holders)
     timings["scoring"] = time.perf_counter() - start

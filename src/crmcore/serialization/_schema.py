@@ -70,7 +70,7 @@ from crmcore.privacy.consent import ConsentRecord, ConsentWithdrawal
 from crmcore.segments.rule import Rule, Value
 from crmcore.segments.window import Window
 from crmcore.serialization._domain import TAG
-from crmcore.serialization._strict import MAX_ITEMS
+from crmcore.serialization._strict import _COLLECTIONS, MAX_ITEMS
 
 __all__ = ["DIALECT", "SCHEMA_TYPES", "json_schema"]
 
@@ -130,19 +130,6 @@ _SCALARS: Final[Mapping[Any, dict[str, Any]]] = {
     bool: {"type": "boolean"},
     type(None): {"type": "null"},
 }
-
-_COLLECTIONS: Final[frozenset[Any]] = frozenset(
-    {
-        list,
-        tuple,
-        set,
-        frozenset,
-        collections.abc.Sequence,
-        collections.abc.MutableSequence,
-        collections.abc.Set,
-        collections.abc.MutableSet,
-    }
-)
 
 
 def json_schema(tp: Any, locale: Locale | str = "en") -> dict[str, Any]:

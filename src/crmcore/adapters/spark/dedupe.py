@@ -71,7 +71,6 @@ from crmcore.matching import (
     cluster_pairs,
     compare_pairs,
     connected_components,
-    estimate_model,
     recognise_columns,
 )
 
@@ -202,17 +201,7 @@ def _train(
     table, _ = feature_table(arrow.take(pa.array(order.astype(np.int64))))
     left, right, _ = candidate_pairs(table, settings.blocking_rules, link_only=settings.link_only)
     levels = compare_pairs(table, settings.comparisons, left, right)
-    return estimate_model(
-        table,
-        levels,
-        settings.comparisons,
-        left=left,
-        right=right,
-        blocking_columns=[rule.columns for rule in settings.blocking_rules],
-        rules=settings.rules,
-        u_sample_size=settings.u_sample_size,
-        seed=settings.seed,
-    )
+    return settings.estimate(table, levels, left, right)
 
 
 def dedupe(
