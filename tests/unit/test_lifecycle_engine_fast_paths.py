@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping
 from decimal import Decimal
 from types import MappingProxyType
@@ -25,6 +26,7 @@ from crmcore.domain import (
     Money,
     Opportunity,
     OpportunityId,
+    OpportunityStage,
     Organization,
     PersonName,
     capture_lead,
@@ -335,3 +337,72 @@ def test_an_effect_on_a_field_with_a_converter_and_a_validator_runs_both() -> No
     )
     with pytest.raises(InvalidValueError, match="updated_at"):
         fire(backdated, new_lead(), "drop", at=later)
+
+
+# ---------------------------------------------------------------- text stages on enum records
+
+
+def test_a_workflow_read_without_its_stage_type_still_stores_the_records_enum() -> None:
+    """A plain ``Workflow`` names stages as text; an Opportunity's stage stays an enum."""
+    plain = loads(dumps(OPPORTUNITY_WORKFLOW), Workflow)
+    assert type(plain.initial.name) is str
+    deal, _ = open_opportunity(
+        id=OpportunityId("o-1"),
+        customer_id=CustomerId("c-1"),
+        title="ERP rollout",
+        amount=Money(Decimal("1000"), "CNY"),
+        at=AT,
+    )
+    moved, event = fire(plain, deal, "contact", at=AT)
+    assert moved.stage is OpportunityStage.FIRST_CONTACT
+    assert event.to_stage == "first_contact"
+    again, _ = fire(plain, moved, "analyse_needs", at=AT)
+    assert again.stage is OpportunityStage.NEEDS_ANALYSIS
+    assert fire(OPPORTUNITY_WORKFLOW, deal, "contact", at=AT)[0] == moved
+
+
+class Phase(enum.StrEnum):
+    OPEN = "open"
+    DONE = "done"
+
+
+@attrs.frozen(kw_only=True)
+class Job:
+    """A host's own record (outside crmcore.domain: moved by attrs.evolve) with an enum stage."""
+
+    id: int
+    phase: Phase = Phase.OPEN
+
+
+def test_the_evolve_path_turns_text_targets_into_the_records_enum_too() -> None:
+    jobs: Workflow[Job, str] = Workflow(
+        name="jobs",
+        entity="job",
+        attribute="phase",
+        states=(State(name="open", initial=True), State(name="done", final=True)),
+        transitions=(Transition(name="finish", sources=("open",), target="done"),),
+    )
+    finished, _ = fire(jobs, Job(id=1), "finish", at=AT)
+    assert finished.phase is Phase.DONE
+
+
+def test_a_text_target_that_is_not_a_value_of_the_records_enum_is_refused_by_name() -> None:
+    definition = dumps(OPPORTUNITY_WORKFLOW).replace('"first_contact"', '"first_call"')
+    plain = loads(definition, Workflow)
+    deal, _ = open_opportunity(
+        id=OpportunityId("o-2"),
+        customer_id=CustomerId("c-1"),
+        title="CRM pilot",
+        amount=Money(Decimal("10"), "CNY"),
+        at=AT,
+    )
+    with pytest.raises(InvalidValueError) as caught:
+        fire(plain, deal, "contact", at=AT)
+    assert caught.value.field == "opportunity.stage"
+    assert "OpportunityStage" in caught.value.reason
+
+
+def test_text_stages_on_a_record_with_text_stages_stay_text() -> None:
+    finished, _ = fire(TICKETS, Ticket(id=1), "finish", at=AT)
+    assert finished.stage == "done"
+    assert type(finished.stage) is str

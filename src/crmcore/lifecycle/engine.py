@@ -18,7 +18,9 @@ May import: ``crmcore.domain``, ``crmcore.clock``, ``crmcore.errors``; attrs, pe
 
 from __future__ import annotations
 
+import enum
 import random
+import typing
 from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any, Final, TypeVar
@@ -153,7 +155,10 @@ def fire(
             current stage, a guard does not hold, or a required reason is missing;
             the message names the moves that are allowed.
         InvalidValueError: If ``at`` is naive or before the record's last update,
-            or the record's stage is not a state of the workflow.
+            the record's stage is not a state of the workflow, or the target
+            stage is not a value of the record's stage enum (a workflow read as
+            plain ``Workflow`` names its stages as text; they are turned into
+            the record's enum).
         ConfigurationError: If a guard or effect has no implementation bound.
     """
     attribute = workflow.attribute
@@ -174,6 +179,9 @@ def fire(
         plan = workflow._plans.setdefault(entity.__class__, _plan(type(entity), attribute))
     if plan.stamped and when < entity.updated_at:  # type: ignore[attr-defined]  # stamped
         raise _too_early(entity, when)
+    target: object = step.target
+    if plan.stage_type is not None and target.__class__ is not plan.stage_type:
+        target = _as_stage(workflow, plan.stage_type, target)
     effects = step.effects
     changes: Mapping[str, Any] | None = None
     if effects:
@@ -186,12 +194,12 @@ def fire(
             entity,
             changes,
             attribute=attribute,
-            target=step.target,
+            target=target,
             when=when,
             stamped=plan.stamped,
         )
     else:
-        new = plan.copy(entity, step.target, when)
+        new = plan.copy(entity, target, when)
         if changes:
             _apply(new, plan, changes)
     key = entity.id  # type: ignore[attr-defined]  # every record has an id
@@ -269,9 +277,14 @@ class _Plan:
     converters or validators, ``setters`` writes single slots and ``fields``
     gives the converter and validator of a field an effect changes;
     ``direct`` holds the setters of the fields that have neither.
+    ``stage_type`` is the enum the record's stage field is annotated with
+    (``None`` for text stages): a workflow read without its stage type
+    (plain ``Workflow``) names its targets as text, and :func:`fire` turns
+    them into this enum so the record never holds a bare string.
     """
 
     stamped: bool
+    stage_type: type[enum.Enum] | None = None
     copy: Callable[[Any, object, pendulum.DateTime], Any] | None = None
     setters: Mapping[str, Callable[[Any, Any], None]] = attrs.field(factory=dict)
     fields: Mapping[str, attrs.Attribute[Any]] = attrs.field(factory=dict)
@@ -293,6 +306,7 @@ def _plan(cls: type[Any], attribute: str) -> _Plan:
     fields = attrs.fields_dict(cls)
     stamped = "updated_at" in fields
     stage_field = fields.get(attribute)
+    stage_type = _enum_type(cls, attribute)
     fast = (
         cls.__module__.startswith("crmcore.domain.")
         and "__slots__" in cls.__dict__
@@ -308,11 +322,12 @@ def _plan(cls: type[Any], attribute: str) -> _Plan:
         elif field.converter is not None:
             converters[name] = field.converter
     if not fast:
-        return _Plan(stamped=stamped, fields=fields)
+        return _Plan(stamped=stamped, stage_type=stage_type, fields=fields)
     setters = {name: slot_setter(cls, name) for name in fields}
     validated = {name: field for name, field in fields.items() if field.validator is not None}
     return _Plan(
         stamped=stamped,
+        stage_type=stage_type,
         copy=_compile_copy(cls, tuple(fields), attribute, stamped),
         setters=setters,
         fields=fields,
@@ -324,6 +339,33 @@ def _plan(cls: type[Any], attribute: str) -> _Plan:
             if name not in converters and name not in validated
         },
     )
+
+
+def _enum_type(cls: type[Any], attribute: str) -> type[enum.Enum] | None:
+    """Return the enum ``cls.attribute`` is annotated with, or ``None`` (text, unknown)."""
+    try:
+        hints = typing.get_type_hints(cls)
+    except Exception:  # noqa: BLE001  # an annotation that does not resolve: no coercion
+        return None
+    hint = hints.get(attribute)
+    return hint if isinstance(hint, type) and issubclass(hint, enum.Enum) else None
+
+
+def _as_stage(workflow: Workflow[Any, Any], stage_type: type[enum.Enum], target: object) -> object:
+    """Return ``target`` as a member of ``stage_type`` (the record's stage enum).
+
+    Raises:
+        InvalidValueError: If ``target`` is not one of the enum's values.
+    """
+    try:
+        return stage_type(target)
+    except ValueError:
+        values = ", ".join(str(member.value) for member in stage_type)
+        raise InvalidValueError(
+            f"{workflow.entity}.{workflow.attribute}",
+            str(target),
+            f"the workflow's target stage is not a {stage_type.__name__} (one of: {values})",
+        ) from None
 
 
 def _compile_copy(
