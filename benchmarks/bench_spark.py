@@ -24,6 +24,7 @@ Usage::
     python benchmarks/bench_spark.py --sizes 1000000
     python benchmarks/bench_spark.py --sizes 20000,100000 --systems memory,spark
     python benchmarks/bench_spark.py --driver-memory 4g --partitions 16
+    python benchmarks/bench_spark.py --sizes 1000000 --sample-size 200000  # a sample
 
 At sizes up to 200,000 rows it also times the Arrow kernel's steps alone, in this
 process with no Spark in between.
@@ -61,6 +62,8 @@ def _run_spark_child(
         options.driver_memory,
         "--partitions",
         str(options.partitions),
+        "--sample-size",
+        str(options.sample_size),
     ]
     sampler = bench_dedupe._TreeMemory()
     start = time.perf_counter()
@@ -79,8 +82,11 @@ def _run_spark_child(
 # --------------------------------------------------------------------------- the Spark child
 
 
-def child_spark(path: str, out: str, driver_memory: str, partitions: int) -> None:
-    """Deduplicate ``path`` on Spark ``local[2]``; write ``id,cluster_id`` to ``out``."""
+def child_spark(path: str, out: str, driver_memory: str, partitions: int, sample_size: int) -> None:
+    """Deduplicate ``path`` on Spark ``local[2]``; write ``id,cluster_id`` to ``out``.
+
+    ``sample_size`` 0 estimates the model on every record (as in-process does).
+    """
     import warnings  # noqa: PLC0415 - Spark loads in its own child process
 
     import pyarrow as pa  # noqa: PLC0415
@@ -110,10 +116,10 @@ def child_spark(path: str, out: str, driver_memory: str, partitions: int) -> Non
     ).drop_columns(["cluster"])
     frame = spark.createDataFrame(table).repartition(partitions).cache()
     frame.count()
-    del table
     started = time.perf_counter() - begin
     start = time.perf_counter()
-    result = dedupe(frame)
+    records = table.num_rows
+    result = dedupe(frame, sample_size=sample_size or max(records, 2))
     clusters = result.clusters.toArrow()
     seconds = time.perf_counter() - start
     with open(out, "w", encoding="utf-8", newline="") as stream:
@@ -222,11 +228,19 @@ def main() -> None:
     parser.add_argument("--systems", default=",".join(SYSTEMS))
     parser.add_argument("--driver-memory", default="3g")
     parser.add_argument("--partitions", type=int, default=8)
+    parser.add_argument(
+        "--sample-size",
+        type=int,
+        default=0,
+        help="records Spark estimates the model on (0: all, so the model is the in-process one)",
+    )
     parser.add_argument("--timeout", type=float, default=3600.0)
     parser.add_argument("--child", nargs=2, metavar=("INPUT", "OUT"))
     args = parser.parse_args()
     if args.child:
-        child_spark(args.child[0], args.child[1], args.driver_memory, args.partitions)
+        child_spark(
+            args.child[0], args.child[1], args.driver_memory, args.partitions, args.sample_size
+        )
         return
     systems = [s for s in args.systems.split(",") if s]
     if "memory" not in systems or set(systems) - set(SYSTEMS):
