@@ -1,140 +1,101 @@
-"""Benchmark deduplication on Spark ``local[2]`` beside in-process ``crmcore.matching.dedupe``.
+"""Benchmark deduplication on Spark ``local[2]`` beside in-process ``crmcore dedupe`` and Splink.
 
-Both run in a fresh child process on the same seeded sample (``crmcore.sample.
-generate_contacts``), so wall time and peak memory are each run's own: peak memory is the
-sampled peak of the summed resident memory of the child and every process under it (for
-Spark: the driver, its JVM and the Python workers). Spark's time is split into the
-session start (a JVM, paid once per application) and the dedupe itself, and the table
-gives the ratio of each system's time to the in-process run measured in the same
-invocation. Both runs must find the same clusters; the last column says whether they did.
+Every system runs in a fresh child process on the same seeded CSV (``crmcore.sample.
+generate_contacts``, written row by row), so wall time and peak memory are each run's own.
+Peak memory is the sampled peak of the summed PSS of the child and every process under it
+(``bench_dedupe``'s sampler): for Spark that is the Python driver, the JVM (driver and
+executor in local mode, ``spark.driver.memory`` as given) and its Python workers; for
+``crmcore dedupe`` the command and its key workers (a page a forked worker shares with its
+parent counts once). The systems:
+
+- ``memory`` — ``crmcore dedupe FILE`` (the CLI, in-process), the baseline of every ratio;
+- ``spark`` — ``crmcore.adapters.spark.dedupe`` on ``local[2]``; its time is split into
+  the session start (JVM, reading the CSV into a cached DataFrame: paid once per
+  application) and the dedupe itself (clusters collected back to the driver);
+- ``splink`` — Splink 4 on DuckDB with the keys crmcore builds (``bench_dedupe``'s
+  configuration: the same blocking keys, Jaro-Winkler names, EM on three rules).
+
+Quality is cluster pair precision / recall / F1 against the generator's truth; the last
+column says whether the system's clusters are identical to the in-process ones.
 
 Usage::
 
-    python benchmarks/bench_spark.py                   # 100,000 rows
-    python benchmarks/bench_spark.py --sizes 20000,100000,1000000
-    python benchmarks/bench_spark.py --executor-memory 2g --partitions 8
+    python benchmarks/bench_spark.py                   # 100,000 rows, all three systems
+    python benchmarks/bench_spark.py --sizes 1000000
+    python benchmarks/bench_spark.py --sizes 20000,100000 --systems memory,spark
+    python benchmarks/bench_spark.py --driver-memory 4g --partitions 16
+    python benchmarks/bench_spark.py --sizes 1000000 --sample-size 200000  # a sample
 
-Spark runs with ``spark.driver.memory`` (local mode has no separate executors) and
-``spark.sql.shuffle.partitions`` as given.
+At sizes up to 200,000 rows it also times the Arrow kernel's steps alone, in this
+process with no Spark in between.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
-import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
+import bench_dedupe
+
 SEED = 42
+SYSTEMS = ("memory", "spark", "splink")
+KERNEL_UP_TO = 200_000
 
 
-def _tree_rss_mb(root: int) -> float:
-    """Return the summed resident memory of ``root`` and all its descendants, in MB."""
-    children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        pid, parent = int(entry), int(fields[1])
-        children.setdefault(parent, []).append(pid)
-        rss[pid] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
-    total, todo = 0, [root]
-    while todo:
-        pid = todo.pop()
-        total += rss.get(pid, 0)
-        todo.extend(children.get(pid, []))
-    return total / 1e6
-
-
-def _run_child(kind: str, path: str, out: str, options: argparse.Namespace) -> dict[str, Any]:
+def _run_spark_child(
+    path: Path, out: Path, options: argparse.Namespace
+) -> tuple[dict[str, Any], float, float]:
     command = [
         sys.executable,
         __file__,
         "--child",
-        kind,
-        "--data",
-        path,
-        "--out",
-        out,
+        str(path),
+        str(out),
         "--driver-memory",
         options.driver_memory,
         "--partitions",
         str(options.partitions),
+        "--sample-size",
+        str(options.sample_size),
     ]
+    sampler = bench_dedupe._TreeMemory()
     start = time.perf_counter()
-    process = subprocess.Popen(command)  # noqa: S603 - this script, fixed arguments
-    peak = 0.0
-    stop = threading.Event()
-
-    def sample() -> None:
-        nonlocal peak
-        while not stop.is_set():
-            peak = max(peak, _tree_rss_mb(process.pid))
-            stop.wait(0.2)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    process.wait()
-    stop.set()
-    sampler.join()
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as child:  # noqa: S603 - this script
+        sampler.start(child.pid)
+        stdout, _ = child.communicate()
+        sampler.stop()
     wall = time.perf_counter() - start
-    if process.returncode != 0:
-        raise SystemExit(f"{kind} child failed with exit code {process.returncode}")
-    result: dict[str, Any] = json.loads(Path(out + ".json").read_text(encoding="utf-8"))
-    result["wall"] = wall
-    result["peak_mb"] = peak
-    return result
+    lines = [line for line in stdout.splitlines() if line.startswith("{")]
+    if child.returncode != 0 or not lines:
+        raise SystemExit(f"the Spark child failed with exit code {child.returncode}")
+    result: dict[str, Any] = json.loads(lines[-1])
+    return result, wall, sampler.peak_mb
 
 
-# --------------------------------------------------------------------------- children
+# --------------------------------------------------------------------------- the Spark child
 
 
-def _records(path: str) -> list[Any]:
-    from crmcore.matching import MatchRecord, recognise_columns  # noqa: PLC0415
+def child_spark(path: str, out: str, driver_memory: str, partitions: int, sample_size: int) -> None:
+    """Deduplicate ``path`` on Spark ``local[2]``; write ``id,cluster_id`` to ``out``.
 
-    rows = json.loads(Path(path).read_text(encoding="utf-8"))
-    header = [h for h in rows[0] if h != "cluster"]
-    columns = recognise_columns(header)
-    return [MatchRecord.from_row([r[h] for h in header], id=r["id"], columns=columns) for r in rows]
-
-
-def child_memory(path: str, out: str) -> None:
-    from crmcore.matching import dedupe  # noqa: PLC0415
-
-    records = _records(path)
-    start = time.perf_counter()
-    result = dedupe(records)
-    seconds = time.perf_counter() - start
-    clusters = result.cluster_of()
-    Path(out).write_text(json.dumps(clusters), encoding="utf-8")
-    Path(out + ".json").write_text(
-        json.dumps({"seconds": seconds, "start": 0.0, "pairs": int(result.blocking.pairs)}),
-        encoding="utf-8",
-    )
-
-
-def child_spark(path: str, out: str, driver_memory: str, partitions: int) -> None:
-    import warnings  # noqa: PLC0415
+    ``sample_size`` 0 estimates the model on every record (as in-process does).
+    """
+    import warnings  # noqa: PLC0415 - Spark loads in its own child process
 
     import pyarrow as pa  # noqa: PLC0415
+    import pyarrow.csv as pacsv  # noqa: PLC0415
     from pyspark.sql import SparkSession  # noqa: PLC0415
 
     from crmcore.adapters.spark import dedupe  # noqa: PLC0415
 
     warnings.filterwarnings("ignore", "PySpark does not yet fully support pandas")
-    rows = json.loads(Path(path).read_text(encoding="utf-8"))
-    header = [h for h in rows[0] if h != "cluster"]
     begin = time.perf_counter()
     spark = (
         SparkSession.builder.master("local[2]")
@@ -145,30 +106,41 @@ def child_spark(path: str, out: str, driver_memory: str, partitions: int) -> Non
         .getOrCreate()
     )
     spark.sparkContext.setLogLevel("ERROR")
-    frame = spark.createDataFrame(pa.table({h: [r[h] for r in rows] for h in header}))
-    frame = frame.repartition(partitions).cache()
+    with open(path, encoding="utf-8") as stream:
+        header = next(csv.reader(stream))
+    table = pacsv.read_csv(
+        path,
+        convert_options=pacsv.ConvertOptions(
+            column_types=dict.fromkeys(header, pa.string()), strings_can_be_null=False
+        ),
+    ).drop_columns(["cluster"])
+    frame = spark.createDataFrame(table).repartition(partitions).cache()
     frame.count()
     started = time.perf_counter() - begin
     start = time.perf_counter()
-    result = dedupe(frame)
-    clusters = {r["id"]: r["cluster_id"] for r in result.clusters.toArrow().to_pylist()}
+    records = table.num_rows
+    result = dedupe(frame, sample_size=sample_size or max(records, 2))
+    clusters = result.clusters.toArrow()
     seconds = time.perf_counter() - start
-    Path(out).write_text(json.dumps(clusters), encoding="utf-8")
-    Path(out + ".json").write_text(
-        json.dumps(
-            {
-                "seconds": seconds,
-                "start": started,
-                "pairs": result.blocking.pairs,
-                "stages": result.timings,
-            }
-        ),
-        encoding="utf-8",
-    )
+    with open(out, "w", encoding="utf-8", newline="") as stream:
+        writer = csv.writer(stream)
+        writer.writerow(["id", "cluster_id"])
+        writer.writerows(
+            zip(
+                clusters.column("id").to_pylist(),
+                clusters.column("cluster_id").to_pylist(),
+                strict=True,
+            )
+        )
+    stages = {k: round(v, 1) for k, v in result.timings.items()}
+    print(json.dumps({"seconds": seconds, "start": started, "stages": stages}))
     spark.stop()
 
 
-def kernel_seconds(rows: list[dict[str, str]]) -> dict[str, float]:
+# --------------------------------------------------------------------------- the kernel alone
+
+
+def kernel_seconds(path: Path) -> dict[str, float]:
     """Time the Arrow kernel's three steps in this process, with no Spark in between.
 
     What Spark adds to these (shuffles, JVM ↔ Python transfer, scheduling) is the
@@ -187,9 +159,11 @@ def kernel_seconds(rows: list[dict[str, str]]) -> dict[str, float]:
     )
     from crmcore.matching import MatchModel, MatchSettings, recognise_columns  # noqa: PLC0415
 
-    header = [h for h in rows[0] if h != "cluster"]
+    with path.open(encoding="utf-8", newline="") as stream:
+        rows = [{k: v for k, v in r.items() if k != "cluster"} for r in csv.DictReader(stream)]
+    header = list(rows[0])
     plan = {f: [header[int(p)] for p in ps] for f, ps in recognise_columns(header).items()}
-    raw = pa.Table.from_pylist([{h: r[h] for h in header} for r in rows])
+    raw = pa.Table.from_pylist(rows)
     match, model = MatchSettings(), MatchModel.default()
     out: dict[str, float] = {}
     start = time.perf_counter()
@@ -230,54 +204,96 @@ def kernel_seconds(rows: list[dict[str, str]]) -> dict[str, float]:
 # --------------------------------------------------------------------------- driver
 
 
+def _clusters(path: Path) -> dict[str, str]:
+    with path.open(encoding="utf-8", newline="") as stream:
+        return {row["id"]: row["cluster_id"] for row in csv.DictReader(stream)}
+
+
+def _same_partition(a: dict[str, str], b: dict[str, str]) -> bool:
+    """Whether two clusterings group the ids alike (cluster labels may differ)."""
+    if a.keys() != b.keys():
+        return False
+    forward: dict[str, str] = {}
+    backward: dict[str, str] = {}
+    for record_id, label in a.items():
+        other = b[record_id]
+        if forward.setdefault(label, other) != other or backward.setdefault(other, label) != label:
+            return False
+    return True
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100000")
-    parser.add_argument("--driver-memory", default="2g")
-    parser.add_argument("--partitions", type=int, default=4)
-    parser.add_argument("--child", choices=["memory", "spark"])
-    parser.add_argument("--data")
-    parser.add_argument("--out")
+    parser.add_argument("--systems", default=",".join(SYSTEMS))
+    parser.add_argument("--driver-memory", default="3g")
+    parser.add_argument("--partitions", type=int, default=8)
+    parser.add_argument(
+        "--sample-size",
+        type=int,
+        default=0,
+        help="records Spark estimates the model on (0: all, so the model is the in-process one)",
+    )
+    parser.add_argument("--timeout", type=float, default=3600.0)
+    parser.add_argument("--child", nargs=2, metavar=("INPUT", "OUT"))
     args = parser.parse_args()
-    if args.child == "memory":
-        child_memory(args.data, args.out)
+    if args.child:
+        child_spark(
+            args.child[0], args.child[1], args.driver_memory, args.partitions, args.sample_size
+        )
         return
-    if args.child == "spark":
-        child_spark(args.data, args.out, args.driver_memory, args.partitions)
-        return
+    systems = [s for s in args.systems.split(",") if s]
+    if "memory" not in systems or set(systems) - set(SYSTEMS):
+        parser.error(f"--systems: a comma-separated subset of {SYSTEMS} including memory")
 
-    from crmcore.sample import generate_contacts  # noqa: PLC0415
+    from crmcore.sample import generate_contacts, write_csv  # noqa: PLC0415
 
     print(
-        f"{'rows':>9} {'system':<14} {'start s':>8} {'dedupe s':>9} {'wall s':>8} "
-        f"{'× in-process':>13} {'peak MB':>8} {'pairs':>10} {'same clusters':>14}"
+        f"{'rows':>10} {'system':<15} {'start s':>8} {'dedupe s':>9} {'× in-process':>13} "
+        f"{'peak MB':>8} {'P':>7} {'R':>7} {'F1':>7} {'same clusters':>14}"
     )
     with tempfile.TemporaryDirectory() as tmp:
         for size in [int(s) for s in args.sizes.split(",") if s]:
-            data = Path(tmp) / f"rows-{size}.json"
-            data.write_text(json.dumps(list(generate_contacts(size, seed=SEED))), encoding="utf-8")
-            results = {
-                kind: _run_child(kind, str(data), str(Path(tmp) / f"{kind}-{size}"), args)
-                for kind in ("memory", "spark")
-            }
-            clusters = {
-                kind: json.loads((Path(tmp) / f"{kind}-{size}").read_text(encoding="utf-8"))
-                for kind in results
-            }
-            same = clusters["memory"] == clusters["spark"]
-            base = results["memory"]["seconds"]
-            for kind, label in (("memory", "in-process"), ("spark", "spark local[2]")):
-                r = results[kind]
+            data = Path(tmp) / f"rows-{size}.csv"
+            write_csv(generate_contacts(size, seed=SEED), data)
+            shared = bench_dedupe.shared_contacts(data)
+            figures: dict[str, tuple[float, float, float, str]] = {}
+            outputs: dict[str, Path] = {}
+            stages = ""
+            for system in systems:
+                if system == "spark":
+                    outputs[system] = Path(tmp) / f"spark-{size}.csv"
+                    result, _, peak = _run_spark_child(data, outputs[system], args)
+                    stages = ", ".join(f"{k} {v:.1f}" for k, v in result["stages"].items())
+                    figures[system] = (result["start"], result["seconds"], peak, "")
+                    continue
+                child = "crmcore" if system == "memory" else system
+                stats, outputs[system] = bench_dedupe.run_child(child, data, args.timeout)
+                if "error" in stats:
+                    figures[system] = (0.0, 0.0, 0.0, str(stats["error"]))
+                    continue
+                figures[system] = (0.0, stats["seconds"], stats["peak_mb"], "")
+            base = figures["memory"][1]
+            reference = _clusters(outputs["memory"])
+            for system in systems:
+                start, seconds, peak, error = figures[system]
+                label = {"memory": "in-process", "spark": "spark local[2]"}.get(system, system)
+                if error:
+                    print(f"{size:>10,} {label:<15} {error}")
+                    continue
+                p, r, f, _, _ = bench_dedupe.evaluate(data, outputs[system], shared)
+                same = _same_partition(reference, _clusters(outputs[system]))
                 print(
-                    f"{size:>9,} {label:<14} {r['start']:>8.1f} {r['seconds']:>9.1f} "
-                    f"{r['wall']:>8.1f} {r['seconds'] / base:>13.1f} {r['peak_mb']:>8.0f} "
-                    f"{r['pairs']:>10,} {('yes' if same else 'NO'):>14}"
+                    f"{size:>10,} {label:<15} {start:>8.1f} {seconds:>9.1f} "
+                    f"{seconds / base:>13.1f} {peak:>8.0f} {p:>7.4f} {r:>7.4f} {f:>7.4f} "
+                    f"{('yes' if same else 'no'):>14}",
+                    flush=True,
                 )
-            stages = ", ".join(f"{k} {v:.1f}" for k, v in results["spark"]["stages"].items())
-            print(f"{'':>9} spark stages (s): {stages}")
-            rows = json.loads(data.read_text(encoding="utf-8"))
-            kernel = ", ".join(f"{k} {v:.1f}" for k, v in kernel_seconds(rows).items())
-            print(f"{'':>9} the Arrow kernel alone, one process, no Spark (s): {kernel}")
+            if stages:
+                print(f"{'':>10} spark stages (s): {stages}")
+            if size <= KERNEL_UP_TO:
+                kernel = ", ".join(f"{k} {v:.1f}" for k, v in kernel_seconds(data).items())
+                print(f"{'':>10} the Arrow kernel alone, one process, no Spark (s): {kernel}")
 
 
 if __name__ == "__main__":
