@@ -144,6 +144,11 @@ class FieldEncryption:
                 f"got {type(self.encryptor).__name__}"
             )
 
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """The fields stored encrypted: the built-in ones, then ``custom.<name>`` by name."""
+        return (*ENCRYPTED_FIELDS[:-1], *(f"custom.{n}" for n in sorted(self.custom)))
+
     def seal(self, document: dict[str, Any]) -> dict[str, Any]:
         """Move the sensitive values of a customer document into its ``sealed`` ciphertext.
 

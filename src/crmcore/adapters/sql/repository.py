@@ -576,11 +576,11 @@ class SqlCustomerRepository(SqlRepository[Customer]):
             if records:
                 index.sync(conn, [], new=new, records=records)
 
-    def erased(self, ids: Iterable[str]) -> list[CustomerId]:
-        """Return which of the customers ``ids`` had encrypted fields erased (key deleted).
+    def erased_fields(self, ids: Iterable[str]) -> dict[CustomerId, tuple[str, ...]]:
+        """Return, for those of the customers ``ids`` whose key was deleted, the erased fields.
 
-        Their sensitive fields read as blank (crypto-shredded); ids not stored
-        or stored without encrypted fields are left out.
+        Their encrypted fields read as blank: they were crypto-shredded.
+        Customers not stored, or stored without encrypted values, are left out.
 
         Raises:
             StorageError: If the database or the key store fails.
@@ -588,13 +588,16 @@ class SqlCustomerRepository(SqlRepository[Customer]):
         operation = "read customer"
         conn = self._session.connection(operation)
         wanted = list(dict.fromkeys(ids))
-        found: list[CustomerId] = []
+        fields = self._encryption.fields if self._encryption is not None else ()
+        found: dict[CustomerId, tuple[str, ...]] = {}
         c = self._table.c
         for chunk in _chunks(wanted):
             with translating(operation):
                 rows = conn.execute(sa.select(c.id, c.document).where(c.id.in_(chunk))).all()
-            found.extend(CustomerId(str(r.id)) for r in rows if self._is_erased(r.document))
-        return sorted(found)
+            found.update(
+                {CustomerId(str(r.id)): fields for r in rows if self._is_erased(r.document)}
+            )
+        return dict(sorted(found.items()))
 
     def _is_erased(self, document: Any) -> bool:
         return SEALED_KEY in document and open_document(document, self._encryptor).erased
