@@ -18,6 +18,16 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+from tests.contract.conftest import empty
+from tests.contract.test_subject_erasure import (
+    AT,
+    SUBJECT,
+    Personal,
+    check_erasure,
+    leaked,
+    populate,
+    sql_dump,
+)
 
 from crmcore.adapters.crypto import AesGcmEncryptor
 from crmcore.adapters.memory import MemoryKeyStore
@@ -31,16 +41,6 @@ from crmcore.testing.contracts import (
     EncryptedStoreContract,
     EncryptedStoreFactory,
     StoreContract,
-)
-from tests.contract.conftest import empty
-from tests.contract.test_subject_erasure import (
-    AT,
-    SUBJECT,
-    Personal,
-    check_erasure,
-    leaked,
-    populate,
-    sql_dump,
 )
 
 
