@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Final
+from typing import Any, Final, Protocol, runtime_checkable
 
 from crmcore.clock import utc
 from crmcore.domain import Customer, CustomerId, DomainEvent, Lead, UserId, new_id
@@ -88,6 +88,13 @@ _LINKED: Final[dict[str, str]] = {
     "orders": "order",
     "consents": "consent",
 }
+
+
+@runtime_checkable
+class _ReportsErased(Protocol):
+    """A customer repository that stores fields encrypted and tells which were shredded."""
+
+    def erased_fields(self, ids: Iterable[str]) -> dict[CustomerId, tuple[str, ...]]: ...
 
 
 def merge_group(uow: UnitOfWork, customer_id: CustomerId) -> tuple[CustomerId, ...]:
@@ -209,7 +216,10 @@ def export_subject(
     The document has one key per source of
     :data:`~crmcore.privacy.subject.SUBJECT_SOURCES` (audit entries with their
     payloads), plus ``subject``, ``customers`` (the merge group),
-    ``exported_at`` and ``erasures`` (the subject's erasure requests).
+    ``exported_at``, ``erasures`` (the subject's erasure requests) and
+    ``erased_fields``: for each customer of the group whose encryption key
+    was deleted (crypto-shredded, with a store that encrypts fields at
+    rest), the fields that were erased with it and now read as blank.
     Every lookup is by an indexed key.
 
     Args:
@@ -245,6 +255,11 @@ def export_subject(
         else:
             document[name] = [json_value(item) for item in items]
     document["erasures"] = [json_value(r) for r in uow.erasures.find_by_subject(customer_id)]
+    shredded: dict[str, JsonValue] = {}
+    if isinstance(uow.customers, _ReportsErased):
+        group = merge_group(uow, customer_id)
+        shredded = {k: list(v) for k, v in uow.customers.erased_fields(group).items()}
+    document["erased_fields"] = shredded
     if audit:
         uow.audit.append(
             AuditDraft.of(

@@ -46,6 +46,7 @@ May import: anything public in crmcore; hypothesis, pytest.
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import threading
 import time
@@ -66,23 +67,34 @@ from hypothesis.stateful import (
 )
 
 from crmcore.adapters.memory import MemoryEventPublisher, MemoryStore
+from crmcore.clock import FixedClock
 from crmcore.domain import (
     ActivityId,
     ActivityKind,
     CaseId,
     CaseKind,
     CaseOpened,
+    Classification,
     ConsentChannel,
     ConsentId,
+    Contact,
+    ContactPoints,
+    CreditRating,
     Customer,
     CustomerId,
     CustomerRegistered,
     CustomersMerged,
     CustomerTagged,
+    CustomFields,
+    CustomFieldSchema,
     DomainEvent,
     EmailAddress,
+    EmailContact,
     EventId,
     ExternalId,
+    FieldDef,
+    FieldType,
+    Gender,
     Lead,
     LeadCaptured,
     LeadId,
@@ -94,6 +106,7 @@ from crmcore.domain import (
     Person,
     PersonName,
     PhoneNumber,
+    PostalAddress,
     Priority,
     StageChanged,
     SurveyResponseId,
@@ -112,9 +125,13 @@ from crmcore.domain import (
     register_customer,
     tag,
 )
+from crmcore.domain.ids import ContactId
 from crmcore.errors import (
     ConcurrencyError,
+    ConfigurationError,
     CrmError,
+    DecryptionError,
+    ErasedError,
     InvalidValueError,
     NotFoundError,
     StaleVersionError,
@@ -139,12 +156,26 @@ from crmcore.privacy.consent import (
     may_process,
 )
 from crmcore.privacy.subject import ErasureRequest
-from crmcore.segments import HasTag, Within, field, purchases
+from crmcore.segments import (
+    Compare,
+    CustomCompare,
+    HasTag,
+    Op,
+    UnsupportedRuleError,
+    Within,
+    field,
+    purchases,
+)
+from crmcore.services.merge import merge_customers
+from crmcore.services.subject import export_subject
 from crmcore.testing import strategies as cst
 
 __all__ = [
     "AuditLogContract",
     "ConsentLedgerContract",
+    "EncryptedSetup",
+    "EncryptedStoreContract",
+    "EncryptedStoreFactory",
     "IssuedActionsContract",
     "KeyStoreContract",
     "KeyStoreFactory",
@@ -1833,3 +1864,283 @@ class IssuedActionsContract:
         assert len(results) == workers
         issued = [a.id for new in results for a in new]
         assert sorted(issued) == sorted(a.id for a in actions)  # each once, none lost
+
+
+# -- encryption at rest ----------------------------------------------------------------
+
+
+@attrs.frozen
+class EncryptedSetup:
+    """A store that encrypts sensitive fields at rest, and ways to look behind it.
+
+    Attributes:
+        store: The store (``SqlStore(engine, encryptor=..., custom_schema=...)``).
+        keys: The key store of its encryptor (delete a key to crypto-shred).
+        raw: Return every stored row of every table as text (what a dump shows).
+        raw_documents: Return the stored customer documents as the database holds them.
+        corrupt: Overwrite the stored document of one customer (id, document) as it is.
+        plain: Return a store on the same database without an encryptor.
+    """
+
+    store: Store
+    keys: KeyStore
+    raw: Callable[[], str]
+    raw_documents: Callable[[], dict[str, dict[str, Any]]]
+    corrupt: Callable[[str, dict[str, Any]], None]
+    plain: Callable[[], Store]
+
+
+EncryptedStoreFactory: TypeAlias = Callable[[CustomFieldSchema | None], EncryptedSetup]
+"""Return a fresh, empty encrypting store whose custom schema is the given one."""
+
+_PRIVATE_ID = "11010519491231002X"
+_PRIVATE_STREET = "Zhuoyanrelli Lane 88"
+_PRIVATE_CONTACT = "quixbert.marsh@contact.example"
+_PRIVATE_WECHAT = "wx_quixotic_77"
+_PRIVATE = (_PRIVATE_ID, _PRIVATE_STREET, _PRIVATE_CONTACT, _PRIVATE_WECHAT)
+_SCHEMA = CustomFieldSchema(
+    (
+        FieldDef(name="wechat_id", type=FieldType.TEXT, classification=Classification.SENSITIVE),
+        FieldDef(name="budget", type=FieldType.INTEGER),
+    )
+)
+
+
+def _sensitive(id: str = "c-1", *, at: pendulum.DateTime = _AT) -> tuple[Customer, DomainEvent]:
+    customer, registered = register_customer(
+        id=CustomerId(id),
+        person=Person(
+            name=PersonName.parse("李娜"),
+            gender=Gender.FEMALE,
+            birth_date=dt.date(1949, 12, 31),
+            national_id=_PRIVATE_ID,
+        ),
+        emails=[EmailAddress("li.na@example.com")],
+        phones=[PhoneNumber.parse("+8613800138000")],
+        owner=UserId("u-ana"),
+        at=at,
+    )
+    address = PostalAddress(
+        country="CN", city="北京市", street=(_PRIVATE_STREET,), postcode="100000"
+    )
+    sensitive = attrs.evolve(
+        customer,
+        credit_rating=CreditRating.AA,
+        points=customer.points.with_address(address),
+        contacts=(
+            Contact(
+                id=ContactId("k-1"),
+                name=PersonName(given="Quixbert", family="Marsh"),
+                points=ContactPoints(
+                    emails=(EmailContact(address=EmailAddress(_PRIVATE_CONTACT)),)
+                ),
+            ),
+        ),
+        custom=CustomFields({"wechat_id": _PRIVATE_WECHAT, "budget": 5000}),
+    )
+    return sensitive, registered
+
+
+def _sensitive_customer(id: str = "c-1", *, at: pendulum.DateTime = _AT) -> Customer:
+    return _sensitive(id, at=at)[0]
+
+
+def _check_sealed(document: dict[str, Any], custom: frozenset[str]) -> None:
+    """Assert that a stored customer document shows no sensitive value in plain."""
+    person = document.get("person")
+    if person is not None:
+        assert (person["gender"], person["birth_date"], person["national_id"]) == (None, None, "")
+    assert document["credit_rating"] is None
+    assert document["points"]["addresses"] == []
+    for contact in document["contacts"]:
+        assert contact["points"] == {"emails": [], "phones": [], "addresses": []}
+    assert not custom & set(document["custom"])
+
+
+class EncryptedStoreContract:
+    """Sensitive fields at rest: sealed in storage, transparent to every read.
+
+    Provide an ``encrypted_store_factory`` fixture (:data:`EncryptedStoreFactory`).
+    """
+
+    @pytest.fixture
+    def encrypted_store_factory(self) -> EncryptedStoreFactory:
+        """Provide a factory of fresh encrypting stores (override in your subclass)."""
+        pytest.skip("provide an encrypted_store_factory fixture in your subclass")
+
+    def test_every_read_returns_the_saved_customer(
+        self, encrypted_store_factory: EncryptedStoreFactory
+    ) -> None:
+        setup = encrypted_store_factory(_SCHEMA)
+        with setup.store.unit_of_work() as uow:
+            stored = uow.customers.save(_sensitive_customer())
+            uow.commit()
+        with setup.store.unit_of_work() as uow:
+            assert uow.customers.get(CustomerId("c-1")) == stored
+            assert list(uow.customers.iter_all()) == [stored]
+            assert uow.customers.find_by_email(EmailAddress("li.na@example.com")) == [stored]
+            assert uow.customers.find_by_phone(PhoneNumber.parse("+8613800138000")) == [stored]
+            assert uow.customers.find_by_owner(UserId("u-ana")) == [stored]
+            assert uow.customers.find_updated_since(_AT) == [stored]
+            assert stored.person is not None
+            assert stored.person.national_id == _PRIVATE_ID
+
+    def test_the_stored_rows_hold_no_sensitive_value_in_plain(
+        self, encrypted_store_factory: EncryptedStoreFactory
+    ) -> None:
+        setup = encrypted_store_factory(_SCHEMA)
+        customer, registered = _sensitive()
+        with setup.store.unit_of_work() as uow:
+            uow.customers.save(customer)
+            uow.collect(registered)
+            uow.commit()
+        raw = setup.raw()
+        assert "li.na@example.com" in raw  # the rows were read: emails stay searchable
+        for private in (
+            _PRIVATE_ID,
+            _PRIVATE_STREET,
+            _PRIVATE_CONTACT,
+            _PRIVATE_WECHAT,
+            "1949-12-31",
+        ):
+            assert private not in raw, f"{private!r} is stored in plain"
+        _check_sealed(setup.raw_documents()["c-1"], frozenset({"wechat_id"}))
+
+    def test_a_ciphertext_copied_to_another_customer_does_not_decrypt(
+        self, encrypted_store_factory: EncryptedStoreFactory
+    ) -> None:
+        setup = encrypted_store_factory(None)
+        with setup.store.unit_of_work() as uow:
+            uow.customers.save_many([_sensitive_customer("c-1"), _sensitive_customer("c-2")])
+            uow.commit()
+        documents = setup.raw_documents()
+        forged = dict(documents["c-2"], sealed=documents["c-1"]["sealed"])
+        setup.corrupt("c-2", forged)
+        with setup.store.unit_of_work() as uow:
+            with pytest.raises(DecryptionError) as caught:
+                uow.customers.get(CustomerId("c-2"))
+            assert caught.value.subject == "c-2"
+            assert not isinstance(caught.value, ErasedError)
+            assert uow.customers.get(CustomerId("c-1")).person == _sensitive_customer().person
+
+    def test_a_shredded_customer_loads_with_the_encrypted_fields_blank(
+        self, encrypted_store_factory: EncryptedStoreFactory
+    ) -> None:
+        setup = encrypted_store_factory(_SCHEMA)
+        with setup.store.unit_of_work() as uow:
+            uow.customers.save_many([_sensitive_customer("c-1"), _sensitive_customer("c-2")])
+            uow.commit()
+        assert setup.keys.delete("c-1")
+        with setup.store.unit_of_work() as uow:
+            shredded = uow.customers.get(CustomerId("c-1"))
+            assert shredded.person is not None
+            assert shredded.person.name == PersonName.parse("李娜")  # public: kept
+            assert (shredded.person.gender, shredded.person.birth_date) == (None, None)
+            assert shredded.person.national_id == ""
+            assert shredded.credit_rating is None
+            assert shredded.points.addresses == ()
+            assert [str(e.address) for e in shredded.points.emails] == ["li.na@example.com"]
+            assert shredded.contacts[0].points == ContactPoints()
+            assert shredded.custom.to_dict() == {"budget": 5000}
+            assert [c.id for c in uow.customers.iter_all()] == ["c-1", "c-2"]
+            assert uow.customers.get(CustomerId("c-2")).person == _sensitive_customer().person
+            erased = export_subject(uow, CustomerId("c-1"), at=_AT.add(days=1))["erased_fields"]
+            assert isinstance(erased, dict)
+            assert list(erased) == ["c-1"]
+            assert isinstance(erased["c-1"], list)
+            assert {"person.national_id", "custom.wechat_id"} <= set(map(str, erased["c-1"]))
+            assert export_subject(uow, CustomerId("c-2"), at=_AT)["erased_fields"] == {}
+
+    def test_a_shredded_customer_can_be_saved_again(
+        self, encrypted_store_factory: EncryptedStoreFactory
+    ) -> None:
+        setup = encrypted_store_factory(None)
+        with setup.store.unit_of_work() as uow:
+            uow.customers.save(_sensitive_customer())
+            uow.commit()
+        setup.keys.delete("c-1")
+        with setup.store.unit_of_work() as uow:
+            blank = uow.customers.get(CustomerId("c-1"))
+            saved = uow.customers.save(attrs.evolve(blank, credit_rating=CreditRating.B))
+            uow.commit()
+        with setup.store.unit_of_work() as uow:
+            assert uow.customers.get(CustomerId("c-1")) == saved  # under a new key
+
+    def test_a_rule_on_an_encrypted_custom_field_is_refused_naming_it(
+        self, encrypted_store_factory: EncryptedStoreFactory
+    ) -> None:
+        setup = encrypted_store_factory(_SCHEMA)
+        with setup.store.unit_of_work() as uow:
+            uow.customers.save(_sensitive_customer())
+            uow.commit()
+        with setup.store.unit_of_work() as uow:
+            with pytest.raises(UnsupportedRuleError, match="wechat_id"):
+                uow.customers.select(
+                    CustomCompare("wechat_id", FieldType.TEXT, Op.EQ, _PRIVATE_WECHAT), at=_AT
+                )
+            budget = CustomCompare("budget", FieldType.INTEGER, Op.GE, 1000)
+            assert uow.customers.select(budget, at=_AT) == ["c-1"]
+            assert uow.customers.select(Compare("owner", Op.EQ, "u-ana"), at=_AT) == ["c-1"]
+
+    def test_merge_snapshots_are_sealed_and_read_back(
+        self, encrypted_store_factory: EncryptedStoreFactory
+    ) -> None:
+        setup = encrypted_store_factory(_SCHEMA)
+        with setup.store.unit_of_work() as uow:
+            uow.customers.save_many(
+                [_sensitive_customer("c-1"), _sensitive_customer("c-2", at=_AT.add(hours=1))]
+            )
+            uow.commit()
+        result = merge_customers(
+            setup.store.unit_of_work(),
+            [CustomerId("c-1"), CustomerId("c-2")],
+            clock=FixedClock(_AT.add(days=1)),
+            survivor_id=CustomerId("c-1"),
+            merge_id=MergeId("m-1"),
+        )
+        raw = setup.raw()
+        for private in _PRIVATE:
+            assert private not in raw, f"{private!r} is stored in plain"
+        with setup.store.unit_of_work() as uow:
+            [record] = uow.merges.find_by_customer(CustomerId("c-2"))
+            assert record == result.record
+            assert [c.person for c in record.originals] == [_sensitive_customer().person] * 2
+
+    def test_a_store_without_the_encryptor_refuses_sealed_rows(
+        self, encrypted_store_factory: EncryptedStoreFactory
+    ) -> None:
+        setup = encrypted_store_factory(None)
+        with setup.store.unit_of_work() as uow:
+            uow.customers.save(_sensitive_customer())
+            uow.commit()
+        with setup.plain().unit_of_work() as uow, pytest.raises(ConfigurationError, match="c-1"):
+            uow.customers.get(CustomerId("c-1"))
+
+    @settings(
+        max_examples=25,
+        deadline=None,
+        suppress_health_check=[
+            HealthCheck.function_scoped_fixture,
+            HealthCheck.too_slow,
+            HealthCheck.differing_executors,  # one contract class per backend
+        ],
+    )
+    @given(items=st.lists(cst.customers(), min_size=1, max_size=4, unique_by=lambda c: c.id))
+    def test_random_customers_round_trip_sealed(
+        self, encrypted_store_factory: EncryptedStoreFactory, items: list[Customer]
+    ) -> None:
+        setup = encrypted_store_factory(_SCHEMA)
+        fresh = [attrs.evolve(c, version=0) for c in items]
+        with setup.store.unit_of_work() as uow:
+            stored = uow.customers.save_many(fresh)
+            uow.commit()
+        with setup.store.unit_of_work() as uow:
+            assert sorted(uow.customers.iter_all(), key=lambda c: c.id) == sorted(
+                stored, key=lambda c: c.id
+            )
+        documents = setup.raw_documents()
+        raw = setup.raw()
+        for customer in stored:
+            _check_sealed(documents[customer.id], frozenset({"wechat_id"}))
+            if customer.person is not None and customer.person.national_id:
+                assert customer.person.national_id not in raw

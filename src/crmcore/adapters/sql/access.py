@@ -33,6 +33,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import BinaryExpression, ColumnElement
 
+from crmcore.adapters.sql.encryption import open_document
 from crmcore.adapters.sql.segments import SUPPORTED_DIALECTS
 from crmcore.adapters.sql.session import translating
 from crmcore.adapters.sql.tables import (
@@ -56,6 +57,7 @@ from crmcore.domain import (
     SurveyResponse,
 )
 from crmcore.errors import ConfigurationError
+from crmcore.ports import Encryptor
 from crmcore.privacy.access import (
     AccessFilter,
     AccessPolicy,
@@ -227,7 +229,11 @@ def select_allowed_ids(connection: Connection, found: AccessFilter) -> list[str]
 
 
 def select_allowed(
-    connection: Connection, found: AccessFilter, *, converter: Any = None
+    connection: Connection,
+    found: AccessFilter,
+    *,
+    converter: Any = None,
+    encryptor: Encryptor | None = None,
 ) -> list[Any]:
     """Return the stored records ``found`` matches, by id (code point order), unmasked.
 
@@ -236,9 +242,13 @@ def select_allowed(
         found: The resolved filter (:func:`~crmcore.privacy.access.access_filter`).
         converter: The store's converter (default: a new
             :func:`~crmcore.serialization.make_converter`).
+        encryptor: The store's encryptor, when customers are stored with
+            encrypted fields (``SqlStore(engine, encryptor=...)``).
 
     Raises:
-        ConfigurationError: If the connection's database is not one crmcore supports.
+        ConfigurationError: If the connection's database is not one crmcore supports,
+            or a customer is stored encrypted and ``encryptor`` is ``None``.
+        DecryptionError: If an encrypted value was tampered with.
         StorageError: If the database fails.
         PayloadError: If a stored document is not a valid record.
     """
@@ -248,6 +258,8 @@ def select_allowed(
         rows = sorted(connection.execute(statement).all(), key=lambda row: str(row.id))
     conv = converter if converter is not None else make_converter()
     cls = _CLASSES[found.record_type]
+    if found.record_type is RecordType.CUSTOMER:
+        return [structure(open_document(r.document, encryptor).document, cls, conv) for r in rows]
     return [structure(row.document, cls, conv) for row in rows]
 
 
@@ -259,8 +271,11 @@ def select_visible(
     *,
     action: Action | str = Action.VIEW,
     converter: Any = None,
+    encryptor: Encryptor | None = None,
 ) -> list[Any]:
     """Return the records ``actor`` may ``action`` (default: view), by id, masked for the actor.
+
+    ``encryptor``: the store's, when customers are stored with encrypted fields.
 
     >>> import pendulum
     >>> from crmcore.adapters.sql import SqlStore, create_engine, create_schema
@@ -286,7 +301,7 @@ def select_visible(
         StorageError: If the database fails.
     """
     found = access_filter(policy, actor, action, record_type)
-    records = select_allowed(connection, found, converter=converter)
+    records = select_allowed(connection, found, converter=converter, encryptor=encryptor)
     return [mask(r, actor, policy) for r in records]
 
 

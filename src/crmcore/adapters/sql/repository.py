@@ -38,6 +38,7 @@ from sqlalchemy.engine import Connection
 
 from crmcore.adapters.sql import tables as t
 from crmcore.adapters.sql.access import compile_access
+from crmcore.adapters.sql.encryption import SEALED_KEY, FieldEncryption, open_document
 from crmcore.adapters.sql.mapping import (
     ACTIVITIES,
     CASES,
@@ -53,6 +54,7 @@ from crmcore.adapters.sql.mapping import (
     check_custom,
     check_row,
 )
+from crmcore.adapters.sql.match_index import record_of_document
 from crmcore.adapters.sql.segments import check_dialect, customer_query
 from crmcore.adapters.sql.session import SqlSession, translating
 from crmcore.clock import utc
@@ -76,10 +78,11 @@ from crmcore.errors import (
     StaleVersionError,
     StorageError,
 )
+from crmcore.matching import MatchRecord
 from crmcore.ports import DEFAULT_PAGE_SIZE, MergeRecord, Versioned, with_version
 from crmcore.privacy.access import AccessFilter
 from crmcore.privacy.subject import ErasureRequest
-from crmcore.segments import Rule
+from crmcore.segments import CustomCompare, Rule, UnsupportedRuleError, walk
 from crmcore.serialization import structure
 
 __all__ = [
@@ -160,7 +163,14 @@ def _updates(prepared: Sequence[_Prepared]) -> list[_Prepared]:
 class _IndexSync(Protocol):
     """What the customer repository needs of a match index: keep it in step with saves."""
 
-    def sync(self, conn: Connection, saved: Sequence[Customer], *, new: bool = False) -> int: ...
+    def sync(
+        self,
+        conn: Connection,
+        saved: Sequence[Customer],
+        *,
+        new: bool = False,
+        records: Sequence[tuple[MatchRecord, bool]] | None = None,
+    ) -> int: ...
 
 
 class SqlRepository(Generic[_E]):
@@ -189,7 +199,14 @@ class SqlRepository(Generic[_E]):
     # -- reading -------------------------------------------------------------------
 
     def _load(self, document: Any) -> _E:
-        return structure(document, self._mapping.cls, self._session.converter)
+        return structure(self._open(document), self._mapping.cls, self._session.converter)
+
+    def _open(self, document: Any) -> Any:
+        """Return a stored document as the converter reads it (itself by default)."""
+        return document
+
+    def _seal(self, row: dict[str, Any]) -> None:
+        """Change the row (and its ``document``) into its stored form (nothing by default)."""
 
     def _select_documents(
         self,
@@ -308,6 +325,7 @@ class SqlRepository(Generic[_E]):
         document["version"] = version
         row["version"] = version
         row["document"] = document
+        self._seal(row)
         children = []
         for child, fields in zip(mapping.children, self._child_fields, strict=True):
             rows = child.rows(entity)
@@ -506,16 +524,83 @@ class SqlCustomerRepository(SqlRepository[Customer]):
 
     With a ``match_index`` (the store's, by default), every save also brings
     the customers' match index rows in step, in the same transaction.
+
+    With ``encryption`` (the store's ``encryptor``), the sensitive fields are
+    stored encrypted under each customer's own key and decrypted on every
+    read (:mod:`crmcore.adapters.sql.encryption`); the match index then
+    holds only what the stored form shows in plain (no national id, birth
+    date or postal address). A customer whose key was deleted loads with
+    those fields blank.
     """
 
-    def __init__(self, session: SqlSession, *, match_index: _IndexSync | None = None) -> None:
+    def __init__(
+        self,
+        session: SqlSession,
+        *,
+        match_index: _IndexSync | None = None,
+        encryption: FieldEncryption | None = None,
+    ) -> None:
         super().__init__(session, CUSTOMERS)
         self._match_index = match_index
+        self._encryption = encryption
+        self._encryptor = encryption.encryptor if encryption is not None else None
+
+    @property
+    def encryption(self) -> FieldEncryption | None:
+        """How sensitive fields are encrypted at rest (``None``: they are not)."""
+        return self._encryption
+
+    def _open(self, document: Any) -> Any:
+        return open_document(document, self._encryptor).document
+
+    def _seal(self, row: dict[str, Any]) -> None:
+        if self._encryption is None:
+            return
+        if self._encryption.custom and row.get("custom"):
+            row["custom"] = self._encryption.seal_custom(row["custom"])
+        self._encryption.seal(row["document"])
 
     def _after_write(self, conn: Connection, plan: _Plan) -> None:
-        if self._match_index is not None:
-            self._match_index.sync(conn, [p.stored for p in plan.inserts], new=True)
-            self._match_index.sync(conn, [p.stored for p in plan.updates])
+        index = self._match_index
+        if index is None:
+            return
+        if self._encryption is None:
+            index.sync(conn, [p.stored for p in plan.inserts], new=True)
+            index.sync(conn, [p.stored for p in plan.updates])
+            return
+        # Index what is stored in plain only: the sealed values stay out of the index.
+        for batch, new in ((plan.inserts, True), (plan.updates, False)):
+            records = [
+                (record_of_document(p.row["document"]), p.entity.merged_into is None) for p in batch
+            ]
+            if records:
+                index.sync(conn, [], new=new, records=records)
+
+    def erased_fields(self, ids: Iterable[str]) -> dict[CustomerId, tuple[str, ...]]:
+        """Return, for those of the customers ``ids`` whose key was deleted, the erased fields.
+
+        Their encrypted fields read as blank: they were crypto-shredded.
+        Customers not stored, or stored without encrypted values, are left out.
+
+        Raises:
+            StorageError: If the database or the key store fails.
+        """
+        operation = "read customer"
+        conn = self._session.connection(operation)
+        wanted = list(dict.fromkeys(ids))
+        fields = self._encryption.fields if self._encryption is not None else ()
+        found: dict[CustomerId, tuple[str, ...]] = {}
+        c = self._table.c
+        for chunk in _chunks(wanted):
+            with translating(operation):
+                rows = conn.execute(sa.select(c.id, c.document).where(c.id.in_(chunk))).all()
+            found.update(
+                {CustomerId(str(r.id)): fields for r in rows if self._is_erased(r.document)}
+            )
+        return dict(sorted(found.items()))
+
+    def _is_erased(self, document: Any) -> bool:
+        return SEALED_KEY in document and open_document(document, self._encryptor).erased
 
     def find_by_email(self, address: EmailAddress) -> list[Customer]:
         """Return the customers having ``address`` among their emails (index lookup)."""
@@ -549,13 +634,29 @@ class SqlCustomerRepository(SqlRepository[Customer]):
             ConcurrencyError: If the database reports a deadlock or lock timeout.
         """
         operation = f"select segment ({type(rule).__name__} rule)"
+        conn = self._session.connection(operation)
+        self._check_encrypted(conn.dialect.name, rule)
         statement = customer_query(rule, at=at, tz=tz).where(t.customers.c.merged_into.is_(None))
         if access is not None:
             statement = statement.where(compile_access(access))
-        conn = self._session.connection(operation)
         check_dialect(conn.dialect.name, type(rule).__name__)
         with translating(operation):
             return [CustomerId(str(r)) for r in conn.execute(statement).scalars().all()]
+
+    def _check_encrypted(self, dialect: str, rule: Rule) -> None:
+        """Refuse a rule that reads a custom field stored encrypted (the database cannot)."""
+        sealed = self._encryption.custom if self._encryption is not None else frozenset()
+        if not sealed:
+            return
+        for node in walk(rule):
+            if isinstance(node, CustomCompare) and node.name in sealed:
+                raise UnsupportedRuleError(
+                    dialect,
+                    "CustomCompare",
+                    f"custom field {node.name!r} is stored encrypted, so the database cannot "
+                    "compare it; evaluate the rule in memory over the loaded customers "
+                    "(crmcore.segments.evaluate) instead",
+                )
 
     def find_by_external_id(self, system: str, value: str) -> list[Customer]:
         """Return the customers known as ``value`` in ``system``."""
@@ -696,10 +797,33 @@ class SqlConsentRepository(SqlRepository[Consent]):
 
 
 class SqlMergeRepository(SqlRepository[MergeRecord]):
-    """Merge records in SQL; see :class:`~crmcore.ports.MergeRepository`."""
+    """Merge records in SQL; see :class:`~crmcore.ports.MergeRepository`.
 
-    def __init__(self, session: SqlSession) -> None:
+    With ``encryption``, the customer snapshots a record keeps (the
+    originals and the result) are stored sealed as customers are, each under
+    its own customer's key.
+    """
+
+    def __init__(self, session: SqlSession, *, encryption: FieldEncryption | None = None) -> None:
         super().__init__(session, MERGES)
+        self._encryption = encryption
+        self._encryptor = encryption.encryptor if encryption is not None else None
+
+    def _snapshots(self, document: Any) -> list[dict[str, Any]]:
+        found = [d for d in document.get("originals") or () if isinstance(d, dict)]
+        if isinstance(document.get("result"), dict):
+            found.append(document["result"])
+        return found
+
+    def _open(self, document: Any) -> Any:
+        for snapshot in self._snapshots(document):
+            open_document(snapshot, self._encryptor)
+        return document
+
+    def _seal(self, row: dict[str, Any]) -> None:
+        if self._encryption is not None:
+            for snapshot in self._snapshots(row["document"]):
+                self._encryption.seal(snapshot)
 
     def find_by_customer(self, customer_id: CustomerId) -> list[MergeRecord]:
         """Return the merges that involved the customer, as survivor or as merged."""

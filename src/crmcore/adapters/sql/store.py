@@ -27,6 +27,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from crmcore.adapters.sql.audit import SqlAuditLog
 from crmcore.adapters.sql.consent_ledger import SqlConsentLedger
+from crmcore.adapters.sql.encryption import FieldEncryption, sensitive_custom_fields
 from crmcore.adapters.sql.engine import configure_engine
 from crmcore.adapters.sql.history import SqlEventHistory, history_rows
 from crmcore.adapters.sql.issued import SqlIssuedActions
@@ -47,9 +48,9 @@ from crmcore.adapters.sql.session import SqlSession, translating
 from crmcore.adapters.sql.tables import event_history, event_outbox
 from crmcore.adapters.sql.time_rules import SqlTimeRules
 from crmcore.clock import Clock, SystemClock
-from crmcore.domain import DomainEvent
+from crmcore.domain import CustomFieldSchema, DomainEvent
 from crmcore.errors import CrmError, StorageError
-from crmcore.ports import EventPublisher
+from crmcore.ports import Encryptor, EventPublisher
 from crmcore.serialization import make_converter, structure_event
 
 __all__ = ["SqlStore", "SqlUnitOfWork", "relay_outbox"]
@@ -71,9 +72,19 @@ class SqlStore:
         match_index: The persistent match index's settings (``True``: the
             defaults; ``False``: no index is kept, ``uow.match_index`` is
             ``None``). Every process of a host must use the same settings.
+        encryptor: Store the customers' sensitive fields encrypted under each
+            customer's own key (:mod:`crmcore.adapters.sql.encryption`): the
+            person's gender, birth date and national id, the credit rating,
+            postal addresses, contact persons' contact points and the custom
+            fields ``custom_schema`` classifies as sensitive. They are
+            decrypted on every read; a customer whose key was deleted loads
+            with them blank. Every process of a host must use the same one.
+        custom_schema: The host's custom field schema, whose sensitive fields
+            are encrypted too (only with ``encryptor``).
 
     Raises:
-        ConfigurationError: If the engine's database is not supported.
+        ConfigurationError: If the engine's database is not supported, or
+            ``encryptor`` is not an :class:`~crmcore.ports.Encryptor`.
     """
 
     def __init__(
@@ -83,8 +94,15 @@ class SqlStore:
         publisher: EventPublisher | None = None,
         clock: Clock | None = None,
         match_index: MatchIndexSettings | bool = True,
+        encryptor: Encryptor | None = None,
+        custom_schema: CustomFieldSchema | None = None,
     ) -> None:
         self.engine = configure_engine(engine)
+        self.encryption: FieldEncryption | None = (
+            FieldEncryption(encryptor, sensitive_custom_fields(custom_schema))
+            if encryptor is not None
+            else None
+        )
         self.match_index_settings: MatchIndexSettings | None = (
             match_index
             if isinstance(match_index, MatchIndexSettings)
@@ -129,7 +147,9 @@ class SqlUnitOfWork:
         session = SqlSession(connection=self._connection, converter=store.converter)
         settings = store.match_index_settings
         self.match_index = SqlMatchIndex(session, settings) if settings is not None else None
-        self.customers = SqlCustomerRepository(session, match_index=self.match_index)
+        self.customers = SqlCustomerRepository(
+            session, match_index=self.match_index, encryption=store.encryption
+        )
         self.leads = SqlLeadRepository(session)
         self.opportunities = SqlOpportunityRepository(session)
         self.activities = SqlActivityRepository(session)
@@ -137,7 +157,7 @@ class SqlUnitOfWork:
         self.survey_responses = SqlSurveyResponseRepository(session)
         self.orders = SqlOrderRepository(session)
         self.consents = SqlConsentRepository(session)
-        self.merges = SqlMergeRepository(session)
+        self.merges = SqlMergeRepository(session, encryption=store.encryption)
         self.audit = SqlAuditLog(session)
         self.consent_ledger = SqlConsentLedger(session)
         self.history = SqlEventHistory(session)

@@ -1,0 +1,267 @@
+"""Sensitive customer fields encrypted at rest: ``SqlStore(engine, encryptor=...)``.
+
+:class:`FieldEncryption` turns a customer's stored document (the JSON the
+converter writes) into its *sealed* form and back. Sealing takes the
+sensitive values that no lookup needs out of the document, replaces them by
+their blank form (``None``, ``""``, no items) and stores them as one
+ciphertext under the customer's own key (subject = the customer id, field
+``"customer"``) in the document's ``sealed`` key. Opening puts them back
+before the document is read into a :class:`~crmcore.domain.Customer`, so a
+domain object never holds ciphertext and validated fields (a national id)
+round-trip unchanged.
+
+What is encrypted (:data:`ENCRYPTED_FIELDS`): ``person.gender``,
+``person.birth_date``, ``person.national_id``, ``credit_rating``,
+``points.addresses`` (postal addresses), every contact person's
+``points`` (their emails, phones and addresses), and the custom fields the
+host's schema classifies :attr:`~crmcore.domain.Classification.SENSITIVE`.
+The customer's own emails and phones stay searchable: they are the keys of
+``find_by_email`` / ``find_by_phone`` (the ``customer_emails`` and
+``customer_phones`` index tables), of duplicate detection and of the match
+index; names, owners and the other columns segment rules read stay too.
+
+A subject whose key was deleted (crypto-shredding) still loads: the sealed
+values are gone for good and the fields read as their blanks.
+
+>>> from crmcore.adapters.crypto import AesGcmEncryptor
+>>> from crmcore.adapters.memory import MemoryKeyStore
+>>> sealing = FieldEncryption(AesGcmEncryptor(MemoryKeyStore()))
+>>> stored = sealing.seal({"id": "c1", "person": {"national_id": "G12345678", "gender": None,
+...     "birth_date": None}, "credit_rating": "AA", "points": {"addresses": []},
+...     "contacts": [], "custom": {}})
+>>> stored["person"]["national_id"], stored["credit_rating"], stored["sealed"][:3]
+('', None, 'v1.')
+>>> opened = sealing.open(stored)
+>>> opened.document["person"]["national_id"], opened.document["credit_rating"], opened.erased
+('G12345678', 'AA', False)
+
+May import: ``crmcore.ports``, ``crmcore.domain``, ``crmcore.errors``; attrs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any, Final
+
+import attrs
+
+from crmcore.domain import Classification, CustomFieldSchema
+from crmcore.errors import ConfigurationError, DecryptionError, ErasedError, InvalidValueError
+from crmcore.ports import Encryptor
+
+__all__ = [
+    "ENCRYPTED_FIELDS",
+    "SEALED_FIELD",
+    "SEALED_KEY",
+    "FieldEncryption",
+    "Opened",
+    "sensitive_custom_fields",
+]
+
+SEALED_KEY: Final = "sealed"
+"""The document key holding the ciphertext of the sealed values."""
+
+SEALED_FIELD: Final = "customer"
+"""The field name the ciphertext is bound to (with the customer id as subject)."""
+
+_PERSON_BLANKS: Final[Mapping[str, Any]] = {"gender": None, "birth_date": None, "national_id": ""}
+_NO_POINTS: Final[Mapping[str, Any]] = {"emails": [], "phones": [], "addresses": []}
+
+ENCRYPTED_FIELDS: Final = (
+    "person.gender",
+    "person.birth_date",
+    "person.national_id",
+    "credit_rating",
+    "points.addresses",
+    "contacts[].points",
+    "custom.<sensitive custom fields>",
+)
+"""The customer fields stored encrypted when the store has an encryptor."""
+
+
+def sensitive_custom_fields(schema: CustomFieldSchema | None) -> frozenset[str]:
+    """Return the names of the custom fields ``schema`` classifies as sensitive.
+
+    >>> from crmcore.domain import FieldDef
+    >>> sorted(sensitive_custom_fields(CustomFieldSchema((
+    ...     FieldDef(name="wechat_id", type="text", classification="sensitive"),
+    ...     FieldDef(name="budget", type="decimal")))))
+    ['wechat_id']
+    """
+    if schema is None:
+        return frozenset()
+    return frozenset(f.name for f in schema.fields if f.classification is Classification.SENSITIVE)
+
+
+@attrs.frozen
+class Opened:
+    """A stored customer document opened for reading.
+
+    Attributes:
+        document: The document with its sealed values back in place (their
+            blanks when the subject's key was deleted).
+        erased: Whether the sealed values could not be read because the
+            subject's key was deleted (crypto-shredded).
+    """
+
+    document: dict[str, Any]
+    erased: bool
+
+
+def _is_blank(value: Any) -> bool:
+    return value is None or value in ("", [], {})
+
+
+def _points_blank(points: Any) -> bool:
+    return not isinstance(points, dict) or all(not points.get(k) for k in _NO_POINTS)
+
+
+def _names(value: Iterable[str]) -> frozenset[str]:
+    names = frozenset(value)
+    if not all(isinstance(n, str) and n for n in names):
+        raise InvalidValueError("custom", sorted(map(str, names)), "custom field names")
+    return names
+
+
+@attrs.frozen
+class FieldEncryption:
+    """Seals and opens the sensitive fields of stored customer documents.
+
+    Args:
+        encryptor: The :class:`~crmcore.ports.Encryptor` (per-subject keys).
+        custom: The names of the custom fields to encrypt too (see
+            :func:`sensitive_custom_fields`).
+    """
+
+    encryptor: Encryptor
+    custom: frozenset[str] = attrs.field(default=frozenset(), converter=_names)
+
+    def __attrs_post_init__(self) -> None:
+        if not isinstance(self.encryptor, Encryptor):
+            raise ConfigurationError(
+                f"encryptor must implement crmcore.ports.Encryptor, "
+                f"got {type(self.encryptor).__name__}"
+            )
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """The fields stored encrypted: the built-in ones, then ``custom.<name>`` by name."""
+        return (*ENCRYPTED_FIELDS[:-1], *(f"custom.{n}" for n in sorted(self.custom)))
+
+    def seal(self, document: dict[str, Any]) -> dict[str, Any]:
+        """Move the sensitive values of a customer document into its ``sealed`` ciphertext.
+
+        The document is changed in place and returned. A customer with no
+        sensitive value gets no ciphertext (and no key is made for it).
+
+        Raises:
+            InvalidValueError: If the document has no id, or already holds a ciphertext.
+            StorageError: If the key store fails.
+        """
+        subject = document.get("id")
+        if not isinstance(subject, str) or not subject:
+            raise InvalidValueError("customer.id", subject, "a stored customer has an id")
+        if SEALED_KEY in document:
+            raise InvalidValueError(
+                f"customer {subject!r}", SEALED_KEY, "the document is sealed already"
+            )
+        taken: dict[str, Any] = {}
+        person = document.get("person")
+        if isinstance(person, dict):
+            for name, blank in _PERSON_BLANKS.items():
+                value = person.get(name, blank)
+                if not _is_blank(value):
+                    taken[f"person.{name}"] = value
+                    person[name] = blank
+        rating = document.get("credit_rating")
+        if rating is not None:
+            taken["credit_rating"] = rating
+            document["credit_rating"] = None
+        points = document.get("points")
+        if isinstance(points, dict) and points.get("addresses"):
+            taken["points.addresses"] = points["addresses"]
+            points["addresses"] = []
+        for contact in document.get("contacts") or ():
+            if isinstance(contact, dict) and not _points_blank(contact.get("points")):
+                taken[f"contacts.{contact['id']}.points"] = contact["points"]
+                contact["points"] = {k: [] for k in _NO_POINTS}
+        custom = document.get("custom")
+        if self.custom and isinstance(custom, dict):
+            for name in sorted(self.custom & custom.keys()):
+                taken[f"custom.{name}"] = custom.pop(name)
+        if taken:
+            plaintext = json.dumps(taken, ensure_ascii=False, sort_keys=True, allow_nan=False)
+            document[SEALED_KEY] = self.encryptor.encrypt(subject, SEALED_FIELD, plaintext)
+        return document
+
+    def seal_custom(self, custom: Mapping[str, Any]) -> dict[str, Any]:
+        """Return ``custom`` (the ``custom`` column's value) without the encrypted fields."""
+        return {k: v for k, v in custom.items() if k not in self.custom}
+
+    def open(self, document: dict[str, Any]) -> Opened:
+        """Put the sealed values of a stored customer document back (in place).
+
+        Raises:
+            DecryptionError: If the ciphertext was tampered with or is another
+                customer's; not for a deleted key (``erased`` is then set).
+            StorageError: If the key store fails.
+        """
+        return open_document(document, self.encryptor)
+
+
+def _restore(document: dict[str, Any], taken: Mapping[str, Any]) -> None:
+    contacts = {c.get("id"): c for c in document.get("contacts") or () if isinstance(c, dict)}
+    for path, value in taken.items():
+        head, _, rest = path.partition(".")
+        if head == "person" and isinstance(document.get("person"), dict):
+            document["person"][rest] = value
+        elif head == "credit_rating":
+            document["credit_rating"] = value
+        elif head == "points" and isinstance(document.get("points"), dict):
+            document["points"][rest] = value
+        elif head == "contacts":
+            contact_id = rest.rpartition(".")[0]
+            if contact_id in contacts:
+                contacts[contact_id]["points"] = value
+        elif head == "custom" and isinstance(document.get("custom"), dict):
+            document["custom"][rest] = value
+
+
+def open_document(document: dict[str, Any], encryptor: Encryptor | None) -> Opened:
+    """Return a stored customer document with its sealed values back in place.
+
+    A document with no ``sealed`` key is returned as it is. ``encryptor``
+    ``None`` opens only such documents.
+
+    Raises:
+        ConfigurationError: If the document is sealed and there is no encryptor.
+        DecryptionError: If the ciphertext was tampered with or is another customer's.
+        StorageError: If the key store fails.
+    """
+    token = document.pop(SEALED_KEY, None)
+    if token is None:
+        return Opened(document, erased=False)
+    subject = str(document.get("id"))
+    if encryptor is None:
+        raise ConfigurationError(
+            f"customer {subject!r} is stored with encrypted fields: "
+            "open the store with its encryptor (SqlStore(engine, encryptor=...))"
+        )
+    try:
+        plaintext = encryptor.decrypt(subject, SEALED_FIELD, token)
+    except ErasedError:
+        return Opened(document, erased=True)
+    try:
+        taken = json.loads(plaintext)
+    except ValueError as exc:  # pragma: no cover - only JSON objects are ever sealed
+        raise DecryptionError(subject, SEALED_FIELD, "the plaintext is not JSON") from exc
+    if not isinstance(taken, dict):  # pragma: no cover - as above
+        raise DecryptionError(subject, SEALED_FIELD, "the plaintext is not a JSON object")
+    _restore(document, taken)
+    return Opened(document, erased=False)
+
+
+def open_documents(documents: Iterable[dict[str, Any]], encryptor: Encryptor | None) -> list[Any]:
+    """Open every document of ``documents`` (see :func:`open_document`); return them."""
+    return [open_document(d, encryptor).document for d in documents]
