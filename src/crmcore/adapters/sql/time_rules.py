@@ -319,11 +319,11 @@ class SqlTimeRules:
         recent = (a.occurred_at > cutoff) & (a.occurred_at <= when)
         if rule.customers:
             on_customer = sa.exists().where(a.customer_id == c.id, recent)
-            on_opportunity = (
-                sa.select(a.id)
-                .join(opportunities, o.id == a.opportunity_id)
-                .where(o.customer_id == c.id, recent)
-                .exists()
+            # Driven from the customer's opportunities, then each one's recent activities:
+            # one index range per opportunity, whatever the planner knows of the tables.
+            on_opportunity = sa.exists().where(
+                o.customer_id == c.id,
+                sa.exists().where(a.opportunity_id == o.id, recent),
             )
             due = self._rows(
                 sa.select(c.id, c.owner, c.created_at).where(
