@@ -227,7 +227,7 @@ def _sqlite(count: int) -> Iterator[Engine]:
         engine.dispose()
 
 
-def _postgresql(url: str) -> Iterator[Engine]:
+def _postgresql(url: str, keep: bool) -> Iterator[Engine]:
     server = sa.make_url(url)
     admin = create_engine(server).execution_options(isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
@@ -239,16 +239,17 @@ def _postgresql(url: str) -> Iterator[Engine]:
         yield engine
     finally:
         engine.dispose()
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {_DATABASE}")
+        if not keep:
+            with admin.connect() as conn:
+                conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {_DATABASE}")
         admin.dispose()
 
 
-def _engines(backend: str, url: str, count: int) -> Iterator[Engine]:
+def _engines(backend: str, url: str, count: int, keep: bool = False) -> Iterator[Engine]:
     if backend == "sqlite":
         yield from _sqlite(count)
     else:
-        yield from _postgresql(url)
+        yield from _postgresql(url, keep)
 
 
 def _load_all(store: SqlStore, rule: FollowUpOverdue) -> tuple[float, int, tuple[Any, ...]]:
@@ -270,7 +271,7 @@ def _timed(store: SqlStore, rules: list[Any]) -> tuple[float, int, tuple[Any, ..
     return time.perf_counter() - started, len(found), found
 
 
-def _measure(backend: str, url: str, count: int, baseline_count: int) -> None:
+def _measure(backend: str, url: str, count: int, baseline_count: int, keep: bool) -> None:
     rule = FollowUpOverdue(days=3, opportunities=False)
     loaded: float | None = None
     note = ""
@@ -288,7 +289,7 @@ def _measure(backend: str, url: str, count: int, baseline_count: int) -> None:
             )
             loaded = small * count / baseline_count
             note = "est"
-    for engine in _engines(backend, url, count):
+    for engine in _engines(backend, url, count, keep):
         filled = _fill(engine, count)
         store = SqlStore(engine, match_index=False)
         if loaded is None:
@@ -337,6 +338,9 @@ def main() -> None:
         help="above this many customers the load-all baseline is measured at this size "
         "and scaled linearly",
     )
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the PostgreSQL database for inspection"
+    )
     parser.add_argument("--url", default=os.environ.get("CRMCORE_TEST_POSTGRES_URL", ""))
     args = parser.parse_args()
     backends = ["sqlite", "postgresql"] if args.backend == "all" else [args.backend]
@@ -348,7 +352,7 @@ def main() -> None:
         f"{'backend':<12}{'customers':>10}{'load all s':>14}{'query s':>10}{'ratio':>8}{'due':>8}"
     )
     for backend in backends:
-        _measure(backend, args.url.strip(), args.count, args.baseline_count)
+        _measure(backend, args.url.strip(), args.count, args.baseline_count, args.keep)
 
 
 if __name__ == "__main__":

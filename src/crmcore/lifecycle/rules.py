@@ -423,10 +423,24 @@ def follow_up_action(
         subject_id=subject_id,
         recipient=recipient,
         customer_id=customer_id,
-        due_at=last + dt.timedelta(days=rule.days),
+        due_at=_plus(last, dt.timedelta(days=rule.days)),
         reason=f"no follow-up on {subject} {subject_id} (owner {owner}) for "
-        f"{(at - last).days} days since {last.date().isoformat()}{note}",
+        f"{_days_between(last, at)} days since {last.date().isoformat()}{note}",
     )
+
+
+# UTC instants only (every instant here went through `utc`): the plain datetime arithmetic
+# gives the same instant and type as pendulum's, about ten times faster, which counts when a
+# million-customer store has tens of thousands of reminders due.
+
+
+def _plus(moment: pendulum.DateTime, delta: dt.timedelta) -> pendulum.DateTime:
+    result: pendulum.DateTime = dt.datetime.__add__(moment, delta)
+    return result
+
+
+def _days_between(start: pendulum.DateTime, end: pendulum.DateTime) -> int:
+    return dt.datetime.__sub__(end, start).days
 
 
 def _escalations(
@@ -550,8 +564,8 @@ def idle_lead_action(
         subject_id=lead_id,
         recipient=recipient,
         customer_id=None,
-        due_at=last + dt.timedelta(days=rule.days),
-        reason=f"lead {lead_id} {status} untouched for {(at - last).days} days",
+        due_at=_plus(last, dt.timedelta(days=rule.days)),
+        reason=f"lead {lead_id} {status} untouched for {_days_between(last, at)} days",
     )
 
 
@@ -584,7 +598,7 @@ def survey_action(
         subject_id=case_id,
         recipient=None,
         customer_id=customer_id,
-        due_at=closed + rule.delay,
+        due_at=_plus(closed, rule.delay),
         reason=f"case {case_id} closed {closed.date().isoformat()}; ask for feedback",
     )
 

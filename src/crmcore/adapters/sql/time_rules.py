@@ -7,8 +7,9 @@ built-in time rule with queries over indexed columns and returns exactly what
 
 - :class:`~crmcore.lifecycle.rules.FollowUpOverdue`: owned, active customers and
   owned, open opportunities created before the cutoff with no activity since
-  (``NOT EXISTS`` over ``activities``); the last touch of each due record comes
-  from ``MAX(occurred_at)`` per batch of ids. No document is read.
+  (``NOT EXISTS`` over ``activities``); the last touch of each due record is a
+  ``MAX(occurred_at)`` subquery the database evaluates for the due rows only. No
+  document is read.
 - :class:`~crmcore.lifecycle.rules.LeadIdle`: the same over leads.
 - :class:`~crmcore.lifecycle.rules.SurveyAfterClose`: cases closed within the
   window (``ix_cases_closed_at``) with no survey response.
@@ -27,8 +28,9 @@ built-in time rule with queries over indexed columns and returns exactly what
   it is given a snapshot of every stored record (the one case that reads
   everything).
 
-Records are read in batches of :data:`BATCH` ids (one ``IN (...)`` query per
-batch), so memory grows with the due records, not with the stored ones.
+The documents the SLA and retention rules need are read in batches of :data:`BATCH`
+ids (one ``IN (...)`` query per batch); the other rules read columns of the due rows
+only. Memory grows with the due records, not with the stored ones.
 
 >>> import pendulum
 >>> from crmcore.adapters.sql import SqlStore, create_engine, create_schema
@@ -85,7 +87,6 @@ from crmcore.adapters.sql.tables import (
 from crmcore.clock import EARLIEST, utc
 from crmcore.domain import (
     CaseStatus,
-    CustomerId,
     LeadStatus,
     OpportunityStage,
     Severity,
@@ -297,18 +298,6 @@ class SqlTimeRules:
         with translating(_OPERATION):
             return list(conn.execute(statement).all())
 
-    def _latest(
-        self, key: sa.ColumnElement[Any], ids: Sequence[str], when: pendulum.DateTime
-    ) -> dict[str, pendulum.DateTime]:
-        """``MAX(occurred_at)`` up to ``when`` of the activities with ``key`` in ``ids``."""
-        a = activities.c
-        statement = (
-            sa.select(key, sa.func.max(a.occurred_at))
-            .where(key.in_(ids), a.occurred_at <= when)
-            .group_by(key)
-        )
-        return {row[0]: utc(row[1]) for row in self._rows(statement)}
-
     def _follow_ups(
         self, rule: FollowUpOverdue, when: pendulum.DateTime, supervisors: Mapping[UserId, UserId]
     ) -> Iterator[DueAction]:
@@ -325,62 +314,60 @@ class SqlTimeRules:
                 o.customer_id == c.id,
                 sa.exists().where(a.opportunity_id == o.id, recent),
             )
-            due = self._rows(
-                sa.select(c.id, c.owner, c.created_at).where(
-                    c.owner.is_not(None),
-                    c.merged_into.is_(None),
-                    c.created_at <= cutoff,
-                    ~on_customer,
-                    ~on_opportunity,
-                )
+            # The last touch, computed for the due rows only (one index probe each).
+            direct = (
+                sa.select(sa.func.max(a.occurred_at))
+                .where(a.customer_id == c.id, a.occurred_at <= when)
+                .scalar_subquery()
             )
-            for chunk in _chunks(due):
-                ids = [row[0] for row in chunk]
-                touched = self._latest(a.customer_id, ids, when)
-                joined = (
-                    sa.select(o.customer_id, sa.func.max(a.occurred_at))
-                    .join(opportunities, o.id == a.opportunity_id)
-                    .where(o.customer_id.in_(ids), a.occurred_at <= when)
-                    .group_by(o.customer_id)
+            through_deals = (
+                sa.select(sa.func.max(a.occurred_at))
+                .select_from(opportunities.join(activities, a.opportunity_id == o.id))
+                .where(o.customer_id == c.id, a.occurred_at <= when)
+                .scalar_subquery()
+            )
+            statement = sa.select(c.id, c.owner, c.created_at, direct, through_deals).where(
+                c.owner.is_not(None),
+                c.merged_into.is_(None),
+                c.created_at <= cutoff,
+                ~on_customer,
+                ~on_opportunity,
+            )
+            for id, owner, created, touched, via_deal in self._rows(statement):
+                yield follow_up_action(
+                    rule,
+                    subject="customer",
+                    subject_id=id,
+                    owner=owner,
+                    customer_id=id,
+                    last=_last(_last(created, touched), via_deal),
+                    at=when,
+                    supervisors=supervisors,
                 )
-                for customer_id, latest in self._rows(joined):
-                    stamp = utc(latest)
-                    if customer_id not in touched or touched[customer_id] < stamp:
-                        touched[customer_id] = stamp
-                for id, owner, created in chunk:
-                    yield follow_up_action(
-                        rule,
-                        subject="customer",
-                        subject_id=id,
-                        owner=UserId(owner),
-                        customer_id=CustomerId(id),
-                        last=_last(utc(created), touched.get(id)),
-                        at=when,
-                        supervisors=supervisors,
-                    )
         if rule.opportunities:
             on_deal = sa.exists().where(a.opportunity_id == o.id, recent)
-            due = self._rows(
-                sa.select(o.id, o.owner, o.customer_id, o.created_at).where(
-                    o.owner.is_not(None),
-                    o.stage.not_in(_CLOSED),
-                    o.created_at <= cutoff,
-                    ~on_deal,
-                )
+            touched_deal = (
+                sa.select(sa.func.max(a.occurred_at))
+                .where(a.opportunity_id == o.id, a.occurred_at <= when)
+                .scalar_subquery()
             )
-            for chunk in _chunks(due):
-                touched = self._latest(a.opportunity_id, [row[0] for row in chunk], when)
-                for id, owner, customer_id, created in chunk:
-                    yield follow_up_action(
-                        rule,
-                        subject="opportunity",
-                        subject_id=id,
-                        owner=UserId(owner),
-                        customer_id=CustomerId(customer_id),
-                        last=_last(utc(created), touched.get(id)),
-                        at=when,
-                        supervisors=supervisors,
-                    )
+            statement = sa.select(o.id, o.owner, o.customer_id, o.created_at, touched_deal).where(
+                o.owner.is_not(None),
+                o.stage.not_in(_CLOSED),
+                o.created_at <= cutoff,
+                ~on_deal,
+            )
+            for id, owner, customer_id, created, touched in self._rows(statement):
+                yield follow_up_action(
+                    rule,
+                    subject="opportunity",
+                    subject_id=id,
+                    owner=owner,
+                    customer_id=customer_id,
+                    last=_last(created, touched),
+                    at=when,
+                    supervisors=supervisors,
+                )
 
     def _idle_leads(
         self, rule: LeadIdle, when: pendulum.DateTime, supervisors: Mapping[UserId, UserId]
@@ -392,26 +379,27 @@ class SqlTimeRules:
         touched_since = sa.exists().where(
             a.lead_id == lead.id, a.occurred_at > cutoff, a.occurred_at <= when
         )
-        due = self._rows(
-            sa.select(lead.id, lead.status, lead.owner, lead.updated_at).where(
-                lead.status.in_([str(s) for s in rule.statuses]),
-                lead.created_at <= when,
-                lead.updated_at <= cutoff,
-                ~touched_since,
-            )
+        last_touch = (
+            sa.select(sa.func.max(a.occurred_at))
+            .where(a.lead_id == lead.id, a.occurred_at <= when)
+            .scalar_subquery()
         )
-        for chunk in _chunks(due):
-            touched = self._latest(a.lead_id, [row[0] for row in chunk], when)
-            for id, status, owner, updated in chunk:
-                yield idle_lead_action(
-                    rule,
-                    lead_id=id,
-                    status=LeadStatus(status),
-                    owner=UserId(owner) if owner is not None else None,
-                    last=_last(utc(updated), touched.get(id)),
-                    at=when,
-                    supervisors=supervisors,
-                )
+        statement = sa.select(lead.id, lead.status, lead.owner, lead.updated_at, last_touch).where(
+            lead.status.in_([str(s) for s in rule.statuses]),
+            lead.created_at <= when,
+            lead.updated_at <= cutoff,
+            ~touched_since,
+        )
+        for id, status, owner, updated, touched in self._rows(statement):
+            yield idle_lead_action(
+                rule,
+                lead_id=id,
+                status=LeadStatus(status),
+                owner=owner,
+                last=_last(updated, touched),
+                at=when,
+                supervisors=supervisors,
+            )
 
     def _surveys(self, rule: SurveyAfterClose, when: pendulum.DateTime) -> Iterator[DueAction]:
         latest = _before(when, rule.delay)
@@ -425,9 +413,7 @@ class SqlTimeRules:
         answered = sa.exists().where(r.case_id == k.id)
         statement = sa.select(k.id, k.customer_id, k.closed_at).where(*conditions, ~answered)
         for id, customer_id, closed in self._rows(statement):
-            yield survey_action(
-                rule, case_id=id, customer_id=CustomerId(customer_id), closed=utc(closed)
-            )
+            yield survey_action(rule, case_id=id, customer_id=customer_id, closed=closed)
 
     def _escalations(
         self,
