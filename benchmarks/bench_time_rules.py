@@ -1,132 +1,358 @@
-"""Benchmark FollowUpOverdue answered by queries against loading every record, in the same run.
+"""Benchmark time rules answered by queries against loading every record, in the same run.
 
-For SQLite (a file in a temporary directory) and PostgreSQL (a temporary schema,
-when ``CRMCORE_TEST_POSTGRES_URL`` is set) it stores N owned customers, one
-activity each for 95% of them within the last three days (so 5% are overdue),
-then times:
+For SQLite (a file in a temporary directory) and PostgreSQL (a scratch database
+``bench_timerules`` that this script creates on the server of
+``CRMCORE_TEST_POSTGRES_URL``, or ``--url``, and drops at the end) it stores N owned
+customers, one activity each for 95% of them within the last 60 hours (so 5% are
+"not followed up for 3 days"), N/20 leads (half of them idle) and N/20 cases (70%
+open, opened over the last ten days, the others closed), written in bulk with
+SQLAlchemy Core ``executemany`` (rows cloned from one stored record of each kind,
+indexes built after loading), then times:
 
-- the baseline: every customer, opportunity and activity loaded (``iter_all``)
-  into a ``RuleSnapshot`` and :func:`~crmcore.lifecycle.rules.due_actions`;
-- ``uow.time_rules.overdue_follow_ups``: queries over indexed columns, loading
-  only the overdue customers;
+- the baseline: every customer, opportunity and activity loaded (``iter_all``) into
+  a ``RuleSnapshot`` and :func:`~crmcore.lifecycle.rules.due_actions` for
+  ``FollowUpOverdue(days=3)``;
+- ``uow.time_rules.overdue_follow_ups``: the query over indexed columns, the last
+  touch of the due customers read in batches, no document read;
 
-checks that both give the same actions, and prints the times and the ratio.
+checks that both give the same actions and prints the times and their ratio. Past
+``--baseline-count`` customers (default 50,000) loading everything is not run: the
+baseline is measured on a store of ``--baseline-count`` customers in the same run
+(where the query is timed too) and scaled linearly, and the row says ``est``.
+
+It then times each rule kind through ``uow.time_rules.due`` on the big store:
+follow-ups, idle leads, SLA escalation (China weekday calendar), surveys after close,
+and a retention rule (cases closed over 2 days ago).
 
 Run::
 
     CRMCORE_TEST_POSTGRES_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test \\
-        python benchmarks/bench_time_rules.py --count 20000
+        python benchmarks/bench_time_rules.py --count 1000000 --backend postgresql
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
+import datetime as dt
 import os
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pendulum
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from crmcore.adapters.sql import SqlStore, create_engine, create_schema
+from crmcore.adapters.sql.tables import activities, cases, customers, leads
 from crmcore.domain import (
     ActivityId,
     ActivityKind,
+    CaseId,
+    CaseKind,
+    CaseStatus,
     CustomerId,
+    LeadId,
+    LeadStatus,
     Organization,
+    Severity,
     UserId,
+    capture_lead,
     log_activity,
+    open_case,
     register_customer,
 )
-from crmcore.lifecycle.rules import FollowUpOverdue, RuleSnapshot, due_actions
+from crmcore.lifecycle.business_calendar import china_mainland
+from crmcore.lifecycle.rules import (
+    FollowUpOverdue,
+    LeadIdle,
+    RuleSnapshot,
+    SlaEscalation,
+    SurveyAfterClose,
+    due_actions,
+)
+from crmcore.privacy.retention import RetentionRule
 
 _BASE = pendulum.datetime(2026, 1, 1)
-_AT = pendulum.datetime(2026, 3, 1)
+_AT = pendulum.datetime(2026, 3, 2, 3)  # a Monday, 11:00 in Shanghai
+_DATABASE = "bench_timerules"
+_ROWS_PER_STATEMENT = 5000
+_TABLES = (customers, activities, leads, cases)
 
 
-def _engines() -> Iterator[tuple[str, Engine]]:
-    with tempfile.TemporaryDirectory() as folder:
-        engine = create_engine(f"sqlite:///{Path(folder) / 'bench.db'}")
-        create_schema(engine)
-        yield "sqlite", engine
-        engine.dispose()
-    url = os.environ.get("CRMCORE_TEST_POSTGRES_URL", "").strip()
-    if url:
-        admin = create_engine(url)
-        schema = f"bench_rules_{uuid.uuid4().hex[:8]}"
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-        engine = admin.execution_options(schema_translate_map={None: schema})
-        try:
-            create_schema(engine)
-            yield "postgresql", engine
-        finally:
-            with admin.begin() as conn:
-                conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-            admin.dispose()
+def _templates() -> dict[str, dict[str, Any]]:
+    """One stored row of each kind, read back from a scratch SQLite store."""
+    engine = create_engine("sqlite://")
+    create_schema(engine)
+    store = SqlStore(engine, match_index=False)
+    customer, _ = register_customer(
+        id=CustomerId("c"),
+        organization=Organization(legal_name="腾达科技"),
+        owner=UserId("u-0"),
+        at=_BASE,
+    )
+    call, _ = log_activity(
+        id=ActivityId("a"), kind=ActivityKind.CALL, at=_AT, customer_id=CustomerId("c")
+    )
+    lead, _ = capture_lead(id=LeadId("l"), company="腾达", owner=UserId("u-0"), at=_BASE)
+    case, _ = open_case(
+        id=CaseId("k"),
+        customer_id=CustomerId("c"),
+        kind=CaseKind.COMPLAINT,
+        subject="投诉",
+        owner=UserId("u-0"),
+        at=_BASE,
+    )
+    with store.unit_of_work() as uow:
+        uow.customers.save(customer)
+        uow.activities.save(call)
+        uow.leads.save(lead)
+        uow.cases.save(case)
+        uow.commit()
+    with engine.connect() as conn:
+        rows = {
+            table.name: dict(conn.execute(sa.select(table)).mappings().one()) for table in _TABLES
+        }
+    engine.dispose()
+    return rows
 
 
-def _fill(store: SqlStore, count: int) -> None:
-    for start in range(0, count, 1000):
-        customers, activities = [], []
-        for n in range(start, min(start + 1000, count)):
-            customers.append(
-                register_customer(
-                    id=CustomerId(f"c-{n:08d}"),
-                    organization=Organization(legal_name=f"公司{n}"),
-                    owner=UserId(f"u-{n % 50}"),
-                    at=_BASE,
-                )[0]
+def _clone(template: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    """A copy of a stored row with top-level fields changed in the columns and the document."""
+    row = dict(template)
+    document = copy.deepcopy(template["document"])
+    for key, value in changes.items():
+        row[key] = value
+        document[key] = value.isoformat() if isinstance(value, dt.datetime) else value
+    row["document"] = document
+    return row
+
+
+def _insert(engine: Engine, table: sa.Table, rows: Iterator[dict[str, Any]]) -> None:
+    batch: list[dict[str, Any]] = []
+    with engine.begin() as conn:
+        for row in rows:
+            batch.append(row)
+            if len(batch) == _ROWS_PER_STATEMENT:
+                conn.execute(table.insert(), batch)
+                batch = []
+        if batch:
+            conn.execute(table.insert(), batch)
+
+
+def _fill(engine: Engine, count: int) -> float:
+    """Store the data set in bulk; return the seconds it took."""
+    started = time.perf_counter()
+    template = _templates()
+    with engine.begin() as conn:
+        for table in _TABLES:
+            for index in table.indexes:
+                index.drop(conn)
+
+    def customer_rows() -> Iterator[dict[str, Any]]:
+        for n in range(count):
+            yield _clone(
+                template["customers"], id=f"c-{n:08d}", owner=f"u-{n % 50}", created_at=_BASE
             )
+
+    def activity_rows() -> Iterator[dict[str, Any]]:
+        for n in range(count):
             if n % 20:
-                activities.append(
-                    log_activity(
-                        id=ActivityId(f"a-{n:08d}"),
-                        kind=ActivityKind.CALL,
-                        at=_AT.subtract(hours=1 + n % 60),
-                        customer_id=CustomerId(f"c-{n:08d}"),
-                    )[0]
+                when = _AT.subtract(hours=1 + n % 60)
+                yield _clone(
+                    template["activities"],
+                    id=f"a-{n:08d}",
+                    customer_id=f"c-{n:08d}",
+                    occurred_at=when,
+                    created_at=when,
+                    updated_at=when,
                 )
-        with store.unit_of_work() as uow:
-            uow.customers.save_many(customers)
-            uow.activities.save_many(activities)
-            uow.commit()
+
+    def lead_rows() -> Iterator[dict[str, Any]]:
+        for n in range(count // 20):
+            touched = _AT.subtract(days=1 + n % 28)  # half idle for 14 days
+            yield _clone(
+                template["leads"],
+                id=f"l-{n:08d}",
+                owner=f"u-{n % 50}",
+                status=str(LeadStatus.CONTACTED),
+                updated_at=touched,
+            )
+
+    severities = list(Severity)
+
+    def case_rows() -> Iterator[dict[str, Any]]:
+        for n in range(count // 20):
+            opened = _AT.subtract(minutes=7 * (n % 2000) + 1)  # over the last ten days
+            closed = n % 10 >= 7
+            yield _clone(
+                template["cases"],
+                id=f"k-{n:08d}",
+                customer_id=f"c-{n:08d}",
+                severity=str(severities[n % len(severities)]),
+                status=str(CaseStatus.CLOSED if closed else CaseStatus.IN_PROGRESS),
+                opened_at=opened,
+                created_at=opened,
+                updated_at=opened,
+                first_response_at=opened.add(hours=2) if closed else None,
+                resolved_at=opened.add(hours=3) if closed else None,
+                closed_at=opened.add(hours=3) if closed else None,
+            )
+
+    _insert(engine, customers, customer_rows())
+    _insert(engine, activities, activity_rows())
+    _insert(engine, leads, lead_rows())
+    _insert(engine, cases, case_rows())
+    with engine.begin() as conn:
+        for table in _TABLES:
+            for index in table.indexes:
+                index.create(conn)
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("VACUUM ANALYZE")
+    else:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("ANALYZE")
+    return time.perf_counter() - started
+
+
+def _sqlite(count: int) -> Iterator[Engine]:
+    with tempfile.TemporaryDirectory() as folder:
+        engine = create_engine(f"sqlite:///{Path(folder) / f'bench-{count}.db'}")
+        create_schema(engine)
+        yield engine
+        engine.dispose()
+
+
+def _postgresql(url: str, keep: bool) -> Iterator[Engine]:
+    server = sa.make_url(url)
+    admin = create_engine(server).execution_options(isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {_DATABASE}")
+        conn.exec_driver_sql(f"CREATE DATABASE {_DATABASE}")
+    engine = create_engine(server.set(database=_DATABASE))
+    try:
+        create_schema(engine)
+        yield engine
+    finally:
+        engine.dispose()
+        if not keep:
+            with admin.connect() as conn:
+                conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {_DATABASE}")
+        admin.dispose()
+
+
+def _engines(backend: str, url: str, count: int, keep: bool = False) -> Iterator[Engine]:
+    if backend == "sqlite":
+        yield from _sqlite(count)
+    else:
+        yield from _postgresql(url, keep)
+
+
+def _load_all(store: SqlStore, rule: FollowUpOverdue) -> tuple[float, int, tuple[Any, ...]]:
+    started = time.perf_counter()
+    with store.unit_of_work() as uow:
+        snapshot = RuleSnapshot(
+            customers=list(uow.customers.iter_all()),
+            opportunities=list(uow.opportunities.iter_all()),
+            activities=list(uow.activities.iter_all()),
+        )
+    found = due_actions(snapshot, at=_AT, rules=[rule])
+    return time.perf_counter() - started, len(found), found
+
+
+def _timed(store: SqlStore, rules: list[Any]) -> tuple[float, int, tuple[Any, ...]]:
+    started = time.perf_counter()
+    with store.unit_of_work() as uow:
+        found = uow.time_rules.due(rules, at=_AT)
+    return time.perf_counter() - started, len(found), found
+
+
+def _measure(backend: str, url: str, count: int, baseline_count: int, keep: bool) -> None:
+    rule = FollowUpOverdue(days=3, opportunities=False)
+    loaded: float | None = None
+    note = ""
+    if count > baseline_count:
+        for engine in _engines(backend, url, baseline_count):
+            _fill(engine, baseline_count)
+            store = SqlStore(engine, match_index=False)
+            small, _due, expected = _load_all(store, rule)
+            small_query, _n, found = _timed(store, [rule])
+            if found != expected:
+                raise SystemExit(f"{backend}: the query and due_actions disagree")
+            print(
+                f"{backend:<12}{baseline_count:>10}{small:>14.3f}{small_query:>10.3f}"
+                f"{small / small_query:>8.1f}{len(found):>8}"
+            )
+            loaded = small * count / baseline_count
+            note = "est"
+    for engine in _engines(backend, url, count, keep):
+        filled = _fill(engine, count)
+        store = SqlStore(engine, match_index=False)
+        if loaded is None:
+            loaded, _due, expected = _load_all(store, rule)
+            queried, due, found = _timed(store, [rule])
+            if found != expected:
+                raise SystemExit(f"{backend}: the query and due_actions disagree")
+        else:
+            queried, due, _found = _timed(store, [rule])
+        shown = f"{note} {loaded:.3f}" if note else f"{loaded:.3f}"
+        ratio = loaded / queried
+        print(f"{backend:<12}{count:>10}{shown:>14}{queried:>10.3f}{ratio:>8.1f}{due:>8}")
+        print(f"  (bulk load of the data set: {filled:.1f} s)")
+        calendar = china_mainland()
+        per_rule: list[tuple[str, list[Any]]] = [
+            ("follow-up 3 days (again)", [rule]),
+            ("lead idle 14 days", [LeadIdle(days=14)]),
+            ("SLA escalation (cn calendar)", [SlaEscalation(calendar=calendar)]),
+            ("survey after close", [SurveyAfterClose()]),
+            (
+                "retention: cases closed > 2 d",
+                [
+                    RetentionRule(
+                        record_type="case",
+                        time_field="closed_at",
+                        period=dt.timedelta(days=2),
+                        action="archive",
+                    )
+                ],
+            ),
+        ]
+        for name, rules in per_rule:
+            seconds, n, _ = _timed(store, rules)
+            print(f"  {name:<32}{seconds:>9.3f} s{n:>9} due")
 
 
 def main() -> None:
-    """Print one row per backend: baseline seconds, query seconds, ratio, actions."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    """Print one row per backend and store size, then the per-rule times."""
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--count", type=int, default=20_000)
-    args = parser.parse_args()
-    rule = FollowUpOverdue(days=3, opportunities=False)
-    print(
-        f"{'backend':<12}{'customers':>10}{'load all s':>12}{'query s':>10}{'ratio':>8}{'due':>7}"
+    parser.add_argument("--backend", choices=["sqlite", "postgresql", "all"], default="all")
+    parser.add_argument(
+        "--baseline-count",
+        type=int,
+        default=50_000,
+        help="above this many customers the load-all baseline is measured at this size "
+        "and scaled linearly",
     )
-    for name, engine in _engines():
-        store = SqlStore(engine, match_index=False)
-        _fill(store, args.count)
-        started = time.perf_counter()
-        with store.unit_of_work() as uow:
-            snapshot = RuleSnapshot(
-                customers=list(uow.customers.iter_all()),
-                opportunities=list(uow.opportunities.iter_all()),
-                activities=list(uow.activities.iter_all()),
-            )
-        baseline = due_actions(snapshot, at=_AT, rules=[rule])
-        loaded = time.perf_counter() - started
-        started = time.perf_counter()
-        with store.unit_of_work() as uow:
-            found = uow.time_rules.overdue_follow_ups(rule, at=_AT)
-        queried = time.perf_counter() - started
-        if found != baseline:
-            raise SystemExit(f"{name}: the query and due_actions disagree")
-        print(
-            f"{name:<12}{args.count:>10}{loaded:>12.3f}{queried:>10.3f}"
-            f"{loaded / queried:>8.1f}{len(found):>7}"
-        )
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the PostgreSQL database for inspection"
+    )
+    parser.add_argument("--url", default=os.environ.get("CRMCORE_TEST_POSTGRES_URL", ""))
+    args = parser.parse_args()
+    backends = ["sqlite", "postgresql"] if args.backend == "all" else [args.backend]
+    if "postgresql" in backends and not args.url.strip():
+        if args.backend == "postgresql":
+            raise SystemExit("set CRMCORE_TEST_POSTGRES_URL or pass --url")
+        backends.remove("postgresql")
+    print(
+        f"{'backend':<12}{'customers':>10}{'load all s':>14}{'query s':>10}{'ratio':>8}{'due':>8}"
+    )
+    for backend in backends:
+        _measure(backend, args.url.strip(), args.count, args.baseline_count, args.keep)
 
 
 if __name__ == "__main__":

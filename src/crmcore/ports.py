@@ -78,11 +78,20 @@ from crmcore.domain import (
     PhoneNumber,
     SurveyResponse,
     SurveyResponseId,
+    TeamId,
     UserId,
     event_types,
 )
 from crmcore.errors import InvalidValueError
-from crmcore.lifecycle.rules import DueAction
+from crmcore.lifecycle.rules import (
+    CustomTimeRule,
+    DueAction,
+    FollowUpOverdue,
+    LeadIdle,
+    SlaEscalation,
+    SurveyAfterClose,
+    TimeRule,
+)
 from crmcore.matching import DuplicateCheck, DuplicatePolicy, MatchRecord, ScoredPair
 from crmcore.merge import MergeRecord
 from crmcore.privacy.access import AccessFilter
@@ -116,6 +125,7 @@ __all__ = [
     "Store",
     "StoredMatchIndex",
     "SurveyResponseRepository",
+    "TimeRuleQueries",
     "UnitOfWork",
     "Versioned",
     "event_aggregate",
@@ -493,6 +503,81 @@ class IssuedActions(Protocol):
         ...
 
 
+class TimeRuleQueries(Protocol):
+    """Time rules answered by the store (``uow.time_rules``), within the unit of work.
+
+    Every method returns exactly what :func:`~crmcore.lifecycle.rules.due_actions`
+    returns for the same rules over a :class:`~crmcore.lifecycle.rules.RuleSnapshot`
+    of every record the unit of work sees (committed, plus its own changes on
+    memory), with the host data given here: the same actions, ids, order and
+    reasons. How the store finds them is its own affair. The SQL store finds the
+    due records with queries over indexed columns and reads them in batches; the
+    memory store (the reference) evaluates ``due_actions`` over everything.
+
+    Host data: ``supervisors`` (each user's supervisor), ``team_leads`` (each
+    team's lead) and ``issued`` (action ids not to return again), as in
+    :class:`~crmcore.lifecycle.rules.RuleSnapshot`.
+    """
+
+    def due(
+        self,
+        rules: Iterable[TimeRule | CustomTimeRule],
+        *,
+        at: dt.datetime,
+        supervisors: Mapping[UserId, UserId] | None = None,
+        team_leads: Mapping[TeamId, UserId] | None = None,
+        issued: frozenset[str] = frozenset(),
+    ) -> tuple[DueAction, ...]:
+        """Return every action ``rules`` make due at ``at``, ordered by ``due_at`` then ``id``.
+
+        Raises:
+            InvalidValueError: If a rule is not a time rule or ``at`` is naive.
+            ConfigurationError: If an SLA policy has no target for a case's severity.
+            StorageError: If the backend fails or the unit of work is not active.
+        """
+        ...
+
+    def overdue_follow_ups(
+        self,
+        rule: FollowUpOverdue,
+        *,
+        at: dt.datetime,
+        supervisors: Mapping[UserId, UserId] | None = None,
+        issued: frozenset[str] = frozenset(),
+    ) -> tuple[DueAction, ...]:
+        """Return what a :class:`~crmcore.lifecycle.rules.FollowUpOverdue` rule makes due."""
+        ...
+
+    def idle_leads(
+        self,
+        rule: LeadIdle,
+        *,
+        at: dt.datetime,
+        supervisors: Mapping[UserId, UserId] | None = None,
+        issued: frozenset[str] = frozenset(),
+    ) -> tuple[DueAction, ...]:
+        """Return what a :class:`~crmcore.lifecycle.rules.LeadIdle` rule makes due."""
+        ...
+
+    def sla_escalations(
+        self,
+        rule: SlaEscalation,
+        *,
+        at: dt.datetime,
+        supervisors: Mapping[UserId, UserId] | None = None,
+        team_leads: Mapping[TeamId, UserId] | None = None,
+        issued: frozenset[str] = frozenset(),
+    ) -> tuple[DueAction, ...]:
+        """Return what a :class:`~crmcore.lifecycle.rules.SlaEscalation` rule makes due."""
+        ...
+
+    def surveys_after_close(
+        self, rule: SurveyAfterClose, *, at: dt.datetime, issued: frozenset[str] = frozenset()
+    ) -> tuple[DueAction, ...]:
+        """Return what a :class:`~crmcore.lifecycle.rules.SurveyAfterClose` rule makes due."""
+        ...
+
+
 @runtime_checkable
 class EventPublisher(Protocol):
     """Where domain events go after a successful commit (ERP, messaging, analytics).
@@ -610,6 +695,11 @@ class UnitOfWork(Protocol):
     @property
     def issued_actions(self) -> IssuedActions:
         """The register of issued time-rule actions."""
+        ...
+
+    @property
+    def time_rules(self) -> TimeRuleQueries:
+        """Time rules answered by the store."""
         ...
 
     def __enter__(self) -> UnitOfWork:

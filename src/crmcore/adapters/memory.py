@@ -33,7 +33,7 @@ import bisect
 import datetime as dt
 import itertools
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Generic, TypeVar
 
@@ -51,6 +51,7 @@ from crmcore.domain import (
     Order,
     PhoneNumber,
     SurveyResponse,
+    TeamId,
     UserId,
     new_id,
 )
@@ -61,7 +62,17 @@ from crmcore.errors import (
     StaleVersionError,
     StorageError,
 )
-from crmcore.lifecycle.rules import DueAction
+from crmcore.lifecycle.rules import (
+    CustomTimeRule,
+    DueAction,
+    FollowUpOverdue,
+    LeadIdle,
+    RuleSnapshot,
+    SlaEscalation,
+    SurveyAfterClose,
+    TimeRule,
+    due_actions,
+)
 from crmcore.ports import (
     DEFAULT_PAGE_SIZE,
     EventPublisher,
@@ -102,6 +113,7 @@ __all__ = [
     "MemoryOrderRepository",
     "MemoryStore",
     "MemorySurveyResponseRepository",
+    "MemoryTimeRules",
     "MemoryUnitOfWork",
     "SequentialIdFactory",
     "UuidIdFactory",
@@ -289,6 +301,7 @@ class MemoryUnitOfWork:
         self.consent_ledger = MemoryConsentLedger(self)
         self.erasures = MemoryErasureRepository(self, "erasure")
         self.issued_actions = MemoryIssuedActions(self)
+        self.time_rules = MemoryTimeRules(self)
 
     def __enter__(self) -> MemoryUnitOfWork:
         """Begin the unit of work."""
@@ -1071,6 +1084,101 @@ class MemoryIssuedActions:
             for id in self._mine:
                 store._reserved.pop(id, None)
         self._mine = []
+
+
+class MemoryTimeRules:
+    """Time rules over everything the unit of work sees (:class:`~crmcore.ports.TimeRuleQueries`).
+
+    The reference: :func:`~crmcore.lifecycle.rules.due_actions` over a
+    :class:`~crmcore.lifecycle.rules.RuleSnapshot` of every visible record.
+    """
+
+    def __init__(self, uow: MemoryUnitOfWork) -> None:
+        self._uow = uow
+
+    def due(
+        self,
+        rules: Iterable[TimeRule | CustomTimeRule],
+        *,
+        at: dt.datetime,
+        supervisors: Mapping[UserId, UserId] | None = None,
+        team_leads: Mapping[TeamId, UserId] | None = None,
+        issued: frozenset[str] = frozenset(),
+    ) -> tuple[DueAction, ...]:
+        """Return every action ``rules`` make due at ``at`` (``due_actions`` over everything).
+
+        Raises:
+            InvalidValueError: If a rule is not a time rule or ``at`` is naive.
+            ConfigurationError: If an SLA policy has no target for a case's severity.
+            StorageError: Outside the unit of work's ``with`` block.
+        """
+        uow = self._uow
+        uow._require_active("evaluate time rules")
+        when = utc(at)
+        snapshot = RuleSnapshot(
+            customers=uow.customers.iter_all(),
+            opportunities=uow.opportunities.iter_all(),
+            leads=uow.leads.iter_all(),
+            cases=uow.cases.iter_all(),
+            activities=uow.activities.iter_all(),
+            survey_responses=uow.survey_responses.iter_all(),
+            orders=uow.orders.iter_all(),
+            supervisors=supervisors or {},
+            team_leads=team_leads or {},
+            issued=issued,
+        )
+        return due_actions(snapshot, at=when, rules=list(rules))
+
+    def overdue_follow_ups(
+        self,
+        rule: FollowUpOverdue,
+        *,
+        at: dt.datetime,
+        supervisors: Mapping[UserId, UserId] | None = None,
+        issued: frozenset[str] = frozenset(),
+    ) -> tuple[DueAction, ...]:
+        """Return what a ``FollowUpOverdue`` rule makes due (see :meth:`due`)."""
+        _require(rule, FollowUpOverdue)
+        return self.due([rule], at=at, supervisors=supervisors, issued=issued)
+
+    def idle_leads(
+        self,
+        rule: LeadIdle,
+        *,
+        at: dt.datetime,
+        supervisors: Mapping[UserId, UserId] | None = None,
+        issued: frozenset[str] = frozenset(),
+    ) -> tuple[DueAction, ...]:
+        """Return what a ``LeadIdle`` rule makes due (see :meth:`due`)."""
+        _require(rule, LeadIdle)
+        return self.due([rule], at=at, supervisors=supervisors, issued=issued)
+
+    def sla_escalations(
+        self,
+        rule: SlaEscalation,
+        *,
+        at: dt.datetime,
+        supervisors: Mapping[UserId, UserId] | None = None,
+        team_leads: Mapping[TeamId, UserId] | None = None,
+        issued: frozenset[str] = frozenset(),
+    ) -> tuple[DueAction, ...]:
+        """Return what an ``SlaEscalation`` rule makes due (see :meth:`due`)."""
+        _require(rule, SlaEscalation)
+        return self.due(
+            [rule], at=at, supervisors=supervisors, team_leads=team_leads, issued=issued
+        )
+
+    def surveys_after_close(
+        self, rule: SurveyAfterClose, *, at: dt.datetime, issued: frozenset[str] = frozenset()
+    ) -> tuple[DueAction, ...]:
+        """Return what a ``SurveyAfterClose`` rule makes due (see :meth:`due`)."""
+        _require(rule, SurveyAfterClose)
+        return self.due([rule], at=at, issued=issued)
+
+
+def _require(rule: object, kind: type[object]) -> None:
+    if not isinstance(rule, kind):
+        raise InvalidValueError("rule", type(rule).__name__, f"a {kind.__name__} rule")
 
 
 class MemoryErasureRepository(_MemoryRepository[ErasureRequest]):

@@ -46,6 +46,7 @@ May import: anything public in crmcore; hypothesis, pytest.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import itertools
 import threading
@@ -74,6 +75,7 @@ from crmcore.domain import (
     CaseId,
     CaseKind,
     CaseOpened,
+    CaseStatus,
     Classification,
     ConsentChannel,
     ConsentId,
@@ -98,9 +100,11 @@ from crmcore.domain import (
     Lead,
     LeadCaptured,
     LeadId,
+    LeadStatus,
     MergeId,
     Money,
     OpportunityId,
+    OpportunityStage,
     OrderId,
     Organization,
     Person,
@@ -108,11 +112,14 @@ from crmcore.domain import (
     PhoneNumber,
     PostalAddress,
     Priority,
+    Severity,
     StageChanged,
     SurveyResponseId,
     Tag,
+    TeamId,
     Tier,
     UserId,
+    WaitingPeriod,
     assign_owner,
     capture_lead,
     classify,
@@ -137,7 +144,18 @@ from crmcore.errors import (
     StaleVersionError,
     StorageError,
 )
-from crmcore.lifecycle.rules import ActionKind, DueAction
+from crmcore.lifecycle.business_calendar import always_open, weekday_calendar
+from crmcore.lifecycle.rules import (
+    ActionKind,
+    DueAction,
+    FollowUpOverdue,
+    LeadIdle,
+    RuleSnapshot,
+    SlaEscalation,
+    SurveyAfterClose,
+    due_actions,
+)
+from crmcore.lifecycle.sla import DEFAULT_SLA_POLICY, SlaPolicy, SlaTarget
 from crmcore.ports import EventPublisher, KeyStore, Store, UnitOfWork
 from crmcore.privacy.audit import (
     GENESIS_HASH,
@@ -155,6 +173,7 @@ from crmcore.privacy.consent import (
     LegalBasis,
     may_process,
 )
+from crmcore.privacy.retention import RETENTION_RECORDS, RetentionAction, RetentionRule
 from crmcore.privacy.subject import ErasureRequest
 from crmcore.segments import (
     Compare,
@@ -168,6 +187,7 @@ from crmcore.segments import (
 )
 from crmcore.services.merge import merge_customers
 from crmcore.services.subject import export_subject
+from crmcore.services.time_rules import issue_due_actions
 from crmcore.testing import strategies as cst
 
 __all__ = [
@@ -182,6 +202,7 @@ __all__ = [
     "StoreContract",
     "StoreFactory",
     "SubjectStorageContract",
+    "TimeRulesContract",
 ]
 
 StoreFactory: TypeAlias = Callable[[EventPublisher | None], Store]
@@ -2144,3 +2165,509 @@ class EncryptedStoreContract:
             _check_sealed(documents[customer.id], frozenset({"wechat_id"}))
             if customer.person is not None and customer.person.national_id:
                 assert customer.person.national_id not in raw
+
+
+# -- time rules answered by the store ------------------------------------------------
+
+_RULES_T0 = pendulum.datetime(2026, 3, 2, 1)  # a Monday, 09:00 in Shanghai
+_HOURS = st.integers(0, 400)
+_LATER = st.one_of(st.none(), st.integers(0, 120))
+
+
+@attrs.frozen
+class _EveryOrder:
+    """A host's own time rule (not queryable): an action per order at ``ordered_at``."""
+
+    def due(self, snapshot: RuleSnapshot, at: pendulum.DateTime) -> list[DueAction]:
+        return [
+            DueAction(
+                id=f"host:order:{o.id}",
+                kind=ActionKind.ARCHIVE_RECORD,
+                rule="host",
+                subject="order",
+                subject_id=o.id,
+                recipient=None,
+                customer_id=o.customer_id,
+                due_at=o.ordered_at,
+                reason="host rule",
+            )
+            for o in snapshot.orders
+            if o.ordered_at <= at
+        ]
+
+
+_TIERS = tuple(Tier)
+
+
+def _strict_policy() -> SlaPolicy:
+    """Per-tier targets and no tier-less one for LOW (its cases raise ConfigurationError)."""
+    hour = dt.timedelta(hours=1)
+    return SlaPolicy(
+        name="strict",
+        targets=(
+            SlaTarget(severity=Severity.CRITICAL, first_response=hour, resolution=4 * hour),
+            SlaTarget(
+                severity=Severity.CRITICAL,
+                tier=_TIERS[0],
+                first_response=hour / 2,
+                resolution=2 * hour,
+            ),
+            SlaTarget(severity=Severity.HIGH, first_response=2 * hour, resolution=8 * hour),
+            SlaTarget(severity=Severity.MEDIUM, first_response=8 * hour, resolution=30 * hour),
+            SlaTarget(
+                severity=Severity.LOW, tier=_TIERS[1], first_response=hour, resolution=9 * hour
+            ),
+        ),
+        at_risk_ratio="0.5",
+    )
+
+
+def _retention_rules() -> st.SearchStrategy[RetentionRule]:
+    def rule(kind: str) -> st.SearchStrategy[RetentionRule]:
+        fields = sorted(
+            f.name for f in attrs.fields(RETENTION_RECORDS[kind][0]) if f.name.endswith("_at")
+        )
+        return st.builds(
+            RetentionRule,
+            record_type=st.just(kind),
+            time_field=st.sampled_from(fields),
+            period=st.integers(1, 600).map(lambda h: dt.timedelta(hours=h)),
+            action=st.sampled_from(list(RetentionAction)),
+        )
+
+    return st.sampled_from(sorted(RETENTION_RECORDS)).flatmap(rule)
+
+
+def _time_rules() -> st.SearchStrategy[list[Any]]:
+    days = st.integers(1, 12)
+    one = st.one_of(
+        st.builds(FollowUpOverdue, days=days, customers=st.booleans(), opportunities=st.booleans()),
+        st.builds(
+            LeadIdle,
+            days=days,
+            statuses=st.lists(st.sampled_from(list(LeadStatus)), max_size=4, unique=True).map(
+                tuple
+            ),
+        ),
+        st.builds(
+            SlaEscalation,
+            policy=st.sampled_from([DEFAULT_SLA_POLICY, _strict_policy()]),
+            calendar=st.sampled_from(
+                [
+                    weekday_calendar("Asia/Shanghai", hours=("09:00-12:00", "13:00-18:00")),
+                    always_open(),
+                ]
+            ),
+            at_risk=st.booleans(),
+            escalation_queue=st.sampled_from([None, UserId("q-1")]),
+        ),
+        st.builds(
+            SurveyAfterClose,
+            delay=st.integers(0, 72).map(lambda h: dt.timedelta(hours=h)),
+            expires_after=st.integers(1, 400).map(lambda h: dt.timedelta(hours=h)),
+        ),
+        _retention_rules(),
+        st.just(_EveryOrder()),
+    )
+    return st.lists(one, min_size=1, max_size=4)
+
+
+@st.composite
+def _rule_world(draw: st.DrawFn) -> list[list[Any]]:
+    """Random customers, opportunities, leads, cases, responses, activities and orders."""
+    at = _RULES_T0.add
+    people = draw(st.integers(1, 4))
+    customers = []
+    for n in range(people):
+        owned, merged, created, tier = draw(
+            st.tuples(st.booleans(), st.booleans(), _HOURS, st.sampled_from(list(Tier)))
+        )
+        customer, _ = register_customer(
+            id=CustomerId(f"c-{n}"),
+            organization=Organization(legal_name=f"公司{n}"),
+            owner=UserId(f"u-{n % 2}") if owned else None,
+            at=at(hours=created),
+        )
+        merged_into = CustomerId("c-0") if merged and n else None
+        customers.append(attrs.evolve(customer, tier=tier, merged_into=merged_into))
+    deals = []
+    for k in range(draw(st.integers(0, 4))):
+        c, owned, stage, created = draw(
+            st.tuples(
+                st.integers(0, people - 1),
+                st.booleans(),
+                st.sampled_from(list(OpportunityStage)),
+                _HOURS,
+            )
+        )
+        deal, _ = open_opportunity(
+            id=OpportunityId(f"o-{k}"),
+            customer_id=CustomerId(f"c-{c}"),
+            title="deal",
+            amount=Money("100", "CNY"),
+            owner=UserId("u-1") if owned else None,
+            at=at(hours=created),
+        )
+        closed = deal.created_at.add(hours=5) if stage in _CLOSED_STAGES else None
+        deals.append(attrs.evolve(deal, stage=stage, closed_at=closed))
+    leads = []
+    for n in range(draw(st.integers(0, 4))):
+        status, created, later, owned = draw(
+            st.tuples(st.sampled_from(list(LeadStatus)), _HOURS, _LATER, st.booleans())
+        )
+        lead, _ = capture_lead(
+            id=LeadId(f"l-{n}"),
+            company=f"公司{n}",
+            owner=UserId("u-1") if owned else None,
+            at=at(hours=created),
+        )
+        updated = lead.created_at.add(hours=later or 0)
+        leads.append(attrs.evolve(lead, status=status, updated_at=updated))
+    cases = []
+    for n in range(draw(st.integers(0, 5))):
+        c, severity, state, who, opened = draw(
+            st.tuples(
+                st.integers(0, people),  # == people: a customer not stored
+                st.sampled_from(list(Severity)),
+                st.sampled_from(list(CaseStatus)),
+                st.sampled_from(["owner", "team", "none"]),
+                _HOURS,
+            )
+        )
+        answered, resolved, done = draw(st.tuples(_LATER, _LATER, _LATER))
+        waits = draw(st.lists(st.tuples(st.integers(0, 40), st.integers(1, 40)), max_size=2))
+        open_wait = draw(st.booleans())
+        case, _ = open_case(
+            id=CaseId(f"k-{n}"),
+            customer_id=CustomerId(f"c-{c}"),
+            kind=CaseKind.COMPLAINT,
+            subject="投诉",
+            severity=severity,
+            owner=UserId("u-0") if who == "owner" else None,
+            team=TeamId("t-1") if who == "team" else None,
+            at=at(hours=opened),
+        )
+        start, periods = case.opened_at, []
+        for gap, length in waits:
+            begin = start.add(hours=gap)
+            start = begin.add(hours=length)
+            periods.append(WaitingPeriod(start=begin, end=start))
+        if periods and open_wait:
+            periods[-1] = WaitingPeriod(start=periods[-1].start)
+
+        def after(hours: int | None, base: pendulum.DateTime = case.opened_at) -> Any:
+            return None if hours is None else base.add(hours=hours)
+
+        cases.append(
+            attrs.evolve(
+                case,
+                status=state,
+                first_response_at=after(answered),
+                resolved_at=after(resolved),
+                closed_at=after(done),
+                waiting=tuple(periods),
+            )
+        )
+    responses = []
+    for n in range(draw(st.integers(0, 3))):
+        k, hours = draw(st.tuples(st.integers(-1, 4), _HOURS))
+        responses.append(
+            record_survey_response(
+                id=SurveyResponseId(f"s-{n}"),
+                customer_id=CustomerId("c-0"),
+                case_id=CaseId(f"k-{k}") if k >= 0 else None,
+                csat=5,
+                at=at(hours=hours),
+            )[0]
+        )
+    logged = []
+    for n in range(draw(st.integers(0, 12))):
+        link = st.integers(-1, 3)
+        c, o, ld, hours = draw(st.tuples(link, link, link, st.integers(0, 900)))
+        if c < 0 and o < 0 and ld < 0:
+            continue
+        logged.append(
+            log_activity(
+                id=ActivityId(f"a-{n}"),
+                kind=ActivityKind.CALL,
+                at=at(hours=hours),
+                customer_id=CustomerId(f"c-{c}") if c >= 0 else None,
+                opportunity_id=OpportunityId(f"o-{o}") if o >= 0 else None,
+                lead_id=LeadId(f"l-{ld}") if ld >= 0 else None,
+            )[0]
+        )
+    bought = [
+        record_order(
+            id=OrderId(f"r-{n}"),
+            customer_id=CustomerId("c-0"),
+            amount=Money("10", "CNY"),
+            ordered_at=at(hours=hours),
+            at=at(hours=hours),
+        )[0]
+        for n, hours in enumerate(draw(st.lists(_HOURS, max_size=3)))
+    ]
+    return [customers, deals, leads, cases, responses, logged, bought]
+
+
+_CLOSED_STAGES = (OpportunityStage.WON, OpportunityStage.LOST, OpportunityStage.AFTER_SALES)
+
+
+def _everything(uow: UnitOfWork, supervisors: Any, team_leads: Any) -> RuleSnapshot:
+    return RuleSnapshot(
+        customers=uow.customers.iter_all(),
+        opportunities=uow.opportunities.iter_all(),
+        leads=uow.leads.iter_all(),
+        cases=uow.cases.iter_all(),
+        activities=uow.activities.iter_all(),
+        survey_responses=uow.survey_responses.iter_all(),
+        orders=uow.orders.iter_all(),
+        supervisors=supervisors,
+        team_leads=team_leads,
+    )
+
+
+class TimeRulesContract:
+    """Time rules answered by the store (:class:`~crmcore.ports.TimeRuleQueries`).
+
+    Random records and random rules of every kind (the four built-in ones, retention
+    rules on every record type and time field, a host's own rule): ``uow.time_rules``
+    gives exactly what :func:`~crmcore.lifecycle.rules.due_actions` gives over every
+    stored record. Subclass it with the ``store_factory`` fixture of :class:`StoreContract`.
+    """
+
+    @settings(
+        max_examples=50,
+        deadline=None,
+        suppress_health_check=[
+            HealthCheck.function_scoped_fixture,
+            HealthCheck.differing_executors,
+            HealthCheck.too_slow,
+        ],
+    )
+    @given(
+        world=_rule_world(),
+        rules=_time_rules(),
+        hours=st.integers(100, 900),
+        skip=st.booleans(),
+        edge=st.tuples(st.integers(0, 20), st.sampled_from([0, 0, -1, 1])),
+    )
+    def test_the_store_gives_what_due_actions_gives_over_everything(  # noqa: PLR0917
+        self,
+        store_factory: StoreFactory,
+        world: list[list[Any]],
+        rules: list[Any],
+        hours: int,
+        skip: bool,
+        edge: tuple[int, int],
+    ) -> None:
+        store = store_factory(None)
+        customers, deals, leads, cases, responses, logged, bought = world
+        with store.unit_of_work() as uow:
+            uow.customers.save_many(customers)
+            uow.opportunities.save_many(deals)
+            uow.leads.save_many(leads)
+            uow.cases.save_many(cases)
+            uow.survey_responses.save_many(responses)
+            uow.activities.save_many(logged)
+            uow.orders.save_many(bought)
+            uow.commit()
+        at = _RULES_T0.add(hours=hours)
+        supervisors = {UserId("u-1"): UserId("u-boss")}
+        team_leads = {TeamId("t-1"): UserId("u-lead")}
+        with store.unit_of_work() as uow:
+            everything = _everything(uow, supervisors, team_leads)
+        pick, nudge = edge
+        if pick % 4:  # mostly: at, just before or just after an instant something falls due
+            with contextlib.suppress(ConfigurationError):
+                late = due_actions(everything, at=_RULES_T0.add(hours=1500), rules=rules)
+                if late:
+                    at = late[pick % len(late)].due_at.add(microseconds=nudge)
+        try:
+            expected: tuple[DueAction, ...] | None = due_actions(everything, at=at, rules=rules)
+        except ConfigurationError:
+            expected = None
+        # Half the time, every other due action counts as issued already.
+        issued = frozenset(a.id for a in (expected or ())[::2] if skip)
+        if expected is not None and issued:
+            expected = due_actions(attrs.evolve(everything, issued=issued), at=at, rules=rules)
+        with store.unit_of_work() as uow:
+            if expected is None:
+                with pytest.raises(ConfigurationError):
+                    uow.time_rules.due(rules, at=at, supervisors=supervisors, team_leads=team_leads)
+                return
+            found = uow.time_rules.due(
+                rules,
+                at=at,
+                supervisors=supervisors,
+                team_leads=team_leads,
+                issued=issued,
+            )
+        assert found == expected
+
+    def test_each_rule_kind_has_its_own_method(self, store_factory: StoreFactory) -> None:
+        store = store_factory(None)
+        customer, _ = register_customer(
+            id=CustomerId("c-1"),
+            organization=Organization(legal_name="腾达科技"),
+            owner=UserId("u-1"),
+            at=_RULES_T0,
+        )
+        lead, _ = capture_lead(id=LeadId("l-1"), company="腾达", owner=UserId("u-1"), at=_RULES_T0)
+        case, _ = open_case(
+            id=CaseId("k-1"),
+            customer_id=CustomerId("c-1"),
+            kind=CaseKind.COMPLAINT,
+            subject="投诉",
+            severity=Severity.CRITICAL,
+            owner=UserId("u-1"),
+            at=_RULES_T0,
+        )
+        closed = attrs.evolve(
+            case, id=CaseId("k-2"), status=CaseStatus.CLOSED, closed_at=_RULES_T0.add(hours=1)
+        )
+        with store.unit_of_work() as uow:
+            uow.customers.save(customer)
+            uow.leads.save(lead)
+            uow.cases.save_many([case, closed])
+            uow.commit()
+        at = _RULES_T0.add(days=20)
+        boss = {UserId("u-1"): UserId("u-boss")}
+        with store.unit_of_work() as uow:
+            rules = uow.time_rules
+            follow = rules.overdue_follow_ups(FollowUpOverdue(), at=at, supervisors=boss)
+            idle = rules.idle_leads(LeadIdle(), at=at, supervisors=boss)
+            sla = rules.sla_escalations(SlaEscalation(), at=at, supervisors=boss)
+            survey = rules.surveys_after_close(SurveyAfterClose(), at=at)
+            with pytest.raises(InvalidValueError, match="rule"):
+                rules.idle_leads(FollowUpOverdue(), at=at)  # type: ignore[arg-type]
+            with pytest.raises(InvalidValueError, match="rule"):
+                rules.due(["not a rule"], at=at)  # type: ignore[list-item]
+        assert [(a.rule, a.subject_id, a.recipient) for a in follow] == [
+            ("follow_up_overdue", "c-1", "u-boss")
+        ]
+        assert [(a.rule, a.subject_id) for a in idle] == [("lead_idle", "l-1")]
+        assert sorted(a.id for a in sla) == [
+            "sla-breached:case:k-1:first_response",
+            "sla-breached:case:k-1:resolution",
+        ]
+        assert [a.subject_id for a in survey] == ["k-2"]
+
+    def test_records_due_exactly_at_the_instant_are_found(
+        self, store_factory: StoreFactory
+    ) -> None:
+        store = store_factory(None)
+        customer, _ = register_customer(
+            id=CustomerId("c-1"),
+            organization=Organization(legal_name="腾达科技"),
+            owner=UserId("u-1"),
+            at=_RULES_T0,
+        )
+        lead, _ = capture_lead(id=LeadId("l-1"), company="腾达", owner=UserId("u-1"), at=_RULES_T0)
+        case, _ = open_case(
+            id=CaseId("k-1"),
+            customer_id=CustomerId("c-1"),
+            kind=CaseKind.COMPLAINT,
+            subject="投诉",
+            at=_RULES_T0.subtract(hours=1),
+        )
+        case = attrs.evolve(
+            case,
+            status=CaseStatus.CLOSED,
+            first_response_at=_RULES_T0,
+            resolved_at=_RULES_T0,
+            closed_at=_RULES_T0,
+        )
+        with store.unit_of_work() as uow:
+            uow.customers.save(customer)
+            uow.leads.save(lead)
+            uow.cases.save(case)
+            uow.commit()
+        day = dt.timedelta(days=1)
+        rules: list[Any] = [
+            FollowUpOverdue(days=1),
+            LeadIdle(days=1),
+            SurveyAfterClose(delay=day, expires_after=day),
+            RetentionRule(
+                record_type="customer", time_field="created_at", period=day, action="archive"
+            ),
+        ]
+        for at in (_RULES_T0 + day, _RULES_T0 + day - dt.timedelta(microseconds=1)):
+            with store.unit_of_work() as uow:
+                expected = due_actions(_everything(uow, {}, {}), at=at, rules=rules)
+                found = uow.time_rules.due(rules, at=at)
+            assert found == expected
+        assert len(expected) == 0
+        assert sorted(a.rule.split(":")[0] for a in found) == []
+        with store.unit_of_work() as uow:
+            exact = uow.time_rules.due(rules, at=_RULES_T0 + day)
+        assert sorted(a.rule.split(":")[0] for a in exact) == [
+            "follow_up_overdue",
+            "lead_idle",
+            "retention",
+            "survey_after_close",
+        ]
+
+    def test_sla_cases_near_the_bounds_are_found(self, store_factory: StoreFactory) -> None:
+        store = store_factory(None)
+        budget = DEFAULT_SLA_POLICY.target_for(Severity.CRITICAL).first_response
+        at = _RULES_T0.add(days=30)
+        ratio = DEFAULT_SLA_POLICY.at_risk_ratio
+        risky, _ = open_case(
+            id=CaseId("k-risk"),
+            customer_id=CustomerId("c-1"),
+            kind=CaseKind.COMPLAINT,
+            subject="投诉",
+            severity=Severity.CRITICAL,
+            at=at - budget * float(ratio),  # exactly three quarters used at `at`
+        )
+        late, _ = open_case(
+            id=CaseId("k-late"),
+            customer_id=CustomerId("c-1"),
+            kind=CaseKind.COMPLAINT,
+            subject="投诉",
+            severity=Severity.CRITICAL,
+            at=at.subtract(minutes=1),
+        )
+        late = attrs.evolve(late, first_response_at=at.add(hours=5))  # recorded after `at`
+        with store.unit_of_work() as uow:
+            uow.cases.save_many([risky, late])
+            uow.commit()
+        rule = SlaEscalation(calendar=always_open())
+        with store.unit_of_work() as uow:
+            expected = due_actions(_everything(uow, {}, {}), at=at, rules=[rule])
+            found = uow.time_rules.sla_escalations(rule, at=at)
+        assert sorted(a.id for a in expected) == [
+            "sla-at_risk:case:k-risk:first_response",
+            "sla-breached:case:k-late:first_response",
+        ]
+        assert found == expected
+
+    def test_issue_due_actions_asks_the_store_and_issues_once(
+        self, store_factory: StoreFactory
+    ) -> None:
+        store = store_factory(None)
+        customers = [
+            register_customer(
+                id=CustomerId(f"c-{n}"),
+                organization=Organization(legal_name=f"公司{n}"),
+                owner=UserId("u-1"),
+                at=_RULES_T0,
+            )[0]
+            for n in range(3)
+        ]
+        with store.unit_of_work() as uow:
+            uow.customers.save_many(customers)
+            uow.commit()
+        at = _RULES_T0.add(days=4)
+        boss = {UserId("u-1"): UserId("u-boss")}
+        first = issue_due_actions(
+            store.unit_of_work(), at=at, rules=[FollowUpOverdue()], supervisors=boss
+        )
+        assert [(a.subject_id, a.recipient) for a in first] == [
+            ("c-0", "u-boss"),
+            ("c-1", "u-boss"),
+            ("c-2", "u-boss"),
+        ]
+        assert issue_due_actions(store.unit_of_work(), at=at, rules=[FollowUpOverdue()]) == ()
+        with pytest.raises(InvalidValueError, match="supervisors"):
+            issue_due_actions(store.unit_of_work(), RuleSnapshot(), at=at, supervisors=boss)

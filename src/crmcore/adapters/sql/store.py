@@ -169,6 +169,9 @@ class SqlUnitOfWork:
             opportunities=self.opportunities,
             leads=self.leads,
             activities=self.activities,
+            cases=self.cases,
+            survey_responses=self.survey_responses,
+            orders=self.orders,
         )
 
     def __enter__(self) -> SqlUnitOfWork:

@@ -471,6 +471,7 @@ leads = sa.Table(
     sa.Index("ix_leads_team", "team"),
     sa.Index("ix_leads_converted_customer_id", "converted_customer_id"),
     sa.Index("ix_leads_updated_at", "updated_at"),
+    sa.Index("ix_leads_created_at", "created_at"),
     **_OPTIONS,
 )
 
@@ -514,6 +515,7 @@ opportunities = sa.Table(
     sa.Index("ix_opportunities_team", "team"),
     sa.Index("ix_opportunities_lead_id", "lead_id"),
     sa.Index("ix_opportunities_updated_at", "updated_at"),
+    sa.Index("ix_opportunities_closed_at", "closed_at"),
     **_OPTIONS,
 )
 
@@ -534,11 +536,12 @@ activities = sa.Table(
     _document(),
     sa.Index("ix_activities_customer_id_occurred_at", "customer_id", "occurred_at"),
     sa.Index("ix_activities_kind", "kind"),
-    sa.Index("ix_activities_lead_id", "lead_id"),
-    sa.Index("ix_activities_opportunity_id", "opportunity_id"),
+    sa.Index("ix_activities_lead_id_occurred_at", "lead_id", "occurred_at"),
+    sa.Index("ix_activities_opportunity_id_occurred_at", "opportunity_id", "occurred_at"),
     sa.Index("ix_activities_case_id", "case_id"),
     sa.Index("ix_activities_owner", "owner"),
     sa.Index("ix_activities_updated_at", "updated_at"),
+    sa.Index("ix_activities_occurred_at", "occurred_at"),
     **_OPTIONS,
 )
 
@@ -566,6 +569,8 @@ cases = sa.Table(
     sa.Index("ix_cases_owner", "owner"),
     sa.Index("ix_cases_team", "team"),
     sa.Index("ix_cases_updated_at", "updated_at"),
+    sa.Index("ix_cases_status_opened_at", "status", "opened_at"),
+    sa.Index("ix_cases_closed_at", "closed_at"),
     **_OPTIONS,
 )
 
@@ -584,6 +589,7 @@ survey_responses = sa.Table(
     sa.Index("ix_survey_responses_customer_id_responded_at", "customer_id", "responded_at"),
     sa.Index("ix_survey_responses_case_id", "case_id"),
     sa.Index("ix_survey_responses_updated_at", "updated_at"),
+    sa.Index("ix_survey_responses_responded_at", "responded_at"),
     **_OPTIONS,
 )
 
@@ -604,6 +610,7 @@ orders = sa.Table(
     sa.Index("ix_orders_status", "status"),
     sa.Index("ix_orders_external_id", "external_id"),
     sa.Index("ix_orders_updated_at", "updated_at"),
+    sa.Index("ix_orders_ordered_at", "ordered_at"),
     **_OPTIONS,
 )
 

@@ -1,13 +1,36 @@
-"""Time rules answered by the database: only the records that are due are loaded.
+"""Time rules answered by the database: only the records that are due are read.
 
-:class:`SqlTimeRules` (``uow.time_rules`` of a SQL unit of work) finds the records
-a :class:`~crmcore.lifecycle.rules.FollowUpOverdue` or
-:class:`~crmcore.lifecycle.rules.LeadIdle` rule makes due with queries over indexed
-columns (``created_at``, ``owner``, ``status``, ``activities.customer_id``,
-``activities.opportunity_id``, ``activities.lead_id``), loads just those records and
-their activities, and lets :func:`~crmcore.lifecycle.rules.due_actions` build the
-actions: the same actions, with the same ids, as ``due_actions`` over every stored
-record (a property test checks it on SQLite, PostgreSQL and MariaDB).
+:class:`SqlTimeRules` (``uow.time_rules`` of a SQL unit of work) evaluates every
+built-in time rule with queries over indexed columns and returns exactly what
+:func:`~crmcore.lifecycle.rules.due_actions` returns over every stored record
+(a property test checks it on memory, SQLite, PostgreSQL and MariaDB):
+
+- :class:`~crmcore.lifecycle.rules.FollowUpOverdue`: owned, active customers and
+  owned, open opportunities created before the cutoff with no activity since
+  (``NOT EXISTS`` over ``activities``); the last touch of each due record is a
+  ``MAX(occurred_at)`` subquery the database evaluates for the due rows only. No
+  document is read.
+- :class:`~crmcore.lifecycle.rules.LeadIdle`: the same over leads.
+- :class:`~crmcore.lifecycle.rules.SurveyAfterClose`: cases closed within the
+  window (``ix_cases_closed_at``) with no survey response.
+- :class:`~crmcore.lifecycle.rules.SlaEscalation`: a deadline counted in a
+  business calendar (with pauses kept in the case document) cannot be computed
+  in SQL, so the query finds a *superset* by a conservative bound: business time
+  never runs faster than the clock, so a target of ``B`` business hours cannot be
+  breached before ``opened_at + B`` nor at risk before ``opened_at + ratio × B``.
+  Open cases opened before that bound (``ix_cases_status_opened_at``), or with a
+  first response, resolution or closing recorded after the instant, are read in
+  batches and decided exactly in Python by
+  :func:`~crmcore.lifecycle.rules.escalation_actions`.
+- :class:`~crmcore.privacy.retention.RetentionRule`: records whose time field is at
+  least the period old, read in batches and handed to the rule.
+- Any other :class:`~crmcore.lifecycle.rules.CustomTimeRule` cannot be queried:
+  it is given a snapshot of every stored record (the one case that reads
+  everything).
+
+The documents the SLA and retention rules need are read in batches of :data:`BATCH`
+ids (one ``IN (...)`` query per batch); the other rules read columns of the due rows
+only. Memory grows with the due records, not with the stored ones.
 
 >>> import pendulum
 >>> from crmcore.adapters.sql import SqlStore, create_engine, create_schema
@@ -28,46 +51,105 @@ record (a property test checks it on SQLite, PostgreSQL and MariaDB).
 [('c-1', 'u-wang')]
 >>> engine.dispose()
 
-May import: ``crmcore.adapters.sql``, ``crmcore.lifecycle``, ``crmcore.domain``,
-``crmcore.clock``, ``crmcore.errors``; SQLAlchemy, pendulum.
+May import: ``crmcore.adapters.sql``, ``crmcore.lifecycle``, ``crmcore.privacy``,
+``crmcore.domain``, ``crmcore.clock``, ``crmcore.errors``; SQLAlchemy, pendulum.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import datetime as dt
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any, Final
 
 import pendulum
 import sqlalchemy as sa
 
 from crmcore.adapters.sql.repository import (
     SqlActivityRepository,
+    SqlCaseRepository,
     SqlCustomerRepository,
     SqlLeadRepository,
     SqlOpportunityRepository,
+    SqlOrderRepository,
+    SqlRepository,
+    SqlSurveyResponseRepository,
 )
 from crmcore.adapters.sql.session import SqlSession, translating
-from crmcore.adapters.sql.tables import activities, customers, leads, opportunities
-from crmcore.clock import utc
-from crmcore.domain import ActivityId, CustomerId, LeadId, OpportunityId, OpportunityStage, UserId
+from crmcore.adapters.sql.tables import (
+    activities,
+    cases,
+    customers,
+    leads,
+    opportunities,
+    orders,
+    survey_responses,
+)
+from crmcore.clock import EARLIEST, utc
+from crmcore.domain import (
+    CaseStatus,
+    LeadStatus,
+    OpportunityStage,
+    Severity,
+    TeamId,
+    Tier,
+    UserId,
+)
 from crmcore.errors import InvalidValueError
 from crmcore.lifecycle.rules import (
+    CustomTimeRule,
     DueAction,
     FollowUpOverdue,
     LeadIdle,
     RuleSnapshot,
-    due_actions,
+    SlaEscalation,
+    SurveyAfterClose,
+    TimeRule,
+    escalation_actions,
+    follow_up_action,
+    idle_lead_action,
+    survey_action,
 )
+from crmcore.privacy.retention import RETENTION_RECORDS, RetentionRule
 
-__all__ = ["SqlTimeRules"]
+__all__ = ["BATCH", "SqlTimeRules"]
+
+BATCH: Final = 500
+"""How many due records are read per query (ids per ``IN (...)`` clause)."""
+
+_OPERATION = "evaluate time rules"
+_CLOSED = (str(OpportunityStage.WON), str(OpportunityStage.LOST), str(OpportunityStage.AFTER_SALES))
+_OPEN_CASES = tuple(str(s) for s in CaseStatus if s is not CaseStatus.CLOSED)
+_SLACK = dt.timedelta(seconds=1)  # float rounding of ratio × budget, kept on the safe side
+_TABLES: Final[Mapping[str, sa.Table]] = {
+    "customer": customers,
+    "lead": leads,
+    "opportunity": opportunities,
+    "activity": activities,
+    "case": cases,
+    "survey_response": survey_responses,
+    "order": orders,
+}
+
+
+def _before(when: pendulum.DateTime, delta: dt.timedelta) -> pendulum.DateTime | None:
+    """``when - delta``, or ``None`` if that lies before any storable instant."""
+    try:
+        bound = when - delta
+    except OverflowError:
+        return None
+    return bound if bound >= EARLIEST else None
+
+
+def _chunks(items: Sequence[Any], size: int = BATCH) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 class SqlTimeRules:
     """Time rules evaluated by queries, within the unit of work's transaction.
 
-    Args:
-        session: The unit of work's connection.
-        leads: The unit of work's lead repository.
-        activities: The unit of work's activity repository.
+    See :class:`~crmcore.ports.TimeRuleQueries` for the contract and the module
+    docstring for how each rule is queried.
     """
 
     def __init__(
@@ -78,166 +160,343 @@ class SqlTimeRules:
         opportunities: SqlOpportunityRepository,
         leads: SqlLeadRepository,
         activities: SqlActivityRepository,
+        cases: SqlCaseRepository,
+        survey_responses: SqlSurveyResponseRepository,
+        orders: SqlOrderRepository,
     ) -> None:
         self._session = session
-        self._customers = customers
-        self._opportunities = opportunities
-        self._leads = leads
-        self._activities = activities
+        self._repositories: Mapping[str, SqlRepository[Any]] = {
+            "customer": customers,
+            "lead": leads,
+            "opportunity": opportunities,
+            "activity": activities,
+            "case": cases,
+            "survey_response": survey_responses,
+            "order": orders,
+        }
+
+    # -- the entry points --------------------------------------------------------------
+
+    def due(
+        self,
+        rules: Iterable[TimeRule | CustomTimeRule],
+        *,
+        at: dt.datetime,
+        supervisors: Mapping[UserId, UserId] | None = None,
+        team_leads: Mapping[TeamId, UserId] | None = None,
+        issued: frozenset[str] = frozenset(),
+    ) -> tuple[DueAction, ...]:
+        """Return every action ``rules`` make due at ``at``, as ``due_actions`` over everything.
+
+        Raises:
+            InvalidValueError: If a rule is not a time rule or ``at`` is naive.
+            ConfigurationError: If an SLA policy has no target for a case's severity.
+            StorageError: If the backend fails or the unit of work is not active.
+        """
+        when = utc(at)
+        bosses = dict(supervisors or {})
+        leads_of = dict(team_leads or {})
+        found: dict[str, DueAction] = {}
+        for rule in list(rules):
+            for action in self._evaluate(rule, when, bosses, leads_of):
+                if action.id not in issued:
+                    found.setdefault(action.id, action)
+        return tuple(sorted(found.values(), key=lambda a: (a.due_at, a.id)))
 
     def overdue_follow_ups(
         self,
         rule: FollowUpOverdue,
         *,
-        at: pendulum.DateTime,
+        at: dt.datetime,
         supervisors: Mapping[UserId, UserId] | None = None,
         issued: frozenset[str] = frozenset(),
     ) -> tuple[DueAction, ...]:
-        """Return what ``rule`` makes due at ``at``, as ``due_actions`` over every stored record.
-
-        Owned, active customers and owned, open opportunities created at least
-        ``rule.days`` ago with no activity since (on the customer or any of its
-        opportunities) are found by query; only they are loaded.
+        """Return what a ``FollowUpOverdue`` rule makes due at ``at`` (see :meth:`due`).
 
         Raises:
             InvalidValueError: If ``rule`` is not a ``FollowUpOverdue`` or ``at`` is naive.
             StorageError: If the backend fails or the unit of work is not active.
         """
-        if not isinstance(rule, FollowUpOverdue):
-            raise InvalidValueError("rule", rule, "a FollowUpOverdue rule")
-        when = utc(at)
-        cutoff = when.subtract(days=rule.days)
-        conn = self._session.connection("evaluate time rules")
-        recent = (activities.c.occurred_at > cutoff) & (activities.c.occurred_at <= when)
-        customer_ids: list[str] = []
-        opportunity_ids: set[str] = set()
-        with translating("evaluate time rules"):
-            if rule.customers:
-                on_opportunity = (
-                    sa.select(activities.c.id)
-                    .join(opportunities, opportunities.c.id == activities.c.opportunity_id)
-                    .where(opportunities.c.customer_id == customers.c.id, recent)
-                    .exists()
-                )
-                on_customer = sa.exists().where(activities.c.customer_id == customers.c.id, recent)
-                query = sa.select(customers.c.id).where(
-                    customers.c.owner.is_not(None),
-                    customers.c.merged_into.is_(None),
-                    customers.c.created_at <= cutoff,
-                    ~on_customer,
-                    ~on_opportunity,
-                )
-                customer_ids = [row[0] for row in conn.execute(query)]
-                for chunk in _chunks(customer_ids):
-                    opportunity_ids.update(
-                        row[0]
-                        for row in conn.execute(
-                            sa.select(opportunities.c.id).where(
-                                opportunities.c.customer_id.in_(chunk)
-                            )
-                        )
-                    )
-            if rule.opportunities:
-                touched = sa.exists().where(
-                    activities.c.opportunity_id == opportunities.c.id, recent
-                )
-                closed = [str(s) for s in _CLOSED]
-                query = sa.select(opportunities.c.id).where(
-                    opportunities.c.owner.is_not(None),
-                    opportunities.c.stage.not_in(closed),
-                    opportunities.c.created_at <= cutoff,
-                    ~touched,
-                )
-                opportunity_ids.update(row[0] for row in conn.execute(query))
-            activity_ids: set[str] = set()
-            for chunk in _chunks(customer_ids):
-                activity_ids.update(
-                    row[0]
-                    for row in conn.execute(
-                        sa.select(activities.c.id).where(
-                            activities.c.customer_id.in_(chunk), activities.c.occurred_at <= when
-                        )
-                    )
-                )
-            for chunk in _chunks(sorted(opportunity_ids)):
-                activity_ids.update(
-                    row[0]
-                    for row in conn.execute(
-                        sa.select(activities.c.id).where(
-                            activities.c.opportunity_id.in_(chunk),
-                            activities.c.occurred_at <= when,
-                        )
-                    )
-                )
-        snapshot = RuleSnapshot(
-            customers=[self._customers.get(CustomerId(i)) for i in customer_ids],
-            opportunities=[
-                self._opportunities.get(OpportunityId(i)) for i in sorted(opportunity_ids)
-            ],
-            activities=[self._activities.get(ActivityId(i)) for i in sorted(activity_ids)],
-            supervisors=supervisors or {},
-            issued=issued,
-        )
-        return due_actions(snapshot, at=when, rules=[rule])
+        _require(rule, FollowUpOverdue)
+        return self.due([rule], at=at, supervisors=supervisors, issued=issued)
 
     def idle_leads(
         self,
         rule: LeadIdle,
         *,
-        at: pendulum.DateTime,
+        at: dt.datetime,
         supervisors: Mapping[UserId, UserId] | None = None,
         issued: frozenset[str] = frozenset(),
     ) -> tuple[DueAction, ...]:
-        """Return what ``rule`` makes due at ``at``, as ``due_actions`` over every stored lead.
+        """Return what a ``LeadIdle`` rule makes due at ``at`` (see :meth:`due`).
 
         Raises:
             InvalidValueError: If ``rule`` is not a ``LeadIdle`` or ``at`` is naive.
             StorageError: If the backend fails or the unit of work is not active.
         """
-        if not isinstance(rule, LeadIdle):
-            raise InvalidValueError("rule", rule, "a LeadIdle rule")
-        when = utc(at)
-        cutoff = when.subtract(days=rule.days)
-        conn = self._session.connection("evaluate time rules")
-        touched = sa.exists().where(
-            activities.c.lead_id == leads.c.id,
-            activities.c.occurred_at > cutoff,
-            activities.c.occurred_at <= when,
+        _require(rule, LeadIdle)
+        return self.due([rule], at=at, supervisors=supervisors, issued=issued)
+
+    def sla_escalations(
+        self,
+        rule: SlaEscalation,
+        *,
+        at: dt.datetime,
+        supervisors: Mapping[UserId, UserId] | None = None,
+        team_leads: Mapping[TeamId, UserId] | None = None,
+        issued: frozenset[str] = frozenset(),
+    ) -> tuple[DueAction, ...]:
+        """Return what an ``SlaEscalation`` rule makes due at ``at`` (see :meth:`due`).
+
+        Raises:
+            InvalidValueError: If ``rule`` is not an ``SlaEscalation`` or ``at`` is naive.
+            ConfigurationError: If the policy has no target for a case's severity.
+            StorageError: If the backend fails or the unit of work is not active.
+        """
+        _require(rule, SlaEscalation)
+        return self.due(
+            [rule], at=at, supervisors=supervisors, team_leads=team_leads, issued=issued
         )
-        query = (
-            sa.select(leads.c.id)
-            .where(
-                leads.c.status.in_([str(s) for s in rule.statuses]),
-                leads.c.created_at <= when,
-                leads.c.updated_at <= cutoff,
-                ~touched,
+
+    def surveys_after_close(
+        self, rule: SurveyAfterClose, *, at: dt.datetime, issued: frozenset[str] = frozenset()
+    ) -> tuple[DueAction, ...]:
+        """Return what a ``SurveyAfterClose`` rule makes due at ``at`` (see :meth:`due`).
+
+        Raises:
+            InvalidValueError: If ``rule`` is not a ``SurveyAfterClose`` or ``at`` is naive.
+            StorageError: If the backend fails or the unit of work is not active.
+        """
+        _require(rule, SurveyAfterClose)
+        return self.due([rule], at=at, issued=issued)
+
+    # -- one rule ----------------------------------------------------------------------
+
+    def _evaluate(
+        self,
+        rule: object,
+        when: pendulum.DateTime,
+        supervisors: Mapping[UserId, UserId],
+        team_leads: Mapping[TeamId, UserId],
+    ) -> Iterable[DueAction]:
+        if isinstance(rule, FollowUpOverdue):
+            return self._follow_ups(rule, when, supervisors)
+        if isinstance(rule, LeadIdle):
+            return self._idle_leads(rule, when, supervisors)
+        if isinstance(rule, SlaEscalation):
+            return self._escalations(rule, when, supervisors, team_leads)
+        if isinstance(rule, SurveyAfterClose):
+            return self._surveys(rule, when)
+        if isinstance(rule, RetentionRule):
+            return self._retention(rule, when)
+        if isinstance(rule, CustomTimeRule):
+            return list(rule.due(self._everything(supervisors, team_leads), when))
+        raise InvalidValueError("rule", type(rule).__name__, "not a time rule")
+
+    def _rows(self, statement: sa.Executable) -> list[Any]:
+        conn = self._session.connection(_OPERATION)
+        with translating(_OPERATION):
+            return list(conn.execute(statement).all())
+
+    def _follow_ups(
+        self, rule: FollowUpOverdue, when: pendulum.DateTime, supervisors: Mapping[UserId, UserId]
+    ) -> Iterator[DueAction]:
+        cutoff = _before(when, dt.timedelta(days=rule.days))
+        if cutoff is None:
+            return
+        a, c, o = activities.c, customers.c, opportunities.c
+        recent = (a.occurred_at > cutoff) & (a.occurred_at <= when)
+        if rule.customers:
+            on_customer = sa.exists().where(a.customer_id == c.id, recent)
+            # Driven from the customer's opportunities, then each one's recent activities:
+            # one index range per opportunity, whatever the planner knows of the tables.
+            on_opportunity = sa.exists().where(
+                o.customer_id == c.id,
+                sa.exists().where(a.opportunity_id == o.id, recent),
             )
-            .order_by(leads.c.id)
-        )
-        with translating("evaluate time rules"):
-            ids = [LeadId(row[0]) for row in conn.execute(query)]
-            activity_ids: list[str] = []
-            for start in range(0, len(ids), 500):
-                chunk = ids[start : start + 500]
-                activity_ids.extend(
-                    row[0]
-                    for row in conn.execute(
-                        sa.select(activities.c.id).where(
-                            activities.c.lead_id.in_(chunk), activities.c.occurred_at <= when
-                        )
-                    )
+            # The last touch, computed for the due rows only (one index probe each).
+            direct = (
+                sa.select(sa.func.max(a.occurred_at))
+                .where(a.customer_id == c.id, a.occurred_at <= when)
+                .scalar_subquery()
+            )
+            through_deals = (
+                sa.select(sa.func.max(a.occurred_at))
+                .select_from(opportunities.join(activities, a.opportunity_id == o.id))
+                .where(o.customer_id == c.id, a.occurred_at <= when)
+                .scalar_subquery()
+            )
+            statement = sa.select(c.id, c.owner, c.created_at, direct, through_deals).where(
+                c.owner.is_not(None),
+                c.merged_into.is_(None),
+                c.created_at <= cutoff,
+                ~on_customer,
+                ~on_opportunity,
+            )
+            for id, owner, created, touched, via_deal in self._rows(statement):
+                yield follow_up_action(
+                    rule,
+                    subject="customer",
+                    subject_id=id,
+                    owner=owner,
+                    customer_id=id,
+                    last=_last(_last(created, touched), via_deal),
+                    at=when,
+                    supervisors=supervisors,
                 )
-        snapshot = RuleSnapshot(
-            leads=[self._leads.get(i) for i in ids],
-            activities=[self._activities.get(ActivityId(i)) for i in activity_ids],
-            supervisors=supervisors or {},
-            issued=issued,
+        if rule.opportunities:
+            on_deal = sa.exists().where(a.opportunity_id == o.id, recent)
+            touched_deal = (
+                sa.select(sa.func.max(a.occurred_at))
+                .where(a.opportunity_id == o.id, a.occurred_at <= when)
+                .scalar_subquery()
+            )
+            statement = sa.select(o.id, o.owner, o.customer_id, o.created_at, touched_deal).where(
+                o.owner.is_not(None),
+                o.stage.not_in(_CLOSED),
+                o.created_at <= cutoff,
+                ~on_deal,
+            )
+            for id, owner, customer_id, created, touched in self._rows(statement):
+                yield follow_up_action(
+                    rule,
+                    subject="opportunity",
+                    subject_id=id,
+                    owner=owner,
+                    customer_id=customer_id,
+                    last=_last(created, touched),
+                    at=when,
+                    supervisors=supervisors,
+                )
+
+    def _idle_leads(
+        self, rule: LeadIdle, when: pendulum.DateTime, supervisors: Mapping[UserId, UserId]
+    ) -> Iterator[DueAction]:
+        cutoff = _before(when, dt.timedelta(days=rule.days))
+        if cutoff is None or not rule.statuses:
+            return
+        a, lead = activities.c, leads.c
+        touched_since = sa.exists().where(
+            a.lead_id == lead.id, a.occurred_at > cutoff, a.occurred_at <= when
         )
-        return due_actions(snapshot, at=when, rules=[rule])
+        last_touch = (
+            sa.select(sa.func.max(a.occurred_at))
+            .where(a.lead_id == lead.id, a.occurred_at <= when)
+            .scalar_subquery()
+        )
+        statement = sa.select(lead.id, lead.status, lead.owner, lead.updated_at, last_touch).where(
+            lead.status.in_([str(s) for s in rule.statuses]),
+            lead.created_at <= when,
+            lead.updated_at <= cutoff,
+            ~touched_since,
+        )
+        for id, status, owner, updated, touched in self._rows(statement):
+            yield idle_lead_action(
+                rule,
+                lead_id=id,
+                status=LeadStatus(status),
+                owner=owner,
+                last=_last(updated, touched),
+                at=when,
+                supervisors=supervisors,
+            )
+
+    def _surveys(self, rule: SurveyAfterClose, when: pendulum.DateTime) -> Iterator[DueAction]:
+        latest = _before(when, rule.delay)
+        if latest is None:
+            return
+        k, r = cases.c, survey_responses.c
+        conditions = [k.closed_at.is_not(None), k.closed_at <= latest]
+        earliest = _before(when, rule.expires_after)
+        if earliest is not None:
+            conditions.append(k.closed_at >= earliest)
+        answered = sa.exists().where(r.case_id == k.id)
+        statement = sa.select(k.id, k.customer_id, k.closed_at).where(*conditions, ~answered)
+        for id, customer_id, closed in self._rows(statement):
+            yield survey_action(rule, case_id=id, customer_id=customer_id, closed=closed)
+
+    def _escalations(
+        self,
+        rule: SlaEscalation,
+        when: pendulum.DateTime,
+        supervisors: Mapping[UserId, UserId],
+        team_leads: Mapping[TeamId, UserId],
+    ) -> Iterator[DueAction]:
+        k, c = cases.c, customers.c
+        could_be_due: list[sa.ColumnElement[bool]] = [
+            k.first_response_at > when,  # a target done after `when` is judged for good
+            k.resolved_at > when,
+            k.closed_at > when,
+        ]
+        ratio = float(rule.policy.at_risk_ratio) if rule.at_risk else 1.0
+        for severity in {t.severity for t in rule.policy.targets} | set(Severity):
+            targets = [t for t in rule.policy.targets if t.severity is severity]
+            if not any(t.tier is None for t in targets):
+                # No fallback target: the exact check may raise ConfigurationError, as
+                # due_actions does for such a case, so every open case of it is read.
+                could_be_due.append(k.severity == str(severity))
+                continue
+            shortest = min(min(t.first_response, t.resolution) for t in targets)
+            bound = _before(when, shortest * ratio - _SLACK)
+            if bound is not None:
+                could_be_due.append((k.severity == str(severity)) & (k.opened_at <= bound))
+        statement = (
+            sa.select(k.id, c.tier)
+            .select_from(cases.outerjoin(customers, c.id == k.customer_id))
+            .where(k.status.in_(_OPEN_CASES), k.opened_at <= when, sa.or_(*could_be_due))
+            .order_by(k.id)
+        )
+        candidates = self._rows(statement)
+        tier_of_case = {id: Tier(tier) for id, tier in candidates if tier is not None}
+        repository = self._repositories["case"]
+        for chunk in _chunks(candidates):
+            batch = repository.get_many([row[0] for row in chunk])
+            by_customer = {
+                case.customer_id: tier_of_case[case.id] for case in batch if case.id in tier_of_case
+            }
+            yield from escalation_actions(
+                rule,
+                batch,
+                at=when,
+                tiers=by_customer,
+                supervisors=supervisors,
+                team_leads=team_leads,
+            )
+
+    def _retention(self, rule: RetentionRule, when: pendulum.DateTime) -> Iterator[DueAction]:
+        bound = _before(when, rule.period)
+        if bound is None:
+            return
+        table = _TABLES[rule.record_type]
+        stamp = table.c[rule.time_field]
+        ids = [
+            row[0]
+            for row in self._rows(
+                sa.select(table.c.id).where(stamp.is_not(None), stamp <= bound).order_by(table.c.id)
+            )
+        ]
+        repository = self._repositories[rule.record_type]
+        field = RETENTION_RECORDS[rule.record_type][1]
+        for chunk in _chunks(ids):
+            records: dict[str, Any] = {field: repository.get_many(chunk)}
+            snapshot = RuleSnapshot(**records)
+            yield from rule.due(snapshot, when)
+
+    def _everything(
+        self, supervisors: Mapping[UserId, UserId], team_leads: Mapping[TeamId, UserId]
+    ) -> RuleSnapshot:
+        """Every stored record: the fallback for rules that cannot be queried."""
+        loaded: dict[str, Any] = {
+            RETENTION_RECORDS[kind][1]: repository.iter_all()
+            for kind, repository in self._repositories.items()
+        }
+        return RuleSnapshot(**loaded, supervisors=supervisors, team_leads=team_leads)
 
 
-_CLOSED = (OpportunityStage.WON, OpportunityStage.LOST, OpportunityStage.AFTER_SALES)
+def _last(start: pendulum.DateTime, touched: pendulum.DateTime | None) -> pendulum.DateTime:
+    return start if touched is None or touched < start else touched
 
 
-def _chunks(ids: list[str], size: int = 500) -> list[list[str]]:
-    return [ids[start : start + size] for start in range(0, len(ids), size)]
+def _require(rule: object, kind: type[object]) -> None:
+    if not isinstance(rule, kind):
+        raise InvalidValueError("rule", type(rule).__name__, f"a {kind.__name__} rule")

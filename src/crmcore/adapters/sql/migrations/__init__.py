@@ -248,7 +248,9 @@ def _detect(conn: Connection) -> str | None:
         return "crmcore_0006"
     if "issued_actions" not in present:
         return "crmcore_0007"
-    return "crmcore_0008"
+    if "ix_cases_status_opened_at" not in {i["name"] for i in inspector.get_indexes("cases")}:
+        return "crmcore_0008"
+    return "crmcore_0009"
 
 
 def stamp(bind: Engine | Connection, revision: str) -> None:
