@@ -414,6 +414,85 @@ class _Counts:
         return found
 
 
+# candidates() on PostgreSQL in one round trip (see _read_postgresql). Its text never changes
+# (the lists are array parameters), so psycopg prepares it after a few calls: no planning.
+_PG_CANDIDATES: Final = """
+WITH sizes AS (
+    SELECT name, n FROM {c} WHERE name = ANY(%(names)s::text[])
+), members AS (
+    SELECT m.key_hash, m.seq FROM unnest(%(hashes)s::text[], %(limits)s::bigint[]) AS u(h, lim)
+    JOIN sizes AS s ON s.name = 'b' || u.h AND s.n > 0 AND s.n <= u.lim
+    JOIN {k} AS m ON m.key_hash = u.h
+), found AS (
+    SELECT r.seq, r.customer_id, r.features, r.counters
+    FROM {r} AS r WHERE r.seq IN (SELECT seq FROM members)
+)
+SELECT 0, name, n, NULL::bigint, NULL::text, NULL::json FROM sizes
+UNION ALL
+SELECT 1, NULL, NULL, seq, NULL, NULL FROM {r} WHERE customer_id = %(own)s
+UNION ALL
+SELECT 2, key_hash, NULL, seq, NULL, NULL FROM members
+UNION ALL
+SELECT 3, NULL, NULL, seq, customer_id, features FROM found
+UNION ALL
+SELECT 4, t.name, t.n, NULL, NULL, NULL FROM {c} AS t WHERE t.name IN (
+    SELECT json_array_elements_text(counters) FROM found
+) AND t.name LIKE 't%%'
+"""
+_PG_CANDIDATE_SQL: dict[str, str] = {}
+
+
+def _read_postgresql(
+    conn: Connection,
+    own_id: str,
+    names: Sequence[str],
+    accepted: Sequence[tuple[str, BlockingRule]],
+    rows: dict[int, tuple[str, FeatureRow]],
+) -> tuple[dict[str, int], int | None, dict[str, list[int]], dict[str, int]]:
+    """Read what candidates() needs in one statement; return sizes, own seq, members, tf counts.
+
+    ``names``: the counters whose values are wanted (blocks, total shards and
+    term-frequency values). The members of the blocks small enough to be
+    read (their ``seq`` in order, per key hash) are returned; their ids and
+    keys go to ``rows``, and the term-frequency counters they hold are
+    returned with the counts asked for.
+    """
+    quoted = _quoted_names(conn)
+    sql = _PG_CANDIDATE_SQL.get(quoted["match_records"])
+    if sql is None:
+        sql = _PG_CANDIDATES.format(
+            r=quoted["match_records"], k=quoted["match_keys"], c=quoted["match_counts"]
+        )
+        _PG_CANDIDATE_SQL[quoted["match_records"]] = sql
+    params = {
+        "names": list(names),
+        "hashes": [h for h, _ in accepted],
+        "limits": [rule.max_block_size for _, rule in accepted],
+        "own": own_id,
+    }
+    sizes: dict[str, int] = {}
+    tf: dict[str, int] = {}
+    own: int | None = None
+    found: dict[str, list[int]] = {}
+    for kind, name, n, seq, customer_id, features in conn.exec_driver_sql(sql, params):
+        if kind == 0:
+            sizes[name] = int(n)
+            if name[0] == "t":
+                tf[name] = int(n)
+        elif kind == 1:
+            own = int(seq)
+        elif kind == 2:
+            found.setdefault(name, []).append(int(seq))
+        elif kind == 3:
+            if seq not in rows:
+                rows[int(seq)] = (customer_id, _features(features))
+        else:
+            tf[name] = int(n)
+    for members in found.values():
+        members.sort()
+    return sizes, own, found, tf
+
+
 def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -594,14 +673,9 @@ class SqlMatchIndex:
     ) -> list[ScoredPair]:
         settings = self.settings
         entry = _entry(self._plan, record)
-        counts = _Counts(conn)
-        names = sorted({f"b{h}" for hashes in entry.blocks for h in hashes} | set(_SHARDS))
-        sizes: dict[str, int] = {}
-        own: int | None = None
-        for name, n, seq in conn.execute(_COUNTS_AND_OWN, {"names": names, "own": record.id}):
-            sizes[name] = int(n)
-            own = None if seq is None else int(seq)
-        total = sum(sizes.get(s, 0) for s in _SHARDS) + len(pending)
+        accepted: list[tuple[str, BlockingRule]] = []
+        for rule, hashes in zip(settings.blocking_rules, entry.blocks, strict=True):
+            accepted.extend((h, rule) for h in hashes)
         pending_members: dict[str, list[int]] = {}
         pending_rows: dict[int, tuple[str, FeatureRow]] = {}
         base = 1 << 62  # pending records come after every stored one, in order
@@ -610,15 +684,21 @@ class SqlMatchIndex:
             for hashes in other.blocks:
                 for h in hashes:  # as MatchIndex.add: a key met twice counts twice
                     pending_members.setdefault(h, []).append(base + n)
+        rows: dict[int, tuple[str, FeatureRow]] = dict(pending_rows)
+        sharing = {slot - base for h, _ in accepted for slot in pending_members.get(h, [])}
+        sizes, own, stored_members, stored_tf = self._read(
+            conn,
+            record.id,
+            entry,
+            sharing=[pending[n] for n in sorted(sharing)],
+            accepted=accepted,
+            rows=rows,
+        )
+        total = sum(sizes.get(s, 0) for s in _SHARDS) + len(pending)
         own_slot = own
         for n, other in enumerate(pending):
             if other.customer_id == record.id:
                 own_slot = base + n
-        accepted: list[tuple[str, BlockingRule]] = []
-        for rule, hashes in zip(settings.blocking_rules, entry.blocks, strict=True):
-            accepted.extend((h, rule) for h in hashes)
-        rows: dict[int, tuple[str, FeatureRow]] = dict(pending_rows)
-        stored_members = self._members(conn, sizes, accepted, rows)
         seen: dict[int, None] = {}
         for h, rule in accepted:
             members = [*stored_members.get(h, []), *pending_members.get(h, [])]
@@ -637,7 +717,8 @@ class SqlMatchIndex:
             for features in [entry.features, *(f for _, f in found)]
             if features[0][_COLUMN[column]]
         }
-        stored_tf = counts.read(_tf_name(c, v) for c, v in tf_values)
+        if stored_tf is None:
+            stored_tf = _Counts(conn).read(_tf_name(c, v) for c, v in tf_values)
         pending_tf: dict[str, int] = {}
         for other in pending:
             for name in other.tf:
@@ -658,6 +739,35 @@ class SqlMatchIndex:
             min_probability=min_probability,
             limit=limit,
         )
+
+    def _read(
+        self,
+        conn: Connection,
+        record_id: str,
+        entry: _Entry,
+        *,
+        sharing: Sequence[_Entry],
+        accepted: Sequence[tuple[str, BlockingRule]],
+        rows: dict[int, tuple[str, FeatureRow]],
+    ) -> tuple[dict[str, int], int | None, dict[str, list[int]], dict[str, int] | None]:
+        """Read block sizes, the record's own seq and the readable blocks' members.
+
+        On PostgreSQL one round trip also reads every term-frequency count
+        the members, the record and the pending records sharing a block
+        with it need (else ``None``: read them once the candidates are known).
+        """
+        names = sorted({f"b{h}" for hashes in entry.blocks for h in hashes} | set(_SHARDS))
+        if conn.dialect.name == "postgresql":
+            tf_names = set(entry.tf)
+            for other in sharing:
+                tf_names.update(other.tf)
+            return _read_postgresql(conn, record_id, names + sorted(tf_names), accepted, rows)
+        sizes: dict[str, int] = {}
+        own: int | None = None
+        for name, n, seq in conn.execute(_COUNTS_AND_OWN, {"names": names, "own": record_id}):
+            sizes[name] = int(n)
+            own = None if seq is None else int(seq)
+        return sizes, own, self._members(conn, sizes, accepted, rows), None
 
     @staticmethod
     def _members(
