@@ -295,17 +295,17 @@ def server_engine(url: str, backend: str) -> Engine:
     """An engine on the scratch database ``bench_matchindex`` of the server at ``url``."""
     base = sa.make_url(url)
     admin = create_engine(base)
-    with admin.connect() as conn:
+    with admin.connect() as raw:
         if backend == "postgresql":
-            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            conn = raw.execution_options(isolation_level="AUTOCOMMIT")
             exists = conn.exec_driver_sql(
-                f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE}'"
+                "SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,)
             ).first()
             if exists is None:
                 conn.exec_driver_sql(f'CREATE DATABASE "{DATABASE}"')
         else:
-            conn.exec_driver_sql(f"CREATE DATABASE IF NOT EXISTS `{DATABASE}`")
-            conn.commit()
+            raw.exec_driver_sql(f"CREATE DATABASE IF NOT EXISTS `{DATABASE}`")
+            raw.commit()
     admin.dispose()
     return create_engine(base.set(database=DATABASE))
 
