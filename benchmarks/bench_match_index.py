@@ -1,36 +1,46 @@
 """Benchmark the persistent SQL match index against the in-memory MatchIndex, in the same run.
 
-For SQLite (a file in a temporary directory) and PostgreSQL (a temporary
-schema, when ``CRMCORE_TEST_POSTGRES_URL`` is set) it:
+For each ``--backend`` (``sqlite``: a file; ``postgresql`` / ``mysql``: a
+schema or database of the server named by ``--postgres-url`` /
+``--mysql-url``, default ``CRMCORE_TEST_POSTGRES_URL`` / ``CRMCORE_TEST_MYSQL_URL``
+with the database ``bench_matchindex``) it:
 
 1. stores N realistic customers without the index (``save_many`` in batches
-   of 1,000), then times :func:`backfill_match_index` over them (the rate);
+   of 1,000) — skipped with ``--keep`` when a previous run left them there —
+   then empties the index tables and times :func:`backfill_match_index`
+   over every customer (the rate; the target is 1M in 2 minutes);
 2. builds a :class:`~crmcore.matching.MatchIndex` of the same customers (the
-   baseline) and times ``candidates()`` for Q queries (near-duplicates of
-   stored customers: the name transliterated or the phone alone) on both,
-   reporting p50 / p99 and checking that both give identical answers;
+   baseline, read back from the stored documents) and times
+   ``candidates()`` for Q queries (near-duplicates of stored customers: the
+   name transliterated with the phone or the email) on both, reporting p50 /
+   p99 and checking that both give identical answers;
 3. registers R new customers one unit of work each, with the index rows and
-   without (a store with ``match_index=False``), and reports the ratio.
+   without (a store with ``match_index=False``), alternating in rounds so
+   both see the same load, and reports the ratio (target ≤ 1.5×). The
+   registered customers are deleted again afterwards.
 
-Run::
+Run (the 1M figures in ``docs/match-index.md``)::
 
     CRMCORE_TEST_POSTGRES_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test \\
-        python benchmarks/bench_match_index.py --count 100000
+        python benchmarks/bench_match_index.py --count 1000000 --backend postgresql --keep
+    python benchmarks/bench_match_index.py --count 1000000 --backend sqlite \\
+        --sqlite-file /tmp/bench_match_1m.db --keep
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import random
 import statistics
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pendulum
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from crmcore.adapters.sql import (
@@ -39,6 +49,17 @@ from crmcore.adapters.sql import (
     backfill_match_index,
     create_engine,
     create_schema,
+)
+from crmcore.adapters.sql.match_index import record_of_document
+from crmcore.adapters.sql.tables import (
+    customer_emails,
+    customer_external_ids,
+    customer_phones,
+    customer_tags,
+    customers,
+    match_counts,
+    match_keys,
+    match_records,
 )
 from crmcore.domain import (
     Customer,
@@ -56,6 +77,7 @@ FAMILY = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀英华"
 AT = pendulum.datetime(2026, 1, 1)
 BATCH = 1_000
+DATABASE = "bench_matchindex"
 
 
 def people(start: int, count: int, seed: int = 7) -> Iterator[Customer]:
@@ -73,12 +95,12 @@ def people(start: int, count: int, seed: int = 7) -> Iterator[Customer]:
         yield customer
 
 
-def queries(stored: list[Customer], count: int, seed: int = 11) -> list[MatchRecord]:
+def queries(stored: list[MatchRecord], count: int, seed: int = 11) -> list[MatchRecord]:
     """Near-duplicates of stored customers: the name in pinyin with the phone, or the email."""
     rng = random.Random(seed)
     out = []
     for k in range(count):
-        record = MatchRecord.from_customer(rng.choice(stored))
+        record = rng.choice(stored)
         name = transliterate(f"{record.family_name}{record.given_name}", family_first=True)
         if k % 2:
             out.append(MatchRecord(id=f"q{k}", full_name=name, phones=record.phones))
@@ -92,38 +114,90 @@ def percentiles(samples: list[float]) -> tuple[float, float]:
     return statistics.median(ordered), ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
 
 
-def run(label: str, engine: Engine, count: int, probes: int, registrations: int) -> None:
+def load(engine: Engine, count: int, keep: bool) -> float:
+    """Store ``count`` customers without index rows (unless a kept run did); return seconds."""
     create_schema(engine)
+    with engine.connect() as conn:
+        stored = conn.execute(sa.select(sa.func.count()).select_from(customers)).scalar_one()
+    if keep and stored == count:
+        return 0.0
+    wipe(engine)
     plain = SqlStore(engine, match_index=False)
-    stored: list[Customer] = []
     started = time.perf_counter()
     for first in range(0, count, BATCH):
         batch = list(people(first, min(BATCH, count - first)))
         with plain.unit_of_work() as uow:
-            stored.extend(uow.customers.save_many(batch))
+            uow.customers.save_many(batch)
             uow.commit()
-    load = time.perf_counter() - started
+        if first and first % 100_000 == 0:
+            print(f"  stored {first:,} customers", flush=True)
+    return time.perf_counter() - started
+
+
+CHILDREN = (customer_emails, customer_phones, customer_tags, customer_external_ids)
+
+
+def wipe(engine: Engine, ids: list[str] | None = None) -> None:
+    """Delete the index rows and the customers (``ids``: only these customers)."""
+    with engine.begin() as conn:
+        if ids is None:
+            for table in (match_keys, match_records, match_counts):
+                conn.execute(table.delete())
+        for start in range(0, len(ids) if ids is not None else 1, 1_000):
+            for table in (*CHILDREN, customers):
+                column = table.c.id if table is customers else table.c.customer_id
+                where = [] if ids is None else [column.in_(ids[start : start + 1_000])]
+                conn.execute(table.delete().where(*where))
+
+
+def stored_records(engine: Engine) -> list[MatchRecord]:
+    """The match records of every stored customer, read back as the backfill reads them."""
+    out: list[MatchRecord] = []
+    c = customers.c
+    with engine.connect() as conn:
+        result = conn.execution_options(yield_per=5_000).execute(
+            sa.select(c.document).order_by(c.id)
+        )
+        out.extend(record_of_document(row[0]) for row in result)
+    return out
+
+
+def run(label: str, engine: Engine, args: argparse.Namespace) -> None:
+    count = args.count
+    load_time = load(engine, count, args.keep)
+    if args.load_only:
+        print(f"{label}: {count:,} customers stored in {load_time:.1f} s")
+        return
+    with engine.begin() as conn:
+        for table in (match_keys, match_records, match_counts):
+            conn.execute(table.delete())
 
     started = time.perf_counter()
-    written = backfill_match_index(engine, batch=2000)
+    written = backfill_match_index(engine)
     backfill = time.perf_counter() - started
     if written != count:
         raise SystemExit(f"the backfill indexed {written} customers of {count}")
 
+    records = stored_records(engine)
     settings = MatchIndexSettings()
     memory = settings.reference()
     started = time.perf_counter()
-    memory.add_many(MatchRecord.from_customer(c) for c in stored)
+    memory.add_many(records)
     build = time.perf_counter() - started
 
     store = SqlStore(engine)
-    s50, s99, m50, m99, differ = time_candidates(store, memory, queries(stored, probes))
-    without = register(plain, 50_000_000, registrations)
-    with_index = register(store, 60_000_000, registrations)
+    asked = queries(records, args.queries)
+    del records
+    gc.collect()
+    s50, s99, m50, m99, differ = time_candidates(store, memory, asked)
+    del memory
+    gc.collect()
+    plain = SqlStore(engine, match_index=False)
+    with_index, without = register(store, plain, args.registrations)
     report(
         label,
         count,
-        load=load,
+        load=load_time,
         timings=(s50, s99, m50, m99, differ),
         builds=(backfill, build),
         registrations=(with_index, without),
@@ -156,15 +230,36 @@ def time_candidates(
     return s50, s99, m50, m99, differ
 
 
-def register(store: SqlStore, start: int, registrations: int) -> float:
-    """Save ``registrations`` new customers, one unit of work each; return ms per customer."""
-    fresh = list(people(start, registrations, seed=99))
-    t0 = time.perf_counter()
-    for customer in fresh:
-        with store.unit_of_work() as uow:
-            uow.customers.save(customer)
-            uow.commit()
-    return (time.perf_counter() - t0) / registrations * 1000
+def register(store: SqlStore, plain: SqlStore, registrations: int) -> tuple[float, float]:
+    """Save new customers one unit of work each, with and without index rows, interleaved.
+
+    Returns:
+        Milliseconds per customer with the index rows and without them.
+    """
+    rounds = 10
+    per_round = max(1, registrations // rounds)
+    times: dict[bool, float] = {True: 0.0, False: 0.0}
+    made: list[str] = []
+    start = 50_000_000
+    for number in range(rounds * 2):
+        indexed = number % 2 == 0
+        fresh = list(people(start, per_round, seed=99))
+        start += per_round
+        chosen = store if indexed else plain
+        t0 = time.perf_counter()
+        for customer in fresh:
+            with chosen.unit_of_work() as uow:
+                uow.customers.save(customer)
+                uow.commit()
+        times[indexed] += time.perf_counter() - t0
+        made.extend(c.id for c in fresh)
+    with store.unit_of_work() as uow:
+        if uow.match_index is not None:
+            uow.match_index.remove(made)
+        uow.commit()
+    wipe(store.engine, made)
+    done = per_round * rounds
+    return times[True] / done * 1000, times[False] / done * 1000
 
 
 def report(
@@ -179,7 +274,8 @@ def report(
     s50, s99, m50, m99, differ = timings
     backfill, build = builds
     with_index, without = registrations
-    print(f"\n{label}: {count:,} customers (stored without the index in {load:.1f} s)")
+    stored = f"stored in {load:.1f} s" if load else "kept from an earlier run"
+    print(f"\n{label}: {count:,} customers ({stored})")
     print(f"{'measure':<44}{'SQL index':>14}{'in memory':>14}{'ratio':>9}")
     print(f"{'candidates() p50 (ms)':<44}{s50:>14.2f}{m50:>14.2f}{s50 / m50:>9.2f}")
     print(f"{'candidates() p99 (ms)':<44}{s99:>14.2f}{m99:>14.2f}{s99 / m99:>9.2f}")
@@ -195,32 +291,64 @@ def report(
     )
 
 
+def server_engine(url: str, backend: str) -> Engine:
+    """An engine on the scratch database ``bench_matchindex`` of the server at ``url``."""
+    base = sa.make_url(url)
+    admin = create_engine(base)
+    with admin.connect() as raw:
+        if backend == "postgresql":
+            conn = raw.execution_options(isolation_level="AUTOCOMMIT")
+            exists = conn.exec_driver_sql(
+                "SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,)
+            ).first()
+            if exists is None:
+                conn.exec_driver_sql(f'CREATE DATABASE "{DATABASE}"')
+        else:
+            raw.exec_driver_sql(f"CREATE DATABASE IF NOT EXISTS `{DATABASE}`")
+            raw.commit()
+    admin.dispose()
+    return create_engine(base.set(database=DATABASE))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--count", type=int, default=20_000, help="stored customers")
     parser.add_argument("--queries", type=int, default=2_000, help="candidates() calls timed")
     parser.add_argument("--registrations", type=int, default=500, help="single registrations")
-    parser.add_argument("--skip-sqlite", action="store_true")
+    parser.add_argument(
+        "--backend",
+        action="append",
+        choices=["sqlite", "postgresql", "mysql"],
+        help="backends to measure (repeatable; default: sqlite and postgresql)",
+    )
+    parser.add_argument("--keep", action="store_true", help="keep (and reuse) stored customers")
+    parser.add_argument("--load-only", action="store_true", help="only store the customers")
+    parser.add_argument("--sqlite-file", type=Path, help="the SQLite file (default: temporary)")
+    parser.add_argument(
+        "--postgres-url", default=os.environ.get("CRMCORE_TEST_POSTGRES_URL", "").strip()
+    )
+    parser.add_argument("--mysql-url", default=os.environ.get("CRMCORE_TEST_MYSQL_URL", "").strip())
     args = parser.parse_args()
-    if not args.skip_sqlite:
-        with tempfile.TemporaryDirectory() as directory:
-            engine = create_engine(f"sqlite:///{Path(directory) / 'bench.db'}")
-            run("SQLite", engine, args.count, args.queries, args.registrations)
-            engine.dispose()
-    url = os.environ.get("CRMCORE_TEST_POSTGRES_URL", "").strip()
-    if url:
-        schema = f"bench_match_{uuid.uuid4().hex[:10]}"
-        admin = create_engine(url)
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-        engine = create_engine(url, connect_args={"options": f"-csearch_path={schema}"})
+    backends = args.backend or ["sqlite", "postgresql"]
+    for backend in backends:
+        if backend == "sqlite":
+            with tempfile.TemporaryDirectory() as directory:
+                path = args.sqlite_file or Path(directory) / "bench.db"
+                engine = create_engine(f"sqlite:///{path}")
+                run("SQLite", engine, args)
+                engine.dispose()
+            continue
+        url = args.postgres_url if backend == "postgresql" else args.mysql_url
+        if not url:
+            flag = "--postgres-url" if backend == "postgresql" else "--mysql-url"
+            raise SystemExit(f"--backend {backend} needs {flag} or its test variable")
+        engine = server_engine(url, backend)
         try:
-            run("PostgreSQL", engine, args.count, args.queries, args.registrations)
+            run("PostgreSQL" if backend == "postgresql" else "MariaDB", engine, args)
         finally:
+            if not args.keep:
+                wipe(engine)
             engine.dispose()
-            with admin.begin() as conn:
-                conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-            admin.dispose()
 
 
 if __name__ == "__main__":

@@ -41,12 +41,12 @@ May import: ``crmcore.adapters.sql``, ``crmcore.matching``, ``crmcore.domain``,
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Final
 
 import attrs
 import sqlalchemy as sa
-from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from crmcore.adapters.sql.session import SqlSession, translating
@@ -77,6 +77,8 @@ TOTAL_SHARDS: Final = 16
 
 _COLUMN: Final = {name: i for i, name in enumerate(FEATURE_COLUMNS)}
 _CHUNK: Final = 500
+_WRITE_CHUNK: Final = 5_000  # rows per write statement (or per executemany)
+_RECORD_CHUNK: Final = 1_000  # records per multi-row INSERT (4 parameters each)
 
 
 def _hash(*parts: str) -> str:
@@ -175,40 +177,6 @@ _MEMBERS: Final = (
     .where(_k.key_hash.in_(sa.bindparam("hashes", expanding=True)))
     .order_by(_k.key_hash, _k.seq)
 )
-_DELETE_KEYS: Final = match_keys.delete().where(
-    _k.key_hash == sa.bindparam("k"), _k.seq == sa.bindparam("s")
-)
-_DELETE_RECORDS: Final = match_records.delete().where(
-    _r.seq.in_(sa.bindparam("seqs", expanding=True))
-)
-_INSERT_RECORDS: Final = match_records.insert().returning(
-    _r.customer_id, _r.seq, sort_by_parameter_order=True
-)
-_UPSERTS: dict[str, Any] = {}
-
-
-def _upsert(dialect: str) -> Any:
-    """The statement adding ``n`` to a counter (creating it), built once per dialect."""
-    found = _UPSERTS.get(dialect)
-    if found is not None:
-        return found
-    table = match_counts
-    statement: Any
-    if dialect == "postgresql":
-        pg = postgresql.insert(table)
-        statement = pg.on_conflict_do_update(
-            index_elements=[table.c.name], set_={"n": table.c.n + pg.excluded.n}
-        )
-    elif dialect == "sqlite":
-        lite = sqlite.insert(table)
-        statement = lite.on_conflict_do_update(
-            index_elements=[table.c.name], set_={"n": table.c.n + lite.excluded.n}
-        )
-    else:
-        my = mysql.insert(table)
-        statement = my.on_duplicate_key_update(n=table.c.n + my.inserted.n)
-    _UPSERTS[dialect] = statement
-    return statement
 
 
 @attrs.frozen
@@ -291,6 +259,136 @@ def _indexed(customer: Customer) -> bool:
     return customer.merged_into is None
 
 
+def _quoted_names(conn: Connection) -> dict[str, str]:
+    """The index tables' names as raw SQL must spell them (with the engine's schema, if any)."""
+    schema = (conn.get_execution_options().get("schema_translate_map") or {}).get(None)
+    quote = conn.dialect.identifier_preparer.quote
+    return {
+        table.name: f"{quote(schema)}.{quote(table.name)}" if schema else quote(table.name)
+        for table in (match_records, match_keys, match_counts)
+    }
+
+
+# The index writes as driver SQL, per dialect; {r}, {k}, {c}: the quoted table names, {rows}:
+# the multi-row VALUES list. PostgreSQL takes whole columns as arrays (one statement however
+# many rows, through unnest); SQLite and MariaDB take rows (executemany or multi-row VALUES).
+_PG_SQL: Final = {
+    "add_counts": "INSERT INTO {c} (name, n) SELECT u.name, u.n FROM "
+    "unnest(%s::text[], %s::bigint[]) WITH ORDINALITY AS u(name, n, o) ORDER BY u.o "
+    "ON CONFLICT (name) DO UPDATE SET n = {c}.n + excluded.n",
+    "delete_keys": "DELETE FROM {k} AS m USING unnest(%s::text[], %s::bigint[]) AS u(h, s) "
+    "WHERE m.key_hash = u.h AND m.seq = u.s",
+    "delete_records": "DELETE FROM {r} WHERE seq = ANY(%s::bigint[])",
+    "insert_records": "INSERT INTO {r} (customer_id, features, digest, counters) "
+    "SELECT u.c, u.f::json, u.d, u.k::json FROM "
+    "unnest(%s::text[], %s::text[], %s::text[], %s::text[]) "
+    "WITH ORDINALITY AS u(c, f, d, k, o) ORDER BY u.o RETURNING customer_id, seq",
+    "insert_keys": "INSERT INTO {k} (key_hash, seq) SELECT * FROM unnest(%s::text[], %s::bigint[])",
+}
+_ROW_SQL: Final = {
+    "add_counts": "INSERT INTO {c} (name, n) VALUES (?, ?) "
+    "ON CONFLICT (name) DO UPDATE SET n = n + excluded.n",
+    "delete_keys": "DELETE FROM {k} WHERE key_hash = ? AND seq = ?",
+    "delete_records": "DELETE FROM {r} WHERE seq = ?",
+    "insert_records": "INSERT INTO {r} (customer_id, features, digest, counters) VALUES {rows} "
+    "RETURNING customer_id, seq",
+    "insert_keys": "INSERT INTO {k} (key_hash, seq) VALUES (?, ?)",
+}
+_MARIADB_COUNTS: Final = (
+    "INSERT INTO {c} (name, n) VALUES (?, ?) ON DUPLICATE KEY UPDATE n = n + VALUES(n)"
+)
+
+
+@attrs.frozen
+class _Statements:
+    """The index writes of one dialect and schema: no statement is compiled per call."""
+
+    dialect: str
+    sql: Mapping[str, str]
+
+    @classmethod
+    def of(cls, conn: Connection) -> _Statements:
+        dialect = conn.dialect.name
+        names = _quoted_names(conn)
+        key = (dialect, names["match_records"])
+        found = _STATEMENTS.get(key)
+        if found is None:
+            templates = dict(_PG_SQL if dialect == "postgresql" else _ROW_SQL)
+            if dialect not in ("postgresql", "sqlite"):
+                templates["add_counts"] = _MARIADB_COUNTS
+            tables = {
+                "r": names["match_records"],
+                "k": names["match_keys"],
+                "c": names["match_counts"],
+                "rows": "{rows}",
+            }
+            mark = "?" if dialect == "sqlite" else "%s"  # PostgreSQL's templates have no "?"
+            sql = {
+                name: text.format(**tables).replace("?", mark) for name, text in templates.items()
+            }
+            found = cls(dialect, sql)
+            _STATEMENTS[key] = found
+        return found
+
+    @property
+    def _arrays(self) -> bool:
+        return self.dialect == "postgresql"
+
+    def add_counts(self, conn: Connection, rows: Sequence[tuple[str, int]]) -> None:
+        """Add ``n`` to each named counter (creating it), in the order given."""
+        if self._arrays:
+            conn.exec_driver_sql(
+                self.sql["add_counts"], ([r[0] for r in rows], [r[1] for r in rows])
+            )
+        else:
+            conn.exec_driver_sql(self.sql["add_counts"], list(rows))
+
+    def delete_keys(self, conn: Connection, pairs: Sequence[tuple[str, int]]) -> None:
+        """Delete the ``(key_hash, seq)`` rows."""
+        if self._arrays:
+            conn.exec_driver_sql(
+                self.sql["delete_keys"], ([p[0] for p in pairs], [p[1] for p in pairs])
+            )
+        else:
+            conn.exec_driver_sql(self.sql["delete_keys"], list(pairs))
+
+    def delete_records(self, conn: Connection, seqs: Sequence[int]) -> None:
+        """Delete the records with these ``seq``."""
+        if self._arrays:
+            conn.exec_driver_sql(self.sql["delete_records"], (list(seqs),))
+        else:
+            conn.exec_driver_sql(self.sql["delete_records"], [(seq,) for seq in seqs])
+
+    def insert_records(
+        self, conn: Connection, rows: Sequence[tuple[str, str, str, str]]
+    ) -> dict[str, int]:
+        """Insert ``(customer_id, features, digest, counters)`` rows in order; return their seqs."""
+        if self._arrays:
+            result = conn.exec_driver_sql(
+                self.sql["insert_records"], tuple([row[i] for row in rows] for i in range(4))
+            )
+        else:
+            mark = "?" if self.dialect == "sqlite" else "%s"
+            values = ", ".join([f"({mark}, {mark}, {mark}, {mark})"] * len(rows))
+            result = conn.exec_driver_sql(
+                self.sql["insert_records"].replace("{rows}", values),
+                tuple(value for row in rows for value in row),
+            )
+        return {row[0]: int(row[1]) for row in result}
+
+    def insert_keys(self, conn: Connection, rows: Sequence[tuple[str, int]]) -> None:
+        """Insert ``(key_hash, seq)`` rows."""
+        if self._arrays:
+            conn.exec_driver_sql(
+                self.sql["insert_keys"], ([r[0] for r in rows], [r[1] for r in rows])
+            )
+        else:
+            conn.exec_driver_sql(self.sql["insert_keys"], list(rows))
+
+
+_STATEMENTS: dict[tuple[str, str], _Statements] = {}
+
+
 class _Counts:
     """Adds to and subtracts from ``match_counts`` rows, in one sorted statement."""
 
@@ -302,10 +400,10 @@ class _Counts:
         """Add each delta to its counter (creating missing ones); rows are locked in name order."""
         if not deltas:
             return
-        rows = [{"name": name, "n": deltas[name]} for name in sorted(deltas)]
-        statement = _upsert(self._dialect)
-        for chunk in _chunks(rows):
-            self._conn.execute(statement, list(chunk))
+        rows = [(name, deltas[name]) for name in sorted(deltas)]
+        statements = _Statements.of(self._conn)
+        for chunk in _chunks(rows, _WRITE_CHUNK):
+            statements.add_counts(self._conn, chunk)
 
     def read(self, names: Iterable[str]) -> dict[str, int]:
         wanted = sorted(set(names))
@@ -314,6 +412,85 @@ class _Counts:
             result = self._conn.execute(_COUNTS, {"names": list(chunk)})
             found.update({row[0]: int(row[1]) for row in result})
         return found
+
+
+# candidates() on PostgreSQL in one round trip (see _read_postgresql). Its text never changes
+# (the lists are array parameters), so psycopg prepares it after a few calls: no planning.
+_PG_CANDIDATES: Final = """
+WITH sizes AS (
+    SELECT name, n FROM {c} WHERE name = ANY(%(names)s::text[])
+), members AS (
+    SELECT m.key_hash, m.seq FROM unnest(%(hashes)s::text[], %(limits)s::bigint[]) AS u(h, lim)
+    JOIN sizes AS s ON s.name = 'b' || u.h AND s.n > 0 AND s.n <= u.lim
+    JOIN {k} AS m ON m.key_hash = u.h
+), found AS (
+    SELECT r.seq, r.customer_id, r.features, r.counters
+    FROM {r} AS r WHERE r.seq IN (SELECT seq FROM members)
+)
+SELECT 0, name, n, NULL::bigint, NULL::text, NULL::json FROM sizes
+UNION ALL
+SELECT 1, NULL, NULL, seq, NULL, NULL FROM {r} WHERE customer_id = %(own)s
+UNION ALL
+SELECT 2, key_hash, NULL, seq, NULL, NULL FROM members
+UNION ALL
+SELECT 3, NULL, NULL, seq, customer_id, features FROM found
+UNION ALL
+SELECT 4, t.name, t.n, NULL, NULL, NULL FROM {c} AS t WHERE t.name IN (
+    SELECT json_array_elements_text(counters) FROM found
+) AND t.name LIKE 't%%'
+"""
+_PG_CANDIDATE_SQL: dict[str, str] = {}
+
+
+def _read_postgresql(
+    conn: Connection,
+    own_id: str,
+    names: Sequence[str],
+    accepted: Sequence[tuple[str, BlockingRule]],
+    rows: dict[int, tuple[str, FeatureRow]],
+) -> tuple[dict[str, int], int | None, dict[str, list[int]], dict[str, int]]:
+    """Read what candidates() needs in one statement; return sizes, own seq, members, tf counts.
+
+    ``names``: the counters whose values are wanted (blocks, total shards and
+    term-frequency values). The members of the blocks small enough to be
+    read (their ``seq`` in order, per key hash) are returned; their ids and
+    keys go to ``rows``, and the term-frequency counters they hold are
+    returned with the counts asked for.
+    """
+    quoted = _quoted_names(conn)
+    sql = _PG_CANDIDATE_SQL.get(quoted["match_records"])
+    if sql is None:
+        sql = _PG_CANDIDATES.format(
+            r=quoted["match_records"], k=quoted["match_keys"], c=quoted["match_counts"]
+        )
+        _PG_CANDIDATE_SQL[quoted["match_records"]] = sql
+    params = {
+        "names": list(names),
+        "hashes": [h for h, _ in accepted],
+        "limits": [rule.max_block_size for _, rule in accepted],
+        "own": own_id,
+    }
+    sizes: dict[str, int] = {}
+    tf: dict[str, int] = {}
+    own: int | None = None
+    found: dict[str, list[int]] = {}
+    for kind, name, n, seq, customer_id, features in conn.exec_driver_sql(sql, params):
+        if kind == 0:
+            sizes[name] = int(n)
+            if name[0] == "t":
+                tf[name] = int(n)
+        elif kind == 1:
+            own = int(seq)
+        elif kind == 2:
+            found.setdefault(name, []).append(int(seq))
+        elif kind == 3:
+            if seq not in rows:
+                rows[int(seq)] = (customer_id, _features(features))
+        else:
+            tf[name] = int(n)
+    for members in found.values():
+        members.sort()
+    return sizes, own, found, tf
 
 
 def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
@@ -407,13 +584,13 @@ class SqlMatchIndex:
         arriving: Sequence[_Entry],
     ) -> None:
         deltas: dict[str, int] = {}
-        gone: list[dict[str, Any]] = []
+        gone: list[tuple[str, int]] = []
         for customer_id, seq, names in leaving:
             # The names stored with the row: right even when the settings changed since.
             for name in (*names, _shard(customer_id)):
                 deltas[name] = deltas.get(name, 0) - 1
             blocks = dict.fromkeys(name[1:] for name in names if name.startswith("b"))
-            gone.extend({"k": key_hash, "s": seq} for key_hash in blocks)
+            gone.extend((key_hash, seq) for key_hash in blocks)
         for entry in arriving:
             for name in (*entry.block_names, *entry.tf):
                 deltas[name] = deltas.get(name, 0) + 1
@@ -421,42 +598,36 @@ class SqlMatchIndex:
             deltas[name] = deltas.get(name, 0) + 1
         # Counters first, in name order: the lock order every writer follows.
         _Counts(conn).upsert({k: v for k, v in deltas.items() if v})
-        if gone:
-            conn.execute(_DELETE_KEYS, gone)
-        if leaving:
-            for chunk in _chunks([seq for _, seq, _ in leaving]):
-                conn.execute(_DELETE_RECORDS, {"seqs": list(chunk)})
+        statements = _Statements.of(conn)
+        for chunk in _chunks(gone, _WRITE_CHUNK):
+            statements.delete_keys(conn, chunk)
+        for chunk in _chunks([seq for _, seq, _ in leaving], _WRITE_CHUNK):
+            statements.delete_records(conn, chunk)
         if arriving:
-            self._insert(conn, arriving)
+            self._insert(conn, statements, arriving)
 
     @staticmethod
-    def _insert(conn: Connection, arriving: Sequence[_Entry]) -> None:
+    def _insert(conn: Connection, statements: _Statements, arriving: Sequence[_Entry]) -> None:
+        dumps = json.dumps
         rows = [
-            {
-                "customer_id": e.customer_id,
-                "features": [list(e.features[0]), list(e.features[1]), list(e.features[2])],
-                "digest": e.digest,
-                "counters": sorted([*e.block_names, *e.tf]),
-            }
+            (
+                e.customer_id,
+                dumps(e.features, ensure_ascii=False, separators=(",", ":")),
+                e.digest,
+                dumps(sorted([*e.block_names, *e.tf]), separators=(",", ":")),
+            )
             for e in arriving
         ]
-        r = match_records.c
         seqs: dict[str, int] = {}
-        for chunk in _chunks(rows):
-            result = conn.execute(
-                match_records.insert().returning(
-                    r.customer_id, r.seq, sort_by_parameter_order=True
-                ),
-                list(chunk),
-            )
-            seqs.update({row[0]: int(row[1]) for row in result})
+        for chunk in _chunks(rows, _RECORD_CHUNK):
+            seqs.update(statements.insert_records(conn, chunk))
         keys = [
-            {"key_hash": h, "seq": seqs[e.customer_id]}
+            (h, seqs[e.customer_id])
             for e in arriving
             for h in dict.fromkeys(h for hashes in e.blocks for h in hashes)
         ]
-        for chunk in _chunks(keys, 2000):
-            conn.execute(match_keys.insert(), list(chunk))
+        for chunk in _chunks(keys, _WRITE_CHUNK):
+            statements.insert_keys(conn, chunk)
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -502,14 +673,9 @@ class SqlMatchIndex:
     ) -> list[ScoredPair]:
         settings = self.settings
         entry = _entry(self._plan, record)
-        counts = _Counts(conn)
-        names = sorted({f"b{h}" for hashes in entry.blocks for h in hashes} | set(_SHARDS))
-        sizes: dict[str, int] = {}
-        own: int | None = None
-        for name, n, seq in conn.execute(_COUNTS_AND_OWN, {"names": names, "own": record.id}):
-            sizes[name] = int(n)
-            own = None if seq is None else int(seq)
-        total = sum(sizes.get(s, 0) for s in _SHARDS) + len(pending)
+        accepted: list[tuple[str, BlockingRule]] = []
+        for rule, hashes in zip(settings.blocking_rules, entry.blocks, strict=True):
+            accepted.extend((h, rule) for h in hashes)
         pending_members: dict[str, list[int]] = {}
         pending_rows: dict[int, tuple[str, FeatureRow]] = {}
         base = 1 << 62  # pending records come after every stored one, in order
@@ -518,15 +684,21 @@ class SqlMatchIndex:
             for hashes in other.blocks:
                 for h in hashes:  # as MatchIndex.add: a key met twice counts twice
                     pending_members.setdefault(h, []).append(base + n)
+        rows: dict[int, tuple[str, FeatureRow]] = dict(pending_rows)
+        sharing = {slot - base for h, _ in accepted for slot in pending_members.get(h, [])}
+        sizes, own, stored_members, stored_tf = self._read(
+            conn,
+            record.id,
+            entry,
+            sharing=[pending[n] for n in sorted(sharing)],
+            accepted=accepted,
+            rows=rows,
+        )
+        total = sum(sizes.get(s, 0) for s in _SHARDS) + len(pending)
         own_slot = own
         for n, other in enumerate(pending):
             if other.customer_id == record.id:
                 own_slot = base + n
-        accepted: list[tuple[str, BlockingRule]] = []
-        for rule, hashes in zip(settings.blocking_rules, entry.blocks, strict=True):
-            accepted.extend((h, rule) for h in hashes)
-        rows: dict[int, tuple[str, FeatureRow]] = dict(pending_rows)
-        stored_members = self._members(conn, sizes, accepted, rows)
         seen: dict[int, None] = {}
         for h, rule in accepted:
             members = [*stored_members.get(h, []), *pending_members.get(h, [])]
@@ -545,7 +717,8 @@ class SqlMatchIndex:
             for features in [entry.features, *(f for _, f in found)]
             if features[0][_COLUMN[column]]
         }
-        stored_tf = counts.read(_tf_name(c, v) for c, v in tf_values)
+        if stored_tf is None:
+            stored_tf = _Counts(conn).read(_tf_name(c, v) for c, v in tf_values)
         pending_tf: dict[str, int] = {}
         for other in pending:
             for name in other.tf:
@@ -566,6 +739,35 @@ class SqlMatchIndex:
             min_probability=min_probability,
             limit=limit,
         )
+
+    def _read(
+        self,
+        conn: Connection,
+        record_id: str,
+        entry: _Entry,
+        *,
+        sharing: Sequence[_Entry],
+        accepted: Sequence[tuple[str, BlockingRule]],
+        rows: dict[int, tuple[str, FeatureRow]],
+    ) -> tuple[dict[str, int], int | None, dict[str, list[int]], dict[str, int] | None]:
+        """Read block sizes, the record's own seq and the readable blocks' members.
+
+        On PostgreSQL one round trip also reads every term-frequency count
+        the members, the record and the pending records sharing a block
+        with it need (else ``None``: read them once the candidates are known).
+        """
+        names = sorted({f"b{h}" for hashes in entry.blocks for h in hashes} | set(_SHARDS))
+        if conn.dialect.name == "postgresql":
+            tf_names = set(entry.tf)
+            for other in sharing:
+                tf_names.update(other.tf)
+            return _read_postgresql(conn, record_id, names + sorted(tf_names), accepted, rows)
+        sizes: dict[str, int] = {}
+        own: int | None = None
+        for name, n, seq in conn.execute(_COUNTS_AND_OWN, {"names": names, "own": record_id}):
+            sizes[name] = int(n)
+            own = None if seq is None else int(seq)
+        return sizes, own, self._members(conn, sizes, accepted, rows), None
 
     @staticmethod
     def _members(
