@@ -68,15 +68,18 @@ from crmcore.matching.key import (
 )
 from crmcore.matching.model import (
     DEFAULT_COMPARISONS,
+    DEFAULT_OVERLAPS,
     DEFAULT_RULES,
     ComparisonWeights,
     Contribution,
     DeterministicRule,
     MatchModel,
+    Overlap,
     ScoredPair,
     compare_pairs,
     comparison_columns,
     contact_holders,
+    distinct_names,
     estimate_model,
     estimate_u,
 )
@@ -87,6 +90,7 @@ from crmcore.matching.workers import StartMethod
 __all__ = [
     "DEFAULT_BLOCKING_RULES",
     "DEFAULT_COMPARISONS",
+    "DEFAULT_OVERLAPS",
     "DEFAULT_RULES",
     "DEFAULT_THRESHOLD",
     "FEATURE_COLUMNS",
@@ -114,6 +118,7 @@ __all__ = [
     "MailboxComparison",
     "MatchIndex",
     "MatchModel",
+    "Overlap",
     "MatchRecord",
     "MatchSettings",
     "NameComparison",
@@ -137,6 +142,7 @@ __all__ = [
     "comparison_columns",
     "connected_components",
     "contact_holders",
+    "distinct_names",
     "date_key",
     "dedupe",
     "email_key",
