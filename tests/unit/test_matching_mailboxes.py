@@ -337,9 +337,10 @@ def test_colleagues_agreement_on_a_city_adds_nothing_to_the_company() -> None:
     )  # fmt: skip
     one, other = np.array([0], dtype=np.int64), np.array([1], dtype=np.int64)
     levels = compare_pairs(table, model.comparisons, one, other)
-    assert model.comparisons[names.index("email")].level_labels[
-        levels[0, names.index("email")] - 1
-    ] == "another mailbox at the same domain"
+    assert (
+        model.comparisons[names.index("email")].level_labels[levels[0, names.index("email")] - 1]
+        == "another mailbox at the same domain"
+    )
     tf = model.tf_adjustments(table, levels, one, other)
     explained = model.explain("a", "b", levels[0], tf[0])
     weight = {c.comparison: c.weight for c in explained.contributions if c.level}
@@ -351,7 +352,8 @@ def test_colleagues_agreement_on_a_city_adds_nothing_to_the_company() -> None:
     assert explained.probability < 0.5
     # Without the overlaps the same pair would be a match: the rule is what parts them.
     plain = MatchModel(model.comparisons, model.parameters, model.prior, model.rules, ())
-    assert plain.explain("a", "b", levels[0], plain.tf_adjustments(table, levels, one, other)[0]).probability > 0.5
+    unadjusted = plain.tf_adjustments(table, levels, one, other)[0]
+    assert plain.explain("a", "b", levels[0], unadjusted).probability > 0.5
 
 
 def test_an_overlap_naming_a_missing_level_is_refused() -> None:
