@@ -948,8 +948,9 @@ def _capped(m: Floats, u: Floats, weaker: Mapping[int, int]) -> Floats:
         if not (1 <= level <= len(m) and 1 <= cap <= len(m)):
             continue
         ratio = m[cap - 1] / max(float(u[cap - 1]), _MIN_PROBABILITY)
-        m[level - 1] = min(m[level - 1], ratio * float(u[level - 1]))
-    return m / m.sum()
+        m[level - 1] = min(float(m[level - 1]), ratio * float(u[level - 1]))
+    out: Floats = m / float(m.sum())
+    return out
 
 
 def _population_prior(
