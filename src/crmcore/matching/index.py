@@ -28,6 +28,7 @@ from crmcore.matching.feature import FEATURE_COLUMNS, FeatureRow, FeatureTable, 
 from crmcore.matching.key import KeyOptions
 from crmcore.matching.model import (
     CONTACT_COLUMNS,
+    SHARED_HOLDERS,
     MatchModel,
     ScoredPair,
     compare_pairs,
@@ -313,7 +314,9 @@ def _holders(
     the query's emails or phones is a candidate (email and phone are blocking keys),
     so this is the count over the whole index, and an index kept elsewhere (the SQL
     adapter's) that finds the same candidates gives the same answer. Only the
-    query's own values matter: a candidate pair can share no other.
+    query's own values matter: a candidate pair can share no other. Counting stops
+    at :data:`~crmcore.matching.model.SHARED_HOLDERS`: past it, a value is shared
+    however many more hold it.
     """
     ff, gf = _COLUMN["name_ff"], _COLUMN["name_gf"]
     columns = {c.tf_column for c in model.comparisons}
@@ -330,7 +333,7 @@ def _holders(
                 if names is not None:
                     names.add((other[0][ff], other[0][gf]))
         holders[column] = {
-            value: len(names) if len(names) < 2 else distinct_names(names)
+            value: len(names) if len(names) < 2 else distinct_names(names, limit=SHARED_HOLDERS)
             for value, names in held.items()
         }
     return holders

@@ -43,6 +43,7 @@ __all__ = [
     "DEFAULT_COMPARISONS",
     "DEFAULT_OVERLAPS",
     "DEFAULT_RULES",
+    "SHARED_HOLDERS",
     "ComparisonWeights",
     "Contribution",
     "DeterministicRule",
@@ -101,8 +102,9 @@ _TF_MIN_RECORDS: Final = 1_000  # below this, value frequencies say nothing
 _MIN_PROBABILITY: Final = 1e-9
 CONTACT_COLUMNS: Final = frozenset({"email", "phone"})
 """Columns whose exact match weighs nothing when several different names share the value."""
-_SHARED_HOLDERS: Final = 3
+SHARED_HOLDERS: Final = 3
 """A contact point that records of this many different names hold is shared (a switchboard)."""
+_SHARED_HOLDERS: Final = SHARED_HOLDERS
 
 
 def _multi(table: FeatureTable, column: str) -> Mapping[int, tuple[str, ...]]:
@@ -113,14 +115,15 @@ _SAME_NAME: Final = 0.86
 """Holders' names this alike (Jaro-Winkler, either order) are one person's name twice."""
 
 
-def distinct_names(names: Iterable[tuple[str, str]]) -> int:
+def distinct_names(names: Iterable[tuple[str, str]], *, limit: int | None = None) -> int:
     """Count the different people among a contact point's holders, by their names.
 
     Names are ``(family-first, given-first)`` name keys. One person's name
     written two ways — a typo (Philllips), ``ue`` for ``ü``, the two name
     orders — is one holder: names alike at Jaro-Winkler ≥ 0.86 in either order
     (the name comparison's weakest agreeing level) are grouped. A record
-    without a name counts as one more holder.
+    without a name counts as one more holder. With ``limit``, counting stops there
+    (an online lookup only needs to know whether a value is shared).
 
     >>> distinct_names([("phillipschristopher", "christopherphillips"),
     ...                 ("philllipschristopher", "christopherphilllips"),
@@ -144,6 +147,8 @@ def distinct_names(names: Iterable[tuple[str, str]]) -> int:
             for ff, gf in found
         ):
             found.append((family_first, given_first))
+            if limit is not None and len(found) + nameless >= limit:
+                break
     return len(found) + nameless
 
 
