@@ -11,17 +11,19 @@ from hypothesis import strategies as st
 from crmcore.errors import ConfigurationError
 from crmcore.matching import (
     DEFAULT_COMPARISONS,
+    DEFAULT_OVERLAPS,
     MailboxComparison,
     MatchModel,
     MatchRecord,
     NameComparison,
+    Overlap,
     build_features,
     cluster_pairs,
     compare_pairs,
     dedupe,
 )
 from crmcore.matching.comparison import ROLE_MAILBOXES
-from crmcore.matching.model import CONTACT_COLUMNS, contact_holders
+from crmcore.matching.model import CONTACT_COLUMNS, _capped, contact_holders, distinct_names
 
 
 def level(comparison: object, a: MatchRecord, b: MatchRecord) -> int:
@@ -43,8 +45,10 @@ def test_mailbox_levels_tell_another_mailbox_from_a_typo() -> None:
         "exact": (["a.b@x.com", "ab@gmail.com"], ["AB@gmail.com"]),
         "one edit apart": (["jonathan@x.com"], ["jonahtan@x.com"]),
         "same mailbox name, another domain": (["coolbob2620@gmail.com"], ["coolbob2620@qq.com"]),
-        # A namesake's numbered mailbox is not a typo of the first one.
-        "another mailbox": (["wei.han@acme.cn"], ["wei.han9@acme.cn"]),
+        # A namesake's numbered mailbox is not a typo of the first one: it is a
+        # second mailbox at the one domain, a colleague's.
+        "another mailbox at the same domain": (["wei.han@acme.cn"], ["wei.han9@acme.cn"]),
+        "another mailbox": (["bob.lee@acme.cn"], ["bob.lee@outlook.com"]),
         # ... and a digit apart in the domain is another organisation's domain.
         "another mailbox ": (["bob.lee@tiancheng24.cn"], ["bob.lee@tiancheng25.cn"]),
     }
@@ -57,7 +61,10 @@ def test_mailbox_levels_tell_another_mailbox_from_a_typo() -> None:
 def test_two_mailboxes_named_after_their_own_holders_are_not_a_typo() -> None:
     meyer = rec("a", full_name="Anna Meyer", emails="annam@crescent.de")
     koehler = rec("b", full_name="Anna Koehler", emails="annak@crescent.de")
-    assert MAILBOX.level_labels[level(MAILBOX, meyer, koehler) - 1] == "another mailbox"
+    assert (
+        MAILBOX.level_labels[level(MAILBOX, meyer, koehler) - 1]
+        == "another mailbox at the same domain"
+    )
     typo = rec("c", full_name="Anna Meyer", emails="annma@crescent.de")
     assert MAILBOX.level_labels[level(MAILBOX, meyer, typo) - 1] == "one edit apart"
 
@@ -291,3 +298,90 @@ def test_many_pairs_and_one_pair_at_a_time_get_the_same_mailbox_level(
         int(MAILBOX.compare(table, left[k : k + 1], right[k : k + 1])[0]) for k in range(len(left))
     ]
     assert together == alone
+
+
+def test_one_persons_name_written_several_ways_is_one_holder() -> None:
+    # A typo'd surname, ue for ü and a swapped order are one person, not a switchboard.
+    records = [
+        rec("a", given_name="Christopher", family_name="Phillips", emails="cp@granite.co.uk"),
+        rec("b", given_name="Christopher", family_name="Philllips", emails="cp@granite.co.uk"),
+        rec("c", full_name="Phillips Christopher", emails="cp@granite.co.uk"),
+        rec("d", given_name="Jörg", family_name="Hoffmann", phones="+4916055230078"),
+        rec("e", given_name="Joerg", family_name="Hoffmann", phones="+4916055230078"),
+        rec("f", given_name="Jörg", family_name="Hoffmmann", phones="+4916055230078"),
+    ]
+    table = build_features(records, workers=1)
+    assert contact_holders(table, "email") == {"cp@granite.co.uk": 1}
+    assert contact_holders(table, "phone") == {"+4916055230078": 1}
+    assert distinct_names([("leeann", "annlee"), ("chanbo", "bochan"), ("", "")]) == 3
+
+
+@given(st.lists(st.sampled_from(["annlee", "bochan", "cydiaz", "dieng", "wangwei"]), max_size=8))
+def test_distinct_names_counts_each_different_name_once(parts: list[str]) -> None:
+    names = [(p[::-1], p) for p in parts]
+    assert distinct_names(names) == len(set(parts))
+    assert distinct_names(names + names) == distinct_names(names)
+
+
+def test_colleagues_agreement_on_a_city_adds_nothing_to_the_company() -> None:
+    model = MatchModel.default()
+    names = [c.name for c in model.comparisons]
+    table = build_features(
+        [
+            rec("a", full_name="Jung Hyun-woo", emails="hyunwoo.jung@lakeside.com",
+                company="Lakeside Foods", city="Busan"),
+            rec("b", full_name="Jung Hyun-woo", emails="hyunwooj@lakeside.com",
+                company="Lakeside Foods Corp.", city="Busan"),
+        ],
+        workers=1,
+    )  # fmt: skip
+    one, other = np.array([0], dtype=np.int64), np.array([1], dtype=np.int64)
+    levels = compare_pairs(table, model.comparisons, one, other)
+    assert (
+        model.comparisons[names.index("email")].level_labels[levels[0, names.index("email")] - 1]
+        == "another mailbox at the same domain"
+    )
+    tf = model.tf_adjustments(table, levels, one, other)
+    explained = model.explain("a", "b", levels[0], tf[0])
+    weight = {c.comparison: c.weight for c in explained.contributions if c.level}
+    # Two mailboxes at one domain already say "the same organisation", and
+    # colleagues share a city: neither agreement is counted again.
+    assert weight["company"] == 0.0
+    assert weight["city"] == 0.0
+    assert weight["email"] < 0.0
+    assert explained.probability < 0.5
+    # Without the overlaps the same pair would be a match: the rule is what parts them.
+    plain = MatchModel(model.comparisons, model.parameters, model.prior, model.rules, ())
+    unadjusted = plain.tf_adjustments(table, levels, one, other)[0]
+    assert plain.explain("a", "b", levels[0], unadjusted).probability > 0.5
+
+
+def test_an_overlap_naming_a_missing_level_is_refused() -> None:
+    model = MatchModel.default()
+    with pytest.raises(ConfigurationError, match="overlap of 'city' given 'company'"):
+        MatchModel(model.comparisons, model.parameters, model.prior, model.rules,
+                   (Overlap("city", (1,), "company", (9,)),))  # fmt: skip
+    custom = MatchModel.default((NameComparison(), *DEFAULT_COMPARISONS[2:]))
+    assert custom.overlaps == (DEFAULT_OVERLAPS[0],)  # no mailbox levels, no second overlap
+
+
+@given(st.lists(st.integers(0, 5), min_size=9, max_size=9))
+def test_overlaps_never_raise_a_weight(row: list[int]) -> None:
+    model = MatchModel.default()
+    sizes = [len(c.level_labels) for c in model.comparisons]
+    levels = np.array([[min(v, s) for v, s in zip(row, sizes, strict=True)]], dtype=np.int8)
+    plain = MatchModel(model.comparisons, model.parameters, model.prior, model.rules, ())
+    table = build_features([rec("a", full_name="A B"), rec("b", full_name="A B")], workers=1)
+    rows = np.array([0], dtype=np.int64), np.array([1], dtype=np.int64)
+    with_overlaps = model.score(levels, model.tf_adjustments(table, levels, *rows))[0][0]
+    without = plain.score(levels, plain.tf_adjustments(table, levels, *rows))[0][0]
+    assert with_overlaps <= without
+
+
+def test_another_mailbox_at_the_same_domain_is_never_estimated_as_evidence_for() -> None:
+    mailbox = MailboxComparison()
+    m = np.array([0.6, 0.05, 0.01, 0.14, 0.2])
+    u = np.array([1e-5, 1e-5, 1e-5, 0.97, 0.03])
+    capped = _capped(m, u, mailbox.weaker_levels)
+    assert capped[4] / u[4] <= capped[3] / u[3] * (1 + 1e-9)
+    assert np.isclose(capped.sum(), 1.0)

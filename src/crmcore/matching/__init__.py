@@ -68,15 +68,18 @@ from crmcore.matching.key import (
 )
 from crmcore.matching.model import (
     DEFAULT_COMPARISONS,
+    DEFAULT_OVERLAPS,
     DEFAULT_RULES,
     ComparisonWeights,
     Contribution,
     DeterministicRule,
     MatchModel,
+    Overlap,
     ScoredPair,
     compare_pairs,
     comparison_columns,
     contact_holders,
+    distinct_names,
     estimate_model,
     estimate_u,
 )
@@ -87,6 +90,7 @@ from crmcore.matching.workers import StartMethod
 __all__ = [
     "DEFAULT_BLOCKING_RULES",
     "DEFAULT_COMPARISONS",
+    "DEFAULT_OVERLAPS",
     "DEFAULT_RULES",
     "DEFAULT_THRESHOLD",
     "FEATURE_COLUMNS",
@@ -118,6 +122,7 @@ __all__ = [
     "MatchSettings",
     "NameComparison",
     "NameKey",
+    "Overlap",
     "PhoneComparison",
     "Progress",
     "ScoredPair",
@@ -139,6 +144,7 @@ __all__ = [
     "contact_holders",
     "date_key",
     "dedupe",
+    "distinct_names",
     "email_key",
     "estimate_model",
     "estimate_u",

@@ -130,6 +130,15 @@ class Comparison(abc.ABC):
     def level_labels(self) -> tuple[str, ...]:
         """The labels of levels 1 … n, strongest first."""
 
+    @property
+    def weaker_levels(self) -> dict[int, int]:
+        """Level → a level whose weight it may not exceed once estimated (default: none).
+
+        Estimation keeps a level that can only be weaker evidence than another from
+        learning a larger weight when other agreements that come with it fool EM.
+        """
+        return {}
+
     @abc.abstractmethod
     def compare(self, table: FeatureTable, left: Rows, right: Rows) -> Levels:
         """Return the level of every pair ``(left[k], right[k])`` of rows of ``table``."""
@@ -632,47 +641,62 @@ def _mailbox_letters(local: str) -> str:
     return "".join(ch for ch in local if ch.isalpha())
 
 
-def _email_parts(table: FeatureTable, rows: Rows) -> tuple[Rows, npt.NDArray[np.int64], list[str]]:
+def _email_parts(
+    table: FeatureTable, rows: Rows
+) -> tuple[Rows, npt.NDArray[np.int64], npt.NDArray[np.int64], list[str]]:
     """Per distinct row among ``rows``: up to a few personal mailbox names, as codes.
 
     Returns the position of each of ``rows`` among the distinct rows, the
     local-part codes of their addresses (``-1`` for padding and for role
-    mailboxes such as ``info@``), and the local part of each code.
+    mailboxes such as ``info@``), the domain codes of the same addresses
+    (``-1`` where the local part is), and the local part of each code.
     """
     distinct, position = np.unique(rows, return_inverse=True)
     local = np.full((len(distinct), _EMAIL_SLOTS), -1, dtype=np.int64)
+    domain = np.full((len(distinct), _EMAIL_SLOTS), -1, dtype=np.int64)
     values = table.values["email"]
     extra = table.emails
     codes: dict[str, int] = {}
+    domains: dict[str, int] = {}
     for k, row in enumerate(distinct.tolist()):
         addresses = extra.get(row)
         if addresses is None:
             primary = values[row]
             addresses = (primary,) if primary else ()
         for slot, address in enumerate(addresses[:_EMAIL_SLOTS]):
-            name = str(address).rpartition("@")[0]
+            name, _, host = str(address).rpartition("@")
             if name and name not in ROLE_MAILBOXES:
                 local[k, slot] = codes.setdefault(name, len(codes))
-    return position.astype(np.int64).reshape(-1), local, list(codes)
+                if host:
+                    domain[k, slot] = domains.setdefault(host, len(domains))
+    return position.astype(np.int64).reshape(-1), local, domain, list(codes)
+
+
+def _personal(addresses: tuple[str, ...]) -> list[tuple[str, str]]:
+    """The (local part, domain) of a record's first few addresses, role mailboxes left out."""
+    out = []
+    for address in addresses[:_EMAIL_SLOTS]:
+        local, _, host = str(address).rpartition("@")
+        if local and local not in ROLE_MAILBOXES:
+            out.append((local, host))
+    return out
 
 
 _FEW_PAIRS: Final = 64
 
 
 def _mailbox_level(table: FeatureTable, one: int, other: int) -> int:
-    """Level 3 or 4 of one pair of rows sharing no address (as the many-pairs path finds it)."""
+    """Level 3, 4 or 5 of one pair of rows sharing no address (as the many-pairs path finds it)."""
     values, extra = table.values["email"], table.emails
-    mine = {str(a).rpartition("@")[0] for a in extra.get(one, (values[one],))[:_EMAIL_SLOTS]}
-    theirs = {str(a).rpartition("@")[0] for a in extra.get(other, (values[other],))[:_EMAIL_SLOTS]}
+    mine = _personal(extra.get(one, (values[one],)))
+    theirs = _personal(extra.get(other, (values[other],)))
     ff, gf = table.values["name_ff"], table.values["name_gf"]
     own = (str(ff[one]), str(gf[one]), str(ff[other]), str(gf[other]))
-    for local in mine & theirs:
-        if (
-            local
-            and local not in ROLE_MAILBOXES
-            and not _mentions_name(_mailbox_letters(local), own)
-        ):
+    for local in {m for m, _ in mine} & {t for t, _ in theirs}:
+        if not _mentions_name(_mailbox_letters(local), own):
             return 3
+    if {d for _, d in mine if d} & {d for _, d in theirs if d}:
+        return 5
     return 4
 
 
@@ -766,7 +790,14 @@ class MailboxComparison(EmailComparison):
        providers — but not a mailbox named after the person
        (``wei.zhang@``), which only repeats the name comparison;
     4. *another mailbox*: anything else (work and personal, a role
-       mailbox such as ``info@``).
+       mailbox such as ``info@``);
+    5. *another mailbox at the same domain*: both records give a personal
+       mailbox at one domain, and the mailboxes differ
+       (``hyunwoo.jung@lakeside.com`` and ``hyunwooj@lakeside.com``). An
+       organisation gives each employee one mailbox, and a person seldom keeps
+       two at one provider, so this is two people more often than one: the
+       colleague or the namesake, not the person's other mailbox. Role
+       mailbox names (``info@``) never count.
 
     Up to three addresses of each record are looked at. It reads the columns
     :class:`EmailComparison` reads, with the same exact column and term frequencies.
@@ -779,7 +810,23 @@ class MailboxComparison(EmailComparison):
     @property
     def level_labels(self) -> tuple[str, ...]:
         """Strongest first; the last is "another mailbox"."""
-        return ("exact", "one edit apart", "same mailbox name, another domain", "another mailbox")
+        return (
+            "exact",
+            "one edit apart",
+            "same mailbox name, another domain",
+            "another mailbox",
+            "another mailbox at the same domain",
+        )
+
+    @property
+    def weaker_levels(self) -> dict[int, int]:
+        """Another mailbox at the same domain is never better evidence than another mailbox.
+
+        Pairs at one domain are mostly colleagues, who agree on their company
+        and city; EM, counting those agreements as independent, would
+        otherwise learn the level as evidence *for* a match.
+        """
+        return {5: 4}
 
     def compare(self, table: FeatureTable, left: Rows, right: Rows) -> Levels:
         """Return the email level of every pair."""
@@ -810,15 +857,19 @@ class MailboxComparison(EmailComparison):
             return levels
         if len(todo):
             rows = np.r_[left[todo], right[todo]]
-            position, local, texts = _email_parts(table, rows)
+            position, local, domain, texts = _email_parts(table, rows)
             p_left = position[: len(todo)]
             p_right = position[len(todo) :]
             hits: list[tuple[int, int]] = []
+            same_domain = np.zeros(len(todo), dtype=bool)
             for i in range(_EMAIL_SLOTS):
                 for j in range(_EMAIL_SLOTS):
                     la, lb = local[p_left, i], local[p_right, j]
                     found = np.flatnonzero((la >= 0) & (la == lb))
                     hits.extend(zip(found.tolist(), la[found].tolist(), strict=True))
+                    da, db = domain[p_left, i], domain[p_right, j]
+                    same_domain |= (da >= 0) & (da == db)
+            out[same_domain] = 5
             ff, gf = table.values["name_ff"], table.values["name_gf"]
             for k, code in hits:
                 one, other = int(left[todo[k]]), int(right[todo[k]])

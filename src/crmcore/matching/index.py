@@ -26,7 +26,14 @@ from crmcore.errors import ConfigurationError, NotFoundError
 from crmcore.matching.blocking import DEFAULT_BLOCKING_RULES, BlockingRule, rule_keys
 from crmcore.matching.feature import FEATURE_COLUMNS, FeatureRow, FeatureTable, feature_row
 from crmcore.matching.key import KeyOptions
-from crmcore.matching.model import CONTACT_COLUMNS, MatchModel, ScoredPair, compare_pairs
+from crmcore.matching.model import (
+    CONTACT_COLUMNS,
+    SHARED_HOLDERS,
+    MatchModel,
+    ScoredPair,
+    compare_pairs,
+    distinct_names,
+)
 from crmcore.matching.record import MatchRecord
 
 __all__ = [
@@ -307,21 +314,28 @@ def _holders(
     the query's emails or phones is a candidate (email and phone are blocking keys),
     so this is the count over the whole index, and an index kept elsewhere (the SQL
     adapter's) that finds the same candidates gives the same answer. Only the
-    query's own values matter: a candidate pair can share no other.
+    query's own values matter: a candidate pair can share no other. Counting stops
+    at :data:`~crmcore.matching.model.SHARED_HOLDERS`: past it, a value is shared
+    however many more hold it.
     """
-    name = _COLUMN["name_sig"]
+    ff, gf = _COLUMN["name_ff"], _COLUMN["name_gf"]
     columns = {c.tf_column for c in model.comparisons}
     holders: dict[str, dict[str, int]] = {}
     for column in CONTACT_COLUMNS:
         if column not in columns:
             continue
-        held: dict[str, set[str]] = {v: {row[0][name]} for v in _contact_values(column, row)}
+        held: dict[str, set[tuple[str, str]]] = {
+            v: {(row[0][ff], row[0][gf])} for v in _contact_values(column, row)
+        }
         for _, other in found:
             for value in _contact_values(column, other):
                 names = held.get(value)
                 if names is not None:
-                    names.add(other[0][name])
-        holders[column] = {value: len(names) for value, names in held.items()}
+                    names.add((other[0][ff], other[0][gf]))
+        holders[column] = {
+            value: len(names) if len(names) < 2 else distinct_names(names, limit=SHARED_HOLDERS)
+            for value, names in held.items()
+        }
     return holders
 
 

@@ -16,12 +16,13 @@ May import: ``crmcore.matching``, ``crmcore.errors``; attrs, numpy.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Final, Self, TypeAlias
 
 import attrs
 import numpy as np
 import numpy.typing as npt
+from rapidfuzz.distance import JaroWinkler
 
 from crmcore.errors import ConfigurationError
 from crmcore.matching.comparison import (
@@ -40,15 +41,19 @@ from crmcore.matching.feature import FeatureTable
 __all__ = [
     "CONTACT_COLUMNS",
     "DEFAULT_COMPARISONS",
+    "DEFAULT_OVERLAPS",
     "DEFAULT_RULES",
+    "SHARED_HOLDERS",
     "ComparisonWeights",
     "Contribution",
     "DeterministicRule",
     "MatchModel",
+    "Overlap",
     "ScoredPair",
     "compare_pairs",
     "comparison_columns",
     "contact_holders",
+    "distinct_names",
     "estimate_model",
     "estimate_u",
     "probability_of",
@@ -72,10 +77,15 @@ DEFAULT_COMPARISONS: Final[tuple[Comparison, ...]] = (
 )
 """Name, email, phone, company, city, postcode, birth date, street address, national id."""
 
-# m and u estimated without labels on 100,000 sample rows (seed 20240601) and FEBRL3.
+# m and u estimated without labels on 100,000 sample rows (seed 20240601) and FEBRL3;
+# email's last two levels split its old "another mailbox" by the share of same-domain
+# pairs among random pairs (0.03), the same-domain level kept no stronger than the other.
 _TRAINED: Final[dict[str, tuple[Sequence[float], Sequence[float]]]] = {
     "name": ((0.9136, 0.05763, 0.0148, 0.01397), (6.56e-05, 0.000157, 0.00393, 0.996)),
-    "email": ((0.72895, 0.026598, 0.00010844, 0.24434), (9.57e-06, 6.8e-06, 6.8e-06, 1.0)),
+    "email": (
+        (0.72895, 0.026598, 0.00010844, 0.23734, 0.007),
+        (9.57e-06, 6.8e-06, 6.8e-06, 0.97, 0.03),
+    ),
     "phone": ((0.85641, 0.03225, 0.11133), (1.28e-05, 3.28e-06, 1.0)),
     "company": ((0.84834, 0.08736, 0.03381, 0.0305), (0.00186, 0.00235, 0.000847, 0.995)),
     "city": ((0.99903, 0.00097), (0.0414, 0.959)),
@@ -92,36 +102,82 @@ _TF_MIN_RECORDS: Final = 1_000  # below this, value frequencies say nothing
 _MIN_PROBABILITY: Final = 1e-9
 CONTACT_COLUMNS: Final = frozenset({"email", "phone"})
 """Columns whose exact match weighs nothing when several different names share the value."""
-_SHARED_HOLDERS: Final = 3
+SHARED_HOLDERS: Final = 3
 """A contact point that records of this many different names hold is shared (a switchboard)."""
+_SHARED_HOLDERS: Final = SHARED_HOLDERS
 
 
 def _multi(table: FeatureTable, column: str) -> Mapping[int, tuple[str, ...]]:
     return table.emails if column == "email" else table.phones
 
 
+_SAME_NAME: Final = 0.86
+"""Holders' names this alike (Jaro-Winkler, either order) are one person's name twice."""
+
+
+def distinct_names(names: Iterable[tuple[str, str]], *, limit: int | None = None) -> int:
+    """Count the different people among a contact point's holders, by their names.
+
+    Names are ``(family-first, given-first)`` name keys. One person's name
+    written two ways — a typo (Philllips), ``ue`` for ``ü``, the two name
+    orders — is one holder: names alike at Jaro-Winkler ≥ 0.86 in either order
+    (the name comparison's weakest agreeing level) are grouped. A record
+    without a name counts as one more holder. With ``limit``, counting stops there
+    (an online lookup only needs to know whether a value is shared).
+
+    >>> distinct_names([("phillipschristopher", "christopherphillips"),
+    ...                 ("philllipschristopher", "christopherphilllips"),
+    ...                 ("leeann", "annlee")])
+    2
+    """
+    found: list[tuple[str, str]] = []
+    nameless = 0
+    for family_first, given_first in sorted(set(names)):
+        if not family_first and not given_first:
+            nameless = 1
+            continue
+        if not any(
+            max(
+                JaroWinkler.normalized_similarity(family_first, ff),
+                JaroWinkler.normalized_similarity(given_first, gf),
+                JaroWinkler.normalized_similarity(family_first, gf),
+                JaroWinkler.normalized_similarity(given_first, ff),
+            )
+            >= _SAME_NAME
+            for ff, gf in found
+        ):
+            found.append((family_first, given_first))
+            if limit is not None and len(found) + nameless >= limit:
+                break
+    return len(found) + nameless
+
+
 def contact_holders(table: FeatureTable, column: str) -> dict[str, int]:
-    """Return, for every email or phone in ``table``, how many different names hold it.
+    """Return, for every email or phone in ``table``, how many different people hold it.
 
     Every value of every record counts (a switchboard is often a record's
-    second number); records without a name count as one more name.
+    second number); records without a name count as one more name, and one
+    person's name written two ways counts once (see :func:`distinct_names`).
 
     Args:
         table: The records' keys.
         column: ``"email"`` or ``"phone"``.
 
     Returns:
-        Value → number of different name signatures among its holders.
+        Value → number of different names among its holders.
     """
     values = table.values[column]
-    names = table.values["name_sig"]
-    holders: dict[str, set[str]] = {}
+    ff, gf = table.values["name_ff"], table.values["name_gf"]
+    holders: dict[str, set[tuple[str, str]]] = {}
     for row in np.flatnonzero(table.codes[column] >= 0).tolist():
-        holders.setdefault(values[row], set()).add(names[row])
+        holders.setdefault(values[row], set()).add((ff[row], gf[row]))
     for row, extra in _multi(table, column).items():
         for value in extra:
-            holders.setdefault(value, set()).add(names[row])
-    return {value: len(held) for value, held in holders.items()}
+            holders.setdefault(value, set()).add((ff[row], gf[row]))
+    return {
+        value: len(held) if len(held) < 2 else distinct_names(held)
+        for value, held in holders.items()
+    }
 
 
 def _shared_contact(
@@ -236,6 +292,59 @@ def _default_rules(comparisons: Sequence[Comparison]) -> tuple[DeterministicRule
     return tuple(rule for rule in DEFAULT_RULES if set(rule.requires) <= names)
 
 
+def _levels(value: Sequence[int]) -> tuple[int, ...]:
+    return tuple(int(v) for v in value)
+
+
+@attrs.frozen
+class Overlap:
+    """An agreement that adds no evidence when another agreement already holds.
+
+    Fellegi–Sunter adds up comparisons as if they were independent; some are
+    not. Colleagues share their office's city, and two mailboxes at one work
+    domain already say "the same organisation": counted again, such an
+    agreement makes two colleagues who share a common name look like one
+    person. When ``given`` is at one of ``given_levels``, a positive weight of
+    ``comparison`` at one of ``levels`` becomes 0 (the explanation shows it as
+    the adjustment).
+
+    Attributes:
+        comparison: The comparison whose agreement is discounted.
+        levels: Its levels that are discounted.
+        given: The comparison whose agreement already says as much.
+        given_levels: Its levels that do.
+
+    >>> Overlap("city", (1,), "company", (1, 2)).comparison
+    'city'
+    """
+
+    comparison: str
+    levels: tuple[int, ...] = attrs.field(converter=_levels)
+    given: str
+    given_levels: tuple[int, ...] = attrs.field(converter=_levels)
+
+
+DEFAULT_OVERLAPS: Final = (
+    # Colleagues share a city: the company's agreement already covers it.
+    Overlap("city", (1,), "company", (1, 2)),
+    # Two different mailboxes at one domain name the same organisation and two of its
+    # people (an employee has one work mailbox): the company's agreement is no evidence.
+    Overlap("company", (1, 2), "email", (5,)),
+)
+"""The city of a shared company; the company of two mailboxes at one domain."""
+
+
+def _default_overlaps(comparisons: Sequence[Comparison]) -> tuple[Overlap, ...]:
+    """The default overlaps whose comparisons and levels are all among ``comparisons``."""
+    sizes = {c.name: len(c.level_labels) for c in comparisons}
+    return tuple(
+        overlap
+        for overlap in DEFAULT_OVERLAPS
+        if max(overlap.levels) <= sizes.get(overlap.comparison, 0)
+        and max(overlap.given_levels) <= sizes.get(overlap.given, 0)
+    )
+
+
 @attrs.frozen
 class Contribution:
     """What one comparison added to a pair's match weight.
@@ -321,12 +430,15 @@ class MatchModel:
         parameters: m/u per comparison, same order.
         prior: Probability that a blocked pair is a match.
         rules: Deterministic rules.
+        overlaps: Agreements that add nothing when another holds (default: the
+            :data:`DEFAULT_OVERLAPS` its comparisons allow).
     """
 
     comparisons: tuple[Comparison, ...]
     parameters: tuple[ComparisonWeights, ...]
     prior: float
     rules: tuple[DeterministicRule, ...] = DEFAULT_RULES
+    overlaps: tuple[Overlap, ...] | None = None
     _weights: tuple[tuple[float, ...], ...] = attrs.field(init=False, repr=False)
     _tables: tuple[Floats, ...] = attrs.field(init=False, repr=False)
     _prior_weight: float = attrs.field(init=False, repr=False)
@@ -341,6 +453,17 @@ class MatchModel:
                 raise ConfigurationError(
                     f"rule {rule.name!r} names unknown comparisons {sorted(unknown)!r}"
                 )
+        if self.overlaps is None:
+            object.__setattr__(self, "overlaps", _default_overlaps(self.comparisons))
+        sizes = {c.name: len(c.level_labels) for c in self.comparisons}
+        for overlap in self.overlaps or ():
+            for name, levels in ((overlap.comparison, overlap.levels),
+                                 (overlap.given, overlap.given_levels)):  # fmt: skip
+                if name not in sizes or not all(1 <= v <= sizes[name] for v in levels):
+                    raise ConfigurationError(
+                        f"overlap of {overlap.comparison!r} given {overlap.given!r} names"
+                        f" {name!r} levels {levels!r}, which the model does not have"
+                    )
         # Weights are read for every scored pair: compute them once.
         weights = tuple((0.0, *p.weights) for p in self.parameters)
         object.__setattr__(self, "_weights", weights)
@@ -413,9 +536,10 @@ class MatchModel:
                 (no value is treated as shared).
 
         Returns:
-            A matrix like ``levels``: non-zero only for exact matches on
-            columns with term-frequency adjustment, and all zero when there
-            are fewer than 1,000 records (too few to know what is common).
+            A matrix like ``levels``: non-zero for exact matches on
+            columns with term-frequency adjustment (all zero when there
+            are fewer than 1,000 records: too few to know what is common),
+            and for agreements an :class:`Overlap` discounts.
             An exact match on a phone or email that three or more different
             names hold (a switchboard, ``info@``) is adjusted to weigh 0: it
             names an organisation, which the company comparison weighs.
@@ -457,7 +581,24 @@ class MatchModel:
                 shared = _shared_contact(table, column, left[exact], right[exact], held)
                 adjust = np.where(shared, -self._weights[k][1], adjust)
             out[exact, k] = adjust
+        self._discount_overlaps(levels, out)
         return out
+
+    def _discount_overlaps(self, levels: LevelMatrix, out: Floats) -> None:
+        """Bring to 0 the positive weights that an overlapping agreement already counts."""
+        if not self.overlaps or not len(levels):
+            return
+        position = {c.name: k for k, c in enumerate(self.comparisons)}
+        for overlap in self.overlaps:
+            k, g = position[overlap.comparison], position[overlap.given]
+            hit = np.isin(levels[:, g], overlap.given_levels) & np.isin(
+                levels[:, k], overlap.levels
+            )
+            rows = np.flatnonzero(hit)
+            if not len(rows):
+                continue
+            weight = self._tables[k][levels[rows, k]] + out[rows, k]
+            out[rows, k] -= np.maximum(weight, 0.0)
 
     def score(
         self, levels: LevelMatrix, tf: Floats | None = None
@@ -789,6 +930,8 @@ def estimate_model(
         for k in free:
             estimates[k].append(m_values[k])
     m_final = [np.mean(estimates[k], axis=0) if estimates[k] else initial[k] for k in everything]
+    for k, comparison in enumerate(comparisons):
+        m_final[k] = _capped(m_final[k], np.asarray(u_values[k]), comparison.weaker_levels)
     prior = _population_prior(levels, m_final, log_u, len(table))
     parameters = tuple(
         ComparisonWeights(
@@ -801,6 +944,18 @@ def estimate_model(
     )
     chosen = _default_rules(comparisons) if rules is DEFAULT_RULES else tuple(rules)
     return MatchModel(comparisons, parameters, prior, chosen)
+
+
+def _capped(m: Floats, u: Floats, weaker: Mapping[int, int]) -> Floats:
+    """Lower m of each level in ``weaker`` until its weight is at most its cap level's."""
+    m = np.array(m, dtype=np.float64)
+    for level, cap in weaker.items():
+        if not (1 <= level <= len(m) and 1 <= cap <= len(m)):
+            continue
+        ratio = m[cap - 1] / max(float(u[cap - 1]), _MIN_PROBABILITY)
+        m[level - 1] = min(float(m[level - 1]), ratio * float(u[level - 1]))
+    out: Floats = m / float(m.sum())
+    return out
 
 
 def _population_prior(
