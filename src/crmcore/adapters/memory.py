@@ -65,12 +65,9 @@ from crmcore.errors import (
 from crmcore.lifecycle.rules import (
     CustomTimeRule,
     DueAction,
-    FollowUpOverdue,
-    LeadIdle,
     RuleSnapshot,
-    SlaEscalation,
-    SurveyAfterClose,
     TimeRule,
+    TimeRuleShortcuts,
     due_actions,
 )
 from crmcore.ports import (
@@ -1086,7 +1083,7 @@ class MemoryIssuedActions:
         self._mine = []
 
 
-class MemoryTimeRules:
+class MemoryTimeRules(TimeRuleShortcuts):
     """Time rules over everything the unit of work sees (:class:`~crmcore.ports.TimeRuleQueries`).
 
     The reference: :func:`~crmcore.lifecycle.rules.due_actions` over a
@@ -1128,57 +1125,6 @@ class MemoryTimeRules:
             issued=issued,
         )
         return due_actions(snapshot, at=when, rules=list(rules))
-
-    def overdue_follow_ups(
-        self,
-        rule: FollowUpOverdue,
-        *,
-        at: dt.datetime,
-        supervisors: Mapping[UserId, UserId] | None = None,
-        issued: frozenset[str] = frozenset(),
-    ) -> tuple[DueAction, ...]:
-        """Return what a ``FollowUpOverdue`` rule makes due (see :meth:`due`)."""
-        _require(rule, FollowUpOverdue)
-        return self.due([rule], at=at, supervisors=supervisors, issued=issued)
-
-    def idle_leads(
-        self,
-        rule: LeadIdle,
-        *,
-        at: dt.datetime,
-        supervisors: Mapping[UserId, UserId] | None = None,
-        issued: frozenset[str] = frozenset(),
-    ) -> tuple[DueAction, ...]:
-        """Return what a ``LeadIdle`` rule makes due (see :meth:`due`)."""
-        _require(rule, LeadIdle)
-        return self.due([rule], at=at, supervisors=supervisors, issued=issued)
-
-    def sla_escalations(
-        self,
-        rule: SlaEscalation,
-        *,
-        at: dt.datetime,
-        supervisors: Mapping[UserId, UserId] | None = None,
-        team_leads: Mapping[TeamId, UserId] | None = None,
-        issued: frozenset[str] = frozenset(),
-    ) -> tuple[DueAction, ...]:
-        """Return what an ``SlaEscalation`` rule makes due (see :meth:`due`)."""
-        _require(rule, SlaEscalation)
-        return self.due(
-            [rule], at=at, supervisors=supervisors, team_leads=team_leads, issued=issued
-        )
-
-    def surveys_after_close(
-        self, rule: SurveyAfterClose, *, at: dt.datetime, issued: frozenset[str] = frozenset()
-    ) -> tuple[DueAction, ...]:
-        """Return what a ``SurveyAfterClose`` rule makes due (see :meth:`due`)."""
-        _require(rule, SurveyAfterClose)
-        return self.due([rule], at=at, issued=issued)
-
-
-def _require(rule: object, kind: type[object]) -> None:
-    if not isinstance(rule, kind):
-        raise InvalidValueError("rule", type(rule).__name__, f"a {kind.__name__} rule")
 
 
 class MemoryErasureRepository(_MemoryRepository[ErasureRequest]):

@@ -47,6 +47,7 @@ __all__ = [
     "SlaEscalation",
     "SurveyAfterClose",
     "TimeRule",
+    "TimeRuleShortcuts",
     "due_actions",
     "escalation_actions",
     "follow_up_action",
@@ -611,3 +612,96 @@ _EVALUATORS: Final[
     LeadIdle: _idle_leads,
     SurveyAfterClose: _surveys,
 }
+
+
+class TimeRuleShortcuts:
+    """The one-rule methods of the ``TimeRuleQueries`` port, written once over ``due``.
+
+    A store's time-rule queries (memory, SQL) subclass it and implement
+    :meth:`due`; each shortcut checks the rule's kind and asks ``due`` for
+    that rule alone, so every store answers them alike.
+    """
+
+    def due(
+        self,
+        rules: Iterable[TimeRule | CustomTimeRule],
+        *,
+        at: dt.datetime,
+        supervisors: Mapping[UserId, UserId] | None = None,
+        team_leads: Mapping[TeamId, UserId] | None = None,
+        issued: frozenset[str] = frozenset(),
+    ) -> tuple[DueAction, ...]:
+        """Return every action ``rules`` make due at ``at`` (implemented by the store)."""
+        raise NotImplementedError
+
+    def overdue_follow_ups(
+        self,
+        rule: FollowUpOverdue,
+        *,
+        at: dt.datetime,
+        supervisors: Mapping[UserId, UserId] | None = None,
+        issued: frozenset[str] = frozenset(),
+    ) -> tuple[DueAction, ...]:
+        """Return what a ``FollowUpOverdue`` rule makes due at ``at`` (see :meth:`due`).
+
+        Raises:
+            InvalidValueError: If ``rule`` is not a ``FollowUpOverdue`` or ``at`` is naive.
+            StorageError: If the backend fails or the unit of work is not active.
+        """
+        _require_kind(rule, FollowUpOverdue)
+        return self.due([rule], at=at, supervisors=supervisors, issued=issued)
+
+    def idle_leads(
+        self,
+        rule: LeadIdle,
+        *,
+        at: dt.datetime,
+        supervisors: Mapping[UserId, UserId] | None = None,
+        issued: frozenset[str] = frozenset(),
+    ) -> tuple[DueAction, ...]:
+        """Return what a ``LeadIdle`` rule makes due at ``at`` (see :meth:`due`).
+
+        Raises:
+            InvalidValueError: If ``rule`` is not a ``LeadIdle`` or ``at`` is naive.
+            StorageError: If the backend fails or the unit of work is not active.
+        """
+        _require_kind(rule, LeadIdle)
+        return self.due([rule], at=at, supervisors=supervisors, issued=issued)
+
+    def sla_escalations(
+        self,
+        rule: SlaEscalation,
+        *,
+        at: dt.datetime,
+        supervisors: Mapping[UserId, UserId] | None = None,
+        team_leads: Mapping[TeamId, UserId] | None = None,
+        issued: frozenset[str] = frozenset(),
+    ) -> tuple[DueAction, ...]:
+        """Return what an ``SlaEscalation`` rule makes due at ``at`` (see :meth:`due`).
+
+        Raises:
+            InvalidValueError: If ``rule`` is not an ``SlaEscalation`` or ``at`` is naive.
+            ConfigurationError: If the policy has no target for a case's severity.
+            StorageError: If the backend fails or the unit of work is not active.
+        """
+        _require_kind(rule, SlaEscalation)
+        return self.due(
+            [rule], at=at, supervisors=supervisors, team_leads=team_leads, issued=issued
+        )
+
+    def surveys_after_close(
+        self, rule: SurveyAfterClose, *, at: dt.datetime, issued: frozenset[str] = frozenset()
+    ) -> tuple[DueAction, ...]:
+        """Return what a ``SurveyAfterClose`` rule makes due at ``at`` (see :meth:`due`).
+
+        Raises:
+            InvalidValueError: If ``rule`` is not a ``SurveyAfterClose`` or ``at`` is naive.
+            StorageError: If the backend fails or the unit of work is not active.
+        """
+        _require_kind(rule, SurveyAfterClose)
+        return self.due([rule], at=at, issued=issued)
+
+
+def _require_kind(rule: object, kind: type[object]) -> None:
+    if not isinstance(rule, kind):
+        raise InvalidValueError("rule", type(rule).__name__, f"a {kind.__name__} rule")

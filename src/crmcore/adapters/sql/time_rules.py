@@ -104,6 +104,7 @@ from crmcore.lifecycle.rules import (
     SlaEscalation,
     SurveyAfterClose,
     TimeRule,
+    TimeRuleShortcuts,
     escalation_actions,
     follow_up_action,
     idle_lead_action,
@@ -145,7 +146,7 @@ def _chunks(items: Sequence[Any], size: int = BATCH) -> Iterator[Sequence[Any]]:
         yield items[start : start + size]
 
 
-class SqlTimeRules:
+class SqlTimeRules(TimeRuleShortcuts):
     """Time rules evaluated by queries, within the unit of work's transaction.
 
     See :class:`~crmcore.ports.TimeRuleQueries` for the contract and the module
@@ -202,73 +203,6 @@ class SqlTimeRules:
                 if action.id not in issued:
                     found.setdefault(action.id, action)
         return tuple(sorted(found.values(), key=lambda a: (a.due_at, a.id)))
-
-    def overdue_follow_ups(
-        self,
-        rule: FollowUpOverdue,
-        *,
-        at: dt.datetime,
-        supervisors: Mapping[UserId, UserId] | None = None,
-        issued: frozenset[str] = frozenset(),
-    ) -> tuple[DueAction, ...]:
-        """Return what a ``FollowUpOverdue`` rule makes due at ``at`` (see :meth:`due`).
-
-        Raises:
-            InvalidValueError: If ``rule`` is not a ``FollowUpOverdue`` or ``at`` is naive.
-            StorageError: If the backend fails or the unit of work is not active.
-        """
-        _require(rule, FollowUpOverdue)
-        return self.due([rule], at=at, supervisors=supervisors, issued=issued)
-
-    def idle_leads(
-        self,
-        rule: LeadIdle,
-        *,
-        at: dt.datetime,
-        supervisors: Mapping[UserId, UserId] | None = None,
-        issued: frozenset[str] = frozenset(),
-    ) -> tuple[DueAction, ...]:
-        """Return what a ``LeadIdle`` rule makes due at ``at`` (see :meth:`due`).
-
-        Raises:
-            InvalidValueError: If ``rule`` is not a ``LeadIdle`` or ``at`` is naive.
-            StorageError: If the backend fails or the unit of work is not active.
-        """
-        _require(rule, LeadIdle)
-        return self.due([rule], at=at, supervisors=supervisors, issued=issued)
-
-    def sla_escalations(
-        self,
-        rule: SlaEscalation,
-        *,
-        at: dt.datetime,
-        supervisors: Mapping[UserId, UserId] | None = None,
-        team_leads: Mapping[TeamId, UserId] | None = None,
-        issued: frozenset[str] = frozenset(),
-    ) -> tuple[DueAction, ...]:
-        """Return what an ``SlaEscalation`` rule makes due at ``at`` (see :meth:`due`).
-
-        Raises:
-            InvalidValueError: If ``rule`` is not an ``SlaEscalation`` or ``at`` is naive.
-            ConfigurationError: If the policy has no target for a case's severity.
-            StorageError: If the backend fails or the unit of work is not active.
-        """
-        _require(rule, SlaEscalation)
-        return self.due(
-            [rule], at=at, supervisors=supervisors, team_leads=team_leads, issued=issued
-        )
-
-    def surveys_after_close(
-        self, rule: SurveyAfterClose, *, at: dt.datetime, issued: frozenset[str] = frozenset()
-    ) -> tuple[DueAction, ...]:
-        """Return what a ``SurveyAfterClose`` rule makes due at ``at`` (see :meth:`due`).
-
-        Raises:
-            InvalidValueError: If ``rule`` is not a ``SurveyAfterClose`` or ``at`` is naive.
-            StorageError: If the backend fails or the unit of work is not active.
-        """
-        _require(rule, SurveyAfterClose)
-        return self.due([rule], at=at, issued=issued)
 
     # -- one rule ----------------------------------------------------------------------
 
@@ -495,8 +429,3 @@ class SqlTimeRules:
 
 def _last(start: pendulum.DateTime, touched: pendulum.DateTime | None) -> pendulum.DateTime:
     return start if touched is None or touched < start else touched
-
-
-def _require(rule: object, kind: type[object]) -> None:
-    if not isinstance(rule, kind):
-        raise InvalidValueError("rule", type(rule).__name__, f"a {kind.__name__} rule")
