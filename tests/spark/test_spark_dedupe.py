@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -24,6 +25,7 @@ from crmcore.matching import (
     MatchSettings,
     block_on,
     build_features,
+    connected_components,
     dedupe,
     recognise_columns,
 )
@@ -128,6 +130,45 @@ def test_repeated_ids_and_missing_id_columns_are_refused(spark: Any) -> None:
         _on_spark(frame)
     with pytest.raises(ConfigurationError, match="no id column"):
         _on_spark(spark.createDataFrame(pa.table({"name": ["a"]})))
+
+
+def test_clusters_cut_at_max_cluster_size_are_the_in_process_ones(spark: Any) -> None:
+    # A cap of 2 cuts every larger component at its weakest links, edge order deciding:
+    # the cut is made inside Spark's groups exactly as in one process.
+    header, rows = _rows(1_000, seed=13)
+    capped = MatchSettings(max_cluster_size=2)
+    _, clusters = _on_spark(_frame(spark, header, rows), capped)
+    expected = _in_process(header, rows, capped)
+    assert clusters == expected
+    uncapped = collections.Counter(_in_process(header, rows).values())
+    assert max(uncapped.values()) > 2  # the cap had components to cut
+    assert max(collections.Counter(expected.values()).values()) == 2
+
+
+edge_lists = st.lists(
+    st.tuples(st.integers(0, 40), st.integers(0, 40)), min_size=1, max_size=60
+).map(lambda pairs: [*pairs, *((k, k + 1) for k in range(41, 60))])  # and a 20-long chain
+
+
+@settings(
+    max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(edges=edge_lists)
+def test_spark_components_are_connected_components(
+    spark: Any, edges: list[tuple[int, int]]
+) -> None:
+    from crmcore.adapters.spark.dedupe import _components  # noqa: PLC0415
+
+    ids = [f"r{k:02d}" for k in range(61)]
+    left = [ids[a] for a, _ in edges]
+    right = [ids[b] for _, b in edges]
+    frame = spark.createDataFrame(pa.table({"left": left, "right": right}))
+    found = {r["id"]: r["component"] for r in _components(frame).toArrow().to_pylist()}
+    labels = connected_components(
+        len(ids), np.array([a for a, _ in edges]), np.array([b for _, b in edges])
+    )
+    linked = {a for a, b in edges if a != b} | {b for a, b in edges if a != b}
+    assert found == {ids[k]: ids[labels[k]] for k in sorted(linked)}
 
 
 # --------------------------------------------------------------------------- the kernel, no Spark

@@ -20,18 +20,22 @@ computed by the same functions as in one process:
    u-sampling — on a random sample of at most ``sample_size`` records
    collected to the driver (all of them when the data fit: then the model is
    exactly the in-process one);
-6. clustering: the matched pairs (probability at or above the threshold —
-   a small fraction of the candidates) are collected to the driver and
-   clustered by :func:`~crmcore.matching.cluster_pairs`, the in-process
-   non-chaining clustering; the pairs its consistency check needs scored are
-   scored with the kernel from the keys of just those records. Rows in no
-   matched pair are their own cluster, computed in Spark.
+6. clustering, in Spark: the components of the matched pairs (probability
+   at or above the threshold) are found by joins (a union-find that hooks
+   roots and jumps pointers, rounds growing with the logarithm of a
+   component's diameter); whole components are hashed into as many groups
+   as ``spark.sql.shuffle.partitions``, and each group is clustered by
+   :func:`~crmcore.matching.cluster_pairs` — the in-process non-chaining
+   clustering — in one Python worker (``cogroup(...).applyInArrow``), with
+   the keys of the members of its components of three or more to score the
+   pairs its consistency check reads. Rows in no matched pair are their own
+   cluster.
 
-Collecting matched edges rather than running connected components in Spark
-keeps the result identical to the in-process one (cuts at
-``max_cluster_size`` depend on edge order, average linkage on every pair of
-a component) at a cost of two ids and a float per matched pair on the
-driver: 16 M matched pairs fit in about 2 GB.
+Components never interact inside ``cluster_pairs`` (cuts at
+``max_cluster_size``, consistency checks and average linkage stay inside
+one) and each group keeps ids in sorted order, so every cluster is exactly
+the in-process one, and nothing the size of the data passes through the
+driver: it holds the model and the per-rule statistics only.
 
 May import: ``crmcore.matching``, ``crmcore.errors``, ``crmcore.adapters``;
 pyspark, pyarrow, numpy.
@@ -40,7 +44,7 @@ pyspark, pyarrow, numpy.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Final
 
 import attrs
@@ -70,7 +74,6 @@ from crmcore.matching import (
     candidate_pairs,
     cluster_pairs,
     compare_pairs,
-    connected_components,
     recognise_columns,
 )
 
@@ -327,14 +330,15 @@ def _dedupe(
     matched = (
         pairs.where(F.col("probability") >= settings.threshold)
         .select("left", "right", "probability")
-        .toArrow()
+        .persist()
     )
+    matched_pairs = matched.count()
     timings["scoring"] = time.perf_counter() - start
     start = time.perf_counter()
-    clusters = _clusters(spark, keys, counted, row_columns, matched, kernel, settings)
     # Cached and computed now, while the keys are: read later, it never re-keys the rows.
-    clusters = clusters.persist()
-    clusters.count()
+    buckets = max(int(spark.conf.get("spark.sql.shuffle.partitions") or 8), 1)
+    clusters = _clusters(keys, counted, row_columns, matched, kernel, settings, buckets)
+    matched.unpersist()
     timings["clustering"] = time.perf_counter() - start
     by_rule = {row["rule"]: row for row in stats_rows}
     stats = BlockingStats(
@@ -353,117 +357,169 @@ def _dedupe(
         pairs=pairs,
         model=trained,
         records=records,
-        matched_pairs=matched.num_rows,
+        matched_pairs=matched_pairs,
         blocking=stats,
         timings=timings,
     )
 
 
 def _clusters(  # noqa: PLR0917 - a private stage fed from _dedupe's locals
-    spark: SparkSession,
     keys: DataFrame,
     counted: DataFrame,
     row_columns: Sequence[str],
-    matched: pa.Table,
+    matched: DataFrame,
     kernel: PairKernel,
     settings: MatchSettings,
+    buckets: int,
 ) -> DataFrame:
-    """Cluster the matched pairs on the driver; every other record is its own cluster."""
-    left_ids = np.asarray(matched.column("left").to_pylist(), dtype=object)
-    right_ids = np.asarray(matched.column("right").to_pylist(), dtype=object)
-    probability = np.asarray(matched.column("probability").to_numpy(), dtype=np.float64)
-    ids = sorted(set(left_ids.tolist()) | set(right_ids.tolist()))
-    if not ids:
-        return keys.select("id", F.col("id").alias("cluster_id"))
-    row_of = {record_id: row for row, record_id in enumerate(ids)}
-    left = np.fromiter((row_of[i] for i in left_ids.tolist()), dtype=np.int64, count=len(left_ids))
-    right = np.fromiter(
-        (row_of[i] for i in right_ids.tolist()), dtype=np.int64, count=len(right_ids)
-    )
-    scorer = _ComponentScorer(
-        spark, counted, row_columns, ids, left, right, probability, kernel, settings
-    )
-    cluster_ids = cluster_pairs(
-        ids,
-        left,
-        right,
-        probability,
-        threshold=settings.threshold,
-        score_pairs=scorer,
-        max_cluster_size=settings.max_cluster_size,
-    )
-    mapping = spark.createDataFrame(
-        pa.table({"id": pa.array(ids, pa.string()), "cluster": pa.array(cluster_ids, pa.string())})
-    )
-    return (
-        keys.select("id")
-        .join(F.broadcast(mapping) if len(ids) <= _BROADCAST_ROWS else mapping, "id", "left")
-        .select("id", F.coalesce(F.col("cluster"), F.col("id")).alias("cluster_id"))
-    )
+    """Cluster the matched pairs in Spark; every record in no matched pair is its own cluster.
+
+    The components of the matched pairs are found in Spark (:func:`_components`);
+    whole components are then hashed into ``buckets`` groups and each group is
+    clustered by :func:`~crmcore.matching.cluster_pairs` in one Python worker
+    (``cogroup(...).applyInArrow``) with the keys of the members of its
+    components of three or more (the only ones the consistency check scores).
+    Components never interact in ``cluster_pairs`` (cuts, consistency checks
+    and average linkage all stay inside one), and a group keeps its ids in
+    sorted order, so every cluster is the one the in-process run forms.
+    """
+    edges = matched.select("left", "right", "probability")
+    labels = _components(edges).persist()
+    try:
+        sizes = labels.groupBy("component").agg(F.count(F.lit(1)).alias("size"))
+
+        def bucket() -> Column:
+            return F.pmod(F.xxhash64("component"), F.lit(buckets)).alias("bucket")
+
+        # Each side computes its own bucket column: Spark refuses a cogroup of two
+        # plans sharing one.
+        grouped_edges = edges.join(
+            labels.select(F.col("id").alias("left"), "component"), "left"
+        ).select("left", "right", "probability", bucket())
+        wanted = labels.join(sizes.where(F.col("size") >= 3), "component").select("id", bucket())
+        grouped_rows = counted.select(*row_columns).join(wanted, "id")
+        clusterer = _BucketClusterer(kernel, settings)
+
+        # A plain function: Spark reads the arity of what it is given (a bound
+        # ``__call__`` would look like the keyed three-argument form).
+        def cluster(edges: pa.Table, rows: pa.Table) -> pa.Table:
+            return clusterer(edges, rows)
+
+        found = (
+            grouped_edges.groupBy("bucket")
+            .cogroup(grouped_rows.groupBy("bucket"))
+            .applyInArrow(cluster, schema="id string, cluster string")
+        )
+        clusters = (
+            keys.select("id")
+            .join(found, "id", "left")
+            .select("id", F.coalesce(F.col("cluster"), F.col("id")).alias("cluster_id"))
+            .persist()
+        )
+        clusters.count()
+    finally:
+        labels.unpersist()
+    return clusters
 
 
-_BROADCAST_ROWS: Final = 1_000_000
+def _components(edges: DataFrame) -> DataFrame:
+    """Return ``(id, component)`` for every record in an edge: the smallest id it connects to.
+
+    The vectorised union-find of :func:`~crmcore.matching.connected_components`
+    as Spark joins: each round hooks the larger root of every edge whose ends
+    have different roots under the smaller one, then jumps pointers
+    (``parent = parent[parent]``) until every record points at its root. Roots
+    only ever point to smaller ids, so there are no cycles, and the rounds
+    needed grow with the logarithm of a component's diameter, not its size.
+    """
+    pairs = (
+        edges.select(F.least("left", "right").alias("a"), F.greatest("left", "right").alias("b"))
+        .where(F.col("a") != F.col("b"))
+        .distinct()
+        .localCheckpoint()
+    )
+    parent = (
+        pairs.select(F.col("a").alias("id"))
+        .union(pairs.select(F.col("b").alias("id")))
+        .distinct()
+        .select("id", F.col("id").alias("parent"))
+        .localCheckpoint()
+    )
+    while True:
+        ends = pairs.join(
+            parent.select(F.col("id").alias("a"), F.col("parent").alias("pa")), "a"
+        ).join(parent.select(F.col("id").alias("b"), F.col("parent").alias("pb")), "b")
+        hooks = (
+            ends.where(F.col("pa") != F.col("pb"))
+            .select(F.greatest("pa", "pb").alias("id"), F.least("pa", "pb").alias("hook"))
+            .groupBy("id")
+            .agg(F.min("hook").alias("hook"))
+            .localCheckpoint()
+        )
+        if hooks.isEmpty():
+            return parent.select("id", F.col("parent").alias("component"))
+        parent = (
+            parent.join(hooks, "id", "left")
+            .select("id", F.least("parent", F.coalesce("hook", "parent")).alias("parent"))
+            .localCheckpoint()
+        )
+        while True:
+            jumped = (
+                parent.alias("x")
+                .join(parent.alias("y"), F.col("x.parent") == F.col("y.id"))
+                .select(
+                    F.col("x.id").alias("id"),
+                    F.col("y.parent").alias("parent"),
+                    (F.col("x.parent") != F.col("y.parent")).alias("moved"),
+                )
+                .localCheckpoint()
+            )
+            parent = jumped.select("id", "parent")
+            if jumped.where(F.col("moved")).isEmpty():
+                break
 
 
-class _ComponentScorer:
-    """Score pairs inside matched components, from the keys of just their members.
+class _BucketClusterer:
+    """Cluster one bucket of whole components (``cogroup(...).applyInArrow``).
 
-    The members' keys are fetched from Spark on the first call (only rows of
-    components of three or more, the only ones the consistency check reads).
+    Called with the bucket's matched edges and the keys (with ``tf_`` counts)
+    of the members of its components of three or more; returns each member's
+    cluster id.
     """
 
-    def __init__(  # noqa: PLR0917 - built once from _clusters' locals
-        self,
-        spark: SparkSession,
-        counted: DataFrame,
-        row_columns: Sequence[str],
-        ids: list[str],
-        left: npt.NDArray[np.int64],
-        right: npt.NDArray[np.int64],
-        probability: npt.NDArray[np.float64],
-        kernel: PairKernel,
-        settings: MatchSettings,
-    ) -> None:
-        self.spark = spark
-        self.counted = counted
-        self.row_columns = list(row_columns)
-        self.ids = ids
+    def __init__(self, kernel: PairKernel, settings: MatchSettings) -> None:
         self.kernel = kernel
-        # The components cluster_pairs will check: same edges, same order, same cap.
-        keep = probability >= settings.threshold
-        order = np.lexsort((right[keep], left[keep], -probability[keep]))
-        labels = np.asarray(
-            connected_components(
-                len(ids),
-                left[keep][order],
-                right[keep][order],
-                max_size=settings.max_cluster_size,
-            ),
-            dtype=np.int64,
-        )
-        sizes = np.bincount(labels, minlength=len(ids))
-        self.members = np.flatnonzero(sizes[labels] >= 3)
-        self.loaded: tuple[object, Mapping[str, npt.NDArray[np.int64]], dict[int, int]] | None = (
-            None
-        )
+        self.threshold = settings.threshold
+        self.max_cluster_size = settings.max_cluster_size
 
-    def _load(self) -> tuple[object, Mapping[str, npt.NDArray[np.int64]], dict[int, int]]:
-        if self.loaded is None:
-            wanted = self.spark.createDataFrame(
-                pa.table({"id": pa.array([self.ids[r] for r in self.members.tolist()])})
-            )
-            arrow = self.counted.join(wanted, "id", "left_semi").select(*self.row_columns).toArrow()
-            table, counts = feature_table(arrow, tf_columns(self.kernel.model))
-            position = {record_id: k for k, record_id in enumerate(arrow.column("id").to_pylist())}
-            local = {int(r): position[self.ids[r]] for r in self.members.tolist()}
-            self.loaded = (table, counts, local)
-        return self.loaded
+    def __call__(self, edges: pa.Table, rows: pa.Table) -> pa.Table:
+        left_ids: list[str] = edges.column("left").to_pylist()
+        right_ids: list[str] = edges.column("right").to_pylist()
+        ids = sorted(set(left_ids) | set(right_ids))
+        row_of = {record_id: row for row, record_id in enumerate(ids)}
+        left = np.fromiter((row_of[i] for i in left_ids), dtype=np.int64, count=len(left_ids))
+        right = np.fromiter((row_of[i] for i in right_ids), dtype=np.int64, count=len(right_ids))
+        probability = np.asarray(
+            edges.column("probability").to_numpy(zero_copy_only=False), dtype=np.float64
+        )
+        table, counts = feature_table(rows, tf_columns(self.kernel.model))
+        local = {row_of[record_id]: k for k, record_id in enumerate(rows.column("id").to_pylist())}
 
-    def __call__(
-        self, a: npt.NDArray[np.int64], b: npt.NDArray[np.int64]
-    ) -> npt.NDArray[np.float64]:
-        table, counts, local = self._load()
-        rows_a = np.fromiter((local[int(r)] for r in a.tolist()), dtype=np.int64, count=len(a))
-        rows_b = np.fromiter((local[int(r)] for r in b.tolist()), dtype=np.int64, count=len(b))
-        _, _, probability, _ = self.kernel.score(table, counts, rows_a, rows_b)  # type: ignore[arg-type]
-        return probability
+        def score(a: npt.NDArray[np.int64], b: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
+            rows_a = np.fromiter((local[int(r)] for r in a.tolist()), dtype=np.int64, count=len(a))
+            rows_b = np.fromiter((local[int(r)] for r in b.tolist()), dtype=np.int64, count=len(b))
+            _, _, scored, _ = self.kernel.score(table, counts, rows_a, rows_b)
+            return scored
+
+        cluster_ids = cluster_pairs(
+            ids,
+            left,
+            right,
+            probability,
+            threshold=self.threshold,
+            score_pairs=score,
+            max_cluster_size=self.max_cluster_size,
+        )
+        return pa.table(
+            {"id": pa.array(ids, pa.string()), "cluster": pa.array(cluster_ids, pa.string())}
+        )
