@@ -94,6 +94,7 @@ def child_spark(path: str, out: str, driver_memory: str, partitions: int, sample
     from pyspark.sql import SparkSession  # noqa: PLC0415
 
     from crmcore.adapters.spark import dedupe  # noqa: PLC0415
+    from crmcore.matching import KeyOptions, MatchSettings  # noqa: PLC0415
 
     warnings.filterwarnings("ignore", "PySpark does not yet fully support pandas")
     begin = time.perf_counter()
@@ -119,7 +120,9 @@ def child_spark(path: str, out: str, driver_memory: str, partitions: int, sample
     started = time.perf_counter() - begin
     start = time.perf_counter()
     records = table.num_rows
-    result = dedupe(frame, sample_size=sample_size or max(records, 2))
+    # The settings `crmcore dedupe --region CN` uses (bench_dedupe's in-process run).
+    settings = MatchSettings(keys=KeyOptions(region="CN"))
+    result = dedupe(frame, settings, sample_size=sample_size or max(records, 2))
     clusters = result.clusters.toArrow()
     seconds = time.perf_counter() - start
     with open(out, "w", encoding="utf-8", newline="") as stream:

@@ -29,6 +29,7 @@ from crmcore.matching import (
     dedupe,
     recognise_columns,
 )
+from crmcore.matching.model import CONTACT_COLUMNS, SHARED_HOLDERS, contact_holders
 from crmcore.sample import generate_contacts
 
 
@@ -143,6 +144,35 @@ def test_clusters_cut_at_max_cluster_size_are_the_in_process_ones(spark: Any) ->
     uncapped = collections.Counter(_in_process(header, rows).values())
     assert max(uncapped.values()) > 2  # the cap had components to cut
     assert max(collections.Counter(expected.values()).values()) == 2
+
+
+def test_spark_counts_contact_holders_over_the_whole_data_as_in_process(spark: Any) -> None:
+    # A switchboard and a role mailbox several different people hold weigh nothing
+    # in process; Spark counts their holders over all records (not per block), so
+    # every block scores a pair alike and the kept score is the in-process one.
+    from crmcore.adapters.spark import key_frame  # noqa: PLC0415
+    from crmcore.adapters.spark.dedupe import _contact_holders  # noqa: PLC0415
+
+    header, rows = _rows(1_200, seed=21)
+    people = [r for r in rows if r["first_name"] and r["last_name"]][:6]
+    for row in people:
+        row.update(phone="+1 212 555 0100", email="info@acmeholdings.com")
+    people[0].update(last_name=people[1]["last_name"], first_name=people[1]["first_name"] + "e")
+    columns = recognise_columns(header)
+    records = [
+        MatchRecord.from_row([r[h] for h in header], id=r["id"], columns=columns) for r in rows
+    ]
+    table = dedupe(records).table
+    expected = {
+        c: {v: n for v, n in contact_holders(table, c).items() if n >= SHARED_HOLDERS}
+        for c in sorted(CONTACT_COLUMNS)
+    }
+    found = _contact_holders(key_frame(_frame(spark, header, rows), MatchSettings()))
+    assert {
+        c: {v: n for v, n in held.items() if n >= SHARED_HOLDERS} for c, held in found.items()
+    } == expected
+    # One name written two ways is one holder: six records, five people.
+    assert [n for held in expected.values() for n in held.values()].count(5) == 2
 
 
 edge_lists = st.lists(

@@ -358,6 +358,13 @@ class PairKernel:
         link_only: Pair only records of different ``source``.
         threshold: Pairs at or above it get an explanation (with ``explain``).
         explain: Add an ``explanation`` column.
+        holders: Per contact column (``email``, ``phone``), how many different
+            names hold each value, counted over the whole data set; only values
+            held by :data:`~crmcore.matching.model.SHARED_HOLDERS` or more names
+            matter (a switchboard's exact match weighs nothing). ``None``: no
+            value is treated as shared. In one process,
+            ``{c: contact_holders(table, c) for c in CONTACT_COLUMNS}``; on Spark,
+            ``crmcore.adapters.spark`` counts them with a ``groupBy``.
     """
 
     model: MatchModel
@@ -365,6 +372,7 @@ class PairKernel:
     link_only: bool = False
     threshold: float = 0.5
     explain: bool = False
+    holders: Mapping[str, Mapping[str, int]] | None = attrs.field(default=None, eq=False)
 
     @property
     def schema(self) -> pa.Schema:
@@ -392,7 +400,9 @@ class PairKernel:
             term-frequency adjustments.
         """
         levels = compare_pairs(table, self.model.comparisons, left, right)
-        tf = self.model.tf_adjustments(table, levels, left, right, counts=counts, total=self.total)
+        tf = self.model.tf_adjustments(
+            table, levels, left, right, counts=counts, total=self.total, holders=self.holders
+        )
         weights, probability, _ = self.model.score(levels, tf)
         if self.link_only:
             same = table.codes["source"][left] == table.codes["source"][right]

@@ -74,8 +74,10 @@ from crmcore.matching import (
     candidate_pairs,
     cluster_pairs,
     compare_pairs,
+    distinct_names,
     recognise_columns,
 )
+from crmcore.matching.model import CONTACT_COLUMNS, SHARED_HOLDERS
 
 __all__ = ["SparkDedupeResult", "dedupe", "key_frame"]
 
@@ -186,6 +188,32 @@ def _size_limit(settings: MatchSettings) -> Column:
     for r, rule in reversed(list(enumerate(settings.blocking_rules))):
         limit = F.when(F.col("rule") == r, F.lit(rule.max_block_size)).otherwise(limit)
     return limit
+
+
+def _contact_holders(keys: DataFrame) -> dict[str, dict[str, int]]:
+    """Count, per email and phone, the different names holding it (``contact_holders``).
+
+    Every value of every record counts, as in process. Only values held by at
+    least :data:`SHARED_HOLDERS` different name keys reach the driver, where
+    :func:`distinct_names` merges one person's name written two ways: fewer
+    holders never make a value shared, so the answer is the in-process one.
+    """
+    holders: dict[str, dict[str, int]] = {}
+    for column in sorted(CONTACT_COLUMNS):
+        every = F.array_union(F.array(F.col(column)), F.col(f"{column}s"))
+        held = (
+            keys.select(F.explode(every).alias("value"), "name_ff", "name_gf")
+            .where(F.col("value") != "")
+            .distinct()
+            .groupBy("value")
+            .agg(F.collect_list(F.struct("name_ff", "name_gf")).alias("names"))
+            .where(F.size("names") >= SHARED_HOLDERS)
+        )
+        holders[column] = {
+            row["value"]: distinct_names((n["name_ff"], n["name_gf"]) for n in row["names"])
+            for row in held.toLocalIterator()
+        }
+    return holders
 
 
 def _train(
@@ -319,6 +347,7 @@ def _dedupe(
         link_only=settings.link_only,
         threshold=settings.threshold,
         explain=explain,
+        holders=_contact_holders(keys),
     )
     pairs = (
         blocks.mapInArrow(kernel.score_blocks, from_arrow_schema(kernel.schema))
