@@ -44,7 +44,7 @@ pyspark, pyarrow, numpy.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Final
 
 import attrs
@@ -190,6 +190,15 @@ def _size_limit(settings: MatchSettings) -> Column:
     return limit
 
 
+def _tagged(column: str) -> Callable[[Column], Column]:
+    """Return the one-argument function ``transform`` applies: value → (column, value)."""
+
+    def tag(value: Column) -> Column:
+        return F.struct(F.lit(column).alias("column"), value.alias("value"))
+
+    return tag
+
+
 def _contact_holders(keys: DataFrame) -> dict[str, dict[str, int]]:
     """Count, per email and phone, the different names holding it (``contact_holders``).
 
@@ -198,21 +207,25 @@ def _contact_holders(keys: DataFrame) -> dict[str, dict[str, int]]:
     :func:`distinct_names` merges one person's name written two ways: fewer
     holders never make a value shared, so the answer is the in-process one.
     """
-    holders: dict[str, dict[str, int]] = {}
-    for column in sorted(CONTACT_COLUMNS):
-        every = F.array_union(F.array(F.col(column)), F.col(f"{column}s"))
-        held = (
-            keys.select(F.explode(every).alias("value"), "name_ff", "name_gf")
-            .where(F.col("value") != "")
-            .distinct()
-            .groupBy("value")
-            .agg(F.collect_list(F.struct("name_ff", "name_gf")).alias("names"))
-            .where(F.size("names") >= SHARED_HOLDERS)
+    held = F.concat(
+        *(
+            F.transform(F.array_union(F.array(F.col(column)), F.col(f"{column}s")), _tagged(column))
+            for column in sorted(CONTACT_COLUMNS)
         )
-        holders[column] = {
-            row["value"]: distinct_names((n["name_ff"], n["name_gf"]) for n in row["names"])
-            for row in held.toLocalIterator()
-        }
+    )
+    shared = (
+        keys.select(F.explode(held).alias("held"), "name_ff", "name_gf")
+        .select("held.column", "held.value", "name_ff", "name_gf")
+        .where(F.col("value") != "")
+        .distinct()
+        .groupBy("column", "value")
+        .agg(F.collect_list(F.struct("name_ff", "name_gf")).alias("names"))
+        .where(F.size("names") >= SHARED_HOLDERS)
+    )
+    holders: dict[str, dict[str, int]] = {column: {} for column in CONTACT_COLUMNS}
+    for row in shared.toLocalIterator():
+        names = ((n["name_ff"], n["name_gf"]) for n in row["names"])
+        holders[row["column"]][row["value"]] = distinct_names(names)
     return holders
 
 
