@@ -142,3 +142,56 @@ def test_a_stored_value_crmcore_never_writes_is_a_storage_error() -> None:
     with pytest.raises(StorageError, match="read customers frame"):
         read_frame(engine, "customers")
     engine.dispose()
+
+
+def test_an_encrypting_stores_frame_opened_with_its_encryptor_equals_to_frame(
+    sql_engine: Engine,
+) -> None:
+    """Sealed addresses (``city``) and sensitive custom fields come back; shredded stay blank."""
+    from crmcore.adapters.crypto import AesGcmEncryptor  # noqa: PLC0415 - the crypto extra
+    from crmcore.adapters.memory import MemoryKeyStore  # noqa: PLC0415
+
+    schema = CustomFieldSchema(
+        (
+            FieldDef(name="wechat_id", type="text", classification="sensitive"),
+            FieldDef(name="visits", type="integer"),
+        )
+    )
+    encryptor = AesGcmEncryptor(MemoryKeyStore())
+    store = SqlStore(sql_engine, encryptor=encryptor, custom_schema=schema)
+
+    @settings(
+        max_examples=3,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+    @given(
+        records=st.lists(cst.customers(), min_size=1, max_size=4, unique_by=lambda r: r.id),
+        wechat=st.lists(st.text("abc_89", min_size=1, max_size=8), min_size=4, max_size=4),
+    )
+    def check(records: list[Customer], wechat: list[str]) -> None:
+        records = [
+            attrs.evolve(r, custom=CustomFields({"wechat_id": w, "visits": i}), version=0)
+            for i, (r, w) in enumerate(zip(records, wechat, strict=False))
+        ]
+        with sql_engine.begin() as conn:
+            for table in reversed(tables.metadata.sorted_tables):
+                conn.execute(table.delete())
+        with store.unit_of_work() as uow:
+            stored = sorted(uow.customers.save_many(records), key=lambda r: r.id)
+            uow.commit()
+        expected = to_frame(stored, record_type=Customer, documents=False, custom_schema=schema)
+        opened = read_frame(sql_engine, "customers", custom_schema=schema, encryptor=encryptor)
+        assert_frame_equal(opened, expected)
+        as_stored = read_frame(sql_engine, "customers", custom_schema=schema)
+        assert as_stored.get_column("custom_wechat_id").null_count() == len(stored)
+        assert as_stored.get_column("city").null_count() == len(stored)
+        encryptor.shred(stored[0].id)  # crypto-shredded: its sealed values are gone for good
+        with store.unit_of_work() as uow:
+            shredded = [uow.customers.get(r.id) for r in stored]
+        expected = to_frame(shredded, record_type=Customer, documents=False, custom_schema=schema)
+        opened = read_frame(sql_engine, "customers", custom_schema=schema, encryptor=encryptor)
+        assert_frame_equal(opened, expected)
+        assert opened.get_column("custom_wechat_id")[0] is None
+
+    check()

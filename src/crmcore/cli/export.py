@@ -27,7 +27,7 @@ from crmcore.adapters.transfer import (
 )
 from crmcore.adapters.transfer import csv_row as _csv_row
 from crmcore.cli.console import Console
-from crmcore.cli.io import database_url, open_store, require_database_file
+from crmcore.cli.io import add_key_db_argument, database_url, open_store, require_database_file
 from crmcore.domain import Customer
 from crmcore.errors import ConfigurationError, PayloadError, Problem
 from crmcore.ports import DEFAULT_PAGE_SIZE, Store, UnitOfWork
@@ -77,6 +77,7 @@ def add_parser(commands: Any) -> None:
         description=DESCRIPTION,
     )
     parser.add_argument("--db", required=True, help="SQLAlchemy URL or an SQLite file path")
+    add_key_db_argument(parser)
     parser.add_argument(
         "--kind",
         action="append",
@@ -262,7 +263,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     url = database_url(args.db)
     require_database_file(url)
     # Reading only: a database without crmcore's tables has nothing to export (and gets none).
-    with open_store(args.db, dry_run=True) as store:
+    with open_store(args.db, dry_run=True, key_db=args.key_db) as store:
         if scope is None:
             source, total = store, count_records(store, kinds)
         else:

@@ -7,6 +7,7 @@ module turns its rows into the dict rows the import cleans.
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,16 +24,20 @@ from crmcore.adapters.tabular import (
     read_table,
 )
 from crmcore.adapters.tabular import detect_encoding as detect_sample_encoding
-from crmcore.errors import CrmError
-from crmcore.ports import Store
+from crmcore.errors import ConfigurationError, CrmError
+from crmcore.ports import Encryptor, KeyStore, Store
 from crmcore.services.cleaning import ROW_ERROR, ROW_LINE
 
 __all__ = [
+    "KEY_DB_HELP",
     "InputError",
+    "add_key_db_argument",
     "count_rows",
     "database_url",
     "detect_encoding",
     "import_rows",
+    "key_store_of",
+    "open_encryptor",
     "open_store",
     "open_table",
     "read_rows",
@@ -173,8 +178,91 @@ def database_url(value: str) -> str:
     return f"sqlite:///{Path(value).expanduser().resolve()}"
 
 
+KEY_DB_HELP = (
+    "the key database of an encrypted store (SQLAlchemy URL or SQLite file path, "
+    "another database than --db): sensitive fields are sealed and opened under each "
+    "customer's key kept there (needs the crypto extra)"
+)
+"""The help of ``--key-db`` (every command that reads or writes customers has it)."""
+
+
+def add_key_db_argument(parser: argparse.ArgumentParser) -> None:
+    """Add ``--key-db URL`` to a command that reads or writes customers."""
+    parser.add_argument("--key-db", metavar="URL", default=None, help=KEY_DB_HELP)
+
+
 @contextmanager
-def open_store(db: str, *, dry_run: bool) -> Iterator[Store]:
+def open_encryptor(
+    key_db: str | None, *, db: str, create: bool
+) -> Generator[Encryptor | None, None, None]:
+    """Open the key database ``key_db`` as an AES-GCM encryptor for the block (``None``: none).
+
+    With ``create`` the key table is made if missing (an import); otherwise
+    the key database must exist and hold crmcore's key table, so that a
+    wrong path is an error and not a store whose sealed fields read blank.
+
+    Args:
+        key_db: The ``--key-db`` value, or ``None`` for a store without encryption.
+        db: The ``--db`` value: the keys must live in another database.
+        create: Create the key table when it is missing.
+
+    Raises:
+        ConfigurationError: If ``key_db`` names the data database itself, or
+            has no key table when reading.
+        InputError: If ``key_db`` names an SQLite file that does not exist when reading.
+        MissingExtraError: If the ``crypto`` extra is not installed.
+        StorageError: If the key database fails.
+
+    >>> with open_encryptor(None, db="crm.db", create=False) as encryptor:
+    ...     print(encryptor)
+    None
+    >>> with open_encryptor("crm.db", db="crm.db", create=True) as encryptor:
+    ...     pass
+    Traceback (most recent call last):
+    ...
+    crmcore.errors.ConfigurationError: --key-db names the data database itself: ...
+    """
+    if key_db is None:
+        yield None
+        return
+    url = database_url(key_db)
+    if url == database_url(db):
+        raise ConfigurationError(
+            "--key-db names the data database itself: keep the keys in another database, "
+            "so that a backup of the data holds only ciphertext and an erased key stays erased"
+        )
+    if not create:
+        require_database_file(url)
+    from crmcore.adapters.crypto import AesGcmEncryptor  # noqa: PLC0415 - the crypto extra
+    from crmcore.adapters.sql.keys import SqlKeyStore  # noqa: PLC0415
+    from crmcore.adapters.sql.tables import subject_keys  # noqa: PLC0415
+
+    engine = create_engine(url)
+    try:
+        if not create and subject_keys.name in missing_tables(engine):
+            raise ConfigurationError(
+                f"--key-db {key_db} holds no key table ({subject_keys.name}): "
+                "it is not the key database of an encrypted store"
+            )
+        yield AesGcmEncryptor(SqlKeyStore(engine, create=create))
+    finally:
+        engine.dispose()
+
+
+def key_store_of(store: Store) -> KeyStore | None:
+    """Return the key store of a store opened with ``--key-db`` (for erasure's crypto-shredding).
+
+    >>> print(key_store_of(MemoryStore()))
+    None
+    """
+    if isinstance(store, SqlStore) and store.encryption is not None:
+        keys: KeyStore | None = getattr(store.encryption.encryptor, "keys", None)
+        return keys
+    return None
+
+
+@contextmanager
+def open_store(db: str, *, dry_run: bool, key_db: str | None = None) -> Iterator[Store]:
     """Open the database at ``db`` (a URL or an SQLite file path) for the length of the block.
 
     Its tables are created if missing, except in a dry run, which creates
@@ -182,8 +270,15 @@ def open_store(db: str, *, dry_run: bool) -> Iterator[Store]:
     crmcore's tables gets an empty in-memory store (nothing is stored there
     to compare with).
 
+    Args:
+        db: The ``--db`` value.
+        dry_run: Create nothing.
+        key_db: The ``--key-db`` value: the store seals and opens customers'
+            sensitive fields with the keys there (see :func:`open_encryptor`).
+
     Raises:
-        ConfigurationError: If the URL is not usable.
+        ConfigurationError: If the URL is not usable, or ``key_db`` is not
+            a key database (see :func:`open_encryptor`).
         StorageError: If the database fails.
     """
     url = database_url(db)
@@ -195,10 +290,10 @@ def open_store(db: str, *, dry_run: bool) -> Iterator[Store]:
     try:
         if not dry_run:
             create_schema(engine)
-            yield SqlStore(engine)
         elif missing_tables(engine):
             yield MemoryStore()
-        else:
-            yield SqlStore(engine)
+            return
+        with open_encryptor(key_db, db=db, create=not dry_run) as encryptor:
+            yield SqlStore(engine, encryptor=encryptor)
     finally:
         engine.dispose()

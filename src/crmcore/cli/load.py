@@ -23,7 +23,14 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from crmcore.cli.console import Console
-from crmcore.cli.io import InputError, count_rows, import_rows, open_store, open_table
+from crmcore.cli.io import (
+    InputError,
+    add_key_db_argument,
+    count_rows,
+    import_rows,
+    open_store,
+    open_table,
+)
 from crmcore.cli.transfer import is_crmcore_export, run_records_import
 from crmcore.clock import SystemClock
 from crmcore.errors import ConfigurationError
@@ -51,6 +58,7 @@ def add_parser(commands: Any) -> None:
         ".xlsx or .jsonl file, or a crmcore export",
     )
     parser.add_argument("--db", required=True, help="SQLAlchemy URL or an SQLite file path")
+    add_key_db_argument(parser)
     parser.add_argument(
         "--mapping",
         metavar="JSON",
@@ -228,7 +236,7 @@ def _load(
         total = min(total, args.sample)
     try:
         with (
-            open_store(args.db, dry_run=args.dry_run) as store,
+            open_store(args.db, dry_run=args.dry_run, key_db=args.key_db) as store,
             console.progress(f"importing {path.name}", total) as progress,
         ):
             report = import_customers(

@@ -31,10 +31,11 @@ import attrs
 import pendulum
 
 from crmcore.cli.console import Console
-from crmcore.cli.io import database_url, require_database_file
+from crmcore.cli.io import add_key_db_argument, database_url, open_encryptor, require_database_file
 from crmcore.cli.segment import parse_at
 from crmcore.errors import InvalidValueError
 from crmcore.i18n import DEFAULT_LOCALE, Locale, text
+from crmcore.ports import Encryptor
 
 if TYPE_CHECKING:
     from crmcore.analytics.kpi import Kpi, Period
@@ -54,6 +55,7 @@ def add_parser(commands: Any) -> None:
         description=(__doc__ or "").splitlines()[0],
     )
     parser.add_argument("--db", required=True, help="SQLAlchemy URL or an SQLite file path")
+    add_key_db_argument(parser)
     parser.add_argument(
         "--out",
         type=Path,
@@ -111,7 +113,9 @@ class Report:
     chart_seconds: float
 
 
-def _read(url: str) -> tuple[dict[str, Any], tuple[tuple[str, int], ...], list[Any]]:
+def _read(
+    url: str, encryptor: Encryptor | None
+) -> tuple[dict[str, Any], tuple[tuple[str, int], ...], list[Any]]:
     from crmcore.adapters.frames import stage_changes_frame  # noqa: PLC0415 - extras
     from crmcore.adapters.sql import SqlStore, create_engine  # noqa: PLC0415
     from crmcore.adapters.sql.frames import read_frame  # noqa: PLC0415
@@ -125,8 +129,10 @@ def _read(url: str) -> tuple[dict[str, Any], tuple[tuple[str, int], ...], list[A
             "cases": "cases",
             "responses": "survey_responses",
         }
-        frames: dict[str, Any] = {key: read_frame(engine, table) for key, table in names.items()}
-        with SqlStore(engine).unit_of_work() as uow:
+        frames: dict[str, Any] = {
+            key: read_frame(engine, table, encryptor=encryptor) for key, table in names.items()
+        }
+        with SqlStore(engine, encryptor=encryptor).unit_of_work() as uow:
             frames["stage_changes"] = stage_changes_frame(
                 uow.history.events(types=["StageChanged"])
             )
@@ -142,13 +148,21 @@ def _main_currency(orders: Sequence[Any]) -> str | None:
     return paid.most_common(1)[0][0] if paid else None
 
 
-def collect(url: str, *, at: pendulum.DateTime, locale: Locale = DEFAULT_LOCALE) -> ReportData:
+def collect(
+    url: str,
+    *,
+    at: pendulum.DateTime,
+    locale: Locale = DEFAULT_LOCALE,
+    encryptor: Encryptor | None = None,
+) -> ReportData:
     """Read the database at ``url`` and compute every KPI and chart spec of the report.
 
     Args:
         url: A SQLAlchemy URL (or an SQLite file path).
         at: The report's instant: the period is the twelve calendar months up to it.
         locale: The language of chart titles and headings (``"en"`` or ``"zh_CN"``).
+        encryptor: The encryptor of a store with sensitive fields encrypted at
+            rest (the customers' cities are among them).
 
     Returns:
         The KPIs, chart specs and timings.
@@ -195,7 +209,7 @@ def collect(url: str, *, at: pendulum.DateTime, locale: Locale = DEFAULT_LOCALE)
     from crmcore.segments import Quantiles, rfm_scores  # noqa: PLC0415
 
     started = time.perf_counter()
-    frames, counts, orders = _read(url)
+    frames, counts, orders = _read(url, encryptor)
     read_seconds = time.perf_counter() - started
 
     started = time.perf_counter()
@@ -501,7 +515,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
     at = parse_at(args.at, args.tz)
     if args.out.is_dir():
         raise InvalidValueError("--out", str(args.out), "a file, not a directory")
-    report = render_html(collect(url, at=at, locale=console.locale))
+    with open_encryptor(args.key_db, db=args.db, create=False) as encryptor:
+        report = render_html(collect(url, at=at, locale=console.locale, encryptor=encryptor))
     args.out.write_text(report.html, encoding="utf-8")
     data = report.data
     rows: list[Sequence[object]] = []

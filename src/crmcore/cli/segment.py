@@ -26,7 +26,13 @@ from crmcore.adapters.sql import SqlStore, create_engine, create_schema
 from crmcore.adapters.sql.segments import select_customer_ids
 from crmcore.cli.console import Console
 from crmcore.cli.export import CSV_COLUMNS, csv_row
-from crmcore.cli.io import InputError, database_url, require_database_file
+from crmcore.cli.io import (
+    InputError,
+    add_key_db_argument,
+    database_url,
+    open_encryptor,
+    require_database_file,
+)
 from crmcore.clock import SystemClock, parse_timestamp, utc
 from crmcore.domain import CustomerId
 from crmcore.errors import InvalidValueError, PayloadError
@@ -44,6 +50,7 @@ def add_parser(commands: Any) -> None:
         description=(__doc__ or "").splitlines()[0],
     )
     parser.add_argument("--db", required=True, help="SQLAlchemy URL or an SQLite file path")
+    add_key_db_argument(parser)
     parser.add_argument("--rule", required=True, type=Path, help="the rule, as a JSON file")
     parser.add_argument(
         "--at",
@@ -177,7 +184,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
             if args.format == "ids":
                 stream.writelines(f"{i}\n" for i in ids)
             else:
-                _write_csv(SqlStore(engine), ids, stream)
+                with open_encryptor(args.key_db, db=args.db, create=False) as encryptor:
+                    _write_csv(SqlStore(engine, encryptor=encryptor), ids, stream)
     finally:
         engine.dispose()
     if args.out is not None:

@@ -28,7 +28,14 @@ from typing import Any
 
 from crmcore.adapters.sql import SqlStore
 from crmcore.cli.console import Console
-from crmcore.cli.io import InputError, database_url, open_store, require_database_file
+from crmcore.cli.io import (
+    InputError,
+    add_key_db_argument,
+    database_url,
+    key_store_of,
+    open_store,
+    require_database_file,
+)
 from crmcore.clock import SystemClock
 from crmcore.domain import CustomerId
 from crmcore.errors import InvalidValueError
@@ -77,6 +84,7 @@ def add_parser(commands: Any) -> None:
     )
     for sub in (export, erase):
         sub.add_argument("--db", required=True, help="SQLAlchemy URL or an SQLite file path")
+        add_key_db_argument(sub)
         sub.add_argument("--customer", required=True, metavar="ID", help="the customer's id")
         sub.add_argument("--by", metavar="USER", help="who asks (recorded in the audit chain)")
     export.add_argument("--indent", type=int, default=2, help="JSON indentation (default: 2)")
@@ -91,6 +99,7 @@ def add_parser(commands: Any) -> None:
         " database does not hold as finished (after restoring an older backup).",
     )
     replay.add_argument("--db", required=True, help="SQLAlchemy URL or an SQLite file path")
+    add_key_db_argument(replay)
     replay.add_argument("--log", type=Path, required=True, metavar="FILE", help="the erasure log")
     replay.add_argument("--by", metavar="USER", help="who replays (recorded in the audit chain)")
     export.set_defaults(run=run_export)
@@ -114,7 +123,7 @@ def run_export(args: argparse.Namespace, console: Console) -> int:
     """
     url = database_url(args.db)
     require_database_file(url)
-    with open_store(args.db, dry_run=True) as opened:
+    with open_store(args.db, dry_run=True, key_db=args.key_db) as opened:
         store = _store(opened, args.db)
         with store.unit_of_work() as uow:
             document = export_subject(
@@ -136,10 +145,15 @@ def run_erase(args: argparse.Namespace, console: Console) -> int:
     """
     url = database_url(args.db)
     require_database_file(url)
-    with open_store(args.db, dry_run=True) as opened:
+    with open_store(args.db, dry_run=True, key_db=args.key_db) as opened:
         store = _store(opened, args.db)
         request = erase_subject(
-            store, CustomerId(args.customer), at=SystemClock().now(), by=args.by, again=args.again
+            store,
+            CustomerId(args.customer),
+            at=SystemClock().now(),
+            by=args.by,
+            again=args.again,
+            keys=key_store_of(store),
         )
     console.print(
         f"erasure {request.id} of {request.subject}: customers {', '.join(request.customers)}"
@@ -189,11 +203,13 @@ def run_replay(args: argparse.Namespace, console: Console) -> int:
     requests = read_log(args.log)
     url = database_url(args.db)
     require_database_file(url)
-    with open_store(args.db, dry_run=True) as opened:
+    with open_store(args.db, dry_run=True, key_db=args.key_db) as opened:
         store = _store(opened, args.db)
         with store.unit_of_work() as uow:
             before = {r.id: r.done for r in uow.erasures.iter_all()}
-        done = replay_erasures(store, requests, at=SystemClock().now(), by=args.by)
+        done = replay_erasures(
+            store, requests, at=SystemClock().now(), by=args.by, keys=key_store_of(store)
+        )
     again = [r for r in done if not before.get(r.id, False)]
     console.print(f"{len(requests)} erasures in the log; {len(again)} run again")
     for request in again:

@@ -246,7 +246,8 @@ def open_document(document: dict[str, Any], encryptor: Encryptor | None) -> Open
     if encryptor is None:
         raise ConfigurationError(
             f"customer {subject!r} is stored with encrypted fields: "
-            "open the store with its encryptor (SqlStore(engine, encryptor=...))"
+            "open the store with its encryptor (SqlStore(engine, encryptor=...); "
+            "on the command line, --key-db)"
         )
     try:
         plaintext = encryptor.decrypt(subject, SEALED_FIELD, token)

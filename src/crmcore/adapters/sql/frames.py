@@ -7,10 +7,17 @@ frame equals ``to_frame(records, documents=False)`` of the same records,
 sorted by id, on SQLite, PostgreSQL and MariaDB alike. No domain object is
 built, which is what makes it fast (see ``benchmarks/bench_frames.py``).
 
+A store that encrypts sensitive fields at rest (``SqlStore(engine,
+encryptor=...)``) keeps the postal addresses and sensitive custom fields in
+each customer's sealed ciphertext: give :func:`read_frame` the same
+``encryptor`` and it opens them (one batch per read) so that ``city`` and
+``custom`` are those of the records; without it they read as stored (no
+city, no sensitive custom field).
+
 Needs the ``frames`` extra (polars) beside ``sql``.
 
 May import: ``crmcore.adapters.sql``, ``crmcore.adapters.frames``,
-``crmcore.domain``, ``crmcore.errors``; SQLAlchemy, polars.
+``crmcore.domain``, ``crmcore.errors``, ``crmcore.ports``; SQLAlchemy, polars.
 """
 
 from __future__ import annotations
@@ -46,9 +53,11 @@ from crmcore.adapters.frames.records import (
     custom_json,
 )
 from crmcore.adapters.sql import tables as t
+from crmcore.adapters.sql.encryption import SEALED_KEY, open_documents
 from crmcore.adapters.sql.engine import configure_engine
 from crmcore.adapters.sql.session import translating
 from crmcore.domain import CustomFieldSchema
+from crmcore.ports import Encryptor
 
 __all__ = ["FRAME_TABLES", "frame_query", "read_frame"]
 
@@ -156,7 +165,11 @@ def _raw(dialect: str, column: sa.Column[Any]) -> sa.ColumnElement[Any]:
 
 
 def frame_query(
-    dialect: str, name: str, where: sa.ColumnElement[bool] | None = None
+    dialect: str,
+    name: str,
+    where: sa.ColumnElement[bool] | None = None,
+    *,
+    sealed: bool = False,
 ) -> tuple[sa.Select[Any], list[str]]:
     """Return the query :func:`read_frame` runs for table ``name`` and its result columns.
 
@@ -164,6 +177,8 @@ def frame_query(
         dialect: The engine's dialect name (``sqlite``, ``postgresql``, ``mysql``, ``mariadb``).
         name: A key of :data:`FRAME_TABLES`.
         where: A condition on the table's columns, or ``None`` for every row.
+        sealed: Also select the customers' sealed ciphertext (JSON text,
+            column ``sealed``) for an encrypting store.
 
     Raises:
         InvalidValueError: If ``name`` has no frame.
@@ -185,6 +200,10 @@ def frame_query(
             selected.append(_raw(dialect, table.c[column]).label(column))
         else:
             selected.append(_json_expression(dialect, table.c.document, source).label(column))
+    if sealed and name == "customers":
+        token = _Source("document", (SEALED_KEY,))
+        selected.append(_json_expression(dialect, table.c.document, token).label(SEALED_KEY))
+        wanted.append(SEALED_KEY)
     statement = sa.select(*selected)
     if where is not None:
         statement = statement.where(where)
@@ -289,6 +308,7 @@ def read_frame(
     *,
     where: sa.ColumnElement[bool] | None = None,
     custom_schema: CustomFieldSchema | None = None,
+    encryptor: Encryptor | None = None,
 ) -> pl.DataFrame:
     """Load one aggregate's frame straight from SQL, without building records.
 
@@ -305,6 +325,10 @@ def read_frame(
         where: Only the rows matching this condition on the table's columns
             (e.g. ``tables.customers.c.owner == "u-ana"``).
         custom_schema: Add typed ``custom_<name>`` columns (customers and leads).
+        encryptor: The encryptor of a store that encrypts sensitive fields at
+            rest: the customers' sealed addresses (``city``) and sensitive
+            custom fields are opened with it. A crypto-shredded customer
+            keeps them blank.
 
     Returns:
         The frame.
@@ -312,8 +336,9 @@ def read_frame(
     Raises:
         InvalidValueError: If ``name`` has no frame, a schema is given for a
             table without custom fields, or a custom value is not of its type.
-        StorageError: If the database fails, or a stored value has a form
-            crmcore does not write (rows written by other means).
+        DecryptionError: If a sealed ciphertext was tampered with.
+        StorageError: If the database (or the key store) fails, or a stored
+            value has a form crmcore does not write (rows written by other means).
 
     >>> from crmcore.adapters.sql import create_engine, create_schema
     >>> engine = create_engine("sqlite://")
@@ -332,7 +357,8 @@ def read_frame(
     if isinstance(engine, Engine):
         configure_engine(engine)
     dialect = engine.dialect.name
-    statement, columns = frame_query(dialect, name, where)
+    sealed = encryptor is not None and name == "customers"
+    statement, columns = frame_query(dialect, name, where, sealed=sealed)
     with translating(f"read {name} frame"):
         if isinstance(engine, Connection):
             rows = _fetch(engine, statement)
@@ -341,6 +367,8 @@ def read_frame(
             with engine.connect() as conn:
                 rows = _fetch(conn, statement)
                 tags = _tags(conn, where) if name == "customers" else None
+    if sealed:
+        rows, columns = _opened(rows, columns, encryptor)
     raw = {
         c: _raw_dtype(dialect, layout.schema[c]) if c in layout.schema else pl.String()
         for c in columns
@@ -366,6 +394,42 @@ def read_frame(
         ids = frame.get_column("id").to_list()
         frame = frame.with_columns(custom_columns(ids, values, custom_schema))
     return frame.sort("id")
+
+
+def _json_text(value: Any) -> Any:
+    """The text of a JSON string selected as JSON (quoted on PostgreSQL and MariaDB) or as text."""
+    if isinstance(value, str) and value.startswith('"'):
+        return json.loads(value)
+    return value
+
+
+def _opened(
+    rows: list[tuple[Any, ...]], columns: list[str], encryptor: Encryptor | None
+) -> tuple[list[tuple[Any, ...]], list[str]]:
+    """Put the sealed addresses and custom fields of customer rows back; drop ``sealed``."""
+    at = {c: i for i, c in enumerate(columns)}
+    ident, points, custom, token = at["id"], at["points"], at["custom"], at[SEALED_KEY]
+    sealed = [i for i, row in enumerate(rows) if _json_text(row[token])]
+    try:
+        documents = [
+            {
+                "id": rows[i][ident],
+                "points": json.loads(rows[i][points] or "{}"),
+                "custom": json.loads(rows[i][custom] or "{}"),
+                SEALED_KEY: _json_text(rows[i][token]),
+            }
+            for i in sealed
+        ]
+    except ValueError as exc:
+        raise StorageError("read customers frame", f"not JSON: {exc}") from exc
+    opened = open_documents(documents, encryptor)
+    out = [row[:token] + row[token + 1 :] for row in rows]
+    for i, document in zip(sealed, opened, strict=True):
+        row = list(out[i])
+        row[points] = json.dumps(document["points"], ensure_ascii=False)
+        row[custom] = json.dumps(document["custom"], ensure_ascii=False)
+        out[i] = tuple(row)
+    return out, columns[:token] + columns[token + 1 :]
 
 
 def _typed_frame(
