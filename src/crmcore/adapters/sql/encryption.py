@@ -95,6 +95,20 @@ def sensitive_custom_fields(schema: CustomFieldSchema | None) -> frozenset[str]:
     return frozenset(f.name for f in schema.fields if f.classification is Classification.SENSITIVE)
 
 
+@attrs.frozen
+class _Blanking:
+    """How to blank a document's sealed values once their ciphertext is made."""
+
+    changes: list[tuple[dict[str, Any], str, Any]]
+    pops: list[tuple[dict[str, Any], str]]
+
+    def apply(self) -> None:
+        for where, name, value in self.changes:
+            where[name] = value
+        for where, name in self.pops:
+            del where[name]
+
+
 @runtime_checkable
 class _KeyCaching(Protocol):
     """An encryptor that can hand out a key-caching copy of itself (``AesGcmEncryptor``)."""
@@ -207,13 +221,13 @@ class FieldEncryption:
         taken = [self._take(d) for d in batch]
         items = [(subject, SEALED_FIELD, plain) for subject, plain, _ in taken if plain is not None]
         tokens = iter(self.encryptor.encrypt_many(items))
-        for document, (_, plain, blanks) in zip(batch, taken, strict=True):
+        for document, (_, plain, blanking) in zip(batch, taken, strict=True):
             if plain is not None:
-                blanks(document)
+                blanking.apply()
                 document[SEALED_KEY] = next(tokens)
         return batch
 
-    def _take(self, document: dict[str, Any]) -> tuple[str, str | None, Any]:
+    def _take(self, document: dict[str, Any]) -> tuple[str, str | None, _Blanking]:
         """Return the subject, the plaintext to seal (``None``: none) and how to blank it."""
         subject = document.get("id")
         if not isinstance(subject, str) or not subject:
@@ -227,11 +241,11 @@ class FieldEncryption:
         pops: list[tuple[dict[str, Any], str]] = []
         person = document.get("person")
         if isinstance(person, dict):
-            for name, blank in _PERSON_BLANKS.items():
-                value = person.get(name, blank)
+            for name, empty in _PERSON_BLANKS.items():
+                value = person.get(name, empty)
                 if not _is_blank(value):
                     taken[f"person.{name}"] = value
-                    changes.append((person, name, blank))
+                    changes.append((person, name, empty))
         rating = document.get("credit_rating")
         if rating is not None:
             taken["credit_rating"] = rating
@@ -250,16 +264,9 @@ class FieldEncryption:
                 taken[f"custom.{name}"] = custom[name]
                 pops.append((custom, name))
         if not taken:
-            return subject, None, None
-
-        def blank(_document: dict[str, Any]) -> None:
-            for where, name, value in changes:
-                where[name] = value
-            for where, name in pops:
-                del where[name]
-
+            return subject, None, _Blanking(changes, pops)
         plaintext = json.dumps(taken, ensure_ascii=False, sort_keys=True, allow_nan=False)
-        return subject, plaintext, blank
+        return subject, plaintext, _Blanking(changes, pops)
 
     def seal_custom(self, custom: Mapping[str, Any]) -> dict[str, Any]:
         """Return ``custom`` (the ``custom`` column's value) without the encrypted fields."""

@@ -38,16 +38,22 @@ from crmcore.adapters.sql.engine import configure_engine
 from crmcore.adapters.sql.session import translating
 from crmcore.adapters.sql.tables import ID_LENGTH, subject_keys
 from crmcore.clock import Clock, SystemClock
-from crmcore.errors import InvalidValueError, StorageError
+from crmcore.errors import ConcurrencyError, InvalidValueError, StorageError
 
 __all__ = ["SqlKeyStore"]
 
 _K = subject_keys.c
 _MAX_KEY = 64
 _READ_CHUNK = 500  # subjects per IN (...) clause
-_WRITE_CHUNK = 300  # rows per multi-row INSERT (3 parameters each: under SQLite's 999)
+_ATTEMPTS = 3  # inserts of missing keys racing with other creators (deadlock retries)
 
 _T = TypeVar("_T")
+
+# Built once: building a statement costs more than running a key lookup.
+_ONE = sa.select(_K.subject, _K.key).where(_K.subject == sa.bindparam("subject"))
+_SOME = sa.select(_K.subject, _K.key).where(
+    _K.subject.in_(sa.bindparam("subjects", expanding=True))
+)
 
 
 def _chunks(items: Sequence[_T], size: int) -> Iterator[Sequence[_T]]:
@@ -61,15 +67,15 @@ def _check_key(new_key: object) -> bytes:
     return new_key
 
 
-def _insert_missing(dialect: str, rows: list[dict[str, Any]]) -> Any:
-    """An INSERT of ``rows`` that skips a subject already stored (no error, no change)."""
-    if dialect == "postgresql":
-        return postgresql.insert(subject_keys).values(rows).on_conflict_do_nothing()
-    if dialect == "sqlite":
-        return sqlite.insert(subject_keys).values(rows).on_conflict_do_nothing()
-    # MySQL / MariaDB: the values are checked before (ids and key lengths fit their columns),
-    # so IGNORE only skips duplicate subjects.
-    return subject_keys.insert().values(rows).prefix_with("IGNORE")
+# Built once per dialect (SQLAlchemy then caches the compiled form); run as executemany.
+# An INSERT that skips a subject already stored: no error, no change.
+_INSERT_SKIPPING: dict[str, Any] = {
+    "postgresql": postgresql.insert(subject_keys).on_conflict_do_nothing(),
+    "sqlite": sqlite.insert(subject_keys).on_conflict_do_nothing(),
+    # MySQL / MariaDB: the values are checked before (ids and key lengths fit their
+    # columns), so IGNORE only skips duplicate subjects.
+    "mysql": subject_keys.insert().prefix_with("IGNORE"),
+}
 
 
 def _subject(subject: str) -> str:
@@ -100,10 +106,9 @@ class SqlKeyStore:
         Raises:
             StorageError: If the database fails.
         """
-        statement = sa.select(_K.key).where(_K.subject == _subject(subject))
         with translating("read subject key"), self.engine.connect() as conn:
-            key = conn.execute(statement).scalar_one_or_none()
-        return None if key is None else bytes(key)
+            row = conn.execute(_ONE, {"subject": _subject(subject)}).one_or_none()
+        return None if row is None else bytes(row[1])
 
     def get_or_create(self, subject: str, new_key: bytes) -> bytes:
         """Return the subject's key, storing ``new_key`` when it has none.
@@ -131,17 +136,21 @@ class SqlKeyStore:
     def _read(self, conn: Connection, wanted: Sequence[str]) -> dict[str, bytes]:
         found: dict[str, bytes] = {}
         for chunk in _chunks(wanted, _READ_CHUNK):
-            statement = sa.select(_K.subject, _K.key).where(_K.subject.in_(chunk))
-            found.update((str(row[0]), bytes(row[1])) for row in conn.execute(statement))
+            if len(chunk) == 1:
+                rows = conn.execute(_ONE, {"subject": chunk[0]})
+            else:
+                rows = conn.execute(_SOME, {"subjects": list(chunk)})
+            found.update((str(row[0]), bytes(row[1])) for row in rows)
         return found
 
     def get_or_create_many(self, new_keys: Mapping[str, bytes]) -> dict[str, bytes]:
         """Return every subject's key, storing its new key from ``new_keys`` when it has none.
 
-        One query reads the stored keys; the missing ones are inserted in one
-        short transaction (a multi-row insert per 300 subjects) that skips a
-        subject a concurrent caller stored meanwhile — then that caller's key
-        is read back, so racing callers end with one key per subject.
+        One query (per 500 subjects) reads the stored keys; the missing ones
+        are inserted in one short transaction, in subject order, by an insert
+        that skips a subject a concurrent caller stored meanwhile; then they
+        are read back, so racing callers end with the key stored first. A
+        deadlock with another creator is retried.
 
         Raises:
             InvalidValueError: If a subject is not an id or a new key is empty
@@ -153,29 +162,33 @@ class SqlKeyStore:
             return {}
         with translating("read subject keys"), self.engine.connect() as conn:
             found = self._read(conn, list(wanted))
-        missing = [s for s in wanted if s not in found]
-        if not missing:
-            return found
-        now = self._clock.now()
-        stored = 0
-        with translating("store subject keys"), self.engine.begin() as conn:
-            dialect = conn.dialect.name
-            for chunk in _chunks(missing, _WRITE_CHUNK):
-                rows = [{"subject": s, "key": wanted[s], "created_at": now} for s in chunk]
-                stored += max(conn.execute(_insert_missing(dialect, rows)).rowcount, 0)
-        if stored == len(missing):  # every insert applied: the new keys are the stored ones
-            found.update((s, wanted[s]) for s in missing)
-            return found
-        # A concurrent caller stored some of them first: theirs are the keys.
-        with translating("read subject keys"), self.engine.connect() as conn:
-            found.update(self._read(conn, missing))
-        lost = [s for s in missing if s not in found]
-        if lost:
+        missing = sorted(s for s in wanted if s not in found)  # one lock order for everyone
+        for attempt in range(_ATTEMPTS):
+            if not missing:
+                break
+            try:
+                self._insert_skipping({s: wanted[s] for s in missing})
+            except ConcurrencyError:  # a deadlock with a concurrent creator: read, then retry
+                if attempt == _ATTEMPTS - 1:
+                    raise
+            # Read back what is stored: ours, or the key of a caller that stored it first.
+            with translating("read subject keys"), self.engine.connect() as conn:
+                found.update(self._read(conn, missing))
+            missing = [s for s in missing if s not in found]
+        if missing:
             raise StorageError(
                 "store subject keys",
-                f"the key of subject {lost[0]!r} was deleted while it was being made; try again",
+                f"the key of subject {missing[0]!r} was deleted while it was being made",
             )
         return found
+
+    def _insert_skipping(self, new_keys: Mapping[str, bytes]) -> None:
+        """Insert keys in one transaction, skipping the subjects stored meanwhile."""
+        now = self._clock.now()
+        rows = [{"subject": s, "key": k, "created_at": now} for s, k in new_keys.items()]
+        with translating("store subject keys"), self.engine.begin() as conn:
+            name = "mysql" if conn.dialect.name == "mariadb" else conn.dialect.name
+            conn.execute(_INSERT_SKIPPING[name], rows)
 
     def delete(self, subject: str) -> bool:
         """Delete the subject's key; return whether there was one.

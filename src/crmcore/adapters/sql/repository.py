@@ -631,7 +631,11 @@ class SqlCustomerRepository(SqlRepository[Customer]):
             sealed = [r for r in rows if SEALED_KEY in r.document]
             opened = open_many([r.document for r in sealed], self._encryptor)
             found.update(
-                {CustomerId(str(r.id)): fields for r, o in zip(sealed, opened, strict=True) if o.erased}
+                {
+                    CustomerId(str(r.id)): fields
+                    for r, o in zip(sealed, opened, strict=True)
+                    if o.erased
+                }
             )
         return dict(sorted(found.items()))
 
@@ -856,7 +860,9 @@ class SqlMergeRepository(SqlRepository[MergeRecord]):
 
     def _seal_many(self, rows: Sequence[dict[str, Any]]) -> None:
         if self._encryption is not None:
-            self._encryption.seal_many([s for row in rows for s in self._snapshots(row["document"])])
+            self._encryption.seal_many(
+                [s for row in rows for s in self._snapshots(row["document"])]
+            )
 
     def find_by_customer(self, customer_id: CustomerId) -> list[MergeRecord]:
         """Return the merges that involved the customer, as survivor or as merged."""
