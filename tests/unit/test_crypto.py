@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from sqlalchemy.engine import Connection
 
 from crmcore.adapters.crypto import AesGcmEncryptor
 from crmcore.adapters.memory import MemoryKeyStore
@@ -222,3 +223,29 @@ def test_a_cached_encryptor_asks_once_per_subject_and_a_shred_evicts() -> None:
     scoped.forget()
     assert scoped.decrypt_many([("c-1", "note", first[0])]) == [None]
     assert keys.calls == calls + 1  # forgotten: asked again
+
+
+class _LateSqlKeys(SqlKeyStore):
+    """Its first read misses every key: as if a concurrent caller stored them just after."""
+
+    blind = True
+
+    def _read(self, conn: Connection, wanted: Sequence[str]) -> dict[str, bytes]:
+        if self.blind:
+            self.blind = False
+            return {}
+        return super()._read(conn, wanted)
+
+
+@pytest.mark.parametrize("subjects", [["c-1"], ["c-1", "c-2", "c-3"]])
+def test_a_key_stored_by_a_concurrent_caller_wins(subjects: list[str]) -> None:
+    engine = create_engine("sqlite://")
+    try:
+        stored = SqlKeyStore(engine, create=True)
+        first = stored.get_or_create_many(dict.fromkeys(subjects[:-1] or subjects, b"\x01" * 32))
+        late = _LateSqlKeys(engine)
+        got = late.get_or_create_many(dict.fromkeys(subjects, b"\x02" * 32))
+        assert got == {**dict.fromkeys(subjects, b"\x02" * 32), **first}
+        assert stored.get_many(subjects) == got
+    finally:
+        engine.dispose()

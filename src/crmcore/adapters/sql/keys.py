@@ -167,7 +167,9 @@ class SqlKeyStore:
             if not missing:
                 break
             try:
-                self._insert_skipping({s: wanted[s] for s in missing})
+                if self._insert_skipping({s: wanted[s] for s in missing}):
+                    found.update((s, wanted[s]) for s in missing)
+                    return found
             except ConcurrencyError:  # a deadlock with a concurrent creator: read, then retry
                 if attempt == _ATTEMPTS - 1:
                     raise
@@ -182,13 +184,22 @@ class SqlKeyStore:
             )
         return found
 
-    def _insert_skipping(self, new_keys: Mapping[str, bytes]) -> None:
-        """Insert keys in one transaction, skipping the subjects stored meanwhile."""
+    def _insert_skipping(self, new_keys: Mapping[str, bytes]) -> bool:
+        """Insert keys in one transaction, skipping the subjects stored meanwhile.
+
+        Return whether the one key of ``new_keys`` was surely stored: a
+        one-row insert's row count says so on SQLite and MariaDB (psycopg
+        reports none here). Otherwise, and for a batch (whose count is not
+        reliable on every driver), the caller reads the keys back.
+        """
         now = self._clock.now()
         rows = [{"subject": s, "key": k, "created_at": now} for s, k in new_keys.items()]
         with translating("store subject keys"), self.engine.begin() as conn:
             name = "mysql" if conn.dialect.name == "mariadb" else conn.dialect.name
+            if len(rows) == 1:
+                return conn.execute(_INSERT_SKIPPING[name], rows[0]).rowcount == 1
             conn.execute(_INSERT_SKIPPING[name], rows)
+        return False
 
     def delete(self, subject: str) -> bool:
         """Delete the subject's key; return whether there was one.
