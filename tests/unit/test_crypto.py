@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.engine import Connection
 
 from crmcore.adapters.crypto import AesGcmEncryptor
 from crmcore.adapters.memory import MemoryKeyStore
 from crmcore.adapters.sql import SqlKeyStore, create_engine
+from crmcore.adapters.sql.tables import subject_keys
 from crmcore.errors import CrmError, DecryptionError, ErasedError, InvalidValueError
 from crmcore.ports import Encryptor, KeyStore
 
@@ -175,19 +176,39 @@ operations = st.lists(
 )
 
 
+@pytest.fixture(scope="module")
+def sqlite_key_stores() -> Iterator[tuple[SqlKeyStore, SqlKeyStore]]:
+    """Two SQL key stores, each in a database of its own, emptied by each example."""
+    stores = tuple(SqlKeyStore(create_engine("sqlite://"), create=True) for _ in range(2))
+    yield stores[0], stores[1]
+    for store in stores:
+        store.engine.dispose()
+
+
+def _empty(keys: KeyStore) -> KeyStore:
+    if isinstance(keys, SqlKeyStore):
+        with keys.engine.begin() as conn:
+            conn.execute(subject_keys.delete())
+    return keys
+
+
 @pytest.mark.parametrize("backend", ["memory", "sqlite"])
+# Fewer examples: each SQLite one runs a few dozen statements; the contract covers SQL too.
+@settings(max_examples=30, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(steps=operations)
 def test_batch_key_operations_agree_with_single_ones(
-    backend: str, steps: list[tuple[str, list[str], int]]
+    backend: str,
+    steps: list[tuple[str, list[str], int]],
+    sqlite_key_stores: tuple[SqlKeyStore, SqlKeyStore],
 ) -> None:
-    def fresh() -> KeyStore:
-        if backend == "memory":
-            return MemoryKeyStore()
-        return SqlKeyStore(create_engine("sqlite://"), create=True)
-
-    batched, single = fresh(), fresh()
+    batched: KeyStore
+    single: KeyStore
+    if backend == "memory":
+        batched, single = MemoryKeyStore(), MemoryKeyStore()
+    else:
+        batched, single = (_empty(k) for k in sqlite_key_stores)
     for action, subjects, seed in steps:
-        new = {s: bytes([seed]) * 32 for s in subjects}
+        new = dict.fromkeys(subjects, bytes([seed]) * 32)
         if action == "create":
             got = batched.get_or_create_many(new)
             assert got == {s: single.get_or_create(s, k) for s, k in new.items()}
@@ -197,9 +218,6 @@ def test_batch_key_operations_agree_with_single_ones(
         everyone = ["a", "b", "c", "d"]
         expected = {s: k for s in everyone if (k := single.get(s)) is not None}
         assert batched.get_many(everyone) == expected
-    for store in (batched, single):
-        if isinstance(store, SqlKeyStore):
-            store.engine.dispose()
 
 
 def test_a_cached_encryptor_asks_once_per_subject_and_a_shred_evicts() -> None:
