@@ -35,6 +35,16 @@ values are gone for good and the fields read as their blanks.
 >>> opened.document["person"]["national_id"], opened.document["credit_rating"], opened.erased
 ('G12345678', 'AA', False)
 
+A batch is sealed and opened with one key-store call (a save, a page of
+``iter_all``); a customer whose key was deleted opens with ``erased`` set:
+
+>>> docs = sealing.seal_many([{"id": f"c{n}", "credit_rating": "B", "contacts": []}
+...                           for n in (2, 3)])
+>>> sealing.encryptor.shred("c3")
+True
+>>> [(o.document["credit_rating"], o.erased) for o in open_many(docs, sealing.encryptor)]
+[('B', False), (None, True)]
+
 May import: ``crmcore.ports``, ``crmcore.domain``, ``crmcore.errors``; attrs.
 """
 
