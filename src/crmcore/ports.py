@@ -1134,6 +1134,29 @@ class KeyStore(Protocol):
         """
         ...
 
+    def get_many(self, subjects: Iterable[str]) -> dict[str, bytes]:
+        """Return the keys of those of ``subjects`` that have one, by subject.
+
+        One lookup for the whole batch (a few for a large one), not one per subject.
+
+        Raises:
+            StorageError: If the backend fails.
+        """
+        ...
+
+    def get_or_create_many(self, new_keys: Mapping[str, bytes]) -> dict[str, bytes]:
+        """Return the key of every subject of ``new_keys``, storing its new key when it has none.
+
+        The batch form of :meth:`get_or_create`: a subject that has a key
+        keeps it; the others get theirs from ``new_keys``. Callers racing for
+        the same new subject end with one key for it, whichever was stored first.
+
+        Raises:
+            InvalidValueError: If a new key is empty.
+            StorageError: If the backend fails.
+        """
+        ...
+
     def delete(self, subject: str) -> bool:
         """Delete the subject's key; return whether there was one (idempotent).
 
@@ -1167,6 +1190,30 @@ class Encryptor(Protocol):
             ErasedError: If the subject's key was deleted (crypto-shredded).
             DecryptionError: If the ciphertext was tampered with, belongs to
                 another subject or field, or is not a ciphertext.
+            StorageError: If the key store fails.
+        """
+        ...
+
+    def encrypt_many(self, items: Iterable[tuple[str, str, str]]) -> list[str]:
+        """Return the ciphertexts of ``(subject, field, plaintext)`` items, in order.
+
+        The batch form of :meth:`encrypt`, with one key lookup for the whole
+        batch: each ciphertext decrypts as :meth:`encrypt`'s would.
+
+        Raises:
+            StorageError: If the key store fails.
+        """
+        ...
+
+    def decrypt_many(self, items: Iterable[tuple[str, str, str]]) -> list[str | None]:
+        """Return the plaintexts of ``(subject, field, ciphertext)`` items, in order.
+
+        The batch form of :meth:`decrypt`, with one key lookup for the whole
+        batch; an item whose subject's key was deleted (crypto-shredded) gives
+        ``None`` instead of raising :class:`~crmcore.errors.ErasedError`.
+
+        Raises:
+            DecryptionError: As :meth:`decrypt`, for the first bad item.
             StorageError: If the key store fails.
         """
         ...

@@ -12,9 +12,10 @@ and after erasure none of the subject's strings at all.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
+import pendulum
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -33,7 +34,15 @@ from crmcore.adapters.crypto import AesGcmEncryptor
 from crmcore.adapters.memory import MemoryKeyStore
 from crmcore.adapters.sql import SqlKeyStore, SqlStore, create_engine
 from crmcore.adapters.sql.tables import customers, match_records, merges, metadata
-from crmcore.domain import CustomFieldSchema
+from crmcore.domain import (
+    Customer,
+    CustomerId,
+    CustomFieldSchema,
+    EmailAddress,
+    Person,
+    PersonName,
+    register_customer,
+)
 from crmcore.ports import EventPublisher
 from crmcore.services.subject import erase_subject, export_subject
 from crmcore.testing.contracts import (
@@ -158,3 +167,64 @@ def test_a_full_dump_shows_no_encrypted_value_and_nothing_after_erasure(
     assert keys.get(SUBJECT) is None
     check_erasure(store, sql_dump(sql_engine), p)
     assert leaked(sql_dump(sql_engine), p) == []
+
+
+class _CountingSqlKeys(SqlKeyStore):
+    """A SQL key store that counts the key-store calls a unit of work makes."""
+
+    calls = 0
+
+    def get_many(self, subjects: Iterable[str]) -> dict[str, bytes]:
+        self.calls += 1
+        return super().get_many(subjects)
+
+    def get_or_create_many(self, new_keys: Mapping[str, bytes]) -> dict[str, bytes]:
+        self.calls += 1
+        return super().get_or_create_many(new_keys)
+
+
+def _sensitive(count: int) -> list[Customer]:
+    at = pendulum.datetime(2026, 3, 1)
+    return [
+        register_customer(
+            id=CustomerId(f"c-{n:03d}"),
+            person=Person(name=PersonName.parse("李娜"), national_id=f"G{n:08d}"),
+            emails=[EmailAddress(f"u{n}@example.com")],
+            at=at,
+        )[0]
+        for n in range(count)
+    ]
+
+
+def test_a_unit_of_work_seals_and_opens_in_batches_and_asks_once_per_subject(
+    sqlite_engine: Engine, key_engine: Engine
+) -> None:
+    empty(sqlite_engine)
+    keys = _CountingSqlKeys(key_engine, create=True)
+    encryptor = AesGcmEncryptor(keys)
+    store = SqlStore(sqlite_engine, encryptor=encryptor, match_index=False)
+    items = _sensitive(25)
+    with store.unit_of_work() as uow:
+        saved = uow.customers.save_many(items)
+        assert keys.calls == 1  # every customer of the save sealed with one key-store call
+        uow.commit()
+    assert len(keys.get_many(c.id for c in items)) == 25  # the keys were stored
+    keys.calls = 0
+    with store.unit_of_work() as uow:
+        listed = list(uow.customers.iter_all(page_size=10))
+        assert keys.calls == 3  # one call per page
+        assert [c.person.national_id for c in listed if c.person] == [
+            f"G{n:08d}" for n in range(25)
+        ]
+        uow.customers.get(items[0].id)
+        uow.customers.get_many([c.id for c in items])
+        uow.customers.save(saved[1])  # an update re-seals under the remembered key
+        assert keys.calls == 3  # the unit of work remembers every key it read
+        assert encryptor.shred(items[0].id)  # a shred in the same unit of work evicts
+        erased = uow.customers.get(items[0].id)
+        assert erased.person is not None
+        assert erased.person.national_id == ""
+        assert keys.calls == 4
+    with store.unit_of_work() as uow:  # a new unit of work asks again
+        assert uow.customers.get(items[2].id).person == items[2].person
+        assert keys.calls == 5

@@ -1165,6 +1165,36 @@ class MemoryKeyStore:
         with self._lock:
             return self._keys.setdefault(subject, new_key)
 
+    def get_many(self, subjects: Iterable[str]) -> dict[str, bytes]:
+        """Return the keys of those of ``subjects`` that have one.
+
+        >>> keys = MemoryKeyStore()
+        >>> _ = keys.get_or_create_many({"c-1": b"k" * 32})
+        >>> sorted(keys.get_many(["c-1", "c-2"]))
+        ['c-1']
+        """
+        wanted = list(subjects)
+        with self._lock:
+            return {s: self._keys[s] for s in wanted if s in self._keys}
+
+    def get_or_create_many(self, new_keys: Mapping[str, bytes]) -> dict[str, bytes]:
+        """Return every subject's key, storing its new key when it has none.
+
+        >>> keys = MemoryKeyStore()
+        >>> _ = keys.get_or_create("c-1", b"a" * 32)
+        >>> got = keys.get_or_create_many({"c-1": b"b" * 32, "c-2": b"c" * 32})
+        >>> got["c-1"] == b"a" * 32, got["c-2"] == b"c" * 32
+        (True, True)
+
+        Raises:
+            InvalidValueError: If a new key is empty.
+        """
+        for new_key in new_keys.values():
+            if not isinstance(new_key, bytes) or not new_key:
+                raise InvalidValueError("key", "<bytes>", "a key must be non-empty bytes")
+        with self._lock:
+            return {s: self._keys.setdefault(s, k) for s, k in new_keys.items()}
+
     def delete(self, subject: str) -> bool:
         """Delete the subject's key; return whether there was one."""
         with self._lock:

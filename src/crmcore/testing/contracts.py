@@ -1639,6 +1639,56 @@ class KeyStoreContract:
         assert len(set(got)) == 1
         assert keys.get("c-race") == got[0]
 
+    def test_batch_lookups_agree_with_single_ones(self, key_store_factory: KeyStoreFactory) -> None:
+        keys = key_store_factory()
+        assert keys.get_many([]) == {}
+        assert keys.get_or_create_many({}) == {}
+        keys.get_or_create("c-1", b"\x01" * 32)
+        got = keys.get_or_create_many({"c-1": b"\x09" * 32, "c-2": b"\x02" * 32})
+        assert got == {"c-1": b"\x01" * 32, "c-2": b"\x02" * 32}  # c-1 keeps its key
+        assert keys.get_or_create_many({"c-2": b"\x08" * 32}) == {"c-2": b"\x02" * 32}
+        assert keys.get_many(["c-2", "c-3", "c-1", "c-2"]) == got  # missing left out
+        assert {s: keys.get(s) for s in ("c-1", "c-2")} == got
+        assert keys.delete("c-1") is True
+        assert keys.get_many(["c-1", "c-2"]) == {"c-2": b"\x02" * 32}
+        assert keys.get_or_create_many({"c-1": b"\x03" * 32})["c-1"] == b"\x03" * 32
+
+    def test_a_batch_larger_than_a_statement_takes_every_key(
+        self, key_store_factory: KeyStoreFactory
+    ) -> None:
+        keys = key_store_factory()
+        new = {f"c-{n:04d}": n.to_bytes(2, "big") * 16 for n in range(1_100)}
+        keys.get_or_create_many({s: new[s] for s in list(new)[::2]})  # half stored before
+        assert keys.get_or_create_many(new) == new
+        assert keys.get_many(new) == new
+
+    def test_an_empty_key_in_a_batch_is_refused(self, key_store_factory: KeyStoreFactory) -> None:
+        keys = key_store_factory()
+        with pytest.raises(InvalidValueError):
+            keys.get_or_create_many({"c-1": b"\x01" * 32, "c-2": b""})
+
+    def test_threads_racing_with_batches_get_one_key_per_subject(
+        self, key_store_factory: KeyStoreFactory
+    ) -> None:
+        keys = key_store_factory()
+        subjects = [f"c-race-{n}" for n in range(20)]
+        got: list[dict[str, bytes]] = []
+        lock = threading.Lock()
+
+        def take(n: int) -> None:
+            found = keys.get_or_create_many({s: bytes([n + 1]) * 32 for s in subjects})
+            with lock:
+                got.append(found)
+
+        threads = [threading.Thread(target=take, args=(n,)) for n in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(got) == 4
+        assert all(found == got[0] for found in got)
+        assert keys.get_many(subjects) == got[0]
+
 
 class SubjectStorageContract:
     """What erasure needs of a store: the erasure register, history redaction, lead lookup.

@@ -33,7 +33,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import BinaryExpression, ColumnElement
 
-from crmcore.adapters.sql.encryption import open_document
+from crmcore.adapters.sql.encryption import open_many
 from crmcore.adapters.sql.segments import SUPPORTED_DIALECTS
 from crmcore.adapters.sql.session import translating
 from crmcore.adapters.sql.tables import (
@@ -259,7 +259,8 @@ def select_allowed(
     conv = converter if converter is not None else make_converter()
     cls = _CLASSES[found.record_type]
     if found.record_type is RecordType.CUSTOMER:
-        return [structure(open_document(r.document, encryptor).document, cls, conv) for r in rows]
+        opened = open_many([r.document for r in rows], encryptor)
+        return [structure(o.document, cls, conv) for o in opened]
     return [structure(row.document, cls, conv) for row in rows]
 
 

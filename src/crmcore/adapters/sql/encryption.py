@@ -35,6 +35,16 @@ values are gone for good and the fields read as their blanks.
 >>> opened.document["person"]["national_id"], opened.document["credit_rating"], opened.erased
 ('G12345678', 'AA', False)
 
+A batch is sealed and opened with one key-store call (a save, a page of
+``iter_all``); a customer whose key was deleted opens with ``erased`` set:
+
+>>> docs = sealing.seal_many([{"id": f"c{n}", "credit_rating": "B", "contacts": []}
+...                           for n in (2, 3)])
+>>> sealing.encryptor.shred("c3")
+True
+>>> [(o.document["credit_rating"], o.erased) for o in open_many(docs, sealing.encryptor)]
+[('B', False), (None, True)]
+
 May import: ``crmcore.ports``, ``crmcore.domain``, ``crmcore.errors``; attrs.
 """
 
@@ -42,12 +52,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from typing import Any, Final
+from typing import Any, Final, Protocol, runtime_checkable
 
 import attrs
 
 from crmcore.domain import Classification, CustomFieldSchema
-from crmcore.errors import ConfigurationError, DecryptionError, ErasedError, InvalidValueError
+from crmcore.errors import ConfigurationError, DecryptionError, InvalidValueError
 from crmcore.ports import Encryptor
 
 __all__ = [
@@ -56,6 +66,7 @@ __all__ = [
     "SEALED_KEY",
     "FieldEncryption",
     "Opened",
+    "open_many",
     "sensitive_custom_fields",
 ]
 
@@ -92,6 +103,32 @@ def sensitive_custom_fields(schema: CustomFieldSchema | None) -> frozenset[str]:
     if schema is None:
         return frozenset()
     return frozenset(f.name for f in schema.fields if f.classification is Classification.SENSITIVE)
+
+
+@attrs.frozen
+class _Blanking:
+    """How to blank a document's sealed values once their ciphertext is made."""
+
+    changes: list[tuple[dict[str, Any], str, Any]]
+    pops: list[tuple[dict[str, Any], str]]
+
+    def apply(self) -> None:
+        for where, name, value in self.changes:
+            where[name] = value
+        for where, name in self.pops:
+            del where[name]
+
+
+@runtime_checkable
+class _KeyCaching(Protocol):
+    """An encryptor that can hand out a key-caching copy of itself (``AesGcmEncryptor``)."""
+
+    def cached(self) -> Encryptor: ...
+
+
+@runtime_checkable
+class _Forgetting(Protocol):
+    def forget(self) -> None: ...
 
 
 @attrs.frozen
@@ -144,6 +181,23 @@ class FieldEncryption:
                 f"got {type(self.encryptor).__name__}"
             )
 
+    def scoped(self) -> FieldEncryption:
+        """Return a copy for one unit of work, whose encryptor caches the keys it uses.
+
+        With an encryptor that has a ``cached()`` form (as
+        :class:`~crmcore.adapters.crypto.AesGcmEncryptor`), the unit of work
+        asks the key store at most once per customer until :meth:`forget`;
+        with another, the copy is this one.
+        """
+        if isinstance(self.encryptor, _KeyCaching):
+            return attrs.evolve(self, encryptor=self.encryptor.cached())
+        return self
+
+    def forget(self) -> None:
+        """Drop the keys the encryptor of a :meth:`scoped` copy remembers (at the unit's end)."""
+        if isinstance(self.encryptor, _Forgetting):
+            self.encryptor.forget()
+
     @property
     def fields(self) -> tuple[str, ...]:
         """The fields stored encrypted: the built-in ones, then ``custom.<name>`` by name."""
@@ -159,6 +213,32 @@ class FieldEncryption:
             InvalidValueError: If the document has no id, or already holds a ciphertext.
             StorageError: If the key store fails.
         """
+        return self.seal_many([document])[0]
+
+    def seal_many(self, documents: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Seal every document of ``documents`` (see :meth:`seal`) with one key-store call.
+
+        The keys of all the customers are read, and the missing ones made, in
+        one batch (:meth:`~crmcore.ports.Encryptor.encrypt_many`) before any
+        document is changed: a key always exists before data sealed under it.
+
+        Raises:
+            InvalidValueError: If a document has no id, or already holds a
+                ciphertext; no document is changed.
+            StorageError: If the key store fails; no document is changed.
+        """
+        batch = list(documents)
+        taken = [self._take(d) for d in batch]
+        items = [(subject, SEALED_FIELD, plain) for subject, plain, _ in taken if plain is not None]
+        tokens = iter(self.encryptor.encrypt_many(items))
+        for document, (_, plain, blanking) in zip(batch, taken, strict=True):
+            if plain is not None:
+                blanking.apply()
+                document[SEALED_KEY] = next(tokens)
+        return batch
+
+    def _take(self, document: dict[str, Any]) -> tuple[str, str | None, _Blanking]:
+        """Return the subject, the plaintext to seal (``None``: none) and how to blank it."""
         subject = document.get("id")
         if not isinstance(subject, str) or not subject:
             raise InvalidValueError("customer.id", subject, "a stored customer has an id")
@@ -167,33 +247,36 @@ class FieldEncryption:
                 f"customer {subject!r}", SEALED_KEY, "the document is sealed already"
             )
         taken: dict[str, Any] = {}
+        changes: list[tuple[dict[str, Any], str, Any]] = []
+        pops: list[tuple[dict[str, Any], str]] = []
         person = document.get("person")
         if isinstance(person, dict):
-            for name, blank in _PERSON_BLANKS.items():
-                value = person.get(name, blank)
+            for name, empty in _PERSON_BLANKS.items():
+                value = person.get(name, empty)
                 if not _is_blank(value):
                     taken[f"person.{name}"] = value
-                    person[name] = blank
+                    changes.append((person, name, empty))
         rating = document.get("credit_rating")
         if rating is not None:
             taken["credit_rating"] = rating
-            document["credit_rating"] = None
+            changes.append((document, "credit_rating", None))
         points = document.get("points")
         if isinstance(points, dict) and points.get("addresses"):
             taken["points.addresses"] = points["addresses"]
-            points["addresses"] = []
+            changes.append((points, "addresses", []))
         for contact in document.get("contacts") or ():
             if isinstance(contact, dict) and not _points_blank(contact.get("points")):
                 taken[f"contacts.{contact['id']}.points"] = contact["points"]
-                contact["points"] = {k: [] for k in _NO_POINTS}
+                changes.append((contact, "points", {k: [] for k in _NO_POINTS}))
         custom = document.get("custom")
         if self.custom and isinstance(custom, dict):
             for name in sorted(self.custom & custom.keys()):
-                taken[f"custom.{name}"] = custom.pop(name)
-        if taken:
-            plaintext = json.dumps(taken, ensure_ascii=False, sort_keys=True, allow_nan=False)
-            document[SEALED_KEY] = self.encryptor.encrypt(subject, SEALED_FIELD, plaintext)
-        return document
+                taken[f"custom.{name}"] = custom[name]
+                pops.append((custom, name))
+        if not taken:
+            return subject, None, _Blanking(changes, pops)
+        plaintext = json.dumps(taken, ensure_ascii=False, sort_keys=True, allow_nan=False)
+        return subject, plaintext, _Blanking(changes, pops)
 
     def seal_custom(self, custom: Mapping[str, Any]) -> dict[str, Any]:
         """Return ``custom`` (the ``custom`` column's value) without the encrypted fields."""
@@ -208,6 +291,10 @@ class FieldEncryption:
             StorageError: If the key store fails.
         """
         return open_document(document, self.encryptor)
+
+    def open_many(self, documents: Iterable[dict[str, Any]]) -> list[Opened]:
+        """Open every document of ``documents`` (see :meth:`open`) with one key-store call."""
+        return open_many(documents, self.encryptor)
 
 
 def _restore(document: dict[str, Any], taken: Mapping[str, Any]) -> None:
@@ -239,30 +326,51 @@ def open_document(document: dict[str, Any], encryptor: Encryptor | None) -> Open
         DecryptionError: If the ciphertext was tampered with or is another customer's.
         StorageError: If the key store fails.
     """
-    token = document.pop(SEALED_KEY, None)
-    if token is None:
-        return Opened(document, erased=False)
-    subject = str(document.get("id"))
+    return open_many([document], encryptor)[0]
+
+
+def open_many(documents: Iterable[dict[str, Any]], encryptor: Encryptor | None) -> list[Opened]:
+    """Open every document of ``documents`` in place (see :func:`open_document`), in order.
+
+    The keys of all the sealed documents' customers are read in one batch
+    (:meth:`~crmcore.ports.Encryptor.decrypt_many`), not one per document.
+
+    Raises:
+        ConfigurationError: If a document is sealed and there is no encryptor.
+        DecryptionError: If a ciphertext was tampered with or is another customer's.
+        StorageError: If the key store fails.
+    """
+    batch = list(documents)
+    sealed = [(n, d) for n, d in enumerate(batch) if SEALED_KEY in d]
+    if not sealed:
+        return [Opened(d, erased=False) for d in batch]
     if encryptor is None:
+        subject = str(sealed[0][1].get("id"))
         raise ConfigurationError(
             f"customer {subject!r} is stored with encrypted fields: "
             "open the store with its encryptor (SqlStore(engine, encryptor=...); "
             "on the command line, --key-db)"
         )
-    try:
-        plaintext = encryptor.decrypt(subject, SEALED_FIELD, token)
-    except ErasedError:
-        return Opened(document, erased=True)
-    try:
-        taken = json.loads(plaintext)
-    except ValueError as exc:  # pragma: no cover - only JSON objects are ever sealed
-        raise DecryptionError(subject, SEALED_FIELD, "the plaintext is not JSON") from exc
-    if not isinstance(taken, dict):  # pragma: no cover - as above
-        raise DecryptionError(subject, SEALED_FIELD, "the plaintext is not a JSON object")
-    _restore(document, taken)
-    return Opened(document, erased=False)
+    plains = encryptor.decrypt_many(
+        [(str(d.get("id")), SEALED_FIELD, d[SEALED_KEY]) for _, d in sealed]
+    )
+    erased: set[int] = set()
+    for (n, document), plaintext in zip(sealed, plains, strict=True):
+        del document[SEALED_KEY]
+        if plaintext is None:
+            erased.add(n)
+            continue
+        subject = str(document.get("id"))
+        try:
+            taken = json.loads(plaintext)
+        except ValueError as exc:  # pragma: no cover - only JSON objects are ever sealed
+            raise DecryptionError(subject, SEALED_FIELD, "the plaintext is not JSON") from exc
+        if not isinstance(taken, dict):  # pragma: no cover - as above
+            raise DecryptionError(subject, SEALED_FIELD, "the plaintext is not a JSON object")
+        _restore(document, taken)
+    return [Opened(d, erased=n in erased) for n, d in enumerate(batch)]
 
 
 def open_documents(documents: Iterable[dict[str, Any]], encryptor: Encryptor | None) -> list[Any]:
-    """Open every document of ``documents`` (see :func:`open_document`); return them."""
-    return [open_document(d, encryptor).document for d in documents]
+    """Open every document of ``documents`` (see :func:`open_many`); return them."""
+    return [opened.document for opened in open_many(documents, encryptor)]

@@ -38,7 +38,7 @@ from sqlalchemy.engine import Connection
 
 from crmcore.adapters.sql import tables as t
 from crmcore.adapters.sql.access import compile_access
-from crmcore.adapters.sql.encryption import SEALED_KEY, FieldEncryption, open_document
+from crmcore.adapters.sql.encryption import SEALED_KEY, FieldEncryption, open_many
 from crmcore.adapters.sql.mapping import (
     ACTIVITIES,
     CASES,
@@ -199,14 +199,25 @@ class SqlRepository(Generic[_E]):
     # -- reading -------------------------------------------------------------------
 
     def _load(self, document: Any) -> _E:
-        return structure(self._open(document), self._mapping.cls, self._session.converter)
+        return self._load_many([document])[0]
 
-    def _open(self, document: Any) -> Any:
-        """Return a stored document as the converter reads it (itself by default)."""
-        return document
+    def _load_many(self, documents: Sequence[Any]) -> list[_E]:
+        cls, converter = self._mapping.cls, self._session.converter
+        return [structure(d, cls, converter) for d in self._open_many(documents)]
 
-    def _seal(self, row: dict[str, Any]) -> None:
-        """Change the row (and its ``document``) into its stored form (nothing by default)."""
+    def _open_many(self, documents: Sequence[Any]) -> Sequence[Any]:
+        """Return stored documents as the converter reads them (themselves by default).
+
+        A repository that decrypts opens a whole batch (a page, a ``get_many``) at once.
+        """
+        return documents
+
+    def _seal_many(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Change rows (and their ``document``) into their stored form (nothing by default).
+
+        Called once per save with all its rows, so a repository that encrypts
+        seals them with one key-store call.
+        """
 
     def _select_documents(
         self,
@@ -217,7 +228,7 @@ class SqlRepository(Generic[_E]):
         conn = self._session.connection(operation)
         with translating(operation):
             documents = conn.execute(statement, parameters).scalars().all()
-        return [self._load(d) for d in documents]
+        return self._load_many(documents)
 
     def get(self, id: str) -> _E:
         """Return the stored snapshot with ``id``.
@@ -250,7 +261,7 @@ class SqlRepository(Generic[_E]):
         with translating(operation):
             for chunk in _chunks(wanted):
                 found.update(conn.execute(sa.select(c.id, c.document).where(c.id.in_(chunk))).all())
-        return [self._load(found[i]) for i in wanted if i in found]
+        return self._load_many([found[i] for i in wanted if i in found])
 
     def find_updated_since(self, at: dt.datetime, *, limit: int | None = None) -> list[_E]:
         """Return the records with ``updated_at >= at``, by ``(updated_at, id)``.
@@ -291,8 +302,7 @@ class SqlRepository(Generic[_E]):
             conn = self._session.connection(operation)
             with translating(operation):
                 rows = conn.execute(statement).all()
-            for row in rows:
-                yield self._load(row.document)
+            yield from self._load_many([row.document for row in rows])
             if len(rows) < page_size:
                 return
             last = rows[-1].id
@@ -343,7 +353,6 @@ class SqlRepository(Generic[_E]):
         document["version"] = version
         row["version"] = version
         row["document"] = document
-        self._seal(row)
         children = []
         for child, fields in zip(mapping.children, self._child_fields, strict=True):
             rows = child.rows(entity)
@@ -380,6 +389,7 @@ class SqlRepository(Generic[_E]):
         if not items:
             return []
         prepared = [self._prepare(e) for e in items]
+        self._seal_many([p.row for p in prepared])
         try:
             with translating(operation):
                 if len({p.entity.id for p in prepared}) == len(prepared):
@@ -421,6 +431,7 @@ class SqlRepository(Generic[_E]):
         if not items:
             return []
         prepared = [self._prepare(e, restore=True) for e in items]
+        self._seal_many([p.row for p in prepared])
         plan = _Plan()
         plan.inserts.extend(prepared)
         try:
@@ -568,15 +579,20 @@ class SqlCustomerRepository(SqlRepository[Customer]):
         """How sensitive fields are encrypted at rest (``None``: they are not)."""
         return self._encryption
 
-    def _open(self, document: Any) -> Any:
-        return open_document(document, self._encryptor).document
+    def _open_many(self, documents: Sequence[Any]) -> Sequence[Any]:
+        if self._encryptor is None and not any(SEALED_KEY in d for d in documents):
+            return documents
+        return [opened.document for opened in open_many(documents, self._encryptor)]
 
-    def _seal(self, row: dict[str, Any]) -> None:
-        if self._encryption is None:
+    def _seal_many(self, rows: Sequence[dict[str, Any]]) -> None:
+        encryption = self._encryption
+        if encryption is None:
             return
-        if self._encryption.custom and row.get("custom"):
-            row["custom"] = self._encryption.seal_custom(row["custom"])
-        self._encryption.seal(row["document"])
+        if encryption.custom:
+            for row in rows:
+                if row.get("custom"):
+                    row["custom"] = encryption.seal_custom(row["custom"])
+        encryption.seal_many([row["document"] for row in rows])
 
     def _after_write(self, conn: Connection, plan: _Plan) -> None:
         index = self._match_index
@@ -612,13 +628,16 @@ class SqlCustomerRepository(SqlRepository[Customer]):
         for chunk in _chunks(wanted):
             with translating(operation):
                 rows = conn.execute(sa.select(c.id, c.document).where(c.id.in_(chunk))).all()
+            sealed = [r for r in rows if SEALED_KEY in r.document]
+            opened = open_many([r.document for r in sealed], self._encryptor)
             found.update(
-                {CustomerId(str(r.id)): fields for r in rows if self._is_erased(r.document)}
+                {
+                    CustomerId(str(r.id)): fields
+                    for r, o in zip(sealed, opened, strict=True)
+                    if o.erased
+                }
             )
         return dict(sorted(found.items()))
-
-    def _is_erased(self, document: Any) -> bool:
-        return SEALED_KEY in document and open_document(document, self._encryptor).erased
 
     def find_by_email(self, address: EmailAddress) -> list[Customer]:
         """Return the customers having ``address`` among their emails (index lookup)."""
@@ -833,15 +852,17 @@ class SqlMergeRepository(SqlRepository[MergeRecord]):
             found.append(document["result"])
         return found
 
-    def _open(self, document: Any) -> Any:
-        for snapshot in self._snapshots(document):
-            open_document(snapshot, self._encryptor)
-        return document
+    def _open_many(self, documents: Sequence[Any]) -> Sequence[Any]:
+        snapshots = [s for d in documents for s in self._snapshots(d)]
+        if snapshots and (self._encryptor is not None or any(SEALED_KEY in s for s in snapshots)):
+            open_many(snapshots, self._encryptor)
+        return documents
 
-    def _seal(self, row: dict[str, Any]) -> None:
+    def _seal_many(self, rows: Sequence[dict[str, Any]]) -> None:
         if self._encryption is not None:
-            for snapshot in self._snapshots(row["document"]):
-                self._encryption.seal(snapshot)
+            self._encryption.seal_many(
+                [s for row in rows for s in self._snapshots(row["document"])]
+            )
 
     def find_by_customer(self, customer_id: CustomerId) -> list[MergeRecord]:
         """Return the merges that involved the customer, as survivor or as merged."""

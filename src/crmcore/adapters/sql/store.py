@@ -147,8 +147,11 @@ class SqlUnitOfWork:
         session = SqlSession(connection=self._connection, converter=store.converter)
         settings = store.match_index_settings
         self.match_index = SqlMatchIndex(session, settings) if settings is not None else None
+        # Keys are cached for this unit of work only: one key-store call per subject at most.
+        encryption = store.encryption.scoped() if store.encryption is not None else None
+        self._encryption = encryption
         self.customers = SqlCustomerRepository(
-            session, match_index=self.match_index, encryption=store.encryption
+            session, match_index=self.match_index, encryption=encryption
         )
         self.leads = SqlLeadRepository(session)
         self.opportunities = SqlOpportunityRepository(session)
@@ -157,7 +160,7 @@ class SqlUnitOfWork:
         self.survey_responses = SqlSurveyResponseRepository(session)
         self.orders = SqlOrderRepository(session)
         self.consents = SqlConsentRepository(session)
-        self.merges = SqlMergeRepository(session, encryption=store.encryption)
+        self.merges = SqlMergeRepository(session, encryption=encryption)
         self.audit = SqlAuditLog(session)
         self.consent_ledger = SqlConsentLedger(session)
         self.history = SqlEventHistory(session)
@@ -186,6 +189,8 @@ class SqlUnitOfWork:
         with translating("begin unit of work"):
             self._conn = self._store.engine.connect()
         self._events = []
+        if self._encryption is not None:
+            self._encryption.forget()
         return self
 
     def __exit__(
@@ -197,6 +202,8 @@ class SqlUnitOfWork:
         """Roll back whatever was not committed and release the connection."""
         conn = self._conn
         self._conn, self._events = None, []
+        if self._encryption is not None:
+            self._encryption.forget()
         if conn is None:
             return
         try:
