@@ -185,7 +185,7 @@ from crmcore.segments import (
     field,
     purchases,
 )
-from crmcore.services.merge import merge_customers
+from crmcore.services.merge import merge_customers, unmerge_customers
 from crmcore.services.subject import export_subject
 from crmcore.services.time_rules import issue_due_actions
 from crmcore.testing import strategies as cst
@@ -2503,6 +2503,119 @@ class TimeRulesContract:
                 issued=issued,
             )
         assert found == expected
+
+    @settings(
+        max_examples=20,
+        deadline=None,
+        suppress_health_check=[
+            HealthCheck.function_scoped_fixture,
+            HealthCheck.differing_executors,
+            HealthCheck.too_slow,
+        ],
+    )
+    @given(
+        customers_first=st.booleans(),
+        steps=st.lists(
+            st.tuples(
+                st.sampled_from(["log", "edit", "delete", "move"]),
+                st.integers(0, 5),
+                st.integers(-1, 2),
+                st.integers(-1, 1),
+                st.integers(0, 400),
+            ),
+            max_size=10,
+        ),
+        merge=st.sampled_from(["none", "merge", "merge and unmerge"]),
+        hours=st.sampled_from([150, 250, 350, 450]),
+    )
+    def test_follow_ups_stay_right_through_every_write(  # noqa: PLR0917
+        self,
+        store_factory: StoreFactory,
+        customers_first: bool,
+        steps: list[tuple[str, int, int, int, int]],
+        merge: str,
+        hours: int,
+    ) -> None:
+        """Activities logged, edited, moved and deleted, deals moved, customers merged and
+        unmerged: the store's follow-ups stay those of ``due_actions`` over everything."""
+        store = store_factory(None)
+        people = [
+            register_customer(
+                id=CustomerId(f"c-{n}"),
+                organization=Organization(legal_name=f"公司{n}"),
+                owner=UserId("u-1"),
+                at=_RULES_T0.add(hours=40 * n),
+            )[0]
+            for n in range(3)
+        ]
+        deals = [
+            open_opportunity(
+                id=OpportunityId(f"o-{n}"),
+                customer_id=CustomerId(f"c-{n}"),
+                title="deal",
+                amount=Money("100", "CNY"),
+                owner=UserId("u-1"),
+                at=_RULES_T0,
+            )[0]
+            for n in range(2)
+        ]
+        with store.unit_of_work() as uow:
+            if customers_first:
+                uow.customers.save_many(people)
+            uow.opportunities.save_many(deals)
+            uow.commit()
+        for action, which, customer, deal, when in steps:
+            with store.unit_of_work() as uow:
+                stored = {a.id: a for a in uow.activities.iter_all()}
+                activity = stored.get(ActivityId(f"a-{which}"))
+                customer_id = CustomerId(f"c-{customer}") if customer >= 0 else None
+                deal_id = OpportunityId(f"o-{deal}") if deal >= 0 else None
+                if action == "log" and activity is None and (customer_id or deal_id):
+                    uow.activities.save(
+                        log_activity(
+                            id=ActivityId(f"a-{which}"),
+                            kind=ActivityKind.CALL,
+                            at=_RULES_T0.add(hours=when),
+                            customer_id=customer_id,
+                            opportunity_id=deal_id,
+                        )[0]
+                    )
+                elif action == "edit" and activity is not None and (customer_id or deal_id):
+                    uow.activities.save(
+                        attrs.evolve(
+                            activity,
+                            customer_id=customer_id,
+                            opportunity_id=deal_id,
+                            occurred_at=_RULES_T0.add(hours=when),
+                        )
+                    )
+                elif action == "delete" and activity is not None:
+                    uow.activities.delete(activity)
+                elif action == "move" and customer >= 0:
+                    moved = uow.opportunities.get(OpportunityId(f"o-{which % 2}"))
+                    uow.opportunities.save(attrs.evolve(moved, customer_id=customer_id))
+                uow.commit()
+        if not customers_first:
+            with store.unit_of_work() as uow:
+                uow.customers.save_many(people)
+                uow.commit()
+        if merge != "none":
+            clock = FixedClock(_RULES_T0.add(hours=500))
+            merge_customers(
+                store.unit_of_work(),
+                [CustomerId("c-0"), CustomerId("c-1")],
+                clock=clock,
+                survivor_id=CustomerId("c-0"),
+                merge_id=MergeId("m-1"),
+            )
+            if merge == "merge and unmerge":
+                unmerge_customers(store.unit_of_work(), MergeId("m-1"), clock=clock)
+        rule = FollowUpOverdue(days=3)
+        for at in (_RULES_T0.add(hours=hours), _RULES_T0.add(hours=600)):
+            with store.unit_of_work() as uow:
+                expected = due_actions(_everything(uow, {}, {}), at=at, rules=[rule])
+                found = uow.time_rules.overdue_follow_ups(rule, at=at)
+            assert found == expected
 
     def test_each_rule_kind_has_its_own_method(self, store_factory: StoreFactory) -> None:
         store = store_factory(None)

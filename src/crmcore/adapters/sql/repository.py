@@ -57,6 +57,7 @@ from crmcore.adapters.sql.mapping import (
 from crmcore.adapters.sql.match_index import record_of_document
 from crmcore.adapters.sql.segments import check_dialect, customer_query
 from crmcore.adapters.sql.session import SqlSession, translating
+from crmcore.adapters.sql.touches import refresh_touches
 from crmcore.clock import utc
 from crmcore.domain import (
     Activity,
@@ -579,6 +580,8 @@ class SqlCustomerRepository(SqlRepository[Customer]):
         self._encryption.seal(row["document"])
 
     def _after_write(self, conn: Connection, plan: _Plan) -> None:
+        # A new customer's last touch: its creation, or an activity stored before it.
+        refresh_touches(conn, customer_ids=[p.entity.id for p in plan.inserts])
         index = self._match_index
         if index is None:
             return
@@ -736,6 +739,17 @@ class SqlOpportunityRepository(SqlRepository[Opportunity]):
         """Return the opportunities owned by ``owner``."""
         return self._find_by(t.opportunities.c.owner, owner)
 
+    def _execute(self, conn: Connection, plan: _Plan) -> None:
+        # An opportunity moved to another customer takes its activities' touches along.
+        before = _stored_links(conn, t.opportunities, plan.updates, ("customer_id",))
+        super()._execute(conn, plan)
+        changed = [p.entity.customer_id for p in plan.inserts]
+        for p in plan.updates:
+            (was,) = before.get(p.entity.id, (None,))
+            if was != p.entity.customer_id:
+                changed.extend((was, p.entity.customer_id))
+        refresh_touches(conn, customer_ids=changed)
+
 
 class SqlActivityRepository(SqlRepository[Activity]):
     """Activities in SQL; see :class:`~crmcore.ports.ActivityRepository`."""
@@ -760,6 +774,44 @@ class SqlActivityRepository(SqlRepository[Activity]):
             StorageError: If the database fails or the unit of work is not active.
         """
         self._delete(activity)
+        conn = self._session.connection("delete activity")
+        with translating("delete activity"):
+            refresh_touches(
+                conn,
+                customer_ids=[activity.customer_id],
+                opportunity_ids=[activity.opportunity_id],
+            )
+
+    def _execute(self, conn: Connection, plan: _Plan) -> None:
+        # The customers it touched before and after the write get their last touch again.
+        written = [*plan.inserts, *plan.updates]
+        before = _stored_links(conn, t.activities, plan.updates, ("customer_id", "opportunity_id"))
+        super()._execute(conn, plan)
+        refresh_touches(
+            conn,
+            customer_ids=[
+                *[p.entity.customer_id for p in written],
+                *[links[0] for links in before.values()],
+            ],
+            opportunity_ids=[
+                *[p.entity.opportunity_id for p in written],
+                *[links[1] for links in before.values()],
+            ],
+        )
+
+
+def _stored_links(
+    conn: Connection, table: sa.Table, prepared: Sequence[_Prepared], columns: Sequence[str]
+) -> dict[str, tuple[Any, ...]]:
+    """Return id -> the stored ``columns`` of the records ``prepared`` updates."""
+    ids = [p.entity.id for p in prepared]
+    found: dict[str, tuple[Any, ...]] = {}
+    for chunk in _chunks(ids):
+        statement = sa.select(table.c.id, *(table.c[name] for name in columns)).where(
+            table.c.id.in_(chunk)
+        )
+        found.update({row[0]: tuple(row[1:]) for row in conn.execute(statement)})
+    return found
 
 
 class SqlCaseRepository(SqlRepository[Case]):

@@ -49,6 +49,15 @@ Tables and columns
     below, so an update that leaves emails, phones, tags and external ids
     alone does not rewrite them; internal; NULL for rows written by other
     means, whose next save rewrites the child rows).
+    ``touched_at`` (:class:`UtcDateTime`, nullable; internal): the customer's last
+    touch as :class:`~crmcore.lifecycle.rules.FollowUpOverdue` counts it — the latest
+    of its creation and the ``occurred_at`` of every activity on it or on one of its
+    opportunities (future-dated ones included). Derived from those rows, not from
+    the document: the repositories recompute it in the unit of work that saves a
+    customer, or saves, moves or deletes an activity or an opportunity; NULL for
+    rows written by other means, which the time-rule query then checks the slow
+    way. Indexed with ``(touched_at, owner, merged_into, id)`` so the follow-up
+    rule is one index range.
 
 ``customer_emails`` — ``customer_id``, ``address`` (canonical lower-case
     address, ≤ 254 chars); PK (customer_id, address); index on ``address``.
@@ -277,10 +286,21 @@ class UtcDateTime(sa.types.TypeDecorator[dt.datetime]):
         """Return the stored instant as an aware UTC :class:`pendulum.DateTime`."""
         if value is None:
             return None
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=dt.UTC)
-        instant: pendulum.DateTime = pendulum.instance(value).in_timezone(_UTC)
-        return instant
+        offset = value.utcoffset()
+        if offset:
+            value = value - offset
+        # Built directly: ``pendulum.instance(...).in_timezone(UTC)`` gives the same
+        # value about ten times slower, which counts when a query returns 50,000 rows.
+        return pendulum.DateTime(
+            value.year,
+            value.month,
+            value.day,
+            value.hour,
+            value.minute,
+            value.second,
+            value.microsecond,
+            tzinfo=_UTC,
+        )
 
 
 class Amount(sa.types.TypeDecorator[Decimal]):
@@ -399,6 +419,7 @@ customers = sa.Table(
     sa.Column("custom", sa.JSON, nullable=False),
     _document(),
     _child_digest(),
+    _at("touched_at", nullable=True),
     sa.Index("ix_customers_display_name", "display_name"),
     sa.Index("ix_customers_tier", "tier"),
     sa.Index("ix_customers_priority", "priority"),
@@ -411,6 +432,7 @@ customers = sa.Table(
     sa.Index("ix_customers_merged_into", "merged_into"),
     sa.Index("ix_customers_created_at", "created_at"),
     sa.Index("ix_customers_updated_at", "updated_at"),
+    sa.Index("ix_customers_touched_at", "touched_at", "owner", "merged_into", "id"),
     **_OPTIONS,
 )
 
