@@ -276,7 +276,7 @@ def _timed(store: SqlStore, rules: list[Any]) -> tuple[float, int, tuple[Any, ..
     return time.perf_counter() - started, len(found), found
 
 
-def _measure(
+def _measure(  # noqa: PLR0917 - the command line's settings, passed through
     backend: str, url: str, count: int, baseline_count: int, keep: bool, database: str
 ) -> None:
     rule = FollowUpOverdue(days=3, opportunities=False)

@@ -50,8 +50,8 @@ import contextlib
 import datetime as dt
 import itertools
 import threading
-import weakref
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from typing import Any, ClassVar, TypeAlias
 
@@ -2139,7 +2139,7 @@ class EncryptedStoreContract:
             uow.customers.get(CustomerId("c-1"))
 
     @settings(
-        max_examples=12,
+        max_examples=25,
         deadline=None,
         suppress_health_check=[
             HealthCheck.function_scoped_fixture,
@@ -2554,9 +2554,12 @@ class TimeRulesContract:
         steps: list[tuple[str, int, int, int, int]],
         merge: str,
     ) -> None:
-        """Activities logged, edited, moved and deleted, deals moved, customers stored
-        before or after their activities, merged and unmerged: the store's follow-ups stay
-        those of ``due_actions`` over everything, at instants all along the way."""
+        """The store's follow-ups stay those of ``due_actions`` through every kind of write.
+
+        Activities logged, edited, moved and deleted, deals moved, customers stored
+        before or after their activities, merged and unmerged; checked at instants all
+        along the way.
+        """
         store = self._shared_stores.get(store_factory)
         if store is None:
             store = self._shared_stores[store_factory] = store_factory(None)

@@ -56,9 +56,7 @@ def upgrade() -> None:
     op.add_column("customers", sa.Column("touched_at", tables.UtcDateTime(), nullable=True))
     bind = op.get_bind()
     op.execute(_customers.update().values(touched_at=_last_touch(bind.dialect.name)))
-    op.create_index(
-        _INDEX, "customers", ["touched_at", "owner", "merged_into", "id"], unique=False
-    )
+    op.create_index(_INDEX, "customers", ["touched_at", "owner", "merged_into", "id"], unique=False)
 
 
 def downgrade() -> None:
