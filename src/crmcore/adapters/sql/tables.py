@@ -224,6 +224,7 @@ __all__ = [
     "opportunities",
     "orders",
     "survey_responses",
+    "utc_instant",
 ]
 
 ID_LENGTH = 128
@@ -231,6 +232,31 @@ ID_LENGTH = 128
 
 _ENUM_LENGTH = 32
 _UTC = pendulum.UTC
+
+
+def utc_instant(value: dt.datetime) -> pendulum.DateTime:
+    """Return what the driver gave for a :class:`UtcDateTime` as an aware UTC pendulum instant.
+
+    Drivers give aware values (PostgreSQL) or naive UTC ones (SQLite, MariaDB). Built
+    directly: ``pendulum.instance(value).in_timezone(UTC)`` gives the same value ten
+    times slower, which counts when a query returns 50,000 rows.
+
+    >>> utc_instant(dt.datetime(2026, 3, 1, 8, tzinfo=dt.timezone(dt.timedelta(hours=8))))
+    DateTime(2026, 3, 1, 0, 0, 0, tzinfo=Timezone('UTC'))
+    """
+    offset = value.utcoffset()
+    if offset:
+        value = value - offset
+    return pendulum.DateTime(
+        value.year,
+        value.month,
+        value.day,
+        value.hour,
+        value.minute,
+        value.second,
+        value.microsecond,
+        tzinfo=_UTC,
+    )
 
 
 class UtcDateTime(sa.types.TypeDecorator[dt.datetime]):
@@ -286,21 +312,7 @@ class UtcDateTime(sa.types.TypeDecorator[dt.datetime]):
         """Return the stored instant as an aware UTC :class:`pendulum.DateTime`."""
         if value is None:
             return None
-        offset = value.utcoffset()
-        if offset:
-            value = value - offset
-        # Built directly: ``pendulum.instance(...).in_timezone(UTC)`` gives the same
-        # value about ten times slower, which counts when a query returns 50,000 rows.
-        return pendulum.DateTime(
-            value.year,
-            value.month,
-            value.day,
-            value.hour,
-            value.minute,
-            value.second,
-            value.microsecond,
-            tzinfo=_UTC,
-        )
+        return utc_instant(value)
 
 
 class Amount(sa.types.TypeDecorator[Decimal]):

@@ -87,6 +87,7 @@ from crmcore.adapters.sql.tables import (
     opportunities,
     orders,
     survey_responses,
+    utc_instant,
 )
 from crmcore.clock import EARLIEST, utc
 from crmcore.domain import (
@@ -248,7 +249,10 @@ class SqlTimeRules(TimeRuleShortcuts):
             active = (c.owner.is_not(None), c.merged_into.is_(None))
             # Last touched by the cutoff: due, and that touch is the last one up to `when`.
             # One range of ix_customers_touched_at, which holds every column read.
-            settled = sa.select(c.id, c.owner, c.touched_at).where(c.touched_at <= cutoff, *active)
+            # The instant is read as the driver gives it and converted here: it saves the
+            # type's per-row call, a fifth of the time with 50,000 reminders due.
+            plain = sa.type_coerce(c.touched_at, sa.DateTime())
+            settled = sa.select(c.id, c.owner, plain).where(c.touched_at <= cutoff, *active)
             for id, owner, touched in self._rows(settled):
                 yield follow_up_action(
                     rule,
@@ -256,7 +260,7 @@ class SqlTimeRules(TimeRuleShortcuts):
                     subject_id=id,
                     owner=owner,
                     customer_id=id,
-                    last=touched,
+                    last=utc_instant(touched),
                     at=when,
                     supervisors=supervisors,
                 )
