@@ -44,7 +44,7 @@ def _last_touch(dialect: str) -> sa.ColumnElement[object]:
         .scalar_subquery()
     )
     greatest = sa.func.max if dialect == "sqlite" else sa.func.greatest
-    return greatest(  # type: ignore[no-any-return]
+    return greatest(
         c.created_at,
         sa.func.coalesce(direct, c.created_at),
         sa.func.coalesce(through_deals, c.created_at),
