@@ -103,6 +103,8 @@ __all__ = [
 _E = TypeVar("_E", bound=Versioned)
 
 _CHUNK = 500  # ids per IN (...) clause
+_LINKS = ("customer_id", "opportunity_id")  # the customers an activity touches (directly or not)
+_OWNER = ("customer_id",)  # the customer an opportunity's activities touch
 
 
 class _Conflict(Exception):  # noqa: N818 - private signal, never escapes
@@ -741,7 +743,7 @@ class SqlOpportunityRepository(SqlRepository[Opportunity]):
 
     def _execute(self, conn: Connection, plan: _Plan) -> None:
         # An opportunity moved to another customer takes its activities' touches along.
-        before = _stored_links(conn, t.opportunities, plan.updates, ("customer_id",))
+        before = _stored_links(conn, t.opportunities, [p.entity.id for p in plan.updates], _OWNER)
         super()._execute(conn, plan)
         changed = [p.entity.customer_id for p in plan.inserts]
         for p in plan.updates:
@@ -773,19 +775,22 @@ class SqlActivityRepository(SqlRepository[Activity]):
             StaleVersionError: If ``activity.version`` is not the stored version.
             StorageError: If the database fails or the unit of work is not active.
         """
+        operation = "delete activity"
+        conn = self._session.connection(operation)
+        with translating(operation):  # the stored links, whatever the caller's copy says
+            before = _stored_links(conn, t.activities, [activity.id], _LINKS)
         self._delete(activity)
-        conn = self._session.connection("delete activity")
-        with translating("delete activity"):
+        with translating(operation):
             refresh_touches(
                 conn,
-                customer_ids=[activity.customer_id],
-                opportunity_ids=[activity.opportunity_id],
+                customer_ids=[links[0] for links in before.values()],
+                opportunity_ids=[links[1] for links in before.values()],
             )
 
     def _execute(self, conn: Connection, plan: _Plan) -> None:
         # The customers it touched before and after the write get their last touch again.
         written = [*plan.inserts, *plan.updates]
-        before = _stored_links(conn, t.activities, plan.updates, ("customer_id", "opportunity_id"))
+        before = _stored_links(conn, t.activities, [p.entity.id for p in plan.updates], _LINKS)
         super()._execute(conn, plan)
         refresh_touches(
             conn,
@@ -801,10 +806,9 @@ class SqlActivityRepository(SqlRepository[Activity]):
 
 
 def _stored_links(
-    conn: Connection, table: sa.Table, prepared: Sequence[_Prepared], columns: Sequence[str]
+    conn: Connection, table: sa.Table, ids: Sequence[str], columns: Sequence[str]
 ) -> dict[str, tuple[Any, ...]]:
-    """Return id -> the stored ``columns`` of the records ``prepared`` updates."""
-    ids = [p.entity.id for p in prepared]
+    """Return id -> the stored ``columns`` of the records ``ids`` (those stored)."""
     found: dict[str, tuple[Any, ...]] = {}
     for chunk in _chunks(ids):
         statement = sa.select(table.c.id, *(table.c[name] for name in columns)).where(
