@@ -9,6 +9,7 @@ comparison finds nothing), and the storage contract must hold on it.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -35,7 +36,7 @@ from crmcore.adapters.sql.migrations import (
     stamp,
     upgrade,
 )
-from crmcore.adapters.sql.tables import audit_chain, metadata
+from crmcore.adapters.sql.tables import audit_chain, customers, metadata
 from crmcore.domain import (
     CustomerId,
     EmailAddress,
@@ -241,7 +242,25 @@ def test_upgrading_the_oldest_layout_keeps_every_record(blank: Engine) -> None:
     assert entry.sequence == 6
     with blank.connect() as conn:
         assert conn.execute(sa.select(audit_chain.c.chain)).scalars().all() == ["main"]
+    _assert_touches_backfilled(blank, expected)
     _assert_same_as_create_schema(blank)
+
+
+def _assert_touches_backfilled(engine: Engine, expected: dict[str, Any]) -> None:
+    """crmcore_0010 filled ``customers.touched_at``: each customer's last touch."""
+    with SqlStore(engine).unit_of_work() as uow:
+        deals: dict[str, str] = {o.id: o.customer_id for o in uow.opportunities.iter_all()}
+        touches: dict[str, list[dt.datetime]] = {
+            id: [c.created_at] for id, c in expected["customers"].items()
+        }
+        for activity in uow.activities.iter_all():
+            for owner in (activity.customer_id, deals.get(activity.opportunity_id or "")):
+                if owner in touches:
+                    touches[owner].append(activity.occurred_at)
+    with engine.connect() as conn:
+        stored = dict(conn.execute(sa.select(customers.c.id, customers.c.touched_at)).all())
+    assert stored == {id: max(times) for id, times in touches.items()}
+    assert any(len(times) > 1 for times in touches.values())  # activities did count
 
 
 def _last_hash(source: Engine) -> str:

@@ -416,8 +416,9 @@ def follow_up_action(
         supervisors: Each user's supervisor.
     """
     recipient, note = _boss(supervisors, owner)
+    stamp = last.isoformat()  # its first ten characters are the date's ISO form
     return DueAction(
-        id=f"follow-up:{subject}:{subject_id}:{last.isoformat()}",
+        id=f"follow-up:{subject}:{subject_id}:{stamp}",
         kind=ActionKind.REMIND_SUPERVISOR,
         rule="follow_up_overdue",
         subject=subject,
@@ -426,7 +427,7 @@ def follow_up_action(
         customer_id=customer_id,
         due_at=_plus(last, dt.timedelta(days=rule.days)),
         reason=f"no follow-up on {subject} {subject_id} (owner {owner}) for "
-        f"{_days_between(last, at)} days since {last.date().isoformat()}{note}",
+        f"{_days_between(last, at)} days since {stamp[:10]}{note}",
     )
 
 

@@ -51,13 +51,14 @@ import datetime as dt
 import itertools
 import threading
 import time
-from collections.abc import Callable
+import weakref
+from collections.abc import Callable, Iterator
 from typing import Any, ClassVar, TypeAlias
 
 import attrs
 import pendulum
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -185,7 +186,7 @@ from crmcore.segments import (
     field,
     purchases,
 )
-from crmcore.services.merge import merge_customers
+from crmcore.services.merge import merge_customers, unmerge_customers
 from crmcore.services.subject import export_subject
 from crmcore.services.time_rules import issue_due_actions
 from crmcore.testing import strategies as cst
@@ -2553,6 +2554,154 @@ class TimeRulesContract:
                 issued=issued,
             )
         assert found == expected
+
+    # One store per backend for every example of the test below (each example uses ids of
+    # its own): building a store costs more than an example.
+    _shared_stores: ClassVar[weakref.WeakKeyDictionary[Any, Store]] = weakref.WeakKeyDictionary()
+    _runs: ClassVar[Iterator[int]] = itertools.count()
+
+    @settings(
+        max_examples=12,
+        deadline=None,
+        suppress_health_check=[
+            HealthCheck.function_scoped_fixture,
+            HealthCheck.differing_executors,
+            HealthCheck.too_slow,
+        ],
+    )
+    @given(
+        customers_first=st.booleans(),
+        steps=st.lists(
+            st.tuples(
+                st.sampled_from(["log", "log", "edit", "edit", "delete", "move"]),
+                st.integers(0, 2),
+                st.integers(-1, 2),
+                st.integers(-1, 1),
+                st.sampled_from([0, 100, 200, 300, 400, 500]),
+            ),
+            max_size=12,
+        ),
+        merge=st.sampled_from(["none", "merge", "merge and unmerge"]),
+    )
+    # A customer's latest touch taken away: an activity edited onto another customer,
+    # moved off its deal, deleted, or its deal moved to another customer.
+    @example(
+        customers_first=True, steps=[("log", 0, 2, -1, 300), ("edit", 0, 1, -1, 100)], merge="none"
+    )
+    @example(
+        customers_first=True, steps=[("log", 0, -1, 0, 300), ("edit", 0, 1, -1, 300)], merge="none"
+    )
+    @example(
+        customers_first=True, steps=[("log", 0, -1, 0, 300), ("delete", 0, 0, 0, 0)], merge="none"
+    )
+    @example(
+        customers_first=True, steps=[("log", 0, -1, 0, 300), ("move", 0, 2, -1, 0)], merge="none"
+    )
+    def test_follow_ups_stay_right_through_every_write(
+        self,
+        store_factory: StoreFactory,
+        customers_first: bool,
+        steps: list[tuple[str, int, int, int, int]],
+        merge: str,
+    ) -> None:
+        """The store's follow-ups stay those of ``due_actions`` through every kind of write.
+
+        Activities logged, edited, moved and deleted, deals moved, customers stored
+        before or after their activities, merged and unmerged; checked at instants all
+        along the way.
+        """
+        store = self._shared_stores.get(store_factory)
+        if store is None:
+            store = self._shared_stores[store_factory] = store_factory(None)
+        run = next(self._runs)
+
+        def customer(n: int) -> CustomerId:
+            return CustomerId(f"r{run}-c-{n}")
+
+        def deal(n: int) -> OpportunityId:
+            return OpportunityId(f"r{run}-o-{n}")
+
+        people = [
+            register_customer(
+                id=customer(n),
+                organization=Organization(legal_name=f"公司{n}"),
+                owner=UserId("u-1"),
+                at=_RULES_T0.add(hours=40 * n),
+            )[0]
+            for n in range(3)
+        ]
+        deals = {
+            deal(n): open_opportunity(
+                id=deal(n),
+                customer_id=customer(n),
+                title="deal",
+                amount=Money("100", "CNY"),
+                owner=UserId("u-1"),
+                at=_RULES_T0,
+            )[0]
+            for n in range(2)
+        }
+        logged: dict[str, Any] = {}
+        with store.unit_of_work() as uow:
+            if customers_first:
+                uow.customers.save_many(people)
+            deals = {o.id: o for o in uow.opportunities.save_many(deals.values())}
+            for action, which, c, o, hours in steps:
+                activity = logged.get(f"r{run}-a-{which}")
+                customer_id = customer(c) if c >= 0 else None
+                deal_id = deal(o) if o >= 0 else None
+                when = _RULES_T0.add(hours=hours)
+                if action == "move" and customer_id is not None:
+                    moved = deals[deal(which % 2)]
+                    moved = uow.opportunities.save(attrs.evolve(moved, customer_id=customer_id))
+                    deals[moved.id] = moved
+                elif action == "delete" and activity is not None:
+                    uow.activities.delete(activity)
+                    del logged[activity.id]
+                elif customer_id is None and deal_id is None:
+                    continue
+                elif action == "edit" and activity is not None:
+                    changed = attrs.evolve(
+                        activity, customer_id=customer_id, opportunity_id=deal_id, occurred_at=when
+                    )
+                    logged[activity.id] = uow.activities.save(changed)
+                elif action == "log" and activity is None:
+                    new, _ = log_activity(
+                        id=ActivityId(f"r{run}-a-{which}"),
+                        kind=ActivityKind.CALL,
+                        at=when,
+                        customer_id=customer_id,
+                        opportunity_id=deal_id,
+                    )
+                    logged[new.id] = uow.activities.save(new)
+            if not customers_first:
+                uow.customers.save_many(people)
+            uow.commit()
+        if merge != "none":
+            clock = FixedClock(_RULES_T0.add(hours=600))
+            merge_customers(
+                store.unit_of_work(),
+                [customer(0), customer(1)],
+                clock=clock,
+                survivor_id=customer(0),
+                merge_id=MergeId(f"r{run}-m"),
+            )
+            if merge == "merge and unmerge":
+                unmerge_customers(store.unit_of_work(), MergeId(f"r{run}-m"), clock=clock)
+        rule = FollowUpOverdue(days=3)
+        mine = f"r{run}-"
+        with store.unit_of_work() as uow:
+            stored = _everything(uow, {}, {})
+            everything = RuleSnapshot(  # this example's records: the others' cannot count
+                customers=[c for c in stored.customers if c.id.startswith(mine)],
+                opportunities=[o for o in stored.opportunities if o.id.startswith(mine)],
+                activities=[a for a in stored.activities if a.id.startswith(mine)],
+            )
+            for hours in range(50, 650, 100):  # each window holds one of the instants used
+                at = _RULES_T0.add(hours=hours)
+                expected = due_actions(everything, at=at, rules=[rule])
+                found = uow.time_rules.overdue_follow_ups(rule, at=at)
+                assert tuple(a for a in found if a.subject_id.startswith(mine)) == expected
 
     def test_each_rule_kind_has_its_own_method(self, store_factory: StoreFactory) -> None:
         store = store_factory(None)

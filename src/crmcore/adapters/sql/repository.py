@@ -57,6 +57,7 @@ from crmcore.adapters.sql.mapping import (
 from crmcore.adapters.sql.match_index import record_of_document
 from crmcore.adapters.sql.segments import check_dialect, customer_query
 from crmcore.adapters.sql.session import SqlSession, translating
+from crmcore.adapters.sql.touches import refresh_touches
 from crmcore.clock import utc
 from crmcore.domain import (
     Activity,
@@ -102,6 +103,8 @@ __all__ = [
 _E = TypeVar("_E", bound=Versioned)
 
 _CHUNK = 500  # ids per IN (...) clause
+_LINKS = ("customer_id", "opportunity_id")  # the customers an activity touches (directly or not)
+_OWNER = ("customer_id",)  # the customer an opportunity's activities touch
 
 
 class _Conflict(Exception):  # noqa: N818 - private signal, never escapes
@@ -595,6 +598,8 @@ class SqlCustomerRepository(SqlRepository[Customer]):
         encryption.seal_many([row["document"] for row in rows])
 
     def _after_write(self, conn: Connection, plan: _Plan) -> None:
+        # A new customer's last touch: its creation, or an activity stored before it.
+        refresh_touches(conn, customer_ids=[p.entity.id for p in plan.inserts])
         index = self._match_index
         if index is None:
             return
@@ -755,6 +760,17 @@ class SqlOpportunityRepository(SqlRepository[Opportunity]):
         """Return the opportunities owned by ``owner``."""
         return self._find_by(t.opportunities.c.owner, owner)
 
+    def _execute(self, conn: Connection, plan: _Plan) -> None:
+        # An opportunity moved to another customer takes its activities' touches along.
+        before = _stored_links(conn, t.opportunities, [p.entity.id for p in plan.updates], _OWNER)
+        super()._execute(conn, plan)
+        changed = [p.entity.customer_id for p in plan.inserts]
+        for p in plan.updates:
+            (was,) = before.get(p.entity.id, (None,))
+            if was != p.entity.customer_id:
+                changed.extend((was, p.entity.customer_id))
+        refresh_touches(conn, customer_ids=changed)
+
 
 class SqlActivityRepository(SqlRepository[Activity]):
     """Activities in SQL; see :class:`~crmcore.ports.ActivityRepository`."""
@@ -778,7 +794,47 @@ class SqlActivityRepository(SqlRepository[Activity]):
             StaleVersionError: If ``activity.version`` is not the stored version.
             StorageError: If the database fails or the unit of work is not active.
         """
+        operation = "delete activity"
+        conn = self._session.connection(operation)
+        with translating(operation):  # the stored links, whatever the caller's copy says
+            before = _stored_links(conn, t.activities, [activity.id], _LINKS)
         self._delete(activity)
+        with translating(operation):
+            refresh_touches(
+                conn,
+                customer_ids=[links[0] for links in before.values()],
+                opportunity_ids=[links[1] for links in before.values()],
+            )
+
+    def _execute(self, conn: Connection, plan: _Plan) -> None:
+        # The customers it touched before and after the write get their last touch again.
+        written = [*plan.inserts, *plan.updates]
+        before = _stored_links(conn, t.activities, [p.entity.id for p in plan.updates], _LINKS)
+        super()._execute(conn, plan)
+        refresh_touches(
+            conn,
+            customer_ids=[
+                *[p.entity.customer_id for p in written],
+                *[links[0] for links in before.values()],
+            ],
+            opportunity_ids=[
+                *[p.entity.opportunity_id for p in written],
+                *[links[1] for links in before.values()],
+            ],
+        )
+
+
+def _stored_links(
+    conn: Connection, table: sa.Table, ids: Sequence[str], columns: Sequence[str]
+) -> dict[str, tuple[Any, ...]]:
+    """Return id -> the stored ``columns`` of the records ``ids`` (those stored)."""
+    found: dict[str, tuple[Any, ...]] = {}
+    for chunk in _chunks(ids):
+        statement = sa.select(table.c.id, *(table.c[name] for name in columns)).where(
+            table.c.id.in_(chunk)
+        )
+        found.update({row[0]: tuple(row[1:]) for row in conn.execute(statement)})
+    return found
 
 
 class SqlCaseRepository(SqlRepository[Case]):

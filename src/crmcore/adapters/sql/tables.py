@@ -49,6 +49,15 @@ Tables and columns
     below, so an update that leaves emails, phones, tags and external ids
     alone does not rewrite them; internal; NULL for rows written by other
     means, whose next save rewrites the child rows).
+    ``touched_at`` (:class:`UtcDateTime`, nullable; internal): the customer's last
+    touch as :class:`~crmcore.lifecycle.rules.FollowUpOverdue` counts it — the latest
+    of its creation and the ``occurred_at`` of every activity on it or on one of its
+    opportunities (future-dated ones included). Derived from those rows, not from
+    the document: the repositories recompute it in the unit of work that saves a
+    customer, or saves, moves or deletes an activity or an opportunity; NULL for
+    rows written by other means, which the time-rule query then checks the slow
+    way. Indexed with ``(touched_at, owner, merged_into, id)`` so the follow-up
+    rule is one index range.
 
 ``customer_emails`` — ``customer_id``, ``address`` (canonical lower-case
     address, ≤ 254 chars); PK (customer_id, address); index on ``address``.
@@ -215,6 +224,7 @@ __all__ = [
     "opportunities",
     "orders",
     "survey_responses",
+    "utc_instant",
 ]
 
 ID_LENGTH = 128
@@ -222,6 +232,31 @@ ID_LENGTH = 128
 
 _ENUM_LENGTH = 32
 _UTC = pendulum.UTC
+
+
+def utc_instant(value: dt.datetime) -> pendulum.DateTime:
+    """Return what the driver gave for a :class:`UtcDateTime` as an aware UTC pendulum instant.
+
+    Drivers give aware values (PostgreSQL) or naive UTC ones (SQLite, MariaDB). Built
+    directly: ``pendulum.instance(value).in_timezone(UTC)`` gives the same value ten
+    times slower, which counts when a query returns 50,000 rows.
+
+    >>> utc_instant(dt.datetime(2026, 3, 1, 8, tzinfo=dt.timezone(dt.timedelta(hours=8))))
+    DateTime(2026, 3, 1, 0, 0, 0, tzinfo=Timezone('UTC'))
+    """
+    offset = value.utcoffset()
+    if offset:
+        value = value - offset
+    return pendulum.DateTime(
+        value.year,
+        value.month,
+        value.day,
+        value.hour,
+        value.minute,
+        value.second,
+        value.microsecond,
+        tzinfo=_UTC,
+    )
 
 
 class UtcDateTime(sa.types.TypeDecorator[dt.datetime]):
@@ -277,10 +312,7 @@ class UtcDateTime(sa.types.TypeDecorator[dt.datetime]):
         """Return the stored instant as an aware UTC :class:`pendulum.DateTime`."""
         if value is None:
             return None
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=dt.UTC)
-        instant: pendulum.DateTime = pendulum.instance(value).in_timezone(_UTC)
-        return instant
+        return utc_instant(value)
 
 
 class Amount(sa.types.TypeDecorator[Decimal]):
@@ -399,6 +431,7 @@ customers = sa.Table(
     sa.Column("custom", sa.JSON, nullable=False),
     _document(),
     _child_digest(),
+    _at("touched_at", nullable=True),
     sa.Index("ix_customers_display_name", "display_name"),
     sa.Index("ix_customers_tier", "tier"),
     sa.Index("ix_customers_priority", "priority"),
@@ -411,6 +444,7 @@ customers = sa.Table(
     sa.Index("ix_customers_merged_into", "merged_into"),
     sa.Index("ix_customers_created_at", "created_at"),
     sa.Index("ix_customers_updated_at", "updated_at"),
+    sa.Index("ix_customers_touched_at", "touched_at", "owner", "merged_into", "id"),
     **_OPTIONS,
 )
 

@@ -5,11 +5,15 @@ built-in time rule with queries over indexed columns and returns exactly what
 :func:`~crmcore.lifecycle.rules.due_actions` returns over every stored record
 (a property test checks it on memory, SQLite, PostgreSQL and MariaDB):
 
-- :class:`~crmcore.lifecycle.rules.FollowUpOverdue`: owned, active customers and
-  owned, open opportunities created before the cutoff with no activity since
-  (``NOT EXISTS`` over ``activities``); the last touch of each due record is a
-  ``MAX(occurred_at)`` subquery the database evaluates for the due rows only. No
-  document is read.
+- :class:`~crmcore.lifecycle.rules.FollowUpOverdue`: owned, active customers whose
+  last touch (``customers.touched_at``, kept by the repositories, see
+  :mod:`crmcore.adapters.sql.touches`) is at or before the cutoff — one range of
+  ``ix_customers_touched_at``, which holds every column read — plus, checked by
+  ``NOT EXISTS`` over ``activities``, the few touched after the instant (a
+  future-dated activity) or never computed (rows written by other means). Owned,
+  open opportunities created before the cutoff with no activity since (``NOT
+  EXISTS``). The last touch of such a record is a ``MAX(occurred_at)`` subquery
+  the database evaluates for the due rows only. No document is read.
 - :class:`~crmcore.lifecycle.rules.LeadIdle`: the same over leads.
 - :class:`~crmcore.lifecycle.rules.SurveyAfterClose`: cases closed within the
   window (``ix_cases_closed_at``) with no survey response.
@@ -83,6 +87,7 @@ from crmcore.adapters.sql.tables import (
     opportunities,
     orders,
     survey_responses,
+    utc_instant,
 )
 from crmcore.clock import EARLIEST, utc
 from crmcore.domain import (
@@ -241,6 +246,26 @@ class SqlTimeRules(TimeRuleShortcuts):
         a, c, o = activities.c, customers.c, opportunities.c
         recent = (a.occurred_at > cutoff) & (a.occurred_at <= when)
         if rule.customers:
+            active = (c.owner.is_not(None), c.merged_into.is_(None))
+            # Last touched by the cutoff: due, and that touch is the last one up to `when`.
+            # One range of ix_customers_touched_at, which holds every column read.
+            # The instant is read as the driver gives it and converted here: it saves the
+            # type's per-row call, a fifth of the time with 50,000 reminders due.
+            plain = sa.type_coerce(c.touched_at, sa.DateTime())
+            settled = sa.select(c.id, c.owner, plain).where(c.touched_at <= cutoff, *active)
+            for id, owner, touched in self._rows(settled):
+                yield follow_up_action(
+                    rule,
+                    subject="customer",
+                    subject_id=id,
+                    owner=owner,
+                    customer_id=id,
+                    last=utc_instant(touched),
+                    at=when,
+                    supervisors=supervisors,
+                )
+            # Touched after `when` (a future-dated activity) or never computed (a row
+            # written by other means): the touches up to `when` decide, as before.
             on_customer = sa.exists().where(a.customer_id == c.id, recent)
             # Driven from the customer's opportunities, then each one's recent activities:
             # one index range per opportunity, whatever the planner knows of the tables.
@@ -260,14 +285,14 @@ class SqlTimeRules(TimeRuleShortcuts):
                 .where(o.customer_id == c.id, a.occurred_at <= when)
                 .scalar_subquery()
             )
-            statement = sa.select(c.id, c.owner, c.created_at, direct, through_deals).where(
-                c.owner.is_not(None),
-                c.merged_into.is_(None),
+            unsettled = sa.select(c.id, c.owner, c.created_at, direct, through_deals).where(
+                sa.or_(c.touched_at.is_(None), c.touched_at > when),
+                *active,
                 c.created_at <= cutoff,
                 ~on_customer,
                 ~on_opportunity,
             )
-            for id, owner, created, touched, via_deal in self._rows(statement):
+            for id, owner, created, touched, via_deal in self._rows(unsettled):
                 yield follow_up_action(
                     rule,
                     subject="customer",

@@ -250,7 +250,9 @@ def _detect(conn: Connection) -> str | None:
         return "crmcore_0007"
     if "ix_cases_status_opened_at" not in {i["name"] for i in inspector.get_indexes("cases")}:
         return "crmcore_0008"
-    return "crmcore_0009"
+    if "touched_at" not in {c["name"] for c in inspector.get_columns("customers")}:
+        return "crmcore_0009"
+    return "crmcore_0010"
 
 
 def stamp(bind: Engine | Connection, revision: str) -> None:
