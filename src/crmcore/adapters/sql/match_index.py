@@ -73,6 +73,7 @@ from crmcore.matching import (
 )
 from crmcore.matching import workers as pool_policy
 from crmcore.matching.blocking import rule_keys
+from crmcore.matching.nickname import NICKNAMES
 
 __all__ = ["MatchIndexSettings", "SqlMatchIndex", "backfill_match_index", "record_of_document"]
 
@@ -329,10 +330,10 @@ class _Statements:
     @classmethod
     def of(cls, conn: Connection) -> _Statements:
         dialect = conn.dialect.name
-        names = _quoted_names(conn)
-        key = (dialect, names["match_records"])
+        key = (dialect, (conn.get_execution_options().get("schema_translate_map") or {}).get(None))
         found = _STATEMENTS.get(key)
         if found is None:
+            names = _quoted_names(conn)
             templates = dict(_PG_SQL if dialect == "postgresql" else _ROW_SQL)
             if dialect not in ("postgresql", "sqlite"):
                 templates["add_counts"] = _MARIADB_COUNTS
@@ -406,7 +407,7 @@ class _Statements:
             conn.exec_driver_sql(self.sql["insert_keys"], list(rows))
 
 
-_STATEMENTS: dict[tuple[str, str], _Statements] = {}
+_STATEMENTS: dict[tuple[str, str | None], _Statements] = {}  # by dialect and schema
 
 
 class _Counts:
@@ -513,6 +514,9 @@ def _read_postgresql(
     return sizes, own, found, tf
 
 
+_PLANS: dict[int, tuple[MatchIndexSettings, _KeyPlan]] = {}
+
+
 def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -531,7 +535,13 @@ class SqlMatchIndex:
     def __init__(self, session: SqlSession, settings: MatchIndexSettings) -> None:
         self._session = session
         self.settings = settings
-        self._plan = _KeyPlan.of(settings)
+        # One per unit of work: build the plan (hashing the settings) once per settings.
+        cached = _PLANS.get(id(settings))
+        if cached is None or cached[0] is not settings:
+            if len(_PLANS) > 64:
+                _PLANS.clear()
+            cached = _PLANS[id(settings)] = (settings, _KeyPlan.of(settings))
+        self._plan = cached[1]
 
     # -- writing (called by the customer repository) ---------------------------------------
 
@@ -934,8 +944,28 @@ def _prepare(page: Sequence[tuple[str, int, str]], plan: _KeyPlan) -> _Prepared:
     return out
 
 
-def _plan_state(plan: _KeyPlan) -> _KeyPlan:  # pragma: no cover - runs in worker processes
-    return plan
+def _plan_args(plan: _KeyPlan) -> tuple[object, ...]:
+    """What :func:`_plan_state` needs to rebuild ``plan`` in a worker (all of it picklable)."""
+    keys = plan.keys
+    nicknames = None if keys.nicknames is NICKNAMES else dict(keys.nicknames)
+    options = (keys.fold_email_tags, keys.fold_gmail_dots, nicknames, keys.region)
+    return options, plan.rules, plan.tf, plan.fingerprint
+
+
+def _plan_state(  # pragma: no cover - runs in worker processes
+    options: tuple[bool, bool, dict[str, str] | None, str | None],
+    rules: tuple[tuple[BlockingRule, str], ...],
+    tf: tuple[tuple[str, int], ...],
+    fingerprint: str,
+) -> _KeyPlan:
+    fold_tags, fold_dots, nicknames, region = options
+    keys = KeyOptions(
+        fold_email_tags=fold_tags,
+        fold_gmail_dots=fold_dots,
+        nicknames=NICKNAMES if nicknames is None else nicknames,
+        region=region,
+    )
+    return _KeyPlan(keys, rules, tf, fingerprint)
 
 
 class _Backfill:
@@ -999,7 +1029,7 @@ class _Backfill:
     def _dispatch(self, page: _Page) -> None:
         if self.pool is None and self.workers > 1 and len(page) >= max(self.batch, _POOL_FROM):
             self.pool = pool_policy.start_pool(
-                self.workers, "spawn", (_plan_state, (self.plan,)), collect_cycles=False
+                self.workers, "spawn", (_plan_state, _plan_args(self.plan)), collect_cycles=False
             )
         job = None
         if self.pool is not None:
