@@ -208,6 +208,11 @@ _FIELDS: Final = operator.attrgetter(*(f.name for f in attrs.fields(MatchRecord)
 """A record's fields in order (``attrs.astuple(record, recurse=False)``, without its overhead)."""
 
 
+# json.dumps with options builds an encoder per call: these are built once (same output).
+_FEATURES_JSON: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_COUNTERS_JSON: Final = json.JSONEncoder(separators=(",", ":")).encode
+
+
 def _digest(record: MatchRecord, fingerprint: str) -> str:
     return _hash(fingerprint, *(str(f) for f in _FIELDS(record)))
 
@@ -229,12 +234,7 @@ def _entry(plan: _KeyPlan, record: MatchRecord, *, stored: bool = False) -> _Ent
     row = None
     if stored:
         counters = sorted([f"b{h}" for hashes in blocks for h in hashes] + list(tf))
-        row = (
-            record.id,
-            json.dumps(features, ensure_ascii=False, separators=(",", ":")),
-            digest,
-            json.dumps(counters, separators=(",", ":")),
-        )
+        row = (record.id, _FEATURES_JSON(features), digest, _COUNTERS_JSON(counters))
     return _Entry(record.id, features, digest, blocks, tf, row)
 
 
@@ -646,15 +646,14 @@ class SqlMatchIndex:
 
     @staticmethod
     def _insert(conn: Connection, statements: _Statements, arriving: Sequence[_Entry]) -> None:
-        dumps = json.dumps
         rows = [
             e.row
             if e.row is not None
             else (
                 e.customer_id,
-                dumps(e.features, ensure_ascii=False, separators=(",", ":")),
+                _FEATURES_JSON(e.features),
                 e.digest,
-                dumps(sorted([*e.block_names, *e.tf]), separators=(",", ":")),
+                _COUNTERS_JSON(sorted([*e.block_names, *e.tf])),
             )
             for e in arriving
         ]
