@@ -9,14 +9,14 @@ with the database ``bench_matchindex``) it:
    of 1,000) — skipped with ``--keep`` when a previous run left them there —
    then empties the index tables and times :func:`backfill_match_index`
    over every customer (the rate; the target is 1M in 2 minutes);
-2. times ``candidates()`` of the SQL index for Q queries (near-duplicates
-   of stored customers: the name transliterated with the phone or the
-   email), then builds a :class:`~crmcore.matching.MatchIndex` of the same
-   customers (the baseline, read back from the stored documents), times the
-   same queries on it, reporting p50 / p99 of both and checking that both
-   give identical answers (the SQL index is timed before the in-memory one
-   exists: a host process using it holds no million in-memory records for
-   the garbage collector to walk);
+2. builds a :class:`~crmcore.matching.MatchIndex` of the same customers (the
+   baseline, read back from the stored documents) and times
+   ``candidates()`` for Q queries (near-duplicates of stored customers: the
+   name transliterated with the phone or the email) on both, reporting p50 /
+   p99 and checking that both give identical answers (after building the
+   in-memory index the bench freezes the garbage collector's view of it,
+   ``gc.freeze()``: its passes over a million records would otherwise land
+   in whichever query allocates next, on both sides);
 3. registers R new customers one unit of work each, with the index rows and
    without (a store with ``match_index=False``), alternating in rounds so
    both see the same load, and reports the ratio (target ≤ 1.5×). The
@@ -41,7 +41,6 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pendulum
 import sqlalchemy as sa
@@ -177,25 +176,27 @@ def run(label: str, engine: Engine, args: argparse.Namespace) -> None:
             conn.execute(table.delete())
 
     started = time.perf_counter()
-    written = backfill_match_index(engine)
+    written = backfill_match_index(engine, workers=args.workers)
     backfill = time.perf_counter() - started
     if written != count:
         raise SystemExit(f"the backfill indexed {written} customers of {count}")
 
-    asked = queries(stored_records(engine), args.queries)
-    gc.collect()
-    # The SQL index is timed first, in a process holding no in-memory index (as a host's would):
-    # the collector's passes over a million in-memory records would land in its timings.
-    store = SqlStore(engine)
-    s50, s99, answers = time_sql(store, asked)
     records = stored_records(engine)
-    memory = MatchIndexSettings().reference()
+    settings = MatchIndexSettings()
+    memory = settings.reference()
     started = time.perf_counter()
     memory.add_many(records)
     build = time.perf_counter() - started
+    # A host using the SQL index holds no million in-memory records: keep the collector's
+    # passes over them (which land in whichever query allocates next) out of both timings.
+
+    store = SqlStore(engine)
+    asked = queries(records, args.queries)
     del records
     gc.collect()
-    m50, m99, differ = time_memory(memory, asked, answers)
+    gc.freeze()
+    s50, s99, m50, m99, differ = time_candidates(store, memory, asked)
+    gc.unfreeze()
     del memory
     gc.collect()
     plain = SqlStore(engine, match_index=False)
@@ -210,37 +211,30 @@ def run(label: str, engine: Engine, args: argparse.Namespace) -> None:
     )
 
 
-def time_sql(store: SqlStore, asked: list[MatchRecord]) -> tuple[float, float, list[Any]]:
-    """Time candidates() on the SQL index; return p50, p99 (ms) and the answers."""
-    times, answers = [], []
+def time_candidates(
+    store: SqlStore, memory: MatchIndex, asked: list[MatchRecord]
+) -> tuple[float, float, float, float, int]:
+    """Time candidates() on both indexes; return SQL p50, p99, memory p50, p99, differences."""
+    memory_times, sql_times, differ = [], [], 0
     with store.unit_of_work() as uow:
         index = uow.match_index
         if index is None:
             raise SystemExit("the store keeps no match index")
         for query in asked[:50]:  # warm up caches and the connection
             index.candidates(query)
+            memory.candidates(query)
         for query in asked:
             t0 = time.perf_counter()
-            answers.append(index.candidates(query))
-            times.append((time.perf_counter() - t0) * 1000)
-    p50, p99 = percentiles(times)
-    return p50, p99, answers
-
-
-def time_memory(
-    memory: MatchIndex, asked: list[MatchRecord], answers: list[Any]
-) -> tuple[float, float, int]:
-    """Time candidates() in memory; return p50, p99 (ms) and how many answers differ."""
-    times, differ = [], 0
-    for query in asked[:50]:
-        memory.candidates(query)
-    for query, found in zip(asked, answers, strict=True):
-        t0 = time.perf_counter()
-        expected = memory.candidates(query)
-        times.append((time.perf_counter() - t0) * 1000)
-        differ += found != expected
-    p50, p99 = percentiles(times)
-    return p50, p99, differ
+            expected = memory.candidates(query)
+            t1 = time.perf_counter()
+            found = index.candidates(query)
+            t2 = time.perf_counter()
+            memory_times.append((t1 - t0) * 1000)
+            sql_times.append((t2 - t1) * 1000)
+            differ += found != expected
+    m50, m99 = percentiles(memory_times)
+    s50, s99 = percentiles(sql_times)
+    return s50, s99, m50, m99, differ
 
 
 def register(store: SqlStore, plain: SqlStore, registrations: int) -> tuple[float, float]:
@@ -304,23 +298,23 @@ def report(
     )
 
 
-def server_engine(url: str, backend: str) -> Engine:
-    """An engine on the scratch database ``bench_matchindex`` of the server at ``url``."""
+def server_engine(url: str, backend: str, database: str = DATABASE) -> Engine:
+    """An engine on the scratch database ``database`` of the server at ``url``."""
     base = sa.make_url(url)
     admin = create_engine(base)
     with admin.connect() as raw:
         if backend == "postgresql":
             conn = raw.execution_options(isolation_level="AUTOCOMMIT")
             exists = conn.exec_driver_sql(
-                "SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,)
+                "SELECT 1 FROM pg_database WHERE datname = %s", (database,)
             ).first()
             if exists is None:
-                conn.exec_driver_sql(f'CREATE DATABASE "{DATABASE}"')
+                conn.exec_driver_sql(f'CREATE DATABASE "{database}"')
         else:
-            raw.exec_driver_sql(f"CREATE DATABASE IF NOT EXISTS `{DATABASE}`")
+            raw.exec_driver_sql(f"CREATE DATABASE IF NOT EXISTS `{database}`")
             raw.commit()
     admin.dispose()
-    return create_engine(base.set(database=DATABASE))
+    return create_engine(base.set(database=database))
 
 
 def main() -> None:
@@ -341,6 +335,12 @@ def main() -> None:
         "--postgres-url", default=os.environ.get("CRMCORE_TEST_POSTGRES_URL", "").strip()
     )
     parser.add_argument("--mysql-url", default=os.environ.get("CRMCORE_TEST_MYSQL_URL", "").strip())
+    parser.add_argument(
+        "--database", default=DATABASE, help=f"scratch database on a server (default: {DATABASE})"
+    )
+    parser.add_argument(
+        "--workers", type=int, help="backfill worker processes (default: the backfill's own)"
+    )
     args = parser.parse_args()
     backends = args.backend or ["sqlite", "postgresql"]
     for backend in backends:
@@ -355,7 +355,7 @@ def main() -> None:
         if not url:
             flag = "--postgres-url" if backend == "postgresql" else "--mysql-url"
             raise SystemExit(f"--backend {backend} needs {flag} or its test variable")
-        engine = server_engine(url, backend)
+        engine = server_engine(url, backend, args.database)
         try:
             run("PostgreSQL" if backend == "postgresql" else "MariaDB", engine, args)
         finally:

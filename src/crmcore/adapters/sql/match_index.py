@@ -170,19 +170,6 @@ _STORED: Final = sa.select(_r.customer_id, _r.seq, _r.digest, _r.counters).where
     _r.customer_id.in_(sa.bindparam("ids", expanding=True))
 )
 _COUNTS: Final = sa.select(_c.name, _c.n).where(_c.name.in_(sa.bindparam("names", expanding=True)))
-# The block sizes and the total with, on every row, the seq of the record asked about (if it
-# is indexed its total shard is among the rows): one round trip instead of two.
-_COUNTS_AND_OWN: Final = sa.select(
-    _c.name,
-    _c.n,
-    sa.select(_r.seq).where(_r.customer_id == sa.bindparam("own")).scalar_subquery(),
-).where(_c.name.in_(sa.bindparam("names", expanding=True)))
-_MEMBERS: Final = (
-    sa.select(_k.key_hash, _k.seq, _r.customer_id, _r.features)
-    .join(match_records, _r.seq == _k.seq)
-    .where(_k.key_hash.in_(sa.bindparam("hashes", expanding=True)))
-    .order_by(_k.key_hash, _k.seq)
-)
 
 
 @attrs.frozen
@@ -272,6 +259,8 @@ def record_of_document(document: Mapping[str, Any]) -> MatchRecord:
 
 
 def _features(value: Any) -> FeatureRow:
+    if isinstance(value, str | bytes):  # driver SQL: the JSON as stored
+        value = json.loads(value)
     columns, emails, phones = value
     return (tuple(columns), tuple(emails), tuple(phones))
 
@@ -314,6 +303,14 @@ _ROW_SQL: Final = {
     "insert_records": "INSERT INTO {r} (customer_id, features, digest, counters) VALUES {rows} "
     "RETURNING customer_id, seq",
     "insert_keys": "INSERT INTO {k} (key_hash, seq) VALUES (?, ?)",
+    # candidates() reads: driver SQL, as SQLAlchemy's expanding IN lists cost more than the query.
+    "counts": "SELECT name, n FROM {c} WHERE name IN ({list})",
+    # The block sizes and the total with, on every row, the seq of the record asked about.
+    "counts_and_own": "SELECT name, n, (SELECT seq FROM {r} WHERE customer_id = ?) "
+    "FROM {c} WHERE name IN ({list})",
+    "members": "SELECT m.key_hash, m.seq, r.customer_id, r.features "
+    "FROM {k} AS m JOIN {r} AS r ON r.seq = m.seq "
+    "WHERE m.key_hash IN ({list}) ORDER BY m.key_hash, m.seq",
 }
 _MARIADB_COUNTS: Final = (
     "INSERT INTO {c} (name, n) VALUES (?, ?) ON DUPLICATE KEY UPDATE n = n + VALUES(n)"
@@ -342,6 +339,7 @@ class _Statements:
                 "k": names["match_keys"],
                 "c": names["match_counts"],
                 "rows": "{rows}",
+                "list": "{list}",
             }
             mark = "?" if dialect == "sqlite" else "%s"  # PostgreSQL's templates have no "?"
             sql = {
@@ -397,6 +395,12 @@ class _Statements:
             )
         return {row[0]: int(row[1]) for row in result}
 
+    def select(self, conn: Connection, name: str, values: Sequence[str], *first: str) -> Any:
+        """Run the read ``name`` (not on PostgreSQL) with ``values`` as its ``IN`` list."""
+        mark = "?" if self.dialect == "sqlite" else "%s"
+        sql = self.sql[name].replace("{list}", ", ".join([mark] * len(values)))
+        return conn.exec_driver_sql(sql, (*first, *values))
+
     def insert_keys(self, conn: Connection, rows: Sequence[tuple[str, int]]) -> None:
         """Insert ``(key_hash, seq)`` rows."""
         if self._arrays:
@@ -429,8 +433,12 @@ class _Counts:
     def read(self, names: Iterable[str]) -> dict[str, int]:
         wanted = sorted(set(names))
         found: dict[str, int] = {}
+        statements = _Statements.of(self._conn)
         for chunk in _chunks(wanted):
-            result = self._conn.execute(_COUNTS, {"names": list(chunk)})
+            if statements.dialect == "postgresql":
+                result = self._conn.execute(_COUNTS, {"names": list(chunk)})
+            else:
+                result = statements.select(self._conn, "counts", chunk)
             found.update({row[0]: int(row[1]) for row in result})
         return found
 
@@ -804,7 +812,8 @@ class SqlMatchIndex:
             return _read_postgresql(conn, record_id, names + sorted(tf_names), accepted, rows)
         sizes: dict[str, int] = {}
         own: int | None = None
-        for name, n, seq in conn.execute(_COUNTS_AND_OWN, {"names": names, "own": record_id}):
+        statements = _Statements.of(conn)
+        for name, n, seq in statements.select(conn, "counts_and_own", names, record_id):
             sizes[name] = int(n)
             own = None if seq is None else int(seq)
         return sizes, own, self._members(conn, sizes, accepted, rows), None
@@ -823,10 +832,9 @@ class SqlMatchIndex:
         limit = {h: rule.max_block_size for h, rule in accepted}
         readable = sorted(h for h in limit if 0 < sizes.get(f"b{h}", 0) <= limit[h])
         found: dict[str, list[int]] = {}
+        statements = _Statements.of(conn)
         for chunk in _chunks(readable):
-            for key_hash, seq, customer_id, features in conn.execute(
-                _MEMBERS, {"hashes": list(chunk)}
-            ):
+            for key_hash, seq, customer_id, features in statements.select(conn, "members", chunk):
                 found.setdefault(key_hash, []).append(int(seq))
                 if seq not in rows:
                     rows[int(seq)] = (customer_id, _features(features))
