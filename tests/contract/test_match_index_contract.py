@@ -410,3 +410,78 @@ def test_concurrent_near_duplicates_are_each_detected(shared_url: str) -> None:
         assert uow.match_index is not None
         assert len(uow.match_index) == workers
     engine.dispose()
+
+
+def _index_rows(engine: Engine) -> tuple[dict[str, Any], set[tuple[str, str]], dict[str, int]]:
+    """The index tables by customer id (not by seq, which follows the order of writing)."""
+    r, k, c = match_records.c, match_keys.c, match_counts.c
+    with engine.connect() as conn:
+        records = {
+            row.customer_id: (row.features, row.digest, row.counters)
+            for row in conn.execute(sa.select(r.customer_id, r.features, r.digest, r.counters))
+        }
+        keys = {
+            (row.key_hash, row.customer_id)
+            for row in conn.execute(
+                sa.select(k.key_hash, r.customer_id).join(match_records, r.seq == k.seq)
+            )
+        }
+        counts = {
+            row.name: int(row.n) for row in conn.execute(sa.select(c.name, c.n)) if int(row.n)
+        }
+    return records, keys, counts
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.lists(profiles, min_size=1, max_size=12), st.integers(1, 6), st.booleans())
+def test_the_backfill_writes_what_the_saves_write(
+    people: list[Profile], batch: int, merge: bool
+) -> None:
+    saving, backfilled = create_engine("sqlite://"), create_engine("sqlite://")
+    try:
+        for engine, indexed in ((saving, True), (backfilled, False)):
+            create_schema(engine)
+            store = SqlStore(engine, match_index=indexed)
+            with store.unit_of_work() as uow:
+                saved = uow.customers.save_many([customer(n, p) for n, p in enumerate(people)])
+                if merge and len(saved) > 1:
+                    uow.customers.save(attrs.evolve(saved[0], merged_into=saved[1].id))
+                uow.commit()
+        assert backfill_match_index(backfilled, batch=batch, workers=1) == len(people) - (
+            merge and len(people) > 1
+        )
+        assert _index_rows(backfilled) == _index_rows(saving)
+    finally:
+        saving.dispose()
+        backfilled.dispose()
+
+
+def test_backfill_in_workers_rereads_customers_saved_meanwhile(
+    sqlite_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from crmcore.adapters.sql import match_index  # noqa: PLC0415
+
+    monkeypatch.setattr(match_index, "_POOL_FROM", 1)  # workers even for pages of 5
+    without = SqlStore(sqlite_engine, match_index=False)
+    people = [customer(n, Profile(NAMES[n % 8], (EMAILS[n % 7],), ())) for n in range(1, 21)]
+    with without.unit_of_work() as uow:
+        saved = uow.customers.save_many(people)
+        uow.commit()
+    store = SqlStore(sqlite_engine)
+    later = revised(saved[12], Profile("Li Na", (EMAILS[3],), (PHONES[2],)))
+
+    def change_a_page_already_read(done: int) -> None:
+        if done == 5:  # the pages up to customer 15 are read: customer 13 changes after that
+            with store.unit_of_work() as uow:
+                saved[12] = uow.customers.save(later)
+                uow.commit()
+
+    changed = change_a_page_already_read
+    assert backfill_match_index(sqlite_engine, batch=5, progress=changed, workers=2) == 19
+    reference = Reference()  # in the order the store indexed them: 13 by its own save
+    reference.saved(saved[:5])
+    reference.saved([saved[12]])
+    reference.saved(saved[5:12] + saved[13:])
+    assert_same_answers(store, reference, _probes({c.id: c for c in saved}))
+    with pytest.raises(ConfigurationError, match="workers must be positive"):
+        backfill_match_index(sqlite_engine, workers=0)

@@ -40,10 +40,14 @@ May import: ``crmcore.adapters.sql``, ``crmcore.matching``, ``crmcore.domain``,
 
 from __future__ import annotations
 
+import collections
+import concurrent.futures
+import contextlib
 import hashlib
 import json
+import operator
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any, Final
+from typing import Any, Final, TypeAlias
 
 import attrs
 import sqlalchemy as sa
@@ -68,7 +72,9 @@ from crmcore.matching import (
     feature_row,
     rank_candidates,
 )
+from crmcore.matching import workers as pool_policy
 from crmcore.matching.blocking import rule_keys
+from crmcore.matching.nickname import NICKNAMES
 
 __all__ = ["MatchIndexSettings", "SqlMatchIndex", "backfill_match_index", "record_of_document"]
 
@@ -141,6 +147,7 @@ class _Entry:
     digest: str
     blocks: tuple[tuple[str, ...], ...]  # per rule, the key hashes
     tf: tuple[str, ...]  # counter names of its term-frequency values (one per column)
+    row: tuple[str, str, str, str] | None = None  # its match_records row, if built
 
     @property
     def block_names(self) -> list[str]:
@@ -164,19 +171,6 @@ _STORED: Final = sa.select(_r.customer_id, _r.seq, _r.digest, _r.counters).where
     _r.customer_id.in_(sa.bindparam("ids", expanding=True))
 )
 _COUNTS: Final = sa.select(_c.name, _c.n).where(_c.name.in_(sa.bindparam("names", expanding=True)))
-# The block sizes and the total with, on every row, the seq of the record asked about (if it
-# is indexed its total shard is among the rows): one round trip instead of two.
-_COUNTS_AND_OWN: Final = sa.select(
-    _c.name,
-    _c.n,
-    sa.select(_r.seq).where(_r.customer_id == sa.bindparam("own")).scalar_subquery(),
-).where(_c.name.in_(sa.bindparam("names", expanding=True)))
-_MEMBERS: Final = (
-    sa.select(_k.key_hash, _k.seq, _r.customer_id, _r.features)
-    .join(match_records, _r.seq == _k.seq)
-    .where(_k.key_hash.in_(sa.bindparam("hashes", expanding=True)))
-    .order_by(_k.key_hash, _k.seq)
-)
 
 
 @attrs.frozen
@@ -198,23 +192,38 @@ class _KeyPlan:
         )
 
 
+_FIELDS: Final = operator.attrgetter(*(f.name for f in attrs.fields(MatchRecord)))
+"""A record's fields in order (``attrs.astuple(record, recurse=False)``, without its overhead)."""
+
+
+# json.dumps with options builds an encoder per call: these are built once (same output).
+_FEATURES_JSON: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_COUNTERS_JSON: Final = json.JSONEncoder(separators=(",", ":")).encode
+
+
 def _digest(record: MatchRecord, fingerprint: str) -> str:
-    fields = attrs.astuple(record, recurse=False)
-    return _hash(fingerprint, *(str(f) for f in fields))
+    return _hash(fingerprint, *(str(f) for f in _FIELDS(record)))
 
 
-def _entry(plan: _KeyPlan, record: MatchRecord) -> _Entry:
+def _entry(plan: _KeyPlan, record: MatchRecord, *, stored: bool = False) -> _Entry:
+    """Build a record's index rows (``stored``: with its ``match_records`` row, to be written)."""
     features = feature_row(record, plan.keys)
+    blake2b = hashlib.blake2b
     blocks = tuple(
         tuple(
-            hashlib.blake2b((prefix + key).encode(), digest_size=16).hexdigest()
+            blake2b((prefix + key).encode(), digest_size=16).hexdigest()
             for key in rule_keys(rule, features)
         )
         for rule, prefix in plan.rules
     )
     values = features[0]
     tf = tuple(_tf_name(column, values[place]) for column, place in plan.tf if values[place])
-    return _Entry(record.id, features, _digest(record, plan.fingerprint), blocks, tf)
+    digest = _digest(record, plan.fingerprint)
+    row = None
+    if stored:
+        counters = sorted([f"b{h}" for hashes in blocks for h in hashes] + list(tf))
+        row = (record.id, _FEATURES_JSON(features), digest, _COUNTERS_JSON(counters))
+    return _Entry(record.id, features, digest, blocks, tf, row)
 
 
 def record_of_document(document: Mapping[str, Any]) -> MatchRecord:
@@ -251,6 +260,8 @@ def record_of_document(document: Mapping[str, Any]) -> MatchRecord:
 
 
 def _features(value: Any) -> FeatureRow:
+    if isinstance(value, str | bytes):  # driver SQL: the JSON as stored
+        value = json.loads(value)
     columns, emails, phones = value
     return (tuple(columns), tuple(emails), tuple(phones))
 
@@ -293,6 +304,14 @@ _ROW_SQL: Final = {
     "insert_records": "INSERT INTO {r} (customer_id, features, digest, counters) VALUES {rows} "
     "RETURNING customer_id, seq",
     "insert_keys": "INSERT INTO {k} (key_hash, seq) VALUES (?, ?)",
+    # candidates() reads: driver SQL, as SQLAlchemy's expanding IN lists cost more than the query.
+    "counts": "SELECT name, n FROM {c} WHERE name IN ({list})",
+    # The block sizes and the total with, on every row, the seq of the record asked about.
+    "counts_and_own": "SELECT name, n, (SELECT seq FROM {r} WHERE customer_id = ?) "
+    "FROM {c} WHERE name IN ({list})",
+    "members": "SELECT m.key_hash, m.seq, r.customer_id, r.features "
+    "FROM {k} AS m JOIN {r} AS r ON r.seq = m.seq "
+    "WHERE m.key_hash IN ({list}) ORDER BY m.key_hash, m.seq",
 }
 _MARIADB_COUNTS: Final = (
     "INSERT INTO {c} (name, n) VALUES (?, ?) ON DUPLICATE KEY UPDATE n = n + VALUES(n)"
@@ -309,10 +328,10 @@ class _Statements:
     @classmethod
     def of(cls, conn: Connection) -> _Statements:
         dialect = conn.dialect.name
-        names = _quoted_names(conn)
-        key = (dialect, names["match_records"])
+        key = (dialect, (conn.get_execution_options().get("schema_translate_map") or {}).get(None))
         found = _STATEMENTS.get(key)
         if found is None:
+            names = _quoted_names(conn)
             templates = dict(_PG_SQL if dialect == "postgresql" else _ROW_SQL)
             if dialect not in ("postgresql", "sqlite"):
                 templates["add_counts"] = _MARIADB_COUNTS
@@ -321,6 +340,7 @@ class _Statements:
                 "k": names["match_keys"],
                 "c": names["match_counts"],
                 "rows": "{rows}",
+                "list": "{list}",
             }
             mark = "?" if dialect == "sqlite" else "%s"  # PostgreSQL's templates have no "?"
             sql = {
@@ -376,6 +396,12 @@ class _Statements:
             )
         return {row[0]: int(row[1]) for row in result}
 
+    def select(self, conn: Connection, name: str, values: Sequence[str], *first: str) -> Any:
+        """Run the read ``name`` (not on PostgreSQL) with ``values`` as its ``IN`` list."""
+        mark = "?" if self.dialect == "sqlite" else "%s"
+        sql = self.sql[name].replace("{list}", ", ".join([mark] * len(values)))
+        return conn.exec_driver_sql(sql, (*first, *values))
+
     def insert_keys(self, conn: Connection, rows: Sequence[tuple[str, int]]) -> None:
         """Insert ``(key_hash, seq)`` rows."""
         if self._arrays:
@@ -386,7 +412,7 @@ class _Statements:
             conn.exec_driver_sql(self.sql["insert_keys"], list(rows))
 
 
-_STATEMENTS: dict[tuple[str, str], _Statements] = {}
+_STATEMENTS: dict[tuple[str, str | None], _Statements] = {}  # by dialect and schema
 
 
 class _Counts:
@@ -408,8 +434,12 @@ class _Counts:
     def read(self, names: Iterable[str]) -> dict[str, int]:
         wanted = sorted(set(names))
         found: dict[str, int] = {}
+        statements = _Statements.of(self._conn)
         for chunk in _chunks(wanted):
-            result = self._conn.execute(_COUNTS, {"names": list(chunk)})
+            if statements.dialect == "postgresql":
+                result = self._conn.execute(_COUNTS, {"names": list(chunk)})
+            else:
+                result = statements.select(self._conn, "counts", chunk)
             found.update({row[0]: int(row[1]) for row in result})
         return found
 
@@ -493,6 +523,9 @@ def _read_postgresql(
     return sizes, own, found, tf
 
 
+_PLANS: dict[int, tuple[MatchIndexSettings, _KeyPlan]] = {}
+
+
 def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -511,7 +544,13 @@ class SqlMatchIndex:
     def __init__(self, session: SqlSession, settings: MatchIndexSettings) -> None:
         self._session = session
         self.settings = settings
-        self._plan = _KeyPlan.of(settings)
+        # One per unit of work: build the plan (hashing the settings) once per settings.
+        cached = _PLANS.get(id(settings))
+        if cached is None or cached[0] is not settings:
+            if len(_PLANS) > 64:
+                _PLANS.clear()
+            cached = _PLANS[id(settings)] = (settings, _KeyPlan.of(settings))
+        self._plan = cached[1]
 
     # -- writing (called by the customer repository) ---------------------------------------
 
@@ -536,10 +575,18 @@ class SqlMatchIndex:
         """
         if records is None:
             records = [(MatchRecord.from_customer(c), _indexed(c)) for c in saved]
-        if not records:
+        plan = self._plan
+        prepared = [(r.id, _entry(plan, r, stored=True) if ok else None) for r, ok in records]
+        return self.apply_prepared(conn, prepared, new=new)
+
+    def apply_prepared(
+        self, conn: Connection, prepared: Sequence[tuple[str, _Entry | None]], *, new: bool = False
+    ) -> int:
+        """Write what :meth:`sync` computes: ids with their entries (``None``: not indexed)."""
+        if not prepared:
             return 0
-        wanted = {r.id: _entry(self._plan, r) for r, indexed in records if indexed}
-        ids = list(dict.fromkeys(r.id for r, _ in records))
+        wanted = {cid: e for cid, e in prepared if e is not None}
+        ids = list(dict.fromkeys(cid for cid, _ in prepared))
         stored = {} if new else self._stored(conn, ids)
         leaving = [
             (cid, stored[cid][0], stored[cid][2])
@@ -608,13 +655,14 @@ class SqlMatchIndex:
 
     @staticmethod
     def _insert(conn: Connection, statements: _Statements, arriving: Sequence[_Entry]) -> None:
-        dumps = json.dumps
         rows = [
-            (
+            e.row
+            if e.row is not None
+            else (
                 e.customer_id,
-                dumps(e.features, ensure_ascii=False, separators=(",", ":")),
+                _FEATURES_JSON(e.features),
                 e.digest,
-                dumps(sorted([*e.block_names, *e.tf]), separators=(",", ":")),
+                _COUNTERS_JSON(sorted([*e.block_names, *e.tf])),
             )
             for e in arriving
         ]
@@ -626,6 +674,7 @@ class SqlMatchIndex:
             for e in arriving
             for h in dict.fromkeys(h for hashes in e.blocks for h in hashes)
         ]
+        keys.sort()  # in index order: a bulk load touches each index page once
         for chunk in _chunks(keys, _WRITE_CHUNK):
             statements.insert_keys(conn, chunk)
 
@@ -764,7 +813,8 @@ class SqlMatchIndex:
             return _read_postgresql(conn, record_id, names + sorted(tf_names), accepted, rows)
         sizes: dict[str, int] = {}
         own: int | None = None
-        for name, n, seq in conn.execute(_COUNTS_AND_OWN, {"names": names, "own": record_id}):
+        statements = _Statements.of(conn)
+        for name, n, seq in statements.select(conn, "counts_and_own", names, record_id):
             sizes[name] = int(n)
             own = None if seq is None else int(seq)
         return sizes, own, self._members(conn, sizes, accepted, rows), None
@@ -783,10 +833,9 @@ class SqlMatchIndex:
         limit = {h: rule.max_block_size for h, rule in accepted}
         readable = sorted(h for h in limit if 0 < sizes.get(f"b{h}", 0) <= limit[h])
         found: dict[str, list[int]] = {}
+        statements = _Statements.of(conn)
         for chunk in _chunks(readable):
-            for key_hash, seq, customer_id, features in conn.execute(
-                _MEMBERS, {"hashes": list(chunk)}
-            ):
+            for key_hash, seq, customer_id, features in statements.select(conn, "members", chunk):
                 found.setdefault(key_hash, []).append(int(seq))
                 if seq not in rows:
                     rows[int(seq)] = (customer_id, _features(features))
@@ -828,66 +877,231 @@ def backfill_match_index(
     engine: Engine,
     settings: MatchIndexSettings | None = None,
     *,
-    batch: int = 2000,
+    batch: int = 10_000,
     progress: Callable[[int], None] | None = None,
+    workers: int | None = None,
 ) -> int:
     """Index every stored customer whose index rows are missing or out of date; return how many.
 
     For a database that had customers before the index existed (or whose
-    settings changed). Runs in transactions of ``batch`` customers, so it
-    can be stopped and run again; customers saved meanwhile are indexed by
-    their own save. Merged customers are left out (and removed if indexed).
-    When it wrote anything, it refreshes the database's statistics of the
-    index tables (``ANALYZE``), so queries use their indexes at once.
+    settings changed). Reads the customers in pages of ``batch`` by id and
+    writes each page's rows in a transaction of its own, so it can be stopped
+    and run again; customers saved meanwhile are indexed by their own save (a
+    page's customers whose version changed since it was read are read again
+    in the writing transaction). Merged customers are left out (and removed
+    if indexed). When it wrote anything, it refreshes the database's
+    statistics of the index tables (``ANALYZE``), so queries use their
+    indexes at once.
+
+    The keys of large backfills are built in worker processes (started once
+    a full page of at least 1,000 customers was read) while this process
+    reads and writes; the cyclic garbage collector is paused meanwhile
+    (process-wide, see :func:`crmcore.matching.workers.paused_gc`).
 
     Args:
         engine: The store's engine.
         settings: The index settings (default: the store's default).
-        batch: Customers per transaction.
+        batch: Customers per page (and per transaction).
         progress: Called with how many customers were read so far.
+        workers: Worker processes building the keys (default: one per
+            core, at most two; ``1`` builds them in this process).
 
     Returns:
         How many customers' rows were written or removed.
 
     Raises:
         StorageError: If the database fails.
-        ConfigurationError: If ``batch`` is not positive.
+        ConfigurationError: If ``batch`` or ``workers`` is not positive.
     """
     from crmcore.adapters.sql.engine import configure_engine  # noqa: PLC0415 - no cycle at import
     from crmcore.serialization import make_converter  # noqa: PLC0415
 
     if batch < 1:
         raise ConfigurationError(f"backfill batch must be positive, got {batch}")
+    if workers is not None and workers < 1:
+        raise ConfigurationError(f"backfill workers must be positive, got {workers}")
     configure_engine(engine)
     settings = settings if settings is not None else MatchIndexSettings()
-    converter = make_converter()
-    index = SqlMatchIndex(SqlSession(connection=_no_connection, converter=converter), settings)
-    changed = 0
-    read = 0
-    after = ""
-    c = customers.c
-    while True:
-        try:
-            with engine.begin() as conn:
-                page = conn.execute(
-                    sa.select(c.id, c.document).where(c.id > after).order_by(c.id).limit(batch)
-                ).all()
-                if not page:
-                    break
-                records = [_read_document(row[0], row[1]) for row in page]
-                written = index.sync(conn, (), records=records)
-        except sa.exc.SQLAlchemyError as exc:
-            raise StorageError("backfill the match index", str(exc).splitlines()[0]) from exc
-        changed += written
-        read += len(page)
-        after = page[-1][0]
-        if progress is not None:
-            progress(read)
-        if len(page) < batch:
-            break
+    index = SqlMatchIndex(
+        SqlSession(connection=_no_connection, converter=make_converter()), settings
+    )
+    run = _Backfill(engine, index, batch, progress, pool_policy.default_workers(workers))
+    try:
+        with pool_policy.paused_gc():
+            changed = run.run()
+    except sa.exc.SQLAlchemyError as exc:
+        raise StorageError("backfill the match index", str(exc).splitlines()[0]) from exc
     if changed:
         _analyze(engine)
     return changed
+
+
+_POOL_FROM: Final = 1_000
+"""Worker processes start only for pages at least this large: below, starting them costs more."""
+
+_Page: TypeAlias = list[tuple[str, int, str]]  # (id, version, document as JSON text)
+_Prepared: TypeAlias = list[tuple[str, "_Entry | None"]]  # (id, its entry; None: not indexed)
+
+
+def _prepare(page: Sequence[tuple[str, int, str]], plan: _KeyPlan) -> _Prepared:
+    """Build the index rows of a page of stored documents (in a worker, or here)."""
+    out: _Prepared = []
+    for customer_id, _, text in page:
+        record, indexed = _read_document(customer_id, text)
+        out.append((customer_id, _entry(plan, record, stored=True) if indexed else None))
+    return out
+
+
+def _plan_args(plan: _KeyPlan) -> tuple[object, ...]:
+    """What :func:`_plan_state` needs to rebuild ``plan`` in a worker (all of it picklable)."""
+    keys = plan.keys
+    nicknames = None if keys.nicknames is NICKNAMES else dict(keys.nicknames)
+    options = (keys.fold_email_tags, keys.fold_gmail_dots, nicknames, keys.region)
+    return options, plan.rules, plan.tf, plan.fingerprint
+
+
+def _plan_state(  # pragma: no cover - runs in worker processes
+    options: tuple[bool, bool, dict[str, str] | None, str | None],
+    rules: tuple[tuple[BlockingRule, str], ...],
+    tf: tuple[tuple[str, int], ...],
+    fingerprint: str,
+) -> _KeyPlan:
+    fold_tags, fold_dots, nicknames, region = options
+    keys = KeyOptions(
+        fold_email_tags=fold_tags,
+        fold_gmail_dots=fold_dots,
+        nicknames=NICKNAMES if nicknames is None else nicknames,
+        region=region,
+    )
+    return _KeyPlan(keys, rules, tf, fingerprint)
+
+
+_BULK_CACHE_KIB: Final = 256 * 1024
+"""SQLite page cache of the backfill's writing connection: the index b-trees' pages it meets."""
+
+
+@contextlib.contextmanager
+def _bulk_cache(conn: Connection) -> Iterator[None]:
+    """On SQLite, give ``conn`` a large page cache until the block ends (then restore it).
+
+    The backfill inserts keys all over the index b-trees; with SQLite's default
+    2 MiB cache a million customers' pages are read again and again.
+    """
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    before = conn.exec_driver_sql("PRAGMA cache_size").scalar_one()
+    conn.exec_driver_sql(f"PRAGMA cache_size = -{_BULK_CACHE_KIB}")
+    conn.commit()
+    try:
+        yield
+    finally:
+        conn.exec_driver_sql(f"PRAGMA cache_size = {int(before)}")
+        conn.commit()
+
+
+class _Backfill:
+    """One backfill: pages read ahead, keyed by workers, written in order, a transaction each."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        index: SqlMatchIndex,
+        batch: int,
+        progress: Callable[[int], None] | None,
+        workers: int,
+    ) -> None:
+        self.engine = engine
+        self.index = index
+        self.plan = index._plan
+        self.batch = batch
+        self.progress = progress
+        self.workers = workers
+        self.pool: concurrent.futures.ProcessPoolExecutor | None = None
+        self.pending: collections.deque[
+            tuple[_Page, concurrent.futures.Future[_Prepared] | None]
+        ] = collections.deque()
+        self.changed = 0
+        self.read = 0
+        c = customers.c
+        self.page_sql = (
+            sa.select(c.id, c.version, sa.cast(c.document, sa.Text))
+            .where(c.id > sa.bindparam("after"))
+            .order_by(c.id)
+            .limit(batch)
+        )
+        self.versions_sql = sa.select(c.id, c.version).where(
+            c.id >= sa.bindparam("first"), c.id <= sa.bindparam("last")
+        )
+        self.again_sql = sa.select(c.id, c.version, sa.cast(c.document, sa.Text)).where(
+            c.id.in_(sa.bindparam("ids", expanding=True))
+        )
+
+    def run(self) -> int:
+        with self.engine.connect() as writer, _bulk_cache(writer):
+            self.writer = writer
+            return self._run()
+
+    def _run(self) -> int:
+        after = ""
+        try:
+            while True:
+                with self.engine.connect() as conn:
+                    page: _Page = [
+                        (row[0], int(row[1]), row[2])
+                        for row in conn.execute(self.page_sql, {"after": after})
+                    ]
+                if page:
+                    after = page[-1][0]
+                    self._dispatch(page)
+                last = len(page) < self.batch
+                while self.pending and (last or len(self.pending) > 2 * self.workers):
+                    self._write_next()
+                if last:
+                    return self.changed
+        finally:
+            if self.pool is not None:
+                self.pool.shutdown(wait=False, cancel_futures=True)
+
+    def _dispatch(self, page: _Page) -> None:
+        if self.pool is None and self.workers > 1 and len(page) >= max(self.batch, _POOL_FROM):
+            self.pool = pool_policy.start_pool(
+                self.workers, "spawn", (_plan_state, _plan_args(self.plan)), collect_cycles=False
+            )
+        job = None
+        if self.pool is not None:
+            job = pool_policy.submit(self.pool, pool_policy.in_worker, _prepare, page)
+        self.pending.append((page, job))
+
+    def _write_next(self) -> None:
+        page, job = self.pending.popleft()
+        prepared = pool_policy.result_or_here(job, lambda: _prepare(page, self.plan))
+        conn = self.writer
+        with conn.begin():
+            # A customer saved since the page was read indexed itself: read it again.
+            sql, bounds = self.versions_sql, {"first": page[0][0], "last": page[-1][0]}
+            now = {row[0]: int(row[1]) for row in conn.execute(sql, bounds)}
+            stale = {cid for cid, version, _ in page if now.get(cid) != version}
+            if stale:
+                again = dict(self._read_again(conn, sorted(stale)))
+                prepared = [
+                    (cid, again[cid] if cid in stale else entry)
+                    for cid, entry in prepared
+                    if cid in now
+                ]
+            self.changed += self.index.apply_prepared(conn, prepared)
+        self.read += len(page)
+        if self.progress is not None:
+            self.progress(self.read)
+
+    def _read_again(self, conn: Connection, ids: Sequence[str]) -> _Prepared:
+        rows: _Page = []
+        for chunk in _chunks(ids):
+            rows.extend(
+                (row[0], int(row[1]), row[2])
+                for row in conn.execute(self.again_sql, {"ids": list(chunk)})
+            )
+        return _prepare(rows, self.plan)
 
 
 def _analyze(engine: Engine) -> None:
@@ -918,10 +1132,12 @@ def _analyze(engine: Engine) -> None:
 
 
 def _read_document(customer_id: str, document: Any) -> tuple[MatchRecord, bool]:
-    """The match record of a stored document and whether it is indexed (not merged)."""
+    """The match record of a stored document (or its JSON) and whether it is indexed."""
     try:
+        if isinstance(document, str):
+            document = json.loads(document)
         return record_of_document(document), document["merged_into"] is None
-    except (KeyError, TypeError, AttributeError, IndexError) as exc:
+    except (KeyError, TypeError, AttributeError, IndexError, ValueError) as exc:
         raise StorageError(
             "backfill the match index",
             f"customer {customer_id}: its stored document is not a customer ({exc!r})",
