@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pendulum
 import pytest
+from tests.contract.test_migrations import _copy as copy_rows
 from tests.e2e.cli_process import on_terminal
 
 from crmcore.adapters.sql import SqlStore, create_engine, create_schema
@@ -30,11 +31,14 @@ def run(*args: str) -> tuple[int, str, str]:
 
 
 def old_database(path: Path, customers: int = 3) -> Path:
-    """A database at the layout before the match index, with customers and no index rows."""
-    engine = create_engine(f"sqlite:///{path}")
-    upgrade(engine, "crmcore_0005")
-    store = SqlStore(engine, match_index=False)
-    with store.unit_of_work() as uow:
+    """A database at the layout before the match index, with customers and no index rows.
+
+    The customers are saved by today's code into a database of today's layout and their
+    rows copied into the old one (the columns it has), as an older release left them.
+    """
+    source = create_engine("sqlite://")
+    create_schema(source)
+    with SqlStore(source, match_index=False).unit_of_work() as uow:
         for n in range(customers):
             customer, _ = register_customer(
                 id=CustomerId(f"c-{n}"),
@@ -44,6 +48,10 @@ def old_database(path: Path, customers: int = 3) -> Path:
             )
             uow.customers.save(customer)
         uow.commit()
+    engine = create_engine(f"sqlite:///{path}")
+    upgrade(engine, "crmcore_0005")
+    copy_rows(source, engine, ["customers", "customer_phones"])
+    source.dispose()
     engine.dispose()
     return path
 
