@@ -32,7 +32,6 @@ from crmcore.matching.feature import FEATURE_COLUMNS, FeatureTable
 
 __all__ = [
     "ROLE_MAILBOXES",
-    "is_role_mailbox",
     "CompanyComparison",
     "Comparison",
     "DateOfBirthComparison",
@@ -44,6 +43,7 @@ __all__ = [
     "NameComparison",
     "PhoneComparison",
     "TokenSetAtThresholds",
+    "is_role_mailbox",
 ]
 
 Levels: TypeAlias = npt.NDArray[np.int8]
@@ -649,6 +649,7 @@ ROLE_MAILBOXES: Final = frozenset(
     }
 )  # fmt: skip
 """Local parts that name a function, not a person (``info@``, ``sales@``): shared mailboxes."""
+
 
 def is_role_mailbox(address: str) -> bool:
     """Tell whether an email key is a role mailbox (``info@``, ``sales@``), not a person's.

@@ -206,8 +206,7 @@ def _shared_contact(
         theirs = extra.get(b) or ((values[b],) if values[b] else ())
         common = set(mine) & set(theirs)
         out[k] = bool(common) and all(
-            holders.get(v, 0) >= _SHARED_HOLDERS or (roles and is_role_mailbox(v))
-            for v in common
+            holders.get(v, 0) >= _SHARED_HOLDERS or (roles and is_role_mailbox(v)) for v in common
         )
     return out
 
