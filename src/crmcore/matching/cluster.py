@@ -181,6 +181,26 @@ def _log_odds(probability: Floats) -> Floats:
     return np.asarray(np.log2(p / (1 - p)), dtype=np.float64)
 
 
+def _evidence_linkage(matrix: Floats, prior_weight: float, floor: float) -> Floats:
+    """Weigh each non-matching pair of a component by its evidence against, not its lack of evidence for.
+
+    A pair's match weight is the prior's log-odds plus its comparisons' evidence.
+    Between two groups of one component that matched pairs already link, the prior
+    has been overcome once, by those links; counted again for every other pair it
+    makes a pair that only lacks evidence — one person's work record and personal
+    record, which share the name and nothing else — weigh as if it contradicted the
+    links. So a pair below the threshold counts only its comparisons' evidence
+    against a match (a different name or birth date), and nothing when its evidence
+    is for one; matched pairs keep their weight.
+
+    >>> _evidence_linkage(np.array([[30.0, 5.0], [-6.0, -25.0]]), -12.0, 0.0).tolist()
+    [[30.0, 5.0], [0.0, -13.0]]
+    """
+    weak = matrix < floor
+    out = np.where(weak, np.minimum(matrix - prior_weight, 0.0), matrix)
+    return np.asarray(out, dtype=np.float64)
+
+
 def _block_mean(probability: list[list[float]], rows: list[int], columns: list[int]) -> float:
     return math.fsum(probability[r][c] for r in rows for c in columns) / (len(rows) * len(columns))
 
@@ -196,6 +216,7 @@ def cluster_pairs(
     max_cluster_size: int = 50,
     linkage_threshold: float = 0.5,
     linkage: Linkage = "log-odds",
+    prior_weight: float | None = None,
 ) -> list[str]:
     """Cluster rows from scored pairs; return each row's cluster id.
 
@@ -216,6 +237,11 @@ def cluster_pairs(
         linkage: Average match weights (``"log-odds"``, the default: a
             certain link counts for more than a pair lacking evidence) or
             probabilities (``"probability"``, the behaviour before issue 20).
+        prior_weight: The model's prior log-odds. Given, average linkage counts
+            a pair below the threshold only by its evidence against a match
+            (its weight less the prior, when negative): the links between two
+            groups already overcame the prior once. ``None``: every pair
+            counts its whole weight (the behaviour before).
 
     Returns:
         The cluster id of every row: the smallest member id of its cluster.
@@ -251,6 +277,8 @@ def cluster_pairs(
             if linkage == "log-odds":
                 # Rounding must not split a tie: opposite weights average to 0 exactly.
                 matrix, floor = _log_odds(matrix), float(_log_odds(np.array(floor))) - 1e-9
+                if prior_weight is not None:
+                    matrix = _evidence_linkage(matrix, prior_weight, floor)
             for group in _average_linkage(group_rows, matrix, floor):
                 root = min(group)
                 cluster_of[group] = root

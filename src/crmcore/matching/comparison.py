@@ -554,11 +554,15 @@ class CompanyComparison(Comparison):
         thresholds: Token-set similarities, strongest first.
         name: The comparison's name in explanations.
         term_frequency: Weigh an exact match on a common company less.
+        within: A column whose equal values the exact level's u is counted
+            within, as for :class:`ExactMatch` (``"country"``: two people of one
+            country work at one company more often than two random records).
     """
 
     thresholds: tuple[float, ...] = attrs.field(default=(0.9,), converter=_check_thresholds)
     name: str = "company"
     term_frequency: bool = attrs.field(default=True, kw_only=True)
+    within: str | None = attrs.field(default=None, kw_only=True)
 
     @property
     def tf_column(self) -> str | None:  # type: ignore[override]

@@ -69,7 +69,7 @@ DEFAULT_COMPARISONS: Final[tuple[Comparison, ...]] = (
     NameComparison(),
     MailboxComparison(),
     PhoneComparison(),
-    CompanyComparison(),
+    CompanyComparison(within="country"),
     ExactMatch("city", term_frequency=True, within="country"),
     LevenshteinAtThresholds("postcode", (1,)),
     DateOfBirthComparison(),
