@@ -182,7 +182,7 @@ def _log_odds(probability: Floats) -> Floats:
 
 
 def _evidence_linkage(matrix: Floats, prior_weight: float, floor: float) -> Floats:
-    """Weigh each non-matching pair of a component by its evidence against, not its lack of evidence for.
+    """Weigh a non-matching pair of a component by its evidence against a match, if any.
 
     A pair's match weight is the prior's log-odds plus its comparisons' evidence.
     Between two groups of one component that matched pairs already link, the prior
