@@ -112,7 +112,7 @@ def test_same_email_and_same_name_is_a_match_by_rule() -> None:
         MatchRecord(id="2", full_name="Wang Fang", emails="WF@example.com"),
     ]
     pairs = list(dedupe(records).pairs())
-    assert [(p.rule, p.probability) for p in pairs] == [("exact email + similar name", 1.0)]
+    assert [(p.rule, p.probability) for p in pairs] == [("exact email + name", 1.0)]
 
 
 def test_duplicate_ids_are_rejected() -> None:

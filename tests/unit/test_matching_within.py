@@ -6,15 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crmcore.matching import (
-    DEFAULT_COMPARISONS,
-    ExactMatch,
-    MatchModel,
-    MatchRecord,
-    NameComparison,
-    build_features,
-    compare_pairs,
-)
+from crmcore.matching import ExactMatch, MatchModel, MatchRecord, build_features, compare_pairs
 from crmcore.matching.comparison import is_role_mailbox
 from crmcore.matching.model import (
     CONTACT_COLUMNS,
@@ -89,8 +81,8 @@ def test_city_agreement_within_a_country_is_never_rarer_than_overall(
     assert ExactMatch("city", within="country").within == "country"
 
 
-def test_the_similar_name_rule_needs_a_similar_level() -> None:
-    # With one threshold, the name comparison's level 3 is "different": no rule on it.
-    coarse = [NameComparison((0.9,)) if c.name == "name" else c for c in DEFAULT_COMPARISONS]
-    assert "exact email + similar name" not in [r.name for r in MatchModel.default(coarse).rules]
-    assert "exact email + similar name" in [r.name for r in MatchModel.default().rules]
+def test_a_pair_lacking_evidence_counts_half_the_prior_and_never_for_a_merge() -> None:
+    from crmcore.matching.cluster import _evidence_linkage  # noqa: PLC0415 - private helper
+
+    out = _evidence_linkage(np.array([[2.0, -6.0, -30.0]]), -12.0, 0.0)
+    assert out.tolist() == [[2.0, 0.0, -24.0]]

@@ -284,30 +284,20 @@ class DeterministicRule:
 
 
 DEFAULT_RULES: Final = (
-    # A mailbox its holders share with no one else (a shared info@ cannot fire a rule)
-    # and a name alike at the name comparison's weakest agreeing level (a typo, a
-    # dropped second surname: Sánchez González / Sánchez) are one person.
-    DeterministicRule("exact email + similar name", {"email": 1, "name": 3}),
+    DeterministicRule.exact("email", "name"),
     DeterministicRule.exact("national_id", "name"),
 )
-"""Same email and a similar name; same national id and same name."""
+"""Same email and same name; same national id and same name."""
 
 
 def _default_rules(comparisons: Sequence[Comparison]) -> tuple[DeterministicRule, ...]:
     """The default rules whose comparisons are all among ``comparisons``.
 
     A model with custom comparisons (no ``email``, say) keeps the default rules it can
-    apply instead of failing on the others, and leaves out a rule whose accepted level
-    is a custom comparison's "different"; rules a caller names are checked strictly.
+    apply instead of failing on the others; rules a caller names are checked strictly.
     """
-    sizes = {c.name: len(c.level_labels) for c in comparisons}
-    # A level accepted must be an agreeing one: the last level is always "different".
-    return tuple(
-        rule
-        for rule in DEFAULT_RULES
-        if set(rule.requires) <= set(sizes)
-        and all(level < sizes[name] for name, level in rule.requires.items())
-    )
+    names = {c.name for c in comparisons}
+    return tuple(rule for rule in DEFAULT_RULES if set(rule.requires) <= names)
 
 
 def _levels(value: Sequence[int]) -> tuple[int, ...]:
