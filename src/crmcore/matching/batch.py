@@ -276,6 +276,7 @@ def dedupe(
         threshold=settings.threshold,
         score_pairs=score_pairs,
         max_cluster_size=settings.max_cluster_size,
+        prior_weight=trained.prior_weight,
     )
     timings["clustering"] = time.perf_counter() - start
     _report(progress, "clustering", len(table), len(table))

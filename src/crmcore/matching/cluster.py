@@ -181,6 +181,33 @@ def _log_odds(probability: Floats) -> Floats:
     return np.asarray(np.log2(p / (1 - p)), dtype=np.float64)
 
 
+_PRIOR_SHARE: Final = 0.5
+"""The share of the prior a non-matching pair inside a component still counts."""
+
+
+def _evidence_linkage(matrix: Floats, prior_weight: float, floor: float) -> Floats:
+    """Weigh a non-matching pair of a component by its evidence, and half the prior.
+
+    A pair's match weight is the prior's log-odds plus its comparisons' evidence.
+    Between two groups that matched pairs already link, the prior has been overcome
+    once, by those links; counted in full again for every other pair, it made a pair
+    that only lacks evidence — one person's work record and personal record, which
+    share the name and nothing else — weigh as if it contradicted the links, and
+    split such a person in two. Not counted at all, same-name strangers chain: a pair
+    of them lacks evidence in just the same way. So a pair below the threshold counts
+    its evidence and half the prior, and never more than 0 (it cannot pull groups
+    together); matched pairs keep their weight. Half, measured: the whole prior split
+    people on the second corpus, none let strangers chain on the million-row sample
+    (largest cluster 16 where the largest true one has 6).
+
+    >>> _evidence_linkage(np.array([[30.0, 5.0], [-6.0, -25.0]]), -12.0, 0.0).tolist()
+    [[30.0, 5.0], [0.0, -19.0]]
+    """
+    weak = matrix < floor
+    out = np.where(weak, np.minimum(matrix - _PRIOR_SHARE * prior_weight, 0.0), matrix)
+    return np.asarray(out, dtype=np.float64)
+
+
 def _block_mean(probability: list[list[float]], rows: list[int], columns: list[int]) -> float:
     return math.fsum(probability[r][c] for r in rows for c in columns) / (len(rows) * len(columns))
 
@@ -196,6 +223,7 @@ def cluster_pairs(
     max_cluster_size: int = 50,
     linkage_threshold: float = 0.5,
     linkage: Linkage = "log-odds",
+    prior_weight: float | None = None,
 ) -> list[str]:
     """Cluster rows from scored pairs; return each row's cluster id.
 
@@ -216,6 +244,11 @@ def cluster_pairs(
         linkage: Average match weights (``"log-odds"``, the default: a
             certain link counts for more than a pair lacking evidence) or
             probabilities (``"probability"``, the behaviour before issue 20).
+        prior_weight: The model's prior log-odds. Given, average linkage counts
+            a pair below the threshold by its evidence and only half the prior
+            (and at most 0): the links between two groups already overcame the
+            prior once. ``None``: every pair counts its whole weight (the
+            behaviour before).
 
     Returns:
         The cluster id of every row: the smallest member id of its cluster.
@@ -251,6 +284,8 @@ def cluster_pairs(
             if linkage == "log-odds":
                 # Rounding must not split a tie: opposite weights average to 0 exactly.
                 matrix, floor = _log_odds(matrix), float(_log_odds(np.array(floor))) - 1e-9
+                if prior_weight is not None:
+                    matrix = _evidence_linkage(matrix, prior_weight, floor)
             for group in _average_linkage(group_rows, matrix, floor):
                 root = min(group)
                 cluster_of[group] = root

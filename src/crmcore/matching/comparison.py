@@ -43,6 +43,7 @@ __all__ = [
     "NameComparison",
     "PhoneComparison",
     "TokenSetAtThresholds",
+    "is_role_mailbox",
 ]
 
 Levels: TypeAlias = npt.NDArray[np.int8]
@@ -187,15 +188,31 @@ def _labels_at(prefix: str, thresholds: tuple[float, ...] | tuple[int, ...]) -> 
 class ExactMatch(Comparison):
     """Exact match on one key column: levels *exact*, *different*.
 
+    With ``within`` (``ExactMatch("city", within="country")``), agreeing is
+    weighed against the chance that two records *of one* ``within`` *value*
+    agree, not two random records: people who share a name mostly share a
+    country too (names follow cultures), and two people of one country share
+    a city far more often than two random records do. Counted against random
+    pairs, the city would weigh as if it were independent of the name, and
+    same-name strangers of one city would look like one person. Term
+    frequencies then only lower the weight of a common value, never raise a
+    rare one's (a rarity counted over all records says nothing within one country).
+
     Args:
         column: The feature column.
         name: The comparison's name in explanations (default: the column).
         term_frequency: Weigh an exact match on a common value less.
+        within: A column whose equal values the exact level's u is counted
+            within (records missing it are left out of that count).
+
+    >>> ExactMatch("city", within="country").within
+    'country'
     """
 
     column: str = attrs.field(converter=_check_column)
     name: str = attrs.field(default=attrs.Factory(lambda self: self.column, takes_self=True))
     term_frequency: bool = attrs.field(default=False, kw_only=True)
+    within: str | None = attrs.field(default=None, kw_only=True)
 
     @property
     def tf_column(self) -> str | None:  # type: ignore[override]
@@ -537,11 +554,15 @@ class CompanyComparison(Comparison):
         thresholds: Token-set similarities, strongest first.
         name: The comparison's name in explanations.
         term_frequency: Weigh an exact match on a common company less.
+        within: A column whose equal values the exact level's u is counted
+            within, as for :class:`ExactMatch` (``"country"``: two people of one
+            country work at one company more often than two random records).
     """
 
     thresholds: tuple[float, ...] = attrs.field(default=(0.9,), converter=_check_thresholds)
     name: str = "company"
     term_frequency: bool = attrs.field(default=True, kw_only=True)
+    within: str | None = attrs.field(default=None, kw_only=True)
 
     @property
     def tf_column(self) -> str | None:  # type: ignore[override]
@@ -632,6 +653,16 @@ ROLE_MAILBOXES: Final = frozenset(
     }
 )  # fmt: skip
 """Local parts that name a function, not a person (``info@``, ``sales@``): shared mailboxes."""
+
+
+def is_role_mailbox(address: str) -> bool:
+    """Tell whether an email key is a role mailbox (``info@``, ``sales@``), not a person's.
+
+    >>> is_role_mailbox("info@acme.com"), is_role_mailbox("wei.zhang@acme.com")
+    (True, False)
+    """
+    return str(address).rpartition("@")[0] in ROLE_MAILBOXES
+
 
 _EMAIL_SLOTS: Final = 3  # addresses of each record looked at, the primary one first
 

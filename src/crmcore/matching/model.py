@@ -35,6 +35,7 @@ from crmcore.matching.comparison import (
     NameComparison,
     PhoneComparison,
     TokenSetAtThresholds,
+    is_role_mailbox,
 )
 from crmcore.matching.feature import FeatureTable
 
@@ -68,8 +69,8 @@ DEFAULT_COMPARISONS: Final[tuple[Comparison, ...]] = (
     NameComparison(),
     MailboxComparison(),
     PhoneComparison(),
-    CompanyComparison(),
-    ExactMatch("city", term_frequency=True),
+    CompanyComparison(within="country"),
+    ExactMatch("city", term_frequency=True, within="country"),
     LevenshteinAtThresholds("postcode", (1,)),
     DateOfBirthComparison(),
     TokenSetAtThresholds("address", (0.9, 0.7)),
@@ -189,17 +190,24 @@ def _shared_contact(
 ) -> npt.NDArray[np.bool_]:
     """Tell, per pair sharing a value of ``column``, whether every value it shares is shared.
 
-    A pair that also shares a number only one name holds (a mobile) is not
-    a switchboard pair.
+    A value is shared when several different names hold it (a switchboard),
+    or, for emails, when it is a role mailbox (``info@``, ``sales@``: see
+    :data:`~crmcore.matching.comparison.ROLE_MAILBOXES`), which names a
+    function, not a person, however few of its holders the data shows. A pair
+    that also shares a number only one name holds (a mobile) is not a
+    switchboard pair.
     """
     values = table.values[column]
     extra = _multi(table, column)
+    roles = column == "email"
     out = np.zeros(len(left), dtype=bool)
     for k, (a, b) in enumerate(zip(left.tolist(), right.tolist(), strict=True)):
         mine = extra.get(a) or ((values[a],) if values[a] else ())
         theirs = extra.get(b) or ((values[b],) if values[b] else ())
         common = set(mine) & set(theirs)
-        out[k] = bool(common) and all(holders.get(v, 0) >= _SHARED_HOLDERS for v in common)
+        out[k] = bool(common) and all(
+            holders.get(v, 0) >= _SHARED_HOLDERS or (roles and is_role_mailbox(v)) for v in common
+        )
     return out
 
 
@@ -569,6 +577,10 @@ class MatchModel:
                 )
             tf = np.maximum(freq.astype(np.float64), 1.0) / n
             adjust = np.clip(np.log2(max(params.u[0], _MIN_PROBABILITY) / tf), *_TF_CLIP)
+            if getattr(comparison, "within", None) is not None:
+                # u was counted within a group (a country): a value's rarity over all
+                # records would credit it twice; only a common value weighs less.
+                adjust = np.minimum(adjust, 0.0)
             held: Mapping[str, int] | None = None
             if holders is not None and column in holders:
                 held = holders[column]
@@ -702,6 +714,25 @@ def _exact_u(table: FeatureTable, column: str) -> float | None:
     return float(max((counts * (counts - 1)).sum() / (present * (present - 1)), 1e-8))
 
 
+def _exact_u_within(table: FeatureTable, column: str, within: str) -> float | None:
+    """The chance that two records with one value of ``within`` share a value of ``column``."""
+    if within not in table.codes:
+        return _exact_u(table, column)
+    codes = table.codes[column].astype(np.int64)
+    groups = table.codes[within].astype(np.int64)
+    both = (codes >= 0) & (groups >= 0)
+    if int(both.sum()) < 2:
+        return _exact_u(table, column)
+    group_sizes = np.bincount(groups[both]).astype(np.float64)
+    pairs_within = float((group_sizes * (group_sizes - 1)).sum())
+    if pairs_within <= 0:
+        return _exact_u(table, column)
+    combined = groups[both] * (int(codes.max()) + 1) + codes[both]
+    _, counts = np.unique(combined, return_counts=True)
+    counts = counts.astype(np.float64)
+    return float(max((counts * (counts - 1)).sum() / pairs_within, 1e-8))
+
+
 def estimate_u(
     table: FeatureTable,
     comparisons: Sequence[Comparison],
@@ -741,7 +772,11 @@ def estimate_u(
         smoothed = observed + 0.5
         u = smoothed / smoothed.sum()
         column = comparison.exact_column
-        exact = _exact_u(table, column) if column is not None else None
+        within = getattr(comparison, "within", None)
+        if column is not None and isinstance(within, str):
+            exact = _exact_u_within(table, column, within)
+        else:
+            exact = _exact_u(table, column) if column is not None else None
         if exact is not None:
             rest = u[1:] / max(u[1:].sum(), _MIN_PROBABILITY) * (1.0 - exact)
             u = np.r_[exact, rest]

@@ -561,6 +561,7 @@ class _BucketClusterer:
             threshold=self.threshold,
             score_pairs=score,
             max_cluster_size=self.max_cluster_size,
+            prior_weight=self.kernel.model.prior_weight,
         )
         return pa.table(
             {"id": pa.array(ids, pa.string()), "cluster": pa.array(cluster_ids, pa.string())}
