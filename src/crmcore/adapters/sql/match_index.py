@@ -552,6 +552,11 @@ class SqlMatchIndex:
             cached = _PLANS[id(settings)] = (settings, _KeyPlan.of(settings))
         self._plan = cached[1]
 
+    @property
+    def plan(self) -> _KeyPlan:
+        """The key plan of the index's settings (which keys a record gets), built once."""
+        return self._plan
+
     # -- writing (called by the customer repository) ---------------------------------------
 
     def sync(
@@ -1013,7 +1018,7 @@ class _Backfill:
     ) -> None:
         self.engine = engine
         self.index = index
-        self.plan = index._plan
+        self.plan = index.plan
         self.batch = batch
         self.progress = progress
         self.workers = workers
