@@ -80,10 +80,6 @@ def test_duplicate_ids_exit_non_zero(tmp_path: Path) -> None:
     assert main(["dedupe", str(source), "--out", str(tmp_path / "o.csv"), "--quiet"]) == 2
 
 
-def test_demo_still_runs() -> None:
-    assert main(["demo"]) == 0
-
-
 CHINESE = (
     "姓名;手机;邮箱\n张伟;138 0013 8000;\nZhang Wei;+86 138-0013-8000;\n"
     "李娜;13912345678;lina@example.com\n"
