@@ -42,6 +42,7 @@ __all__ = [
     "CustomTimeRule",
     "DueAction",
     "FollowUpOverdue",
+    "FollowUpSubject",
     "LeadIdle",
     "RuleSnapshot",
     "SlaEscalation",
@@ -51,6 +52,7 @@ __all__ = [
     "due_actions",
     "escalation_actions",
     "follow_up_action",
+    "follow_up_actions",
     "idle_lead_action",
     "survey_action",
 ]
@@ -369,22 +371,15 @@ def _follow_ups(
             for o in snapshot.opportunities
             if o.owner is not None and o.is_open
         )
+    due: list[FollowUpSubject] = []
     for subject, subject_id, owner, customer_id, created, times in subjects:
         if owner is None or created > at:
             continue
         last = _last_touch(created, times, at)
         if last + quiet > at:
             continue
-        yield follow_up_action(
-            rule,
-            subject=subject,
-            subject_id=subject_id,
-            owner=owner,
-            customer_id=customer_id,
-            last=last,
-            at=at,
-            supervisors=snapshot.supervisors,
-        )
+        due.append((subject, subject_id, owner, customer_id, last))
+    return follow_up_actions(rule, due, at=at, supervisors=snapshot.supervisors)
 
 
 def follow_up_action(
@@ -400,9 +395,7 @@ def follow_up_action(
 ) -> DueAction:
     """Return the reminder ``rule`` makes due for a record last touched at ``last``.
 
-    The one place a follow-up reminder is built: :func:`due_actions` and the
-    stores that answer the rule by queries (``uow.time_rules``) give the same
-    action, with the same id, for the same record.
+    One reminder of :func:`follow_up_actions` (see there).
 
     Args:
         rule: The rule.
@@ -415,20 +408,83 @@ def follow_up_action(
         at: The instant of evaluation (UTC).
         supervisors: Each user's supervisor.
     """
-    recipient, note = _boss(supervisors, owner)
-    stamp = last.isoformat()  # its first ten characters are the date's ISO form
-    return DueAction(
-        id=f"follow-up:{subject}:{subject_id}:{stamp}",
-        kind=ActionKind.REMIND_SUPERVISOR,
-        rule="follow_up_overdue",
-        subject=subject,
-        subject_id=subject_id,
-        recipient=recipient,
-        customer_id=customer_id,
-        due_at=_plus(last, dt.timedelta(days=rule.days)),
-        reason=f"no follow-up on {subject} {subject_id} (owner {owner}) for "
-        f"{_days_between(last, at)} days since {stamp[:10]}{note}",
-    )
+    touched = [(subject, subject_id, owner, customer_id, last)]
+    return next(follow_up_actions(rule, touched, at=at, supervisors=supervisors))
+
+
+FollowUpSubject: TypeAlias = tuple[str, str, UserId, CustomerId | None, dt.datetime]
+"""A record :func:`follow_up_actions` reminds of: subject kind, id, owner, customer, last touch."""
+
+
+def follow_up_actions(
+    rule: FollowUpOverdue,
+    subjects: Iterable[FollowUpSubject],
+    *,
+    at: pendulum.DateTime,
+    supervisors: Mapping[UserId, UserId],
+) -> Iterator[DueAction]:
+    """Yield the reminder ``rule`` makes due for each record of ``subjects``.
+
+    The one place follow-up reminders are built: :func:`due_actions` and the stores
+    that answer the rule by queries (``uow.time_rules``) give the same action, with
+    the same id, for the same record. Built for tens of thousands of reminders (a
+    million-customer store): the last touch may be any aware datetime (a driver's
+    value as it comes), and the instants are handled as plain UTC datetimes, with
+    one ``pendulum.DateTime`` built per reminder (its ``due_at``).
+
+    Args:
+        rule: The rule.
+        subjects: ``(subject, subject_id, owner, customer_id, last)`` per record:
+            ``"customer"`` or ``"opportunity"``, the record's id, its owner, the customer
+            concerned, and its last touch (its creation or latest activity up to ``at``,
+            at least ``rule.days`` before ``at``; aware, or naive meaning UTC as the
+            SQLite and MariaDB drivers give it).
+        at: The instant of evaluation (UTC).
+        supervisors: Each user's supervisor.
+    """
+    quiet = dt.timedelta(days=rule.days)
+    now = _naive_utc(at)
+    kind = ActionKind.REMIND_SUPERVISOR
+    for subject, subject_id, owner, customer_id, last in subjects:
+        touched = _naive_utc(last)
+        boss = supervisors.get(owner)
+        recipient, note = (owner, _NO_BOSS) if boss is None else (boss, "")
+        stamp = touched.isoformat()  # its first ten characters are the date's ISO form
+        yield DueAction(
+            id=f"follow-up:{subject}:{subject_id}:{stamp}+00:00",
+            kind=kind,
+            rule="follow_up_overdue",
+            subject=subject,
+            subject_id=subject_id,
+            recipient=recipient,
+            customer_id=customer_id,
+            due_at=dt.datetime.__add__(_EPOCH, touched - _NAIVE_EPOCH + quiet),
+            reason=f"no follow-up on {subject} {subject_id} (owner {owner}) for "
+            f"{(now - touched).days} days since {stamp[:10]}{note}",
+        )
+
+
+_NO_BOSS: Final = " (no supervisor known; reminding the owner)"
+_EPOCH: Final = pendulum.DateTime(1970, 1, 1, tzinfo=pendulum.UTC)
+_NAIVE_EPOCH: Final = dt.datetime(1970, 1, 1)  # noqa: DTZ001 - UTC, with the offset taken off
+
+
+def _naive_utc(moment: dt.datetime) -> dt.datetime:
+    """The UTC wall time of ``moment`` as a plain naive datetime (naive: already UTC)."""
+    offset = moment.utcoffset()
+    if type(moment) is dt.datetime:
+        naive = moment.replace(tzinfo=None)
+    else:  # a subclass (pendulum): its replace and isoformat are Python-level, ten times slower
+        naive = dt.datetime(  # noqa: DTZ001 - naive on purpose: UTC once the offset is off
+            moment.year,
+            moment.month,
+            moment.day,
+            moment.hour,
+            moment.minute,
+            moment.second,
+            moment.microsecond,
+        )
+    return naive - offset if offset else naive
 
 
 # UTC instants only (every instant here went through `utc`): the plain datetime arithmetic
