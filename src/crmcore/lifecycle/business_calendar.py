@@ -274,15 +274,14 @@ class BusinessCalendar:
         """
         if duration < dt.timedelta(0):
             raise InvalidValueError("duration", str(duration), "must not be negative")
-        beyond = InvalidValueError(
-            "deadline",
-            f"{utc(start).isoformat()} + {duration}",
-            f"lies after {LATEST.isoformat()}, the end of the supported calendar",
-        )
         # Business time never passes faster than the clock: a sum past the end is refused
         # before walking millions of days.
         if duration > _elapsed(utc(start), LATEST):
-            raise beyond
+            raise InvalidValueError(
+                "deadline",
+                f"{utc(start).isoformat()} + {duration}",
+                f"lies after {LATEST.isoformat()}, the end of the supported calendar",
+            )
         remaining = duration
         try:
             for begin, end in _minus(self.intervals(start), paused):

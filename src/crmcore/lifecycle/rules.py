@@ -34,13 +34,14 @@ from crmcore.domain.order import Order
 from crmcore.domain.survey import SurveyResponse
 from crmcore.errors import InvalidValueError
 from crmcore.lifecycle.business_calendar import BusinessCalendar, weekday_calendar
-from crmcore.lifecycle.sla import DEFAULT_SLA_POLICY, SlaPolicy, SlaState, status
+from crmcore.lifecycle.sla import DEFAULT_SLA_POLICY, CaseClock, SlaPolicy, SlaState, status
 
 __all__ = [
     "DEFAULT_RULES",
     "ActionKind",
     "CustomTimeRule",
     "DueAction",
+    "EscalatedCase",
     "FollowUpOverdue",
     "FollowUpSubject",
     "LeadIdle",
@@ -309,11 +310,44 @@ def _boss(supervisors: Mapping[UserId, UserId], owner: UserId) -> tuple[UserId, 
     return boss, ""
 
 
+class EscalatedCase(CaseClock, Protocol):
+    """What :func:`escalation_actions` reads of a case: a :class:`~crmcore.domain.Case` is one.
+
+    The SLA clock (:class:`~crmcore.lifecycle.sla.CaseClock`) and who is concerned; the
+    stores that answer the rule by queries pass a lighter value read from their columns.
+    """
+
+    @property
+    def customer_id(self) -> CustomerId:
+        """The customer concerned."""
+        ...
+
+    @property
+    def owner(self) -> UserId | None:
+        """The case's owner, if any."""
+        ...
+
+    @property
+    def team(self) -> TeamId | None:
+        """The case's team, if any."""
+        ...
+
+    @property
+    def escalation_level(self) -> int:
+        """How many times the case was escalated."""
+        ...
+
+    @property
+    def is_open(self) -> bool:
+        """Whether the case is not yet closed."""
+        ...
+
+
 def _escalation_recipient(
     rule: SlaEscalation,
     supervisors: Mapping[UserId, UserId],
     team_leads: Mapping[TeamId, UserId],
-    case: Case,
+    case: EscalatedCase,
 ) -> tuple[UserId | None, str]:
     """Who receives an escalation of ``case``, and a note on how they were chosen.
 
@@ -517,7 +551,7 @@ def _escalations(
 
 def escalation_actions(
     rule: SlaEscalation,
-    cases: Iterable[Case],
+    cases: Iterable[EscalatedCase],
     *,
     at: pendulum.DateTime,
     tiers: Mapping[str, Tier],
@@ -532,7 +566,9 @@ def escalation_actions(
 
     Args:
         rule: The rule.
-        cases: The cases to look at (closed ones and those opened after ``at`` are skipped).
+        cases: The cases to look at (closed ones and those opened after ``at`` are
+            skipped): :class:`~crmcore.domain.Case` values or lighter ones with the same
+            fields (:class:`EscalatedCase`).
         at: The instant of evaluation (UTC).
         tiers: Customer id -> tier, for policies with per-tier targets.
         supervisors: Each user's supervisor.

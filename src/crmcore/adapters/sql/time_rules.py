@@ -65,6 +65,7 @@ import datetime as dt
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, Final
 
+import attrs
 import pendulum
 import sqlalchemy as sa
 
@@ -88,15 +89,18 @@ from crmcore.adapters.sql.tables import (
     orders,
     survey_responses,
 )
-from crmcore.clock import EARLIEST, utc
+from crmcore.clock import EARLIEST, parse_timestamp, utc
 from crmcore.domain import (
+    CaseId,
     CaseStatus,
+    CustomerId,
     LeadStatus,
     OpportunityStage,
     Severity,
     TeamId,
     Tier,
     UserId,
+    WaitingPeriod,
 )
 from crmcore.errors import InvalidValueError
 from crmcore.lifecycle.rules import (
@@ -124,6 +128,7 @@ BATCH: Final = 500
 _OPERATION = "evaluate time rules"
 _CLOSED = (str(OpportunityStage.WON), str(OpportunityStage.LOST), str(OpportunityStage.AFTER_SALES))
 _OPEN_CASES = tuple(str(s) for s in CaseStatus if s is not CaseStatus.CLOSED)
+_CLOSED_CASE = str(CaseStatus.CLOSED)
 _SLACK = dt.timedelta(seconds=1)  # float rounding of ratio × budget, kept on the safe side
 _TABLES: Final[Mapping[str, sa.Table]] = {
     "customer": customers,
@@ -394,27 +399,35 @@ class SqlTimeRules(TimeRuleShortcuts):
             if bound is not None:
                 could_be_due.append((k.severity == str(severity)) & (k.opened_at <= bound))
         statement = (
-            sa.select(k.id, c.tier)
+            sa.select(
+                k.id,
+                k.customer_id,
+                k.severity,
+                k.status,
+                k.escalation_level,
+                k.owner,
+                k.team,
+                k.opened_at,
+                k.first_response_at,
+                k.resolved_at,
+                k.closed_at,
+                cases.c.document["waiting"],
+                c.tier,
+            )
             .select_from(cases.outerjoin(customers, c.id == k.customer_id))
             .where(k.status.in_(_OPEN_CASES), k.opened_at <= when, sa.or_(*could_be_due))
             .order_by(k.id)
         )
-        candidates = self._rows(statement)
-        tier_of_case = {id: Tier(tier) for id, tier in candidates if tier is not None}
-        repository = self._repositories["case"]
-        for chunk in _chunks(candidates):
-            batch = repository.get_many([row[0] for row in chunk])
-            by_customer = {
-                case.customer_id: tier_of_case[case.id] for case in batch if case.id in tier_of_case
-            }
-            yield from escalation_actions(
-                rule,
-                batch,
-                at=when,
-                tiers=by_customer,
-                supervisors=supervisors,
-                team_leads=team_leads,
-            )
+        rows = self._rows(statement)
+        tiers = {row[1]: Tier(row[-1]) for row in rows if row[-1] is not None}
+        yield from escalation_actions(
+            rule,
+            (_OpenCase.of(row) for row in rows),
+            at=when,
+            tiers=tiers,
+            supervisors=supervisors,
+            team_leads=team_leads,
+        )
 
     def _retention(self, rule: RetentionRule, when: pendulum.DateTime) -> Iterator[DueAction]:
         bound = _before(when, rule.period)
@@ -444,6 +457,59 @@ class SqlTimeRules(TimeRuleShortcuts):
             for kind, repository in self._repositories.items()
         }
         return RuleSnapshot(**loaded, supervisors=supervisors, team_leads=team_leads)
+
+
+_SEVERITY: Final[Mapping[str, Severity]] = {str(s): s for s in Severity}
+
+
+@attrs.frozen(kw_only=True)
+class _OpenCase:
+    """A case as the SLA escalation reads it: its columns and waiting periods, no document.
+
+    An :class:`~crmcore.lifecycle.rules.EscalatedCase`; reading these instead of building
+    each case from its document makes the rule several times faster at tens of thousands
+    of open cases.
+    """
+
+    id: CaseId
+    customer_id: CustomerId
+    severity: Severity
+    is_open: bool
+    escalation_level: int
+    owner: UserId | None
+    team: TeamId | None
+    opened_at: pendulum.DateTime
+    first_response_at: pendulum.DateTime | None
+    resolved_at: pendulum.DateTime | None
+    closed_at: pendulum.DateTime | None
+    waiting: tuple[WaitingPeriod, ...]
+
+    @classmethod
+    def of(cls, row: Sequence[Any]) -> _OpenCase:
+        """Read a row of the escalation query (its last column, the tier, is not read)."""
+        id, customer_id, severity, status, level, owner, team, opened, *done, waiting = row[:-1]
+        return cls(
+            id=id,
+            customer_id=customer_id,
+            severity=_SEVERITY[severity],
+            is_open=status != _CLOSED_CASE,
+            escalation_level=level,
+            owner=owner,
+            team=team,
+            opened_at=opened,
+            first_response_at=done[0],
+            resolved_at=done[1],
+            closed_at=done[2],
+            waiting=tuple(_waiting_period(period) for period in waiting or ()),
+        )
+
+
+def _waiting_period(period: Mapping[str, Any]) -> WaitingPeriod:
+    end = period.get("end")
+    return WaitingPeriod(
+        start=parse_timestamp(period["start"]),
+        end=parse_timestamp(end) if end is not None else None,
+    )
 
 
 def _last(start: pendulum.DateTime, touched: pendulum.DateTime | None) -> pendulum.DateTime:
