@@ -492,7 +492,7 @@ def follow_up_actions(
             subject_id=subject_id,
             recipient=recipient,
             customer_id=customer_id,
-            due_at=dt.datetime.__add__(_EPOCH, touched - _NAIVE_EPOCH + quiet),
+            due_at=_instant(touched + quiet),
             reason=f"no follow-up on {subject} {subject_id} (owner {owner}) for "
             f"{(now - touched).days} days since {stamp[:10]}{note}",
         )
@@ -501,6 +501,12 @@ def follow_up_actions(
 _NO_BOSS: Final = " (no supervisor known; reminding the owner)"
 _EPOCH: Final = pendulum.DateTime(1970, 1, 1, tzinfo=pendulum.UTC)
 _NAIVE_EPOCH: Final = dt.datetime(1970, 1, 1)  # noqa: DTZ001 - UTC, with the offset taken off
+
+
+def _instant(naive: dt.datetime) -> pendulum.DateTime:
+    """The UTC instant of a naive UTC datetime, built by C-level arithmetic."""
+    result: pendulum.DateTime = dt.datetime.__add__(_EPOCH, naive - _NAIVE_EPOCH)
+    return result
 
 
 def _naive_utc(moment: dt.datetime) -> dt.datetime:
@@ -641,25 +647,28 @@ def idle_lead_action(
     lead_id: str,
     status: LeadStatus,
     owner: UserId | None,
-    last: pendulum.DateTime,
+    last: dt.datetime,
     at: pendulum.DateTime,
     supervisors: Mapping[UserId, UserId],
 ) -> DueAction:
     """Return the recycling ``rule`` makes due for a lead last touched at ``last``.
 
-    Shared by :func:`due_actions` and the stores' queries, as :func:`follow_up_action` is.
+    Shared by :func:`due_actions` and the stores' queries, as :func:`follow_up_action` is;
+    ``last`` may be any aware datetime, or a naive one meaning UTC (a driver's value),
+    as in :func:`follow_up_actions`.
     """
     recipient = _boss(supervisors, owner)[0] if owner is not None else None
+    touched = _naive_utc(last)
     return DueAction(
-        id=f"lead-idle:lead:{lead_id}:{last.isoformat()}",
+        id=f"lead-idle:lead:{lead_id}:{touched.isoformat()}+00:00",
         kind=ActionKind.RECYCLE_LEAD,
         rule="lead_idle",
         subject="lead",
         subject_id=lead_id,
         recipient=recipient,
         customer_id=None,
-        due_at=_plus(last, dt.timedelta(days=rule.days)),
-        reason=f"lead {lead_id} {status} untouched for {_days_between(last, at)} days",
+        due_at=_instant(touched + dt.timedelta(days=rule.days)),
+        reason=f"lead {lead_id} {status} untouched for {(_naive_utc(at) - touched).days} days",
     )
 
 

@@ -23,18 +23,19 @@ built-in time rule with queries over indexed columns and returns exactly what
   never runs faster than the clock, so a target of ``B`` business hours cannot be
   breached before ``opened_at + B`` nor at risk before ``opened_at + ratio × B``.
   Open cases opened before that bound (``ix_cases_status_opened_at``), or with a
-  first response, resolution or closing recorded after the instant, are read in
-  batches and decided exactly in Python by
-  :func:`~crmcore.lifecycle.rules.escalation_actions`.
+  first response, resolution or closing recorded after the instant, are decided
+  exactly in Python by :func:`~crmcore.lifecycle.rules.escalation_actions`, from
+  their columns and the waiting periods of their document (``document['waiting']``,
+  extracted by the database): no case is built from its document.
 - :class:`~crmcore.privacy.retention.RetentionRule`: records whose time field is at
-  least the period old, read in batches and handed to the rule.
+  least the period old (id, that field and the customer id read), handed to
+  :meth:`~crmcore.privacy.retention.RetentionRule.actions`.
 - Any other :class:`~crmcore.lifecycle.rules.CustomTimeRule` cannot be queried:
   it is given a snapshot of every stored record (the one case that reads
   everything).
 
-The documents the SLA and retention rules need are read in batches of :data:`BATCH`
-ids (one ``IN (...)`` query per batch); the other rules read columns of the due rows
-only. Memory grows with the due records, not with the stored ones.
+Every built-in rule reads columns of the rows that may be due, never a whole
+document. Memory grows with the due records, not with the stored ones.
 
 >>> import pendulum
 >>> from crmcore.adapters.sql import SqlStore, create_engine, create_schema
@@ -63,7 +64,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import attrs
 import pendulum
@@ -120,10 +121,7 @@ from crmcore.lifecycle.rules import (
 )
 from crmcore.privacy.retention import RETENTION_RECORDS, RetentionRule
 
-__all__ = ["BATCH", "SqlTimeRules"]
-
-BATCH: Final = 500
-"""How many due records are read per query (ids per ``IN (...)`` clause)."""
+__all__ = ["SqlTimeRules"]
 
 _OPERATION = "evaluate time rules"
 _CLOSED = (str(OpportunityStage.WON), str(OpportunityStage.LOST), str(OpportunityStage.AFTER_SALES))
@@ -148,11 +146,6 @@ def _before(when: pendulum.DateTime, delta: dt.timedelta) -> pendulum.DateTime |
     except OverflowError:
         return None
     return bound if bound >= EARLIEST else None
-
-
-def _chunks(items: Sequence[Any], size: int = BATCH) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 class SqlTimeRules(TimeRuleShortcuts):
@@ -337,12 +330,19 @@ class SqlTimeRules(TimeRuleShortcuts):
         touched_since = sa.exists().where(
             a.lead_id == lead.id, a.occurred_at > cutoff, a.occurred_at <= when
         )
+        # Both instants as the driver gives them (see _follow_ups): idle_lead_action takes them.
         last_touch = (
             sa.select(sa.func.max(a.occurred_at))
             .where(a.lead_id == lead.id, a.occurred_at <= when)
             .scalar_subquery()
         )
-        statement = sa.select(lead.id, lead.status, lead.owner, lead.updated_at, last_touch).where(
+        statement = sa.select(
+            lead.id,
+            lead.status,
+            lead.owner,
+            sa.type_coerce(lead.updated_at, sa.DateTime()),
+            sa.type_coerce(last_touch, sa.DateTime()),
+        ).where(
             lead.status.in_([str(s) for s in rule.statuses]),
             lead.created_at <= when,
             lead.updated_at <= cutoff,
@@ -429,24 +429,19 @@ class SqlTimeRules(TimeRuleShortcuts):
             team_leads=team_leads,
         )
 
-    def _retention(self, rule: RetentionRule, when: pendulum.DateTime) -> Iterator[DueAction]:
+    def _retention(self, rule: RetentionRule, when: pendulum.DateTime) -> Iterable[DueAction]:
         bound = _before(when, rule.period)
         if bound is None:
-            return
+            return ()
         table = _TABLES[rule.record_type]
         stamp = table.c[rule.time_field]
-        ids = [
-            row[0]
-            for row in self._rows(
-                sa.select(table.c.id).where(stamp.is_not(None), stamp <= bound).order_by(table.c.id)
-            )
-        ]
-        repository = self._repositories[rule.record_type]
-        field = RETENTION_RECORDS[rule.record_type][1]
-        for chunk in _chunks(ids):
-            records: dict[str, Any] = {field: repository.get_many(chunk)}
-            snapshot = RuleSnapshot(**records)
-            yield from rule.due(snapshot, when)
+        customer_id = table.c.customer_id if "customer_id" in table.c else sa.null()
+        statement = (
+            sa.select(table.c.id, stamp, customer_id)
+            .where(stamp.is_not(None), stamp <= bound)
+            .order_by(table.c.id)
+        )
+        return rule.actions(self._rows(statement), when)
 
     def _everything(
         self, supervisors: Mapping[UserId, UserId], team_leads: Mapping[TeamId, UserId]
@@ -459,6 +454,7 @@ class SqlTimeRules(TimeRuleShortcuts):
         return RuleSnapshot(**loaded, supervisors=supervisors, team_leads=team_leads)
 
 
+_Instant = TypeVar("_Instant", bound=dt.datetime)
 _SEVERITY: Final[Mapping[str, Severity]] = {str(s): s for s in Severity}
 
 
@@ -512,5 +508,5 @@ def _waiting_period(period: Mapping[str, Any]) -> WaitingPeriod:
     )
 
 
-def _last(start: pendulum.DateTime, touched: pendulum.DateTime | None) -> pendulum.DateTime:
+def _last(start: _Instant, touched: _Instant | None) -> _Instant:
     return start if touched is None or touched < start else touched
