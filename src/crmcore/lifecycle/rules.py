@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import operator
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import MappingProxyType
 from typing import Any, Final, Protocol, TypeAlias, runtime_checkable
@@ -37,6 +38,7 @@ from crmcore.lifecycle.business_calendar import BusinessCalendar, weekday_calend
 from crmcore.lifecycle.sla import DEFAULT_SLA_POLICY, CaseClock, SlaPolicy, SlaState, status
 
 __all__ = [
+    "ACTION_ORDER",
     "DEFAULT_RULES",
     "ActionKind",
     "CustomTimeRule",
@@ -96,6 +98,10 @@ class DueAction:
     customer_id: CustomerId | None
     due_at: pendulum.DateTime
     reason: str
+
+
+ACTION_ORDER: Final[Callable[[DueAction], tuple[Any, ...]]] = operator.attrgetter("due_at", "id")
+"""The order of due actions: by ``due_at``, then ``id`` (a sort key)."""
 
 
 def _positive_days(_instance: object, attribute: attrs.Attribute[int], value: int) -> None:
@@ -294,7 +300,7 @@ def due_actions(
         for action in found_here:
             if action.id not in snapshot.issued:
                 found.setdefault(action.id, action)
-    return tuple(sorted(found.values(), key=lambda a: (a.due_at, a.id)))
+    return tuple(sorted(found.values(), key=ACTION_ORDER))
 
 
 def _custom(rule: object, snapshot: RuleSnapshot, at: pendulum.DateTime) -> Iterable[DueAction]:
@@ -511,6 +517,8 @@ def _instant(naive: dt.datetime) -> pendulum.DateTime:
 
 def _naive_utc(moment: dt.datetime) -> dt.datetime:
     """The UTC wall time of ``moment`` as a plain naive datetime (naive: already UTC)."""
+    if moment.tzinfo is None and type(moment) is dt.datetime:
+        return moment
     offset = moment.utcoffset()
     if type(moment) is dt.datetime:
         naive = moment.replace(tzinfo=None)

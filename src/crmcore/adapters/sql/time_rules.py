@@ -105,6 +105,7 @@ from crmcore.domain import (
 )
 from crmcore.errors import InvalidValueError
 from crmcore.lifecycle.rules import (
+    ACTION_ORDER,
     CustomTimeRule,
     DueAction,
     FollowUpOverdue,
@@ -204,7 +205,7 @@ class SqlTimeRules(TimeRuleShortcuts):
             for action in self._evaluate(rule, when, bosses, leads_of):
                 if action.id not in issued:
                     found.setdefault(action.id, action)
-        return tuple(sorted(found.values(), key=lambda a: (a.due_at, a.id)))
+        return tuple(sorted(found.values(), key=ACTION_ORDER))
 
     # -- one rule ----------------------------------------------------------------------
 
@@ -234,6 +235,16 @@ class SqlTimeRules(TimeRuleShortcuts):
         with translating(_OPERATION):
             return list(conn.execute(statement).all())
 
+    def _naive(self, instant: sa.ColumnElement[Any]) -> sa.ColumnElement[dt.datetime]:
+        """``instant`` read as a naive UTC datetime, without the type's per-row conversion.
+
+        SQLite and MariaDB store naive UTC values; PostgreSQL converts its ``timestamptz``
+        (``timezone('UTC', ...)``), which spares the driver an aware value per row.
+        """
+        if self._session.connection(_OPERATION).dialect.name == "postgresql":
+            instant = sa.func.timezone("UTC", instant)
+        return sa.type_coerce(instant, sa.DateTime())
+
     def _follow_ups(
         self, rule: FollowUpOverdue, when: pendulum.DateTime, supervisors: Mapping[UserId, UserId]
     ) -> Iterator[DueAction]:
@@ -246,11 +257,12 @@ class SqlTimeRules(TimeRuleShortcuts):
             active = (c.owner.is_not(None), c.merged_into.is_(None))
             # Last touched by the cutoff: due, and that touch is the last one up to `when`.
             # One range of ix_customers_touched_at, which holds every column read.
-            # The instant is read as the driver gives it (aware, or naive UTC) and handed
-            # to follow_up_actions as it is: no pendulum value is built per row but the
+            # The instant is read as a naive UTC datetime (see _naive) and handed to
+            # follow_up_actions as it is: no pendulum value is built per row but the
             # reminder's due_at, which counts with 50,000 reminders due.
-            plain = sa.type_coerce(c.touched_at, sa.DateTime())
-            settled = sa.select(c.id, c.owner, plain).where(c.touched_at <= cutoff, *active)
+            settled = sa.select(c.id, c.owner, self._naive(c.touched_at)).where(
+                c.touched_at <= cutoff, *active
+            )
             yield from follow_up_actions(
                 rule,
                 (
@@ -330,7 +342,7 @@ class SqlTimeRules(TimeRuleShortcuts):
         touched_since = sa.exists().where(
             a.lead_id == lead.id, a.occurred_at > cutoff, a.occurred_at <= when
         )
-        # Both instants as the driver gives them (see _follow_ups): idle_lead_action takes them.
+        # Both instants as naive UTC datetimes (see _naive): idle_lead_action takes them.
         last_touch = (
             sa.select(sa.func.max(a.occurred_at))
             .where(a.lead_id == lead.id, a.occurred_at <= when)
@@ -340,8 +352,8 @@ class SqlTimeRules(TimeRuleShortcuts):
             lead.id,
             lead.status,
             lead.owner,
-            sa.type_coerce(lead.updated_at, sa.DateTime()),
-            sa.type_coerce(last_touch, sa.DateTime()),
+            self._naive(lead.updated_at),
+            self._naive(last_touch),
         ).where(
             lead.status.in_([str(s) for s in rule.statuses]),
             lead.created_at <= when,
