@@ -49,7 +49,12 @@ from crmcore.lifecycle import (
     due_actions,
     fire,
 )
-from crmcore.lifecycle.rules import follow_up_action, follow_up_actions, idle_lead_action
+from crmcore.lifecycle.rules import (
+    follow_up_action,
+    follow_up_actions,
+    idle_lead_action,
+    survey_action,
+)
 from crmcore.privacy.retention import RetentionRule
 from crmcore.serialization import dumps, loads
 
@@ -284,7 +289,7 @@ _OFFSETS = st.integers(min_value=-14 * 60, max_value=14 * 60).map(
 
 @settings(max_examples=60)
 @given(naive=_INSTANTS, zone=_OFFSETS, days=st.integers(min_value=1, max_value=400))
-def test_reminders_are_the_same_whatever_form_the_last_touch_comes_in(
+def test_actions_are_the_same_whatever_form_their_instant_comes_in(
     naive: dt.datetime, zone: dt.tzinfo, days: int
 ) -> None:
     """A driver's value (naive UTC, or aware in any zone) gives the pendulum value's reminder."""
@@ -325,6 +330,14 @@ def test_reminders_are_the_same_whatever_form_the_last_touch_comes_in(
     assert idle == [idle[0]] * 3
     assert idle[0].id == f"lead-idle:lead:l-1:{last.isoformat()}"
     assert idle[0].due_at == last + dt.timedelta(days=1)
+    surveys = [
+        survey_action(SurveyAfterClose(), case_id="k-1", customer_id=CustomerId("c-1"), closed=form)
+        for form in forms
+    ]
+    assert surveys == [surveys[0]] * 3
+    assert surveys[0].id == f"survey:case:k-1:{last.isoformat()}"
+    assert surveys[0].due_at == last + dt.timedelta(days=1)
+    assert type(surveys[0].due_at) is pendulum.DateTime
 
 
 def test_a_retention_rule_builds_the_same_actions_from_records_or_their_fields() -> None:

@@ -381,7 +381,9 @@ class SqlTimeRules(TimeRuleShortcuts):
         if earliest is not None:
             conditions.append(k.closed_at >= earliest)
         answered = sa.exists().where(r.case_id == k.id)
-        statement = sa.select(k.id, k.customer_id, k.closed_at).where(*conditions, ~answered)
+        statement = sa.select(k.id, k.customer_id, self._naive(k.closed_at)).where(
+            *conditions, ~answered
+        )
         for id, customer_id, closed in self._rows(statement):
             yield survey_action(rule, case_id=id, customer_id=customer_id, closed=closed)
 
