@@ -248,6 +248,11 @@ class BusinessCalendar:
                     yield max(begin, moment), end
             day += _ONE_DAY
 
+    def _working(self, start: pendulum.DateTime, paused: Iterable[Interval]) -> Iterator[Interval]:
+        """The working intervals from ``start`` on with ``paused`` cut out (none: as they are)."""
+        cuts = tuple(paused)
+        return _minus(self.intervals(start), cuts) if cuts else self.intervals(start)
+
     def add_business_time(
         self,
         start: pendulum.DateTime,
@@ -284,7 +289,7 @@ class BusinessCalendar:
             )
         remaining = duration
         try:
-            for begin, end in _minus(self.intervals(start), paused):
+            for begin, end in self._working(start, paused):
                 span = _elapsed(begin, end)
                 if remaining <= span:
                     return utc(_plus(begin, remaining))
@@ -315,7 +320,7 @@ class BusinessCalendar:
         if stop <= utc(start):
             return total
         try:
-            for begin, finish in _minus(self.intervals(start), paused):
+            for begin, finish in self._working(start, paused):
                 if begin >= stop:
                     break
                 total += _elapsed(begin, min(finish, stop))
