@@ -293,22 +293,27 @@ class SqlTimeRules(TimeRuleShortcuts):
                 .where(o.customer_id == c.id, a.occurred_at <= when)
                 .scalar_subquery()
             )
-            unsettled = sa.select(c.id, c.owner, c.created_at, direct, through_deals).where(
-                sa.or_(c.touched_at.is_(None), c.touched_at > when),
-                *active,
-                c.created_at <= cutoff,
-                ~on_customer,
-                ~on_opportunity,
-            )
-            yield from follow_up_actions(
-                rule,
-                (
-                    ("customer", id, owner, id, _last(_last(created, touched), via_deal))
-                    for id, owner, created, touched, via_deal in self._rows(unsettled)
-                ),
-                at=when,
-                supervisors=supervisors,
-            )
+            # One query per kind of row, each a range of ix_customers_touched_at: with the
+            # two in an OR, or with the creation bound on the rows touched after `when`
+            # (checked here instead), SQLite scans every customer created by the cutoff.
+            created_by_cutoff = c.created_at <= cutoff
+            for unknown, *created_bound in (
+                (c.touched_at.is_(None), created_by_cutoff),
+                (c.touched_at > when,),
+            ):
+                unsettled = sa.select(c.id, c.owner, c.created_at, direct, through_deals).where(
+                    unknown, *created_bound, *active, ~on_customer, ~on_opportunity
+                )
+                yield from follow_up_actions(
+                    rule,
+                    (
+                        ("customer", id, owner, id, _last(_last(created, touched), via_deal))
+                        for id, owner, created, touched, via_deal in self._rows(unsettled)
+                        if created <= cutoff
+                    ),
+                    at=when,
+                    supervisors=supervisors,
+                )
         if rule.opportunities:
             on_deal = sa.exists().where(a.opportunity_id == o.id, recent)
             touched_deal = (
