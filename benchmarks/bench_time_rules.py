@@ -22,9 +22,11 @@ checks that both give the same actions and prints the times and their ratio. Pas
 baseline is measured on a store of ``--baseline-count`` customers in the same run
 (where the query is timed too) and scaled linearly, and the row says ``est``.
 
-It then times each rule kind through ``uow.time_rules.due`` on the big store:
-follow-ups, idle leads, SLA escalation (China weekday calendar), surveys after close,
-and a retention rule (cases closed over 2 days ago).
+It then times each rule kind through ``uow.time_rules.due`` on the big store, best of
+3 in wall-clock seconds and in CPU seconds of this process (the rest is the database,
+or waiting for a CPU on a shared machine): follow-ups, idle leads, SLA escalation
+(China weekday calendar), surveys after close, and a retention rule (cases closed over
+2 days ago).
 
 Run::
 
@@ -359,9 +361,15 @@ def _measure(  # noqa: PLR0917 - the command line's settings, passed through
                 ],
             ),
         ]
+        print(f"  {'rule, best of 3':<32}{'wall':>11}{'CPU':>11}{'due':>9}")
         for name, rules in per_rule:
-            seconds, n, _ = _timed(store, rules)
-            print(f"  {name:<32}{seconds:>9.3f} s{n:>9} due")
+            walls, cpus = [], []
+            for _ in range(3):
+                ticks = time.process_time()
+                seconds, n, _ = _timed(store, rules)
+                walls.append(seconds)
+                cpus.append(time.process_time() - ticks)
+            print(f"  {name:<32}{min(walls):>9.3f} s{min(cpus):>9.3f} s{n:>9}")
 
 
 def main() -> None:

@@ -7,6 +7,8 @@ import datetime as dt
 import attrs
 import pendulum
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from crmcore.domain import (
     ActivityId,
@@ -17,6 +19,7 @@ from crmcore.domain import (
     Customer,
     CustomerId,
     LeadId,
+    LeadStatus,
     Money,
     OpportunityId,
     Organization,
@@ -46,6 +49,13 @@ from crmcore.lifecycle import (
     due_actions,
     fire,
 )
+from crmcore.lifecycle.rules import (
+    follow_up_action,
+    follow_up_actions,
+    idle_lead_action,
+    survey_action,
+)
+from crmcore.privacy.retention import RetentionRule
 from crmcore.serialization import dumps, loads
 
 T0 = pendulum.datetime(2026, 3, 2, 9, tz="Asia/Shanghai")
@@ -266,3 +276,77 @@ def test_an_owned_case_still_goes_to_the_owners_supervisor_not_the_queue() -> No
 def test_the_escalation_queue_round_trips_through_json() -> None:
     rule = SlaEscalation(escalation_queue=QUEUE)
     assert loads(dumps(rule), TimeRule) == rule  # type: ignore[arg-type]  # a union
+
+
+_INSTANTS = st.datetimes(
+    min_value=dt.datetime(2000, 1, 1),  # noqa: DTZ001 - hypothesis bounds are naive
+    max_value=dt.datetime(2090, 1, 1),  # noqa: DTZ001
+)
+_OFFSETS = st.integers(min_value=-14 * 60, max_value=14 * 60).map(
+    lambda minutes: dt.timezone(dt.timedelta(minutes=minutes))
+)
+
+
+@settings(max_examples=60)
+@given(naive=_INSTANTS, zone=_OFFSETS, days=st.integers(min_value=1, max_value=400))
+def test_actions_are_the_same_whatever_form_their_instant_comes_in(
+    naive: dt.datetime, zone: dt.tzinfo, days: int
+) -> None:
+    """A driver's value (naive UTC, or aware in any zone) gives the pendulum value's reminder."""
+    last = pendulum.instance(naive, tz="UTC")
+    at = last.add(days=days, seconds=7)
+    rule = FollowUpOverdue(days=1)
+    forms = [last, naive, naive.replace(tzinfo=dt.UTC).astimezone(zone)]
+    subjects = [("customer", "c-1", SALES, CustomerId("c-1"), form) for form in forms]
+    reminders = list(follow_up_actions(rule, subjects, at=at, supervisors={SALES: BOSS}))
+    assert reminders == [reminders[0]] * 3
+    one = reminders[0]
+    assert type(one.due_at) is pendulum.DateTime
+    assert one.due_at == last + dt.timedelta(days=1)
+    assert one.id == f"follow-up:customer:c-1:{last.isoformat()}"
+    assert f"for {(at - last).days} days since {last.date().isoformat()}" in one.reason
+    assert one == follow_up_action(
+        rule,
+        subject="customer",
+        subject_id="c-1",
+        owner=SALES,
+        customer_id=CustomerId("c-1"),
+        last=last,
+        at=at,
+        supervisors={SALES: BOSS},
+    )
+    idle = [
+        idle_lead_action(
+            LeadIdle(days=1),
+            lead_id="l-1",
+            status=LeadStatus.NEW,
+            owner=None,
+            last=form,
+            at=at,
+            supervisors={},
+        )
+        for form in forms
+    ]
+    assert idle == [idle[0]] * 3
+    assert idle[0].id == f"lead-idle:lead:l-1:{last.isoformat()}"
+    assert idle[0].due_at == last + dt.timedelta(days=1)
+    surveys = [
+        survey_action(SurveyAfterClose(), case_id="k-1", customer_id=CustomerId("c-1"), closed=form)
+        for form in forms
+    ]
+    assert surveys == [surveys[0]] * 3
+    assert surveys[0].id == f"survey:case:k-1:{last.isoformat()}"
+    assert surveys[0].due_at == last + dt.timedelta(days=1)
+    assert type(surveys[0].due_at) is pendulum.DateTime
+
+
+def test_a_retention_rule_builds_the_same_actions_from_records_or_their_fields() -> None:
+    (case,) = closed_case().cases
+    rule = RetentionRule(
+        record_type="case", time_field="closed_at", period=dt.timedelta(days=2), action="archive"
+    )
+    at = T0.add(days=10)
+    from_records = list(rule.due(RuleSnapshot(cases=[case]), at))
+    assert from_records == list(rule.actions([(case.id, case.closed_at, case.customer_id)], at))
+    assert [a.customer_id for a in from_records] == [case.customer_id]
+    assert list(rule.actions([(case.id, None, case.customer_id)], at)) == []

@@ -52,6 +52,7 @@ WEEKDAYS: Final[tuple[str, ...]] = ("mon", "tue", "wed", "thu", "fri", "sat", "s
 _T = TypeVar("_T")
 _RANGE = re.compile(r"(\d{2}):(\d{2})-(\d{2}):(\d{2})")
 _DAY_MINUTES = 24 * 60
+_ONE_DAY = dt.timedelta(days=1)
 Interval = tuple[pendulum.DateTime, pendulum.DateTime]
 
 
@@ -227,7 +228,7 @@ class BusinessCalendar:
     def is_working_time(self, at: pendulum.DateTime) -> bool:
         """Return whether ``at`` falls within working hours (closing instant included)."""
         moment = utc(at)
-        local = moment.in_timezone(self.timezone)
+        local = moment.astimezone(_zone_of(self.timezone))
         for day in (local.date() - dt.timedelta(days=1), local.date()):
             if any(start <= moment <= end for start, end in _day(self, day)):
                 return True
@@ -239,12 +240,18 @@ class BusinessCalendar:
         The first interval is cut at ``start``; the sequence never ends.
         """
         moment = utc(start)
-        day = moment.in_timezone(self.timezone).date() - dt.timedelta(days=1)
+        local = moment.astimezone(_zone_of(self.timezone))
+        day = dt.date(local.year, local.month, local.day) - _ONE_DAY  # a plain date: fast steps
         while True:
             for begin, end in _day(self, day):
                 if end >= moment:
                     yield max(begin, moment), end
-            day += dt.timedelta(days=1)
+            day += _ONE_DAY
+
+    def _working(self, start: pendulum.DateTime, paused: Iterable[Interval]) -> Iterator[Interval]:
+        """The working intervals from ``start`` on with ``paused`` cut out (none: as they are)."""
+        cuts = tuple(paused)
+        return _minus(self.intervals(start), cuts) if cuts else self.intervals(start)
 
     def add_business_time(
         self,
@@ -272,21 +279,20 @@ class BusinessCalendar:
         """
         if duration < dt.timedelta(0):
             raise InvalidValueError("duration", str(duration), "must not be negative")
-        beyond = InvalidValueError(
-            "deadline",
-            f"{utc(start).isoformat()} + {duration}",
-            f"lies after {LATEST.isoformat()}, the end of the supported calendar",
-        )
         # Business time never passes faster than the clock: a sum past the end is refused
         # before walking millions of days.
-        if duration > LATEST - utc(start):
-            raise beyond
+        if duration > _elapsed(utc(start), LATEST):
+            raise InvalidValueError(
+                "deadline",
+                f"{utc(start).isoformat()} + {duration}",
+                f"lies after {LATEST.isoformat()}, the end of the supported calendar",
+            )
         remaining = duration
         try:
-            for begin, end in _minus(self.intervals(start), paused):
-                span = end - begin
+            for begin, end in self._working(start, paused):
+                span = _elapsed(begin, end)
                 if remaining <= span:
-                    return utc(begin + remaining)
+                    return utc(_plus(begin, remaining))
                 remaining -= span
         except OverflowError:  # the walk ran off the end of the calendar (in local time)
             raise InvalidValueError(
@@ -314,10 +320,10 @@ class BusinessCalendar:
         if stop <= utc(start):
             return total
         try:
-            for begin, finish in _minus(self.intervals(start), paused):
+            for begin, finish in self._working(start, paused):
                 if begin >= stop:
                     break
-                total += min(finish, stop) - begin
+                total += _elapsed(begin, min(finish, stop))
         except OverflowError:  # working time up to the end of the calendar is all there is
             pass
         return dt.timedelta(days=total.days, seconds=total.seconds, microseconds=total.microseconds)
@@ -370,6 +376,26 @@ def _merge(left: Iterable[CalendarDay], right: Iterable[CalendarDay]) -> tuple[C
     for day in right:
         by_date.setdefault(day.date, day)
     return tuple(sorted(by_date.values()))
+
+
+# Instants here are aware pendulum values: plain datetime arithmetic gives the same instant
+# and type as pendulum's operators, which build an Interval or Duration on each call and
+# cost ten times more (an SLA check walks dozens of working intervals per case).
+
+
+def _elapsed(start: pendulum.DateTime, end: pendulum.DateTime) -> dt.timedelta:
+    return dt.datetime.__sub__(end, start)
+
+
+def _plus(moment: pendulum.DateTime, delta: dt.timedelta) -> pendulum.DateTime:
+    result: pendulum.DateTime = dt.datetime.__add__(moment, delta)
+    return result
+
+
+@functools.cache
+def _zone_of(name: str) -> dt.tzinfo:
+    """The zone named ``name``, loaded once (``in_timezone(name)`` reads the zone file per call)."""
+    return pendulum.timezone(name)
 
 
 @functools.lru_cache(maxsize=8192)

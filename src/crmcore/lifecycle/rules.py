@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import operator
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import MappingProxyType
 from typing import Any, Final, Protocol, TypeAlias, runtime_checkable
@@ -34,14 +35,17 @@ from crmcore.domain.order import Order
 from crmcore.domain.survey import SurveyResponse
 from crmcore.errors import InvalidValueError
 from crmcore.lifecycle.business_calendar import BusinessCalendar, weekday_calendar
-from crmcore.lifecycle.sla import DEFAULT_SLA_POLICY, SlaPolicy, SlaState, status
+from crmcore.lifecycle.sla import DEFAULT_SLA_POLICY, CaseClock, SlaPolicy, SlaState, status
 
 __all__ = [
+    "ACTION_ORDER",
     "DEFAULT_RULES",
     "ActionKind",
     "CustomTimeRule",
     "DueAction",
+    "EscalatedCase",
     "FollowUpOverdue",
+    "FollowUpSubject",
     "LeadIdle",
     "RuleSnapshot",
     "SlaEscalation",
@@ -51,6 +55,7 @@ __all__ = [
     "due_actions",
     "escalation_actions",
     "follow_up_action",
+    "follow_up_actions",
     "idle_lead_action",
     "survey_action",
 ]
@@ -93,6 +98,10 @@ class DueAction:
     customer_id: CustomerId | None
     due_at: pendulum.DateTime
     reason: str
+
+
+ACTION_ORDER: Final[Callable[[DueAction], tuple[Any, ...]]] = operator.attrgetter("due_at", "id")
+"""The order of due actions: by ``due_at``, then ``id`` (a sort key)."""
 
 
 def _positive_days(_instance: object, attribute: attrs.Attribute[int], value: int) -> None:
@@ -291,7 +300,7 @@ def due_actions(
         for action in found_here:
             if action.id not in snapshot.issued:
                 found.setdefault(action.id, action)
-    return tuple(sorted(found.values(), key=lambda a: (a.due_at, a.id)))
+    return tuple(sorted(found.values(), key=ACTION_ORDER))
 
 
 def _custom(rule: object, snapshot: RuleSnapshot, at: pendulum.DateTime) -> Iterable[DueAction]:
@@ -307,11 +316,44 @@ def _boss(supervisors: Mapping[UserId, UserId], owner: UserId) -> tuple[UserId, 
     return boss, ""
 
 
+class EscalatedCase(CaseClock, Protocol):
+    """What :func:`escalation_actions` reads of a case: a :class:`~crmcore.domain.Case` is one.
+
+    The SLA clock (:class:`~crmcore.lifecycle.sla.CaseClock`) and who is concerned; the
+    stores that answer the rule by queries pass a lighter value read from their columns.
+    """
+
+    @property
+    def customer_id(self) -> CustomerId:
+        """The customer concerned."""
+        ...
+
+    @property
+    def owner(self) -> UserId | None:
+        """The case's owner, if any."""
+        ...
+
+    @property
+    def team(self) -> TeamId | None:
+        """The case's team, if any."""
+        ...
+
+    @property
+    def escalation_level(self) -> int:
+        """How many times the case was escalated."""
+        ...
+
+    @property
+    def is_open(self) -> bool:
+        """Whether the case is not yet closed."""
+        ...
+
+
 def _escalation_recipient(
     rule: SlaEscalation,
     supervisors: Mapping[UserId, UserId],
     team_leads: Mapping[TeamId, UserId],
-    case: Case,
+    case: EscalatedCase,
 ) -> tuple[UserId | None, str]:
     """Who receives an escalation of ``case``, and a note on how they were chosen.
 
@@ -369,22 +411,15 @@ def _follow_ups(
             for o in snapshot.opportunities
             if o.owner is not None and o.is_open
         )
+    due: list[FollowUpSubject] = []
     for subject, subject_id, owner, customer_id, created, times in subjects:
         if owner is None or created > at:
             continue
         last = _last_touch(created, times, at)
         if last + quiet > at:
             continue
-        yield follow_up_action(
-            rule,
-            subject=subject,
-            subject_id=subject_id,
-            owner=owner,
-            customer_id=customer_id,
-            last=last,
-            at=at,
-            supervisors=snapshot.supervisors,
-        )
+        due.append((subject, subject_id, owner, customer_id, last))
+    return follow_up_actions(rule, due, at=at, supervisors=snapshot.supervisors)
 
 
 def follow_up_action(
@@ -400,9 +435,7 @@ def follow_up_action(
 ) -> DueAction:
     """Return the reminder ``rule`` makes due for a record last touched at ``last``.
 
-    The one place a follow-up reminder is built: :func:`due_actions` and the
-    stores that answer the rule by queries (``uow.time_rules``) give the same
-    action, with the same id, for the same record.
+    One reminder of :func:`follow_up_actions` (see there).
 
     Args:
         rule: The rule.
@@ -415,34 +448,95 @@ def follow_up_action(
         at: The instant of evaluation (UTC).
         supervisors: Each user's supervisor.
     """
-    recipient, note = _boss(supervisors, owner)
-    stamp = last.isoformat()  # its first ten characters are the date's ISO form
-    return DueAction(
-        id=f"follow-up:{subject}:{subject_id}:{stamp}",
-        kind=ActionKind.REMIND_SUPERVISOR,
-        rule="follow_up_overdue",
-        subject=subject,
-        subject_id=subject_id,
-        recipient=recipient,
-        customer_id=customer_id,
-        due_at=_plus(last, dt.timedelta(days=rule.days)),
-        reason=f"no follow-up on {subject} {subject_id} (owner {owner}) for "
-        f"{_days_between(last, at)} days since {stamp[:10]}{note}",
-    )
+    touched = [(subject, subject_id, owner, customer_id, last)]
+    return next(follow_up_actions(rule, touched, at=at, supervisors=supervisors))
 
 
-# UTC instants only (every instant here went through `utc`): the plain datetime arithmetic
-# gives the same instant and type as pendulum's, about ten times faster, which counts when a
-# million-customer store has tens of thousands of reminders due.
+FollowUpSubject: TypeAlias = tuple[str, str, UserId, CustomerId | None, dt.datetime]
+"""A record :func:`follow_up_actions` reminds of: subject kind, id, owner, customer, last touch."""
 
 
-def _plus(moment: pendulum.DateTime, delta: dt.timedelta) -> pendulum.DateTime:
-    result: pendulum.DateTime = dt.datetime.__add__(moment, delta)
+def follow_up_actions(
+    rule: FollowUpOverdue,
+    subjects: Iterable[FollowUpSubject],
+    *,
+    at: pendulum.DateTime,
+    supervisors: Mapping[UserId, UserId],
+) -> Iterator[DueAction]:
+    """Yield the reminder ``rule`` makes due for each record of ``subjects``.
+
+    The one place follow-up reminders are built: :func:`due_actions` and the stores
+    that answer the rule by queries (``uow.time_rules``) give the same action, with
+    the same id, for the same record. Built for tens of thousands of reminders (a
+    million-customer store): the last touch may be any aware datetime (a driver's
+    value as it comes), and the instants are handled as plain UTC datetimes, with
+    one ``pendulum.DateTime`` built per reminder (its ``due_at``).
+
+    Args:
+        rule: The rule.
+        subjects: ``(subject, subject_id, owner, customer_id, last)`` per record:
+            ``"customer"`` or ``"opportunity"``, the record's id, its owner, the customer
+            concerned, and its last touch (its creation or latest activity up to ``at``,
+            at least ``rule.days`` before ``at``; aware, or naive meaning UTC as the
+            SQLite and MariaDB drivers give it).
+        at: The instant of evaluation (UTC).
+        supervisors: Each user's supervisor.
+    """
+    quiet = dt.timedelta(days=rule.days)
+    now = _naive_utc(at)
+    kind = ActionKind.REMIND_SUPERVISOR
+    for subject, subject_id, owner, customer_id, last in subjects:
+        touched = _naive_utc(last)
+        boss = supervisors.get(owner)
+        recipient, note = (owner, _NO_BOSS) if boss is None else (boss, "")
+        stamp = touched.isoformat()  # its first ten characters are the date's ISO form
+        yield DueAction(
+            id=f"follow-up:{subject}:{subject_id}:{stamp}+00:00",
+            kind=kind,
+            rule="follow_up_overdue",
+            subject=subject,
+            subject_id=subject_id,
+            recipient=recipient,
+            customer_id=customer_id,
+            due_at=_instant(touched + quiet),
+            reason=f"no follow-up on {subject} {subject_id} (owner {owner}) for "
+            f"{(now - touched).days} days since {stamp[:10]}{note}",
+        )
+
+
+# The reminders' instants are handled as plain naive UTC datetimes: their arithmetic and
+# isoformat are C-level, pendulum's are Python-level and about ten times slower, which
+# counts when a million-customer store has tens of thousands of reminders due.
+
+_NO_BOSS: Final = " (no supervisor known; reminding the owner)"
+_EPOCH: Final = pendulum.DateTime(1970, 1, 1, tzinfo=pendulum.UTC)
+_NAIVE_EPOCH: Final = dt.datetime(1970, 1, 1)  # noqa: DTZ001 - UTC, with the offset taken off
+
+
+def _instant(naive: dt.datetime) -> pendulum.DateTime:
+    """The UTC instant of a naive UTC datetime, built by C-level arithmetic."""
+    result: pendulum.DateTime = dt.datetime.__add__(_EPOCH, naive - _NAIVE_EPOCH)
     return result
 
 
-def _days_between(start: pendulum.DateTime, end: pendulum.DateTime) -> int:
-    return dt.datetime.__sub__(end, start).days
+def _naive_utc(moment: dt.datetime) -> dt.datetime:
+    """The UTC wall time of ``moment`` as a plain naive datetime (naive: already UTC)."""
+    if moment.tzinfo is None and type(moment) is dt.datetime:
+        return moment
+    offset = moment.utcoffset()
+    if type(moment) is dt.datetime:
+        naive = moment.replace(tzinfo=None)
+    else:  # a subclass (pendulum): its replace and isoformat are Python-level, ten times slower
+        naive = dt.datetime(  # noqa: DTZ001 - naive on purpose: UTC once the offset is off
+            moment.year,
+            moment.month,
+            moment.day,
+            moment.hour,
+            moment.minute,
+            moment.second,
+            moment.microsecond,
+        )
+    return naive - offset if offset else naive
 
 
 def _escalations(
@@ -461,7 +555,7 @@ def _escalations(
 
 def escalation_actions(
     rule: SlaEscalation,
-    cases: Iterable[Case],
+    cases: Iterable[EscalatedCase],
     *,
     at: pendulum.DateTime,
     tiers: Mapping[str, Tier],
@@ -476,7 +570,9 @@ def escalation_actions(
 
     Args:
         rule: The rule.
-        cases: The cases to look at (closed ones and those opened after ``at`` are skipped).
+        cases: The cases to look at (closed ones and those opened after ``at`` are
+            skipped): :class:`~crmcore.domain.Case` values or lighter ones with the same
+            fields (:class:`EscalatedCase`).
         at: The instant of evaluation (UTC).
         tiers: Customer id -> tier, for policies with per-tier targets.
         supervisors: Each user's supervisor.
@@ -549,25 +645,28 @@ def idle_lead_action(
     lead_id: str,
     status: LeadStatus,
     owner: UserId | None,
-    last: pendulum.DateTime,
+    last: dt.datetime,
     at: pendulum.DateTime,
     supervisors: Mapping[UserId, UserId],
 ) -> DueAction:
     """Return the recycling ``rule`` makes due for a lead last touched at ``last``.
 
-    Shared by :func:`due_actions` and the stores' queries, as :func:`follow_up_action` is.
+    Shared by :func:`due_actions` and the stores' queries, as :func:`follow_up_action` is;
+    ``last`` may be any aware datetime, or a naive one meaning UTC (a driver's value),
+    as in :func:`follow_up_actions`.
     """
     recipient = _boss(supervisors, owner)[0] if owner is not None else None
+    touched = _naive_utc(last)
     return DueAction(
-        id=f"lead-idle:lead:{lead_id}:{last.isoformat()}",
+        id=f"lead-idle:lead:{lead_id}:{touched.isoformat()}+00:00",
         kind=ActionKind.RECYCLE_LEAD,
         rule="lead_idle",
         subject="lead",
         subject_id=lead_id,
         recipient=recipient,
         customer_id=None,
-        due_at=_plus(last, dt.timedelta(days=rule.days)),
-        reason=f"lead {lead_id} {status} untouched for {_days_between(last, at)} days",
+        due_at=_instant(touched + dt.timedelta(days=rule.days)),
+        reason=f"lead {lead_id} {status} untouched for {(_naive_utc(at) - touched).days} days",
     )
 
 
@@ -586,22 +685,26 @@ def _surveys(
 
 
 def survey_action(
-    rule: SurveyAfterClose, *, case_id: str, customer_id: CustomerId, closed: pendulum.DateTime
+    rule: SurveyAfterClose, *, case_id: str, customer_id: CustomerId, closed: dt.datetime
 ) -> DueAction:
     """Return the survey ``rule`` makes due for a case closed at ``closed``.
 
-    Shared by :func:`due_actions` and the stores' queries, as :func:`follow_up_action` is.
+    Shared by :func:`due_actions` and the stores' queries, as :func:`follow_up_action` is;
+    ``closed`` may be any aware datetime, or a naive one meaning UTC (a driver's value),
+    as in :func:`follow_up_actions`.
     """
+    moment = _naive_utc(closed)
+    stamp = moment.isoformat()
     return DueAction(
-        id=f"survey:case:{case_id}:{closed.isoformat()}",
+        id=f"survey:case:{case_id}:{stamp}+00:00",
         kind=ActionKind.SEND_SURVEY,
         rule="survey_after_close",
         subject="case",
         subject_id=case_id,
         recipient=None,
         customer_id=customer_id,
-        due_at=_plus(closed, rule.delay),
-        reason=f"case {case_id} closed {closed.date().isoformat()}; ask for feedback",
+        due_at=_instant(moment + rule.delay),
+        reason=f"case {case_id} closed {stamp[:10]}; ask for feedback",
     )
 
 

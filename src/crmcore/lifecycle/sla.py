@@ -15,15 +15,15 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
-from typing import Final
+from typing import Final, Protocol
 
 import attrs
 import pendulum
 
 from crmcore.clock import utc
-from crmcore.domain.case import Case, Severity
+from crmcore.domain.case import Case, Severity, WaitingPeriod
 from crmcore.domain.customer import Tier
 from crmcore.domain.ids import CaseId
 from crmcore.errors import ConfigurationError, InvalidValueError
@@ -31,6 +31,7 @@ from crmcore.lifecycle.business_calendar import BusinessCalendar, Interval
 
 __all__ = [
     "DEFAULT_SLA_POLICY",
+    "CaseClock",
     "CaseSla",
     "Deadlines",
     "SlaPolicy",
@@ -190,7 +191,50 @@ class CaseSla:
         )
 
 
-def _pauses(case: Case, until: pendulum.DateTime | None) -> list[Interval]:
+class CaseClock(Protocol):
+    """What :func:`status` reads of a case: a :class:`~crmcore.domain.Case` is one.
+
+    Stores that judge many cases at once (``uow.time_rules``) pass a lighter value
+    read from their columns, without building the whole case.
+    """
+
+    @property
+    def id(self) -> CaseId:
+        """The case's id."""
+        ...
+
+    @property
+    def severity(self) -> Severity:
+        """The case's severity (which target applies)."""
+        ...
+
+    @property
+    def opened_at(self) -> pendulum.DateTime:
+        """When the case was opened (the clocks start)."""
+        ...
+
+    @property
+    def first_response_at(self) -> pendulum.DateTime | None:
+        """When the first response was given, if it was."""
+        ...
+
+    @property
+    def resolved_at(self) -> pendulum.DateTime | None:
+        """When the case was resolved, if it was."""
+        ...
+
+    @property
+    def closed_at(self) -> pendulum.DateTime | None:
+        """When the case was closed, if it was."""
+        ...
+
+    @property
+    def waiting(self) -> Sequence[WaitingPeriod]:
+        """The periods the case waited on the customer, in order."""
+        ...
+
+
+def _pauses(case: CaseClock, until: pendulum.DateTime | None) -> list[Interval]:
     closed = [(p.start, p.end) for p in case.waiting if p.end is not None]
     if until is not None and case.waiting and case.waiting[-1].end is None:
         start = case.waiting[-1].start
@@ -245,7 +289,7 @@ def deadline(
 
 
 def status(
-    case: Case,
+    case: CaseClock,
     *,
     at: pendulum.DateTime,
     policy: SlaPolicy,
@@ -253,6 +297,8 @@ def status(
     tier: Tier | None = None,
 ) -> CaseSla:
     """Return where ``case`` stands against its SLA targets at ``at``.
+
+    ``case`` is a :class:`~crmcore.domain.Case`, or any :class:`CaseClock`.
 
     A target that was done (first response given, case resolved — or
     closed without resolution) is met or breached for good; a running one
@@ -286,7 +332,7 @@ def status(
 
 
 def _target_status(
-    case: Case,
+    case: CaseClock,
     name: str,
     *,
     budget: dt.timedelta,

@@ -31,7 +31,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Final
 
 import attrs
@@ -42,6 +42,7 @@ from crmcore.domain import (
     Activity,
     Case,
     Customer,
+    CustomerId,
     Lead,
     Opportunity,
     Order,
@@ -132,27 +133,49 @@ class RetentionRule:
 
     def due(self, snapshot: RuleSnapshot, at: pendulum.DateTime) -> Iterator[DueAction]:
         """Yield an action for every record of the snapshot whose period is over at ``at``."""
+        records = getattr(snapshot, RETENTION_RECORDS[self.record_type][1])
+        return self.actions(
+            (
+                (record.id, getattr(record, self.time_field), getattr(record, "customer_id", None))
+                for record in records
+            ),
+            at,
+        )
+
+    def actions(
+        self,
+        records: Iterable[tuple[str, pendulum.DateTime | None, CustomerId | None]],
+        at: pendulum.DateTime,
+    ) -> Iterator[DueAction]:
+        """Yield an action for every record whose period is over at ``at``.
+
+        The one place retention actions are built: :meth:`due` and the stores that
+        answer the rule by queries (``uow.time_rules``) read only these fields.
+
+        Args:
+            records: ``(id, time field's value, customer id)`` per record (the customer
+                id ``None`` where the record has none; a customer's is its own id).
+            at: The instant of evaluation.
+        """
         when = utc(at)
         kind = _KINDS[self.action]
         days = self.period.days
-        for record in getattr(snapshot, RETENTION_RECORDS[self.record_type][1]):
-            stamp = getattr(record, self.time_field)
+        for id, stamp, customer_id in records:
             if stamp is None:
                 continue
             due = stamp + self.period
             if due > when:
                 continue
-            customer = record.id if self.record_type == "customer" else None
             yield DueAction(
-                id=f"retention:{self.name}:{self.record_type}:{record.id}",
+                id=f"retention:{self.name}:{self.record_type}:{id}",
                 kind=kind,
                 rule=f"retention:{self.name}",
                 subject=self.record_type,
-                subject_id=record.id,
+                subject_id=id,
                 recipient=None,
-                customer_id=customer or getattr(record, "customer_id", None),
+                customer_id=CustomerId(id) if self.record_type == "customer" else customer_id,
                 due_at=due,
-                reason=f"{self.record_type} {record.id}: {self.time_field}"
+                reason=f"{self.record_type} {id}: {self.time_field}"
                 f" {stamp.date().isoformat()} is over {days} days ago; {self.action.value}",
             )
 
