@@ -73,7 +73,6 @@ from crmcore.matching import (
     rank_candidates,
 )
 from crmcore.matching import workers as pool_policy
-from crmcore.matching.blocking import rule_keys
 from crmcore.matching.nickname import NICKNAMES
 
 __all__ = ["MatchIndexSettings", "SqlMatchIndex", "backfill_match_index", "record_of_document"]
@@ -181,6 +180,15 @@ class _KeyPlan:
     rules: tuple[tuple[BlockingRule, str], ...]  # each rule and the prefix of its key hashes
     tf: tuple[tuple[str, int], ...]  # term-frequency columns and their places
     fingerprint: str
+    # Per rule, what _entry reads: its prefix, its single-valued columns' places (a key only if
+    # all are set) and every column as (is multi-valued, place) in order; see _rule_spec.
+    specs: tuple[tuple[str, tuple[int, ...], tuple[tuple[bool, int], ...]], ...] = attrs.field(
+        init=False,
+        default=attrs.Factory(
+            lambda self: tuple(_rule_spec(rule, prefix) for rule, prefix in self.rules),
+            takes_self=True,
+        ),
+    )
 
     @classmethod
     def of(cls, settings: MatchIndexSettings) -> _KeyPlan:
@@ -190,6 +198,45 @@ class _KeyPlan:
             tuple((c, _COLUMN[c]) for c in settings.tf_columns),
             settings.fingerprint,
         )
+
+
+_MULTI_PLACE: Final = {"email": 1, "phone": 2}  # where a FeatureRow keeps every value
+
+
+def _rule_spec(
+    rule: BlockingRule, prefix: str
+) -> tuple[str, tuple[int, ...], tuple[tuple[bool, int], ...]]:
+    """What :func:`_rule_hashes` needs of ``rule``: its columns as places in a feature row."""
+    columns = tuple(
+        (True, _MULTI_PLACE[c]) if c in _MULTI_PLACE else (False, _COLUMN[c]) for c in rule.columns
+    )
+    return prefix, tuple(place for multi, place in columns if not multi), columns
+
+
+def _rule_hashes(
+    spec: tuple[str, tuple[int, ...], tuple[tuple[bool, int], ...]], features: FeatureRow
+) -> tuple[str, ...]:
+    """The hashes of ``rule_keys(rule, features)`` (same keys, without its lookups).
+
+    Most rules miss a column of most records: that is found before any key is built.
+    """
+    prefix, singles, columns = spec
+    values = features[0]
+    for place in singles:
+        if not values[place]:
+            return ()
+    keys = [prefix]
+    for multi, place in columns:
+        if multi:
+            found = features[place]
+            if not found:
+                return ()
+            keys = [f"{k}\x1f{v}" for k in keys for v in found]
+        else:
+            value = values[place]
+            keys = [f"{k}\x1f{value}" for k in keys]
+    blake2b = hashlib.blake2b
+    return tuple(blake2b(key.encode(), digest_size=16).hexdigest() for key in keys)
 
 
 _FIELDS: Final = operator.attrgetter(*(f.name for f in attrs.fields(MatchRecord)))
@@ -208,14 +255,7 @@ def _digest(record: MatchRecord, fingerprint: str) -> str:
 def _entry(plan: _KeyPlan, record: MatchRecord, *, stored: bool = False) -> _Entry:
     """Build a record's index rows (``stored``: with its ``match_records`` row, to be written)."""
     features = feature_row(record, plan.keys)
-    blake2b = hashlib.blake2b
-    blocks = tuple(
-        tuple(
-            blake2b((prefix + key).encode(), digest_size=16).hexdigest()
-            for key in rule_keys(rule, features)
-        )
-        for rule, prefix in plan.rules
-    )
+    blocks = tuple([_rule_hashes(spec, features) for spec in plan.specs])
     values = features[0]
     tf = tuple(_tf_name(column, values[place]) for column, place in plan.tf if values[place])
     digest = _digest(record, plan.fingerprint)
