@@ -44,6 +44,7 @@ import collections
 import concurrent.futures
 import contextlib
 import hashlib
+import itertools
 import json
 import operator
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -147,11 +148,22 @@ class _Entry:
     blocks: tuple[tuple[str, ...], ...]  # per rule, the key hashes
     tf: tuple[str, ...]  # counter names of its term-frequency values (one per column)
     row: tuple[str, str, str, str] | None = None  # its match_records row, if built
+    # Built with the row (in a backfill's worker process, not in the writing one):
+    counted: tuple[str, ...] = ()  # the counters it adds one to (see counter_names)
+    keys: tuple[str, ...] = ()  # its distinct key hashes (its match_keys rows)
 
     @property
     def block_names(self) -> list[str]:
         """Its blocks' counter names, once per key (twice if two emails fold to one key)."""
         return [f"b{h}" for hashes in self.blocks for h in hashes]
+
+    def counter_names(self) -> tuple[str, ...]:
+        """The counters it adds one to: per key its block's, its term frequencies', a shard."""
+        return self.counted or (*self.block_names, *self.tf, _shard(self.customer_id))
+
+    def key_hashes(self) -> tuple[str, ...]:
+        """Its distinct key hashes, in rule order."""
+        return self.keys or tuple(dict.fromkeys(h for hashes in self.blocks for h in hashes))
 
 
 def _tf_name(column: str, value: str) -> str:
@@ -259,11 +271,14 @@ def _entry(plan: _KeyPlan, record: MatchRecord, *, stored: bool = False) -> _Ent
     values = features[0]
     tf = tuple(_tf_name(column, values[place]) for column, place in plan.tf if values[place])
     digest = _digest(record, plan.fingerprint)
-    row = None
-    if stored:
-        counters = sorted([f"b{h}" for hashes in blocks for h in hashes] + list(tf))
-        row = (record.id, _FEATURES_JSON(features), digest, _COUNTERS_JSON(counters))
-    return _Entry(record.id, features, digest, blocks, tf, row)
+    if not stored:
+        return _Entry(record.id, features, digest, blocks, tf)
+    counters = sorted([f"b{h}" for hashes in blocks for h in hashes] + list(tf))
+    row = (record.id, _FEATURES_JSON(features), digest, _COUNTERS_JSON(counters))
+    keys = tuple(dict.fromkeys(h for hashes in blocks for h in hashes))
+    return _Entry(
+        record.id, features, digest, blocks, tf, row, (*counters, _shard(record.id)), keys
+    )
 
 
 def record_of_document(document: Mapping[str, Any]) -> MatchRecord:
@@ -432,7 +447,7 @@ class _Statements:
             values = ", ".join([f"({mark}, {mark}, {mark}, {mark})"] * len(rows))
             result = conn.exec_driver_sql(
                 self.sql["insert_records"].replace("{rows}", values),
-                tuple(value for row in rows for value in row),
+                tuple(itertools.chain.from_iterable(rows)),
             )
         return {row[0]: int(row[1]) for row in result}
 
@@ -466,7 +481,7 @@ class _Counts:
         """Add each delta to its counter (creating missing ones); rows are locked in name order."""
         if not deltas:
             return
-        rows = [(name, deltas[name]) for name in sorted(deltas)]
+        rows = sorted(deltas.items())  # names are unique: sorted by name
         statements = _Statements.of(self._conn)
         for chunk in _chunks(rows, _WRITE_CHUNK):
             statements.add_counts(self._conn, chunk)
@@ -675,19 +690,15 @@ class SqlMatchIndex:
         leaving: Sequence[tuple[str, int, Any]],
         arriving: Sequence[_Entry],
     ) -> None:
-        deltas: dict[str, int] = {}
+        deltas: collections.Counter[str] = collections.Counter()
         gone: list[tuple[str, int]] = []
         for customer_id, seq, names in leaving:
             # The names stored with the row: right even when the settings changed since.
-            for name in (*names, _shard(customer_id)):
-                deltas[name] = deltas.get(name, 0) - 1
+            deltas.subtract((*names, _shard(customer_id)))
             blocks = dict.fromkeys(name[1:] for name in names if name.startswith("b"))
             gone.extend((key_hash, seq) for key_hash in blocks)
-        for entry in arriving:
-            for name in (*entry.block_names, *entry.tf):
-                deltas[name] = deltas.get(name, 0) + 1
-            name = _shard(entry.customer_id)
-            deltas[name] = deltas.get(name, 0) + 1
+        # One count per name (Counter counts an iterable in C).
+        deltas.update(itertools.chain.from_iterable(e.counter_names() for e in arriving))
         # Counters first, in name order: the lock order every writer follows.
         _Counts(conn).upsert({k: v for k, v in deltas.items() if v})
         statements = _Statements.of(conn)
@@ -715,9 +726,7 @@ class SqlMatchIndex:
         for chunk in _chunks(rows, _RECORD_CHUNK):
             seqs.update(statements.insert_records(conn, chunk))
         keys = [
-            (h, seqs[e.customer_id])
-            for e in arriving
-            for h in dict.fromkeys(h for hashes in e.blocks for h in hashes)
+            (h, seq) for e in arriving for seq in (seqs[e.customer_id],) for h in e.key_hashes()
         ]
         keys.sort()  # in index order: a bulk load touches each index page once
         for chunk in _chunks(keys, _WRITE_CHUNK):
