@@ -1030,6 +1030,9 @@ def _plan_state(  # pragma: no cover - runs in worker processes
     return _KeyPlan(keys, rules, tf, fingerprint)
 
 
+_ANALYZE_FROM: Final = 20_000
+"""On PostgreSQL the backfill refreshes the index statistics whenever its rows doubled past this."""
+
 _BULK_CACHE_KIB: Final = 256 * 1024
 """SQLite page cache of the backfill's writing connection: the index b-trees' pages it meets."""
 
@@ -1077,6 +1080,7 @@ class _Backfill:
         ] = collections.deque()
         self.changed = 0
         self.read = 0
+        self.analyzed = _ANALYZE_FROM  # rows written when the statistics were last refreshed
         c = customers.c
         self.page_sql = (
             sa.select(c.id, c.version, sa.cast(c.document, sa.Text))
@@ -1145,6 +1149,12 @@ class _Backfill:
                 ]
             self.changed += self.index.apply_prepared(conn, prepared)
         self.read += len(page)
+        if self.writer.dialect.name == "postgresql" and self.changed >= 2 * self.analyzed:
+            # The statements psycopg prepared (looking up a page's stored rows) keep the plan
+            # made for the small index they first met: a sequential scan, which grows with
+            # the index. Fresh statistics make PostgreSQL plan them again, with the indexes.
+            _analyze(self.engine)
+            self.analyzed = max(self.changed, _ANALYZE_FROM)
         if self.progress is not None:
             self.progress(self.read)
 
