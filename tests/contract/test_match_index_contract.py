@@ -262,7 +262,12 @@ def test_registration_rules_agree_within_a_batch(engine: Engine) -> None:
         )
 
 
-def test_backfill_indexes_what_was_stored_without_the_index(engine: Engine) -> None:
+def test_backfill_indexes_what_was_stored_without_the_index(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from crmcore.adapters.sql import match_index  # noqa: PLC0415
+
+    monkeypatch.setattr(match_index, "_ANALYZE_FROM", 2)  # PostgreSQL: refresh statistics midway
     _empty(engine)
     sqlite_engine = engine  # each backend in turn
     without = SqlStore(sqlite_engine, match_index=False)

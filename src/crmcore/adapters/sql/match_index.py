@@ -44,6 +44,7 @@ import collections
 import concurrent.futures
 import contextlib
 import hashlib
+import itertools
 import json
 import operator
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -73,7 +74,6 @@ from crmcore.matching import (
     rank_candidates,
 )
 from crmcore.matching import workers as pool_policy
-from crmcore.matching.blocking import rule_keys
 from crmcore.matching.nickname import NICKNAMES
 
 __all__ = ["MatchIndexSettings", "SqlMatchIndex", "backfill_match_index", "record_of_document"]
@@ -148,11 +148,22 @@ class _Entry:
     blocks: tuple[tuple[str, ...], ...]  # per rule, the key hashes
     tf: tuple[str, ...]  # counter names of its term-frequency values (one per column)
     row: tuple[str, str, str, str] | None = None  # its match_records row, if built
+    # Built with the row (in a backfill's worker process, not in the writing one):
+    counted: tuple[str, ...] = ()  # the counters it adds one to (see counter_names)
+    keys: tuple[str, ...] = ()  # its distinct key hashes (its match_keys rows)
 
     @property
     def block_names(self) -> list[str]:
         """Its blocks' counter names, once per key (twice if two emails fold to one key)."""
         return [f"b{h}" for hashes in self.blocks for h in hashes]
+
+    def counter_names(self) -> tuple[str, ...]:
+        """The counters it adds one to: per key its block's, its term frequencies', a shard."""
+        return self.counted or (*self.block_names, *self.tf, _shard(self.customer_id))
+
+    def key_hashes(self) -> tuple[str, ...]:
+        """Its distinct key hashes, in rule order."""
+        return self.keys or tuple(dict.fromkeys(h for hashes in self.blocks for h in hashes))
 
 
 def _tf_name(column: str, value: str) -> str:
@@ -181,6 +192,15 @@ class _KeyPlan:
     rules: tuple[tuple[BlockingRule, str], ...]  # each rule and the prefix of its key hashes
     tf: tuple[tuple[str, int], ...]  # term-frequency columns and their places
     fingerprint: str
+    # Per rule, what _entry reads: its prefix, its single-valued columns' places (a key only if
+    # all are set) and every column as (is multi-valued, place) in order; see _rule_spec.
+    specs: tuple[tuple[str, tuple[int, ...], tuple[tuple[bool, int], ...]], ...] = attrs.field(
+        init=False,
+        default=attrs.Factory(
+            lambda self: tuple(_rule_spec(rule, prefix) for rule, prefix in self.rules),
+            takes_self=True,
+        ),
+    )
 
     @classmethod
     def of(cls, settings: MatchIndexSettings) -> _KeyPlan:
@@ -190,6 +210,45 @@ class _KeyPlan:
             tuple((c, _COLUMN[c]) for c in settings.tf_columns),
             settings.fingerprint,
         )
+
+
+_MULTI_PLACE: Final = {"email": 1, "phone": 2}  # where a FeatureRow keeps every value
+
+
+def _rule_spec(
+    rule: BlockingRule, prefix: str
+) -> tuple[str, tuple[int, ...], tuple[tuple[bool, int], ...]]:
+    """What :func:`_rule_hashes` needs of ``rule``: its columns as places in a feature row."""
+    columns = tuple(
+        (True, _MULTI_PLACE[c]) if c in _MULTI_PLACE else (False, _COLUMN[c]) for c in rule.columns
+    )
+    return prefix, tuple(place for multi, place in columns if not multi), columns
+
+
+def _rule_hashes(
+    spec: tuple[str, tuple[int, ...], tuple[tuple[bool, int], ...]], features: FeatureRow
+) -> tuple[str, ...]:
+    """The hashes of ``rule_keys(rule, features)`` (same keys, without its lookups).
+
+    Most rules miss a column of most records: that is found before any key is built.
+    """
+    prefix, singles, columns = spec
+    values = features[0]
+    for place in singles:
+        if not values[place]:
+            return ()
+    keys = [prefix]
+    for multi, place in columns:
+        if multi:
+            found = features[place]
+            if not found:
+                return ()
+            keys = [f"{k}\x1f{v}" for k in keys for v in found]
+        else:
+            value = values[place]
+            keys = [f"{k}\x1f{value}" for k in keys]
+    blake2b = hashlib.blake2b
+    return tuple(blake2b(key.encode(), digest_size=16).hexdigest() for key in keys)
 
 
 _FIELDS: Final = operator.attrgetter(*(f.name for f in attrs.fields(MatchRecord)))
@@ -208,22 +267,18 @@ def _digest(record: MatchRecord, fingerprint: str) -> str:
 def _entry(plan: _KeyPlan, record: MatchRecord, *, stored: bool = False) -> _Entry:
     """Build a record's index rows (``stored``: with its ``match_records`` row, to be written)."""
     features = feature_row(record, plan.keys)
-    blake2b = hashlib.blake2b
-    blocks = tuple(
-        tuple(
-            blake2b((prefix + key).encode(), digest_size=16).hexdigest()
-            for key in rule_keys(rule, features)
-        )
-        for rule, prefix in plan.rules
-    )
+    blocks = tuple([_rule_hashes(spec, features) for spec in plan.specs])
     values = features[0]
     tf = tuple(_tf_name(column, values[place]) for column, place in plan.tf if values[place])
     digest = _digest(record, plan.fingerprint)
-    row = None
-    if stored:
-        counters = sorted([f"b{h}" for hashes in blocks for h in hashes] + list(tf))
-        row = (record.id, _FEATURES_JSON(features), digest, _COUNTERS_JSON(counters))
-    return _Entry(record.id, features, digest, blocks, tf, row)
+    if not stored:
+        return _Entry(record.id, features, digest, blocks, tf)
+    counters = sorted([f"b{h}" for hashes in blocks for h in hashes] + list(tf))
+    row = (record.id, _FEATURES_JSON(features), digest, _COUNTERS_JSON(counters))
+    keys = tuple(dict.fromkeys(h for hashes in blocks for h in hashes))
+    return _Entry(
+        record.id, features, digest, blocks, tf, row, (*counters, _shard(record.id)), keys
+    )
 
 
 def record_of_document(document: Mapping[str, Any]) -> MatchRecord:
@@ -392,7 +447,7 @@ class _Statements:
             values = ", ".join([f"({mark}, {mark}, {mark}, {mark})"] * len(rows))
             result = conn.exec_driver_sql(
                 self.sql["insert_records"].replace("{rows}", values),
-                tuple(value for row in rows for value in row),
+                tuple(itertools.chain.from_iterable(rows)),
             )
         return {row[0]: int(row[1]) for row in result}
 
@@ -426,7 +481,7 @@ class _Counts:
         """Add each delta to its counter (creating missing ones); rows are locked in name order."""
         if not deltas:
             return
-        rows = [(name, deltas[name]) for name in sorted(deltas)]
+        rows = sorted(deltas.items())  # names are unique: sorted by name
         statements = _Statements.of(self._conn)
         for chunk in _chunks(rows, _WRITE_CHUNK):
             statements.add_counts(self._conn, chunk)
@@ -635,19 +690,15 @@ class SqlMatchIndex:
         leaving: Sequence[tuple[str, int, Any]],
         arriving: Sequence[_Entry],
     ) -> None:
-        deltas: dict[str, int] = {}
+        deltas: collections.Counter[str] = collections.Counter()
         gone: list[tuple[str, int]] = []
         for customer_id, seq, names in leaving:
             # The names stored with the row: right even when the settings changed since.
-            for name in (*names, _shard(customer_id)):
-                deltas[name] = deltas.get(name, 0) - 1
+            deltas.subtract((*names, _shard(customer_id)))
             blocks = dict.fromkeys(name[1:] for name in names if name.startswith("b"))
             gone.extend((key_hash, seq) for key_hash in blocks)
-        for entry in arriving:
-            for name in (*entry.block_names, *entry.tf):
-                deltas[name] = deltas.get(name, 0) + 1
-            name = _shard(entry.customer_id)
-            deltas[name] = deltas.get(name, 0) + 1
+        # One count per name (Counter counts an iterable in C).
+        deltas.update(itertools.chain.from_iterable(e.counter_names() for e in arriving))
         # Counters first, in name order: the lock order every writer follows.
         _Counts(conn).upsert({k: v for k, v in deltas.items() if v})
         statements = _Statements.of(conn)
@@ -675,9 +726,7 @@ class SqlMatchIndex:
         for chunk in _chunks(rows, _RECORD_CHUNK):
             seqs.update(statements.insert_records(conn, chunk))
         keys = [
-            (h, seqs[e.customer_id])
-            for e in arriving
-            for h in dict.fromkeys(h for hashes in e.blocks for h in hashes)
+            (h, seq) for e in arriving for seq in (seqs[e.customer_id],) for h in e.key_hashes()
         ]
         keys.sort()  # in index order: a bulk load touches each index page once
         for chunk in _chunks(keys, _WRITE_CHUNK):
@@ -981,6 +1030,9 @@ def _plan_state(  # pragma: no cover - runs in worker processes
     return _KeyPlan(keys, rules, tf, fingerprint)
 
 
+_ANALYZE_FROM: Final = 20_000
+"""On PostgreSQL the backfill refreshes the index statistics whenever its rows doubled past this."""
+
 _BULK_CACHE_KIB: Final = 256 * 1024
 """SQLite page cache of the backfill's writing connection: the index b-trees' pages it meets."""
 
@@ -1028,6 +1080,7 @@ class _Backfill:
         ] = collections.deque()
         self.changed = 0
         self.read = 0
+        self.analyzed = _ANALYZE_FROM  # rows written when the statistics were last refreshed
         c = customers.c
         self.page_sql = (
             sa.select(c.id, c.version, sa.cast(c.document, sa.Text))
@@ -1096,6 +1149,12 @@ class _Backfill:
                 ]
             self.changed += self.index.apply_prepared(conn, prepared)
         self.read += len(page)
+        if self.writer.dialect.name == "postgresql" and self.changed >= 2 * self.analyzed:
+            # The statements psycopg prepared (looking up a page's stored rows) keep the plan
+            # made for the small index they first met: a sequential scan, which grows with
+            # the index. Fresh statistics make PostgreSQL plan them again, with the indexes.
+            _analyze(self.engine)
+            self.analyzed = max(self.changed, _ANALYZE_FROM)
         if self.progress is not None:
             self.progress(self.read)
 
