@@ -338,6 +338,9 @@ DEFAULT_OVERLAPS: Final = (
     # Two different mailboxes at one domain name the same organisation and two of its
     # people (an employee has one work mailbox): the company's agreement is no evidence.
     Overlap("company", (1, 2), "email", (5,)),
+    # Colleagues give their office's switchboard: a number both records give names
+    # the organisation already, so the company's agreement adds nothing to it.
+    Overlap("company", (1, 2), "phone", (1,)),
 )
 """The city of a shared company; the company of two mailboxes at one domain."""
 
@@ -575,7 +578,12 @@ class MatchModel:
                     np.where(a >= 0, by_code[np.maximum(a, 0)], 1),
                     np.where(b >= 0, by_code[np.maximum(b, 0)], 1),
                 )
-            tf = np.maximum(freq.astype(np.float64), 1.0) / n
+            # Leave-one-out, as the exact level's u is counted: given one record
+            # of the pair, the chance that another record holds its value is
+            # (count - 1) / (n - 1). A value only this pair holds is rarer than
+            # count / n says (a name two records share is not twice as common
+            # as one no other record has).
+            tf = np.maximum(freq.astype(np.float64) - 1.0, 1.0) / max(n - 1.0, 1.0)
             adjust = np.clip(np.log2(max(params.u[0], _MIN_PROBABILITY) / tf), *_TF_CLIP)
             if getattr(comparison, "within", None) is not None:
                 # u was counted within a group (a country): a value's rarity over all
