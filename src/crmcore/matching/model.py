@@ -220,13 +220,10 @@ def _shared_contact(
         # phone, two colleagues' switchboard), whoever else holds it.
         least = (
             _SHARED_TWICE
-            if (ff[a] or gf[a]) and (ff[b] or gf[b])
-            and not _alike((ff[a], gf[a]), (ff[b], gf[b]))
+            if (ff[a] or gf[a]) and (ff[b] or gf[b]) and not _alike((ff[a], gf[a]), (ff[b], gf[b]))
             else _SHARED_HOLDERS
         )
-        out[k] = all(
-            holders.get(v, 0) >= least or (roles and is_role_mailbox(v)) for v in common
-        )
+        out[k] = all(holders.get(v, 0) >= least or (roles and is_role_mailbox(v)) for v in common)
     return out
 
 
