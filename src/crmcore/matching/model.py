@@ -969,6 +969,8 @@ def estimate_model(
     everything = list(range(len(comparisons)))
     if blocking_columns and left is not None and right is not None:
         for columns in blocking_columns:
+            if not all(column in table.codes for column in columns):
+                continue  # a derived key (email_typo): its pairs are in the other rules'
             mask = np.ones(len(levels), dtype=bool)
             for column in columns:
                 codes = table.codes[column]
