@@ -6,10 +6,20 @@ import math
 import string
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crmcore.matching import MatchModel, MatchRecord, build_features, compare_pairs
+from crmcore.errors import ConfigurationError
+from crmcore.matching import (
+    MatchIndex,
+    MatchModel,
+    MatchRecord,
+    block_on,
+    build_features,
+    candidate_pairs,
+    compare_pairs,
+)
 from crmcore.matching.feature import FeatureTable
 
 
@@ -103,3 +113,25 @@ def test_an_adjusted_exact_weight_stays_within_the_bound(holders: int, name: str
     weights = explained(table, "s0", "s1")
     for comparison in ("name", "email"):
         assert -14.0 <= weights[comparison][1] <= 14.0
+
+
+def test_a_typod_copy_of_a_mailbox_meets_the_original_in_batch_and_online() -> None:
+    # A name too common to block on alone: only the mailbox brings the two together.
+    namesakes = [
+        MatchRecord(id=f"n{k:02d}", full_name="Wang Min", city=f"C{_letters(k)}") for k in range(30)
+    ]
+    original = MatchRecord(id="o", full_name="Wang Min", emails="wangmin2769@foxmail.com")
+    copy = MatchRecord(id="t", full_name="王敏", emails="wangmni2769@foxmail.com")
+    table = build_features([*namesakes, original, copy], workers=1)
+    ids = table.ids.tolist()
+    pair = (ids.index("o"), ids.index("t"))
+    left, right, _ = candidate_pairs(table, [block_on("email_typo")])
+    assert tuple(sorted(pair)) in set(zip(left.tolist(), right.tolist(), strict=True))
+    index = MatchIndex()
+    index.add_many([*namesakes, original])
+    assert "o" in {p.right for p in index.candidates(copy, min_probability=0.0)}
+
+
+def test_a_rule_on_a_derived_key_names_no_other_column() -> None:
+    with pytest.raises(ConfigurationError, match="email_typo"):
+        block_on("email_typo", "initials")
