@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from crmcore.errors import ConfigurationError
 from crmcore.matching import (
+    DEFAULT_BLOCKING_RULES,
     MatchIndex,
     MatchModel,
     MatchRecord,
@@ -127,7 +128,7 @@ def test_a_typod_copy_of_a_mailbox_meets_the_original_in_batch_and_online() -> N
     pair = (ids.index("o"), ids.index("t"))
     left, right, _ = candidate_pairs(table, [block_on("email_typo")])
     assert tuple(sorted(pair)) in set(zip(left.tolist(), right.tolist(), strict=True))
-    index = MatchIndex()
+    index = MatchIndex(blocking_rules=(*DEFAULT_BLOCKING_RULES, block_on("email_typo")))
     index.add_many([*namesakes, original])
     assert "o" in {p.right for p in index.candidates(copy, min_probability=0.0)}
 

@@ -40,6 +40,11 @@ _MULTI: Final = {"email": 1, "phone": 2}
 DERIVED_COLUMNS: Final = frozenset({"email_typo"})
 """Blocking keys derived from the feature columns, not stored: a rule names one alone.
 
+Not among :data:`DEFAULT_BLOCKING_RULES`: on the 100,000-row crm sample
+``block_on("email_typo")`` adds 55 % more candidate pairs (mailbox names made of
+the owner's name share their first letters with every namesake's) for 0.3 points
+of recall on the people sample; add it where typo'd mailboxes are common.
+
 ``email_typo`` files a personal mailbox under its domain, the first (and, again,
 the last) three characters of its mailbox name and the name's initials (see
 :func:`email_typo_keys`): a copy with one letter mistyped, dropped or swapped
@@ -145,8 +150,6 @@ DEFAULT_BLOCKING_RULES: Final = (
     block_on("name_sig", "city"),
     block_on("name_sig", "birth_year"),
     block_on("email_user", "initials"),
-    # A typo'd copy of a mailbox at the same domain, whatever the name's frequency.
-    block_on("email_typo"),
     block_on("national_id"),
     block_on("birth", "initials"),
     block_on("company", "initials"),
@@ -156,7 +159,7 @@ DEFAULT_BLOCKING_RULES: Final = (
     block_on("address"),
 )
 """Email, phone, name (any order; a common name only within a city or a
-birth year), mailbox name, a typo'd mailbox (``email_typo``), national id;
+birth year), mailbox name, national id;
 birth date, company or postcode with the name's initials; birth date with
 postcode or city; street address."""
 
