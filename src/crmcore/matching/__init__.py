@@ -19,10 +19,12 @@ from crmcore.matching.batch import (
 )
 from crmcore.matching.blocking import (
     DEFAULT_BLOCKING_RULES,
+    DERIVED_COLUMNS,
     BlockingRule,
     BlockingStats,
     block_on,
     candidate_pairs,
+    email_typo_keys,
 )
 from crmcore.matching.cluster import cluster_pairs, connected_components
 from crmcore.matching.comparison import (
@@ -93,6 +95,7 @@ __all__ = [
     "DEFAULT_OVERLAPS",
     "DEFAULT_RULES",
     "DEFAULT_THRESHOLD",
+    "DERIVED_COLUMNS",
     "FEATURE_COLUMNS",
     "FIELD_ALIASES",
     "NICKNAMES",
@@ -146,6 +149,7 @@ __all__ = [
     "dedupe",
     "distinct_names",
     "email_key",
+    "email_typo_keys",
     "estimate_model",
     "estimate_u",
     "feature_row",

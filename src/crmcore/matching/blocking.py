@@ -21,30 +21,81 @@ import numpy as np
 import numpy.typing as npt
 
 from crmcore.errors import ConfigurationError
+from crmcore.matching.comparison import ROLE_MAILBOXES
 from crmcore.matching.feature import FEATURE_COLUMNS, FeatureRow, FeatureTable
 
 __all__ = [
     "DEFAULT_BLOCKING_RULES",
+    "DERIVED_COLUMNS",
     "BlockingRule",
     "BlockingStats",
     "block_on",
     "candidate_pairs",
+    "email_typo_keys",
     "rule_keys",
 ]
 
 _INDEX: Final = {name: i for i, name in enumerate(FEATURE_COLUMNS)}
 _MULTI: Final = {"email": 1, "phone": 2}
+DERIVED_COLUMNS: Final = frozenset({"email_typo"})
+"""Blocking keys derived from the feature columns, not stored: a rule names one alone.
+
+Not among :data:`DEFAULT_BLOCKING_RULES`: on the 100,000-row crm sample
+``block_on("email_typo")`` adds 55 % more candidate pairs (mailbox names made of
+the owner's name share their first letters with every namesake's) for 0.3 points
+of recall on the people sample; add it where typo'd mailboxes are common.
+
+``email_typo`` files a personal mailbox under its domain, the first (and, again,
+the last) three characters of its mailbox name and the name's initials (see
+:func:`email_typo_keys`): a copy with one letter mistyped, dropped or swapped
+keeps one of the two, so it meets the original."""
+
+_TYPO_MIN_LOCAL: Final = 7  # shorter mailbox names: one edit can touch both ends
+_TYPO_END: Final = 3
+_TYPO_SLOTS: Final = 3  # addresses of a record looked at, as the email comparison does
+
+
+def email_typo_keys(emails: Sequence[str], initials: str) -> list[str]:
+    r"""Return the ``email_typo`` blocking keys of a record's email keys and name initials.
+
+    One key per end of each personal mailbox name of seven characters or more:
+    an edit (a letter mistyped, dropped, doubled or two swapped) changes at most
+    one end, so the typo'd copy of an address shares a key with it. Role
+    mailboxes (``info@``) and records without a name have none.
+
+    >>> email_typo_keys(["zichen64@163.com"], "cz")
+    ['163.com\x1f<zic\x1fcz', '163.com\x1f>n64\x1fcz']
+    >>> set(email_typo_keys(["zcihen64@163.com"], "cz")) & set(
+    ...     email_typo_keys(["zichen64@163.com"], "cz"))
+    {'163.com\x1f>n64\x1fcz'}
+    """
+    if not initials:
+        return []
+    out: list[str] = []
+    for address in emails[:_TYPO_SLOTS]:
+        local, _, domain = str(address).rpartition("@")
+        if len(local) < _TYPO_MIN_LOCAL or not domain or local in ROLE_MAILBOXES:
+            continue
+        for key in (
+            f"{domain}\x1f<{local[:_TYPO_END]}\x1f{initials}",
+            f"{domain}\x1f>{local[-_TYPO_END:]}\x1f{initials}",
+        ):
+            if key not in out:
+                out.append(key)
+    return out
 
 
 def _columns(value: Sequence[str]) -> tuple[str, ...]:
     columns = tuple(value)
     if not columns:
         raise ConfigurationError("a blocking rule needs at least one column")
-    unknown = [c for c in columns if c not in _INDEX]
+    unknown = [c for c in columns if c not in _INDEX and c not in DERIVED_COLUMNS]
     if unknown:
-        raise ConfigurationError(
-            f"unknown blocking column(s) {unknown!r}; known: {', '.join(FEATURE_COLUMNS)}"
-        )
+        known = ", ".join((*FEATURE_COLUMNS, *sorted(DERIVED_COLUMNS)))
+        raise ConfigurationError(f"unknown blocking column(s) {unknown!r}; known: {known}")
+    derived = [c for c in columns if c in DERIVED_COLUMNS]
+    if derived and len(columns) > 1:
+        raise ConfigurationError(f"a rule on {derived[0]!r} names no other column")
     return columns
 
 
@@ -108,8 +159,9 @@ DEFAULT_BLOCKING_RULES: Final = (
     block_on("address"),
 )
 """Email, phone, name (any order; a common name only within a city or a
-birth year), mailbox name, national id; birth date, company or postcode with
-the name's initials; birth date with postcode or city; street address."""
+birth year), mailbox name, national id;
+birth date, company or postcode with the name's initials; birth date with
+postcode or city; street address."""
 
 
 def rule_keys(rule: BlockingRule, row: FeatureRow) -> list[str]:
@@ -122,6 +174,9 @@ def rule_keys(rule: BlockingRule, row: FeatureRow) -> list[str]:
     Returns:
         Its keys: one per email or phone for rules on those columns.
     """
+    if rule.columns[0] in DERIVED_COLUMNS:
+        columns, emails = row[0], row[1]
+        return email_typo_keys(emails, columns[_INDEX["initials"]])
     parts: list[tuple[str, ...]] = []
     for column in rule.columns:
         if column in _MULTI:
@@ -157,6 +212,8 @@ def _rule_codes(
     table: FeatureTable, rule: BlockingRule
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """Return (rows, group code) for every key ``rule`` files records under."""
+    if rule.columns[0] in DERIVED_COLUMNS:
+        return _derived_codes(table)
     n = len(table)
     rows = np.arange(n, dtype=np.int64)
     codes = np.zeros(n, dtype=np.int64)
@@ -191,6 +248,21 @@ def _rule_codes(
         out_rows = np.concatenate([out_rows, np.array(extra_rows, dtype=np.int64)])
         out_codes = np.concatenate([out_codes, np.array(extra_codes, dtype=np.int64)])
     return out_rows, out_codes
+
+
+def _derived_codes(table: FeatureTable) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """(rows, group code) of the ``email_typo`` keys: what :func:`rule_keys` gives each row."""
+    values = table.values["email"].tolist()
+    initials = table.values["initials"].tolist()
+    extra = table.emails
+    lookup: dict[str, int] = {}
+    rows: list[int] = []
+    codes: list[int] = []
+    for row in np.flatnonzero(table.codes["email"] >= 0).tolist():
+        for key in email_typo_keys(extra.get(row) or (values[row],), initials[row]):
+            rows.append(row)
+            codes.append(lookup.setdefault(key, len(lookup)))
+    return np.array(rows, dtype=np.int64), np.array(codes, dtype=np.int64)
 
 
 def _pairs_in_groups(

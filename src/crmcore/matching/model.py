@@ -106,6 +106,7 @@ CONTACT_COLUMNS: Final = frozenset({"email", "phone"})
 SHARED_HOLDERS: Final = 3
 """A contact point that records of this many different names hold is shared (a switchboard)."""
 _SHARED_HOLDERS: Final = SHARED_HOLDERS
+_SHARED_TWICE: Final = 2  # ... or two, when the pair holding it are those two names
 
 
 def _multi(table: FeatureTable, column: str) -> Mapping[int, tuple[str, ...]]:
@@ -116,13 +117,27 @@ _SAME_NAME: Final = 0.86
 """Holders' names this alike (Jaro-Winkler, either order) are one person's name twice."""
 
 
+def _alike(one: tuple[str, str], other: tuple[str, str]) -> bool:
+    """Tell whether two names (family-first, given-first keys) are one person's name twice.
+
+    Alike in both readings, straight or crossed: ``houguizi`` / ``houqianzi``
+    (two siblings: alike family-first only, where Jaro-Winkler rewards the shared
+    family name) are two names; a typo or a shortened double surname stays alike
+    both ways.
+    """
+    (ff, gf), (off, ogf) = one, other
+    jw = JaroWinkler.normalized_similarity
+    return max(jw(ff, off), jw(gf, ogf), jw(ff, ogf), jw(gf, off)) >= _SAME_NAME
+
+
 def distinct_names(names: Iterable[tuple[str, str]], *, limit: int | None = None) -> int:
     """Count the different people among a contact point's holders, by their names.
 
     Names are ``(family-first, given-first)`` name keys. One person's name
     written two ways — a typo (Philllips), ``ue`` for ``ü``, the two name
-    orders — is one holder: names alike at Jaro-Winkler ≥ 0.86 in either order
-    (the name comparison's weakest agreeing level) are grouped. A record
+    orders — is one holder: names alike at Jaro-Winkler ≥ 0.86 (the name
+    comparison's weakest agreeing level) both family-first and given-first,
+    or in both crossed readings, are grouped. A record
     without a name counts as one more holder. With ``limit``, counting stops there
     (an online lookup only needs to know whether a value is shared).
 
@@ -137,16 +152,7 @@ def distinct_names(names: Iterable[tuple[str, str]], *, limit: int | None = None
         if not family_first and not given_first:
             nameless = 1
             continue
-        if not any(
-            max(
-                JaroWinkler.normalized_similarity(family_first, ff),
-                JaroWinkler.normalized_similarity(given_first, gf),
-                JaroWinkler.normalized_similarity(family_first, gf),
-                JaroWinkler.normalized_similarity(given_first, ff),
-            )
-            >= _SAME_NAME
-            for ff, gf in found
-        ):
+        if not any(_alike((family_first, given_first), name) for name in found):
             found.append((family_first, given_first))
             if limit is not None and len(found) + nameless >= limit:
                 break
@@ -194,20 +200,30 @@ def _shared_contact(
     or, for emails, when it is a role mailbox (``info@``, ``sales@``: see
     :data:`~crmcore.matching.comparison.ROLE_MAILBOXES`), which names a
     function, not a person, however few of its holders the data shows. A pair
-    that also shares a number only one name holds (a mobile) is not a
+    of two different names (see :func:`distinct_names`) sharing a value that
+    only they hold shares it too: two names, two people (a household's phone).
+    A pair that also shares a number only one name holds (a mobile) is not a
     switchboard pair.
     """
     values = table.values[column]
     extra = _multi(table, column)
+    ff, gf = table.values["name_ff"], table.values["name_gf"]
     roles = column == "email"
     out = np.zeros(len(left), dtype=bool)
     for k, (a, b) in enumerate(zip(left.tolist(), right.tolist(), strict=True)):
         mine = extra.get(a) or ((values[a],) if values[a] else ())
         theirs = extra.get(b) or ((values[b],) if values[b] else ())
         common = set(mine) & set(theirs)
-        out[k] = bool(common) and all(
-            holders.get(v, 0) >= _SHARED_HOLDERS or (roles and is_role_mailbox(v)) for v in common
+        if not common:
+            continue
+        # Two different names holding one number are two people (a household's
+        # phone, two colleagues' switchboard), whoever else holds it.
+        least = (
+            _SHARED_TWICE
+            if (ff[a] or gf[a]) and (ff[b] or gf[b]) and not _alike((ff[a], gf[a]), (ff[b], gf[b]))
+            else _SHARED_HOLDERS
         )
+        out[k] = all(holders.get(v, 0) >= least or (roles and is_role_mailbox(v)) for v in common)
     return out
 
 
@@ -338,6 +354,9 @@ DEFAULT_OVERLAPS: Final = (
     # Two different mailboxes at one domain name the same organisation and two of its
     # people (an employee has one work mailbox): the company's agreement is no evidence.
     Overlap("company", (1, 2), "email", (5,)),
+    # Colleagues give their office's switchboard: a number both records give names
+    # the organisation already, so the company's agreement adds nothing to it.
+    Overlap("company", (1, 2), "phone", (1,)),
 )
 """The city of a shared company; the company of two mailboxes at one domain."""
 
@@ -575,12 +594,25 @@ class MatchModel:
                     np.where(a >= 0, by_code[np.maximum(a, 0)], 1),
                     np.where(b >= 0, by_code[np.maximum(b, 0)], 1),
                 )
-            tf = np.maximum(freq.astype(np.float64), 1.0) / n
+            # Leave-one-out, as the exact level's u is counted: given one record
+            # of the pair, the chance that another record holds its value is
+            # (count - 1) / (n - 1). A value only this pair holds is rarer than
+            # count / n says (a name two records share is not twice as common
+            # as one no other record has).
+            tf = np.maximum(freq.astype(np.float64) - 1.0, 1.0) / max(n - 1.0, 1.0)
             adjust = np.clip(np.log2(max(params.u[0], _MIN_PROBABILITY) / tf), *_TF_CLIP)
             if getattr(comparison, "within", None) is not None:
                 # u was counted within a group (a country): a value's rarity over all
                 # records would credit it twice; only a common value weighs less.
                 adjust = np.minimum(adjust, 0.0)
+            # The bound of ±14 bits holds for the adjusted weight, log2(m / tf), not
+            # for the average one before adjusting: a mailbox only this pair holds
+            # must not weigh less than the average (mostly unique) mailbox does.
+            unbounded = math.log2(
+                max(params.m[0], _MIN_PROBABILITY) / max(params.u[0], _MIN_PROBABILITY)
+            )
+            base = self._weights[k][1]
+            adjust = np.clip(unbounded + adjust, -_WEIGHT_BOUND, _WEIGHT_BOUND) - base
             held: Mapping[str, int] | None = None
             if holders is not None and column in holders:
                 held = holders[column]
@@ -937,6 +969,8 @@ def estimate_model(
     everything = list(range(len(comparisons)))
     if blocking_columns and left is not None and right is not None:
         for columns in blocking_columns:
+            if not all(column in table.codes for column in columns):
+                continue  # a derived key (email_typo): its pairs are in the other rules'
             mask = np.ones(len(levels), dtype=bool)
             for column in columns:
                 codes = table.codes[column]
