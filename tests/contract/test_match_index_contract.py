@@ -45,7 +45,13 @@ from crmcore.domain import (
     register_customer,
 )
 from crmcore.errors import ConcurrencyError, ConfigurationError, DuplicateError
-from crmcore.matching import DuplicateAction, DuplicatePolicy, MatchIndex, MatchRecord
+from crmcore.matching import (
+    DuplicateAction,
+    DuplicatePolicy,
+    MatchIndex,
+    MatchRecord,
+    block_on,
+)
 from crmcore.services.registration import register_customers
 
 AT = pendulum.datetime(2026, 3, 1, 9, tz="UTC")
@@ -329,6 +335,32 @@ def test_changed_settings_are_rewritten_by_the_backfill(sqlite_engine: Engine) -
         assert uow.match_index.candidates(probe, min_probability=0.0) == reference.candidates(
             probe, min_probability=0.0
         )
+
+
+def test_a_derived_blocking_key_is_stored_and_answered_like_the_reference(
+    sqlite_engine: Engine,
+) -> None:
+    """``block_on("email_typo")`` (a key derived from the mailbox): saves and queries agree."""
+    typo = MatchIndexSettings(blocking_rules=(*SETTINGS.blocking_rules, block_on("email_typo")))
+    mailboxes = ("zichen64@163.com", "zcihen64@163.com", "chenzi.work@163.com")
+    people = [
+        customer(n, Profile(("Chen Zi", "陈子", "Zi Chen")[n % 3], (mailboxes[n % 3],), ()))
+        for n in range(1, 10)
+    ]
+    with SqlStore(sqlite_engine, match_index=typo).unit_of_work() as uow:
+        uow.customers.save_many(people)
+        uow.commit()
+    with sqlite_engine.connect() as conn:
+        keys = conn.execute(sa.select(sa.func.count()).select_from(match_keys)).scalar_one()
+    reference = typo.reference()
+    reference.add_many(MatchRecord.from_customer(c) for c in people)
+    probe = MatchRecord(id="q", full_name="Chen Zi", emails=["zichen46@163.com"])
+    with SqlStore(sqlite_engine, match_index=typo).unit_of_work() as uow:
+        assert uow.match_index is not None
+        found = uow.match_index.candidates(probe, min_probability=0.0)
+    assert found == reference.candidates(probe, min_probability=0.0)
+    assert keys > 0
+    assert found  # the typo'd mailbox met its original through the derived key
 
 
 # -- several processes registering near-duplicates at once --------------------------------------

@@ -13,7 +13,7 @@ from crmcore.matching.blocking import rule_keys
 
 SETTINGS = MatchIndexSettings()
 
-values = st.sampled_from(["", "a", "b", "张", "x\x1fy"])
+values = st.sampled_from(["", "a", "b", "张", "x\x1fy", "zichen64@163.com", "zcihen64@163.com"])
 rows = st.builds(
     lambda columns, emails, phones: (tuple(columns), tuple(emails), tuple(phones)),
     st.lists(values, min_size=len(FEATURE_COLUMNS), max_size=len(FEATURE_COLUMNS)),
@@ -22,7 +22,7 @@ rows = st.builds(
 )
 rules = st.lists(st.sampled_from(["email", "phone", *FEATURE_COLUMNS]), min_size=1, max_size=3).map(
     lambda columns: block_on(*columns, max_block_size=7)
-)
+) | st.just(block_on("email_typo"))  # a derived key (DERIVED_COLUMNS): names no other column
 
 
 def _hashes(prefix: str, keys: list[str]) -> tuple[str, ...]:

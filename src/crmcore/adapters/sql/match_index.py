@@ -74,6 +74,7 @@ from crmcore.matching import (
     rank_candidates,
 )
 from crmcore.matching import workers as pool_policy
+from crmcore.matching.blocking import DERIVED_COLUMNS, rule_keys
 from crmcore.matching.nickname import NICKNAMES
 
 __all__ = ["MatchIndexSettings", "SqlMatchIndex", "backfill_match_index", "record_of_document"]
@@ -194,7 +195,7 @@ class _KeyPlan:
     fingerprint: str
     # Per rule, what _entry reads: its prefix, its single-valued columns' places (a key only if
     # all are set) and every column as (is multi-valued, place) in order; see _rule_spec.
-    specs: tuple[tuple[str, tuple[int, ...], tuple[tuple[bool, int], ...]], ...] = attrs.field(
+    specs: tuple[_RuleSpec, ...] = attrs.field(
         init=False,
         default=attrs.Factory(
             lambda self: tuple(_rule_spec(rule, prefix) for rule, prefix in self.rules),
@@ -215,24 +216,38 @@ class _KeyPlan:
 _MULTI_PLACE: Final = {"email": 1, "phone": 2}  # where a FeatureRow keeps every value
 
 
-def _rule_spec(
-    rule: BlockingRule, prefix: str
-) -> tuple[str, tuple[int, ...], tuple[tuple[bool, int], ...]]:
-    """What :func:`_rule_hashes` needs of ``rule``: its columns as places in a feature row."""
+_RuleSpec: TypeAlias = tuple[
+    str, tuple[int, ...], tuple[tuple[bool, int], ...], BlockingRule | None
+]
+"""A rule's prefix, single-valued places, columns, and the rule itself when its key is derived."""
+
+
+def _rule_spec(rule: BlockingRule, prefix: str) -> _RuleSpec:
+    """What :func:`_rule_hashes` needs of ``rule``: its columns as places in a feature row.
+
+    A rule on a derived key (:data:`~crmcore.matching.DERIVED_COLUMNS`) has no places:
+    its keys come from :func:`~crmcore.matching.rule_keys`.
+    """
+    if rule.columns[0] in DERIVED_COLUMNS:
+        return prefix, (), (), rule
     columns = tuple(
         (True, _MULTI_PLACE[c]) if c in _MULTI_PLACE else (False, _COLUMN[c]) for c in rule.columns
     )
-    return prefix, tuple(place for multi, place in columns if not multi), columns
+    return prefix, tuple(place for multi, place in columns if not multi), columns, None
 
 
-def _rule_hashes(
-    spec: tuple[str, tuple[int, ...], tuple[tuple[bool, int], ...]], features: FeatureRow
-) -> tuple[str, ...]:
+def _rule_hashes(spec: _RuleSpec, features: FeatureRow) -> tuple[str, ...]:
     """The hashes of ``rule_keys(rule, features)`` (same keys, without its lookups).
 
     Most rules miss a column of most records: that is found before any key is built.
     """
-    prefix, singles, columns = spec
+    prefix, singles, columns, derived = spec
+    blake2b = hashlib.blake2b
+    if derived is not None:
+        return tuple(
+            blake2b((prefix + key).encode(), digest_size=16).hexdigest()
+            for key in rule_keys(derived, features)
+        )
     values = features[0]
     for place in singles:
         if not values[place]:
@@ -247,7 +262,6 @@ def _rule_hashes(
         else:
             value = values[place]
             keys = [f"{k}\x1f{value}" for k in keys]
-    blake2b = hashlib.blake2b
     return tuple(blake2b(key.encode(), digest_size=16).hexdigest() for key in keys)
 
 
