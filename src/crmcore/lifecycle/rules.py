@@ -312,7 +312,7 @@ def _custom(rule: object, snapshot: RuleSnapshot, at: pendulum.DateTime) -> Iter
 def _boss(supervisors: Mapping[UserId, UserId], owner: UserId) -> tuple[UserId, str]:
     boss = supervisors.get(owner)
     if boss is None:
-        return owner, " (no supervisor known; reminding the owner)"
+        return owner, _NO_BOSS
     return boss, ""
 
 
@@ -487,8 +487,7 @@ def follow_up_actions(
     kind = ActionKind.REMIND_SUPERVISOR
     for subject, subject_id, owner, customer_id, last in subjects:
         touched = _naive_utc(last)
-        boss = supervisors.get(owner)
-        recipient, note = (owner, _NO_BOSS) if boss is None else (boss, "")
+        recipient, note = _boss(supervisors, owner)
         stamp = touched.isoformat()  # its first ten characters are the date's ISO form
         yield DueAction(
             id=f"follow-up:{subject}:{subject_id}:{stamp}+00:00",

@@ -358,7 +358,7 @@ DEFAULT_OVERLAPS: Final = (
     # the organisation already, so the company's agreement adds nothing to it.
     Overlap("company", (1, 2), "phone", (1,)),
 )
-"""The city of a shared company; the company of two mailboxes at one domain."""
+"""The city of a shared company; the company of two mailboxes at one domain or of a phone."""
 
 
 def _default_overlaps(comparisons: Sequence[Comparison]) -> tuple[Overlap, ...]:

@@ -90,7 +90,7 @@ from crmcore.adapters.sql.tables import (
     orders,
     survey_responses,
 )
-from crmcore.clock import EARLIEST, parse_timestamp, utc
+from crmcore.clock import EARLIEST, utc
 from crmcore.domain import (
     CaseId,
     CaseStatus,
@@ -121,6 +121,7 @@ from crmcore.lifecycle.rules import (
     survey_action,
 )
 from crmcore.privacy.retention import RETENTION_RECORDS, RetentionRule
+from crmcore.serialization import structure
 
 __all__ = ["SqlTimeRules"]
 
@@ -441,7 +442,7 @@ class SqlTimeRules(TimeRuleShortcuts):
         tiers = {row[1]: Tier(row[-1]) for row in rows if row[-1] is not None}
         yield from escalation_actions(
             rule,
-            (_OpenCase.of(row) for row in rows),
+            (_OpenCase.of(row, self._session.converter) for row in rows),
             at=when,
             tiers=tiers,
             supervisors=supervisors,
@@ -500,8 +501,12 @@ class _OpenCase:
     waiting: tuple[WaitingPeriod, ...]
 
     @classmethod
-    def of(cls, row: Sequence[Any]) -> _OpenCase:
-        """Read a row of the escalation query (its last column, the tier, is not read)."""
+    def of(cls, row: Sequence[Any], converter: Any) -> _OpenCase:
+        """Read a row of the escalation query (its last column, the tier, is not read).
+
+        The waiting periods are structured by the store's ``converter``, as the
+        repository structures the whole case.
+        """
         id, customer_id, severity, status, level, owner, team, opened, *done, waiting = row[:-1]
         return cls(
             id=id,
@@ -515,16 +520,8 @@ class _OpenCase:
             first_response_at=done[0],
             resolved_at=done[1],
             closed_at=done[2],
-            waiting=tuple(_waiting_period(period) for period in waiting or ()),
+            waiting=tuple(structure(period, WaitingPeriod, converter) for period in waiting or ()),
         )
-
-
-def _waiting_period(period: Mapping[str, Any]) -> WaitingPeriod:
-    end = period.get("end")
-    return WaitingPeriod(
-        start=parse_timestamp(period["start"]),
-        end=parse_timestamp(end) if end is not None else None,
-    )
 
 
 def _last(start: _Instant, touched: _Instant | None) -> _Instant:
