@@ -272,6 +272,7 @@ _FIELDS: Final = operator.attrgetter(*(f.name for f in attrs.fields(MatchRecord)
 # json.dumps with options builds an encoder per call: these are built once (same output).
 _FEATURES_JSON: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 _COUNTERS_JSON: Final = json.JSONEncoder(separators=(",", ":")).encode
+_ID_JSON: Final = json.JSONEncoder(ensure_ascii=False).encode
 
 
 def _digest(record: MatchRecord, fingerprint: str) -> str:
@@ -350,20 +351,26 @@ def _quoted_names(conn: Connection) -> dict[str, str]:
 
 
 # The index writes as driver SQL, per dialect; {r}, {k}, {c}: the quoted table names, {rows}:
-# the multi-row VALUES list. PostgreSQL takes whole columns as arrays (one statement however
-# many rows, through unnest); SQLite and MariaDB take rows (executemany or multi-row VALUES).
+# the multi-row VALUES list. SQLite and MariaDB take rows (executemany or multi-row VALUES).
+# PostgreSQL takes whole columns in one statement however many rows: counter names, key
+# hashes and seqs (hex digits and a letter, or digits: nothing to escape) as one
+# comma-separated text each, split by string_to_array; records (ids and JSON of any text) as
+# one JSON array. psycopg escapes a Python list for an array parameter element by element,
+# which cost the backfill more than the database's own work.
 _PG_SQL: Final = {
     "add_counts": "INSERT INTO {c} (name, n) SELECT u.name, u.n FROM "
-    "unnest(%s::text[], %s::bigint[]) WITH ORDINALITY AS u(name, n, o) ORDER BY u.o "
+    "unnest(string_to_array(%s, ','), string_to_array(%s, ',')::bigint[]) "
+    "WITH ORDINALITY AS u(name, n, o) ORDER BY u.o "
     "ON CONFLICT (name) DO UPDATE SET n = {c}.n + excluded.n",
-    "delete_keys": "DELETE FROM {k} AS m USING unnest(%s::text[], %s::bigint[]) AS u(h, s) "
+    "delete_keys": "DELETE FROM {k} AS m "
+    "USING unnest(string_to_array(%s, ','), string_to_array(%s, ',')::bigint[]) AS u(h, s) "
     "WHERE m.key_hash = u.h AND m.seq = u.s",
-    "delete_records": "DELETE FROM {r} WHERE seq = ANY(%s::bigint[])",
+    "delete_records": "DELETE FROM {r} WHERE seq = ANY(string_to_array(%s, ',')::bigint[])",
     "insert_records": "INSERT INTO {r} (customer_id, features, digest, counters) "
-    "SELECT u.c, u.f::json, u.d, u.k::json FROM "
-    "unnest(%s::text[], %s::text[], %s::text[], %s::text[]) "
-    "WITH ORDINALITY AS u(c, f, d, k, o) ORDER BY u.o RETURNING customer_id, seq",
-    "insert_keys": "INSERT INTO {k} (key_hash, seq) SELECT * FROM unnest(%s::text[], %s::bigint[])",
+    "SELECT u.e->>0, u.e->1, u.e->>2, u.e->3 FROM json_array_elements(%s::json) "
+    "WITH ORDINALITY AS u(e, o) ORDER BY u.o RETURNING customer_id, seq",
+    "insert_keys": "INSERT INTO {k} (key_hash, seq) "
+    "SELECT * FROM unnest(string_to_array(%s, ','), string_to_array(%s, ',')::bigint[])",
 }
 _ROW_SQL: Final = {
     "add_counts": "INSERT INTO {c} (name, n) VALUES (?, ?) "
@@ -420,31 +427,27 @@ class _Statements:
         return found
 
     @property
-    def _arrays(self) -> bool:
+    def _whole_columns(self) -> bool:
         return self.dialect == "postgresql"
 
     def add_counts(self, conn: Connection, rows: Sequence[tuple[str, int]]) -> None:
         """Add ``n`` to each named counter (creating it), in the order given."""
-        if self._arrays:
-            conn.exec_driver_sql(
-                self.sql["add_counts"], ([r[0] for r in rows], [r[1] for r in rows])
-            )
+        if self._whole_columns:
+            conn.exec_driver_sql(self.sql["add_counts"], _columns(rows))
         else:
             conn.exec_driver_sql(self.sql["add_counts"], list(rows))
 
     def delete_keys(self, conn: Connection, pairs: Sequence[tuple[str, int]]) -> None:
         """Delete the ``(key_hash, seq)`` rows."""
-        if self._arrays:
-            conn.exec_driver_sql(
-                self.sql["delete_keys"], ([p[0] for p in pairs], [p[1] for p in pairs])
-            )
+        if self._whole_columns:
+            conn.exec_driver_sql(self.sql["delete_keys"], _columns(pairs))
         else:
             conn.exec_driver_sql(self.sql["delete_keys"], list(pairs))
 
     def delete_records(self, conn: Connection, seqs: Sequence[int]) -> None:
         """Delete the records with these ``seq``."""
-        if self._arrays:
-            conn.exec_driver_sql(self.sql["delete_records"], (list(seqs),))
+        if self._whole_columns:
+            conn.exec_driver_sql(self.sql["delete_records"], (",".join(map(str, seqs)),))
         else:
             conn.exec_driver_sql(self.sql["delete_records"], [(seq,) for seq in seqs])
 
@@ -452,10 +455,13 @@ class _Statements:
         self, conn: Connection, rows: Sequence[tuple[str, str, str, str]]
     ) -> dict[str, int]:
         """Insert ``(customer_id, features, digest, counters)`` rows in order; return their seqs."""
-        if self._arrays:
-            result = conn.exec_driver_sql(
-                self.sql["insert_records"], tuple([row[i] for row in rows] for i in range(4))
+        if self._whole_columns:
+            # The features and counters are JSON already: spliced in, not encoded again.
+            elements = ",".join(
+                f'[{_ID_JSON(cid)},{features},"{digest}",{counters}]'
+                for cid, features, digest, counters in rows
             )
+            result = conn.exec_driver_sql(self.sql["insert_records"], (f"[{elements}]",))
         else:
             mark = "?" if self.dialect == "sqlite" else "%s"
             values = ", ".join([f"({mark}, {mark}, {mark}, {mark})"] * len(rows))
@@ -473,15 +479,21 @@ class _Statements:
 
     def insert_keys(self, conn: Connection, rows: Sequence[tuple[str, int]]) -> None:
         """Insert ``(key_hash, seq)`` rows."""
-        if self._arrays:
-            conn.exec_driver_sql(
-                self.sql["insert_keys"], ([r[0] for r in rows], [r[1] for r in rows])
-            )
+        if self._whole_columns:
+            conn.exec_driver_sql(self.sql["insert_keys"], _columns(rows))
         else:
             conn.exec_driver_sql(self.sql["insert_keys"], list(rows))
 
 
 _STATEMENTS: dict[tuple[str, str | None], _Statements] = {}  # by dialect and schema
+
+
+def _columns(rows: Sequence[tuple[str, int]]) -> tuple[str, str]:
+    """PostgreSQL's parameters for ``(name or key hash, number)`` rows: two joined columns.
+
+    The names are counter names and key hashes (a letter and hex digits): never a comma.
+    """
+    return ",".join([r[0] for r in rows]), ",".join([str(r[1]) for r in rows])
 
 
 class _Counts:
