@@ -25,7 +25,7 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 from rapidfuzz import fuzz, process
-from rapidfuzz.distance import OSA, JaroWinkler, Levenshtein
+from rapidfuzz.distance import OSA, JaroWinkler, Levenshtein, Postfix, Prefix
 
 from crmcore.errors import ConfigurationError
 from crmcore.matching.feature import FEATURE_COLUMNS, FeatureTable
@@ -346,18 +346,30 @@ class NameComparison(Comparison):
     """Person names in either order, with CJK names in pinyin and nicknames folded.
 
     Levels: *exact* (in either order, so 张伟 = Zhang Wei = Wei Zhang),
-    *jaro-winkler ≥ t* … (the better of the two orders), *different*.
-    An exact match on a common name (张伟) weighs less (term frequency).
+    *part left out* (one name is the other with one part of three letters or
+    more left out, read in both orders alike: a dropped middle name, Anna
+    Maria Schmidt and Anna Schmidt; a shortened double surname, Javier Sánchez
+    González and Javier Sánchez), *jaro-winkler ≥ t* … (the better of the two
+    orders), *different*. An exact match on a common name (张伟) weighs less
+    (term frequency). Estimation learns what a part left out is worth: a name
+    cut short is a person's own habit, but also a stranger's shorter name (王伟
+    and 王伟明).
 
     Args:
         thresholds: Jaro-Winkler similarities, strongest first.
         name: The comparison's name in explanations.
         term_frequency: Weigh an exact match on a common name less.
+        part_left_out: Give names one of which leaves a part of the other out
+            a level of their own (otherwise they fall in the Jaro-Winkler bands).
+
+    >>> NameComparison().level_labels
+    ('exact', 'part left out', 'jaro-winkler ≥ 0.94', 'jaro-winkler ≥ 0.86', 'different')
     """
 
     thresholds: tuple[float, ...] = attrs.field(default=(0.94, 0.86), converter=_check_thresholds)
     name: str = "name"
     term_frequency: bool = attrs.field(default=True, kw_only=True)
+    part_left_out: bool = attrs.field(default=True, kw_only=True)
 
     @property
     def tf_column(self) -> str | None:  # type: ignore[override]
@@ -376,8 +388,9 @@ class NameComparison(Comparison):
 
     @property
     def level_labels(self) -> tuple[str, ...]:
-        """``exact``, one label per threshold, ``different``."""
-        return _labels_at("jaro-winkler ≥", self.thresholds)
+        """``exact``, ``part left out`` (if asked for), one label per threshold, ``different``."""
+        labels = _labels_at("jaro-winkler ≥", self.thresholds)
+        return (labels[0], _PART_LEFT_OUT, *labels[1:]) if self.part_left_out else labels
 
     def compare(self, table: FeatureTable, left: Rows, right: Rows) -> Levels:
         """Return the name level of every pair."""
@@ -426,7 +439,54 @@ class NameComparison(Comparison):
             cutoff=weakest,
         )
         _bands(levels, todo, np.maximum(np.maximum(straight, crossed), back), self.thresholds)
+        if self.part_left_out:
+            levels[todo] += 1  # room for the new level 2 below exact
+            shorter = _parts_left_out(table, left[todo], right[todo])
+            levels[todo[shorter]] = 2
         return levels
+
+
+_PART_LEFT_OUT: Final = "part left out"
+_MIN_PART: Final = 3  # letters: a part left out is a name part, not a typo's dropped letter
+
+
+def _left_out(one: list[str], other: list[str]) -> npt.NDArray[np.bool_]:
+    """Tell, per pair, whether the shorter string is the longer with one stretch cut out.
+
+    The stretch is at least :data:`_MIN_PART` letters; the shorter keeps a
+    prefix and a suffix of the longer (either may be empty) that together
+    make the whole of it.
+    """
+    size = np.fromiter(map(len, one), dtype=np.int64, count=len(one))
+    other_size = np.fromiter(map(len, other), dtype=np.int64, count=len(other))
+    out = np.abs(size - other_size) >= _MIN_PART
+    rows = np.flatnonzero(out)
+    if not len(rows):
+        return out
+    a = [one[k] for k in rows.tolist()]
+    b = [other[k] for k in rows.tolist()]
+    head = _similarity(Prefix.similarity, a, b, cutoff=0)
+    tail = _similarity(Postfix.similarity, a, b, cutoff=0)
+    out[rows] = head + tail >= np.minimum(size[rows], other_size[rows])
+    return out
+
+
+def _parts_left_out(table: FeatureTable, left: Rows, right: Rows) -> npt.NDArray[np.bool_]:
+    """Tell which pairs of names leave one part out of the other, read in both orders alike.
+
+    Both keys of each name must agree: the family-first keys and the
+    given-first keys (or each crossed with the other's), so the part left
+    out is one whole part in either reading. A name of one part (its two
+    keys equal) leaves nothing to tell parts by and never counts.
+    """
+    ff_left, gf_left = _pick(table, "name_ff", left), _pick(table, "name_gf", left)
+    ff_right, gf_right = _pick(table, "name_ff", right), _pick(table, "name_gf", right)
+    parts = (table.codes["name_ff"][left] != table.codes["name_gf"][left]) & (
+        table.codes["name_ff"][right] != table.codes["name_gf"][right]
+    )
+    straight = _left_out(ff_left, ff_right) & _left_out(gf_left, gf_right)
+    crossed = _left_out(ff_left, gf_right) & _left_out(gf_left, ff_right)
+    return parts & (straight | crossed)
 
 
 def _any_shared(
@@ -748,6 +808,37 @@ def _from_name(letters: str, names: tuple[str, ...]) -> bool:
     return False
 
 
+def _whole_form(letters: str, names: tuple[str, ...]) -> bool:
+    """Tell whether a local part's letters are a whole usual form of a name, not cut short.
+
+    ``names`` are a name's keys, family-first then given-first. The forms: a
+    part of the name, both parts in either order, and one part with the
+    other's initial before or after it (``wei``, ``weizhang``, ``weiz``, ``wzhang``).
+
+    >>> _whole_form("weiz", ("zhangwei", "weizhang")), _whole_form("zhangw", ("zhangwei", "weizhang"))
+    (True, True)
+    >>> _whole_form("we", ("zhangwei", "weizhang")), _whole_form("stewartda", ("stewartdaniel", "danielstewart"))
+    (False, False)
+    """
+    if len(names) < 2 or not names[0] or not names[1]:
+        return False
+    parts = _name_parts(names[1], names[0])
+    if len(parts) != 2:  # noqa: PLR2004 - given and family
+        return letters in names
+    given, family = parts
+    forms = {
+        given,
+        family,
+        given + family,
+        family + given,
+        given + family[0],
+        family + given[0],
+        given[0] + family,
+        family[0] + given,
+    }
+    return letters in forms
+
+
 def _name_parts(given_first: str, family_first: str) -> tuple[str, ...]:
     """Split a name back into its parts from its two orders (``weizhang``, ``zhangwei``)."""
     for cut in range(1, len(family_first)):
@@ -797,6 +888,13 @@ def _namesakes(
     letters, other_letters = _mailbox_letters(local), _mailbox_letters(other_local)
     if letters == other_letters and _mailbox_letters(domain) == _mailbox_letters(other_domain):
         return True  # only digits or separators differ: numbered mailboxes or domains
+    if letters != other_letters and _whole_form(letters, my_name) and _whole_form(
+        other_letters, their_name
+    ):
+        # ``wei@`` and ``weiz@``: an organisation's mailboxes for two namesakes
+        # (the second one gets an initial more). A typo seldom turns one whole
+        # form of a name into another; it cuts one short (``stewartda@``).
+        return True
     return (
         _from_name(letters, my_name)
         and _from_name(other_letters, their_name)
