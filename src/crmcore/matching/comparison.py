@@ -472,21 +472,24 @@ def _left_out(one: list[str], other: list[str]) -> npt.NDArray[np.bool_]:
 
 
 def _parts_left_out(table: FeatureTable, left: Rows, right: Rows) -> npt.NDArray[np.bool_]:
-    """Tell which pairs of names leave one part out of the other, read in both orders alike.
+    """Tell which pairs of names leave one part out of the other, in any reading.
 
-    Both keys of each name must agree: the family-first keys and the
-    given-first keys (or each crossed with the other's), so the part left
-    out is one whole part in either reading. A name of one part (its two
-    keys equal) leaves nothing to tell parts by and never counts.
+    Any key of one name against any key of the other: a full name's last word
+    is read as its family name, which a double surname written in one field
+    (Luis Gonzalez Garcia) is only in part. A name of one part (its two keys
+    equal) leaves nothing to tell parts by and never counts.
     """
     ff_left, gf_left = _pick(table, "name_ff", left), _pick(table, "name_gf", left)
     ff_right, gf_right = _pick(table, "name_ff", right), _pick(table, "name_gf", right)
     parts = (table.codes["name_ff"][left] != table.codes["name_gf"][left]) & (
         table.codes["name_ff"][right] != table.codes["name_gf"][right]
     )
-    straight = _left_out(ff_left, ff_right) & _left_out(gf_left, gf_right)
-    crossed = _left_out(ff_left, gf_right) & _left_out(gf_left, ff_right)
-    return parts & (straight | crossed)
+    return parts & (
+        _left_out(ff_left, ff_right)
+        | _left_out(gf_left, gf_right)
+        | _left_out(ff_left, gf_right)
+        | _left_out(gf_left, ff_right)
+    )
 
 
 def _any_shared(
