@@ -357,8 +357,13 @@ DEFAULT_OVERLAPS: Final = (
     # Colleagues give their office's switchboard: a number both records give names
     # the organisation already, so the company's agreement adds nothing to it.
     Overlap("company", (1, 2), "phone", (1,)),
+    # A household shares its home phone and its address, an office its switchboard and
+    # its building: a number both records give says "the same place" already.
+    Overlap("city", (1,), "phone", (1,)),
+    Overlap("postcode", (1, 2), "phone", (1,)),
 )
-"""The city of a shared company; the company of two mailboxes at one domain or of a phone."""
+"""The city of a shared company; the company of two mailboxes at one domain or of a
+phone; the city and postcode of a phone."""
 
 
 def _default_overlaps(comparisons: Sequence[Comparison]) -> tuple[Overlap, ...]:
