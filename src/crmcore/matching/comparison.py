@@ -25,7 +25,7 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 from rapidfuzz import fuzz, process
-from rapidfuzz.distance import OSA, JaroWinkler, Levenshtein, Postfix, Prefix
+from rapidfuzz.distance import OSA, Indel, JaroWinkler, Levenshtein, Postfix, Prefix
 
 from crmcore.errors import ConfigurationError
 from crmcore.matching.feature import FEATURE_COLUMNS, FeatureTable
@@ -363,7 +363,7 @@ class NameComparison(Comparison):
             a level of their own (otherwise they fall in the Jaro-Winkler bands).
 
     >>> NameComparison().level_labels
-    ('exact', 'part left out', 'jaro-winkler ≥ 0.94', 'jaro-winkler ≥ 0.86', 'different')
+    ('exact', 'part left out', 'two parts left out', 'jaro-winkler ≥ 0.94', 'jaro-winkler ≥ 0.86', 'different')
     """
 
     thresholds: tuple[float, ...] = attrs.field(default=(0.94, 0.86), converter=_check_thresholds)
@@ -390,7 +390,9 @@ class NameComparison(Comparison):
     def level_labels(self) -> tuple[str, ...]:
         """``exact``, ``part left out`` (if asked for), one label per threshold, ``different``."""
         labels = _labels_at("jaro-winkler ≥", self.thresholds)
-        return (labels[0], _PART_LEFT_OUT, *labels[1:]) if self.part_left_out else labels
+        if not self.part_left_out:
+            return labels
+        return (labels[0], _PART_LEFT_OUT, _PARTS_LEFT_OUT, *labels[1:])
 
     def compare(self, table: FeatureTable, left: Rows, right: Rows) -> Levels:
         """Return the name level of every pair."""
@@ -440,56 +442,105 @@ class NameComparison(Comparison):
         )
         _bands(levels, todo, np.maximum(np.maximum(straight, crossed), back), self.thresholds)
         if self.part_left_out:
-            levels[todo] += 1  # room for the new level 2 below exact
-            shorter = _parts_left_out(table, left[todo], right[todo])
-            levels[todo[shorter]] = 2
+            levels[todo] += 2  # room for levels 2 and 3 below exact
+            cut = _parts_left_out(table, left[todo], right[todo])
+            levels[todo[cut > 0]] = cut[cut > 0] + 1
         return levels
 
 
 _PART_LEFT_OUT: Final = "part left out"
+_PARTS_LEFT_OUT: Final = "two parts left out"
 _MIN_PART: Final = 3  # letters: a part left out is a name part, not a typo's dropped letter
+_MIN_MIDDLE: Final = 2  # letters kept between two stretches cut out
+_NO_PART: Final = 9
 
 
-def _left_out(one: list[str], other: list[str]) -> npt.NDArray[np.bool_]:
-    """Tell, per pair, whether the shorter string is the longer with one stretch cut out.
+def _two_stretches(one: str, other: str) -> bool:
+    """Tell whether the shorter string is the longer with two stretches cut out.
 
-    The stretch is at least :data:`_MIN_PART` letters; the shorter keeps a
-    prefix and a suffix of the longer (either may be empty) that together
-    make the whole of it.
+    The shorter keeps the longer's common prefix and suffix, and what lies
+    between them (two letters or more) is found whole in the longer's middle.
+
+    >>> _two_stretches("diazcarmen", "diazflorescarmenana")
+    True
+    >>> _two_stretches("diazcarmen", "diazfloresramonana")
+    False
+    """
+    short, long = (one, other) if len(one) <= len(other) else (other, one)
+    head = 0
+    for x, y in zip(short, long, strict=False):
+        if x != y:
+            break
+        head += 1
+    tail = 0
+    for x, y in zip(reversed(short), reversed(long), strict=False):
+        if x != y or head + tail >= len(short):
+            break
+        tail += 1
+    middle = short[head : len(short) - tail]
+    return len(middle) >= _MIN_MIDDLE and middle in long[head : len(long) - tail]
+
+
+def _left_out(one: list[str], other: list[str]) -> npt.NDArray[np.int8]:
+    """Per pair: 1 if the shorter string is the longer with one stretch cut out, 2 if two, else 0.
+
+    What is cut out is at least :data:`_MIN_PART` letters in all; for one
+    stretch, the shorter keeps a prefix and a suffix of the longer (either may
+    be empty) that together make the whole of it.
     """
     size = np.fromiter(map(len, one), dtype=np.int64, count=len(one))
     other_size = np.fromiter(map(len, other), dtype=np.int64, count=len(other))
-    out = np.abs(size - other_size) >= _MIN_PART
-    rows = np.flatnonzero(out)
+    out = np.zeros(len(one), dtype=np.int8)
+    rows = np.flatnonzero(np.abs(size - other_size) >= _MIN_PART)
     if not len(rows):
         return out
     a = [one[k] for k in rows.tolist()]
     b = [other[k] for k in rows.tolist()]
+    shorter = np.minimum(size[rows], other_size[rows])
     head = _similarity(Prefix.similarity, a, b, cutoff=0)
     tail = _similarity(Postfix.similarity, a, b, cutoff=0)
-    out[rows] = head + tail >= np.minimum(size[rows], other_size[rows])
+    once = head + tail >= shorter
+    out[rows[once]] = 1
+    # Two stretches: the shorter is a subsequence of the longer (an indel distance
+    # of the length difference, in C++), then the cut is checked in Python.
+    rest = np.flatnonzero(~once)
+    if len(rest):
+        gap = np.abs(size[rows[rest]] - other_size[rows[rest]])
+        distance = _similarity(
+            Indel.distance, [a[k] for k in rest.tolist()], [b[k] for k in rest.tolist()], cutoff=0
+        )
+        subsequence = rest[distance <= gap]
+        twice = [_two_stretches(a[k], b[k]) for k in subsequence.tolist()]
+        out[rows[subsequence[np.array(twice, dtype=bool)]]] = 2
     return out
 
 
-def _parts_left_out(table: FeatureTable, left: Rows, right: Rows) -> npt.NDArray[np.bool_]:
-    """Tell which pairs of names leave one part out of the other, in any reading.
+def _parts_left_out(table: FeatureTable, left: Rows, right: Rows) -> npt.NDArray[np.int8]:
+    """Per pair: how many stretches one name leaves out of the other, in its best reading.
 
     Any key of one name against any key of the other: a full name's last word
     is read as its family name, which a double surname written in one field
-    (Luis Gonzalez Garcia) is only in part. A name of one part (its two keys
-    equal) leaves nothing to tell parts by and never counts.
+    (Luis Gonzalez Garcia) is only in part. 0 when no reading leaves one or
+    two stretches out; a name of one part (its two keys equal) leaves nothing
+    to tell parts by and never counts.
     """
     ff_left, gf_left = _pick(table, "name_ff", left), _pick(table, "name_gf", left)
     ff_right, gf_right = _pick(table, "name_ff", right), _pick(table, "name_gf", right)
     parts = (table.codes["name_ff"][left] != table.codes["name_gf"][left]) & (
         table.codes["name_ff"][right] != table.codes["name_gf"][right]
     )
-    return parts & (
-        _left_out(ff_left, ff_right)
-        | _left_out(gf_left, gf_right)
-        | _left_out(ff_left, gf_right)
-        | _left_out(gf_left, ff_right)
-    )
+    readings = [
+        _left_out(ff_left, ff_right),
+        _left_out(gf_left, gf_right),
+        _left_out(ff_left, gf_right),
+        _left_out(gf_left, ff_right),
+    ]
+    best = np.full(len(left), _NO_PART, dtype=np.int8)
+    for found in readings:
+        best = np.where(found > 0, np.minimum(best, found), best)
+    best[best == _NO_PART] = 0
+    best[~parts] = 0
+    return best
 
 
 def _any_shared(
