@@ -17,6 +17,7 @@ May import: ``crmcore.matching``, ``crmcore.errors``; attrs, numpy, rapidfuzz.
 from __future__ import annotations
 
 import abc
+import collections
 import itertools
 from collections.abc import Callable
 from typing import Final, TypeAlias
@@ -912,13 +913,21 @@ def _mentions_name(letters: str, names: tuple[str, ...]) -> bool:
 
     ``names`` holds pairs of name keys, family-first then given-first. A
     usual form of the name (see :func:`_from_name`), or any part of the
-    name of three letters or more inside it, counts; umlauts written as
-    ``ue`` count as ``u``.
+    name of three letters or more inside it, or nothing but letters of the
+    name, counts; umlauts written as ``ue`` count as ``u``.
+
+    >>> _mentions_name("danli", ("lidaniel", "danielli")), _mentions_name("coolbo", ("libo", "boli"))
+    (True, False)
     """
     folded = _fold_umlauts(letters)
     for family_first, given_first in zip(names[::2], names[1::2], strict=True):
         forms = (_fold_umlauts(family_first), _fold_umlauts(given_first))
         if _from_name(folded, forms):
+            return True
+        if folded and collections.Counter(folded) <= collections.Counter(forms[0]):
+            # Only the name's own letters (``dan.li`` of Daniel Li, whose key
+            # holds the nickname's full form; ``xinyi.liu`` of Liu Xin Yi, whose
+            # last word was read as the family name).
             return True
         parts = _name_parts(forms[1], forms[0])
         if any(len(part) >= 3 and part in folded for part in parts):
