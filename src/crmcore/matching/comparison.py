@@ -363,8 +363,8 @@ class NameComparison(Comparison):
         part_left_out: Give names one of which leaves a part of the other out
             a level of their own (otherwise they fall in the Jaro-Winkler bands).
 
-    >>> NameComparison().level_labels
-    ('exact', 'part left out', 'two parts left out', 'jaro-winkler ≥ 0.94', 'jaro-winkler ≥ 0.86', 'different')
+    >>> NameComparison().level_labels[:3]
+    ('exact', 'part left out', 'two parts left out')
     """
 
     thresholds: tuple[float, ...] = attrs.field(default=(0.94, 0.86), converter=_check_thresholds)
@@ -870,15 +870,16 @@ def _whole_form(letters: str, names: tuple[str, ...]) -> bool:
     part of the name, both parts in either order, and one part with the
     other's initial before or after it (``wei``, ``weizhang``, ``weiz``, ``wzhang``).
 
-    >>> _whole_form("weiz", ("zhangwei", "weizhang")), _whole_form("zhangw", ("zhangwei", "weizhang"))
-    (True, True)
-    >>> _whole_form("we", ("zhangwei", "weizhang")), _whole_form("stewartda", ("stewartdaniel", "danielstewart"))
-    (False, False)
+    >>> wei = ("zhangwei", "weizhang")
+    >>> _whole_form("weiz", wei), _whole_form("zhangw", wei), _whole_form("we", wei)
+    (True, True, False)
+    >>> _whole_form("stewartda", ("stewartdaniel", "danielstewart"))
+    False
     """
     if len(names) < 2 or not names[0] or not names[1]:
         return False
     parts = _name_parts(names[1], names[0])
-    if len(parts) != 2:  # noqa: PLR2004 - given and family
+    if len(parts) != 2:  # given and family
         return letters in names
     given, family = parts
     forms = {
@@ -916,8 +917,10 @@ def _mentions_name(letters: str, names: tuple[str, ...]) -> bool:
     name of three letters or more inside it, or nothing but letters of the
     name, counts; umlauts written as ``ue`` count as ``u``.
 
-    >>> _mentions_name("danli", ("lidaniel", "danielli")), _mentions_name("coolbo", ("libo", "boli"))
-    (True, False)
+    >>> _mentions_name("danli", ("lidaniel", "danielli"))
+    True
+    >>> _mentions_name("coolbo", ("libo", "boli"))
+    False
     """
     folded = _fold_umlauts(letters)
     for family_first, given_first in zip(names[::2], names[1::2], strict=True):
@@ -951,8 +954,10 @@ def _namesakes(
     letters, other_letters = _mailbox_letters(local), _mailbox_letters(other_local)
     if letters == other_letters and _mailbox_letters(domain) == _mailbox_letters(other_domain):
         return True  # only digits or separators differ: numbered mailboxes or domains
-    if letters != other_letters and _whole_form(letters, my_name) and _whole_form(
-        other_letters, their_name
+    if (
+        letters != other_letters
+        and _whole_form(letters, my_name)
+        and _whole_form(other_letters, their_name)
     ):
         # ``wei@`` and ``weiz@``: an organisation's mailboxes for two namesakes
         # (the second one gets an initial more). A typo seldom turns one whole
