@@ -49,7 +49,10 @@ of recall on the people sample; add it where typo'd mailboxes are common.
 ``email_typo`` files a personal mailbox under its domain, the first (and, again,
 the last) three characters of its mailbox name and the name's initials (see
 :func:`email_typo_keys`): a copy with one letter mistyped, dropped or swapped
-keeps one of the two, so it meets the original."""
+keeps one of the two, so it meets the original. ``email_typo_name`` (a default rule)
+files the same keys under the holder's whole name (``name_sig``) instead of the
+initials: a typo'd copy meets its original whenever both records give the same name,
+however common, without the namesakes' blocks the initials make."""
 
 _TYPO_MIN_LOCAL: Final = 7  # shorter mailbox names: one edit can touch both ends
 _TYPO_END: Final = 3
@@ -163,7 +166,8 @@ DEFAULT_BLOCKING_RULES: Final = (
 """Email, phone, name (any order; a common name only within a city or a
 birth year), mailbox name, national id;
 birth date, company or postcode with the name's initials; birth date with
-postcode or city; street address."""
+postcode or city; street address; a mailbox's domain and either end of its name with the
+holder's name (``email_typo_name``)."""
 
 
 def rule_keys(rule: BlockingRule, row: FeatureRow) -> list[str]:
