@@ -363,7 +363,7 @@ def test_an_overlap_naming_a_missing_level_is_refused() -> None:
                    (Overlap("city", (1,), "company", (9,)),))  # fmt: skip
     custom = MatchModel.default((NameComparison(), *DEFAULT_COMPARISONS[2:]))
     # no mailbox levels: the overlap given email's fifth level is left out, the others kept
-    assert custom.overlaps == (DEFAULT_OVERLAPS[0], DEFAULT_OVERLAPS[2])
+    assert custom.overlaps == (DEFAULT_OVERLAPS[0], *DEFAULT_OVERLAPS[2:])
 
 
 @given(st.lists(st.integers(0, 5), min_size=9, max_size=9))

@@ -37,7 +37,8 @@ __all__ = [
 
 _INDEX: Final = {name: i for i, name in enumerate(FEATURE_COLUMNS)}
 _MULTI: Final = {"email": 1, "phone": 2}
-DERIVED_COLUMNS: Final = frozenset({"email_typo"})
+_DERIVED_NAME: Final = {"email_typo": "initials", "email_typo_name": "name_sig"}
+DERIVED_COLUMNS: Final = frozenset(_DERIVED_NAME)
 """Blocking keys derived from the feature columns, not stored: a rule names one alone.
 
 Not among :data:`DEFAULT_BLOCKING_RULES`: on the 100,000-row crm sample
@@ -48,7 +49,10 @@ of recall on the people sample; add it where typo'd mailboxes are common.
 ``email_typo`` files a personal mailbox under its domain, the first (and, again,
 the last) three characters of its mailbox name and the name's initials (see
 :func:`email_typo_keys`): a copy with one letter mistyped, dropped or swapped
-keeps one of the two, so it meets the original."""
+keeps one of the two, so it meets the original. ``email_typo_name`` (a default rule)
+files the same keys under the holder's whole name (``name_sig``) instead of the
+initials: a typo'd copy meets its original whenever both records give the same name,
+however common, without the namesakes' blocks the initials make."""
 
 _TYPO_MIN_LOCAL: Final = 7  # shorter mailbox names: one edit can touch both ends
 _TYPO_END: Final = 3
@@ -157,11 +161,13 @@ DEFAULT_BLOCKING_RULES: Final = (
     block_on("birth", "postcode"),
     block_on("birth", "city"),
     block_on("address"),
+    block_on("email_typo_name"),
 )
 """Email, phone, name (any order; a common name only within a city or a
 birth year), mailbox name, national id;
 birth date, company or postcode with the name's initials; birth date with
-postcode or city; street address."""
+postcode or city; street address; a mailbox's domain and either end of its name with the
+holder's name (``email_typo_name``)."""
 
 
 def rule_keys(rule: BlockingRule, row: FeatureRow) -> list[str]:
@@ -176,7 +182,7 @@ def rule_keys(rule: BlockingRule, row: FeatureRow) -> list[str]:
     """
     if rule.columns[0] in DERIVED_COLUMNS:
         columns, emails = row[0], row[1]
-        return email_typo_keys(emails, columns[_INDEX["initials"]])
+        return email_typo_keys(emails, columns[_INDEX[_DERIVED_NAME[rule.columns[0]]]])
     parts: list[tuple[str, ...]] = []
     for column in rule.columns:
         if column in _MULTI:
@@ -213,7 +219,7 @@ def _rule_codes(
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """Return (rows, group code) for every key ``rule`` files records under."""
     if rule.columns[0] in DERIVED_COLUMNS:
-        return _derived_codes(table)
+        return _derived_codes(table, _DERIVED_NAME[rule.columns[0]])
     n = len(table)
     rows = np.arange(n, dtype=np.int64)
     codes = np.zeros(n, dtype=np.int64)
@@ -250,10 +256,12 @@ def _rule_codes(
     return out_rows, out_codes
 
 
-def _derived_codes(table: FeatureTable) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """(rows, group code) of the ``email_typo`` keys: what :func:`rule_keys` gives each row."""
+def _derived_codes(
+    table: FeatureTable, name_column: str
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """(rows, group code) of a derived rule's keys: what :func:`rule_keys` gives each row."""
     values = table.values["email"].tolist()
-    initials = table.values["initials"].tolist()
+    initials = table.values[name_column].tolist()
     extra = table.emails
     lookup: dict[str, int] = {}
     rows: list[int] = []

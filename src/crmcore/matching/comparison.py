@@ -17,6 +17,7 @@ May import: ``crmcore.matching``, ``crmcore.errors``; attrs, numpy, rapidfuzz.
 from __future__ import annotations
 
 import abc
+import collections
 import itertools
 from collections.abc import Callable
 from typing import Final, TypeAlias
@@ -25,7 +26,7 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 from rapidfuzz import fuzz, process
-from rapidfuzz.distance import OSA, JaroWinkler, Levenshtein
+from rapidfuzz.distance import OSA, Indel, JaroWinkler, Levenshtein, Postfix, Prefix
 
 from crmcore.errors import ConfigurationError
 from crmcore.matching.feature import FEATURE_COLUMNS, FeatureTable
@@ -346,18 +347,30 @@ class NameComparison(Comparison):
     """Person names in either order, with CJK names in pinyin and nicknames folded.
 
     Levels: *exact* (in either order, so 张伟 = Zhang Wei = Wei Zhang),
-    *jaro-winkler ≥ t* … (the better of the two orders), *different*.
-    An exact match on a common name (张伟) weighs less (term frequency).
+    *part left out* (one name is the other with one part of three letters or
+    more left out, read in both orders alike: a dropped middle name, Anna
+    Maria Schmidt and Anna Schmidt; a shortened double surname, Javier Sánchez
+    González and Javier Sánchez), *jaro-winkler ≥ t* … (the better of the two
+    orders), *different*. An exact match on a common name (张伟) weighs less
+    (term frequency). Estimation learns what a part left out is worth: a name
+    cut short is a person's own habit, but also a stranger's shorter name (王伟
+    and 王伟明).
 
     Args:
         thresholds: Jaro-Winkler similarities, strongest first.
         name: The comparison's name in explanations.
         term_frequency: Weigh an exact match on a common name less.
+        part_left_out: Give names one of which leaves a part of the other out
+            a level of their own (otherwise they fall in the Jaro-Winkler bands).
+
+    >>> NameComparison().level_labels[:3]
+    ('exact', 'part left out', 'two parts left out')
     """
 
     thresholds: tuple[float, ...] = attrs.field(default=(0.94, 0.86), converter=_check_thresholds)
     name: str = "name"
     term_frequency: bool = attrs.field(default=True, kw_only=True)
+    part_left_out: bool = attrs.field(default=True, kw_only=True)
 
     @property
     def tf_column(self) -> str | None:  # type: ignore[override]
@@ -376,8 +389,11 @@ class NameComparison(Comparison):
 
     @property
     def level_labels(self) -> tuple[str, ...]:
-        """``exact``, one label per threshold, ``different``."""
-        return _labels_at("jaro-winkler ≥", self.thresholds)
+        """``exact``, ``part left out`` (if asked for), one label per threshold, ``different``."""
+        labels = _labels_at("jaro-winkler ≥", self.thresholds)
+        if not self.part_left_out:
+            return labels
+        return (labels[0], _PART_LEFT_OUT, _PARTS_LEFT_OUT, *labels[1:])
 
     def compare(self, table: FeatureTable, left: Rows, right: Rows) -> Levels:
         """Return the name level of every pair."""
@@ -426,7 +442,106 @@ class NameComparison(Comparison):
             cutoff=weakest,
         )
         _bands(levels, todo, np.maximum(np.maximum(straight, crossed), back), self.thresholds)
+        if self.part_left_out:
+            levels[todo] += 2  # room for levels 2 and 3 below exact
+            cut = _parts_left_out(table, left[todo], right[todo])
+            levels[todo[cut > 0]] = cut[cut > 0] + 1
         return levels
+
+
+_PART_LEFT_OUT: Final = "part left out"
+_PARTS_LEFT_OUT: Final = "two parts left out"
+_MIN_PART: Final = 3  # letters: a part left out is a name part, not a typo's dropped letter
+_MIN_MIDDLE: Final = 2  # letters kept between two stretches cut out
+_NO_PART: Final = 9
+
+
+def _two_stretches(one: str, other: str) -> bool:
+    """Tell whether the shorter string is the longer with two stretches cut out.
+
+    The shorter keeps the longer's common prefix and suffix, and what lies
+    between them (two letters or more) is found whole in the longer's middle.
+
+    >>> _two_stretches("diazcarmen", "diazflorescarmenana")
+    True
+    >>> _two_stretches("diazcarmen", "diazfloresramonana")
+    False
+    """
+    short, long = (one, other) if len(one) <= len(other) else (other, one)
+    head = 0
+    for x, y in zip(short, long, strict=False):
+        if x != y:
+            break
+        head += 1
+    tail = 0
+    for x, y in zip(reversed(short), reversed(long), strict=False):
+        if x != y or head + tail >= len(short):
+            break
+        tail += 1
+    middle = short[head : len(short) - tail]
+    return len(middle) >= _MIN_MIDDLE and middle in long[head : len(long) - tail]
+
+
+def _left_out(one: list[str], other: list[str]) -> npt.NDArray[np.int8]:
+    """Per pair: 1 if the shorter string is the longer with one stretch cut out, 2 if two, else 0.
+
+    What is cut out is at least :data:`_MIN_PART` letters in all; for one
+    stretch, the shorter keeps a prefix and a suffix of the longer (either may
+    be empty) that together make the whole of it.
+    """
+    size = np.fromiter(map(len, one), dtype=np.int64, count=len(one))
+    other_size = np.fromiter(map(len, other), dtype=np.int64, count=len(other))
+    out = np.zeros(len(one), dtype=np.int8)
+    rows = np.flatnonzero(np.abs(size - other_size) >= _MIN_PART)
+    if not len(rows):
+        return out
+    a = [one[k] for k in rows.tolist()]
+    b = [other[k] for k in rows.tolist()]
+    shorter = np.minimum(size[rows], other_size[rows])
+    head = _similarity(Prefix.similarity, a, b, cutoff=0)
+    tail = _similarity(Postfix.similarity, a, b, cutoff=0)
+    once = head + tail >= shorter
+    out[rows[once]] = 1
+    # Two stretches: the shorter is a subsequence of the longer (an indel distance
+    # of the length difference, in C++), then the cut is checked in Python.
+    rest = np.flatnonzero(~once)
+    if len(rest):
+        gap = np.abs(size[rows[rest]] - other_size[rows[rest]])
+        distance = _similarity(
+            Indel.distance, [a[k] for k in rest.tolist()], [b[k] for k in rest.tolist()], cutoff=0
+        )
+        subsequence = rest[distance <= gap]
+        twice = [_two_stretches(a[k], b[k]) for k in subsequence.tolist()]
+        out[rows[subsequence[np.array(twice, dtype=bool)]]] = 2
+    return out
+
+
+def _parts_left_out(table: FeatureTable, left: Rows, right: Rows) -> npt.NDArray[np.int8]:
+    """Per pair: how many stretches one name leaves out of the other, in its best reading.
+
+    Any key of one name against any key of the other: a full name's last word
+    is read as its family name, which a double surname written in one field
+    (Luis Gonzalez Garcia) is only in part. 0 when no reading leaves one or
+    two stretches out; a name of one part (its two keys equal) leaves nothing
+    to tell parts by and never counts.
+    """
+    ff_left, gf_left = _pick(table, "name_ff", left), _pick(table, "name_gf", left)
+    ff_right, gf_right = _pick(table, "name_ff", right), _pick(table, "name_gf", right)
+    parts = (table.codes["name_ff"][left] != table.codes["name_gf"][left]) & (
+        table.codes["name_ff"][right] != table.codes["name_gf"][right]
+    )
+    readings = [
+        _left_out(ff_left, ff_right),
+        _left_out(gf_left, gf_right),
+        _left_out(ff_left, gf_right),
+        _left_out(gf_left, ff_right),
+    ]
+    best = np.full(len(left), _NO_PART, dtype=np.int8)
+    for found in readings:
+        best = np.where(found > 0, np.minimum(best, found), best)
+    best[best == _NO_PART] = 0
+    best[~parts] = 0
+    return best
 
 
 def _any_shared(
@@ -748,6 +863,38 @@ def _from_name(letters: str, names: tuple[str, ...]) -> bool:
     return False
 
 
+def _whole_form(letters: str, names: tuple[str, ...]) -> bool:
+    """Tell whether a local part's letters are a whole usual form of a name, not cut short.
+
+    ``names`` are a name's keys, family-first then given-first. The forms: a
+    part of the name, both parts in either order, and one part with the
+    other's initial before or after it (``wei``, ``weizhang``, ``weiz``, ``wzhang``).
+
+    >>> wei = ("zhangwei", "weizhang")
+    >>> _whole_form("weiz", wei), _whole_form("zhangw", wei), _whole_form("we", wei)
+    (True, True, False)
+    >>> _whole_form("stewartda", ("stewartdaniel", "danielstewart"))
+    False
+    """
+    if len(names) < 2 or not names[0] or not names[1]:
+        return False
+    parts = _name_parts(names[1], names[0])
+    if len(parts) != 2:  # given and family
+        return letters in names
+    given, family = parts
+    forms = {
+        given,
+        family,
+        given + family,
+        family + given,
+        given + family[0],
+        family + given[0],
+        given[0] + family,
+        family[0] + given,
+    }
+    return letters in forms
+
+
 def _name_parts(given_first: str, family_first: str) -> tuple[str, ...]:
     """Split a name back into its parts from its two orders (``weizhang``, ``zhangwei``)."""
     for cut in range(1, len(family_first)):
@@ -767,13 +914,23 @@ def _mentions_name(letters: str, names: tuple[str, ...]) -> bool:
 
     ``names`` holds pairs of name keys, family-first then given-first. A
     usual form of the name (see :func:`_from_name`), or any part of the
-    name of three letters or more inside it, counts; umlauts written as
-    ``ue`` count as ``u``.
+    name of three letters or more inside it, or nothing but letters of the
+    name, counts; umlauts written as ``ue`` count as ``u``.
+
+    >>> _mentions_name("danli", ("lidaniel", "danielli"))
+    True
+    >>> _mentions_name("coolbo", ("libo", "boli"))
+    False
     """
     folded = _fold_umlauts(letters)
     for family_first, given_first in zip(names[::2], names[1::2], strict=True):
         forms = (_fold_umlauts(family_first), _fold_umlauts(given_first))
         if _from_name(folded, forms):
+            return True
+        if folded and collections.Counter(folded) <= collections.Counter(forms[0]):
+            # Only the name's own letters (``dan.li`` of Daniel Li, whose key
+            # holds the nickname's full form; ``xinyi.liu`` of Liu Xin Yi, whose
+            # last word was read as the family name).
             return True
         parts = _name_parts(forms[1], forms[0])
         if any(len(part) >= 3 and part in folded for part in parts):
@@ -797,6 +954,15 @@ def _namesakes(
     letters, other_letters = _mailbox_letters(local), _mailbox_letters(other_local)
     if letters == other_letters and _mailbox_letters(domain) == _mailbox_letters(other_domain):
         return True  # only digits or separators differ: numbered mailboxes or domains
+    if (
+        letters != other_letters
+        and _whole_form(letters, my_name)
+        and _whole_form(other_letters, their_name)
+    ):
+        # ``wei@`` and ``weiz@``: an organisation's mailboxes for two namesakes
+        # (the second one gets an initial more). A typo seldom turns one whole
+        # form of a name into another; it cuts one short (``stewartda@``).
+        return True
     return (
         _from_name(letters, my_name)
         and _from_name(other_letters, their_name)

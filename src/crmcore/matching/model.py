@@ -82,7 +82,10 @@ DEFAULT_COMPARISONS: Final[tuple[Comparison, ...]] = (
 # email's last two levels split its old "another mailbox" by the share of same-domain
 # pairs among random pairs (0.03), the same-domain level kept no stronger than the other.
 _TRAINED: Final[dict[str, tuple[Sequence[float], Sequence[float]]]] = {
-    "name": ((0.9136, 0.05763, 0.0148, 0.01397), (6.56e-05, 0.000157, 0.00393, 0.996)),
+    "name": (
+        (0.9356, 0.000572, 0.00017, 0.0477, 0.0105, 0.00548),
+        (6.5e-05, 0.000245, 0.000175, 0.000215, 0.00693, 0.992),
+    ),
     "email": (
         (0.72895, 0.026598, 0.00010844, 0.23734, 0.007),
         (9.57e-06, 6.8e-06, 6.8e-06, 0.97, 0.03),
@@ -357,8 +360,13 @@ DEFAULT_OVERLAPS: Final = (
     # Colleagues give their office's switchboard: a number both records give names
     # the organisation already, so the company's agreement adds nothing to it.
     Overlap("company", (1, 2), "phone", (1,)),
+    # A household shares its home phone and its address, an office its switchboard and
+    # its building: a number both records give says "the same place" already.
+    Overlap("city", (1,), "phone", (1,)),
+    Overlap("postcode", (1, 2), "phone", (1,)),
 )
-"""The city of a shared company; the company of two mailboxes at one domain or of a phone."""
+"""The city of a shared company; the company of two mailboxes at one domain or of a
+phone; the city and postcode of a phone."""
 
 
 def _default_overlaps(comparisons: Sequence[Comparison]) -> tuple[Overlap, ...]:
