@@ -228,6 +228,42 @@ def test_term_frequencies_over_a_thousand_customers_agree(engine: Engine) -> Non
     assert_same_answers(store, reference, probes)
 
 
+ODD_IDS = ("a,b", 'quote"d', "back\\slash", "{braces}", "客户-7", "tab\there", "[1]", "")
+
+
+def test_ids_of_any_text_are_written_and_found(engine: Engine) -> None:
+    """Ids with commas, quotes, backslashes, braces and CJK go through every write path.
+
+    PostgreSQL sends a page's records as one JSON array and its keys as joined text:
+    an id must arrive as written and be found again, updated and removed.
+    """
+    _empty(engine)
+    store = SqlStore(engine)
+    reference = Reference()
+    people = [
+        attrs.evolve(customer(n, Profile(NAMES[n % len(NAMES)], (EMAILS[n % 3],), ())), id=cid)
+        for n, cid in enumerate(ODD_IDS[:-1], start=1)
+    ]
+    with store.unit_of_work() as uow:
+        saved = uow.customers.save_many(people)
+        uow.commit()
+    reference.saved(saved)
+    stored = {c.id: c for c in saved}
+    assert_same_answers(store, reference, _probes(stored))
+    changed = [revised(stored[cid], Profile("John Smith", (EMAILS[4],), ())) for cid in ODD_IDS[:3]]
+    with store.unit_of_work() as uow:
+        saved = uow.customers.save_many(changed)
+        uow.commit()
+    reference.saved(saved)
+    stored.update({c.id: c for c in saved})
+    assert_same_answers(store, reference, _probes(stored))
+    with store.unit_of_work() as uow:
+        assert uow.match_index is not None
+        assert uow.match_index.remove(list(ODD_IDS)) == len(ODD_IDS) - 1
+        uow.commit()
+        assert len(uow.match_index) == 0
+
+
 def test_registration_rules_agree_within_a_batch(engine: Engine) -> None:
     _empty(engine)
     store = SqlStore(engine)
