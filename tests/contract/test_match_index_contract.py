@@ -182,14 +182,20 @@ def run_operations(engine: Engine, steps: list[tuple[object, ...]]) -> None:
         elif ids and kind == "erase":
             target = stored[ids[int(step[1]) % len(ids)]]  # type: ignore[call-overload]
             changed = [revised(target, Profile("已删除", (), ()))]
-        if not changed:
-            continue
-        with store.unit_of_work() as uow:
-            saved = uow.customers.save_many(changed)
-            uow.commit()
-        reference.saved(saved)
-        stored.update({c.id: c for c in saved})
+        if changed:
+            save(store, reference, stored, changed)
     assert_same_answers(store, reference, _probes(stored))
+
+
+def save(
+    store: SqlStore, reference: Reference, stored: dict[str, Customer], changed: list[Customer]
+) -> None:
+    """Save ``changed`` in one unit of work; feed the reference and ``stored`` what was saved."""
+    with store.unit_of_work() as uow:
+        saved = uow.customers.save_many(changed)
+        uow.commit()
+    reference.saved(saved)
+    stored.update({c.id: c for c in saved})
 
 
 @pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
@@ -244,18 +250,11 @@ def test_ids_of_any_text_are_written_and_found(engine: Engine) -> None:
         attrs.evolve(customer(n, Profile(NAMES[n % len(NAMES)], (EMAILS[n % 3],), ())), id=cid)
         for n, cid in enumerate(ODD_IDS[:-1], start=1)
     ]
-    with store.unit_of_work() as uow:
-        saved = uow.customers.save_many(people)
-        uow.commit()
-    reference.saved(saved)
-    stored = {c.id: c for c in saved}
+    stored: dict[str, Customer] = {}
+    save(store, reference, stored, people)
     assert_same_answers(store, reference, _probes(stored))
     changed = [revised(stored[cid], Profile("John Smith", (EMAILS[4],), ())) for cid in ODD_IDS[:3]]
-    with store.unit_of_work() as uow:
-        saved = uow.customers.save_many(changed)
-        uow.commit()
-    reference.saved(saved)
-    stored.update({c.id: c for c in saved})
+    save(store, reference, stored, changed)
     assert_same_answers(store, reference, _probes(stored))
     with store.unit_of_work() as uow:
         assert uow.match_index is not None
