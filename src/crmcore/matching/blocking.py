@@ -66,6 +66,9 @@ _TYPO_SLOTS: Final = 3  # addresses of a record looked at, as the email comparis
 def email_typo_keys(emails: Sequence[str], initials: str) -> list[str]:
     r"""Return the ``email_typo`` blocking keys of a record's email keys and name initials.
 
+    ``email_typo_name`` builds the same keys with the whole name key
+    (``name_sig``) passed as ``initials``.
+
     One key per end of each personal mailbox name of seven characters or more:
     an edit (a letter mistyped, dropped, doubled or two swapped) changes at most
     one end, so the typo'd copy of an address shares a key with it. Role
@@ -263,13 +266,13 @@ def _derived_codes(
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """(rows, group code) of a derived rule's keys: what :func:`rule_keys` gives each row."""
     values = table.values["email"].tolist()
-    initials = table.values[name_column].tolist()
+    names = table.values[name_column].tolist()
     extra = table.emails
     lookup: dict[str, int] = {}
     rows: list[int] = []
     codes: list[int] = []
     for row in np.flatnonzero(table.codes["email"] >= 0).tolist():
-        for key in email_typo_keys(extra.get(row) or (values[row],), initials[row]):
+        for key in email_typo_keys(extra.get(row) or (values[row],), names[row]):
             rows.append(row)
             codes.append(lookup.setdefault(key, len(lookup)))
     return np.array(rows, dtype=np.int64), np.array(codes, dtype=np.int64)

@@ -525,22 +525,25 @@ def _parts_left_out(table: FeatureTable, left: Rows, right: Rows) -> npt.NDArray
     two stretches out; a name of one part (its two keys equal) leaves nothing
     to tell parts by and never counts.
     """
-    ff_left, gf_left = _pick(table, "name_ff", left), _pick(table, "name_gf", left)
-    ff_right, gf_right = _pick(table, "name_ff", right), _pick(table, "name_gf", right)
-    parts = (table.codes["name_ff"][left] != table.codes["name_gf"][left]) & (
-        table.codes["name_ff"][right] != table.codes["name_gf"][right]
+    ff, gf = table.codes["name_ff"], table.codes["name_gf"]
+    best = np.zeros(len(left), dtype=np.int8)
+    rows = np.flatnonzero((ff[left] != gf[left]) & (ff[right] != gf[right]))
+    if not len(rows):
+        return best
+    one, other = left[rows], right[rows]
+    ff_one, gf_one = _pick(table, "name_ff", one), _pick(table, "name_gf", one)
+    ff_other, gf_other = _pick(table, "name_ff", other), _pick(table, "name_gf", other)
+    readings = np.stack(
+        [
+            _left_out(ff_one, ff_other),
+            _left_out(gf_one, gf_other),
+            _left_out(ff_one, gf_other),
+            _left_out(gf_one, ff_other),
+        ]
     )
-    readings = [
-        _left_out(ff_left, ff_right),
-        _left_out(gf_left, gf_right),
-        _left_out(ff_left, gf_right),
-        _left_out(gf_left, ff_right),
-    ]
-    best = np.full(len(left), _NO_PART, dtype=np.int8)
-    for found in readings:
-        best = np.where(found > 0, np.minimum(best, found), best)
-    best[best == _NO_PART] = 0
-    best[~parts] = 0
+    readings[readings == 0] = _NO_PART
+    fewest = readings.min(axis=0)  # the fewest stretches any reading leaves out
+    best[rows] = np.where(fewest == _NO_PART, 0, fewest)
     return best
 
 
