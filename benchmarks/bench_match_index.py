@@ -8,7 +8,9 @@ with the database ``bench_matchindex``) it:
 1. stores N realistic customers without the index (``save_many`` in batches
    of 1,000) — skipped with ``--keep`` when a previous run left them there —
    then empties the index tables and times :func:`backfill_match_index`
-   over every customer (the rate; the target is 1M in 2 minutes);
+   over every customer (the rate; the target is 1M in 2 minutes); with
+   ``--bulk`` (PostgreSQL) it empties them again and times a bulk backfill
+   (``bulk=True``: one locked transaction), printing page-by-page ÷ bulk;
 2. builds a :class:`~crmcore.matching.MatchIndex` of the same customers (the
    baseline, read back from the stored documents) and times
    ``candidates()`` for Q queries (near-duplicates of stored customers: the
@@ -25,7 +27,7 @@ with the database ``bench_matchindex``) it:
 Run (the 1M figures in ``docs/match-index.md``)::
 
     CRMCORE_TEST_POSTGRES_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test \\
-        python benchmarks/bench_match_index.py --count 1000000 --backend postgresql --keep
+        python benchmarks/bench_match_index.py --count 1000000 --backend postgresql --keep --bulk
     python benchmarks/bench_match_index.py --count 1000000 --backend sqlite \\
         --sqlite-file /tmp/bench_match_1m.db --keep
 """
@@ -171,15 +173,10 @@ def run(label: str, engine: Engine, args: argparse.Namespace) -> None:
     if args.load_only:
         print(f"{label}: {count:,} customers stored in {load_time:.1f} s")
         return
-    with engine.begin() as conn:
-        for table in (match_keys, match_records, match_counts):
-            conn.execute(table.delete())
-
-    started = time.perf_counter()
-    written = backfill_match_index(engine, workers=args.workers)
-    backfill = time.perf_counter() - started
-    if written != count:
-        raise SystemExit(f"the backfill indexed {written} customers of {count}")
+    backfill = time_backfill(engine, count, args.workers, bulk=False)
+    bulk = None
+    if args.bulk and engine.dialect.name == "postgresql":
+        bulk = time_backfill(engine, count, args.workers, bulk=True)
 
     records = stored_records(engine)
     settings = MatchIndexSettings()
@@ -209,6 +206,35 @@ def run(label: str, engine: Engine, args: argparse.Namespace) -> None:
         builds=(backfill, build),
         registrations=(with_index, without),
     )
+    if bulk is not None:
+        print(
+            f"{'bulk backfill, one locked transaction (s)':<44}{bulk:>14.1f}"
+            f"{'':>14}{backfill / bulk:>9.2f}  (ratio: page by page / bulk)"
+        )
+
+
+def empty_index(engine: Engine) -> None:
+    """Empty the index tables: TRUNCATE where there is one, so no dead rows slow the next run."""
+    with engine.begin() as conn:
+        if engine.dialect.name == "sqlite":
+            for table in (match_keys, match_records, match_counts):
+                conn.execute(table.delete())
+        else:
+            for table in (match_keys, match_records, match_counts):
+                conn.exec_driver_sql(
+                    f"TRUNCATE TABLE {conn.dialect.identifier_preparer.quote(table.name)}"
+                )
+
+
+def time_backfill(engine: Engine, count: int, workers: int | None, *, bulk: bool) -> float:
+    """Empty the index, then time one backfill of every customer; return seconds."""
+    empty_index(engine)
+    started = time.perf_counter()
+    written = backfill_match_index(engine, workers=workers, bulk=bulk)
+    seconds = time.perf_counter() - started
+    if written != count:
+        raise SystemExit(f"the backfill indexed {written} customers of {count}")
+    return seconds
 
 
 def time_candidates(
@@ -329,6 +355,11 @@ def main() -> None:
         help="backends to measure (repeatable; default: sqlite and postgresql)",
     )
     parser.add_argument("--keep", action="store_true", help="keep (and reuse) stored customers")
+    parser.add_argument(
+        "--bulk",
+        action="store_true",
+        help="PostgreSQL: also time a bulk backfill (bulk=True) after the page-by-page one",
+    )
     parser.add_argument("--load-only", action="store_true", help="only store the customers")
     parser.add_argument("--sqlite-file", type=Path, help="the SQLite file (default: temporary)")
     parser.add_argument(

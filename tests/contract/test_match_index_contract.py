@@ -13,6 +13,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sys
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,7 +35,13 @@ from crmcore.adapters.sql import (
     create_engine,
     create_schema,
 )
-from crmcore.adapters.sql.tables import match_counts, match_keys, match_records, metadata
+from crmcore.adapters.sql.tables import (
+    customers,
+    match_counts,
+    match_keys,
+    match_records,
+    metadata,
+)
 from crmcore.domain import (
     Customer,
     CustomerId,
@@ -44,7 +51,7 @@ from crmcore.domain import (
     PhoneNumber,
     register_customer,
 )
-from crmcore.errors import ConcurrencyError, ConfigurationError, DuplicateError
+from crmcore.errors import ConcurrencyError, ConfigurationError, DuplicateError, StorageError
 from crmcore.matching import (
     DuplicateAction,
     DuplicatePolicy,
@@ -557,3 +564,124 @@ def test_backfill_in_workers_rereads_customers_saved_meanwhile(
     assert_same_answers(store, reference, _probes({c.id: c for c in saved}))
     with pytest.raises(ConfigurationError, match="workers must be positive"):
         backfill_match_index(sqlite_engine, workers=0)
+
+
+# -- a bulk backfill (PostgreSQL): one locked transaction, the key index built at the end ------
+
+
+def _primary_keys(engine: Engine) -> list[str]:
+    """The primary key constraints of ``match_keys`` (as many as the table has)."""
+    with engine.connect() as conn:
+        name = conn.dialect.identifier_preparer.quote(match_keys.name)
+        schema = (conn.get_execution_options().get("schema_translate_map") or {}).get(None)
+        table = f'"{schema}".{name}' if schema else name
+        rows = conn.exec_driver_sql(
+            "SELECT pg_get_constraintdef(oid) FROM pg_constraint"
+            " WHERE conrelid = %s::regclass AND contype = 'p'",
+            (table,),
+        )
+        return [row[0] for row in rows]
+
+
+def _stored_without_index(engine: Engine, people: list[Profile], merge: bool) -> list[Customer]:
+    with SqlStore(engine, match_index=False).unit_of_work() as uow:
+        saved = uow.customers.save_many([customer(n, p) for n, p in enumerate(people, 1)])
+        if merge and len(saved) > 1:
+            saved[0] = uow.customers.save(attrs.evolve(saved[0], merged_into=saved[1].id))
+        uow.commit()
+    return saved
+
+
+def _empty_index(engine: Engine) -> None:
+    with engine.begin() as conn:
+        for table in (match_keys, match_records, match_counts):
+            conn.execute(table.delete())
+
+
+@settings(
+    max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.lists(profiles, min_size=1, max_size=25), st.integers(1, 9), st.booleans())
+def test_a_bulk_backfill_writes_what_the_page_backfill_writes(
+    postgres_engine: Engine, people: list[Profile], batch: int, merge: bool
+) -> None:
+    _empty(postgres_engine)
+    saved = _stored_without_index(postgres_engine, people, merge)
+    expected = len(people) - (merge and len(people) > 1)
+    assert backfill_match_index(postgres_engine, batch=batch, workers=1) == expected
+    by_pages = _index_rows(postgres_engine)
+    _empty_index(postgres_engine)
+    with SqlStore(postgres_engine).unit_of_work() as uow:  # a duplicate check left a zero count
+        uow.match_index.check_batch(  # type: ignore[union-attr]
+            [MatchRecord(id="probe", full_name=people[0].name)], DuplicatePolicy()
+        )
+        uow.commit()
+    assert backfill_match_index(postgres_engine, batch=batch, workers=1, bulk=True) == expected
+    assert _index_rows(postgres_engine) == by_pages
+    assert _primary_keys(postgres_engine) == ["PRIMARY KEY (key_hash, seq)"]
+    reference = Reference()
+    reference.saved(saved)
+    assert_same_answers(SqlStore(postgres_engine), reference, _probes({c.id: c for c in saved}))
+
+
+def test_a_bulk_backfill_takes_only_an_empty_index_on_postgresql(
+    postgres_engine: Engine, sqlite_engine: Engine
+) -> None:
+    _empty(postgres_engine)
+    people = [Profile(NAMES[n % 8], (EMAILS[n % 5],), ()) for n in range(6)]
+    _stored_without_index(postgres_engine, people, merge=False)
+    with SqlStore(postgres_engine).unit_of_work() as uow:  # one customer indexed by its save
+        uow.customers.save(customer(99, Profile("李娜", (), (PHONES[1],))))
+        uow.commit()
+    before = _index_rows(postgres_engine)
+    with pytest.raises(ConfigurationError, match="empty match index, and this one has customers"):
+        backfill_match_index(postgres_engine, bulk=True)
+    assert _index_rows(postgres_engine) == before  # nothing written, nothing dropped
+    assert _primary_keys(postgres_engine) == ["PRIMARY KEY (key_hash, seq)"]
+    assert backfill_match_index(postgres_engine) == 6  # the page backfill does the rest
+    with pytest.raises(ConfigurationError, match="needs PostgreSQL, not sqlite"):
+        backfill_match_index(sqlite_engine, bulk=True)
+
+
+def test_a_failed_bulk_backfill_leaves_the_index_as_it_was(postgres_engine: Engine) -> None:
+    _empty(postgres_engine)
+    people = [Profile(NAMES[n % 8], (EMAILS[n % 5],), (PHONES[n % 5],)) for n in range(12)]
+    _stored_without_index(postgres_engine, people, merge=False)
+    with postgres_engine.begin() as conn:  # the last page holds a document that is no customer
+        conn.execute(customers.update().where(customers.c.id == "c-0012").values(document=[1]))
+    with pytest.raises(StorageError, match="customer c-0012: its stored document is not"):
+        backfill_match_index(postgres_engine, batch=5, workers=1, bulk=True)
+    assert _index_rows(postgres_engine) == ({}, set(), {})  # the first pages rolled back too
+    assert _primary_keys(postgres_engine) == ["PRIMARY KEY (key_hash, seq)"]
+
+
+def test_a_save_during_a_bulk_backfill_waits_and_is_indexed(postgres_engine: Engine) -> None:
+    _empty(postgres_engine)
+    people = [Profile(NAMES[n % 8], (EMAILS[n % 7],), ()) for n in range(20)]
+    saved = _stored_without_index(postgres_engine, people, merge=False)
+    before = list(saved)
+    store = SqlStore(postgres_engine)
+    later = revised(saved[3], Profile("Li Na", (EMAILS[3],), (PHONES[2],)))  # a page written
+    saving: list[threading.Thread] = []
+    outcome: list[Customer] = []
+
+    def save_later() -> None:
+        with store.unit_of_work() as uow:
+            outcome.append(uow.customers.save(later))
+            uow.commit()
+
+    def start_a_save(done: int) -> None:
+        if done == 10:  # customers 1-10 are written, uncommitted: the save must wait
+            saving.append(threading.Thread(target=save_later))
+            saving[0].start()
+            saving[0].join(timeout=1.0)
+            assert saving[0].is_alive()  # still waiting for the backfill's lock
+
+    assert backfill_match_index(postgres_engine, batch=5, progress=start_a_save, bulk=True) == 20
+    saving[0].join(timeout=30)
+    assert not saving[0].is_alive()
+    saved[3] = outcome[0]
+    reference = Reference()  # the backfill's 20, then customer 4 again by its own save
+    reference.saved(before)
+    reference.saved([saved[3]])
+    assert_same_answers(store, reference, _probes({c.id: c for c in saved}))

@@ -8,11 +8,15 @@ see its revision, index its customers), with no traceback on the screen.
 from __future__ import annotations
 
 import io
+import os
 import sys
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pendulum
 import pytest
+import sqlalchemy as sa
 from tests.contract.test_migrations import _copy as copy_rows
 from tests.e2e.cli_process import on_terminal
 
@@ -115,6 +119,11 @@ def test_errors_are_one_line_each(tmp_path: Path) -> None:
     made = str(old_database(tmp_path / "made.db", customers=1))
     code, _, err = run("db", "backfill-match-index", "--db", made, "--batch", "0")
     assert (code, err) == (2, "crmcore db: error: backfill batch must be positive, got 0\n")
+    code, _, err = run("db", "backfill-match-index", "--db", made, "--bulk")
+    assert (code, err) == (
+        2,
+        "crmcore db: error: a bulk backfill needs PostgreSQL, not sqlite: run it without bulk\n",
+    )
     code, _, err = run("db")
     assert code == 1
 
@@ -131,3 +140,63 @@ def test_on_a_terminal(tmp_path: Path) -> None:
     code, output = on_terminal(["db", "backfill-match-index", "--db", "crm.db"], tmp_path)
     assert (code, "Traceback" not in output) == (0, True), output
     assert "indexed 3 of 3 customers" in output
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A URL on a fresh PostgreSQL schema with crmcore's tables (dropped afterwards)."""
+    base = os.environ.get("CRMCORE_TEST_POSTGRES_URL", "").strip()
+    if not base:
+        pytest.skip("set CRMCORE_TEST_POSTGRES_URL to a SQLAlchemy URL to run these tests")
+    schema = f"crm_cli_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base)
+    try:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    except sa.exc.OperationalError as exc:
+        admin.dispose()
+        pytest.fail(f"CRMCORE_TEST_POSTGRES_URL is set but unreachable: {exc}", pytrace=False)
+    url = sa.make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
+    engine = create_engine(url)
+    create_schema(engine)
+    with SqlStore(engine, match_index=False).unit_of_work() as uow:
+        for n in range(3):
+            customer, _ = register_customer(
+                id=CustomerId(f"c-{n}"),
+                person=Person(name=PersonName.parse("张伟")),
+                phones=[PhoneNumber.parse(f"+86 138 0013 800{n}")],
+                at=pendulum.datetime(2026, 1, 5),
+            )
+            uow.customers.save(customer)
+        uow.commit()
+    engine.dispose()
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.dispose()
+
+
+@pytest.mark.skipif(not sys.platform.startswith(("linux", "darwin")), reason="needs a POSIX pty")
+def test_a_bulk_backfill_on_postgresql(postgres_url: str, tmp_path: Path) -> None:
+    code, output = on_terminal(
+        ["db", "backfill-match-index", "--bulk", "--db", postgres_url], tmp_path
+    )
+    assert (code, "Traceback" not in output) == (0, True), output
+    assert "indexed 3 of 3 customers" in output
+    engine = create_engine(postgres_url)
+    with SqlStore(engine).unit_of_work() as uow:
+        assert uow.match_index is not None
+        found = uow.match_index.candidates(
+            MatchRecord(id="new", full_name="Zhang Wei", phones=["+86 138 0013 8001"])
+        )
+        assert [p.right for p in found][:1] == ["c-1"]
+    engine.dispose()
+    code, out, err = run("db", "backfill-match-index", "--bulk", "--db", postgres_url)
+    assert (code, out) == (2, "")
+    assert err.startswith("crmcore db: error: a bulk backfill fills an empty match index")
+    assert run("db", "backfill-match-index", "--db", postgres_url)[:2] == (
+        0,
+        "indexed 0 of 3 customers (the others were up to date)\n",
+    )

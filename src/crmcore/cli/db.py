@@ -7,7 +7,8 @@ without a version table is recognised and stamped first. ``crmcore db
 current --db URL`` prints the revision recorded in
 ``crmcore_alembic_version`` and whether it is the newest. ``crmcore db
 backfill-match-index --db URL`` indexes the customers stored before the
-persistent match index existed (or whose index settings changed).
+persistent match index existed (or whose index settings changed); with
+``--bulk`` it fills an empty index on PostgreSQL in one locked transaction.
 
 Exit codes: 0 done, 2 an input or database error, 1 a usage error.
 """
@@ -34,6 +35,7 @@ beside (never in) your application's alembic_version.
   crmcore db upgrade --db postgresql+psycopg://crm@db/crm
   crmcore db current --db crm.db
   crmcore db backfill-match-index --db crm.db
+  crmcore db backfill-match-index --bulk --db postgresql+psycopg://crm@db/crm
 """
 
 
@@ -81,6 +83,12 @@ def add_parser(commands: Any) -> None:
     fill.add_argument("--db", required=True, help="SQLAlchemy URL or an SQLite file path")
     fill.add_argument(
         "--batch", type=int, default=2000, help="customers per transaction (default: 2000)"
+    )
+    fill.add_argument(
+        "--bulk",
+        action="store_true",
+        help="PostgreSQL, empty index only: one transaction that locks the index tables until"
+        " it ends, about twice as fast (for a first backfill at deployment)",
     )
     fill.set_defaults(run=run_backfill)
 
@@ -152,7 +160,9 @@ def run_backfill(args: argparse.Namespace, console: Console) -> int:
         with SqlStore(engine, match_index=False).unit_of_work() as uow:
             total = uow.customers.count()
         with console.progress("indexing customers", total) as progress:
-            written = backfill_match_index(engine, batch=args.batch, progress=progress)
+            written = backfill_match_index(
+                engine, batch=args.batch, progress=progress, bulk=args.bulk
+            )
     finally:
         engine.dispose()
     console.print(f"indexed {written} of {total} customers (the others were up to date)")

@@ -960,6 +960,7 @@ def backfill_match_index(
     batch: int = 10_000,
     progress: Callable[[int], None] | None = None,
     workers: int | None = None,
+    bulk: bool = False,
 ) -> int:
     """Index every stored customer whose index rows are missing or out of date; return how many.
 
@@ -978,6 +979,15 @@ def backfill_match_index(
     reads and writes; the cyclic garbage collector is paused meanwhile
     (process-wide, see :func:`crmcore.matching.workers.paused_gc`).
 
+    ``bulk=True`` (PostgreSQL only) fills an *empty* index about twice as
+    fast, for a first backfill at deployment: one transaction locks the
+    three index tables (saves of customers and duplicate checks wait until
+    it commits, then see the whole index), writes the keys with their
+    primary key dropped and builds it once at the end, and adds up the
+    counters in one sorted statement from the records' ``counters``
+    instead of page by page. It cannot be stopped and resumed: an error
+    or interruption rolls all of it back.
+
     Args:
         engine: The store's engine.
         settings: The index settings (default: the store's default).
@@ -985,13 +995,16 @@ def backfill_match_index(
         progress: Called with how many customers were read so far.
         workers: Worker processes building the keys (default: one per
             core, at most two; ``1`` builds them in this process).
+        bulk: Fill an empty index in one locked transaction (see above).
 
     Returns:
         How many customers' rows were written or removed.
 
     Raises:
         StorageError: If the database fails.
-        ConfigurationError: If ``batch`` or ``workers`` is not positive.
+        ConfigurationError: If ``batch`` or ``workers`` is not positive, or
+            ``bulk`` is asked of another database than PostgreSQL or of an
+            index that is not empty.
     """
     from crmcore.adapters.sql.engine import configure_engine  # noqa: PLC0415 - no cycle at import
     from crmcore.serialization import make_converter  # noqa: PLC0415
@@ -1000,12 +1013,17 @@ def backfill_match_index(
         raise ConfigurationError(f"backfill batch must be positive, got {batch}")
     if workers is not None and workers < 1:
         raise ConfigurationError(f"backfill workers must be positive, got {workers}")
+    if bulk and engine.dialect.name != "postgresql":
+        raise ConfigurationError(
+            f"a bulk backfill needs PostgreSQL, not {engine.dialect.name}: run it without bulk"
+        )
     configure_engine(engine)
     settings = settings if settings is not None else MatchIndexSettings()
     index = SqlMatchIndex(
         SqlSession(connection=_no_connection, converter=make_converter()), settings
     )
-    run = _Backfill(engine, index, batch, progress, pool_policy.default_workers(workers))
+    workers = pool_policy.default_workers(workers)
+    run = _Backfill(engine, index, batch, progress, workers, bulk=bulk)
     try:
         with pool_policy.paused_gc():
             changed = run.run()
@@ -1093,6 +1111,8 @@ class _Backfill:
         batch: int,
         progress: Callable[[int], None] | None,
         workers: int,
+        *,
+        bulk: bool = False,
     ) -> None:
         self.engine = engine
         self.index = index
@@ -1100,6 +1120,8 @@ class _Backfill:
         self.batch = batch
         self.progress = progress
         self.workers = workers
+        self.bulk: _BulkLoad | None = None  # while a bulk backfill runs
+        self.wants_bulk = bulk
         self.pool: concurrent.futures.ProcessPoolExecutor | None = None
         self.pending: collections.deque[
             tuple[_Page, concurrent.futures.Future[_Prepared] | None]
@@ -1124,7 +1146,13 @@ class _Backfill:
     def run(self) -> int:
         with self.engine.connect() as writer, _bulk_cache(writer):
             self.writer = writer
-            return self._run()
+            if not self.wants_bulk:
+                return self._run()
+            with writer.begin():
+                self.bulk = _BulkLoad.start(writer)
+                changed = self._run()
+                self.bulk.finish(writer)
+            return changed
 
     def _run(self) -> int:
         after = ""
@@ -1161,7 +1189,8 @@ class _Backfill:
         page, job = self.pending.popleft()
         prepared = pool_policy.result_or_here(job, lambda: _prepare(page, self.plan))
         conn = self.writer
-        with conn.begin():
+        # A bulk backfill writes every page in its one transaction.
+        with conn.begin() if self.bulk is None else contextlib.nullcontext():
             # A customer saved since the page was read indexed itself: read it again.
             sql, bounds = self.versions_sql, {"first": page[0][0], "last": page[-1][0]}
             now = {row[0]: int(row[1]) for row in conn.execute(sql, bounds)}
@@ -1173,9 +1202,16 @@ class _Backfill:
                     for cid, entry in prepared
                     if cid in now
                 ]
-            self.changed += self.index.apply_prepared(conn, prepared)
+            if self.bulk is None:
+                self.changed += self.index.apply_prepared(conn, prepared)
+            else:
+                self.changed += self.bulk.write(conn, prepared)
         self.read += len(page)
-        if self.writer.dialect.name == "postgresql" and self.changed >= 2 * self.analyzed:
+        if (
+            self.bulk is None
+            and conn.dialect.name == "postgresql"
+            and self.changed >= 2 * self.analyzed
+        ):
             # The statements psycopg prepared (looking up a page's stored rows) keep the plan
             # made for the small index they first met: a sequential scan, which grows with
             # the index. Fresh statistics make PostgreSQL plan them again, with the indexes.
@@ -1192,6 +1228,83 @@ class _Backfill:
                 for row in conn.execute(self.again_sql, {"ids": list(chunk)})
             )
         return _prepare(rows, self.plan)
+
+
+_BULK_SQL: Final = {
+    # Saves read the index before writing it: they wait at its first read, not half-way.
+    "lock": "LOCK TABLE {r}, {k}, {c} IN ACCESS EXCLUSIVE MODE",
+    "any": "SELECT 1 FROM {r} LIMIT 1",
+    "primary_key": "SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass"
+    " AND contype = 'p'",
+    "drop_key": "ALTER TABLE {k} DROP CONSTRAINT {pk}",
+    # The table is empty: what is left of deleted rows is dropped, not scanned at the end.
+    "truncate": "TRUNCATE {k}",
+    "add_key": "ALTER TABLE {k} ADD CONSTRAINT {pk} PRIMARY KEY (key_hash, seq)",
+    "counts": "INSERT INTO {c} (name, n) SELECT u.name, count(*) "
+    "FROM {r} AS r, json_array_elements_text(r.counters) AS u(name) "
+    "GROUP BY u.name ORDER BY u.name ON CONFLICT (name) DO UPDATE SET n = {c}.n + excluded.n",
+}
+_BULK_MEMORY: Final = "512MB"
+"""Sort memory of a bulk backfill's transaction: building the key index and adding up counters."""
+
+
+class _BulkLoad:
+    """A bulk backfill's transaction on PostgreSQL: tables locked, key index built at the end.
+
+    Inserting a million customers' keys into the ``(key_hash, seq)`` b-tree
+    one page at a time touches random pages of an index larger than the
+    server's buffers; building it once from the finished table is one sort.
+    The counters are likewise added up once, in name order, from the
+    ``counters`` every record row keeps, so no page upserts them.
+    """
+
+    def __init__(self, sql: Mapping[str, str]) -> None:
+        self.sql = sql  # _BULK_SQL for this connection's tables
+        self.shards: collections.Counter[str] = collections.Counter()
+
+    @classmethod
+    def start(cls, conn: Connection) -> _BulkLoad:
+        """Lock the index tables, check they are empty and drop the keys' primary key."""
+        names = _quoted_names(conn)
+        conn.exec_driver_sql(
+            _BULK_SQL["lock"].format(
+                r=names["match_records"], k=names["match_keys"], c=names["match_counts"]
+            )
+        )
+        if conn.exec_driver_sql(_BULK_SQL["any"].format(r=names["match_records"])).first():
+            raise ConfigurationError(
+                "a bulk backfill fills an empty match index, and this one has customers:"
+                " run it without bulk (it writes only what is missing or out of date)"
+            )
+        conn.exec_driver_sql(f"SET LOCAL maintenance_work_mem = '{_BULK_MEMORY}'")
+        conn.exec_driver_sql(f"SET LOCAL work_mem = '{_BULK_MEMORY}'")
+        primary_key = conn.exec_driver_sql(
+            _BULK_SQL["primary_key"], (names["match_keys"],)
+        ).scalar_one()
+        tables = {
+            "r": names["match_records"],
+            "k": names["match_keys"],
+            "c": names["match_counts"],
+            "pk": conn.dialect.identifier_preparer.quote(primary_key),
+        }
+        sql = {name: text.format(**tables) for name, text in _BULK_SQL.items()}
+        conn.exec_driver_sql(sql["drop_key"])
+        conn.exec_driver_sql(sql["truncate"])
+        return cls(sql)
+
+    def write(self, conn: Connection, prepared: Sequence[tuple[str, _Entry | None]]) -> int:
+        """Write a page's records and keys (no counters yet); return how many customers."""
+        arriving = [entry for _, entry in prepared if entry is not None]
+        if arriving:
+            SqlMatchIndex._insert(conn, _Statements.of(conn), arriving)
+            self.shards.update(_shard(e.customer_id) for e in arriving)
+        return len(arriving)
+
+    def finish(self, conn: Connection) -> None:
+        """Build the keys' primary key and add every record's counters, in name order."""
+        conn.exec_driver_sql(self.sql["add_key"])
+        conn.exec_driver_sql(self.sql["counts"])
+        _Counts(conn).upsert(dict(self.shards))
 
 
 def _analyze(engine: Engine) -> None:
