@@ -570,17 +570,19 @@ def test_backfill_in_workers_rereads_customers_saved_meanwhile(
 
 
 def _primary_keys(engine: Engine) -> list[str]:
-    """The primary key constraints of ``match_keys`` (as many as the table has)."""
+    """The primary key constraints of ``match_keys`` and ``match_counts``, in that order."""
+    found = []
     with engine.connect() as conn:
-        name = conn.dialect.identifier_preparer.quote(match_keys.name)
         schema = (conn.get_execution_options().get("schema_translate_map") or {}).get(None)
-        table = f'"{schema}".{name}' if schema else name
-        rows = conn.exec_driver_sql(
-            "SELECT pg_get_constraintdef(oid) FROM pg_constraint"
-            " WHERE conrelid = %s::regclass AND contype = 'p'",
-            (table,),
-        )
-        return [row[0] for row in rows]
+        for table in (match_keys, match_counts):
+            name = conn.dialect.identifier_preparer.quote(table.name)
+            rows = conn.exec_driver_sql(
+                "SELECT pg_get_constraintdef(oid) FROM pg_constraint"
+                " WHERE conrelid = %s::regclass AND contype = 'p'",
+                (f'"{schema}".{name}' if schema else name,),
+            )
+            found.extend(row[0] for row in rows)
+    return found
 
 
 def _stored_without_index(engine: Engine, people: list[Profile], merge: bool) -> list[Customer]:
@@ -618,7 +620,7 @@ def test_a_bulk_backfill_writes_what_the_page_backfill_writes(
         uow.commit()
     assert backfill_match_index(postgres_engine, batch=batch, workers=1, bulk=True) == expected
     assert _index_rows(postgres_engine) == by_pages
-    assert _primary_keys(postgres_engine) == ["PRIMARY KEY (key_hash, seq)"]
+    assert _primary_keys(postgres_engine) == ["PRIMARY KEY (key_hash, seq)", "PRIMARY KEY (name)"]
     reference = Reference()
     reference.saved(saved)
     assert_same_answers(SqlStore(postgres_engine), reference, _probes({c.id: c for c in saved}))
@@ -637,10 +639,26 @@ def test_a_bulk_backfill_takes_only_an_empty_index_on_postgresql(
     with pytest.raises(ConfigurationError, match="empty match index, and this one has customers"):
         backfill_match_index(postgres_engine, bulk=True)
     assert _index_rows(postgres_engine) == before  # nothing written, nothing dropped
-    assert _primary_keys(postgres_engine) == ["PRIMARY KEY (key_hash, seq)"]
+    assert _primary_keys(postgres_engine) == ["PRIMARY KEY (key_hash, seq)", "PRIMARY KEY (name)"]
     assert backfill_match_index(postgres_engine) == 6  # the page backfill does the rest
     with pytest.raises(ConfigurationError, match="needs PostgreSQL, not sqlite"):
         backfill_match_index(sqlite_engine, bulk=True)
+
+
+def test_a_bulk_backfill_copies_ids_of_any_text(postgres_engine: Engine) -> None:
+    _empty(postgres_engine)
+    odd = ["a,b", 'q"uote', "back\\slash", "{brace}", "王伟", "tab\there", "new\nline", "\\N"]
+    with SqlStore(postgres_engine, match_index=False).unit_of_work() as uow:
+        for n, cid in enumerate(odd):
+            made = customer(n, Profile(NAMES[n % 8], (EMAILS[n % 5],), (PHONES[n % 5],)))
+            uow.customers.save(attrs.evolve(made, id=CustomerId(cid)))
+        uow.commit()
+    assert backfill_match_index(postgres_engine, batch=3, workers=1) == len(odd)
+    by_pages = _index_rows(postgres_engine)
+    _empty_index(postgres_engine)
+    assert backfill_match_index(postgres_engine, batch=3, workers=1, bulk=True) == len(odd)
+    assert _index_rows(postgres_engine) == by_pages
+    assert set(by_pages[0]) == set(odd)
 
 
 def test_a_failed_bulk_backfill_leaves_the_index_as_it_was(postgres_engine: Engine) -> None:
@@ -652,7 +670,7 @@ def test_a_failed_bulk_backfill_leaves_the_index_as_it_was(postgres_engine: Engi
     with pytest.raises(StorageError, match="customer c-0012: its stored document is not"):
         backfill_match_index(postgres_engine, batch=5, workers=1, bulk=True)
     assert _index_rows(postgres_engine) == ({}, set(), {})  # the first pages rolled back too
-    assert _primary_keys(postgres_engine) == ["PRIMARY KEY (key_hash, seq)"]
+    assert _primary_keys(postgres_engine) == ["PRIMARY KEY (key_hash, seq)", "PRIMARY KEY (name)"]
 
 
 def test_a_save_during_a_bulk_backfill_waits_and_is_indexed(postgres_engine: Engine) -> None:

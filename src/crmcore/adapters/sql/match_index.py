@@ -296,6 +296,12 @@ def _entry(plan: _KeyPlan, record: MatchRecord, *, stored: bool = False) -> _Ent
     )
 
 
+def _row(entry: _Entry) -> tuple[str, str, str, str]:
+    """The ``match_records`` row of an entry built without one."""
+    counters = _COUNTERS_JSON(sorted([*entry.block_names, *entry.tf]))
+    return (entry.customer_id, _FEATURES_JSON(entry.features), entry.digest, counters)
+
+
 def record_of_document(document: Mapping[str, Any]) -> MatchRecord:
     """Return ``MatchRecord.from_customer`` of the customer stored as ``document``, unparsed.
 
@@ -737,17 +743,7 @@ class SqlMatchIndex:
 
     @staticmethod
     def _insert(conn: Connection, statements: _Statements, arriving: Sequence[_Entry]) -> None:
-        rows = [
-            e.row
-            if e.row is not None
-            else (
-                e.customer_id,
-                _FEATURES_JSON(e.features),
-                e.digest,
-                _COUNTERS_JSON(sorted([*e.block_names, *e.tf])),
-            )
-            for e in arriving
-        ]
+        rows = [e.row or _row(e) for e in arriving]
         seqs: dict[str, int] = {}
         for chunk in _chunks(rows, _RECORD_CHUNK):
             seqs.update(statements.insert_records(conn, chunk))
@@ -982,11 +978,10 @@ def backfill_match_index(
     ``bulk=True`` (PostgreSQL only) fills an *empty* index about twice as
     fast, for a first backfill at deployment: one transaction locks the
     three index tables (saves of customers and duplicate checks wait until
-    it commits, then see the whole index), writes the keys with their
-    primary key dropped and builds it once at the end, and adds up the
-    counters in one sorted statement from the records' ``counters``
-    instead of page by page. It cannot be stopped and resumed: an error
-    or interruption rolls all of it back.
+    it commits, then see the whole index), copies the pages in with the
+    primary keys of the keys and counters dropped, adds up the counters
+    once and builds both keys once at the end. It cannot be stopped and
+    resumed: an error or interruption rolls all of it back.
 
     Args:
         engine: The store's engine.
@@ -1236,75 +1231,96 @@ _BULK_SQL: Final = {
     "any": "SELECT 1 FROM {r} LIMIT 1",
     "primary_key": "SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass"
     " AND contype = 'p'",
-    "drop_key": "ALTER TABLE {k} DROP CONSTRAINT {pk}",
-    # The table is empty: what is left of deleted rows is dropped, not scanned at the end.
-    "truncate": "TRUNCATE {k}",
-    "add_key": "ALTER TABLE {k} ADD CONSTRAINT {pk} PRIMARY KEY (key_hash, seq)",
-    "counts": "INSERT INTO {c} (name, n) SELECT u.name, count(*) "
-    "FROM {r} AS r, json_array_elements_text(r.counters) AS u(name) "
-    "GROUP BY u.name ORDER BY u.name ON CONFLICT (name) DO UPDATE SET n = {c}.n + excluded.n",
+    "sequence": "SELECT pg_get_serial_sequence(%s, 'seq')",
+    # With no record, every count is zero: the rows left are duplicate checks' lock rows.
+    "truncate": "TRUNCATE {r}, {k}, {c}",
+    "drop_keys_pk": "ALTER TABLE {k} DROP CONSTRAINT {kpk}",
+    "drop_counts_pk": "ALTER TABLE {c} DROP CONSTRAINT {cpk}",
+    "names": "CREATE TEMPORARY TABLE crmcore_bulk_names (name text) ON COMMIT DROP",
+    "seqs": "SELECT setval(%(s)s, nextval(%(s)s) + %(n)s - 1)",
+    "copy_records": "COPY {r} (seq, customer_id, features, digest, counters) FROM STDIN",
+    "copy_keys": "COPY {k} (key_hash, seq) FROM STDIN",
+    "copy_names": "COPY crmcore_bulk_names (name) FROM STDIN",
+    "add_keys_pk": "ALTER TABLE {k} ADD CONSTRAINT {kpk} PRIMARY KEY (key_hash, seq)",
+    # Hashed, not sorted: the primary key built next sorts the rows anyway.
+    "counts": "INSERT INTO {c} (name, n) SELECT name, count(*) FROM crmcore_bulk_names"
+    " GROUP BY name",
+    "add_counts_pk": "ALTER TABLE {c} ADD CONSTRAINT {cpk} PRIMARY KEY (name)",
 }
 _BULK_MEMORY: Final = "512MB"
-"""Sort memory of a bulk backfill's transaction: building the key index and adding up counters."""
+"""Sort memory of a bulk backfill's transaction: building the indexes and adding up counters."""
 
 
 class _BulkLoad:
-    """A bulk backfill's transaction on PostgreSQL: tables locked, key index built at the end.
+    """A bulk backfill's transaction on PostgreSQL: tables locked, indexes built at the end.
 
     Inserting a million customers' keys into the ``(key_hash, seq)`` b-tree
-    one page at a time touches random pages of an index larger than the
-    server's buffers; building it once from the finished table is one sort.
-    The counters are likewise added up once, in name order, from the
-    ``counters`` every record row keeps, so no page upserts them.
+    and upserting their counters one page at a time touches random pages of
+    indexes larger than the server's buffers; building each index once from
+    the finished table is one sort. So the two primary keys are dropped
+    while the pages are copied in (``COPY``: records with seqs taken from
+    their sequence in one call per page, keys, and every counter name a
+    record adds one to, into a temporary table), and at the end the
+    counters are added up in one ``GROUP BY`` and both keys built again.
     """
 
-    def __init__(self, sql: Mapping[str, str]) -> None:
+    def __init__(self, sql: Mapping[str, str], sequence: str) -> None:
         self.sql = sql  # _BULK_SQL for this connection's tables
-        self.shards: collections.Counter[str] = collections.Counter()
+        self.sequence = sequence
 
     @classmethod
     def start(cls, conn: Connection) -> _BulkLoad:
-        """Lock the index tables, check they are empty and drop the keys' primary key."""
+        """Lock the index tables, check they are empty and drop their primary keys."""
         names = _quoted_names(conn)
-        conn.exec_driver_sql(
-            _BULK_SQL["lock"].format(
-                r=names["match_records"], k=names["match_keys"], c=names["match_counts"]
-            )
-        )
-        if conn.exec_driver_sql(_BULK_SQL["any"].format(r=names["match_records"])).first():
+        r, k, c = (names[t.name] for t in (match_records, match_keys, match_counts))
+        conn.exec_driver_sql(_BULK_SQL["lock"].format(r=r, k=k, c=c))
+        if conn.exec_driver_sql(_BULK_SQL["any"].format(r=r)).first():
             raise ConfigurationError(
                 "a bulk backfill fills an empty match index, and this one has customers:"
                 " run it without bulk (it writes only what is missing or out of date)"
             )
         conn.exec_driver_sql(f"SET LOCAL maintenance_work_mem = '{_BULK_MEMORY}'")
         conn.exec_driver_sql(f"SET LOCAL work_mem = '{_BULK_MEMORY}'")
-        primary_key = conn.exec_driver_sql(
-            _BULK_SQL["primary_key"], (names["match_keys"],)
-        ).scalar_one()
-        tables = {
-            "r": names["match_records"],
-            "k": names["match_keys"],
-            "c": names["match_counts"],
-            "pk": conn.dialect.identifier_preparer.quote(primary_key),
-        }
+        quote = conn.dialect.identifier_preparer.quote
+
+        def primary_key(table: str) -> str:
+            return quote(conn.exec_driver_sql(_BULK_SQL["primary_key"], (table,)).scalar_one())
+
+        tables = {"r": r, "k": k, "c": c, "kpk": primary_key(k), "cpk": primary_key(c)}
         sql = {name: text.format(**tables) for name, text in _BULK_SQL.items()}
-        conn.exec_driver_sql(sql["drop_key"])
-        conn.exec_driver_sql(sql["truncate"])
-        return cls(sql)
+        sequence = conn.exec_driver_sql(sql["sequence"], (r,)).scalar_one()
+        for step in ("truncate", "drop_keys_pk", "drop_counts_pk", "names"):
+            conn.exec_driver_sql(sql[step])
+        return cls(sql, sequence)
 
     def write(self, conn: Connection, prepared: Sequence[tuple[str, _Entry | None]]) -> int:
-        """Write a page's records and keys (no counters yet); return how many customers."""
+        """Copy in a page's records, keys and counter names; return how many customers."""
         arriving = [entry for _, entry in prepared if entry is not None]
-        if arriving:
-            SqlMatchIndex._insert(conn, _Statements.of(conn), arriving)
-            self.shards.update(_shard(e.customer_id) for e in arriving)
+        if not arriving:
+            return 0
+        last = conn.exec_driver_sql(
+            self.sql["seqs"], {"s": self.sequence, "n": len(arriving)}
+        ).scalar_one()
+        first = int(last) - len(arriving) + 1
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        with cursor, cursor.copy(self.sql["copy_records"]) as copy:
+            for seq, e in enumerate(arriving, first):
+                copy.write_row((seq, *(e.row or _row(e))))
+        # Key hashes and counter names are a letter and hex digits: nothing to escape.
+        keys = "".join(
+            f"{h}\t{seq}\n" for seq, e in enumerate(arriving, first) for h in e.key_hashes()
+        )
+        counted = "\n".join(itertools.chain.from_iterable(e.counter_names() for e in arriving))
+        for statement, data in (("copy_keys", keys), ("copy_names", counted + "\n")):
+            cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+            with cursor, cursor.copy(self.sql[statement]) as copy:
+                copy.write(data)
         return len(arriving)
 
     def finish(self, conn: Connection) -> None:
-        """Build the keys' primary key and add every record's counters, in name order."""
-        conn.exec_driver_sql(self.sql["add_key"])
-        conn.exec_driver_sql(self.sql["counts"])
-        _Counts(conn).upsert(dict(self.shards))
+        """Build the keys' primary key, add up the counters and build theirs."""
+        for step in ("add_keys_pk", "counts", "add_counts_pk"):
+            conn.exec_driver_sql(self.sql[step])
 
 
 def _analyze(engine: Engine) -> None:
