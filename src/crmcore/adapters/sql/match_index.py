@@ -1017,8 +1017,8 @@ def backfill_match_index(
     index = SqlMatchIndex(
         SqlSession(connection=_no_connection, converter=make_converter()), settings
     )
-    workers = pool_policy.default_workers(workers)
-    run = _Backfill(engine, index, batch, progress, workers, bulk=bulk)
+    workers_used = pool_policy.default_workers(workers)
+    run = _Backfill(engine, index, batch, progress, workers_used, bulk=bulk)
     try:
         with pool_policy.paused_gc():
             changed = run.run()
