@@ -19,7 +19,8 @@ from __future__ import annotations
 import abc
 import collections
 import itertools
-from collections.abc import Callable
+import weakref
+from collections.abc import Callable, Iterable
 from typing import Final, TypeAlias
 
 import attrs
@@ -502,18 +503,41 @@ def _left_out(one: list[str], other: list[str]) -> npt.NDArray[np.int8]:
     tail = _similarity(Postfix.similarity, a, b, cutoff=0)
     once = head + tail >= shorter
     out[rows[once]] = 1
-    # Two stretches: the shorter is a subsequence of the longer (an indel distance
-    # of the length difference, in C++), then the cut is checked in Python.
-    rest = np.flatnonzero(~once)
+    # Two stretches (what :func:`_two_stretches` tells, from the common prefix and
+    # suffix already measured): two letters or more are left between them, the
+    # shorter is a subsequence of the longer (an indel distance of the length
+    # difference, in C++), and what lies between is found whole in the longer's
+    # middle (checked in Python for those few).
+    head_and_tail = head + tail
+    rest = np.flatnonzero(~once & (shorter - head_and_tail >= _MIN_MIDDLE))
     if len(rest):
         gap = np.abs(size[rows[rest]] - other_size[rows[rest]])
-        distance = _similarity(
-            Indel.distance, [a[k] for k in rest.tolist()], [b[k] for k in rest.tolist()], cutoff=0
-        )
-        subsequence = rest[distance <= gap]
-        twice = [_two_stretches(a[k], b[k]) for k in subsequence.tolist()]
-        out[rows[subsequence[np.array(twice, dtype=bool)]]] = 2
+        a_rest = [a[k] for k in rest.tolist()]
+        b_rest = [b[k] for k in rest.tolist()]
+        distance = _similarity(Indel.distance, a_rest, b_rest, cutoff=int(gap.max()))
+        kept = np.flatnonzero(distance <= gap)
+        twice = [
+            _middle_inside(a_rest[k], b_rest[k], h, t)
+            for k, h, t in zip(
+                kept.tolist(),
+                head[rest[kept]].astype(np.int64).tolist(),
+                tail[rest[kept]].astype(np.int64).tolist(),
+                strict=True,
+            )
+        ]
+        out[rows[rest[kept[np.array(twice, dtype=bool)]]]] = 2
     return out
+
+
+def _middle_inside(one: str, other: str, head: int, tail: int) -> bool:
+    """Tell whether the shorter string's middle is found whole in the longer's.
+
+    The middle is what lies between the common prefix (``head`` letters) and
+    the common suffix (``tail`` letters, not overlapping the prefix): the rest
+    of :func:`_two_stretches` once those are known.
+    """
+    short, long = (one, other) if len(one) <= len(other) else (other, one)
+    return short[head : len(short) - tail] in long[head : len(long) - tail]
 
 
 def _parts_left_out(table: FeatureTable, left: Rows, right: Rows) -> npt.NDArray[np.int8]:
@@ -795,19 +819,49 @@ def _email_parts(
 ) -> tuple[Rows, npt.NDArray[np.int64], npt.NDArray[np.int64], list[str]]:
     """Per distinct row among ``rows``: up to a few personal mailbox names, as codes.
 
-    Returns the position of each of ``rows`` among the distinct rows, the
+    Returns the position of each of ``rows`` among the rows coded, the
     local-part codes of their addresses (``-1`` for padding and for role
     mailboxes such as ``info@``), the domain codes of the same addresses
-    (``-1`` where the local part is), and the local part of each code.
+    (``-1`` where the local part is), and the local part of each code. When
+    the pairs reach a good share of the table (a batch run, chunk after
+    chunk), every row of the table is coded once and kept with the table.
     """
+    if len(rows) * _ALL_ROWS_SHARE >= len(table):
+        parts = _TABLE_EMAIL_PARTS.get(table)
+        if parts is None:
+            parts = _email_codes(table, range(len(table)))
+            _TABLE_EMAIL_PARTS[table] = parts
+        local, domain, texts = parts
+        return rows.astype(np.int64), local, domain, texts
     distinct, position = np.unique(rows, return_inverse=True)
-    local = np.full((len(distinct), _EMAIL_SLOTS), -1, dtype=np.int64)
-    domain = np.full((len(distinct), _EMAIL_SLOTS), -1, dtype=np.int64)
+    local, domain, texts = _email_codes(table, distinct.tolist())
+    return position.astype(np.int64).reshape(-1), local, domain, texts
+
+
+_ALL_ROWS_SHARE: Final = 4
+"""Code every row of a table when a call's pair sides reach a quarter of its rows."""
+
+_TABLE_EMAIL_PARTS: Final[
+    weakref.WeakKeyDictionary[
+        FeatureTable, tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], list[str]]
+    ]
+] = weakref.WeakKeyDictionary()
+"""Every row's mailbox codes, per table (a table is never changed once built)."""
+
+
+def _email_codes(
+    table: FeatureTable, rows: Iterable[int]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], list[str]]:
+    """The local-part and domain codes of ``rows``' first few addresses, one row each."""
     values = table.values["email"]
     extra = table.emails
     codes: dict[str, int] = {}
     domains: dict[str, int] = {}
-    for k, row in enumerate(distinct.tolist()):
+    found_at: list[int] = []
+    found_local: list[int] = []
+    found_domain: list[int] = []
+    k = -1
+    for k, row in enumerate(rows):
         addresses = extra.get(row)
         if addresses is None:
             primary = values[row]
@@ -815,10 +869,15 @@ def _email_parts(
         for slot, address in enumerate(addresses[:_EMAIL_SLOTS]):
             name, _, host = str(address).rpartition("@")
             if name and name not in ROLE_MAILBOXES:
-                local[k, slot] = codes.setdefault(name, len(codes))
-                if host:
-                    domain[k, slot] = domains.setdefault(host, len(domains))
-    return position.astype(np.int64).reshape(-1), local, domain, list(codes)
+                found_at.append(k * _EMAIL_SLOTS + slot)
+                found_local.append(codes.setdefault(name, len(codes)))
+                found_domain.append(domains.setdefault(host, len(domains)) if host else -1)
+    local = np.full((k + 1) * _EMAIL_SLOTS, -1, dtype=np.int64)
+    domain = np.full((k + 1) * _EMAIL_SLOTS, -1, dtype=np.int64)
+    at = np.array(found_at, dtype=np.int64)
+    local[at] = found_local
+    domain[at] = found_domain
+    return local.reshape(-1, _EMAIL_SLOTS), domain.reshape(-1, _EMAIL_SLOTS), list(codes)
 
 
 def _personal(addresses: tuple[str, ...]) -> list[tuple[str, str]]:
@@ -926,19 +985,54 @@ def _mentions_name(letters: str, names: tuple[str, ...]) -> bool:
     False
     """
     folded = _fold_umlauts(letters)
-    for family_first, given_first in zip(names[::2], names[1::2], strict=True):
-        forms = (_fold_umlauts(family_first), _fold_umlauts(given_first))
-        if _from_name(folded, forms):
-            return True
-        if folded and collections.Counter(folded) <= collections.Counter(forms[0]):
-            # Only the name's own letters (``dan.li`` of Daniel Li, whose key
-            # holds the nickname's full form; ``xinyi.liu`` of Liu Xin Yi, whose
-            # last word was read as the family name).
-            return True
-        parts = _name_parts(forms[1], forms[0])
-        if any(len(part) >= 3 and part in folded for part in parts):
-            return True
-    return False
+    return any(
+        _mentions_one(folded, family_first, given_first)
+        for family_first, given_first in zip(names[::2], names[1::2], strict=True)
+    )
+
+
+def _mentions_one(folded: str, family_first: str, given_first: str) -> bool:
+    """:func:`_mentions_name` for one name, the mailbox letters' umlauts folded."""
+    forms = (_fold_umlauts(family_first), _fold_umlauts(given_first))
+    if _from_name(folded, forms):
+        return True
+    if folded and collections.Counter(folded) <= collections.Counter(forms[0]):
+        # Only the name's own letters (``dan.li`` of Daniel Li, whose key
+        # holds the nickname's full form; ``xinyi.liu`` of Liu Xin Yi, whose
+        # last word was read as the family name).
+        return True
+    parts = _name_parts(forms[1], forms[0])
+    return any(len(part) >= 3 and part in folded for part in parts)
+
+
+def _names_mentioned(
+    table: FeatureTable, codes: npt.NDArray[np.int64], texts: list[str], one: Rows, other: Rows
+) -> npt.NDArray[np.bool_]:
+    """Per shared mailbox name: whether it only repeats either holder's name.
+
+    What :func:`_mentions_name` tells for ``texts[codes[k]]`` and the names of
+    rows ``one[k]`` and ``other[k]``, worked out once per distinct mailbox
+    name and name (a row is in many pairs, a name in many rows).
+    """
+    ff, gf = table.codes["name_ff"].astype(np.int64), table.codes["name_gf"].astype(np.int64)
+    rows = np.r_[one, other]
+    width = int(gf.max(initial=-1)) + 2
+    _, name = np.unique(ff[rows] * width + gf[rows] + 1, return_inverse=True)
+    name = name.reshape(-1)
+    names = int(name.max(initial=0)) + 1
+    key = np.r_[codes, codes] * names + name
+    distinct, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    ff_text, gf_text = table.values["name_ff"], table.values["name_gf"]
+    mailboxes = (distinct // names).tolist()
+    folded = {code: _fold_umlauts(_mailbox_letters(texts[code])) for code in set(mailboxes)}
+    said = np.array(
+        [
+            _mentions_one(folded[code], str(ff_text[row]), str(gf_text[row]))
+            for code, row in zip(mailboxes, rows[first].tolist(), strict=True)
+        ],
+        dtype=bool,
+    )[inverse.reshape(-1)]
+    return np.asarray(said[: len(codes)] | said[len(codes) :], dtype=bool)
 
 
 def _namesakes(
@@ -1060,21 +1154,23 @@ class MailboxComparison(EmailComparison):
             position, local, domain, texts = _email_parts(table, rows)
             p_left = position[: len(todo)]
             p_right = position[len(todo) :]
-            hits: list[tuple[int, int]] = []
+            hit_at: list[Rows] = []
+            hit_code: list[npt.NDArray[np.int64]] = []
             same_domain = np.zeros(len(todo), dtype=bool)
             for i in range(_EMAIL_SLOTS):
                 for j in range(_EMAIL_SLOTS):
                     la, lb = local[p_left, i], local[p_right, j]
                     found = np.flatnonzero((la >= 0) & (la == lb))
-                    hits.extend(zip(found.tolist(), la[found].tolist(), strict=True))
+                    hit_at.append(found)
+                    hit_code.append(la[found])
                     da, db = domain[p_left, i], domain[p_right, j]
                     same_domain |= (da >= 0) & (da == db)
             out[same_domain] = 5
-            ff, gf = table.values["name_ff"], table.values["name_gf"]
-            for k, code in hits:
-                one, other = int(left[todo[k]]), int(right[todo[k]])
-                own = (str(ff[one]), str(gf[one]), str(ff[other]), str(gf[other]))
-                if not _mentions_name(_mailbox_letters(texts[code]), own):
-                    out[k] = 3
+            at = np.concatenate(hit_at)
+            if len(at):
+                named = _names_mentioned(
+                    table, np.concatenate(hit_code), texts, left[todo[at]], right[todo[at]]
+                )
+                out[at[~named]] = 3
         levels[todo] = out
         return levels

@@ -1,0 +1,72 @@
+"""Issue 20 (1M in 60 s): the vectorised paths of the comparisons equal their scalar readings."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from crmcore.matching import MailboxComparison, MatchRecord, build_features
+from crmcore.matching import comparison as comparison_module
+from crmcore.matching.comparison import _left_out, _two_stretches
+
+MAILBOX = MailboxComparison()
+
+letters = st.text(alphabet="abcé张", max_size=12)
+
+
+def _left_out_one(one: str, other: str) -> int:
+    """The one-pair reading of ``_left_out``: one stretch cut out, two, or none."""
+    short, long = (one, other) if len(one) <= len(other) else (other, one)
+    if len(long) - len(short) < 3:  # _MIN_PART
+        return 0
+    head = next((k for k, (x, y) in enumerate(zip(short, long)) if x != y), len(short))  # noqa: B905
+    tail = next(
+        (k for k, (x, y) in enumerate(zip(short[::-1], long[::-1])) if x != y),  # noqa: B905
+        len(short),
+    )
+    if head + tail >= len(short):
+        return 1
+    return 2 if _two_stretches(one, other) else 0
+
+
+@given(st.lists(st.tuples(letters, letters), max_size=60))
+def test_left_out_equals_its_one_pair_reading(pairs: list[tuple[str, str]]) -> None:
+    one = [a for a, _ in pairs]
+    other = [b for _, b in pairs]
+    assert _left_out(one, other).tolist() == [_left_out_one(a, b) for a, b in pairs]
+
+
+names = st.sampled_from(
+    ["Wei Zhang", "Zhang Wei", "Anna Meyer", "Anna Koehler", "Günter Braun", ""]
+)
+mailboxes = st.sampled_from(
+    ["wei.zhang", "weiz", "annam", "annak", "guenter", "coolbo", "info", "zhangwei", "x9"]
+)
+domains = st.sampled_from(["acme.com", "163.com", "gmail.com"])
+addresses = st.builds(lambda m, d: f"{m}@{d}", mailboxes, domains)
+records = st.lists(st.tuples(names, st.lists(addresses, max_size=4)), min_size=2, max_size=24)
+
+
+@settings(max_examples=60, deadline=None)
+@given(records, st.data())
+def test_mailbox_levels_of_many_pairs_equal_those_of_one_pair(
+    people: list[tuple[str, list[str]]], data: st.DataObject
+) -> None:
+    table = build_features(
+        [MatchRecord(id=str(k), full_name=n, emails=e) for k, (n, e) in enumerate(people)],
+        workers=1,
+    )
+    n = len(people)
+    left = np.array(data.draw(st.lists(st.integers(0, n - 1), min_size=64, max_size=150)))
+    right = (left + np.array(data.draw(st.lists(st.integers(1, n - 1), min_size=len(left),
+                                                 max_size=len(left))))) % n  # fmt: skip
+    one_by_one = [int(MAILBOX.compare(table, left[k : k + 1], right[k : k + 1])[0])
+                  for k in range(len(left))]  # fmt: skip
+    share = comparison_module._ALL_ROWS_SHARE
+    try:
+        for every_row in (True, False):  # the whole table coded once, or only the pairs' rows
+            comparison_module._ALL_ROWS_SHARE = share if every_row else 0
+            assert MAILBOX.compare(table, left, right).tolist() == one_by_one
+    finally:
+        comparison_module._ALL_ROWS_SHARE = share
