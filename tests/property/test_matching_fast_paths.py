@@ -6,9 +6,16 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crmcore.matching import MailboxComparison, MatchRecord, build_features
+from crmcore.matching import FeatureTable, MailboxComparison, MatchRecord, build_features
 from crmcore.matching import comparison as comparison_module
-from crmcore.matching.comparison import _left_out, _two_stretches
+from crmcore.matching.comparison import _left_out, _two_stretches, is_role_mailbox
+from crmcore.matching.model import (
+    CONTACT_COLUMNS,
+    _alike,
+    _shared_contact,
+    contact_holders,
+    distinct_names,
+)
 
 MAILBOX = MailboxComparison()
 
@@ -70,3 +77,73 @@ def test_mailbox_levels_of_many_pairs_equal_those_of_one_pair(
             assert MAILBOX.compare(table, left, right).tolist() == one_by_one
     finally:
         comparison_module._ALL_ROWS_SHARE = share
+
+
+phones = st.sampled_from(["+8613800138000", "+8613900000001", "+14155550100", "+14155550101"])
+contacts = st.lists(
+    st.tuples(names, st.lists(addresses, max_size=3), st.lists(phones, max_size=3)),
+    min_size=2,
+    max_size=24,
+)
+
+
+def _holders_one_by_one(table: FeatureTable, column: str) -> dict[str, int]:
+    """``contact_holders`` read record by record: each value's set of names."""
+    values = table.values[column]
+    ff, gf = table.values["name_ff"], table.values["name_gf"]
+    extra = table.emails if column == "email" else table.phones
+    held: dict[str, set[tuple[str, str]]] = {}
+    for row in range(len(table)):
+        for value in extra.get(row) or ((values[row],) if values[row] else ()):
+            held.setdefault(value, set()).add((ff[row], gf[row]))
+    return {v: len(h) if len(h) < 2 else distinct_names(h) for v, h in held.items()}
+
+
+def _shared_one_by_one(
+    table: FeatureTable, column: str, left: list[int], right: list[int], holders: dict[str, int]
+) -> list[bool]:
+    """``_shared_contact`` read pair by pair."""
+    values = table.values[column]
+    extra = table.emails if column == "email" else table.phones
+    ff, gf = table.values["name_ff"], table.values["name_gf"]
+    out = []
+    for a, b in zip(left, right, strict=True):
+        mine = extra.get(a) or ((values[a],) if values[a] else ())
+        theirs = extra.get(b) or ((values[b],) if values[b] else ())
+        common = set(mine) & set(theirs)
+        two_names = (
+            (ff[a] or gf[a]) and (ff[b] or gf[b]) and not _alike((ff[a], gf[a]), (ff[b], gf[b]))
+        )
+        least = 2 if two_names else 3
+        out.append(
+            bool(common)
+            and all(
+                holders.get(v, 0) >= least or (column == "email" and is_role_mailbox(v))
+                for v in common
+            )
+        )
+    return out
+
+
+@settings(max_examples=60, deadline=None)
+@given(contacts, st.data())
+def test_contact_holders_and_shared_contacts_equal_their_one_by_one_reading(
+    people: list[tuple[str, list[str], list[str]]], data: st.DataObject
+) -> None:
+    table = build_features(
+        [
+            MatchRecord(id=str(k), full_name=n, emails=e, phones=p)
+            for k, (n, e, p) in enumerate(people)
+        ],
+        workers=1,
+    )
+    n = len(people)
+    left = data.draw(st.lists(st.integers(0, n - 1), max_size=80))
+    right = [(a + data.draw(st.integers(1, n - 1))) % n for a in left]
+    for column in CONTACT_COLUMNS:
+        holders = contact_holders(table, column)
+        assert holders == _holders_one_by_one(table, column)
+        found = _shared_contact(
+            table, column, np.array(left, dtype=np.int64), np.array(right, dtype=np.int64), holders
+        )
+        assert found.tolist() == _shared_one_by_one(table, column, left, right, holders)

@@ -178,16 +178,47 @@ def contact_holders(table: FeatureTable, column: str) -> dict[str, int]:
     """
     values = table.values[column]
     ff, gf = table.values["name_ff"], table.values["name_gf"]
-    holders: dict[str, set[tuple[str, str]]] = {}
-    for row in np.flatnonzero(table.codes[column] >= 0).tolist():
-        holders.setdefault(values[row], set()).add((ff[row], gf[row]))
-    for row, extra in _multi(table, column).items():
-        for value in extra:
-            holders.setdefault(value, set()).add((ff[row], gf[row]))
-    return {
-        value: len(held) if len(held) < 2 else distinct_names(held)
-        for value, held in holders.items()
-    }
+    codes = table.codes[column].astype(np.int64)
+    rows = np.flatnonzero(codes >= 0)
+    value_codes = codes[rows]
+    _, first = np.unique(value_codes, return_index=True)
+    texts: dict[int, str] = dict(
+        zip(value_codes[first].tolist(), values[rows[first]].tolist(), strict=True)
+    )
+    extra = _multi(table, column)
+    if extra:
+        # Every value of every record: a value only a second value shows gets a new code.
+        code_of = {text: code for code, text in texts.items()}
+        unseen = int(codes.max(initial=0)) + 1  # past every code: no clash with a new one
+        more_rows: list[int] = []
+        more_codes: list[int] = []
+        for row, held_values in extra.items():
+            for value in held_values:
+                code = code_of.setdefault(value, unseen + len(code_of))
+                texts.setdefault(code, value)
+                more_rows.append(row)
+                more_codes.append(code)
+        rows = np.r_[rows, np.array(more_rows, dtype=np.int64)]
+        value_codes = np.r_[value_codes, np.array(more_codes, dtype=np.int64)]
+    if not len(rows):
+        return {}
+    # One entry per value and name (names coded by their two keys), then per value
+    # the number of names; only a value of several names reads them as text.
+    ff_codes = table.codes["name_ff"].astype(np.int64)[rows]
+    gf_codes = table.codes["name_gf"].astype(np.int64)[rows]
+    width = int(gf_codes.max(initial=-1)) + 2
+    _, name = np.unique(ff_codes * width + gf_codes + 1, return_inverse=True)
+    name = name.reshape(-1)
+    names = int(name.max(initial=0)) + 1
+    entries, at = np.unique(value_codes * names + name, return_index=True)
+    owner = entries // names
+    starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+    sizes = np.diff(np.r_[starts, len(owner)])
+    counts = sizes.tolist()
+    for k in np.flatnonzero(sizes >= 2).tolist():  # two names or more
+        held = rows[at[starts[k] : starts[k] + sizes[k]]].tolist()
+        counts[k] = distinct_names([(ff[r], gf[r]) for r in held])
+    return dict(zip(map(texts.__getitem__, owner[starts].tolist()), counts, strict=True))
 
 
 def _shared_contact(
@@ -213,7 +244,33 @@ def _shared_contact(
     ff, gf = table.values["name_ff"], table.values["name_gf"]
     roles = column == "email"
     out = np.zeros(len(left), dtype=bool)
-    for k, (a, b) in enumerate(zip(left.tolist(), right.tolist(), strict=True)):
+    several = np.zeros(len(table), dtype=bool)
+    several[np.fromiter(extra, dtype=np.int64, count=len(extra))] = True
+    codes = table.codes[column]
+    # A pair of records holding one value each shares it when their codes are equal:
+    # shared whatever the names when many names hold it (or it is a role mailbox),
+    # never when one name does; only a value two names hold reads the pair's names.
+    single = np.flatnonzero(
+        ~several[left] & ~several[right] & (codes[left] >= 0) & (codes[left] == codes[right])
+    )
+    if len(single):
+        distinct, first, inverse = np.unique(
+            codes[left[single]], return_index=True, return_inverse=True
+        )
+        held = np.zeros(len(distinct), dtype=np.int64)
+        role = np.zeros(len(distinct), dtype=bool)
+        for k, value in enumerate(values[left[single[first]]].tolist()):
+            held[k] = holders.get(value, 0)
+            role[k] = roles and is_role_mailbox(value)
+        count, sure = held[inverse.reshape(-1)], role[inverse.reshape(-1)]
+        out[single] = sure | (count >= _SHARED_HOLDERS)
+        two = single[~sure & (count >= _SHARED_TWICE) & (count < _SHARED_HOLDERS)]
+        for k, a, b in zip(two.tolist(), left[two].tolist(), right[two].tolist(), strict=True):
+            out[k] = bool(
+                (ff[a] or gf[a]) and (ff[b] or gf[b]) and not _alike((ff[a], gf[a]), (ff[b], gf[b]))
+            )
+    for k in np.flatnonzero(several[left] | several[right]).tolist():
+        a, b = int(left[k]), int(right[k])
         mine = extra.get(a) or ((values[a],) if values[a] else ())
         theirs = extra.get(b) or ((values[b],) if values[b] else ())
         common = set(mine) & set(theirs)
