@@ -13,6 +13,7 @@ from crmcore.matching.model import (
     CONTACT_COLUMNS,
     _alike,
     _shared_contact,
+    _unique_patterns,
     contact_holders,
     distinct_names,
 )
@@ -147,3 +148,29 @@ def test_contact_holders_and_shared_contacts_equal_their_one_by_one_reading(
             table, column, np.array(left, dtype=np.int64), np.array(right, dtype=np.int64), holders
         )
         assert found.tolist() == _shared_one_by_one(table, column, left, right, holders)
+
+
+def _patterns_by_sorting(levels: np.ndarray) -> tuple[list[list[int]], list[int]]:
+    """``_unique_patterns`` as it sorted packed rows before counting them by code."""
+    packed = np.zeros(len(levels), dtype=np.int64)
+    for k in range(levels.shape[1]):
+        packed = packed * 16 + levels[:, k].astype(np.int64)
+    order = np.argsort(packed)
+    ordered = packed[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    counts = np.diff(np.r_[starts, len(ordered)])
+    return levels[order[starts]].tolist(), counts.tolist()
+
+
+@given(
+    st.integers(1, 9).flatmap(
+        lambda width: st.lists(
+            st.lists(st.integers(0, 6), min_size=width, max_size=width), min_size=1, max_size=200
+        )
+    )
+)
+def test_level_patterns_counted_by_code_come_out_as_sorting_gives(rows: list[list[int]]) -> None:
+    levels = np.array(rows, dtype=np.int8)
+    patterns, counts = _unique_patterns(levels)
+    assert (patterns.tolist(), counts.tolist()) == _patterns_by_sorting(levels)
+    assert patterns.dtype == np.int8

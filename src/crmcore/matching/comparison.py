@@ -826,8 +826,8 @@ def _email_parts(
     the pairs reach a good share of the table (a batch run, chunk after
     chunk), every row of the table is coded once and kept with the table.
     """
-    if len(rows) * _ALL_ROWS_SHARE >= len(table):
-        parts = _TABLE_EMAIL_PARTS.get(table)
+    parts = _TABLE_EMAIL_PARTS.get(table)
+    if parts is not None or len(rows) * _ALL_ROWS_SHARE >= len(table):
         if parts is None:
             parts = _email_codes(table, range(len(table)))
             _TABLE_EMAIL_PARTS[table] = parts

@@ -903,15 +903,39 @@ def _unique_patterns(levels: LevelMatrix) -> tuple[LevelMatrix, npt.NDArray[np.i
     """Return the distinct rows of ``levels`` and how often each occurs (fast: packed codes)."""
     if not len(levels):
         return np.zeros((0, levels.shape[1]), dtype=np.int8), np.zeros(0, dtype=np.int64)
+    radix = levels.max(axis=0).astype(np.int64) + 1
+    if (
+        levels.min(initial=0) >= 0
+        and radix.max(initial=1) <= _LEVEL_RADIX
+        and math.prod(radix.tolist()) <= _PATTERN_CODES
+    ):
+        # Few possible patterns: count each by its mixed-radix code (first column
+        # most significant, so patterns come out in the order sorting gives).
+        code = np.zeros(len(levels), dtype=np.int64)
+        for k in range(levels.shape[1]):
+            code = code * radix[k] + levels[:, k]
+        every = np.bincount(code)
+        present = np.flatnonzero(every)
+        patterns = np.empty((len(present), levels.shape[1]), dtype=levels.dtype)
+        rest = present
+        for k in range(levels.shape[1] - 1, -1, -1):
+            patterns[:, k] = rest % radix[k]
+            rest = rest // radix[k]
+        return patterns, every[present]
     packed = np.zeros(len(levels), dtype=np.int64)
     for k in range(levels.shape[1]):
-        packed = packed * 16 + levels[:, k].astype(np.int64)
+        packed = packed * _LEVEL_RADIX + levels[:, k].astype(np.int64)
     # Sort and count runs (np.unique's hash table is slow on millions of pairs).
     order = np.argsort(packed)
     ordered = packed[order]
     starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
     counts = np.diff(np.r_[starts, len(ordered)])
     return levels[order[starts]], counts
+
+
+_LEVEL_RADIX: Final = 16  # levels per comparison at most, as packed for sorting
+_PATTERN_CODES: Final = 1 << 24
+"""Level patterns counted by code (not sorted) when there are at most this many possible."""
 
 
 def _em_m(
@@ -971,8 +995,11 @@ def _specific(table: FeatureTable, columns: Sequence[str], rows: Rows) -> npt.ND
         combined = combined * (int(codes.max(initial=-1)) + 2) + codes + 1
     sizes = np.zeros(n, dtype=np.int64)
     if valid.any():
-        _, inverse, counts = np.unique(combined[valid], return_inverse=True, return_counts=True)
-        sizes[valid] = counts[inverse]
+        if len(columns) == 1:  # one column's codes: count them straight
+            sizes[valid] = np.bincount(combined[valid])[combined[valid]]
+        else:
+            _, inverse, counts = np.unique(combined[valid], return_inverse=True, return_counts=True)
+            sizes[valid] = counts[inverse.reshape(-1)]
     return sizes[rows]
 
 
@@ -1033,13 +1060,16 @@ def estimate_model(
     sessions: list[tuple[npt.NDArray[np.bool_], list[int]]] = []
     everything = list(range(len(comparisons)))
     if blocking_columns and left is not None and right is not None:
+        agree: dict[str, npt.NDArray[np.bool_]] = {}
         for columns in blocking_columns:
             if not all(column in table.codes for column in columns):
                 continue  # a derived key (email_typo): its pairs are in the other rules'
             mask = np.ones(len(levels), dtype=bool)
             for column in columns:
-                codes = table.codes[column]
-                mask &= (codes[left] == codes[right]) & (codes[left] >= 0)
+                if column not in agree:  # several rules read one column: compare it once
+                    codes = table.codes[column]
+                    agree[column] = (codes[left] == codes[right]) & (codes[left] >= 0)
+                mask &= agree[column]
             mask &= _specific(table, columns, left) <= _EM_MAX_SHARED
             biased = set(columns)
             free = [k for k in everything if not comparison_columns(comparisons[k]) & biased]
