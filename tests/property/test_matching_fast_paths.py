@@ -6,7 +6,15 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crmcore.matching import FeatureTable, MailboxComparison, MatchRecord, build_features
+from crmcore.matching import (
+    EmailComparison,
+    FeatureTable,
+    MailboxComparison,
+    MatchRecord,
+    NameComparison,
+    PhoneComparison,
+    build_features,
+)
 from crmcore.matching import comparison as comparison_module
 from crmcore.matching.comparison import _left_out, _two_stretches, is_role_mailbox
 from crmcore.matching.model import (
@@ -174,3 +182,35 @@ def test_level_patterns_counted_by_code_come_out_as_sorting_gives(rows: list[lis
     patterns, counts = _unique_patterns(levels)
     assert (patterns.tolist(), counts.tolist()) == _patterns_by_sorting(levels)
     assert patterns.dtype == np.int8
+
+
+@settings(max_examples=15, deadline=None)
+@given(contacts, st.integers(0, 2**32 - 1))
+def test_distinct_pairs_compared_once_give_every_pair_its_level(
+    people: list[tuple[str, list[str], list[str]]], seed: int
+) -> None:
+    table = build_features(
+        [
+            MatchRecord(id=str(k), full_name=n, emails=e, phones=p)
+            for k, (n, e, p) in enumerate(people)
+        ],
+        workers=1,
+    )
+    rng = np.random.default_rng(seed)
+    n = len(people)
+    left = rng.integers(0, n, size=comparison_module._PARALLEL_FROM, dtype=np.int64)
+    right = (left + rng.integers(1, n, size=len(left), dtype=np.int64)) % n
+    every_pair = {
+        "name": NameComparison()._compare,
+        "email": MAILBOX._compare,
+        "plain email": comparison_module._email_levels,
+        "phone": comparison_module._phone_levels,
+    }
+    once = {
+        "name": NameComparison().compare,
+        "email": MAILBOX.compare,
+        "plain email": EmailComparison().compare,
+        "phone": PhoneComparison().compare,
+    }
+    for name, compare in every_pair.items():
+        assert np.array_equal(once[name](table, left, right), compare(table, left, right)), name
