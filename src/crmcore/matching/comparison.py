@@ -20,7 +20,7 @@ import abc
 import collections
 import itertools
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Final, TypeAlias
 
 import attrs
@@ -906,12 +906,12 @@ def _email_parts(
     parts = _TABLE_EMAIL_PARTS.get(table)
     if parts is not None or len(rows) * _ALL_ROWS_SHARE >= len(table):
         if parts is None:
-            parts = _email_codes(table, range(len(table)))
+            parts = _email_codes(table, np.arange(len(table), dtype=np.int64))
             _TABLE_EMAIL_PARTS[table] = parts
         local, domain, texts = parts
         return rows.astype(np.int64), local, domain, texts
     distinct, position = np.unique(rows, return_inverse=True)
-    local, domain, texts = _email_codes(table, distinct.tolist())
+    local, domain, texts = _email_codes(table, distinct.astype(np.int64))
     return position.astype(np.int64).reshape(-1), local, domain, texts
 
 
@@ -927,34 +927,45 @@ _TABLE_EMAIL_PARTS: Final[
 
 
 def _email_codes(
-    table: FeatureTable, rows: Iterable[int]
+    table: FeatureTable, rows: Rows
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], list[str]]:
-    """The local-part and domain codes of ``rows``' first few addresses, one row each."""
+    """The local-part and domain codes of ``rows``' first few addresses, one row each.
+
+    A row with one address reads it once per distinct address (through its
+    code); a row with several reads them one by one.
+    """
     values = table.values["email"]
     extra = table.emails
     codes: dict[str, int] = {}
     domains: dict[str, int] = {}
-    found_at: list[int] = []
+    local = np.full((len(rows), _EMAIL_SLOTS), -1, dtype=np.int64)
+    domain = np.full((len(rows), _EMAIL_SLOTS), -1, dtype=np.int64)
+    several = np.zeros(len(table), dtype=bool)
+    several[np.fromiter(extra, dtype=np.int64, count=len(extra))] = True
+    address_codes = table.codes["email"][rows]
+    single = np.flatnonzero(~several[rows] & (address_codes >= 0))
+    _, first, inverse = np.unique(address_codes[single], return_index=True, return_inverse=True)
     found_local: list[int] = []
     found_domain: list[int] = []
-    k = -1
-    for k, row in enumerate(rows):
-        addresses = extra.get(row)
-        if addresses is None:
-            primary = values[row]
-            addresses = (primary,) if primary else ()
-        for slot, address in enumerate(addresses[:_EMAIL_SLOTS]):
+    for address in values[rows[single[first]]].tolist():
+        name, _, host = str(address).rpartition("@")
+        if name and name not in ROLE_MAILBOXES:
+            found_local.append(codes.setdefault(name, len(codes)))
+            found_domain.append(domains.setdefault(host, len(domains)) if host else -1)
+        else:
+            found_local.append(-1)
+            found_domain.append(-1)
+    inverse = inverse.reshape(-1)
+    local[single, 0] = np.array(found_local, dtype=np.int64)[inverse]
+    domain[single, 0] = np.array(found_domain, dtype=np.int64)[inverse]
+    for k in np.flatnonzero(several[rows]).tolist():
+        for slot, address in enumerate(extra[int(rows[k])][:_EMAIL_SLOTS]):
             name, _, host = str(address).rpartition("@")
             if name and name not in ROLE_MAILBOXES:
-                found_at.append(k * _EMAIL_SLOTS + slot)
-                found_local.append(codes.setdefault(name, len(codes)))
-                found_domain.append(domains.setdefault(host, len(domains)) if host else -1)
-    local = np.full((k + 1) * _EMAIL_SLOTS, -1, dtype=np.int64)
-    domain = np.full((k + 1) * _EMAIL_SLOTS, -1, dtype=np.int64)
-    at = np.array(found_at, dtype=np.int64)
-    local[at] = found_local
-    domain[at] = found_domain
-    return local.reshape(-1, _EMAIL_SLOTS), domain.reshape(-1, _EMAIL_SLOTS), list(codes)
+                local[k, slot] = codes.setdefault(name, len(codes))
+                if host:
+                    domain[k, slot] = domains.setdefault(host, len(domains))
+    return local, domain, list(codes)
 
 
 def _personal(addresses: tuple[str, ...]) -> list[tuple[str, str]]:
