@@ -460,6 +460,9 @@ def main() -> int:  # noqa: PLR0912, PLR0915 - one flat script: arguments, corpo
     parser.add_argument("--no-splink", action="store_true")
     parser.add_argument("--no-recordlinkage", action="store_true")
     parser.add_argument("--no-febrl", action="store_true")
+    parser.add_argument(
+        "--no-online", action="store_true", help="skip the online run that 1M otherwise adds"
+    )
     parser.add_argument("--timeout", type=float, default=1800.0)
     parser.add_argument("--child", nargs=3, metavar=("SYSTEM", "INPUT", "OUT"))
     args = parser.parse_args()
@@ -526,7 +529,9 @@ def main() -> int:  # noqa: PLR0912, PLR0915 - one flat script: arguments, corpo
                     f"{p:>8.4f}{r:>8.4f}{f:>8.4f}{biggest:>8}{true_max:>9}{shared_p:>10.4f}",
                     flush=True,
                 )
-            online = size == 1_000_000 or (args.online and size == max(sizes))
+            online = not args.no_online and (
+                size == 1_000_000 or (args.online and size == max(sizes))
+            )
             if online and corpus == corpora[-1]:
                 stats, _ = run_child("online", path, args.timeout)
                 name = f"online {size // 1000:,}k" if size < 1_000_000 else "online 1M"

@@ -19,6 +19,7 @@ from __future__ import annotations
 import abc
 import collections
 import itertools
+import weakref
 from collections.abc import Callable
 from typing import Final, TypeAlias
 
@@ -397,6 +398,9 @@ class NameComparison(Comparison):
 
     def compare(self, table: FeatureTable, left: Rows, right: Rows) -> Levels:
         """Return the name level of every pair."""
+        return _once_per_distinct_pair(table, _NAME_COLUMNS, left, right, self._compare)
+
+    def _compare(self, table: FeatureTable, left: Rows, right: Rows) -> Levels:
         levels, todo = _base(table, "name_ff", left, right)
         codes_ff = table.codes["name_ff"]
         codes_gf = table.codes["name_gf"]
@@ -447,6 +451,72 @@ class NameComparison(Comparison):
             cut = _parts_left_out(table, left[todo], right[todo])
             levels[todo[cut > 0]] = cut[cut > 0] + 1
         return levels
+
+
+_NAME_COLUMNS: Final = ("name_ff", "name_gf", "name_sig")
+"""The columns a name's level reads (``initials`` only serves blocking)."""
+
+_TABLE_ROW_KEYS: Final[weakref.WeakKeyDictionary[FeatureTable, dict[tuple[str, ...], Rows]]] = (
+    weakref.WeakKeyDictionary()
+)
+"""Per table and set of columns, each row's key (a table is never changed once built)."""
+
+_DISTINCT_SHARE: Final = 0.75
+"""Compare distinct pairs only when at most this share of the pairs is distinct."""
+
+
+def _row_keys(table: FeatureTable, columns: tuple[str, ...]) -> Rows:
+    """Number each row by its codes on ``columns``: equal numbers, equal keys (kept per table).
+
+    A column named ``"emails"`` or ``"phones"`` stands for the rows with several
+    addresses or numbers (``table.emails``, ``table.phones``): each such row gets
+    a number of its own.
+    """
+    kept = _TABLE_ROW_KEYS.setdefault(table, {})
+    keys = kept.get(columns)
+    if keys is None:
+        keys = np.zeros(len(table), dtype=np.int64)
+        for column in columns:
+            if column in _SEVERAL:
+                several = table.emails if column == "emails" else table.phones
+                codes = np.full(len(table), -1, dtype=np.int64)
+                codes[np.fromiter(several, dtype=np.int64, count=len(several))] = np.arange(
+                    len(several)
+                )
+            else:
+                codes = table.codes[column].astype(np.int64)
+            combined = keys * (int(codes.max(initial=-1)) + 2) + codes + 1
+            keys = np.unique(combined, return_inverse=True)[1].reshape(-1).astype(np.int64)
+        kept[columns] = keys
+    return keys
+
+
+_SEVERAL: Final = frozenset({"emails", "phones"})
+
+
+def _once_per_distinct_pair(
+    table: FeatureTable,
+    columns: tuple[str, ...],
+    left: Rows,
+    right: Rows,
+    compare: Callable[[FeatureTable, Rows, Rows], Levels],
+) -> Levels:
+    """Run ``compare`` once per distinct pair of keys on ``columns`` (all it reads).
+
+    One person's records repeat the same name, so the pairs between two
+    people's records repeat the same two names: at a million rows, a
+    name pair comes back about 2.5 times. A pair's level depends on its two
+    rows' keys alone, so each distinct pair of keys is compared once.
+    """
+    if len(left) < _PARALLEL_FROM:
+        return compare(table, left, right)
+    keys = _row_keys(table, columns)
+    pairs = keys[left] * (int(keys.max(initial=0)) + 1) + keys[right]
+    distinct, first, inverse = np.unique(pairs, return_index=True, return_inverse=True)
+    if len(distinct) > _DISTINCT_SHARE * len(pairs):
+        return compare(table, left, right)
+    levels: Levels = compare(table, left[first], right[first])[inverse.reshape(-1)]
+    return levels
 
 
 _PART_LEFT_OUT: Final = "part left out"
@@ -502,18 +572,41 @@ def _left_out(one: list[str], other: list[str]) -> npt.NDArray[np.int8]:
     tail = _similarity(Postfix.similarity, a, b, cutoff=0)
     once = head + tail >= shorter
     out[rows[once]] = 1
-    # Two stretches: the shorter is a subsequence of the longer (an indel distance
-    # of the length difference, in C++), then the cut is checked in Python.
-    rest = np.flatnonzero(~once)
+    # Two stretches (what :func:`_two_stretches` tells, from the common prefix and
+    # suffix already measured): two letters or more are left between them, the
+    # shorter is a subsequence of the longer (an indel distance of the length
+    # difference, in C++), and what lies between is found whole in the longer's
+    # middle (checked in Python for those few).
+    head_and_tail = head + tail
+    rest = np.flatnonzero(~once & (shorter - head_and_tail >= _MIN_MIDDLE))
     if len(rest):
         gap = np.abs(size[rows[rest]] - other_size[rows[rest]])
-        distance = _similarity(
-            Indel.distance, [a[k] for k in rest.tolist()], [b[k] for k in rest.tolist()], cutoff=0
-        )
-        subsequence = rest[distance <= gap]
-        twice = [_two_stretches(a[k], b[k]) for k in subsequence.tolist()]
-        out[rows[subsequence[np.array(twice, dtype=bool)]]] = 2
+        a_rest = [a[k] for k in rest.tolist()]
+        b_rest = [b[k] for k in rest.tolist()]
+        distance = _similarity(Indel.distance, a_rest, b_rest, cutoff=int(gap.max()))
+        kept = np.flatnonzero(distance <= gap)
+        twice = [
+            _middle_inside(a_rest[k], b_rest[k], h, t)
+            for k, h, t in zip(
+                kept.tolist(),
+                head[rest[kept]].astype(np.int64).tolist(),
+                tail[rest[kept]].astype(np.int64).tolist(),
+                strict=True,
+            )
+        ]
+        out[rows[rest[kept[np.array(twice, dtype=bool)]]]] = 2
     return out
+
+
+def _middle_inside(one: str, other: str, head: int, tail: int) -> bool:
+    """Tell whether the shorter string's middle is found whole in the longer's.
+
+    The middle is what lies between the common prefix (``head`` letters) and
+    the common suffix (``tail`` letters, not overlapping the prefix): the rest
+    of :func:`_two_stretches` once those are known.
+    """
+    short, long = (one, other) if len(one) <= len(other) else (other, one)
+    return short[head : len(short) - tail] in long[head : len(long) - tail]
 
 
 def _parts_left_out(table: FeatureTable, left: Rows, right: Rows) -> npt.NDArray[np.int8]:
@@ -626,7 +719,7 @@ class EmailComparison(Comparison):
 
     def compare(self, table: FeatureTable, left: Rows, right: Rows) -> Levels:
         """Return the email level of every pair."""
-        return _shared_or_one_edit(table, "email", dict(table.emails), left, right)
+        return _once_per_distinct_pair(table, ("email", "emails"), left, right, _email_levels)
 
 
 @attrs.frozen
@@ -658,7 +751,15 @@ class PhoneComparison(Comparison):
 
     def compare(self, table: FeatureTable, left: Rows, right: Rows) -> Levels:
         """Return the phone level of every pair."""
-        return _shared_or_one_edit(table, "phone", dict(table.phones), left, right)
+        return _once_per_distinct_pair(table, ("phone", "phones"), left, right, _phone_levels)
+
+
+def _email_levels(table: FeatureTable, left: Rows, right: Rows) -> Levels:
+    return _shared_or_one_edit(table, "email", dict(table.emails), left, right)
+
+
+def _phone_levels(table: FeatureTable, left: Rows, right: Rows) -> Levels:
+    return _shared_or_one_edit(table, "phone", dict(table.phones), left, right)
 
 
 @attrs.frozen
@@ -795,30 +896,76 @@ def _email_parts(
 ) -> tuple[Rows, npt.NDArray[np.int64], npt.NDArray[np.int64], list[str]]:
     """Per distinct row among ``rows``: up to a few personal mailbox names, as codes.
 
-    Returns the position of each of ``rows`` among the distinct rows, the
+    Returns the position of each of ``rows`` among the rows coded, the
     local-part codes of their addresses (``-1`` for padding and for role
     mailboxes such as ``info@``), the domain codes of the same addresses
-    (``-1`` where the local part is), and the local part of each code.
+    (``-1`` where the local part is), and the local part of each code. When
+    the pairs reach a good share of the table (a batch run, chunk after
+    chunk), every row of the table is coded once and kept with the table.
     """
+    parts = _TABLE_EMAIL_PARTS.get(table)
+    if parts is not None or len(rows) * _ALL_ROWS_SHARE >= len(table):
+        if parts is None:
+            parts = _email_codes(table, np.arange(len(table), dtype=np.int64))
+            _TABLE_EMAIL_PARTS[table] = parts
+        local, domain, texts = parts
+        return rows.astype(np.int64), local, domain, texts
     distinct, position = np.unique(rows, return_inverse=True)
-    local = np.full((len(distinct), _EMAIL_SLOTS), -1, dtype=np.int64)
-    domain = np.full((len(distinct), _EMAIL_SLOTS), -1, dtype=np.int64)
+    local, domain, texts = _email_codes(table, distinct.astype(np.int64))
+    return position.astype(np.int64).reshape(-1), local, domain, texts
+
+
+_ALL_ROWS_SHARE: Final = 4
+"""Code every row of a table when a call's pair sides reach a quarter of its rows."""
+
+_TABLE_EMAIL_PARTS: Final[
+    weakref.WeakKeyDictionary[
+        FeatureTable, tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], list[str]]
+    ]
+] = weakref.WeakKeyDictionary()
+"""Every row's mailbox codes, per table (a table is never changed once built)."""
+
+
+def _email_codes(
+    table: FeatureTable, rows: Rows
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], list[str]]:
+    """The local-part and domain codes of ``rows``' first few addresses, one row each.
+
+    A row with one address reads it once per distinct address (through its
+    code); a row with several reads them one by one.
+    """
     values = table.values["email"]
     extra = table.emails
     codes: dict[str, int] = {}
     domains: dict[str, int] = {}
-    for k, row in enumerate(distinct.tolist()):
-        addresses = extra.get(row)
-        if addresses is None:
-            primary = values[row]
-            addresses = (primary,) if primary else ()
-        for slot, address in enumerate(addresses[:_EMAIL_SLOTS]):
+    local = np.full((len(rows), _EMAIL_SLOTS), -1, dtype=np.int64)
+    domain = np.full((len(rows), _EMAIL_SLOTS), -1, dtype=np.int64)
+    several = np.zeros(len(table), dtype=bool)
+    several[np.fromiter(extra, dtype=np.int64, count=len(extra))] = True
+    address_codes = table.codes["email"][rows]
+    single = np.flatnonzero(~several[rows] & (address_codes >= 0))
+    _, first, inverse = np.unique(address_codes[single], return_index=True, return_inverse=True)
+    found_local: list[int] = []
+    found_domain: list[int] = []
+    for address in values[rows[single[first]]].tolist():
+        name, _, host = str(address).rpartition("@")
+        if name and name not in ROLE_MAILBOXES:
+            found_local.append(codes.setdefault(name, len(codes)))
+            found_domain.append(domains.setdefault(host, len(domains)) if host else -1)
+        else:
+            found_local.append(-1)
+            found_domain.append(-1)
+    inverse = inverse.reshape(-1)
+    local[single, 0] = np.array(found_local, dtype=np.int64)[inverse]
+    domain[single, 0] = np.array(found_domain, dtype=np.int64)[inverse]
+    for k in np.flatnonzero(several[rows]).tolist():
+        for slot, address in enumerate(extra[int(rows[k])][:_EMAIL_SLOTS]):
             name, _, host = str(address).rpartition("@")
             if name and name not in ROLE_MAILBOXES:
                 local[k, slot] = codes.setdefault(name, len(codes))
                 if host:
                     domain[k, slot] = domains.setdefault(host, len(domains))
-    return position.astype(np.int64).reshape(-1), local, domain, list(codes)
+    return local, domain, list(codes)
 
 
 def _personal(addresses: tuple[str, ...]) -> list[tuple[str, str]]:
@@ -926,19 +1073,54 @@ def _mentions_name(letters: str, names: tuple[str, ...]) -> bool:
     False
     """
     folded = _fold_umlauts(letters)
-    for family_first, given_first in zip(names[::2], names[1::2], strict=True):
-        forms = (_fold_umlauts(family_first), _fold_umlauts(given_first))
-        if _from_name(folded, forms):
-            return True
-        if folded and collections.Counter(folded) <= collections.Counter(forms[0]):
-            # Only the name's own letters (``dan.li`` of Daniel Li, whose key
-            # holds the nickname's full form; ``xinyi.liu`` of Liu Xin Yi, whose
-            # last word was read as the family name).
-            return True
-        parts = _name_parts(forms[1], forms[0])
-        if any(len(part) >= 3 and part in folded for part in parts):
-            return True
-    return False
+    return any(
+        _mentions_one(folded, family_first, given_first)
+        for family_first, given_first in zip(names[::2], names[1::2], strict=True)
+    )
+
+
+def _mentions_one(folded: str, family_first: str, given_first: str) -> bool:
+    """:func:`_mentions_name` for one name, the mailbox letters' umlauts folded."""
+    forms = (_fold_umlauts(family_first), _fold_umlauts(given_first))
+    if _from_name(folded, forms):
+        return True
+    if folded and collections.Counter(folded) <= collections.Counter(forms[0]):
+        # Only the name's own letters (``dan.li`` of Daniel Li, whose key
+        # holds the nickname's full form; ``xinyi.liu`` of Liu Xin Yi, whose
+        # last word was read as the family name).
+        return True
+    parts = _name_parts(forms[1], forms[0])
+    return any(len(part) >= 3 and part in folded for part in parts)
+
+
+def _names_mentioned(
+    table: FeatureTable, codes: npt.NDArray[np.int64], texts: list[str], one: Rows, other: Rows
+) -> npt.NDArray[np.bool_]:
+    """Per shared mailbox name: whether it only repeats either holder's name.
+
+    What :func:`_mentions_name` tells for ``texts[codes[k]]`` and the names of
+    rows ``one[k]`` and ``other[k]``, worked out once per distinct mailbox
+    name and name (a row is in many pairs, a name in many rows).
+    """
+    ff, gf = table.codes["name_ff"].astype(np.int64), table.codes["name_gf"].astype(np.int64)
+    rows = np.r_[one, other]
+    width = int(gf.max(initial=-1)) + 2
+    _, name = np.unique(ff[rows] * width + gf[rows] + 1, return_inverse=True)
+    name = name.reshape(-1)
+    names = int(name.max(initial=0)) + 1
+    key = np.r_[codes, codes] * names + name
+    distinct, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    ff_text, gf_text = table.values["name_ff"], table.values["name_gf"]
+    mailboxes = (distinct // names).tolist()
+    folded = {code: _fold_umlauts(_mailbox_letters(texts[code])) for code in set(mailboxes)}
+    said = np.array(
+        [
+            _mentions_one(folded[code], str(ff_text[row]), str(gf_text[row]))
+            for code, row in zip(mailboxes, rows[first].tolist(), strict=True)
+        ],
+        dtype=bool,
+    )[inverse.reshape(-1)]
+    return np.asarray(said[: len(codes)] | said[len(codes) :], dtype=bool)
 
 
 def _namesakes(
@@ -1030,6 +1212,11 @@ class MailboxComparison(EmailComparison):
 
     def compare(self, table: FeatureTable, left: Rows, right: Rows) -> Levels:
         """Return the email level of every pair."""
+        return _once_per_distinct_pair(
+            table, ("email", "emails", "name_ff", "name_gf"), left, right, self._compare
+        )
+
+    def _compare(self, table: FeatureTable, left: Rows, right: Rows) -> Levels:
         levels = _shared_or_one_edit(table, "email", dict(table.emails), left, right)
         # _shared_or_one_edit gives 1 shared, 2 one edit, 3 different.
         typo = np.flatnonzero(levels == 2)
@@ -1060,21 +1247,23 @@ class MailboxComparison(EmailComparison):
             position, local, domain, texts = _email_parts(table, rows)
             p_left = position[: len(todo)]
             p_right = position[len(todo) :]
-            hits: list[tuple[int, int]] = []
+            hit_at: list[Rows] = []
+            hit_code: list[npt.NDArray[np.int64]] = []
             same_domain = np.zeros(len(todo), dtype=bool)
             for i in range(_EMAIL_SLOTS):
                 for j in range(_EMAIL_SLOTS):
                     la, lb = local[p_left, i], local[p_right, j]
                     found = np.flatnonzero((la >= 0) & (la == lb))
-                    hits.extend(zip(found.tolist(), la[found].tolist(), strict=True))
+                    hit_at.append(found)
+                    hit_code.append(la[found])
                     da, db = domain[p_left, i], domain[p_right, j]
                     same_domain |= (da >= 0) & (da == db)
             out[same_domain] = 5
-            ff, gf = table.values["name_ff"], table.values["name_gf"]
-            for k, code in hits:
-                one, other = int(left[todo[k]]), int(right[todo[k]])
-                own = (str(ff[one]), str(gf[one]), str(ff[other]), str(gf[other]))
-                if not _mentions_name(_mailbox_letters(texts[code]), own):
-                    out[k] = 3
+            at = np.concatenate(hit_at)
+            if len(at):
+                named = _names_mentioned(
+                    table, np.concatenate(hit_code), texts, left[todo[at]], right[todo[at]]
+                )
+                out[at[~named]] = 3
         levels[todo] = out
         return levels

@@ -178,16 +178,47 @@ def contact_holders(table: FeatureTable, column: str) -> dict[str, int]:
     """
     values = table.values[column]
     ff, gf = table.values["name_ff"], table.values["name_gf"]
-    holders: dict[str, set[tuple[str, str]]] = {}
-    for row in np.flatnonzero(table.codes[column] >= 0).tolist():
-        holders.setdefault(values[row], set()).add((ff[row], gf[row]))
-    for row, extra in _multi(table, column).items():
-        for value in extra:
-            holders.setdefault(value, set()).add((ff[row], gf[row]))
-    return {
-        value: len(held) if len(held) < 2 else distinct_names(held)
-        for value, held in holders.items()
-    }
+    codes = table.codes[column].astype(np.int64)
+    rows = np.flatnonzero(codes >= 0)
+    value_codes = codes[rows]
+    _, first = np.unique(value_codes, return_index=True)
+    texts: dict[int, str] = dict(
+        zip(value_codes[first].tolist(), values[rows[first]].tolist(), strict=True)
+    )
+    extra = _multi(table, column)
+    if extra:
+        # Every value of every record: a value only a second value shows gets a new code.
+        code_of = {text: code for code, text in texts.items()}
+        unseen = int(codes.max(initial=0)) + 1  # past every code: no clash with a new one
+        more_rows: list[int] = []
+        more_codes: list[int] = []
+        for row, held_values in extra.items():
+            for value in held_values:
+                code = code_of.setdefault(value, unseen + len(code_of))
+                texts.setdefault(code, value)
+                more_rows.append(row)
+                more_codes.append(code)
+        rows = np.r_[rows, np.array(more_rows, dtype=np.int64)]
+        value_codes = np.r_[value_codes, np.array(more_codes, dtype=np.int64)]
+    if not len(rows):
+        return {}
+    # One entry per value and name (names coded by their two keys), then per value
+    # the number of names; only a value of several names reads them as text.
+    ff_codes = table.codes["name_ff"].astype(np.int64)[rows]
+    gf_codes = table.codes["name_gf"].astype(np.int64)[rows]
+    width = int(gf_codes.max(initial=-1)) + 2
+    _, name = np.unique(ff_codes * width + gf_codes + 1, return_inverse=True)
+    name = name.reshape(-1)
+    names = int(name.max(initial=0)) + 1
+    entries, at = np.unique(value_codes * names + name, return_index=True)
+    owner = entries // names
+    starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+    sizes = np.diff(np.r_[starts, len(owner)])
+    counts = sizes.tolist()
+    for k in np.flatnonzero(sizes >= 2).tolist():  # two names or more
+        held = rows[at[starts[k] : starts[k] + sizes[k]]].tolist()
+        counts[k] = distinct_names([(ff[r], gf[r]) for r in held])
+    return dict(zip(map(texts.__getitem__, owner[starts].tolist()), counts, strict=True))
 
 
 def _shared_contact(
@@ -213,7 +244,33 @@ def _shared_contact(
     ff, gf = table.values["name_ff"], table.values["name_gf"]
     roles = column == "email"
     out = np.zeros(len(left), dtype=bool)
-    for k, (a, b) in enumerate(zip(left.tolist(), right.tolist(), strict=True)):
+    several = np.zeros(len(table), dtype=bool)
+    several[np.fromiter(extra, dtype=np.int64, count=len(extra))] = True
+    codes = table.codes[column]
+    # A pair of records holding one value each shares it when their codes are equal:
+    # shared whatever the names when many names hold it (or it is a role mailbox),
+    # never when one name does; only a value two names hold reads the pair's names.
+    single = np.flatnonzero(
+        ~several[left] & ~several[right] & (codes[left] >= 0) & (codes[left] == codes[right])
+    )
+    if len(single):
+        distinct, first, inverse = np.unique(
+            codes[left[single]], return_index=True, return_inverse=True
+        )
+        held = np.zeros(len(distinct), dtype=np.int64)
+        role = np.zeros(len(distinct), dtype=bool)
+        for k, value in enumerate(values[left[single[first]]].tolist()):
+            held[k] = holders.get(value, 0)
+            role[k] = roles and is_role_mailbox(value)
+        count, sure = held[inverse.reshape(-1)], role[inverse.reshape(-1)]
+        out[single] = sure | (count >= _SHARED_HOLDERS)
+        two = single[~sure & (count >= _SHARED_TWICE) & (count < _SHARED_HOLDERS)]
+        for k, a, b in zip(two.tolist(), left[two].tolist(), right[two].tolist(), strict=True):
+            out[k] = bool(
+                (ff[a] or gf[a]) and (ff[b] or gf[b]) and not _alike((ff[a], gf[a]), (ff[b], gf[b]))
+            )
+    for k in np.flatnonzero(several[left] | several[right]).tolist():
+        a, b = int(left[k]), int(right[k])
         mine = extra.get(a) or ((values[a],) if values[a] else ())
         theirs = extra.get(b) or ((values[b],) if values[b] else ())
         common = set(mine) & set(theirs)
@@ -846,15 +903,39 @@ def _unique_patterns(levels: LevelMatrix) -> tuple[LevelMatrix, npt.NDArray[np.i
     """Return the distinct rows of ``levels`` and how often each occurs (fast: packed codes)."""
     if not len(levels):
         return np.zeros((0, levels.shape[1]), dtype=np.int8), np.zeros(0, dtype=np.int64)
+    radix = levels.max(axis=0).astype(np.int64) + 1
+    if (
+        levels.min(initial=0) >= 0
+        and radix.max(initial=1) <= _LEVEL_RADIX
+        and math.prod(radix.tolist()) <= _PATTERN_CODES
+    ):
+        # Few possible patterns: count each by its mixed-radix code (first column
+        # most significant, so patterns come out in the order sorting gives).
+        code = np.zeros(len(levels), dtype=np.int64)
+        for k in range(levels.shape[1]):
+            code = code * radix[k] + levels[:, k]
+        every = np.bincount(code)
+        present = np.flatnonzero(every)
+        patterns = np.empty((len(present), levels.shape[1]), dtype=levels.dtype)
+        rest = present
+        for k in range(levels.shape[1] - 1, -1, -1):
+            patterns[:, k] = rest % radix[k]
+            rest = rest // radix[k]
+        return patterns, every[present]
     packed = np.zeros(len(levels), dtype=np.int64)
     for k in range(levels.shape[1]):
-        packed = packed * 16 + levels[:, k].astype(np.int64)
+        packed = packed * _LEVEL_RADIX + levels[:, k].astype(np.int64)
     # Sort and count runs (np.unique's hash table is slow on millions of pairs).
     order = np.argsort(packed)
     ordered = packed[order]
     starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
     counts = np.diff(np.r_[starts, len(ordered)])
     return levels[order[starts]], counts
+
+
+_LEVEL_RADIX: Final = 16  # levels per comparison at most, as packed for sorting
+_PATTERN_CODES: Final = 1 << 24
+"""Level patterns counted by code (not sorted) when there are at most this many possible."""
 
 
 def _em_m(
@@ -914,8 +995,11 @@ def _specific(table: FeatureTable, columns: Sequence[str], rows: Rows) -> npt.ND
         combined = combined * (int(codes.max(initial=-1)) + 2) + codes + 1
     sizes = np.zeros(n, dtype=np.int64)
     if valid.any():
-        _, inverse, counts = np.unique(combined[valid], return_inverse=True, return_counts=True)
-        sizes[valid] = counts[inverse]
+        if len(columns) == 1:  # one column's codes: count them straight
+            sizes[valid] = np.bincount(combined[valid])[combined[valid]]
+        else:
+            _, inverse, counts = np.unique(combined[valid], return_inverse=True, return_counts=True)
+            sizes[valid] = counts[inverse.reshape(-1)]
     return sizes[rows]
 
 
@@ -976,13 +1060,16 @@ def estimate_model(
     sessions: list[tuple[npt.NDArray[np.bool_], list[int]]] = []
     everything = list(range(len(comparisons)))
     if blocking_columns and left is not None and right is not None:
+        agree: dict[str, npt.NDArray[np.bool_]] = {}
         for columns in blocking_columns:
             if not all(column in table.codes for column in columns):
                 continue  # a derived key (email_typo): its pairs are in the other rules'
             mask = np.ones(len(levels), dtype=bool)
             for column in columns:
-                codes = table.codes[column]
-                mask &= (codes[left] == codes[right]) & (codes[left] >= 0)
+                if column not in agree:  # several rules read one column: compare it once
+                    codes = table.codes[column]
+                    agree[column] = (codes[left] == codes[right]) & (codes[left] >= 0)
+                mask &= agree[column]
             mask &= _specific(table, columns, left) <= _EM_MAX_SHARED
             biased = set(columns)
             free = [k for k in everything if not comparison_columns(comparisons[k]) & biased]

@@ -1,0 +1,216 @@
+"""Issue 20 (1M in 60 s): the vectorised paths of the comparisons equal their scalar readings."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from crmcore.matching import (
+    EmailComparison,
+    FeatureTable,
+    MailboxComparison,
+    MatchRecord,
+    NameComparison,
+    PhoneComparison,
+    build_features,
+)
+from crmcore.matching import comparison as comparison_module
+from crmcore.matching.comparison import _left_out, _two_stretches, is_role_mailbox
+from crmcore.matching.model import (
+    CONTACT_COLUMNS,
+    _alike,
+    _shared_contact,
+    _unique_patterns,
+    contact_holders,
+    distinct_names,
+)
+
+MAILBOX = MailboxComparison()
+
+letters = st.text(alphabet="abcé张", max_size=12)
+
+
+def _left_out_one(one: str, other: str) -> int:
+    """The one-pair reading of ``_left_out``: one stretch cut out, two, or none."""
+    short, long = (one, other) if len(one) <= len(other) else (other, one)
+    if len(long) - len(short) < 3:  # _MIN_PART
+        return 0
+    head = next((k for k, (x, y) in enumerate(zip(short, long)) if x != y), len(short))  # noqa: B905
+    tail = next(
+        (k for k, (x, y) in enumerate(zip(short[::-1], long[::-1])) if x != y),  # noqa: B905
+        len(short),
+    )
+    if head + tail >= len(short):
+        return 1
+    return 2 if _two_stretches(one, other) else 0
+
+
+@given(st.lists(st.tuples(letters, letters), max_size=60))
+def test_left_out_equals_its_one_pair_reading(pairs: list[tuple[str, str]]) -> None:
+    one = [a for a, _ in pairs]
+    other = [b for _, b in pairs]
+    assert _left_out(one, other).tolist() == [_left_out_one(a, b) for a, b in pairs]
+
+
+names = st.sampled_from(
+    ["Wei Zhang", "Zhang Wei", "Anna Meyer", "Anna Koehler", "Günter Braun", ""]
+)
+mailboxes = st.sampled_from(
+    ["wei.zhang", "weiz", "annam", "annak", "guenter", "coolbo", "info", "zhangwei", "x9"]
+)
+domains = st.sampled_from(["acme.com", "163.com", "gmail.com"])
+addresses = st.builds(lambda m, d: f"{m}@{d}", mailboxes, domains)
+records = st.lists(st.tuples(names, st.lists(addresses, max_size=4)), min_size=2, max_size=24)
+
+
+@settings(max_examples=60, deadline=None)
+@given(records, st.data())
+def test_mailbox_levels_of_many_pairs_equal_those_of_one_pair(
+    people: list[tuple[str, list[str]]], data: st.DataObject
+) -> None:
+    table = build_features(
+        [MatchRecord(id=str(k), full_name=n, emails=e) for k, (n, e) in enumerate(people)],
+        workers=1,
+    )
+    n = len(people)
+    left = np.array(data.draw(st.lists(st.integers(0, n - 1), min_size=64, max_size=150)))
+    right = (left + np.array(data.draw(st.lists(st.integers(1, n - 1), min_size=len(left),
+                                                 max_size=len(left))))) % n  # fmt: skip
+    one_by_one = [int(MAILBOX.compare(table, left[k : k + 1], right[k : k + 1])[0])
+                  for k in range(len(left))]  # fmt: skip
+    share = comparison_module._ALL_ROWS_SHARE
+    try:
+        for every_row in (True, False):  # the whole table coded once, or only the pairs' rows
+            comparison_module._ALL_ROWS_SHARE = share if every_row else 0
+            assert MAILBOX.compare(table, left, right).tolist() == one_by_one
+    finally:
+        comparison_module._ALL_ROWS_SHARE = share
+
+
+phones = st.sampled_from(["+8613800138000", "+8613900000001", "+14155550100", "+14155550101"])
+contacts = st.lists(
+    st.tuples(names, st.lists(addresses, max_size=3), st.lists(phones, max_size=3)),
+    min_size=2,
+    max_size=24,
+)
+
+
+def _holders_one_by_one(table: FeatureTable, column: str) -> dict[str, int]:
+    """``contact_holders`` read record by record: each value's set of names."""
+    values = table.values[column]
+    ff, gf = table.values["name_ff"], table.values["name_gf"]
+    extra = table.emails if column == "email" else table.phones
+    held: dict[str, set[tuple[str, str]]] = {}
+    for row in range(len(table)):
+        for value in extra.get(row) or ((values[row],) if values[row] else ()):
+            held.setdefault(value, set()).add((ff[row], gf[row]))
+    return {v: len(h) if len(h) < 2 else distinct_names(h) for v, h in held.items()}
+
+
+def _shared_one_by_one(
+    table: FeatureTable, column: str, left: list[int], right: list[int], holders: dict[str, int]
+) -> list[bool]:
+    """``_shared_contact`` read pair by pair."""
+    values = table.values[column]
+    extra = table.emails if column == "email" else table.phones
+    ff, gf = table.values["name_ff"], table.values["name_gf"]
+    out = []
+    for a, b in zip(left, right, strict=True):
+        mine = extra.get(a) or ((values[a],) if values[a] else ())
+        theirs = extra.get(b) or ((values[b],) if values[b] else ())
+        common = set(mine) & set(theirs)
+        two_names = (
+            (ff[a] or gf[a]) and (ff[b] or gf[b]) and not _alike((ff[a], gf[a]), (ff[b], gf[b]))
+        )
+        least = 2 if two_names else 3
+        out.append(
+            bool(common)
+            and all(
+                holders.get(v, 0) >= least or (column == "email" and is_role_mailbox(v))
+                for v in common
+            )
+        )
+    return out
+
+
+@settings(max_examples=60, deadline=None)
+@given(contacts, st.data())
+def test_contact_holders_and_shared_contacts_equal_their_one_by_one_reading(
+    people: list[tuple[str, list[str], list[str]]], data: st.DataObject
+) -> None:
+    table = build_features(
+        [
+            MatchRecord(id=str(k), full_name=n, emails=e, phones=p)
+            for k, (n, e, p) in enumerate(people)
+        ],
+        workers=1,
+    )
+    n = len(people)
+    left = data.draw(st.lists(st.integers(0, n - 1), max_size=80))
+    right = [(a + data.draw(st.integers(1, n - 1))) % n for a in left]
+    for column in CONTACT_COLUMNS:
+        holders = contact_holders(table, column)
+        assert holders == _holders_one_by_one(table, column)
+        found = _shared_contact(
+            table, column, np.array(left, dtype=np.int64), np.array(right, dtype=np.int64), holders
+        )
+        assert found.tolist() == _shared_one_by_one(table, column, left, right, holders)
+
+
+def _patterns_by_sorting(levels: np.ndarray) -> tuple[list[list[int]], list[int]]:
+    """``_unique_patterns`` as it sorted packed rows before counting them by code."""
+    packed = np.zeros(len(levels), dtype=np.int64)
+    for k in range(levels.shape[1]):
+        packed = packed * 16 + levels[:, k].astype(np.int64)
+    order = np.argsort(packed)
+    ordered = packed[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    counts = np.diff(np.r_[starts, len(ordered)])
+    return levels[order[starts]].tolist(), counts.tolist()
+
+
+@given(
+    st.integers(1, 9).flatmap(
+        lambda width: st.lists(
+            st.lists(st.integers(0, 6), min_size=width, max_size=width), min_size=1, max_size=200
+        )
+    )
+)
+def test_level_patterns_counted_by_code_come_out_as_sorting_gives(rows: list[list[int]]) -> None:
+    levels = np.array(rows, dtype=np.int8)
+    patterns, counts = _unique_patterns(levels)
+    assert (patterns.tolist(), counts.tolist()) == _patterns_by_sorting(levels)
+    assert patterns.dtype == np.int8
+
+
+@settings(max_examples=15, deadline=None)
+@given(contacts, st.integers(0, 2**32 - 1))
+def test_distinct_pairs_compared_once_give_every_pair_its_level(
+    people: list[tuple[str, list[str], list[str]]], seed: int
+) -> None:
+    table = build_features(
+        [
+            MatchRecord(id=str(k), full_name=n, emails=e, phones=p)
+            for k, (n, e, p) in enumerate(people)
+        ],
+        workers=1,
+    )
+    rng = np.random.default_rng(seed)
+    n = len(people)
+    left = rng.integers(0, n, size=comparison_module._PARALLEL_FROM, dtype=np.int64)
+    right = (left + rng.integers(1, n, size=len(left), dtype=np.int64)) % n
+    every_pair = {
+        "name": NameComparison()._compare,
+        "email": MAILBOX._compare,
+        "plain email": comparison_module._email_levels,
+        "phone": comparison_module._phone_levels,
+    }
+    once = {
+        "name": NameComparison().compare,
+        "email": MAILBOX.compare,
+        "plain email": EmailComparison().compare,
+        "phone": PhoneComparison().compare,
+    }
+    for name, compare in every_pair.items():
+        assert np.array_equal(once[name](table, left, right), compare(table, left, right)), name
