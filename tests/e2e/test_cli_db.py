@@ -17,6 +17,7 @@ from pathlib import Path
 import pendulum
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.engine import Engine
 from tests.contract.test_migrations import _copy as copy_rows
 from tests.e2e.cli_process import on_terminal
 
@@ -34,16 +35,10 @@ def run(*args: str) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
-def old_database(path: Path, customers: int = 3) -> Path:
-    """A database at the layout before the match index, with customers and no index rows.
-
-    The customers are saved by today's code into a database of today's layout and their
-    rows copied into the old one (the columns it has), as an older release left them.
-    """
-    source = create_engine("sqlite://")
-    create_schema(source)
-    with SqlStore(source, match_index=False).unit_of_work() as uow:
-        for n in range(customers):
+def store_customers(engine: Engine, count: int) -> None:
+    """Save ``count`` customers named 张伟 (``c-0``, ``c-1`` …) without index rows."""
+    with SqlStore(engine, match_index=False).unit_of_work() as uow:
+        for n in range(count):
             customer, _ = register_customer(
                 id=CustomerId(f"c-{n}"),
                 person=Person(name=PersonName.parse("张伟")),
@@ -52,6 +47,29 @@ def old_database(path: Path, customers: int = 3) -> Path:
             )
             uow.customers.save(customer)
         uow.commit()
+
+
+def assert_indexed(url: str) -> None:
+    """The store at ``url`` finds ``c-1`` for Zhang Wei with its phone: the index is there."""
+    engine = create_engine(url)
+    with SqlStore(engine).unit_of_work() as uow:
+        assert uow.match_index is not None
+        found = uow.match_index.candidates(
+            MatchRecord(id="new", full_name="Zhang Wei", phones=["+86 138 0013 8001"])
+        )
+        assert [p.right for p in found][:1] == ["c-1"]
+    engine.dispose()
+
+
+def old_database(path: Path, customers: int = 3) -> Path:
+    """A database at the layout before the match index, with customers and no index rows.
+
+    The customers are saved by today's code into a database of today's layout and their
+    rows copied into the old one (the columns it has), as an older release left them.
+    """
+    source = create_engine("sqlite://")
+    create_schema(source)
+    store_customers(source, customers)
     engine = create_engine(f"sqlite:///{path}")
     upgrade(engine, "crmcore_0005")
     copy_rows(source, engine, ["customers", "customer_phones"])
@@ -73,14 +91,7 @@ def test_upgrade_current_and_backfill_in_process(tmp_path: Path) -> None:
     code, out, err = run("db", "backfill-match-index", "--db", db, "--batch", "2")
     assert (code, err) == (0, "")
     assert out.endswith("indexed 3 of 3 customers (the others were up to date)\n")
-    engine = create_engine(f"sqlite:///{db}")
-    with SqlStore(engine).unit_of_work() as uow:
-        assert uow.match_index is not None
-        found = uow.match_index.candidates(
-            MatchRecord(id="new", full_name="Zhang Wei", phones=["+86 138 0013 8001"])
-        )
-        assert [p.right for p in found][:1] == ["c-1"]
-    engine.dispose()
+    assert_indexed(f"sqlite:///{db}")
 
 
 def test_a_database_made_by_create_schema_is_stamped(tmp_path: Path) -> None:
@@ -159,16 +170,7 @@ def postgres_url() -> Iterator[str]:
     url = sa.make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
     engine = create_engine(url)
     create_schema(engine)
-    with SqlStore(engine, match_index=False).unit_of_work() as uow:
-        for n in range(3):
-            customer, _ = register_customer(
-                id=CustomerId(f"c-{n}"),
-                person=Person(name=PersonName.parse("张伟")),
-                phones=[PhoneNumber.parse(f"+86 138 0013 800{n}")],
-                at=pendulum.datetime(2026, 1, 5),
-            )
-            uow.customers.save(customer)
-        uow.commit()
+    store_customers(engine, 3)
     engine.dispose()
     try:
         yield url.render_as_string(hide_password=False)
@@ -185,14 +187,7 @@ def test_a_bulk_backfill_on_postgresql(postgres_url: str, tmp_path: Path) -> Non
     )
     assert (code, "Traceback" not in output) == (0, True), output
     assert "indexed 3 of 3 customers" in output
-    engine = create_engine(postgres_url)
-    with SqlStore(engine).unit_of_work() as uow:
-        assert uow.match_index is not None
-        found = uow.match_index.candidates(
-            MatchRecord(id="new", full_name="Zhang Wei", phones=["+86 138 0013 8001"])
-        )
-        assert [p.right for p in found][:1] == ["c-1"]
-    engine.dispose()
+    assert_indexed(postgres_url)
     code, out, err = run("db", "backfill-match-index", "--bulk", "--db", postgres_url)
     assert (code, out) == (2, "")
     assert err.startswith("crmcore db: error: a bulk backfill fills an empty match index")
