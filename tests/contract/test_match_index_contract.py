@@ -571,7 +571,7 @@ def test_backfill_in_workers_rereads_customers_saved_meanwhile(
 
 def _primary_keys(engine: Engine) -> list[str]:
     """The primary key constraints of ``match_keys`` and ``match_counts``, in that order."""
-    found = []
+    found: list[str] = []
     with engine.connect() as conn:
         schema = (conn.get_execution_options().get("schema_translate_map") or {}).get(None)
         for table in (match_keys, match_counts):
