@@ -60,6 +60,33 @@ def _postgres_schema(prefix: str) -> Iterator[Engine]:
         admin.dispose()
 
 
+def postgres_schema_url(prefix: str) -> Iterator[str]:
+    """A URL (``search_path`` set) on a fresh PostgreSQL schema with crmcore's tables.
+
+    For code that opens its own engines from a URL (other processes, the CLI): a
+    schema_translate_map cannot travel in a URL. The schema is dropped afterwards.
+    """
+    url = _url(POSTGRES_VAR)
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(url)
+    try:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    except sa.exc.OperationalError as exc:
+        admin.dispose()
+        _unreachable(POSTGRES_VAR, exc)
+    found = sa.make_url(url).update_query_dict({"options": f"-csearch_path={schema}"})
+    engine = create_engine(found)
+    create_schema(engine)
+    engine.dispose()
+    try:
+        yield found.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.dispose()
+
+
 def _mysql_database(prefix: str) -> Iterator[Engine]:
     """An engine on a fresh MariaDB/MySQL database with crmcore's tables, dropped afterwards."""
     url = sa.make_url(_url(MYSQL_VAR))

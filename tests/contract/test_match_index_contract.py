@@ -11,10 +11,8 @@ and the registration service's duplicate rules must decide the same.
 from __future__ import annotations
 
 import multiprocessing
-import os
 import sys
 import threading
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +24,7 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
+from tests.contract.conftest import postgres_schema_url
 
 from crmcore.adapters.memory import MemoryStore
 from crmcore.adapters.sql import (
@@ -444,23 +443,7 @@ def shared_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         _empty(found)
         yield found.url.render_as_string(hide_password=False)
         return
-    base = os.environ.get("CRMCORE_TEST_POSTGRES_URL", "").strip()
-    if not base:
-        pytest.skip("set CRMCORE_TEST_POSTGRES_URL to a SQLAlchemy URL to run these tests")
-    schema = f"crm_conc_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base)
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    pg_url = sa.make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
-    engine = create_engine(pg_url)
-    create_schema(engine)
-    engine.dispose()
-    try:
-        yield pg_url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.dispose()
+    yield from postgres_schema_url("crm_conc")
 
 
 def test_concurrent_near_duplicates_are_each_detected(shared_url: str) -> None:

@@ -8,16 +8,14 @@ see its revision, index its customers), with no traceback on the screen.
 from __future__ import annotations
 
 import io
-import os
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pendulum
 import pytest
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+from tests.contract.conftest import postgres_schema_url
 from tests.contract.test_migrations import _copy as copy_rows
 from tests.e2e.cli_process import on_terminal
 
@@ -155,29 +153,12 @@ def test_on_a_terminal(tmp_path: Path) -> None:
 
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
-    """A URL on a fresh PostgreSQL schema with crmcore's tables (dropped afterwards)."""
-    base = os.environ.get("CRMCORE_TEST_POSTGRES_URL", "").strip()
-    if not base:
-        pytest.skip("set CRMCORE_TEST_POSTGRES_URL to a SQLAlchemy URL to run these tests")
-    schema = f"crm_cli_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base)
-    try:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    except sa.exc.OperationalError as exc:
-        admin.dispose()
-        pytest.fail(f"CRMCORE_TEST_POSTGRES_URL is set but unreachable: {exc}", pytrace=False)
-    url = sa.make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
-    engine = create_engine(url)
-    create_schema(engine)
-    store_customers(engine, 3)
-    engine.dispose()
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.dispose()
+    """A URL on a fresh PostgreSQL schema with three customers and no index rows."""
+    for url in postgres_schema_url("crm_cli"):
+        engine = create_engine(url)
+        store_customers(engine, 3)
+        engine.dispose()
+        yield url
 
 
 @pytest.mark.skipif(not sys.platform.startswith(("linux", "darwin")), reason="needs a POSIX pty")
