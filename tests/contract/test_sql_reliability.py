@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import threading
+import time
 import tracemalloc
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -18,6 +20,7 @@ from crmcore.adapters.memory import MemoryEventPublisher
 from crmcore.adapters.sql import SqlStore, create_engine, relay_outbox
 from crmcore.adapters.sql import tables as t
 from crmcore.adapters.sql.mapping import check_custom
+from crmcore.adapters.sql.session import translating
 from crmcore.domain import (
     Customer,
     CustomerId,
@@ -30,7 +33,7 @@ from crmcore.domain import (
     classify,
     register_customer,
 )
-from crmcore.errors import StaleVersionError, StorageError
+from crmcore.errors import ConcurrencyError, StaleVersionError, StorageError
 from crmcore.serialization import unstructure
 
 AT = pendulum.datetime(2026, 3, 1, 9)
@@ -360,3 +363,66 @@ def test_iterating_many_customers_keeps_memory_flat(sqlite_engine: Engine) -> No
     assert seen == LARGE
     # Loading everything would make the late peak ~9x the early one; streaming keeps it flat.
     assert late_peak < early_peak * 1.5
+
+
+# -- a deadlock inside a savepoint ------------------------------------------------------
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "mariadb"])
+def test_a_deadlock_inside_a_savepoint_is_a_concurrency_error(
+    backend: str, request: pytest.FixtureRequest
+) -> None:
+    """The loser of a deadlock hears "retry", even when it was inside a savepoint.
+
+    MariaDB rolls the loser's whole transaction back, so leaving the savepoint
+    fails with "SAVEPOINT ... does not exist" while the deadlock is handled;
+    that second error once came out as a ``StorageError`` (not retried).
+    """
+    engine: Engine = request.getfixturevalue(
+        f"{'postgres' if backend == 'postgresql' else 'mysql'}_engine"
+    )
+    table = sa.Table(
+        "deadlock_probe",
+        sa.MetaData(),
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+        sa.Column("v", sa.Integer),
+    )
+    table.drop(engine, checkfirst=True)
+    table.create(engine)
+    try:
+        with engine.begin() as conn:
+            conn.execute(table.insert(), [{"id": i, "v": 0} for i in range(100)])
+        heavy, light = engine.connect(), engine.connect()
+        heavy.begin()
+        light.begin()
+        # the heavy transaction has changed many rows: the database picks the light one to lose
+        heavy.execute(table.update().where(table.c.id >= 2).values(v=1))
+        caught: list[BaseException] = []
+        started = threading.Event()
+
+        def lose() -> None:
+            try:
+                with translating("probe"), light.begin_nested():
+                    light.execute(table.update().where(table.c.id == 1).values(v=2))
+                    started.set()
+                    light.execute(table.update().where(table.c.id == 2).values(v=2))
+            except BaseException as exc:  # noqa: BLE001 - checked by the test thread
+                caught.append(exc)
+            finally:
+                started.set()
+
+        loser = threading.Thread(target=lose)
+        loser.start()
+        started.wait(10)
+        time.sleep(0.3)  # the light transaction now waits on row 2
+        with contextlib.suppress(sa.exc.DBAPIError):
+            heavy.execute(table.update().where(table.c.id == 1).values(v=1))
+        loser.join(30)
+        heavy.rollback()
+        light.rollback()
+        heavy.close()
+        light.close()
+        assert [type(e) for e in caught] == [ConcurrencyError], caught
+        assert "does not exist" not in str(caught[0])  # the deadlock is named, not the savepoint
+    finally:
+        table.drop(engine, checkfirst=True)

@@ -59,7 +59,25 @@ def _reason(exc: BaseException) -> str:
     return text[0] if text else type(orig).__name__
 
 
-def _is_concurrency(exc: sa.exc.SQLAlchemyError) -> bool:
+def _race(exc: BaseException) -> sa.exc.DBAPIError | None:
+    """The error that lost a race: ``exc`` or one it was raised while handling.
+
+    MariaDB rolls the whole transaction back on a deadlock: leaving a savepoint
+    then fails with "SAVEPOINT ... does not exist", raised while handling the
+    deadlock. The deadlock is what the caller must hear of, so the chain of
+    errors is searched, not only the last.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, sa.exc.DBAPIError) and _lost_race(current):
+            return current
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _lost_race(exc: sa.exc.DBAPIError) -> bool:
     orig = getattr(exc, "orig", None)
     if orig is None:
         return False
@@ -86,8 +104,9 @@ def translating(operation: str) -> Iterator[None]:
     try:
         yield
     except sa.exc.SQLAlchemyError as exc:
+        race = _race(exc)
+        if race is not None:
+            raise ConcurrencyError(f"{operation} failed: {_reason(race)}") from exc
         reason = _reason(exc)
-        if _is_concurrency(exc):
-            raise ConcurrencyError(f"{operation} failed: {reason}") from exc
         match = _COLUMN.search(reason)
         raise StorageError(operation, reason, field=match.group(1) if match else None) from exc
