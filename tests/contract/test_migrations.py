@@ -313,6 +313,10 @@ def _assert_same_as_create_schema_tables_only(engine: Engine) -> None:
         assert compare_metadata(context, metadata) == []
 
 
+SAME_LAYOUT = {("sqlite", "crmcore_0010"): "crmcore_0011"}
+"""(backend, revision) -> the newest revision with the same tables there."""
+
+
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_every_layout_is_recognised_stamped_and_upgraded(backend: str, tmp_path: Path) -> None:
     for revision in revisions():
@@ -321,9 +325,11 @@ def test_every_layout_is_recognised_stamped_and_upgraded(backend: str, tmp_path:
             with engine.begin() as conn:
                 conn.exec_driver_sql(f"DROP TABLE {VERSION_TABLE}")
             assert current(engine) is None
-            assert detect_revision(engine) == revision
+            # crmcore_0011 changes PostgreSQL only: elsewhere crmcore_0010's tables are its layout
+            recognised = SAME_LAYOUT.get((backend, revision), revision)
+            assert detect_revision(engine) == recognised
             result = upgrade(engine)
-            assert (result.before, result.after, result.adopted) == (revision, head(), True)
+            assert (result.before, result.after, result.adopted) == (recognised, head(), True)
             _assert_same_as_create_schema(engine)
 
 

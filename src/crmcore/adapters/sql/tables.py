@@ -168,9 +168,10 @@ Tables and columns
     customer is not rewritten), ``counters`` (JSON: the ``match_counts`` rows
     it adds one to, so it is removed exactly even after a settings change).
     ``match_keys``: ``key_hash`` (32 hex characters: the blocking rule and
-    its key) and ``seq``; PK (key_hash, seq), so a block's members are one
-    index range in insertion order.
-    ``match_counts``: ``name`` (PK: ``b`` + a block's key hash, ``t`` + a
+    its key; :class:`KeyText`, ``COLLATE "C"`` on PostgreSQL) and ``seq``;
+    PK (key_hash, seq), so a block's members are one index range in
+    insertion order.
+    ``match_counts``: ``name`` (PK, :class:`KeyText`: ``b`` + a block's key hash, ``t`` + a
     term-frequency value's hash, ``n`` + a shard of the record total) and
     ``n``; a block's row is also the lock concurrent registrations of records
     sharing it queue on.
@@ -195,6 +196,7 @@ from crmcore.errors import StorageError
 __all__ = [
     "ID_LENGTH",
     "Amount",
+    "KeyText",
     "Text",
     "UtcDateTime",
     "activities",
@@ -370,6 +372,25 @@ class Text(sa.types.TypeDecorator[str]):
             )
             return dialect.type_descriptor(mysql.VARCHAR(self.max_length, collation=collation))
         return dialect.type_descriptor(sa.String(self.max_length))
+
+
+class KeyText(Text):
+    """A :class:`Text` of ASCII keys (hex digests), sorted byte by byte on PostgreSQL too.
+
+    Its values are letters and digits, so every collation orders them alike;
+    ``COLLATE "C"`` lets PostgreSQL's b-trees compare them with ``memcmp``
+    instead of the locale's rules (``C.UTF-8`` calls ``strcoll``), which
+    builds and searches their indexes two to three times as fast. SQLite
+    and MariaDB compare :class:`Text` byte by byte already.
+    """
+
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        """Pick the storage type of ``dialect``."""
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(sa.String(self.max_length, collation="C"))
+        return super().load_dialect_impl(dialect)
 
 
 def _id(name: str, *, nullable: bool = True, primary_key: bool = False) -> sa.Column[str]:
@@ -810,7 +831,7 @@ match_records = sa.Table(
 match_keys = sa.Table(
     "match_keys",
     metadata,
-    sa.Column("key_hash", Text(32), primary_key=True),
+    sa.Column("key_hash", KeyText(32), primary_key=True),
     sa.Column("seq", _SEQUENCE, primary_key=True, autoincrement=False),
     **_OPTIONS,
 )
@@ -818,7 +839,7 @@ match_keys = sa.Table(
 match_counts = sa.Table(
     "match_counts",
     metadata,
-    sa.Column("name", Text(33), primary_key=True),
+    sa.Column("name", KeyText(33), primary_key=True),
     sa.Column("n", sa.BigInteger, nullable=False),
     **_OPTIONS,
 )

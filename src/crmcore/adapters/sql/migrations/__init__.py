@@ -252,7 +252,11 @@ def _detect(conn: Connection) -> str | None:
         return "crmcore_0008"
     if "touched_at" not in {c["name"] for c in inspector.get_columns("customers")}:
         return "crmcore_0009"
-    return "crmcore_0010"
+    if conn.dialect.name == "postgresql":  # elsewhere crmcore_0011 changed nothing
+        key_hash = {c["name"]: c["type"] for c in inspector.get_columns("match_keys")}["key_hash"]
+        if getattr(key_hash, "collation", None) != "C":
+            return "crmcore_0010"
+    return "crmcore_0011"
 
 
 def stamp(bind: Engine | Connection, revision: str) -> None:
