@@ -47,6 +47,7 @@ from crmcore.domain import (
     register_customer,
 )
 from crmcore.errors import ConfigurationError, StorageError
+from crmcore.matching import MatchRecord
 from crmcore.ports import EventPublisher
 from crmcore.privacy.audit import AuditDraft, verify
 from crmcore.sample.crm import generate_crm
@@ -494,3 +495,48 @@ class TestPostgresMigratedStore(_MigratedContract):
 
 class TestMariaDbMigratedStore(_MigratedContract):
     backend = "mariadb"
+
+
+def test_the_key_collation_upgrade_keeps_the_match_index_on_postgresql() -> None:
+    """crmcore_0011 re-collates a filled index: same rows, same candidates, keys now "C"."""
+    for engine in _blank_postgres():
+        upgrade(engine, "crmcore_0010")
+        people = _people(24)
+        store = SqlStore(engine)
+        with store.unit_of_work() as uow:
+            uow.customers.save_many(people)
+            uow.commit()
+        probe = MatchRecord.from_customer(people[5])
+        with store.unit_of_work() as uow:
+            assert uow.match_index is not None
+            before = uow.match_index.candidates(probe, min_probability=0.0)
+
+        def snapshot(engine: Engine = engine) -> tuple[Any, Any, Any]:
+            with engine.connect() as conn:
+                keys = conn.execute(sa.text("SELECT * FROM match_keys ORDER BY 1, 2")).all()
+                counts = conn.execute(sa.text("SELECT * FROM match_counts ORDER BY 1")).all()
+                collations = conn.execute(
+                    sa.text(
+                        "SELECT table_name, column_name, collation_name FROM"
+                        " information_schema.columns WHERE table_schema = current_schema()"
+                        " AND column_name IN ('key_hash', 'name') AND table_name LIKE 'match_%'"
+                        " ORDER BY 1"
+                    )
+                ).all()
+            return keys, counts, collations
+
+        keys, counts, collations = snapshot()
+        assert keys
+        assert counts
+        assert [c[2] for c in collations] == [None, None]  # the database's default
+        assert upgrade(engine).after == "crmcore_0011"
+        keys_after, counts_after, collations_after = snapshot()
+        assert (keys_after, counts_after) == (keys, counts)
+        assert [tuple(c) for c in collations_after] == [
+            ("match_counts", "name", "C"),
+            ("match_keys", "key_hash", "C"),
+        ]
+        with store.unit_of_work() as uow:
+            assert uow.match_index is not None
+            assert uow.match_index.candidates(probe, min_probability=0.0) == before
+        assert before  # the namesakes sharing people[5]'s name were found
