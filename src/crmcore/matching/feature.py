@@ -15,7 +15,6 @@ from __future__ import annotations
 import collections
 import concurrent.futures
 import functools
-import itertools
 import operator
 import typing
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
@@ -731,13 +730,14 @@ def _columns_keys(chunk: _Columns, options: KeyOptions) -> _ChunkKeys:
 
 
 def _distinct(values: list[_V]) -> tuple[list[_V], npt.NDArray[np.int32]]:
-    """Return the distinct values (first seen first) and each row's position among them.
-
-    Every step loops in C (``dict.fromkeys``, ``zip``, ``map``): a Python loop
-    over a million values costs more than keying their distinct ones.
-    """
-    position = dict(zip(dict.fromkeys(values), itertools.count()))
-    rows = np.fromiter(map(position.__getitem__, values), dtype=np.int32, count=len(values))
+    """Return the distinct values (first seen first) and each row's position among them."""
+    if values and values.count(values[0]) == len(values):  # one value: a column the input lacks
+        return values[:1], np.zeros(len(values), dtype=np.int32)
+    position: dict[_V, int] = {}
+    setdefault = position.setdefault
+    rows = np.fromiter(
+        (setdefault(v, len(position)) for v in values), dtype=np.int32, count=len(values)
+    )
     return list(position), rows
 
 
@@ -852,11 +852,9 @@ class _Merger:
 
 def _recode(vocabulary: dict[str, int], part: _ChunkKeys, k: int) -> npt.NDArray[np.int32]:
     """Map a chunk's column ``k`` to the table's codes, adding its new values."""
+    setdefault = vocabulary.setdefault
     uniques = part.uniques[k]
-    # New values take the next codes in the order they come (as one setdefault each would).
-    new = dict.fromkeys(itertools.filterfalse(vocabulary.__contains__, uniques))
-    vocabulary.update(zip(new, itertools.count(len(vocabulary) - 1)))
     mapping = np.fromiter(
-        map(vocabulary.__getitem__, uniques), dtype=np.int32, count=len(uniques)
+        (setdefault(v, len(vocabulary) - 1) for v in uniques), dtype=np.int32, count=len(uniques)
     )
     return mapping[part.codes[k]]

@@ -123,6 +123,8 @@ def fold_text(text: str) -> str:
     >>> fold_text("  Zhāng  WĚI ")
     'zhang wei'
     """
+    if text.isascii():  # NFKC keeps ASCII as it is; its case folding is lower()
+        return " ".join(text.lower().split())
     folded = _strip_accents(unicodedata.normalize("NFKC", text).casefold())
     return " ".join(folded.split())
 
@@ -344,9 +346,7 @@ def _name_key_general(
     return NameKey(*_general_parts(full, given, family, nicknames))
 
 
-def _general_parts(
-    full: str, given: str, family: str, nicknames: Mapping[str, str]
-) -> _NameParts:
+def _general_parts(full: str, given: str, family: str, nicknames: Mapping[str, str]) -> _NameParts:
     if given or family:
         family_tokens = _tokens(family, nicknames, cjk_family_first=False) if family else []
         given_tokens = _tokens(given, nicknames, cjk_family_first=False) if given else []

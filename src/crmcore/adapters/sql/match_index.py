@@ -70,12 +70,11 @@ from crmcore.matching import (
     MatchModel,
     MatchRecord,
     ScoredPair,
-    feature_row,
     rank_candidates,
 )
 from crmcore.matching import workers as pool_policy
 from crmcore.matching.blocking import DERIVED_COLUMNS, rule_keys
-from crmcore.matching.feature import _FieldView, _fields_row, _Raw
+from crmcore.matching.feature import _fields_row, _FieldView, _Raw
 from crmcore.matching.nickname import NICKNAMES
 
 __all__ = ["MatchIndexSettings", "SqlMatchIndex", "backfill_match_index", "record_of_document"]
@@ -289,7 +288,7 @@ def _entry(plan: _KeyPlan, record: MatchRecord, *, stored: bool = False) -> _Ent
 
 
 _RAW_FIELDS: Final = operator.attrgetter(*_Raw._fields)
-"""A record's fields after its id, in order: ``_FIELDS(record) == (record.id, *_RAW_FIELDS(record))``."""
+"""A record's fields after its id, in order (``_FIELDS(record)`` is its id, then these)."""
 
 _TF_NAMES: dict[tuple[str, str], str] = {}
 """(column, value) → its counter name: cities, companies and names repeat a lot."""
