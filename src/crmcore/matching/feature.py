@@ -30,12 +30,12 @@ from crmcore.errors import InvalidValueError
 from crmcore.matching import workers as pool_policy
 from crmcore.matching.key import (
     KeyOptions,
+    _name_parts,
     city_key,
     company_keys,
     date_key,
     fold_email,
     fold_text,
-    name_key,
     postcode_key,
 )
 from crmcore.matching.nickname import NICKNAMES
@@ -252,10 +252,10 @@ def _default_name_keys(full: str, given: str, family: str) -> tuple[str, ...]:
 def _name_keys_with(
     full: str, given: str, family: str, nicknames: Mapping[str, str]
 ) -> tuple[str, ...]:
-    key = name_key(full=full, given=given, family=family, nicknames=nicknames)
-    if not key.signature and full and (given or family):
-        key = name_key(full=full, nicknames=nicknames)
-    return key.family_first, key.given_first, key.signature, key.initials
+    key = _name_parts(full, given, family, nicknames)
+    if not key[2] and full and (given or family):  # no signature from the parts: read the whole
+        key = _name_parts(full, "", "", nicknames)
+    return key
 
 
 def _company(raw: str) -> tuple[str, ...]:
@@ -295,6 +295,33 @@ path (:func:`_columns_keys`, once per distinct value) use."""
 
 
 def _place_keys(record: _FieldView) -> tuple[str, ...]:
+    """The place columns of one record: what :data:`_PLACES` gives, without its loop.
+
+    A property test checks this against :data:`_PLACES` on arbitrary fields.
+    """
+    company, city, postcode, country, birth, address, national_id, source = record[5:]
+    company_key, company_core = company_keys(company) if company else ("", "")
+    if birth:
+        day = date_key(birth)
+        birth, year = (str(day), str(day // 10_000)) if day else ("", "")
+    else:
+        year = ""
+    return (
+        company_key,
+        company_core,
+        city_key(city) if city else "",
+        postcode_key(postcode) if postcode else "",
+        country.upper() if country else "",
+        birth,
+        year,
+        fold_text(address) if address else "",
+        postcode_key(national_id) if national_id else "",
+        source,
+    )
+
+
+def _place_keys_reference(record: _FieldView) -> tuple[str, ...]:
+    """:func:`_place_keys` read through :data:`_PLACES` (the reference the tests compare)."""
     return tuple(key for field, keys in _PLACES for key in keys(getattr(record, field)))
 
 
@@ -351,8 +378,11 @@ def feature_row(record: MatchRecord, options: KeyOptions | None = None) -> Featu
     Returns:
         The column values, every email key and every phone key.
     """
-    options = options or KeyOptions()
-    fields: _FieldView = _Raw._make(_record_fields(record))
+    return _fields_row(_Raw._make(_record_fields(record)), options or KeyOptions())
+
+
+def _fields_row(fields: _FieldView, options: KeyOptions) -> FeatureRow:
+    """:func:`feature_row` of a record's fields (the backfill reads them from documents)."""
     emails = _email_keys(fields.emails, options) if fields.emails else []
     phones = (
         _phone_keys(fields.phones, region_of(fields.country, options.region))
@@ -701,6 +731,8 @@ def _columns_keys(chunk: _Columns, options: KeyOptions) -> _ChunkKeys:
 
 def _distinct(values: list[_V]) -> tuple[list[_V], npt.NDArray[np.int32]]:
     """Return the distinct values (first seen first) and each row's position among them."""
+    if values and values.count(values[0]) == len(values):  # one value: a column the input lacks
+        return values[:1], np.zeros(len(values), dtype=np.int32)
     position: dict[_V, int] = {}
     setdefault = position.setdefault
     rows = np.fromiter(

@@ -16,7 +16,7 @@ import datetime as dt
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
-from typing import Final
+from typing import Final, TypeAlias
 
 import attrs
 from pypinyin import lazy_pinyin
@@ -123,6 +123,8 @@ def fold_text(text: str) -> str:
     >>> fold_text("  Zhāng  WĚI ")
     'zhang wei'
     """
+    if text.isascii():  # NFKC keeps ASCII as it is; its case folding is lower()
+        return " ".join(text.lower().split())
     folded = _strip_accents(unicodedata.normalize("NFKC", text).casefold())
     return " ".join(folded.split())
 
@@ -245,14 +247,20 @@ def _cjk_tokens(compact: str, *, family_first: bool) -> tuple[str, ...]:
 _PLAIN_CJK = re.compile("[\u4e00-\u9fff\u3400-\u4dbf]+")
 
 
-def _name_from_parts(family: Sequence[str], given: Sequence[str]) -> NameKey:
+_NameParts: TypeAlias = tuple[str, str, str, str]
+"""A :class:`NameKey`'s fields as a plain tuple (what bulk keying needs, without the object)."""
+
+_NO_NAME: Final[_NameParts] = ("", "", "", "")
+
+
+def _name_from_parts(family: Sequence[str], given: Sequence[str]) -> _NameParts:
     fam = "".join(family)
     giv = "".join(given)
     if not fam and not giv:
-        return _EMPTY_NAME
+        return _NO_NAME
     compact = fam + giv
     reverse = giv + fam
-    return NameKey(compact, reverse, "".join(sorted(compact)), _initials(compact, reverse))
+    return compact, reverse, "".join(sorted(compact)), _initials(compact, reverse)
 
 
 def _initials(family_first: str, given_first: str) -> str:
@@ -291,33 +299,64 @@ def name_key(
     >>> name_key(given="Bill", family="Gates").family_first
     'gateswilliam'
     """
+    parts = _name_parts(full, given, family, nicknames)
+    return _EMPTY_NAME if parts is _NO_NAME else NameKey(*parts)
+
+
+def _name_parts(full: str, given: str, family: str, nicknames: Mapping[str, str]) -> _NameParts:
+    """:func:`name_key`'s fields as a tuple: family first, given first, signature, initials."""
     if not given and not family and _PLAIN_CJK.fullmatch(full):
         # The common Chinese full name (张伟): what the general path below
         # computes, without folding text that folding cannot change.
         return _cjk_name(full)
-    return _name_key_general(full=full, given=given, family=family, nicknames=nicknames)
+    return _general_parts(full, given, family, nicknames)
 
 
-def _cjk_name(full: str) -> NameKey:
-    tokens = _cjk_tokens(full, family_first=True)
-    if len(tokens) == 2:
-        return _name_from_parts(tokens[:1], tokens[1:])
-    return _name_from_parts([], tokens)
+def _cjk_name(full: str) -> _NameParts:
+    """The parts of a name written only in unified ideographs (what ``_cjk_tokens`` reads)."""
+    family_size = 2 if len(full) >= 3 and full[:2] in COMPOUND_SURNAMES else 1
+    family = _compact_pinyin(full[:family_size], family_first=True)
+    given = _compact_pinyin(full[family_size:], family_first=False)
+    if family and given:
+        compact = family + given
+        reverse = given + family
+        return compact, reverse, "".join(sorted(compact)), _initials(compact, reverse)
+    return _name_from_parts((), (family or given,))
+
+
+_compact_cache: dict[tuple[str, bool], str] = {}
+
+
+def _compact_pinyin(text: str, *, family_first: bool) -> str:
+    """``"".join(transliterate(text).split())``, kept (name parts repeat a lot)."""
+    key = (text, family_first)
+    cached = _compact_cache.get(key)
+    if cached is None:
+        if len(_compact_cache) >= _PINYIN_CACHE_MAX:
+            _compact_cache.clear()
+        cached = "".join(transliterate(text, family_first=family_first).split())
+        _compact_cache[key] = cached
+    return cached
 
 
 def _name_key_general(
     *, full: str, given: str, family: str, nicknames: Mapping[str, str]
 ) -> NameKey:
+    """:func:`name_key` without its Chinese full-name path (what that path must equal)."""
+    return NameKey(*_general_parts(full, given, family, nicknames))
+
+
+def _general_parts(full: str, given: str, family: str, nicknames: Mapping[str, str]) -> _NameParts:
     if given or family:
         family_tokens = _tokens(family, nicknames, cjk_family_first=False) if family else []
         given_tokens = _tokens(given, nicknames, cjk_family_first=False) if given else []
         return _name_from_parts(family_tokens, given_tokens)
     if not full:
-        return _EMPTY_NAME
+        return _NO_NAME
     folded = fold_text(full)
     if "," in folded:
         family_text, _, given_text = folded.partition(",")
-        return name_key(given=given_text, family=family_text, nicknames=nicknames)
+        return _name_parts("", given_text, family_text, nicknames)
     compact = folded.replace(" ", "")
     if is_cjk(compact.replace("·", "")):
         tokens = _tokens(compact, nicknames, cjk_family_first="·" not in compact)
@@ -327,10 +366,10 @@ def _name_key_general(
     tokens = _tokens(folded, nicknames, cjk_family_first=True)
     if len(tokens) < 2:
         return _name_from_parts([], tokens)
-    key = _name_from_parts(tokens[-1:], tokens[:-1])
+    family_first, _, signature, _ = _name_from_parts(tokens[-1:], tokens[:-1])
     # As written (given first) and with the last word moved to the front.
     written = "".join(tokens)
-    return NameKey(key.family_first, written, key.signature, _initials(key.family_first, written))
+    return family_first, written, signature, _initials(family_first, written)
 
 
 # --------------------------------------------------------------------------- email

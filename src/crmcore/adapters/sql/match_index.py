@@ -70,11 +70,11 @@ from crmcore.matching import (
     MatchModel,
     MatchRecord,
     ScoredPair,
-    feature_row,
     rank_candidates,
 )
 from crmcore.matching import workers as pool_policy
 from crmcore.matching.blocking import DERIVED_COLUMNS, rule_keys
+from crmcore.matching.feature import _fields_row, _FieldView, _Raw
 from crmcore.matching.nickname import NICKNAMES
 
 __all__ = ["MatchIndexSettings", "SqlMatchIndex", "backfill_match_index", "record_of_document"]
@@ -252,6 +252,9 @@ def _rule_hashes(spec: _RuleSpec, features: FeatureRow) -> tuple[str, ...]:
     for place in singles:
         if not values[place]:
             return ()
+    if singles and len(singles) == len(columns):  # single-valued columns only: one key
+        key = prefix + "\x1f" + "\x1f".join([values[place] for place in singles])
+        return (blake2b(key.encode(), digest_size=16).hexdigest(),)
     keys = [prefix]
     for multi, place in columns:
         if multi:
@@ -281,19 +284,67 @@ def _digest(record: MatchRecord, fingerprint: str) -> str:
 
 def _entry(plan: _KeyPlan, record: MatchRecord, *, stored: bool = False) -> _Entry:
     """Build a record's index rows (``stored``: with its ``match_records`` row, to be written)."""
-    features = feature_row(record, plan.keys)
-    blocks = tuple([_rule_hashes(spec, features) for spec in plan.specs])
+    return _fields_entry(plan, record.id, _Raw._make(_RAW_FIELDS(record)), stored=stored)
+
+
+_RAW_FIELDS: Final = operator.attrgetter(*_Raw._fields)
+"""A record's fields after its id, in order (``_FIELDS(record)`` is its id, then these)."""
+
+_TF_NAMES: dict[tuple[str, str], str] = {}
+"""(column, value) → its counter name: cities, companies and names repeat a lot."""
+_TF_NAMES_MAX: Final = 200_000
+
+
+def _tf_names(plan: _KeyPlan, values: tuple[str, ...]) -> tuple[str, ...]:
+    """``_tf_name`` of each term-frequency column that has a value (kept for values that repeat)."""
+    out = []
+    for column, place in plan.tf:
+        value = values[place]
+        if value:
+            name = _TF_NAMES.get((column, value))
+            if name is None:
+                if len(_TF_NAMES) >= _TF_NAMES_MAX:
+                    _TF_NAMES.clear()
+                name = _TF_NAMES[column, value] = _tf_name(column, value)
+            out.append(name)
+    return tuple(out)
+
+
+def _fields_entry(plan: _KeyPlan, record_id: str, fields: _FieldView, *, stored: bool) -> _Entry:
+    """:func:`_entry` of a record given as its id and fields (as a document is read)."""
+    features = _fields_row(fields, plan.keys)
     values = features[0]
-    tf = tuple(_tf_name(column, values[place]) for column, place in plan.tf if values[place])
-    digest = _digest(record, plan.fingerprint)
+    blake2b = hashlib.blake2b
+    found: list[tuple[str, ...]] = []
+    for spec in plan.specs:
+        prefix, singles, columns, derived = spec
+        if derived is not None or not singles or len(singles) != len(columns):
+            found.append(_rule_hashes(spec, features))
+            continue
+        # Single-valued columns only (most rules): _rule_hashes' one key, inline.
+        for place in singles:
+            if not values[place]:
+                found.append(())
+                break
+        else:
+            key = prefix + "\x1f" + "\x1f".join([values[place] for place in singles])
+            found.append((blake2b(key.encode(), digest_size=16).hexdigest(),))
+    blocks = tuple(found)
+    tf = _tf_names(plan, values)
+    # _digest: the fields are the record's after its id, in order.
+    digest = _hash(plan.fingerprint, record_id, *map(str, fields))
     if not stored:
-        return _Entry(record.id, features, digest, blocks, tf)
-    counters = sorted([f"b{h}" for hashes in blocks for h in hashes] + list(tf))
-    row = (record.id, _FEATURES_JSON(features), digest, _COUNTERS_JSON(counters))
-    keys = tuple(dict.fromkeys(h for hashes in blocks for h in hashes))
-    return _Entry(
-        record.id, features, digest, blocks, tf, row, (*counters, _shard(record.id)), keys
-    )
+        return _Entry(record_id, features, digest, blocks, tf)
+    hashes = list(itertools.chain.from_iterable(found))
+    counters = ["b" + h for h in hashes]
+    counters += tf
+    counters.sort()
+    # Counter names are ASCII letters and digits: their JSON needs no escaping.
+    counters_json = '["' + '","'.join(counters) + '"]' if counters else "[]"
+    row = (record_id, _FEATURES_JSON(features), digest, counters_json)
+    keys = tuple(dict.fromkeys(hashes))
+    counters.append(_shard(record_id))
+    return _Entry(record_id, features, digest, blocks, tf, row, tuple(counters), keys)
 
 
 def _row(entry: _Entry) -> tuple[str, str, str, str]:
@@ -1037,12 +1088,87 @@ _Prepared: TypeAlias = list[tuple[str, "_Entry | None"]]  # (id, its entry; None
 
 
 def _prepare(page: Sequence[tuple[str, int, str]], plan: _KeyPlan) -> _Prepared:
-    """Build the index rows of a page of stored documents (in a worker, or here)."""
+    """Build the index rows of a page of stored documents (in a worker, or here).
+
+    A document is read straight into its record's fields (:func:`_document_fields`);
+    one that is not plainly a customer's goes through :func:`_read_document`,
+    which builds the record (or says what is wrong with the document).
+    """
     out: _Prepared = []
+    loads = json.loads
     for customer_id, _, text in page:
-        record, indexed = _read_document(customer_id, text)
-        out.append((customer_id, _entry(plan, record, stored=True) if indexed else None))
+        try:
+            document = loads(text) if isinstance(text, str) else text
+            read = _document_fields(document)
+            indexed = document["merged_into"] is None
+        except Exception:  # noqa: BLE001 - _read_document below says what is wrong
+            read = None
+        if read is None:
+            record, indexed = _read_document(customer_id, text)
+            out.append((customer_id, _entry(plan, record, stored=True) if indexed else None))
+        elif indexed:
+            out.append((customer_id, _fields_entry(plan, read[0], read[1], stored=True)))
+        else:
+            out.append((customer_id, None))
     return out
+
+
+def _not_primary(point: Mapping[str, Any]) -> bool:
+    return not point["primary"]
+
+
+def _document_fields(document: Mapping[str, Any]) -> tuple[str, _FieldView] | None:
+    """The id and fields of ``record_of_document(document)``, without building the record.
+
+    ``None`` when a value is not a plain string (the record's converters then
+    decide); a property test checks the rest against :func:`record_of_document`.
+    """
+    points = document["points"]
+    emails = sorted(points["emails"], key=_not_primary)
+    phones = sorted(points["phones"], key=_not_primary)
+    address = next((a["address"] for a in points["addresses"] if a["primary"]), None)
+    person = document["person"]
+    organization = document["organization"]
+    country = document["country"] or ""
+    if address is not None and not country:
+        country = address["country"]
+    if person:
+        name = person["name"]
+        given, family = name["given"], name["family"]
+        birth, national_id = person["birth_date"] or "", person["national_id"]
+    else:
+        given = family = birth = national_id = ""
+    company = organization["legal_name"] if organization else ""
+    if address:
+        city, postcode, street = address["city"], address["postcode"], " ".join(address["street"])
+    else:
+        city = postcode = street = ""
+    record_id = document["id"]
+    singles = (record_id, given, family, company, city, postcode, country, birth, national_id)
+    addresses = [e["address"] for e in emails]
+    numbers = [p["number"] for p in phones]
+    if not all(type(v) is str for v in (*singles, *addresses, *numbers)):
+        return None
+    record_id = record_id.strip()
+    if not record_id:
+        return None
+    texts = [t.strip() for t in addresses]
+    numbers = [n.partition(";")[0].strip() for n in numbers]
+    return record_id, _Raw(
+        "",
+        given.strip(),
+        family.strip(),
+        tuple([t for t in texts if t]),
+        tuple([n for n in numbers if n]),
+        company.strip(),
+        city.strip(),
+        postcode.strip(),
+        country.strip().upper(),
+        birth.strip(),
+        street.strip(),
+        national_id.strip(),
+        "",
+    )
 
 
 def _plan_args(plan: _KeyPlan) -> tuple[object, ...]:
