@@ -37,11 +37,11 @@ from crmcore.errors import StorageError
 from crmcore.matching import MatchRecord, block_on, feature_row
 from crmcore.matching.blocking import rule_keys
 from crmcore.matching.feature import (
+    FieldView,
+    RawFields,
     _distinct,
-    _FieldView,
     _place_keys,
     _place_keys_reference,
-    _Raw,
 )
 from crmcore.matching.key import (
     _cjk_tokens,
@@ -179,8 +179,11 @@ def test_a_documents_fields_are_its_records_fields(customer: Customer, edit: Any
     except (KeyError, TypeError, AttributeError, IndexError, ValueError):
         fields = None  # the backfill then reads it through the record, which says what is wrong
     if fields is not None:
-        record, _ = _read_document(str(customer.id), document)
-        assert fields == (record.id, _Raw._make(_RAW_FIELDS(record)))
+        try:
+            record, _ = _read_document(str(customer.id), document)
+        except StorageError:  # not a customer's (no merged_into): _prepare reads it so, and says so
+            return
+        assert fields == (record.id, RawFields(*_RAW_FIELDS(record)))
 
 
 def test_a_records_fields_after_its_id_are_the_raw_fields_in_order() -> None:
@@ -312,7 +315,7 @@ def test_ascii_text_folds_as_the_unicode_path_folds_it(text: str) -> None:
 
 @given(records)
 def test_place_keys_equal_the_place_columns_keyed_one_by_one(record: MatchRecord) -> None:
-    fields: _FieldView = _Raw._make(_RAW_FIELDS(record))
+    fields: FieldView = RawFields(*_RAW_FIELDS(record))
     assert _place_keys(fields) == _place_keys_reference(fields)
 
 

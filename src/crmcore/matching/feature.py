@@ -44,11 +44,15 @@ from crmcore.matching.workers import StartMethod
 
 __all__ = [
     "FEATURE_COLUMNS",
+    "RAW_FIELD_NAMES",
     "FeatureRow",
     "FeatureTable",
+    "FieldView",
+    "RawFields",
     "build_features",
     "build_features_from_rows",
     "feature_row",
+    "fields_row",
 ]
 
 FEATURE_COLUMNS: Final = (
@@ -85,11 +89,11 @@ _S = TypeVar("_S")
 _M = TypeVar("_M")
 
 
-class _Raw(NamedTuple, Generic[_S, _M]):
+class RawFields(NamedTuple, Generic[_S, _M]):
     """The raw fields keys are built from, in wire order: the one list of them.
 
     ``_S`` is what a single-valued field holds and ``_M`` what a multi-valued
-    one (emails, phones) holds: one record's fields are a :data:`_FieldView`,
+    one (emails, phones) holds: one record's fields are a :data:`FieldView`,
     a chunk's columns a :data:`_Columns`.
     """
 
@@ -108,14 +112,17 @@ class _Raw(NamedTuple, Generic[_S, _M]):
     source: _S
 
 
-_FieldView: TypeAlias = _Raw[str, tuple[str, ...]]
+RAW_FIELD_NAMES: Final[tuple[str, ...]] = RawFields._fields
+"""The names of :class:`RawFields`, in order: a match record's fields after its id."""
+
+FieldView: TypeAlias = RawFields[str, tuple[str, ...]]
 """One record's raw fields (a record without its id, cheap to send to workers)."""
-_Columns: TypeAlias = _Raw[list[str], list[tuple[str, ...]]]
+_Columns: TypeAlias = RawFields[list[str], list[tuple[str, ...]]]
 """A chunk's raw fields, one list per field."""
 
-_FIELD_NAMES: Final = _Raw._fields
+_FIELD_NAMES: Final = RawFields._fields
 _MULTI_VALUED: Final = frozenset(
-    name for name, hint in typing.get_type_hints(_Raw).items() if hint is _M
+    name for name, hint in typing.get_type_hints(RawFields).items() if hint is _M
 )
 _MULTI_AT: Final = tuple(i for i, name in enumerate(_FIELD_NAMES) if name in _MULTI_VALUED)
 _record_fields: Final = operator.attrgetter(*_FIELD_NAMES)
@@ -294,7 +301,7 @@ The one definition both the online path (:func:`_place_keys`) and the batch
 path (:func:`_columns_keys`, once per distinct value) use."""
 
 
-def _place_keys(record: _FieldView) -> tuple[str, ...]:
+def _place_keys(record: FieldView) -> tuple[str, ...]:
     """The place columns of one record: what :data:`_PLACES` gives, without its loop.
 
     A property test checks this against :data:`_PLACES` on arbitrary fields.
@@ -320,7 +327,7 @@ def _place_keys(record: _FieldView) -> tuple[str, ...]:
     )
 
 
-def _place_keys_reference(record: _FieldView) -> tuple[str, ...]:
+def _place_keys_reference(record: FieldView) -> tuple[str, ...]:
     """:func:`_place_keys` read through :data:`_PLACES` (the reference the tests compare)."""
     return tuple(key for field, keys in _PLACES for key in keys(getattr(record, field)))
 
@@ -378,11 +385,18 @@ def feature_row(record: MatchRecord, options: KeyOptions | None = None) -> Featu
     Returns:
         The column values, every email key and every phone key.
     """
-    return _fields_row(_Raw._make(_record_fields(record)), options or KeyOptions())
+    return fields_row(RawFields._make(_record_fields(record)), options or KeyOptions())
 
 
-def _fields_row(fields: _FieldView, options: KeyOptions) -> FeatureRow:
-    """:func:`feature_row` of a record's fields (the backfill reads them from documents)."""
+def fields_row(fields: FieldView, options: KeyOptions) -> FeatureRow:
+    """:func:`feature_row` of a record's fields (the backfill reads them from documents).
+
+    >>> from crmcore.matching import MatchRecord
+    >>> fields = RawFields("张伟", "", "", (), ("138 0013 8000",), *[""] * 3, "CN", *[""] * 4)
+    >>> record = MatchRecord(id="1", full_name="张伟", phones=["138 0013 8000"], country="CN")
+    >>> fields_row(fields, KeyOptions()) == feature_row(record)
+    True
+    """
     emails = _email_keys(fields.emails, options) if fields.emails else []
     phones = (
         _phone_keys(fields.phones, region_of(fields.country, options.region))
@@ -632,12 +646,12 @@ def _packed_keys(packed: pool_policy.WireRows, options: KeyOptions) -> _ChunkKey
     return _chunk_keys(_unpack(packed), options)
 
 
-def _unpack(packed: pool_policy.WireRows) -> list[_FieldView]:
-    return [_Raw._make(cells) for cells in pool_policy.unpack(packed, _MULTI_AT)]
+def _unpack(packed: pool_policy.WireRows) -> list[FieldView]:
+    return [RawFields._make(cells) for cells in pool_policy.unpack(packed, _MULTI_AT)]
 
 
-def _columns_of(chunk: Sequence[MatchRecord] | Sequence[_FieldView]) -> _Columns:
-    return _Raw._make([getattr(r, name) for r in chunk] for name in _FIELD_NAMES)
+def _columns_of(chunk: Sequence[MatchRecord] | Sequence[FieldView]) -> _Columns:
+    return RawFields._make([getattr(r, name) for r in chunk] for name in _FIELD_NAMES)
 
 
 def _columns_of_rows(rows: list[list[str]], columns: Mapping[str, Sequence[int]]) -> _Columns:
@@ -673,11 +687,11 @@ def _columns_of_rows(rows: list[list[str]], columns: Mapping[str, Sequence[int]]
         else:
             cells = [next((c for c in each if c), "") for each in zip(*stripped, strict=True)]
         out.append(list(map(str.upper, cells)) if name == "country" else cells)
-    return _Raw._make(out)
+    return RawFields._make(out)
 
 
 def _chunk_keys(
-    chunk: Sequence[MatchRecord] | Sequence[_FieldView], options: KeyOptions
+    chunk: Sequence[MatchRecord] | Sequence[FieldView], options: KeyOptions
 ) -> _ChunkKeys:
     """Key a chunk of records (see :func:`_columns_keys`)."""
     return _columns_keys(_columns_of(chunk), options)

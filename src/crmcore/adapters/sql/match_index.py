@@ -74,7 +74,7 @@ from crmcore.matching import (
 )
 from crmcore.matching import workers as pool_policy
 from crmcore.matching.blocking import DERIVED_COLUMNS, rule_keys
-from crmcore.matching.feature import _fields_row, _FieldView, _Raw
+from crmcore.matching.feature import RAW_FIELD_NAMES, FieldView, RawFields, fields_row
 from crmcore.matching.nickname import NICKNAMES
 
 __all__ = ["MatchIndexSettings", "SqlMatchIndex", "backfill_match_index", "record_of_document"]
@@ -284,10 +284,10 @@ def _digest(record: MatchRecord, fingerprint: str) -> str:
 
 def _entry(plan: _KeyPlan, record: MatchRecord, *, stored: bool = False) -> _Entry:
     """Build a record's index rows (``stored``: with its ``match_records`` row, to be written)."""
-    return _fields_entry(plan, record.id, _Raw._make(_RAW_FIELDS(record)), stored=stored)
+    return _fields_entry(plan, record.id, RawFields(*_RAW_FIELDS(record)), stored=stored)
 
 
-_RAW_FIELDS: Final = operator.attrgetter(*_Raw._fields)
+_RAW_FIELDS: Final = operator.attrgetter(*RAW_FIELD_NAMES)
 """A record's fields after its id, in order (``_FIELDS(record)`` is its id, then these)."""
 
 _TF_NAMES: dict[tuple[str, str], str] = {}
@@ -310,9 +310,9 @@ def _tf_names(plan: _KeyPlan, values: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _fields_entry(plan: _KeyPlan, record_id: str, fields: _FieldView, *, stored: bool) -> _Entry:
+def _fields_entry(plan: _KeyPlan, record_id: str, fields: FieldView, *, stored: bool) -> _Entry:
     """:func:`_entry` of a record given as its id and fields (as a document is read)."""
-    features = _fields_row(fields, plan.keys)
+    features = fields_row(fields, plan.keys)
     values = features[0]
     blake2b = hashlib.blake2b
     found: list[tuple[str, ...]] = []
@@ -1117,7 +1117,7 @@ def _not_primary(point: Mapping[str, Any]) -> bool:
     return not point["primary"]
 
 
-def _document_fields(document: Mapping[str, Any]) -> tuple[str, _FieldView] | None:
+def _document_fields(document: Mapping[str, Any]) -> tuple[str, FieldView] | None:
     """The id and fields of ``record_of_document(document)``, without building the record.
 
     ``None`` when a value is not a plain string (the record's converters then
@@ -1154,7 +1154,7 @@ def _document_fields(document: Mapping[str, Any]) -> tuple[str, _FieldView] | No
         return None
     texts = [t.strip() for t in addresses]
     numbers = [n.partition(";")[0].strip() for n in numbers]
-    return record_id, _Raw(
+    return record_id, RawFields(
         "",
         given.strip(),
         family.strip(),
