@@ -16,13 +16,15 @@ May import: ``crmcore.matching``, ``crmcore.errors``; attrs, numpy.
 from __future__ import annotations
 
 import math
+import re
+import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Final, Self, TypeAlias
 
 import attrs
 import numpy as np
 import numpy.typing as npt
-from rapidfuzz.distance import JaroWinkler
+from rapidfuzz.distance import JaroWinkler, Levenshtein
 
 from crmcore.errors import ConfigurationError
 from crmcore.matching.comparison import (
@@ -58,6 +60,7 @@ __all__ = [
     "estimate_model",
     "estimate_u",
     "probability_of",
+    "work_domain",
     "weight_of",
 ]
 
@@ -104,6 +107,7 @@ _TF_CLIP: Final = (-12.0, 6.0)
 _WEIGHT_BOUND: Final = 14.0
 _TF_MIN_RECORDS: Final = 1_000  # below this, value frequencies say nothing
 _MIN_PROBABILITY: Final = 1e-9
+_COMPANY_AGREES: Final = (1, 2)  # a company's exact and same-core-name levels
 CONTACT_COLUMNS: Final = frozenset({"email", "phone"})
 """Columns whose exact match weighs nothing when several different names share the value."""
 SHARED_HOLDERS: Final = 3
@@ -284,6 +288,91 @@ def _shared_contact(
             else _SHARED_HOLDERS
         )
         out[k] = all(holders.get(v, 0) >= least or (roles and is_role_mailbox(v)) for v in common)
+    return out
+
+
+_NOT_LETTERS: Final = re.compile(r"[^a-z]")
+_WORK_DOMAINS: Final[weakref.WeakKeyDictionary[FeatureTable, tuple[Rows, list[str]]]] = (
+    weakref.WeakKeyDictionary()
+)
+"""Per table: each row's work-domain code (-1 for none) and the domains by code."""
+
+
+def work_domain(company: str, emails: Iterable[str]) -> str:
+    """Return the domain of the record's mailbox named after its company, or ``""``.
+
+    A domain is named after the company when its first label, without digits
+    and hyphens, holds the company key or is held in it (``acme.com`` or
+    ``acme24.cn`` of Acme, ``oakmontlogistics.com`` of Oakmont Logistics).
+    A record with mailboxes at two such domains gives none (which one is
+    the organisation's is not known).
+
+    >>> work_domain("oakmontlogistics", ["steve@gmail.com", "s.lee@oakmontlogistics75.com"])
+    'oakmontlogistics75.com'
+    >>> work_domain("acmewidgets", ["jo@acme.co.uk"]), work_domain("acme", ["jo@gmail.com"])
+    ('acme.co.uk', '')
+    """
+    company = _NOT_LETTERS.sub("", company)
+    if len(company) < _MIN_DOMAIN_LETTERS:
+        return ""
+    found = set()
+    for email in emails:
+        domain = email.rpartition("@")[2]
+        label = _NOT_LETTERS.sub("", domain.split(".", 1)[0])
+        if len(label) >= _MIN_DOMAIN_LETTERS and (company in label or label in company):
+            found.add(domain)
+    return found.pop() if len(found) == 1 else ""
+
+
+_MIN_DOMAIN_LETTERS: Final = 3
+_DIGITS: Final = re.compile(r"[0-9]")
+
+
+def _work_domains(table: FeatureTable) -> tuple[Rows, list[str]]:
+    """Per row, a code for :func:`work_domain` (-1 for none), kept per table."""
+    kept = _WORK_DOMAINS.get(table)
+    if kept is not None:
+        return kept
+    codes = np.full(len(table), -1, dtype=np.int64)
+    company, email = table.values["company"], table.values["email"]
+    rows = np.flatnonzero((table.codes["company"] >= 0) & (table.codes["email"] >= 0))
+    number: dict[str, int] = {}
+    for row in rows.tolist():
+        emails = table.emails.get(row) or (str(email[row]),)
+        domain = work_domain(str(company[row]), emails)
+        if domain:
+            codes[row] = number.setdefault(domain, len(number))
+    kept = (codes, list(number))
+    _WORK_DOMAINS[table] = kept
+    return kept
+
+
+def other_work_domains(table: FeatureTable, left: Rows, right: Rows) -> npt.NDArray[np.bool_]:
+    """Per pair: whether the two records write to two organisations' domains.
+
+    Both records have a mailbox at a domain named after their company
+    (:func:`work_domain`) and the two domains are different: not equal and
+    not one edit apart (a typo'd copy, ``acme.con``), unless the edit is a
+    digit (``acme24.cn`` and ``acme25.cn`` are two registrations). Two
+    companies of one name at two domains are two organisations.
+    """
+    codes, domains = _work_domains(table)
+    a, b = codes[left], codes[right]
+    out = (a >= 0) & (b >= 0) & (a != b)
+    hit = np.flatnonzero(out)
+    if not len(hit):
+        return out
+    pairs = np.unique(np.stack([a[hit], b[hit]], axis=1), axis=0)
+    typo = {
+        (x, y)
+        for x, y in pairs.tolist()
+        if Levenshtein.distance(domains[x], domains[y]) == 1
+        and _DIGITS.sub("", domains[x]) != _DIGITS.sub("", domains[y])
+    }
+    if typo:
+        out[hit] = [
+            (x, y) not in typo for x, y in zip(a[hit].tolist(), b[hit].tolist(), strict=True)
+        ]
     return out
 
 
@@ -691,7 +780,29 @@ class MatchModel:
                 adjust = np.where(shared, -self._weights[k][1], adjust)
             out[exact, k] = adjust
         self._discount_overlaps(levels, out)
+        self._discount_other_domains(table, levels, left, right, out)
         return out
+
+    def _discount_other_domains(
+        self, table: FeatureTable, levels: LevelMatrix, left: Rows, right: Rows, out: Floats
+    ) -> None:
+        """Bring to 0 a company's agreement when the records write to two companies' domains.
+
+        Two organisations of one name (Acme at acme24.cn and Acme at acme25.cn, a
+        company's name reused by another firm) are told apart by their domains: a
+        shared company name is then no evidence that two records are one person.
+        """
+        for k, comparison in enumerate(self.comparisons):
+            if not isinstance(comparison, CompanyComparison):
+                continue
+            agree = np.flatnonzero(np.isin(levels[:, k], _COMPANY_AGREES))
+            if not len(agree):
+                continue
+            rows = agree[other_work_domains(table, left[agree], right[agree])]
+            if not len(rows):
+                continue
+            weight = self._tables[k][levels[rows, k]] + out[rows, k]
+            out[rows, k] -= np.maximum(weight, 0.0)
 
     def _discount_overlaps(self, levels: LevelMatrix, out: Floats) -> None:
         """Bring to 0 the positive weights that an overlapping agreement already counts."""
