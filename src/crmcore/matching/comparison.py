@@ -19,6 +19,7 @@ from __future__ import annotations
 import abc
 import collections
 import itertools
+import re
 import weakref
 from collections.abc import Callable
 from typing import Final, TypeAlias
@@ -31,6 +32,7 @@ from rapidfuzz.distance import OSA, Indel, JaroWinkler, Levenshtein, Postfix, Pr
 
 from crmcore.errors import ConfigurationError
 from crmcore.matching.feature import FEATURE_COLUMNS, FeatureTable
+from crmcore.matching.nickname import AMBIGUOUS
 
 __all__ = [
     "ROLE_MAILBOXES",
@@ -415,6 +417,11 @@ class NameComparison(Comparison):
         )
         levels[todo[swapped]] = 1
         todo = todo[~swapped]
+        # A nickname of several names (chris) is each of them in turn: Chris Young is
+        # Christina Young's name and Christopher Young's, as Bill is William.
+        read = _nickname_reads(table, left[todo], right[todo])
+        levels[todo[read]] = 1
+        todo = todo[~read]
         ff_left = _pick(table, "name_ff", left[todo])
         gf_left = _pick(table, "name_gf", left[todo])
         weakest = self.thresholds[-1]
@@ -517,6 +524,83 @@ def _once_per_distinct_pair(
         return compare(table, left, right)
     levels: Levels = compare(table, left[first], right[first])[inverse.reshape(-1)]
     return levels
+
+
+_NICKNAME_READINGS: Final[weakref.WeakKeyDictionary[FeatureTable, dict[int, frozenset[str]]]] = (
+    weakref.WeakKeyDictionary()
+)
+"""Per table: row → the name signatures its ambiguous nickname reads as (rows with one)."""
+
+
+_AMBIGUOUS_PART: Final = re.compile("|".join(sorted(AMBIGUOUS, key=len, reverse=True)))
+
+
+def nickname_readings(family_first: str, given_first: str) -> frozenset[str]:
+    """Return the name signatures a name with an ambiguous nickname reads as.
+
+    A part of the name that is a nickname of several names (``chris``:
+    :data:`~crmcore.matching.nickname.AMBIGUOUS`) is replaced by each of
+    them in turn; the signature is the sorted letters, as ``name_sig``.
+    Empty for a name without one.
+
+    >>> sorted(nickname_readings("youngchris", "chrisyoung"))
+    ['acghiinnorstuy', 'ceghhinooprrstuy']
+    >>> nickname_readings("youngwilliam", "williamyoung")
+    frozenset()
+    """
+    parts = _name_parts(given_first, family_first)
+    if not any(part in AMBIGUOUS for part in parts):
+        return frozenset()
+    letters = collections.Counter(family_first)
+    out = set()
+    for part in parts:
+        for name in AMBIGUOUS.get(part, ()):
+            read = letters - collections.Counter(part) + collections.Counter(name)
+            out.add("".join(sorted(read.elements())))
+    return frozenset(out)
+
+
+def _nickname_rows(table: FeatureTable) -> dict[int, frozenset[str]]:
+    """Row → :func:`nickname_readings` of its name, for rows that have any (kept per table)."""
+    kept = _NICKNAME_READINGS.get(table)
+    if kept is not None:
+        return kept
+    ff, gf = table.values["name_ff"], table.values["name_gf"]
+    codes = table.codes["name_ff"]
+    rows = np.flatnonzero(codes >= 0)
+    _, first = np.unique(codes[rows], return_index=True)
+    readings: dict[int, frozenset[str]] = {}
+    for row in rows[first].tolist():
+        family_first = str(ff[row])
+        if _AMBIGUOUS_PART.search(family_first):
+            found = nickname_readings(family_first, str(gf[row]))
+            if found:
+                readings[int(codes[row])] = found
+    kept = {}
+    if readings:
+        hit = rows[np.isin(codes[rows], np.fromiter(readings, dtype=np.int64))]
+        for row in hit.tolist():
+            # One family-first key, one reading: a given-first key that differs only
+            # splits the name elsewhere, and the reading is of the same letters.
+            kept[row] = readings[int(codes[row])]
+    _NICKNAME_READINGS[table] = kept
+    return kept
+
+
+def _nickname_reads(table: FeatureTable, left: Rows, right: Rows) -> npt.NDArray[np.bool_]:
+    """Per pair: whether one name, its ambiguous nickname read as one of its names, is the other."""
+    out = np.zeros(len(left), dtype=bool)
+    readings = _nickname_rows(table)
+    if not readings or not len(left):
+        return out
+    marked = np.zeros(len(table), dtype=bool)
+    marked[np.fromiter(readings, dtype=np.int64)] = True
+    sig = table.values["name_sig"]
+    for k in np.flatnonzero(marked[left] | marked[right]).tolist():
+        a, b = int(left[k]), int(right[k])
+        mine, theirs = readings.get(a, frozenset()), readings.get(b, frozenset())
+        out[k] = str(sig[b]) in mine or str(sig[a]) in theirs or bool(mine & theirs)
+    return out
 
 
 _PART_LEFT_OUT: Final = "part left out"

@@ -108,15 +108,20 @@ def _claims() -> dict[str, set[str]]:
     return claims
 
 
-AMBIGUOUS: Final[frozenset[str]] = frozenset(
-    nickname for nickname, names in _claims().items() if len(names) > 1
+AMBIGUOUS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
+    {
+        nickname: tuple(sorted(names))
+        for nickname, names in sorted(_claims().items())
+        if len(names) > 1
+    }
 )
-"""Nicknames of several names (``chris``: Christina or Christopher): not folded.
+"""Nicknames of several names → those names (``chris``: Christina, Christopher): not folded.
 
 Folding ``chris`` to either name would make it another name than the other:
 Chris Young would be as far from Christopher Young as Christina is. Kept as
-written, it is a part of both (the name comparison's *part left out* level:
-Chris Young and Christopher Young, or Christina Young, leave out one stretch).
+written in the keys, the name comparison reads it as each of its names in turn
+(Chris Young is the same name as Christina Young and as Christopher Young,
+which stay two names).
 """
 
 
