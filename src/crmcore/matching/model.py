@@ -431,6 +431,11 @@ def _requires(value: Mapping[str, int]) -> dict[str, int]:
 class DeterministicRule:
     """Declare a pair a match when every named comparison is at or above a level.
 
+    Unless the rest of the evidence outweighs the agreement: a pair whose match
+    weight is below 0 (one name and one mailbox, but another phone, another city
+    and another birth date: namesakes, one given the other's address) is scored
+    by its weight; the rule does not fire.
+
     Attributes:
         name: Shown in explanations.
         requires: Comparison name → the weakest level accepted (1 = exact).
@@ -852,6 +857,9 @@ class MatchModel:
                     # An agreement that is no evidence (a shared info@ mailbox,
                     # whose adjustment cancels its weight) cannot fire a rule.
                     hit &= self._tables[k][column] + tf[:, k] > 0.0
+            # The rest of the evidence may outweigh the rule's agreements: a
+            # pair whose weight says "not a match" is not made certain.
+            hit &= weights >= 0.0
             fired[hit] = r
         probabilities[fired >= 0] = 1.0
         return weights, probabilities, fired
