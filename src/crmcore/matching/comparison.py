@@ -532,31 +532,30 @@ _NICKNAME_READINGS: Final[weakref.WeakKeyDictionary[FeatureTable, dict[int, froz
 """Per table: row → the name signatures its ambiguous nickname reads as (rows with one)."""
 
 
-_AMBIGUOUS_PART: Final = re.compile("|".join(sorted(AMBIGUOUS, key=len, reverse=True)))
+_AMBIGUOUS_PART: Final = re.compile("^(?:" + "|".join(sorted(AMBIGUOUS)) + ")")
 
 
 def nickname_readings(family_first: str, given_first: str) -> frozenset[str]:
-    """Return the name signatures a name with an ambiguous nickname reads as.
+    """Return the name signatures a name that starts with an ambiguous nickname reads as.
 
-    A part of the name that is a nickname of several names (``chris``:
-    :data:`~crmcore.matching.nickname.AMBIGUOUS`) is replaced by each of
-    them in turn; the signature is the sorted letters, as ``name_sig``.
-    Empty for a name without one.
+    A name whose given-first or family-first key starts with a nickname of
+    several names (``chris``: :data:`~crmcore.matching.nickname.AMBIGUOUS`)
+    reads as each of them in its place; the signature is the sorted letters,
+    as ``name_sig``. Empty for a name without one.
 
     >>> sorted(nickname_readings("youngchris", "chrisyoung"))
     ['acghiinnorstuy', 'ceghhinooprrstuy']
     >>> nickname_readings("youngwilliam", "williamyoung")
     frozenset()
     """
-    parts = _name_parts(given_first, family_first)
-    if not any(part in AMBIGUOUS for part in parts):
-        return frozenset()
-    letters = collections.Counter(family_first)
     out = set()
-    for part in parts:
-        for name in AMBIGUOUS.get(part, ()):
-            read = letters - collections.Counter(part) + collections.Counter(name)
-            out.add("".join(sorted(read.elements())))
+    for key in (given_first, family_first):
+        for nickname, names in AMBIGUOUS.items():
+            rest = key[len(nickname) :]
+            if not rest or not key.startswith(nickname):
+                continue
+            for name in names:
+                out.add("".join(sorted(name + rest)))
     return frozenset(out)
 
 
@@ -566,23 +565,24 @@ def _nickname_rows(table: FeatureTable) -> dict[int, frozenset[str]]:
     if kept is not None:
         return kept
     ff, gf = table.values["name_ff"], table.values["name_gf"]
-    codes = table.codes["name_ff"]
-    rows = np.flatnonzero(codes >= 0)
-    _, first = np.unique(codes[rows], return_index=True)
+    ff_codes = table.codes["name_ff"].astype(np.int64)
+    gf_codes = table.codes["name_gf"].astype(np.int64)
+    rows = np.flatnonzero(ff_codes >= 0)
+    names = ff_codes[rows] * (int(gf_codes.max(initial=-1)) + 2) + gf_codes[rows] + 1
+    distinct, first, inverse = np.unique(names, return_index=True, return_inverse=True)
     readings: dict[int, frozenset[str]] = {}
-    for row in rows[first].tolist():
-        family_first = str(ff[row])
-        if _AMBIGUOUS_PART.search(family_first):
-            found = nickname_readings(family_first, str(gf[row]))
+    for k, row in enumerate(rows[first].tolist()):
+        family_first, given_first = str(ff[row]), str(gf[row])
+        if _AMBIGUOUS_PART.match(family_first) or _AMBIGUOUS_PART.match(given_first):
+            found = nickname_readings(family_first, given_first)
             if found:
-                readings[int(codes[row])] = found
+                readings[k] = found
     kept = {}
     if readings:
-        hit = rows[np.isin(codes[rows], np.fromiter(readings, dtype=np.int64))]
-        for row in hit.tolist():
-            # One family-first key, one reading: a given-first key that differs only
-            # splits the name elsewhere, and the reading is of the same letters.
-            kept[row] = readings[int(codes[row])]
+        inverse = inverse.reshape(-1)
+        hit = np.flatnonzero(np.isin(inverse, np.fromiter(readings, dtype=np.int64)))
+        for at in hit.tolist():
+            kept[int(rows[at])] = readings[int(inverse[at])]
     _NICKNAME_READINGS[table] = kept
     return kept
 
@@ -599,7 +599,9 @@ def _nickname_reads(table: FeatureTable, left: Rows, right: Rows) -> npt.NDArray
     for k in np.flatnonzero(marked[left] | marked[right]).tolist():
         a, b = int(left[k]), int(right[k])
         mine, theirs = readings.get(a, frozenset()), readings.get(b, frozenset())
-        out[k] = str(sig[b]) in mine or str(sig[a]) in theirs or bool(mine & theirs)
+        # Not two readings against each other: Christina and Christopher both
+        # start with chris, and would read as each other's letters.
+        out[k] = str(sig[b]) in mine or str(sig[a]) in theirs
     return out
 
 
