@@ -569,7 +569,7 @@ def _nickname_rows(table: FeatureTable) -> dict[int, frozenset[str]]:
     gf_codes = table.codes["name_gf"].astype(np.int64)
     rows = np.flatnonzero(ff_codes >= 0)
     names = ff_codes[rows] * (int(gf_codes.max(initial=-1)) + 2) + gf_codes[rows] + 1
-    distinct, first, inverse = np.unique(names, return_index=True, return_inverse=True)
+    _, first, inverse = np.unique(names, return_index=True, return_inverse=True)
     readings: dict[int, frozenset[str]] = {}
     for k, row in enumerate(rows[first].tolist()):
         family_first, given_first = str(ff[row]), str(gf[row])

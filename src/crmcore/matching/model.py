@@ -59,9 +59,10 @@ __all__ = [
     "distinct_names",
     "estimate_model",
     "estimate_u",
+    "other_work_domains",
     "probability_of",
-    "work_domain",
     "weight_of",
+    "work_domain",
 ]
 
 LevelMatrix: TypeAlias = npt.NDArray[np.int8]
@@ -358,7 +359,7 @@ def other_work_domains(table: FeatureTable, left: Rows, right: Rows) -> npt.NDAr
     """
     codes, domains = _work_domains(table)
     a, b = codes[left], codes[right]
-    out = (a >= 0) & (b >= 0) & (a != b)
+    out: npt.NDArray[np.bool_] = np.asarray((a >= 0) & (b >= 0) & (a != b), dtype=bool)
     hit = np.flatnonzero(out)
     if not len(hit):
         return out
