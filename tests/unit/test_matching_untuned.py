@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from crmcore.matching import (
     NICKNAMES,
     CompanyComparison,
+    MailboxComparison,
     MatchModel,
     MatchRecord,
     NameComparison,
@@ -231,3 +232,21 @@ def test_namesakes_given_one_mailbox_are_not_matched_by_the_rule() -> None:
     assert weights[0] < 0.0
     assert fired.tolist() == [-1]
     assert result.cluster_of()["n1"] != result.cluster_of()["n2"]
+
+
+# --------------------------------------------------------------------------- mailboxes
+
+
+def test_a_mailbox_named_by_the_holders_nickname_only_repeats_the_name() -> None:
+    mailbox = MailboxComparison()
+    one = MatchRecord(id="a", full_name="Steven Brown", emails=["steven@crescentlogistics51.com"])
+    other = MatchRecord(id="b", full_name="Steve Brown", emails=["steven@granitefoods59.com"])
+    table = build_features([one, other], workers=1)
+    level = int(mailbox.compare(table, np.array([0]), np.array([1]))[0])
+    assert mailbox.level_labels[level - 1] == "another mailbox"
+    # A mailbox name that is not the name keeps its level.
+    one = MatchRecord(id="a", full_name="Steven Brown", emails=["coolsb1984@gmail.com"])
+    other = MatchRecord(id="b", full_name="Steve Brown", emails=["coolsb1984@qq.com"])
+    table = build_features([one, other], workers=1)
+    level = int(mailbox.compare(table, np.array([0]), np.array([1]))[0])
+    assert mailbox.level_labels[level - 1] == "same mailbox name, another domain"

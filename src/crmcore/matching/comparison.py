@@ -32,7 +32,7 @@ from rapidfuzz.distance import OSA, Indel, JaroWinkler, Levenshtein, Postfix, Pr
 
 from crmcore.errors import ConfigurationError
 from crmcore.matching.feature import FEATURE_COLUMNS, FeatureTable
-from crmcore.matching.nickname import AMBIGUOUS
+from crmcore.matching.nickname import AMBIGUOUS, NICKNAMES
 
 __all__ = [
     "ROLE_MAILBOXES",
@@ -1145,6 +1145,18 @@ def _fold_umlauts(text: str) -> str:
     return text.replace("ae", "a").replace("oe", "o").replace("ue", "u")
 
 
+def _nicknames_of() -> dict[str, tuple[str, ...]]:
+    out: dict[str, list[str]] = {}
+    for nickname, name in NICKNAMES.items():
+        if len(nickname) >= _MIN_PART:
+            out.setdefault(name, []).append(nickname)
+    return {name: tuple(sorted(found)) for name, found in out.items()}
+
+
+_NICKNAMES_OF: Final = _nicknames_of()
+"""Full given name → its nicknames of three letters or more (``stephen``: steve, steven …)."""
+
+
 def _mentions_name(letters: str, names: tuple[str, ...]) -> bool:
     """Tell whether a mailbox name only repeats a person's name (``trish.anderson``, ``guenter``).
 
@@ -1157,6 +1169,8 @@ def _mentions_name(letters: str, names: tuple[str, ...]) -> bool:
     True
     >>> _mentions_name("coolbo", ("libo", "boli"))
     False
+    >>> _mentions_name("steven", ("brownstephen", "stephenbrown"))
+    True
     """
     folded = _fold_umlauts(letters)
     return any(
@@ -1176,7 +1190,11 @@ def _mentions_one(folded: str, family_first: str, given_first: str) -> bool:
         # last word was read as the family name).
         return True
     parts = _name_parts(forms[1], forms[0])
-    return any(len(part) >= 3 and part in folded for part in parts)
+    if any(len(part) >= 3 and part in folded for part in parts):
+        return True
+    # A nickname of a part (``steve.brown``, ``steven@`` of Stephen Brown, whose
+    # name key holds the full form) is the name too.
+    return any(nickname in folded for part in parts for nickname in _NICKNAMES_OF.get(part, ()))
 
 
 def _names_mentioned(
