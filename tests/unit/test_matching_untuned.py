@@ -15,10 +15,12 @@ from crmcore.matching import (
     NameComparison,
     build_features,
     canonical_given_name,
+    cluster_pairs,
     compare_pairs,
     dedupe,
     name_key,
 )
+from crmcore.matching.cluster import _evidence_linkage
 from crmcore.matching.comparison import nickname_readings
 from crmcore.matching.model import other_work_domains, work_domain
 from crmcore.matching.nickname import AMBIGUOUS
@@ -250,3 +252,65 @@ def test_a_mailbox_named_by_the_holders_nickname_only_repeats_the_name() -> None
     table = build_features([one, other], workers=1)
     level = int(mailbox.compare(table, np.array([0]), np.array([1]))[0])
     assert mailbox.level_labels[level - 1] == "same mailbox name, another domain"
+
+
+# --------------------------------------------------------------------------- clustering
+
+
+def _probability(weight: float) -> float:
+    return float(1.0 / (1.0 + 2.0 ** (-weight)))
+
+
+def test_evidence_against_keeps_a_bridge_record_to_one_side() -> None:
+    # Two colleagues of one name (1, 2): their pair is no match, and says why
+    # (two mailboxes at one organisation); record 0 resembles both.
+    left, right = np.array([0, 0]), np.array([1, 2])
+    probability = np.array([_probability(3.42), _probability(3.42)])
+    colleagues = _probability(-5.27)
+
+    def score(a: np.ndarray, _b: np.ndarray) -> np.ndarray:
+        return np.full(len(a), colleagues)
+
+    def against(a: np.ndarray, _b: np.ndarray) -> np.ndarray:
+        return np.full(len(a), -5.0)
+
+    ids = ["a", "b", "c"]
+    common = {"threshold": 0.5, "score_pairs": score, "prior_weight": -16.0}
+    lacking = cluster_pairs(ids, left, right, probability, **common)  # type: ignore[arg-type]
+    assert lacking == ["a", "a", "a"]  # the pair only lacks evidence: one cluster
+    told = cluster_pairs(ids, left, right, probability, **common, evidence_against=against)  # type: ignore[arg-type]
+    assert told == ["a", "a", "c"]
+
+
+@given(
+    st.lists(st.floats(-40.0, 40.0), min_size=4, max_size=4),
+    st.lists(st.floats(-20.0, 0.0), min_size=4, max_size=4),
+    st.floats(-30.0, -1.0),
+)
+def test_evidence_against_only_ever_lowers_a_non_matching_pair(
+    weights: list[float], against: list[float], prior: float
+) -> None:
+    matrix = np.array(weights).reshape(2, 2)
+    contrary = np.array(against).reshape(2, 2)
+    before = _evidence_linkage(matrix, prior, 0.0)
+    after = _evidence_linkage(matrix, prior, 0.0, contrary)
+    assert np.all(after <= before + 1e-9)
+    matched = matrix >= 0.0
+    assert np.array_equal(after[matched], matrix[matched])  # matched pairs keep their weight
+    assert np.array_equal(_evidence_linkage(matrix, prior, 0.0, np.zeros((2, 2))), before)
+
+
+def test_contradiction_is_the_weight_of_levels_that_say_another_person() -> None:
+    model = MatchModel.default()
+    names = [c.name for c in model.comparisons]
+    email = names.index("email")
+    labels = model.comparisons[email].level_labels
+    levels = np.zeros((3, len(names)), dtype=np.int8)
+    levels[0, email] = labels.index("another mailbox at the same domain") + 1
+    levels[1, email] = labels.index("another mailbox") + 1  # a person's other mailbox
+    levels[2, names.index("birth_date")] = 3  # two birth dates
+    found = model.contradiction(levels)
+    assert found[0] < 0.0
+    assert found[1] == 0.0
+    assert found[2] < 0.0
+    assert found[0] == model.weight_tables()[email][levels[0, email]]

@@ -43,6 +43,7 @@ from crmcore.matching.feature import FeatureTable
 
 __all__ = [
     "CONTACT_COLUMNS",
+    "CONTRADICTIONS",
     "DEFAULT_COMPARISONS",
     "DEFAULT_OVERLAPS",
     "DEFAULT_RULES",
@@ -452,6 +453,17 @@ class DeterministicRule:
     def exact(cls, *comparisons: str) -> Self:
         """Build a rule requiring an exact match on every named comparison."""
         return cls(f"exact {' + '.join(comparisons)}", dict.fromkeys(comparisons, 1))
+
+
+CONTRADICTIONS: Final = (
+    ("name", "different"),
+    ("email", "another mailbox at the same domain"),
+    ("birth_date", "different"),
+    ("national_id", "different"),
+)
+"""Comparison levels that say "another person", not "no evidence": one person has one
+name, one birth date, one national id, and one mailbox at their organisation (people keep
+several mailboxes, phones and employers, so those levels only lack evidence)."""
 
 
 DEFAULT_RULES: Final = (
@@ -864,6 +876,41 @@ class MatchModel:
             fired[hit] = r
         probabilities[fired >= 0] = 1.0
         return weights, probabilities, fired
+
+    def contradiction(self, levels: LevelMatrix, tf: Floats | None = None) -> Floats:
+        """Return each pair's evidence against a match: its weights at :data:`CONTRADICTIONS`.
+
+        The negative part of the weight (term-frequency adjustment included) of
+        every comparison at a level that says "another person" (two mailboxes at
+        one organisation, two birth dates), summed; 0 for a pair with none.
+        Clustering counts it in full for a pair that is no match, where a pair
+        that only lacks evidence counts half the prior less.
+
+        Args:
+            levels: Pairs × comparisons levels.
+            tf: Their term-frequency adjustments, same shape (or ``None``).
+
+        Returns:
+            Bits, at most 0, one per pair.
+        """
+        out = np.zeros(len(levels), dtype=np.float64)
+        for k, (comparison, table) in enumerate(zip(self.comparisons, self._tables, strict=True)):
+            labels = comparison.level_labels
+            wanted = [
+                labels.index(label) + 1
+                for name, label in CONTRADICTIONS
+                if name == comparison.name and label in labels
+            ]
+            if not wanted:
+                continue
+            hit = np.flatnonzero(np.isin(levels[:, k], wanted))
+            if not len(hit):
+                continue
+            weight = table[levels[hit, k]]
+            if tf is not None:
+                weight = weight + tf[hit, k]
+            out[hit] += np.minimum(weight, 0.0)
+        return out
 
     def explain(
         self,
