@@ -1192,9 +1192,16 @@ def _mentions_one(folded: str, family_first: str, given_first: str) -> bool:
     parts = _name_parts(forms[1], forms[0])
     if any(len(part) >= 3 and part in folded for part in parts):
         return True
-    # A nickname of a part (``steve.brown``, ``steven@`` of Stephen Brown, whose
-    # name key holds the full form) is the name too.
-    return any(nickname in folded for part in parts for nickname in _NICKNAMES_OF.get(part, ()))
+    # The name with a part written as one of its nicknames (``steve.brown``, ``stevenw``
+    # of Stephen Brown, whose name key holds the full form) is the name too.
+    for part in parts:
+        for nickname in _NICKNAMES_OF.get(part, ()):
+            written = (forms[0].replace(part, nickname, 1), forms[1].replace(part, nickname, 1))
+            if _from_name(folded, written) or collections.Counter(folded) <= collections.Counter(
+                written[0]
+            ):
+                return True
+    return False
 
 
 def _names_mentioned(
