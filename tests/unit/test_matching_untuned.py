@@ -302,15 +302,26 @@ def test_evidence_against_only_ever_lowers_a_non_matching_pair(
 
 def test_contradiction_is_the_weight_of_levels_that_say_another_person() -> None:
     model = MatchModel.default()
-    names = [c.name for c in model.comparisons]
-    email = names.index("email")
+    records = [
+        MatchRecord(id="a", full_name="Wei Han", emails=["wei.han@acme.cn"]),
+        MatchRecord(id="b", full_name="Wei Han", emails=["wei.han9@acme.cn"]),  # numbered
+        MatchRecord(id="c", full_name="Wei Han", emails=["whan@acme.cn"]),  # an alias
+        MatchRecord(id="d", full_name="Wei Han", emails=["wei.han@gmail.com"]),
+        MatchRecord(id="e", full_name="Wei Han", birth_date="1980-01-02"),
+        MatchRecord(id="f", full_name="Wei Han", birth_date="1991-11-12"),
+    ]
+    table = build_features(records, workers=1)
+    left, right = np.array([0, 0, 0, 4]), np.array([1, 2, 3, 5])
+    levels = compare_pairs(table, model.comparisons, left, right)
+    email = [c.name for c in model.comparisons].index("email")
     labels = model.comparisons[email].level_labels
-    levels = np.zeros((3, len(names)), dtype=np.int8)
-    levels[0, email] = labels.index("another mailbox at the same domain") + 1
-    levels[1, email] = labels.index("another mailbox") + 1  # a person's other mailbox
-    levels[2, names.index("birth_date")] = 3  # two birth dates
-    found = model.contradiction(levels)
-    assert found[0] < 0.0
-    assert found[1] == 0.0
-    assert found[2] < 0.0
-    assert found[0] == model.weight_tables()[email][levels[0, email]]
+    assert [labels[v - 1] for v in levels[:3, email]] == [
+        "another mailbox at the same domain",
+        "another mailbox at the same domain",
+        "another mailbox",
+    ]
+    found = model.contradiction(table, levels, left, right)
+    assert found[0] == model.weight_tables()[email][levels[0, email]] < 0.0
+    assert found[1] == 0.0  # one person's alias at their organisation lacks evidence only
+    assert found[2] == 0.0  # a person's other mailbox
+    assert found[3] < 0.0  # two birth dates

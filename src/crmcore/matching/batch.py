@@ -271,7 +271,7 @@ def dedupe(
     def evidence_against(a: Rows, b: Rows) -> Floats:
         extra_levels = compare_pairs(table, trained.comparisons, a, b)
         extra_tf = trained.tf_adjustments(table, extra_levels, a, b, holders=holders)
-        return trained.contradiction(extra_levels, extra_tf)
+        return trained.contradiction(table, extra_levels, a, b, extra_tf)
 
     cluster_ids = cluster_pairs(
         [str(i) for i in table.ids.tolist()],

@@ -977,6 +977,40 @@ def _mailbox_letters(local: str) -> str:
     return "".join(ch for ch in local if ch.isalpha())
 
 
+def numbered_mailboxes(table: FeatureTable, left: Rows, right: Rows) -> npt.NDArray[np.bool_]:
+    """Per pair: whether the records give two mailboxes at one domain numbered apart.
+
+    Two different mailboxes at one domain whose names differ only in digits
+    or separators (``wei.han@`` and ``wei.han9@``, ``bjoern.meyer@`` and
+    ``bjoern_meyer@``): how an organisation tells two namesakes' mailboxes
+    apart, not one person's two.
+
+    >>> from crmcore.matching import MatchRecord, build_features
+    >>> records = [MatchRecord(id="a", full_name="Wei Han", emails=["wei.han@acme.cn"]),
+    ...            MatchRecord(id="b", full_name="Wei Han", emails=["wei.han9@acme.cn"]),
+    ...            MatchRecord(id="c", full_name="Wei Han", emails=["whan@acme.cn"])]
+    >>> table = build_features(records, workers=1)
+    >>> numbered_mailboxes(table, np.array([0, 0]), np.array([1, 2])).tolist()
+    [True, False]
+    """
+    out = np.zeros(len(left), dtype=bool)
+    email = table.values["email"]
+    both = np.flatnonzero((table.codes["email"][left] >= 0) & (table.codes["email"][right] >= 0))
+    for k in both.tolist():
+        a, b = int(left[k]), int(right[k])
+        mine = table.emails.get(a) or (str(email[a]),)
+        theirs = table.emails.get(b) or (str(email[b]),)
+        if set(mine) & set(theirs):
+            continue
+        out[k] = any(
+            x.rpartition("@")[2] == y.rpartition("@")[2]
+            and _mailbox_letters(x.rpartition("@")[0]) == _mailbox_letters(y.rpartition("@")[0])
+            for x in mine
+            for y in theirs
+        )
+    return out
+
+
 def _email_parts(
     table: FeatureTable, rows: Rows
 ) -> tuple[Rows, npt.NDArray[np.int64], npt.NDArray[np.int64], list[str]]:

@@ -38,6 +38,7 @@ from crmcore.matching.comparison import (
     PhoneComparison,
     TokenSetAtThresholds,
     is_role_mailbox,
+    numbered_mailboxes,
 )
 from crmcore.matching.feature import FeatureTable
 
@@ -462,8 +463,11 @@ CONTRADICTIONS: Final = (
     ("national_id", "different"),
 )
 """Comparison levels that say "another person", not "no evidence": one person has one
-name, one birth date, one national id, and one mailbox at their organisation (people keep
-several mailboxes, phones and employers, so those levels only lack evidence)."""
+name, one birth date and one national id; and two mailboxes at one domain numbered apart
+(``wei.han@``, ``wei.han9@``: :func:`~crmcore.matching.comparison.numbered_mailboxes`)
+are how an organisation tells two namesakes apart. People keep several mailboxes, phones
+and employers (and an organisation may give one person ``tucker.peter@`` and
+``ptucker@``), so those levels only lack evidence."""
 
 
 DEFAULT_RULES: Final = (
@@ -877,24 +881,34 @@ class MatchModel:
         probabilities[fired >= 0] = 1.0
         return weights, probabilities, fired
 
-    def contradiction(self, levels: LevelMatrix, tf: Floats | None = None) -> Floats:
+    def contradiction(
+        self,
+        table: FeatureTable,
+        levels: LevelMatrix,
+        left: Rows,
+        right: Rows,
+        tf: Floats | None = None,
+    ) -> Floats:
         """Return each pair's evidence against a match: its weights at :data:`CONTRADICTIONS`.
 
         The negative part of the weight (term-frequency adjustment included) of
-        every comparison at a level that says "another person" (two mailboxes at
-        one organisation, two birth dates), summed; 0 for a pair with none.
-        Clustering counts it in full for a pair that is no match, where a pair
-        that only lacks evidence counts half the prior less.
+        every comparison at a level that says "another person" (two birth dates;
+        two mailboxes at one domain numbered apart), summed; 0 for a pair with
+        none. Clustering counts it in full for a pair that is no match, where a
+        pair that only lacks evidence counts half the prior less.
 
         Args:
+            table: The records' keys.
             levels: Pairs × comparisons levels.
+            left: Left rows.
+            right: Right rows.
             tf: Their term-frequency adjustments, same shape (or ``None``).
 
         Returns:
             Bits, at most 0, one per pair.
         """
         out = np.zeros(len(levels), dtype=np.float64)
-        for k, (comparison, table) in enumerate(zip(self.comparisons, self._tables, strict=True)):
+        for k, (comparison, weights) in enumerate(zip(self.comparisons, self._tables, strict=True)):
             labels = comparison.level_labels
             wanted = [
                 labels.index(label) + 1
@@ -904,9 +918,11 @@ class MatchModel:
             if not wanted:
                 continue
             hit = np.flatnonzero(np.isin(levels[:, k], wanted))
+            if isinstance(comparison, MailboxComparison) and len(hit):
+                hit = hit[numbered_mailboxes(table, left[hit], right[hit])]
             if not len(hit):
                 continue
-            weight = table[levels[hit, k]]
+            weight = weights[levels[hit, k]]
             if tf is not None:
                 weight = weight + tf[hit, k]
             out[hit] += np.minimum(weight, 0.0)
