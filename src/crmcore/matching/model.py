@@ -295,10 +295,10 @@ def _shared_contact(
 
 
 _NOT_LETTERS: Final = re.compile(r"[^a-z]")
-_WORK_DOMAINS: Final[weakref.WeakKeyDictionary[FeatureTable, tuple[Rows, list[str]]]] = (
-    weakref.WeakKeyDictionary()
-)
-"""Per table: each row's work-domain code (-1 for none) and the domains by code."""
+_WORK_DOMAINS: Final[
+    weakref.WeakKeyDictionary[FeatureTable, tuple[dict[int, int], dict[str, int]]]
+] = weakref.WeakKeyDictionary()
+"""Per table: the work-domain code of the rows asked for so far (-1 for none), and the codes."""
 
 
 def work_domain(company: str, emails: Iterable[str]) -> str:
@@ -331,23 +331,33 @@ _MIN_DOMAIN_LETTERS: Final = 3
 _DIGITS: Final = re.compile(r"[0-9]")
 
 
-def _work_domains(table: FeatureTable) -> tuple[Rows, list[str]]:
-    """Per row, a code for :func:`work_domain` (-1 for none), kept per table."""
+def _work_domains(table: FeatureTable, rows: Rows) -> tuple[Rows, list[str]]:
+    """The :func:`work_domain` code of each of ``rows`` (-1 for none), and the domains by code.
+
+    Worked out once per row and kept per table: only the rows of pairs whose
+    companies agree are asked for, a small share of a large table.
+    """
     kept = _WORK_DOMAINS.get(table)
-    if kept is not None:
-        return kept
-    codes = np.full(len(table), -1, dtype=np.int64)
+    if kept is None:
+        kept = ({}, {})
+        _WORK_DOMAINS[table] = kept
+    known, number = kept
     company, email = table.values["company"], table.values["email"]
-    rows = np.flatnonzero((table.codes["company"] >= 0) & (table.codes["email"] >= 0))
-    number: dict[str, int] = {}
-    for row in rows.tolist():
-        emails = table.emails.get(row) or (str(email[row]),)
-        domain = work_domain(str(company[row]), emails)
-        if domain:
-            codes[row] = number.setdefault(domain, len(number))
-    kept = (codes, list(number))
-    _WORK_DOMAINS[table] = kept
-    return kept
+    company_codes, email_codes = table.codes["company"], table.codes["email"]
+    distinct, inverse = np.unique(rows, return_inverse=True)
+    codes = np.empty(len(distinct), dtype=np.int64)
+    for k, row in enumerate(distinct.tolist()):
+        code = known.get(row)
+        if code is None:
+            code = -1
+            if company_codes[row] >= 0 and email_codes[row] >= 0:
+                emails = table.emails.get(row) or (str(email[row]),)
+                domain = work_domain(str(company[row]), emails)
+                if domain:
+                    code = number.setdefault(domain, len(number))
+            known[row] = code
+        codes[k] = code
+    return codes[inverse.reshape(-1)], list(number)
 
 
 def other_work_domains(table: FeatureTable, left: Rows, right: Rows) -> npt.NDArray[np.bool_]:
@@ -359,8 +369,8 @@ def other_work_domains(table: FeatureTable, left: Rows, right: Rows) -> npt.NDAr
     digit (``acme24.cn`` and ``acme25.cn`` are two registrations). Two
     companies of one name at two domains are two organisations.
     """
-    codes, domains = _work_domains(table)
-    a, b = codes[left], codes[right]
+    both, domains = _work_domains(table, np.r_[left, right])
+    a, b = both[: len(left)], both[len(left) :]
     out: npt.NDArray[np.bool_] = np.asarray((a >= 0) & (b >= 0) & (a != b), dtype=bool)
     hit = np.flatnonzero(out)
     if not len(hit):
