@@ -21,7 +21,7 @@ from crmcore.matching import (
     name_key,
 )
 from crmcore.matching.cluster import _evidence_linkage
-from crmcore.matching.comparison import nickname_readings
+from crmcore.matching.comparison import nickname_readings, numbered_mailboxes
 from crmcore.matching.model import other_work_domains, work_domain
 from crmcore.matching.nickname import AMBIGUOUS
 
@@ -325,3 +325,15 @@ def test_contradiction_is_the_weight_of_levels_that_say_another_person() -> None
     assert found[1] == 0.0  # one person's alias at their organisation lacks evidence only
     assert found[2] == 0.0  # a person's other mailbox
     assert found[3] < 0.0  # two birth dates
+
+
+def test_mailboxes_of_digits_only_are_not_numbered_apart() -> None:
+    records = [
+        MatchRecord(id="a", full_name="Qi Sun", emails=["422174560@qq.com"]),
+        MatchRecord(id="b", full_name="孙琪", emails=["1264355099@qq.com"]),
+        MatchRecord(id="c", full_name="Bjoern Meyer", emails=["bjoern.meyer@crescent9.de"]),
+        MatchRecord(id="d", full_name="Bjoern Meyer", emails=["bjoern_meyer@crescent9.de"]),
+    ]
+    table = build_features(records, workers=1)
+    found = numbered_mailboxes(table, np.array([0, 2]), np.array([1, 3]))
+    assert found.tolist() == [False, True]

@@ -988,10 +988,12 @@ def numbered_mailboxes(table: FeatureTable, left: Rows, right: Rows) -> npt.NDAr
     >>> from crmcore.matching import MatchRecord, build_features
     >>> records = [MatchRecord(id="a", full_name="Wei Han", emails=["wei.han@acme.cn"]),
     ...            MatchRecord(id="b", full_name="Wei Han", emails=["wei.han9@acme.cn"]),
-    ...            MatchRecord(id="c", full_name="Wei Han", emails=["whan@acme.cn"])]
+    ...            MatchRecord(id="c", full_name="Wei Han", emails=["whan@acme.cn"]),
+    ...            MatchRecord(id="d", full_name="Wei Han", emails=["422174560@qq.com"]),
+    ...            MatchRecord(id="e", full_name="Wei Han", emails=["1264355099@qq.com"])]
     >>> table = build_features(records, workers=1)
-    >>> numbered_mailboxes(table, np.array([0, 0]), np.array([1, 2])).tolist()
-    [True, False]
+    >>> numbered_mailboxes(table, np.array([0, 0, 3]), np.array([1, 2, 4])).tolist()
+    [True, False, False]
     """
     out = np.zeros(len(left), dtype=bool)
     email = table.values["email"]
@@ -1002,13 +1004,23 @@ def numbered_mailboxes(table: FeatureTable, left: Rows, right: Rows) -> npt.NDAr
         theirs = table.emails.get(b) or (str(email[b]),)
         if set(mine) & set(theirs):
             continue
-        out[k] = any(
-            x.rpartition("@")[2] == y.rpartition("@")[2]
-            and _mailbox_letters(x.rpartition("@")[0]) == _mailbox_letters(y.rpartition("@")[0])
-            for x in mine
-            for y in theirs
-        )
+        out[k] = any(_numbered_apart(x, y) for x in mine for y in theirs)
     return out
+
+
+def _numbered_apart(mine: str, theirs: str) -> bool:
+    """Tell whether two mailboxes at one domain have one name and differ in digits or separators.
+
+    A mailbox of digits only (a QQ number) has no name to number: two are just two.
+    """
+    local, _, domain = mine.rpartition("@")
+    other_local, _, other_domain = theirs.rpartition("@")
+    letters = _mailbox_letters(local)
+    return (
+        domain == other_domain
+        and len(letters) >= _MIN_MIDDLE
+        and letters == _mailbox_letters(other_local)
+    )
 
 
 def _email_parts(
