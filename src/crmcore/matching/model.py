@@ -466,18 +466,14 @@ class DeterministicRule:
         return cls(f"exact {' + '.join(comparisons)}", dict.fromkeys(comparisons, 1))
 
 
-CONTRADICTIONS: Final = (
-    ("name", "different"),
-    ("email", "another mailbox at the same domain"),
-    ("birth_date", "different"),
-    ("national_id", "different"),
-)
-"""Comparison levels that say "another person", not "no evidence": one person has one
-name, one birth date and one national id; and two mailboxes at one domain numbered apart
-(``wei.han@``, ``wei.han9@``: :func:`~crmcore.matching.comparison.numbered_mailboxes`)
-are how an organisation tells two namesakes apart. People keep several mailboxes, phones
-and employers (and an organisation may give one person ``tucker.peter@`` and
-``ptucker@``), so those levels only lack evidence."""
+CONTRADICTIONS: Final = (("email", "another mailbox at the same domain"),)
+"""Comparison levels that say "another person", not "no evidence", when met: two mailboxes
+at one domain numbered apart (``wei.han@``, ``wei.han9@``:
+:func:`~crmcore.matching.comparison.numbered_mailboxes`), how an organisation tells two
+namesakes apart. Other disagreements only lack evidence, or are weighed already: people
+keep several mailboxes, phones and employers, an organisation may give one person
+``tucker.peter@`` and ``ptucker@``, a birth date or an id may be mistyped (FEBRL3 lost
+pairs when those counted), and a Chinese professional's English name is another name."""
 
 
 DEFAULT_RULES: Final = (
@@ -902,9 +898,8 @@ class MatchModel:
         """Return each pair's evidence against a match: its weights at :data:`CONTRADICTIONS`.
 
         The negative part of the weight (term-frequency adjustment included) of
-        every comparison at a level that says "another person" (two birth dates;
-        two mailboxes at one domain numbered apart), summed; 0 for a pair with
-        none. Clustering counts it in full for a pair that is no match, where a
+        every comparison at a level that says "another person" (two mailboxes at
+        one domain numbered apart), summed; 0 for a pair with none. Clustering counts it in full for a pair that is no match, where a
         pair that only lacks evidence counts half the prior less.
 
         Args:
