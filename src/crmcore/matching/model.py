@@ -899,8 +899,9 @@ class MatchModel:
 
         The negative part of the weight (term-frequency adjustment included) of
         every comparison at a level that says "another person" (two mailboxes at
-        one domain numbered apart), summed; 0 for a pair with none. Clustering counts it in full for a pair that is no match, where a
-        pair that only lacks evidence counts half the prior less.
+        one domain numbered apart), summed; 0 for a pair with none. Clustering
+        counts it in full for a pair that is no match, where a pair that only
+        lacks evidence counts half the prior less.
 
         Args:
             table: The records' keys.
