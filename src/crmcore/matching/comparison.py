@@ -526,10 +526,10 @@ def _once_per_distinct_pair(
     return levels
 
 
-_NICKNAME_READINGS: Final[weakref.WeakKeyDictionary[FeatureTable, dict[int, frozenset[str]]]] = (
-    weakref.WeakKeyDictionary()
-)
-"""Per table: row → the name signatures its ambiguous nickname reads as (rows with one)."""
+_NICKNAME_KEYS: Final[
+    weakref.WeakKeyDictionary[FeatureTable, tuple[npt.NDArray[np.int64], int]]
+] = weakref.WeakKeyDictionary()
+"""Per table: what :func:`_nickname_keys` returns."""
 
 
 _AMBIGUOUS_PART: Final = re.compile("^(?:" + "|".join(sorted(AMBIGUOUS)) + ")")
@@ -559,14 +559,20 @@ def nickname_readings(family_first: str, given_first: str) -> frozenset[str]:
     return frozenset(out)
 
 
-def _nickname_rows(table: FeatureTable) -> dict[int, frozenset[str]]:
-    """Row → :func:`nickname_readings` of its name, for rows that have any (kept per table)."""
-    kept = _NICKNAME_READINGS.get(table)
+def _nickname_keys(table: FeatureTable) -> tuple[npt.NDArray[np.int64], int]:
+    """Sorted ``row * width + code + 1`` of every ``name_sig`` code a row's name reads as.
+
+    The readings of :func:`nickname_readings`, worked out once per distinct
+    name and kept per table; readings no row's name holds are dropped.
+    """
+    kept = _NICKNAME_KEYS.get(table)
     if kept is not None:
         return kept
     ff, gf = table.values["name_ff"], table.values["name_gf"]
     ff_codes = table.codes["name_ff"].astype(np.int64)
     gf_codes = table.codes["name_gf"].astype(np.int64)
+    sig_codes = table.codes["name_sig"].astype(np.int64)
+    width = int(sig_codes.max(initial=-1)) + 2
     rows = np.flatnonzero(ff_codes >= 0)
     names = ff_codes[rows] * (int(gf_codes.max(initial=-1)) + 2) + gf_codes[rows] + 1
     _, first, inverse = np.unique(names, return_index=True, return_inverse=True)
@@ -577,32 +583,50 @@ def _nickname_rows(table: FeatureTable) -> dict[int, frozenset[str]]:
             found = nickname_readings(family_first, given_first)
             if found:
                 readings[k] = found
-    kept = {}
+    keys = np.zeros(0, dtype=np.int64)
     if readings:
-        inverse = inverse.reshape(-1)
-        hit = np.flatnonzero(np.isin(inverse, np.fromiter(readings, dtype=np.int64)))
-        for at in hit.tolist():
-            kept[int(rows[at])] = readings[int(inverse[at])]
-    _NICKNAME_READINGS[table] = kept
+        wanted = frozenset().union(*readings.values())
+        sig_values = table.values["name_sig"]
+        present, at = np.unique(sig_codes[sig_codes >= 0], return_index=True)
+        holders = np.flatnonzero(sig_codes >= 0)[at]
+        code_of = {
+            value: int(code)
+            for value, code in zip(sig_values[holders].tolist(), present.tolist(), strict=True)
+            if value in wanted
+        }
+        by_name = {
+            k: [code_of[value] + 1 for value in found if value in code_of]
+            for k, found in readings.items()
+        }
+        by_name = {k: codes for k, codes in by_name.items() if codes}
+        if by_name:
+            inverse = inverse.reshape(-1)
+            most = max(map(len, by_name.values()))
+            padded = np.zeros((len(by_name) + 1, most), dtype=np.int64)  # row 0: none
+            position = np.zeros(len(first), dtype=np.int64)
+            for slot, (k, name_codes) in enumerate(by_name.items(), start=1):
+                position[k] = slot
+                padded[slot, : len(name_codes)] = name_codes
+            where = position[inverse]
+            hit = np.flatnonzero(where > 0)
+            reads = padded[where[hit]]
+            flat = (rows[hit][:, None] * width + reads)[reads > 0]
+            keys = np.unique(flat)
+    kept = (keys, width)
+    _NICKNAME_KEYS[table] = kept
     return kept
 
 
 def _nickname_reads(table: FeatureTable, left: Rows, right: Rows) -> npt.NDArray[np.bool_]:
     """Per pair: whether one name, its ambiguous nickname read as one of its names, is the other."""
-    out = np.zeros(len(left), dtype=bool)
-    readings = _nickname_rows(table)
-    if not readings or not len(left):
-        return out
-    marked = np.zeros(len(table), dtype=bool)
-    marked[np.fromiter(readings, dtype=np.int64)] = True
-    sig = table.values["name_sig"]
-    for k in np.flatnonzero(marked[left] | marked[right]).tolist():
-        a, b = int(left[k]), int(right[k])
-        mine, theirs = readings.get(a, frozenset()), readings.get(b, frozenset())
-        # Not two readings against each other: Christina and Christopher both
-        # start with chris, and would read as each other's letters.
-        out[k] = str(sig[b]) in mine or str(sig[a]) in theirs
-    return out
+    keys, width = _nickname_keys(table)
+    if not len(keys) or not len(left):
+        return np.zeros(len(left), dtype=bool)
+    sig = table.codes["name_sig"].astype(np.int64) + 1
+    # Not two readings against each other: Christina and Christopher both start
+    # with chris, and would read as each other's letters.
+    found = np.isin(left * width + sig[right], keys) | np.isin(right * width + sig[left], keys)
+    return np.asarray(found, dtype=bool)
 
 
 _PART_LEFT_OUT: Final = "part left out"
