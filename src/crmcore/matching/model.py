@@ -331,6 +331,26 @@ _MIN_DOMAIN_LETTERS: Final = 3
 _DIGITS: Final = re.compile(r"[0-9]")
 
 
+_LETTERED: Final[weakref.WeakKeyDictionary[FeatureTable, npt.NDArray[np.bool_]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _lettered_companies(table: FeatureTable) -> npt.NDArray[np.bool_]:
+    """Per company code + 1: whether the company key has enough letters to name a domain."""
+    kept = _LETTERED.get(table)
+    if kept is not None:
+        return kept
+    codes = table.codes["company"].astype(np.int64)
+    out = np.zeros(int(codes.max(initial=-1)) + 2, dtype=bool)
+    present, at = np.unique(codes[codes >= 0], return_index=True)
+    holders = np.flatnonzero(codes >= 0)[at]
+    values = table.values["company"][holders].tolist()
+    out[present + 1] = [len(_NOT_LETTERS.sub("", str(v))) >= _MIN_DOMAIN_LETTERS for v in values]
+    _LETTERED[table] = out
+    return out
+
+
 def _work_domains(table: FeatureTable, rows: Rows) -> tuple[Rows, list[str]]:
     """The :func:`work_domain` code of each of ``rows`` (-1 for none), and the domains by code.
 
@@ -345,16 +365,18 @@ def _work_domains(table: FeatureTable, rows: Rows) -> tuple[Rows, list[str]]:
     company, email = table.values["company"], table.values["email"]
     company_codes, email_codes = table.codes["company"], table.codes["email"]
     distinct, inverse = np.unique(rows, return_inverse=True)
-    codes = np.empty(len(distinct), dtype=np.int64)
-    for k, row in enumerate(distinct.tolist()):
+    codes = np.full(len(distinct), -1, dtype=np.int64)
+    # Only a company written in letters can name a domain (a few thousand companies,
+    # each looked at once): most rows are settled without a look at their mailboxes.
+    named = _lettered_companies(table)
+    looked = named[company_codes[distinct] + 1] & (email_codes[distinct] >= 0)
+    for k in np.flatnonzero(looked).tolist():
+        row = int(distinct[k])
         code = known.get(row)
         if code is None:
-            code = -1
-            if company_codes[row] >= 0 and email_codes[row] >= 0:
-                emails = table.emails.get(row) or (str(email[row]),)
-                domain = work_domain(str(company[row]), emails)
-                if domain:
-                    code = number.setdefault(domain, len(number))
+            emails = table.emails.get(row) or (str(email[row]),)
+            domain = work_domain(str(company[row]), emails)
+            code = number.setdefault(domain, len(number)) if domain else -1
             known[row] = code
         codes[k] = code
     return codes[inverse.reshape(-1)], list(number)
