@@ -69,6 +69,7 @@ from crmcore.matching.key import (
     postcode_key,
 )
 from crmcore.matching.model import (
+    CONTRADICTIONS,
     DEFAULT_COMPARISONS,
     DEFAULT_OVERLAPS,
     DEFAULT_RULES,
@@ -84,12 +85,15 @@ from crmcore.matching.model import (
     distinct_names,
     estimate_model,
     estimate_u,
+    other_work_domains,
+    work_domain,
 )
 from crmcore.matching.nickname import NICKNAMES, canonical_given_name
 from crmcore.matching.record import FIELD_ALIASES, MatchRecord, recognise_columns
 from crmcore.matching.workers import StartMethod
 
 __all__ = [
+    "CONTRADICTIONS",
     "DEFAULT_BLOCKING_RULES",
     "DEFAULT_COMPARISONS",
     "DEFAULT_OVERLAPS",
@@ -154,8 +158,10 @@ __all__ = [
     "estimate_u",
     "feature_row",
     "name_key",
+    "other_work_domains",
     "phone_key",
     "postcode_key",
     "rank_candidates",
     "recognise_columns",
+    "work_domain",
 ]

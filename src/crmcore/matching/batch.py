@@ -268,6 +268,11 @@ def dedupe(
         p[same] = 0.0
         return p
 
+    def evidence_against(a: Rows, b: Rows) -> Floats:
+        extra_levels = compare_pairs(table, trained.comparisons, a, b)
+        extra_tf = trained.tf_adjustments(table, extra_levels, a, b, holders=holders)
+        return trained.contradiction(table, extra_levels, a, b, extra_tf)
+
     cluster_ids = cluster_pairs(
         [str(i) for i in table.ids.tolist()],
         left,
@@ -277,6 +282,7 @@ def dedupe(
         score_pairs=score_pairs,
         max_cluster_size=settings.max_cluster_size,
         prior_weight=trained.prior_weight,
+        evidence_against=evidence_against,
     )
     timings["clustering"] = time.perf_counter() - start
     _report(progress, "clustering", len(table), len(table))

@@ -185,7 +185,9 @@ _PRIOR_SHARE: Final = 0.5
 """The share of the prior a non-matching pair inside a component still counts."""
 
 
-def _evidence_linkage(matrix: Floats, prior_weight: float, floor: float) -> Floats:
+def _evidence_linkage(
+    matrix: Floats, prior_weight: float, floor: float, against: Floats | None = None
+) -> Floats:
     """Weigh a non-matching pair of a component by its evidence, and half the prior.
 
     A pair's match weight is the prior's log-odds plus its comparisons' evidence.
@@ -200,11 +202,23 @@ def _evidence_linkage(matrix: Floats, prior_weight: float, floor: float) -> Floa
     people on the second corpus, none let strangers chain on the million-row sample
     (largest cluster 16 where the largest true one has 6).
 
+    A pair's evidence *against* (``against``, in bits, at most 0: a comparison
+    level that says "another person", such as two mailboxes at one organisation)
+    is no lack of evidence: it counts in full, whatever the pair's other
+    agreements (two colleagues of one name agree on their name and company,
+    and would otherwise weigh 0 and let a record bridge them).
+
     >>> _evidence_linkage(np.array([[30.0, 5.0], [-6.0, -25.0]]), -12.0, 0.0).tolist()
     [[30.0, 5.0], [0.0, -19.0]]
+    >>> against = np.array([[0.0, 0.0], [-2.0, 0.0]])
+    >>> _evidence_linkage(np.array([[30.0, 5.0], [-6.0, -25.0]]), -12.0, 0.0, against).tolist()
+    [[30.0, 5.0], [-2.0, -19.0]]
     """
     weak = matrix < floor
-    out = np.where(weak, np.minimum(matrix - _PRIOR_SHARE * prior_weight, 0.0), matrix)
+    if against is None:
+        against = np.zeros_like(matrix)
+    lacking = np.minimum(matrix - against - _PRIOR_SHARE * prior_weight, 0.0) + against
+    out = np.where(weak, lacking, matrix)
     return np.asarray(out, dtype=np.float64)
 
 
@@ -224,6 +238,7 @@ def cluster_pairs(
     linkage_threshold: float = 0.5,
     linkage: Linkage = "log-odds",
     prior_weight: float | None = None,
+    evidence_against: PairScorer | None = None,
 ) -> list[str]:
     """Cluster rows from scored pairs; return each row's cluster id.
 
@@ -249,6 +264,11 @@ def cluster_pairs(
             (and at most 0): the links between two groups already overcame the
             prior once. ``None``: every pair counts its whole weight (the
             behaviour before).
+        evidence_against: With ``prior_weight``: scores pairs' evidence against
+            a match (bits, at most 0: see
+            :meth:`~crmcore.matching.model.MatchModel.contradiction`), which a
+            pair below the threshold counts in full rather than offset by its
+            agreements. ``None``: none (the behaviour before).
 
     Returns:
         The cluster id of every row: the smallest member id of its cluster.
@@ -277,7 +297,15 @@ def cluster_pairs(
         low = np.full(len(starts), np.inf)
         np.minimum.at(low, component, pair_probability)
         bounds = np.r_[0, np.cumsum(counts * (counts - 1) // 2)]
-        for c in np.flatnonzero(low < threshold).tolist():
+        split = np.flatnonzero(low < threshold)
+        pair_against = np.zeros(len(pair_probability), dtype=np.float64)
+        if evidence_against is not None and prior_weight is not None and len(split):
+            inside = np.flatnonzero(np.isin(component, split))
+            pair_against[inside] = np.minimum(
+                np.asarray(evidence_against(first[inside], second[inside]), dtype=np.float64),
+                0.0,
+            )
+        for c in split.tolist():
             group_rows = members[starts[c] : starts[c] + counts[c]].tolist()
             matrix = _matrix(int(counts[c]), pair_probability[bounds[c] : bounds[c + 1]])
             floor = linkage_threshold
@@ -285,7 +313,9 @@ def cluster_pairs(
                 # Rounding must not split a tie: opposite weights average to 0 exactly.
                 matrix, floor = _log_odds(matrix), float(_log_odds(np.array(floor))) - 1e-9
                 if prior_weight is not None:
-                    matrix = _evidence_linkage(matrix, prior_weight, floor)
+                    against = _matrix(int(counts[c]), pair_against[bounds[c] : bounds[c + 1]])
+                    np.fill_diagonal(against, 0.0)
+                    matrix = _evidence_linkage(matrix, prior_weight, floor, against)
             for group in _average_linkage(group_rows, matrix, floor):
                 root = min(group)
                 cluster_of[group] = root

@@ -19,6 +19,7 @@ from __future__ import annotations
 import abc
 import collections
 import itertools
+import re
 import weakref
 from collections.abc import Callable
 from typing import Final, TypeAlias
@@ -31,6 +32,7 @@ from rapidfuzz.distance import OSA, Indel, JaroWinkler, Levenshtein, Postfix, Pr
 
 from crmcore.errors import ConfigurationError
 from crmcore.matching.feature import FEATURE_COLUMNS, FeatureTable
+from crmcore.matching.nickname import AMBIGUOUS, NICKNAMES
 
 __all__ = [
     "ROLE_MAILBOXES",
@@ -415,6 +417,11 @@ class NameComparison(Comparison):
         )
         levels[todo[swapped]] = 1
         todo = todo[~swapped]
+        # A nickname of several names (chris) is each of them in turn: Chris Young is
+        # Christina Young's name and Christopher Young's, as Bill is William.
+        read = _nickname_reads(table, left[todo], right[todo])
+        levels[todo[read]] = 1
+        todo = todo[~read]
         ff_left = _pick(table, "name_ff", left[todo])
         gf_left = _pick(table, "name_gf", left[todo])
         weakest = self.thresholds[-1]
@@ -517,6 +524,109 @@ def _once_per_distinct_pair(
         return compare(table, left, right)
     levels: Levels = compare(table, left[first], right[first])[inverse.reshape(-1)]
     return levels
+
+
+_NICKNAME_KEYS: Final[
+    weakref.WeakKeyDictionary[FeatureTable, tuple[npt.NDArray[np.int64], int]]
+] = weakref.WeakKeyDictionary()
+"""Per table: what :func:`_nickname_keys` returns."""
+
+
+_AMBIGUOUS_PART: Final = re.compile("^(?:" + "|".join(sorted(AMBIGUOUS)) + ")")
+
+
+def nickname_readings(family_first: str, given_first: str) -> frozenset[str]:
+    """Return the name signatures a name that starts with an ambiguous nickname reads as.
+
+    A name whose given-first or family-first key starts with a nickname of
+    several names (``chris``: :data:`~crmcore.matching.nickname.AMBIGUOUS`)
+    reads as each of them in its place; the signature is the sorted letters,
+    as ``name_sig``. Empty for a name without one.
+
+    >>> sorted(nickname_readings("youngchris", "chrisyoung"))
+    ['acghiinnorstuy', 'ceghhinooprrstuy']
+    >>> nickname_readings("youngwilliam", "williamyoung")
+    frozenset()
+    """
+    out = set()
+    for key in (given_first, family_first):
+        for nickname, names in AMBIGUOUS.items():
+            rest = key[len(nickname) :]
+            if not rest or not key.startswith(nickname):
+                continue
+            for name in names:
+                out.add("".join(sorted(name + rest)))
+    return frozenset(out)
+
+
+def _nickname_keys(table: FeatureTable) -> tuple[npt.NDArray[np.int64], int]:
+    """Sorted ``row * width + code + 1`` of every ``name_sig`` code a row's name reads as.
+
+    The readings of :func:`nickname_readings`, worked out once per distinct
+    name and kept per table; readings no row's name holds are dropped.
+    """
+    kept = _NICKNAME_KEYS.get(table)
+    if kept is not None:
+        return kept
+    ff, gf = table.values["name_ff"], table.values["name_gf"]
+    ff_codes = table.codes["name_ff"].astype(np.int64)
+    gf_codes = table.codes["name_gf"].astype(np.int64)
+    sig_codes = table.codes["name_sig"].astype(np.int64)
+    width = int(sig_codes.max(initial=-1)) + 2
+    rows = np.flatnonzero(ff_codes >= 0)
+    names = ff_codes[rows] * (int(gf_codes.max(initial=-1)) + 2) + gf_codes[rows] + 1
+    _, first, inverse = np.unique(names, return_index=True, return_inverse=True)
+    readings: dict[int, frozenset[str]] = {}
+    for k, row in enumerate(rows[first].tolist()):
+        family_first, given_first = str(ff[row]), str(gf[row])
+        if _AMBIGUOUS_PART.match(family_first) or _AMBIGUOUS_PART.match(given_first):
+            found = nickname_readings(family_first, given_first)
+            if found:
+                readings[k] = found
+    keys = np.zeros(0, dtype=np.int64)
+    if readings:
+        wanted = frozenset().union(*readings.values())
+        sig_values = table.values["name_sig"]
+        present, at = np.unique(sig_codes[sig_codes >= 0], return_index=True)
+        holders = np.flatnonzero(sig_codes >= 0)[at]
+        code_of = {
+            value: int(code)
+            for value, code in zip(sig_values[holders].tolist(), present.tolist(), strict=True)
+            if value in wanted
+        }
+        by_name = {
+            k: [code_of[value] + 1 for value in found if value in code_of]
+            for k, found in readings.items()
+        }
+        by_name = {k: codes for k, codes in by_name.items() if codes}
+        if by_name:
+            inverse = inverse.reshape(-1)
+            most = max(map(len, by_name.values()))
+            padded = np.zeros((len(by_name) + 1, most), dtype=np.int64)  # row 0: none
+            position = np.zeros(len(first), dtype=np.int64)
+            for slot, (k, name_codes) in enumerate(by_name.items(), start=1):
+                position[k] = slot
+                padded[slot, : len(name_codes)] = name_codes
+            where = position[inverse]
+            hit = np.flatnonzero(where > 0)
+            reads = padded[where[hit]]
+            flat = (rows[hit][:, None] * width + reads)[reads > 0]
+            keys = np.unique(flat)
+    kept = (keys, width)
+    _NICKNAME_KEYS[table] = kept
+    return kept
+
+
+def _nickname_reads(table: FeatureTable, left: Rows, right: Rows) -> npt.NDArray[np.bool_]:
+    """Per pair: whether one name, its ambiguous nickname read as one of its names, is the other."""
+    keys, width = _nickname_keys(table)
+    if not len(keys) or not len(left):
+        return np.zeros(len(left), dtype=bool)
+    sig = table.codes["name_sig"].astype(np.int64) + 1
+    # Not two readings against each other: Christina and Christopher both start
+    # with chris, and would read as each other's letters.
+    found = np.isin(left * width + sig[right], keys) | np.isin(right * width + sig[left], keys)
+    return np.asarray(found, dtype=bool)
 
 
 _PART_LEFT_OUT: Final = "part left out"
@@ -891,6 +1001,52 @@ def _mailbox_letters(local: str) -> str:
     return "".join(ch for ch in local if ch.isalpha())
 
 
+def numbered_mailboxes(table: FeatureTable, left: Rows, right: Rows) -> npt.NDArray[np.bool_]:
+    """Per pair: whether the records give two mailboxes at one domain numbered apart.
+
+    Two different mailboxes at one domain whose names differ only in digits
+    or separators (``wei.han@`` and ``wei.han9@``, ``bjoern.meyer@`` and
+    ``bjoern_meyer@``): how an organisation tells two namesakes' mailboxes
+    apart, not one person's two.
+
+    >>> from crmcore.matching import MatchRecord, build_features
+    >>> records = [MatchRecord(id="a", full_name="Wei Han", emails=["wei.han@acme.cn"]),
+    ...            MatchRecord(id="b", full_name="Wei Han", emails=["wei.han9@acme.cn"]),
+    ...            MatchRecord(id="c", full_name="Wei Han", emails=["whan@acme.cn"]),
+    ...            MatchRecord(id="d", full_name="Wei Han", emails=["422174560@qq.com"]),
+    ...            MatchRecord(id="e", full_name="Wei Han", emails=["1264355099@qq.com"])]
+    >>> table = build_features(records, workers=1)
+    >>> numbered_mailboxes(table, np.array([0, 0, 3]), np.array([1, 2, 4])).tolist()
+    [True, False, False]
+    """
+    out = np.zeros(len(left), dtype=bool)
+    email = table.values["email"]
+    both = np.flatnonzero((table.codes["email"][left] >= 0) & (table.codes["email"][right] >= 0))
+    for k in both.tolist():
+        a, b = int(left[k]), int(right[k])
+        mine = table.emails.get(a) or (str(email[a]),)
+        theirs = table.emails.get(b) or (str(email[b]),)
+        if set(mine) & set(theirs):
+            continue
+        out[k] = any(_numbered_apart(x, y) for x in mine for y in theirs)
+    return out
+
+
+def _numbered_apart(mine: str, theirs: str) -> bool:
+    """Tell whether two mailboxes at one domain have one name and differ in digits or separators.
+
+    A mailbox of digits only (a QQ number) has no name to number: two are just two.
+    """
+    local, _, domain = mine.rpartition("@")
+    other_local, _, other_domain = theirs.rpartition("@")
+    letters = _mailbox_letters(local)
+    return (
+        domain == other_domain
+        and len(letters) >= _MIN_MIDDLE
+        and letters == _mailbox_letters(other_local)
+    )
+
+
 def _email_parts(
     table: FeatureTable, rows: Rows
 ) -> tuple[Rows, npt.NDArray[np.int64], npt.NDArray[np.int64], list[str]]:
@@ -1059,6 +1215,18 @@ def _fold_umlauts(text: str) -> str:
     return text.replace("ae", "a").replace("oe", "o").replace("ue", "u")
 
 
+def _nicknames_of() -> dict[str, tuple[str, ...]]:
+    out: dict[str, list[str]] = {}
+    for nickname, name in NICKNAMES.items():
+        if len(nickname) >= _MIN_PART:
+            out.setdefault(name, []).append(nickname)
+    return {name: tuple(sorted(found)) for name, found in out.items()}
+
+
+_NICKNAMES_OF: Final = _nicknames_of()
+"""Full given name → its nicknames of three letters or more (``stephen``: steve, steven …)."""
+
+
 def _mentions_name(letters: str, names: tuple[str, ...]) -> bool:
     """Tell whether a mailbox name only repeats a person's name (``trish.anderson``, ``guenter``).
 
@@ -1071,6 +1239,8 @@ def _mentions_name(letters: str, names: tuple[str, ...]) -> bool:
     True
     >>> _mentions_name("coolbo", ("libo", "boli"))
     False
+    >>> _mentions_name("steven", ("brownstephen", "stephenbrown"))
+    True
     """
     folded = _fold_umlauts(letters)
     return any(
@@ -1090,7 +1260,18 @@ def _mentions_one(folded: str, family_first: str, given_first: str) -> bool:
         # last word was read as the family name).
         return True
     parts = _name_parts(forms[1], forms[0])
-    return any(len(part) >= 3 and part in folded for part in parts)
+    if any(len(part) >= 3 and part in folded for part in parts):
+        return True
+    # The name with a part written as one of its nicknames (``steve.brown``, ``stevenw``
+    # of Stephen Brown, whose name key holds the full form) is the name too.
+    for part in parts:
+        for nickname in _NICKNAMES_OF.get(part, ()):
+            written = (forms[0].replace(part, nickname, 1), forms[1].replace(part, nickname, 1))
+            if _from_name(folded, written) or collections.Counter(folded) <= collections.Counter(
+                written[0]
+            ):
+                return True
+    return False
 
 
 def _names_mentioned(

@@ -16,13 +16,15 @@ May import: ``crmcore.matching``, ``crmcore.errors``; attrs, numpy.
 from __future__ import annotations
 
 import math
+import re
+import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Final, Self, TypeAlias
 
 import attrs
 import numpy as np
 import numpy.typing as npt
-from rapidfuzz.distance import JaroWinkler
+from rapidfuzz.distance import JaroWinkler, Levenshtein
 
 from crmcore.errors import ConfigurationError
 from crmcore.matching.comparison import (
@@ -36,11 +38,13 @@ from crmcore.matching.comparison import (
     PhoneComparison,
     TokenSetAtThresholds,
     is_role_mailbox,
+    numbered_mailboxes,
 )
 from crmcore.matching.feature import FeatureTable
 
 __all__ = [
     "CONTACT_COLUMNS",
+    "CONTRADICTIONS",
     "DEFAULT_COMPARISONS",
     "DEFAULT_OVERLAPS",
     "DEFAULT_RULES",
@@ -57,8 +61,10 @@ __all__ = [
     "distinct_names",
     "estimate_model",
     "estimate_u",
+    "other_work_domains",
     "probability_of",
     "weight_of",
+    "work_domain",
 ]
 
 LevelMatrix: TypeAlias = npt.NDArray[np.int8]
@@ -104,6 +110,7 @@ _TF_CLIP: Final = (-12.0, 6.0)
 _WEIGHT_BOUND: Final = 14.0
 _TF_MIN_RECORDS: Final = 1_000  # below this, value frequencies say nothing
 _MIN_PROBABILITY: Final = 1e-9
+_COMPANY_AGREES: Final = (1, 2)  # a company's exact and same-core-name levels
 CONTACT_COLUMNS: Final = frozenset({"email", "phone"})
 """Columns whose exact match weighs nothing when several different names share the value."""
 SHARED_HOLDERS: Final = 3
@@ -287,6 +294,123 @@ def _shared_contact(
     return out
 
 
+_NOT_LETTERS: Final = re.compile(r"[^a-z]")
+_WORK_DOMAINS: Final[
+    weakref.WeakKeyDictionary[FeatureTable, tuple[dict[int, int], dict[str, int]]]
+] = weakref.WeakKeyDictionary()
+"""Per table: the work-domain code of the rows asked for so far (-1 for none), and the codes."""
+
+
+def work_domain(company: str, emails: Iterable[str]) -> str:
+    """Return the domain of the record's mailbox named after its company, or ``""``.
+
+    A domain is named after the company when its first label, without digits
+    and hyphens, holds the company key or is held in it (``acme.com`` or
+    ``acme24.cn`` of Acme, ``oakmontlogistics.com`` of Oakmont Logistics).
+    A record with mailboxes at two such domains gives none (which one is
+    the organisation's is not known).
+
+    >>> work_domain("oakmontlogistics", ["steve@gmail.com", "s.lee@oakmontlogistics75.com"])
+    'oakmontlogistics75.com'
+    >>> work_domain("acmewidgets", ["jo@acme.co.uk"]), work_domain("acme", ["jo@gmail.com"])
+    ('acme.co.uk', '')
+    """
+    company = _NOT_LETTERS.sub("", company)
+    if len(company) < _MIN_DOMAIN_LETTERS:
+        return ""
+    found = set()
+    for email in emails:
+        domain = email.rpartition("@")[2]
+        label = _NOT_LETTERS.sub("", domain.split(".", 1)[0])
+        if len(label) >= _MIN_DOMAIN_LETTERS and (company in label or label in company):
+            found.add(domain)
+    return found.pop() if len(found) == 1 else ""
+
+
+_MIN_DOMAIN_LETTERS: Final = 3
+_DIGITS: Final = re.compile(r"[0-9]")
+
+
+_LETTERED: Final[weakref.WeakKeyDictionary[FeatureTable, npt.NDArray[np.bool_]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _lettered_companies(table: FeatureTable) -> npt.NDArray[np.bool_]:
+    """Per company code + 1: whether the company key has enough letters to name a domain."""
+    kept = _LETTERED.get(table)
+    if kept is not None:
+        return kept
+    codes = table.codes["company"].astype(np.int64)
+    out = np.zeros(int(codes.max(initial=-1)) + 2, dtype=bool)
+    present, at = np.unique(codes[codes >= 0], return_index=True)
+    holders = np.flatnonzero(codes >= 0)[at]
+    values = table.values["company"][holders].tolist()
+    out[present + 1] = [len(_NOT_LETTERS.sub("", str(v))) >= _MIN_DOMAIN_LETTERS for v in values]
+    _LETTERED[table] = out
+    return out
+
+
+def _work_domains(table: FeatureTable, rows: Rows) -> tuple[Rows, list[str]]:
+    """The :func:`work_domain` code of each of ``rows`` (-1 for none), and the domains by code.
+
+    Worked out once per row and kept per table: only the rows of pairs whose
+    companies agree are asked for, a small share of a large table.
+    """
+    kept = _WORK_DOMAINS.get(table)
+    if kept is None:
+        kept = ({}, {})
+        _WORK_DOMAINS[table] = kept
+    known, number = kept
+    company, email = table.values["company"], table.values["email"]
+    company_codes, email_codes = table.codes["company"], table.codes["email"]
+    distinct, inverse = np.unique(rows, return_inverse=True)
+    codes = np.full(len(distinct), -1, dtype=np.int64)
+    # Only a company written in letters can name a domain (a few thousand companies,
+    # each looked at once): most rows are settled without a look at their mailboxes.
+    named = _lettered_companies(table)
+    looked = named[company_codes[distinct] + 1] & (email_codes[distinct] >= 0)
+    for k in np.flatnonzero(looked).tolist():
+        row = int(distinct[k])
+        code = known.get(row)
+        if code is None:
+            emails = table.emails.get(row) or (str(email[row]),)
+            domain = work_domain(str(company[row]), emails)
+            code = number.setdefault(domain, len(number)) if domain else -1
+            known[row] = code
+        codes[k] = code
+    return codes[inverse.reshape(-1)], list(number)
+
+
+def other_work_domains(table: FeatureTable, left: Rows, right: Rows) -> npt.NDArray[np.bool_]:
+    """Per pair: whether the two records write to two organisations' domains.
+
+    Both records have a mailbox at a domain named after their company
+    (:func:`work_domain`) and the two domains are different: not equal and
+    not one edit apart (a typo'd copy, ``acme.con``), unless the edit is a
+    digit (``acme24.cn`` and ``acme25.cn`` are two registrations). Two
+    companies of one name at two domains are two organisations.
+    """
+    both, domains = _work_domains(table, np.r_[left, right])
+    a, b = both[: len(left)], both[len(left) :]
+    out: npt.NDArray[np.bool_] = np.asarray((a >= 0) & (b >= 0) & (a != b), dtype=bool)
+    hit = np.flatnonzero(out)
+    if not len(hit):
+        return out
+    pairs = np.unique(np.stack([a[hit], b[hit]], axis=1), axis=0)
+    typo = {
+        (x, y)
+        for x, y in pairs.tolist()
+        if Levenshtein.distance(domains[x], domains[y]) == 1
+        and _DIGITS.sub("", domains[x]) != _DIGITS.sub("", domains[y])
+    }
+    if typo:
+        out[hit] = [
+            (x, y) not in typo for x, y in zip(a[hit].tolist(), b[hit].tolist(), strict=True)
+        ]
+    return out
+
+
 def weight_of(probability: float) -> float:
     """Return the match weight (log2 odds) of a match probability.
 
@@ -342,6 +466,11 @@ def _requires(value: Mapping[str, int]) -> dict[str, int]:
 class DeterministicRule:
     """Declare a pair a match when every named comparison is at or above a level.
 
+    Unless the rest of the evidence outweighs the agreement: a pair whose match
+    weight is below 0 (one name and one mailbox, but another phone, another city
+    and another birth date: namesakes, one given the other's address) is scored
+    by its weight; the rule does not fire.
+
     Attributes:
         name: Shown in explanations.
         requires: Comparison name → the weakest level accepted (1 = exact).
@@ -357,6 +486,16 @@ class DeterministicRule:
     def exact(cls, *comparisons: str) -> Self:
         """Build a rule requiring an exact match on every named comparison."""
         return cls(f"exact {' + '.join(comparisons)}", dict.fromkeys(comparisons, 1))
+
+
+CONTRADICTIONS: Final = (("email", "another mailbox at the same domain"),)
+"""Comparison levels that say "another person", not "no evidence", when met: two mailboxes
+at one domain numbered apart (``wei.han@``, ``wei.han9@``:
+:func:`~crmcore.matching.comparison.numbered_mailboxes`), how an organisation tells two
+namesakes apart. Other disagreements only lack evidence, or are weighed already: people
+keep several mailboxes, phones and employers, an organisation may give one person
+``tucker.peter@`` and ``ptucker@``, a birth date or an id may be mistyped (FEBRL3 lost
+pairs when those counted), and a Chinese professional's English name is another name."""
 
 
 DEFAULT_RULES: Final = (
@@ -691,7 +830,29 @@ class MatchModel:
                 adjust = np.where(shared, -self._weights[k][1], adjust)
             out[exact, k] = adjust
         self._discount_overlaps(levels, out)
+        self._discount_other_domains(table, levels, left, right, out)
         return out
+
+    def _discount_other_domains(
+        self, table: FeatureTable, levels: LevelMatrix, left: Rows, right: Rows, out: Floats
+    ) -> None:
+        """Bring to 0 a company's agreement when the records write to two companies' domains.
+
+        Two organisations of one name (Acme at acme24.cn and Acme at acme25.cn, a
+        company's name reused by another firm) are told apart by their domains: a
+        shared company name is then no evidence that two records are one person.
+        """
+        for k, comparison in enumerate(self.comparisons):
+            if not isinstance(comparison, CompanyComparison):
+                continue
+            agree = np.flatnonzero(np.isin(levels[:, k], _COMPANY_AGREES))
+            if not len(agree):
+                continue
+            rows = agree[other_work_domains(table, left[agree], right[agree])]
+            if not len(rows):
+                continue
+            weight = self._tables[k][levels[rows, k]] + out[rows, k]
+            out[rows, k] -= np.maximum(weight, 0.0)
 
     def _discount_overlaps(self, levels: LevelMatrix, out: Floats) -> None:
         """Bring to 0 the positive weights that an overlapping agreement already counts."""
@@ -741,9 +902,59 @@ class MatchModel:
                     # An agreement that is no evidence (a shared info@ mailbox,
                     # whose adjustment cancels its weight) cannot fire a rule.
                     hit &= self._tables[k][column] + tf[:, k] > 0.0
+            # The rest of the evidence may outweigh the rule's agreements: a
+            # pair whose weight says "not a match" is not made certain.
+            hit &= weights >= 0.0
             fired[hit] = r
         probabilities[fired >= 0] = 1.0
         return weights, probabilities, fired
+
+    def contradiction(
+        self,
+        table: FeatureTable,
+        levels: LevelMatrix,
+        left: Rows,
+        right: Rows,
+        tf: Floats | None = None,
+    ) -> Floats:
+        """Return each pair's evidence against a match: its weights at :data:`CONTRADICTIONS`.
+
+        The negative part of the weight (term-frequency adjustment included) of
+        every comparison at a level that says "another person" (two mailboxes at
+        one domain numbered apart), summed; 0 for a pair with none. Clustering
+        counts it in full for a pair that is no match, where a pair that only
+        lacks evidence counts half the prior less.
+
+        Args:
+            table: The records' keys.
+            levels: Pairs × comparisons levels.
+            left: Left rows.
+            right: Right rows.
+            tf: Their term-frequency adjustments, same shape (or ``None``).
+
+        Returns:
+            Bits, at most 0, one per pair.
+        """
+        out = np.zeros(len(levels), dtype=np.float64)
+        for k, (comparison, weights) in enumerate(zip(self.comparisons, self._tables, strict=True)):
+            labels = comparison.level_labels
+            wanted = [
+                labels.index(label) + 1
+                for name, label in CONTRADICTIONS
+                if name == comparison.name and label in labels
+            ]
+            if not wanted:
+                continue
+            hit = np.flatnonzero(np.isin(levels[:, k], wanted))
+            if isinstance(comparison, MailboxComparison) and len(hit):
+                hit = hit[numbered_mailboxes(table, left[hit], right[hit])]
+            if not len(hit):
+                continue
+            weight = weights[levels[hit, k]]
+            if tf is not None:
+                weight = weight + tf[hit, k]
+            out[hit] += np.minimum(weight, 0.0)
+        return out
 
     def explain(
         self,

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
-__all__ = ["NICKNAMES", "canonical_given_name"]
+__all__ = ["AMBIGUOUS", "NICKNAMES", "canonical_given_name"]
 
 # canonical name: the nicknames and short forms people use for it.
 _GROUPS: Final = {
@@ -65,7 +65,6 @@ _GROUPS: Final = {
     "joseph": "joe joey",
     "joshua": "josh",
     "judith": "judy",
-    "katherine": "kate",
     "kenneth": "ken kenny",
     "kimberly": "kim",
     "lawrence": "larry laurie",
@@ -101,14 +100,37 @@ _GROUPS: Final = {
 }
 
 
-def _table() -> Mapping[str, str]:
-    table: dict[str, str] = {}
+def _claims() -> dict[str, set[str]]:
+    claims: dict[str, set[str]] = {}
     for canonical, nicknames in _GROUPS.items():
         for nickname in nicknames.split():
-            # The first group that claims a nickname keeps it ("chris", "pat", "sam").
-            table.setdefault(nickname, canonical)
-    for canonical in _GROUPS:
-        table.pop(canonical, None)
+            claims.setdefault(nickname, set()).add(canonical)
+    return claims
+
+
+AMBIGUOUS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
+    {
+        nickname: tuple(sorted(names))
+        for nickname, names in sorted(_claims().items())
+        if len(names) > 1
+    }
+)
+"""Nicknames of several names → those names (``chris``: Christina, Christopher): not folded.
+
+Folding ``chris`` to either name would make it another name than the other:
+Chris Young would be as far from Christopher Young as Christina is. Kept as
+written in the keys, the name comparison reads it as each of its names in turn
+(Chris Young is the same name as Christina Young and as Christopher Young,
+which stay two names).
+"""
+
+
+def _table() -> Mapping[str, str]:
+    table = {
+        nickname: next(iter(names))
+        for nickname, names in _claims().items()
+        if nickname not in AMBIGUOUS and nickname not in _GROUPS
+    }
     return MappingProxyType(table)
 
 
@@ -128,5 +150,9 @@ def canonical_given_name(token: str, table: Mapping[str, str] = NICKNAMES) -> st
 
     >>> canonical_given_name("bill"), canonical_given_name("liz"), canonical_given_name("wei")
     ('william', 'elizabeth', 'wei')
+    >>> canonical_given_name("chris")  # Christina or Christopher: neither is chosen
+    'chris'
+    >>> canonical_given_name("chris")  # Christina or Christopher: neither is chosen
+    'chris'
     """
     return table.get(token, token)
