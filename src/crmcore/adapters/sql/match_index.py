@@ -48,7 +48,7 @@ import itertools
 import json
 import operator
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any, Final, TypeAlias
+from typing import Any, Final, NamedTuple, TypeAlias
 
 import attrs
 import sqlalchemy as sa
@@ -361,28 +361,80 @@ def record_of_document(document: Mapping[str, Any]) -> MatchRecord:
     cost more than indexing it. A property test checks this against
     :meth:`MatchRecord.from_customer` on every kind of customer.
     """
+    stored = _stored_values(document)
+    return MatchRecord(
+        id=stored.id,
+        given_name=stored.given,
+        family_name=stored.family,
+        emails=stored.emails,
+        phones=[number.partition(";")[0] for number in stored.phones],
+        company=stored.company,
+        city=stored.city,
+        postcode=stored.postcode,
+        country=stored.country,
+        birth_date=stored.birth,
+        address=stored.street,
+        national_id=stored.national_id,
+    )
+
+
+class _Stored(NamedTuple):
+    """A stored customer's match values as stored (unchecked); ``""`` for what it has not."""
+
+    id: Any
+    given: Any
+    family: Any
+    emails: list[Any]  # addresses, primary first
+    phones: list[Any]  # numbers as stored (with any ``;ext=``), primary first
+    company: Any
+    city: Any
+    postcode: Any
+    country: Any  # the primary address's when the customer has none
+    birth: Any
+    street: Any
+    national_id: Any
+
+
+def _not_primary(point: Mapping[str, Any]) -> bool:
+    return not point["primary"]
+
+
+def _stored_values(document: Mapping[str, Any]) -> _Stored:
+    """Read the match values of a stored customer's document (what both readers share)."""
     points = document["points"]
-    emails = sorted(points["emails"], key=lambda e: not e["primary"])
-    phones = sorted(points["phones"], key=lambda p: not p["primary"])
+    emails = sorted(points["emails"], key=_not_primary)
+    phones = sorted(points["phones"], key=_not_primary)
     address = next((a["address"] for a in points["addresses"] if a["primary"]), None)
     person = document["person"]
     organization = document["organization"]
     country = document["country"] or ""
     if address is not None and not country:
         country = address["country"]
-    return MatchRecord(
-        id=document["id"],
-        given_name=person["name"]["given"] if person else "",
-        family_name=person["name"]["family"] if person else "",
-        emails=[e["address"] for e in emails],
-        phones=[p["number"].partition(";")[0] for p in phones],
-        company=organization["legal_name"] if organization else "",
-        city=address["city"] if address else "",
-        postcode=address["postcode"] if address else "",
-        country=country,
-        birth_date=(person["birth_date"] or "") if person else "",
-        address=" ".join(address["street"]) if address else "",
-        national_id=person["national_id"] if person else "",
+    record_id = document["id"]
+    if person:
+        name = person["name"]
+        given, family = name["given"], name["family"]
+        birth, national_id = person["birth_date"] or "", person["national_id"]
+    else:
+        given = family = birth = national_id = ""
+    company = organization["legal_name"] if organization else ""
+    if address:
+        city, postcode, street = address["city"], address["postcode"], " ".join(address["street"])
+    else:
+        city = postcode = street = ""
+    return _Stored(
+        record_id,
+        given,
+        family,
+        [e["address"] for e in emails],
+        [p["number"] for p in phones],
+        company,
+        city,
+        postcode,
+        country,
+        birth,
+        street,
+        national_id,
     )
 
 
@@ -1113,60 +1165,34 @@ def _prepare(page: Sequence[tuple[str, int, str]], plan: _KeyPlan) -> _Prepared:
     return out
 
 
-def _not_primary(point: Mapping[str, Any]) -> bool:
-    return not point["primary"]
-
-
 def _document_fields(document: Mapping[str, Any]) -> tuple[str, FieldView] | None:
     """The id and fields of ``record_of_document(document)``, without building the record.
 
     ``None`` when a value is not a plain string (the record's converters then
     decide); a property test checks the rest against :func:`record_of_document`.
     """
-    points = document["points"]
-    emails = sorted(points["emails"], key=_not_primary)
-    phones = sorted(points["phones"], key=_not_primary)
-    address = next((a["address"] for a in points["addresses"] if a["primary"]), None)
-    person = document["person"]
-    organization = document["organization"]
-    country = document["country"] or ""
-    if address is not None and not country:
-        country = address["country"]
-    if person:
-        name = person["name"]
-        given, family = name["given"], name["family"]
-        birth, national_id = person["birth_date"] or "", person["national_id"]
-    else:
-        given = family = birth = national_id = ""
-    company = organization["legal_name"] if organization else ""
-    if address:
-        city, postcode, street = address["city"], address["postcode"], " ".join(address["street"])
-    else:
-        city = postcode = street = ""
-    record_id = document["id"]
-    singles = (record_id, given, family, company, city, postcode, country, birth, national_id)
-    addresses = [e["address"] for e in emails]
-    numbers = [p["number"] for p in phones]
-    if not all(type(v) is str for v in (*singles, *addresses, *numbers)):
+    v = _stored_values(document)
+    singles = (v.id, v.given, v.family, v.company, v.city, v.postcode, v.country, v.birth)
+    if not all(type(x) is str for x in (*singles, v.national_id, *v.emails, *v.phones)):
         return None
-    record_id = record_id.strip()
+    record_id = v.id.strip()
     if not record_id:
         return None
-    texts = [t.strip() for t in addresses]
-    numbers = [n.partition(";")[0].strip() for n in numbers]
+    texts = [t.strip() for t in v.emails]
+    numbers = [n.partition(";")[0].strip() for n in v.phones]
     return record_id, RawFields(
         "",
-        given.strip(),
-        family.strip(),
+        v.given.strip(),
+        v.family.strip(),
         tuple([t for t in texts if t]),
         tuple([n for n in numbers if n]),
-        company.strip(),
-        city.strip(),
-        postcode.strip(),
-        country.strip().upper(),
-        birth.strip(),
-        street.strip(),
-        national_id.strip(),
+        v.company.strip(),
+        v.city.strip(),
+        v.postcode.strip(),
+        v.country.strip().upper(),
+        v.birth.strip(),
+        v.street.strip(),
+        v.national_id.strip(),
         "",
     )
 
