@@ -9,6 +9,7 @@ end, so parallel and repeated runs never collide.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -39,8 +40,9 @@ def _unreachable(variable: str, exc: Exception) -> None:
     pytest.fail(f"{variable} is set but the database is unreachable: {exc}", pytrace=False)
 
 
-def _postgres_schema(prefix: str) -> Iterator[Engine]:
-    """An engine on a fresh PostgreSQL schema with crmcore's tables, dropped afterwards."""
+@contextlib.contextmanager
+def _fresh_schema(prefix: str) -> Iterator[tuple[str, str]]:
+    """Create a PostgreSQL schema named after ``prefix``; yield (server URL, schema); drop it."""
     url = _url(POSTGRES_VAR)
     schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
     admin = create_engine(url)
@@ -50,14 +52,23 @@ def _postgres_schema(prefix: str) -> Iterator[Engine]:
     except sa.exc.OperationalError as exc:
         admin.dispose()
         _unreachable(POSTGRES_VAR, exc)
-    engine = admin.execution_options(schema_translate_map={None: schema})
     try:
-        create_schema(engine)
-        yield engine
+        yield url, schema
     finally:
         with admin.begin() as conn:
             conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
         admin.dispose()
+
+
+def _postgres_schema(prefix: str) -> Iterator[Engine]:
+    """An engine on a fresh PostgreSQL schema with crmcore's tables, dropped afterwards."""
+    with _fresh_schema(prefix) as (url, schema):
+        engine = create_engine(url).execution_options(schema_translate_map={None: schema})
+        try:
+            create_schema(engine)
+            yield engine
+        finally:
+            engine.dispose()
 
 
 def postgres_schema_url(prefix: str) -> Iterator[str]:
@@ -66,25 +77,12 @@ def postgres_schema_url(prefix: str) -> Iterator[str]:
     For code that opens its own engines from a URL (other processes, the CLI): a
     schema_translate_map cannot travel in a URL. The schema is dropped afterwards.
     """
-    url = _url(POSTGRES_VAR)
-    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(url)
-    try:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    except sa.exc.OperationalError as exc:
-        admin.dispose()
-        _unreachable(POSTGRES_VAR, exc)
-    found = sa.make_url(url).update_query_dict({"options": f"-csearch_path={schema}"})
-    engine = create_engine(found)
-    create_schema(engine)
-    engine.dispose()
-    try:
+    with _fresh_schema(prefix) as (url, schema):
+        found = sa.make_url(url).update_query_dict({"options": f"-csearch_path={schema}"})
+        engine = create_engine(found)
+        create_schema(engine)
+        engine.dispose()
         yield found.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.dispose()
 
 
 def _mysql_database(prefix: str) -> Iterator[Engine]:
