@@ -10,6 +10,7 @@ from crmcore.matching import (
     EmailComparison,
     FeatureTable,
     MailboxComparison,
+    MatchModel,
     MatchRecord,
     NameComparison,
     PhoneComparison,
@@ -214,3 +215,66 @@ def test_distinct_pairs_compared_once_give_every_pair_its_level(
     }
     for name, compare in every_pair.items():
         assert np.array_equal(once[name](table, left, right), compare(table, left, right)), name
+
+
+# Online queries (issue 16: candidates() p99): a small table skips the grouping by name.
+nickname_names = st.sampled_from(
+    ["Chris Young", "Christopher Young", "Christina Young", "Young Chris", "Pat Li",
+     "Patricia Li", "Patrick Li", "Sam Wu", "Samuel Wu", "Samantha Wu", "Wei Zhang",
+     "Bill Smith", "William Smith", "Ted Cho", "Edward Cho", "Theodore Cho", "王伟"]
+)  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(nickname_names, min_size=2, max_size=30), st.integers(0, 2**32 - 1))
+def test_a_small_tables_nickname_readings_equal_those_of_a_large_one(
+    names: list[str], seed: int
+) -> None:
+    def reads(few_rows: int) -> list[bool]:
+        table = build_features(
+            [MatchRecord(id=str(k), full_name=n) for k, n in enumerate(names)], workers=1
+        )
+        original = comparison_module._FEW_ROWS
+        setattr(comparison_module, "_FEW_ROWS", few_rows)  # noqa: B010 - a Final name
+        try:
+            return comparison_module._nickname_reads(table, left, right).tolist()  # type: ignore[no-any-return]
+        finally:
+            setattr(comparison_module, "_FEW_ROWS", original)  # noqa: B010
+
+    rng = np.random.default_rng(seed)
+    left = rng.integers(0, len(names), size=40, dtype=np.int64)
+    right = (left + rng.integers(1, len(names), size=40, dtype=np.int64)) % len(names)
+    assert reads(few_rows=len(names)) == reads(few_rows=0)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 9), min_size=9, max_size=9), min_size=1, max_size=40))
+def test_overlaps_and_rules_read_by_position_as_they_are_written(rows: list[list[int]]) -> None:
+    model = MatchModel.default()
+    sizes = [len(c.level_labels) for c in model.comparisons]
+    levels = np.array([[v % (s + 1) for v, s in zip(row, sizes, strict=False)] for row in rows],
+                      dtype=np.int8)  # fmt: skip
+    tf = np.zeros(levels.shape, dtype=np.float64)
+    model._discount_overlaps(levels, tf)
+    weights = model.weight_tables()
+    position = {c.name: k for k, c in enumerate(model.comparisons)}
+    expected = np.zeros(levels.shape, dtype=np.float64)
+    for overlap in model.overlaps or ():
+        k, g = position[overlap.comparison], position[overlap.given]
+        for r in range(len(levels)):
+            if levels[r, g] in overlap.given_levels and levels[r, k] in overlap.levels:
+                expected[r, k] -= max(weights[k][levels[r, k]] + expected[r, k], 0.0)
+    assert np.allclose(tf, expected)
+    score, _, fired = model.score(levels, tf)
+    for r in range(len(levels)):
+        firing = [
+            n
+            for n, rule in enumerate(model.rules)
+            if score[r] >= 0.0
+            and all(
+                1 <= levels[r, position[name]] <= weakest
+                and weights[position[name]][levels[r, position[name]]] + tf[r, position[name]] > 0
+                for name, weakest in rule.requires.items()
+            )
+        ]
+        assert fired[r] == (firing[0] if firing else -1)

@@ -532,6 +532,9 @@ _NICKNAME_KEYS: Final[
 """Per table: what :func:`_nickname_keys` returns."""
 
 
+_FEW_ROWS: Final = 512
+"""A table this small is looked at name by name before any grouping by name."""
+
 _AMBIGUOUS_PART: Final = re.compile("^(?:" + "|".join(sorted(AMBIGUOUS)) + ")")
 
 
@@ -569,6 +572,13 @@ def _nickname_keys(table: FeatureTable) -> tuple[npt.NDArray[np.int64], int]:
     if kept is not None:
         return kept
     ff, gf = table.values["name_ff"], table.values["name_gf"]
+    if len(table) <= _FEW_ROWS and not any(
+        _AMBIGUOUS_PART.match(name) for name in (*ff.tolist(), *gf.tolist())
+    ):
+        # An online query's few candidates: one look at each name settles most tables.
+        kept = (np.zeros(0, dtype=np.int64), 0)
+        _NICKNAME_KEYS[table] = kept
+        return kept
     ff_codes = table.codes["name_ff"].astype(np.int64)
     gf_codes = table.codes["name_gf"].astype(np.int64)
     sig_codes = table.codes["name_sig"].astype(np.int64)
@@ -619,13 +629,17 @@ def _nickname_keys(table: FeatureTable) -> tuple[npt.NDArray[np.int64], int]:
 
 def _nickname_reads(table: FeatureTable, left: Rows, right: Rows) -> npt.NDArray[np.bool_]:
     """Per pair: whether one name, its ambiguous nickname read as one of its names, is the other."""
+    if not len(left):
+        return np.zeros(0, dtype=bool)
     keys, width = _nickname_keys(table)
-    if not len(keys) or not len(left):
+    if not len(keys):
         return np.zeros(len(left), dtype=bool)
-    sig = table.codes["name_sig"].astype(np.int64) + 1
+    sig = table.codes["name_sig"]
+    sig_left = sig[left].astype(np.int64) + 1
+    sig_right = sig[right].astype(np.int64) + 1
     # Not two readings against each other: Christina and Christopher both start
     # with chris, and would read as each other's letters.
-    found = np.isin(left * width + sig[right], keys) | np.isin(right * width + sig[left], keys)
+    found = np.isin(left * width + sig_right, keys) | np.isin(right * width + sig_left, keys)
     return np.asarray(found, dtype=bool)
 
 

@@ -19,7 +19,7 @@ import math
 import re
 import weakref
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Final, Self, TypeAlias
+from typing import Final, NamedTuple, Self, TypeAlias
 
 import attrs
 import numpy as np
@@ -411,6 +411,20 @@ def other_work_domains(table: FeatureTable, left: Rows, right: Rows) -> npt.NDAr
     return out
 
 
+def _at_levels(column: LevelMatrix, wanted: tuple[int, ...]) -> npt.NDArray[np.bool_]:
+    """Per pair: whether its level is one of ``wanted`` (a lookup, not a search).
+
+    ``np.isin`` sorts or searches per call, which costs more than the whole
+    lookup on the few pairs an online query scores.
+
+    >>> _at_levels(np.array([0, 1, 2, 5], dtype=np.int8), (1, 5)).tolist()
+    [False, True, False, True]
+    """
+    lookup = np.zeros(max(int(column.max(initial=0)), *wanted) + 1, dtype=bool)
+    lookup[list(wanted)] = True
+    return lookup[column]
+
+
 def weight_of(probability: float) -> float:
     """Return the match weight (log2 odds) of a match probability.
 
@@ -652,6 +666,15 @@ def compare_pairs(
     return out
 
 
+class _OverlapMask(NamedTuple):
+    """An :class:`Overlap` by position: per level of each comparison, whether it is covered."""
+
+    comparison: int
+    levels: npt.NDArray[np.bool_]
+    given: int
+    given_levels: npt.NDArray[np.bool_]
+
+
 @attrs.frozen(eq=False)
 class MatchModel:
     """A trained Fellegi–Sunter model: comparisons, their m/u, the prior, rules.
@@ -673,6 +696,8 @@ class MatchModel:
     _weights: tuple[tuple[float, ...], ...] = attrs.field(init=False, repr=False)
     _tables: tuple[Floats, ...] = attrs.field(init=False, repr=False)
     _prior_weight: float = attrs.field(init=False, repr=False)
+    _overlap_masks: tuple[_OverlapMask, ...] = attrs.field(init=False, repr=False)
+    _rule_columns: tuple[tuple[tuple[int, int], ...], ...] = attrs.field(init=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         names = [c.name for c in self.comparisons]
@@ -700,6 +725,26 @@ class MatchModel:
         object.__setattr__(self, "_weights", weights)
         object.__setattr__(self, "_tables", tuple(np.array(w, dtype=np.float64) for w in weights))
         object.__setattr__(self, "_prior_weight", weight_of(self.prior))
+        # Which levels an overlap covers, as lookups by level: read for every scored pair.
+        position = {c.name: k for k, c in enumerate(self.comparisons)}
+        masks = []
+        for overlap in self.overlaps or ():
+            k, g = position[overlap.comparison], position[overlap.given]
+            at_k = np.zeros(len(weights[k]), dtype=bool)
+            at_k[list(overlap.levels)] = True
+            at_g = np.zeros(len(weights[g]), dtype=bool)
+            at_g[list(overlap.given_levels)] = True
+            masks.append(_OverlapMask(k, at_k, g, at_g))
+        object.__setattr__(self, "_overlap_masks", tuple(masks))
+        # Per rule, the position and weakest level of each comparison it requires.
+        object.__setattr__(
+            self,
+            "_rule_columns",
+            tuple(
+                tuple((position[name], weakest) for name, weakest in rule.requires.items())
+                for rule in self.rules
+            ),
+        )
 
     @classmethod
     def default(cls, comparisons: Sequence[Comparison] = DEFAULT_COMPARISONS) -> Self:
@@ -845,7 +890,7 @@ class MatchModel:
         for k, comparison in enumerate(self.comparisons):
             if not isinstance(comparison, CompanyComparison):
                 continue
-            agree = np.flatnonzero(np.isin(levels[:, k], _COMPANY_AGREES))
+            agree = np.flatnonzero(_at_levels(levels[:, k], _COMPANY_AGREES))
             if not len(agree):
                 continue
             rows = agree[other_work_domains(table, left[agree], right[agree])]
@@ -856,15 +901,10 @@ class MatchModel:
 
     def _discount_overlaps(self, levels: LevelMatrix, out: Floats) -> None:
         """Bring to 0 the positive weights that an overlapping agreement already counts."""
-        if not self.overlaps or not len(levels):
+        if not len(levels):
             return
-        position = {c.name: k for k, c in enumerate(self.comparisons)}
-        for overlap in self.overlaps:
-            k, g = position[overlap.comparison], position[overlap.given]
-            hit = np.isin(levels[:, g], overlap.given_levels) & np.isin(
-                levels[:, k], overlap.levels
-            )
-            rows = np.flatnonzero(hit)
+        for k, at_k, g, at_g in self._overlap_masks:
+            rows = np.flatnonzero(at_g[levels[:, g]] & at_k[levels[:, k]])
             if not len(rows):
                 continue
             weight = self._tables[k][levels[rows, k]] + out[rows, k]
@@ -891,11 +931,9 @@ class MatchModel:
         with np.errstate(over="ignore"):
             probabilities = 1.0 / (1.0 + np.exp2(-weights))
         fired = np.full(len(levels), -1, dtype=np.int16)
-        names = {c.name: k for k, c in enumerate(self.comparisons)}
-        for r, rule in reversed(list(enumerate(self.rules))):
+        for r, requires in reversed(list(enumerate(self._rule_columns))):
             hit = np.ones(len(levels), dtype=bool)
-            for name, weakest in rule.requires.items():
-                k = names[name]
+            for k, weakest in requires:
                 column = levels[:, k]
                 hit &= (column >= 1) & (column <= weakest)
                 if tf is not None:
