@@ -628,6 +628,29 @@ def test_a_bulk_backfill_takes_only_an_empty_index_on_postgresql(
         backfill_match_index(sqlite_engine, bulk=True)
 
 
+@pytest.mark.parametrize("bulk", [False, True])
+def test_a_backfill_leaves_the_keys_readable_from_their_index_alone(
+    postgres_engine: Engine, bulk: bool
+) -> None:
+    """Issue 16: VACUUM after a backfill, so block members come from an index-only scan."""
+    _empty(postgres_engine)
+    people = [Profile(NAMES[n % 8], (EMAILS[n % 5],), (PHONES[n % 5],)) for n in range(40)]
+    _stored_without_index(postgres_engine, people, merge=False)
+    assert backfill_match_index(postgres_engine, batch=16, workers=1, bulk=bulk) == 40
+    schema = postgres_engine.get_execution_options()["schema_translate_map"][None]
+    with postgres_engine.connect() as conn:
+        pages = {
+            name: tuple(
+                conn.exec_driver_sql(
+                    "SELECT relpages, relallvisible FROM pg_class WHERE oid = to_regclass(%s)",
+                    (f'"{schema}"."{name}"',),
+                ).one()
+            )
+            for name in ("match_keys", "match_records", "match_counts")
+        }
+    assert all(pages_ > 0 and visible == pages_ for pages_, visible in pages.values()), pages
+
+
 def test_a_bulk_backfill_copies_ids_of_any_text(postgres_engine: Engine) -> None:
     _empty(postgres_engine)
     odd = ["a,b", 'q"uote', "back\\slash", "{brace}", "王伟", "tab\there", "new\nline", "\\N"]
