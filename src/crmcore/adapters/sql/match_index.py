@@ -655,10 +655,14 @@ SELECT 2, key_hash, NULL, seq, NULL, NULL FROM members
 UNION ALL
 SELECT 3, NULL, NULL, seq, customer_id, features FROM found
 UNION ALL
-SELECT 4, t.name, t.n, NULL, NULL, NULL FROM {c} AS t WHERE t.name IN (
-    SELECT json_array_elements_text(counters) FROM found
-) AND t.name LIKE 't%%'
+SELECT 4, t.name, t.n, NULL, NULL, NULL FROM (
+    SELECT DISTINCT held.name FROM found, json_array_elements_text(found.counters) AS held(name)
+    WHERE held.name LIKE 't%%'
+) AS w
+JOIN LATERAL (SELECT name, n FROM {c} WHERE name = w.name LIMIT 1) AS t ON true
 """
+# The last part looks each counter up by its key, whatever the planner estimates: on a small
+# index (3,000 customers) it otherwise scans the whole counter table (3 ms of a 4 ms query).
 _PG_CANDIDATE_SQL: dict[str, str] = {}
 
 
