@@ -71,11 +71,60 @@ def pair_scores(truth: list[str], predicted: list[str]) -> tuple[float, float, f
 
 
 def child_crmcore(path: str, out: str) -> dict[str, Any]:
+    if os.environ.get(_PHASES_VARIABLE):
+        return _crmcore_phases(path, out)
     from crmcore.cli import main  # noqa: PLC0415 - baselines load in their own child process
 
     start = time.perf_counter()
     code = main(["dedupe", path, "--out", out, "--region", "CN", "--quiet"])
     return {"seconds": time.perf_counter() - start, "exit": code}
+
+
+_PHASES_VARIABLE = "CRMCORE_BENCH_PHASES"
+
+
+def _crmcore_phases(path: str, out: str) -> dict[str, Any]:
+    """``crmcore dedupe``'s steps one by one (as the command runs them), timed per phase.
+
+    ``read+keys`` reads the file while the key workers key it; the dedupe
+    stages are :attr:`DedupeResult.timings` (``scoring`` includes the model's
+    estimation and the contacts' holders); ``write`` is the output file.
+    """
+    from crmcore.adapters.tabular import read_table  # noqa: PLC0415 - baselines load in their own child process
+    from crmcore.matching import (  # noqa: PLC0415 - baselines load in their own child process
+        KeyOptions,
+        MatchSettings,
+        build_features_from_rows,
+        dedupe,
+        recognise_columns,
+    )
+
+    start = time.perf_counter()
+    phases: dict[str, float] = {}
+    table = read_table(Path(path))
+    columns = {f: [int(p) for p in ps] for f, ps in recognise_columns(list(table.headers)).items()}
+    id_at = columns["id"][0]
+    ids: list[str] = []
+
+    def rows() -> Any:
+        for record in table.records():
+            ids.append(record.cells[id_at].strip())
+            yield ids[-1], record.cells
+
+    settings = MatchSettings(keys=KeyOptions(region="CN"))
+    method = "fork" if sys.platform.startswith("linux") else "spawn"
+    features = build_features_from_rows(rows(), columns, settings.keys, start_method=method)
+    phases["read+keys"] = time.perf_counter() - start
+    result = dedupe(features, settings, start_method=method)
+    phases.update(result.timings)
+    mark = time.perf_counter()
+    cluster_of = result.cluster_of()
+    with open(out, "w", encoding="utf-8", newline="") as stream:
+        writer = csv.writer(stream)
+        writer.writerow(["id", "cluster_id"])
+        writer.writerows(zip(ids, map(cluster_of.__getitem__, ids), strict=True))
+    phases["write"] = time.perf_counter() - mark
+    return {"seconds": time.perf_counter() - start, "exit": 0, "phases": phases}
 
 
 def _splink_frame(path: str) -> Any:
@@ -464,8 +513,15 @@ def main() -> int:  # noqa: PLR0912, PLR0915 - one flat script: arguments, corpo
         "--no-online", action="store_true", help="skip the online run that 1M otherwise adds"
     )
     parser.add_argument("--timeout", type=float, default=1800.0)
+    parser.add_argument(
+        "--phases",
+        action="store_true",
+        help="also print crmcore's seconds per phase (read+keys, dedupe stages, write)",
+    )
     parser.add_argument("--child", nargs=3, metavar=("SYSTEM", "INPUT", "OUT"))
     args = parser.parse_args()
+    if args.phases:
+        os.environ[_PHASES_VARIABLE] = "1"  # read by the crmcore child
     if args.child:
         system, path, out = args.child
         result = _run_here(system, path, out)
@@ -529,6 +585,9 @@ def main() -> int:  # noqa: PLR0912, PLR0915 - one flat script: arguments, corpo
                     f"{p:>8.4f}{r:>8.4f}{f:>8.4f}{biggest:>8}{true_max:>9}{shared_p:>10.4f}",
                     flush=True,
                 )
+                if "phases" in stats:
+                    steps = ", ".join(f"{k} {v:.1f}" for k, v in stats["phases"].items())
+                    print(f"{'':<14}{'  phases s:':<15}{steps}", flush=True)
             online = not args.no_online and (
                 size == 1_000_000 or (args.online and size == max(sizes))
             )

@@ -31,6 +31,7 @@ from crmcore.matching import (
     DedupeResult,
     KeyOptions,
     MatchSettings,
+    StartMethod,
     build_features_from_rows,
     dedupe,
     recognise_columns,
@@ -220,6 +221,9 @@ def run(
                 ids.append(record_id)
                 yield record_id, row
 
+        # This command runs no other threads: on Linux, workers may fork
+        # (instant start). macOS's system libraries are not fork-safe.
+        start_method: StartMethod = "fork" if sys.platform.startswith("linux") else "spawn"
         # The table goes straight into dedupe, which drops it once sorted by id.
         result = dedupe(
             build_features_from_rows(
@@ -227,12 +231,11 @@ def run(
                 columns,
                 settings.keys,
                 progress=lambda done: progress("keys", done, 0),
-                # This command runs no other threads: on Linux, workers may fork
-                # (instant start). macOS's system libraries are not fork-safe.
-                start_method="fork" if sys.platform.startswith("linux") else "spawn",
+                start_method=start_method,
             ),
             settings,
             progress=progress,
+            start_method=start_method,
         )
     except _InputError as exc:
         err.write(f"crmcore dedupe: error: {exc}\n")

@@ -11,15 +11,18 @@ May import: ``crmcore.matching``, ``crmcore.errors``; attrs, numpy.
 
 from __future__ import annotations
 
+import collections
+import concurrent.futures
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Final, TypeAlias
+from typing import Any, Final, Generic, TypeAlias, TypeVar
 
 import attrs
 import numpy as np
 import numpy.typing as npt
 
 from crmcore.errors import ConfigurationError
+from crmcore.matching import workers as pool_policy
 from crmcore.matching.blocking import (
     DEFAULT_BLOCKING_RULES,
     BlockingRule,
@@ -42,11 +45,13 @@ from crmcore.matching.model import (
     estimate_model,
 )
 from crmcore.matching.record import MatchRecord
+from crmcore.matching.workers import StartMethod
 
 __all__ = ["DEFAULT_THRESHOLD", "DedupeResult", "MatchSettings", "Progress", "dedupe"]
 
 Rows: TypeAlias = npt.NDArray[np.int64]
 Floats: TypeAlias = npt.NDArray[np.float64]
+_R = TypeVar("_R")
 Progress: TypeAlias = Callable[[str, int, int], None]
 """Called as ``progress(stage, done, total)`` during long runs (total 0 if unknown)."""
 
@@ -191,6 +196,7 @@ def dedupe(
     *,
     model: MatchModel | None = None,
     progress: Progress | None = None,
+    start_method: StartMethod | None = None,
 ) -> DedupeResult:
     """Find the duplicate clusters in a data set, without labels.
 
@@ -200,6 +206,11 @@ def dedupe(
         model: A trained model to reuse; when ``None``, one is trained on this
             data (or, under 1,000 records, :meth:`MatchModel.default` is used).
         progress: Called with ``(stage, done, total)`` as stages advance.
+        start_method: ``"fork"`` lets a large run compare its pairs in this
+            process and a forked one at once (it starts in milliseconds and
+            shares the table); only a process holding no other threads doing
+            work may ask for it (a command-line tool, a batch job). Otherwise
+            every pair is compared here. The result is the same either way.
 
     Returns:
         The clusters, the model, and the scored pairs.
@@ -241,16 +252,15 @@ def dedupe(
     _report(progress, "blocking", stats.pairs, stats.pairs)
 
     start = time.perf_counter()
-    levels = _compare_in_chunks(table, settings.comparisons, left, right, progress)
+    forked = start_method == "fork" and len(left) >= _FORK_PAIRS_FROM
+    levels = _compare_in_chunks(table, settings.comparisons, left, right, progress, forked=forked)
     timings["comparisons"] = time.perf_counter() - start
 
     start = time.perf_counter()
     if model is None and len(table) < _MIN_RECORDS_TO_TRAIN:
         model = MatchModel.default(settings.comparisons)
-    if model is None:
-        model = settings.estimate(table, levels, left, right)
-    holders = {c: contact_holders(table, c) for c in CONTACT_COLUMNS}
-    probability = _score_in_chunks(table, model, levels, left, right, holders)
+    model, holders = _model_and_holders(table, settings, model, levels, left, right, forked=forked)
+    probability = _score_in_chunks(table, model, levels, left, right, holders, forked=forked)
     timings["scoring"] = time.perf_counter() - start
     _report(progress, "scoring", len(left), len(left))
 
@@ -304,6 +314,34 @@ _COMPARE_CHUNK: Final = 1_000_000
 _MIN_RECORDS_TO_TRAIN: Final = 1_000
 
 
+def _model_and_holders(  # noqa: PLR0917 - a private helper fed straight from dedupe's locals
+    table: FeatureTable,
+    settings: MatchSettings,
+    model: MatchModel | None,
+    levels: npt.NDArray[np.int8],
+    left: Rows,
+    right: Rows,
+    *,
+    forked: bool,
+) -> tuple[MatchModel, dict[str, dict[str, int]]]:
+    """Return the model (``model``, or one estimated) and every contact's holders.
+
+    With ``forked``, the model is estimated in a forked process while this
+    one counts the holders (neither reads what the other builds).
+    """
+    if model is not None or not forked:
+        holders = {c: contact_holders(table, c) for c in CONTACT_COLUMNS}
+        if model is None:
+            model = settings.estimate(table, levels, left, right)
+        return model, holders
+    estimation = _Forked(lambda _start, _stop: settings.estimate(table, levels, left, right))
+    try:
+        holders = {c: contact_holders(table, c) for c in CONTACT_COLUMNS}
+        return estimation.result(0, 0, estimation.job), holders
+    finally:
+        estimation.close()
+
+
 def _score_in_chunks(  # noqa: PLR0917 - a private helper fed straight from dedupe's locals
     table: FeatureTable,
     model: MatchModel,
@@ -311,14 +349,27 @@ def _score_in_chunks(  # noqa: PLR0917 - a private helper fed straight from dedu
     left: Rows,
     right: Rows,
     holders: Mapping[str, Mapping[str, int]],
+    *,
+    forked: bool = False,
 ) -> Floats:
-    """Score pairs chunk by chunk (the pairs × comparisons adjustments stay small)."""
-    out = np.zeros(len(left), dtype=np.float64)
-    for start in range(0, len(left), _COMPARE_CHUNK):
-        stop = min(start + _COMPARE_CHUNK, len(left))
+    """Score pairs chunk by chunk (the pairs × comparisons adjustments stay small).
+
+    Every pair's score depends on that pair only; with ``forked``, a forked
+    process scores a share of the pieces.
+    """
+
+    def score(start: int, stop: int) -> Floats:
         part = slice(start, stop)
         tf = model.tf_adjustments(table, levels[part], left[part], right[part], holders=holders)
-        _, out[part], _ = model.score(levels[part], tf)
+        return model.score(levels[part], tf)[1]
+
+    out = np.zeros(len(left), dtype=np.float64)
+    if forked:
+        _shared(score, out, None)
+        return out
+    for start in range(0, len(left), _COMPARE_CHUNK):
+        stop = min(start + _COMPARE_CHUNK, len(left))
+        out[start:stop] = score(start, stop)
     return out
 
 
@@ -328,10 +379,123 @@ def _compare_in_chunks(
     left: Rows,
     right: Rows,
     progress: Progress | None,
+    *,
+    forked: bool = False,
 ) -> npt.NDArray[np.int8]:
+    """Compare pairs chunk by chunk; with ``forked``, a forked process takes a share.
+
+    Every pair's levels depend on that pair only, so how the pairs are cut
+    and who compares each piece does not change the result.
+    """
+
+    def compare(start: int, stop: int) -> npt.NDArray[np.int8]:
+        return compare_pairs(table, comparisons, left[start:stop], right[start:stop])
+
+    def report(done: int) -> None:
+        _report(progress, "comparisons", done, len(left))
+
     out = np.zeros((len(left), len(comparisons)), dtype=np.int8)
+    if forked:
+        _shared(compare, out, report)
+        return out
     for start in range(0, len(left), _COMPARE_CHUNK):
         stop = min(start + _COMPARE_CHUNK, len(left))
-        out[start:stop] = compare_pairs(table, comparisons, left[start:stop], right[start:stop])
-        _report(progress, "comparisons", stop, len(left))
+        out[start:stop] = compare(start, stop)
+        report(stop)
     return out
+
+
+_FORK_PAIRS_FROM: Final = 200_000
+"""Pairs from which a forked process helps (below, forking costs more than it saves)."""
+_SHARED_CHUNK: Final = 250_000
+"""Pairs per piece when two processes share the work (small pieces keep both busy to the end)."""
+_AHEAD: Final = 2
+"""Pieces queued for the forked process, so it never waits for this one to hand it work."""
+
+_Work: TypeAlias = Callable[[int, int], _R]
+"""Work on the pairs ``start:stop``: it depends on them only, and runs in either process."""
+
+
+class _Forked(Generic[_R]):
+    """One forked process running ``work`` on ranges of pairs it is sent.
+
+    The process is forked when the first range is sent, and inherits
+    ``work`` with everything it reads (the table, the pairs): only range
+    bounds are sent, only results come back. A range whose job could not run
+    (the process could not start, or died) is worked here instead. Only a
+    process holding no other threads doing work may fork (see :func:`dedupe`).
+    """
+
+    def __init__(self, work: _Work[_R], *, first: tuple[int, int] = (0, 0)) -> None:
+        self.work = work
+        self.pool = pool_policy.start_pool(1, "fork", (_state, (work,)), collect_cycles=False)
+        self.job = self.send(*first)
+
+    def send(self, start: int, stop: int) -> concurrent.futures.Future[_R] | None:
+        """Send a range; return its job (``None`` if it cannot be sent: work it here)."""
+        return pool_policy.submit(self.pool, pool_policy.in_worker, _run_forked, start, stop)
+
+    def result(self, start: int, stop: int, job: concurrent.futures.Future[_R] | None) -> _R:
+        """Return the result of the range ``job`` was sent, or work it here."""
+        return pool_policy.result_or_here(job, lambda: self.work(start, stop))
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _shared(
+    work: _Work[npt.NDArray[Any]],
+    out: npt.NDArray[Any],
+    report: Callable[[int], None] | None,
+) -> None:
+    """Fill ``out[start:stop]`` with ``work(start, stop)``: this process and a forked one share.
+
+    Pieces go to the forked process from the front, a few ahead, while this
+    process works pieces from the back; any order gives the same ``out``.
+    """
+    queue = collections.deque(
+        (start, min(start + _SHARED_CHUNK, len(out))) for start in range(0, len(out), _SHARED_CHUNK)
+    )
+    pending: collections.deque[
+        tuple[int, int, concurrent.futures.Future[npt.NDArray[Any]] | None]
+    ] = collections.deque()
+    done = 0
+
+    def finished(start: int, stop: int, value: npt.NDArray[Any]) -> None:
+        nonlocal done
+        out[start:stop] = value
+        done += stop - start
+        if report is not None:
+            report(done)
+
+    forked: _Forked[npt.NDArray[Any]] | None = None
+    try:
+        first = queue.popleft()
+        forked = _Forked(work, first=first)
+        pending.append((*first, forked.job))
+        while queue:
+            while queue and len(pending) < _AHEAD:
+                start, stop = queue.popleft()
+                pending.append((start, stop, forked.send(start, stop)))
+            while pending and pending[0][2] is not None and pending[0][2].done():
+                start, stop, job = pending.popleft()
+                finished(start, stop, forked.result(start, stop, job))
+            if queue:
+                start, stop = queue.pop()
+                finished(start, stop, work(start, stop))
+        while pending:
+            start, stop, job = pending.popleft()
+            finished(start, stop, forked.result(start, stop, job))
+    finally:
+        if forked is not None:
+            forked.close()
+
+
+def _state(work: _Work[_R]) -> _Work[_R]:  # pragma: no cover - runs in the forked process
+    return work
+
+
+def _run_forked(  # pragma: no cover - runs in the forked process
+    start: int, stop: int, work: _Work[_R]
+) -> _R:
+    return work(start, stop)
