@@ -11,14 +11,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from crmcore.matching import (
+    DEFAULT_BLOCKING_RULES,
     DEFAULT_COMPARISONS,
     MatchModel,
     MatchRecord,
     NameComparison,
     build_features,
+    candidate_pairs,
     compare_pairs,
     contact_holders,
 )
+from crmcore.matching.blocking import email_domain_keys
 from crmcore.matching.comparison import ENGLISH_NAME, english_name_reading
 
 NAME = NameComparison(english_name=True)
@@ -122,3 +125,33 @@ def test_the_reading_is_symmetric_and_needs_a_shared_part(
         assert other_family in {family, given_one}
     # Two Chinese names are never read as one person's English name.
     assert not english_name_reading(chinese, (other_family + given_one, given_one + other_family))
+
+
+def test_a_typo_d_mailbox_of_a_common_name_meets_its_original() -> None:
+    # 25 namesakes: the name alone is too common a key (blocks of at most 20), and no
+    # record gives a city or a birth year; the domain and the name bring the two together.
+    people = [rec(f"n{k}", full_name="王伟", emails=[f"wei{k:02d}x@mail{k}.cn"]) for k in range(25)]
+    a = rec("a", full_name="王伟", emails=["gang.wei@xinrui59.com.cn"])
+    b = rec("b", full_name="Wang Wei", emails=["gagn.wei@xinrui59.com.cn"])
+    table = build_features([a, b, *people], workers=1)
+    left, right, _ = candidate_pairs(table)
+    pairs = set(zip(left.tolist(), right.tolist(), strict=True))
+    assert (0, 1) in pairs
+    without = [r for r in DEFAULT_BLOCKING_RULES if r.columns != ("email_domain_name",)]
+    left, right, _ = candidate_pairs(table, without)
+    assert (0, 1) not in set(zip(left.tolist(), right.tolist(), strict=True))
+
+
+@given(
+    st.lists(
+        st.sampled_from(["a.b@x.cn", "info@x.cn", "c@y.com", "nodomain", "d@x.cn"]), max_size=4
+    ),
+    st.sampled_from(["", "agnwz", "ab"]),
+)
+def test_domain_keys_are_one_per_personal_domain(emails: list[str], name: str) -> None:
+    keys = email_domain_keys(emails, name)
+    assert len(keys) == len(set(keys)) <= 3
+    assert all(key.endswith("\x1f" + name) for key in keys)
+    if not name:
+        assert keys == []
+    assert not any(key.startswith("info") for key in keys)
