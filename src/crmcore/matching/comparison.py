@@ -1264,21 +1264,18 @@ ENGLISH_NAME: Final = "English given name, same family name"
 _MIN_ENGLISH: Final = 3  # letters of an English given name: shorter ones are initials or typos
 
 
+_PINYIN: Final = re.compile(
+    "(?:" + "|".join(sorted(_PINYIN_SYLLABLES, key=lambda s: (-len(s), s))) + ")+"
+)
+
+
 def _pinyin(text: str) -> bool:
     """Tell whether ``text`` is one or more pinyin syllables (``wei``, ``xiaoming``).
 
     >>> _pinyin("xiaoming"), _pinyin("zhang"), _pinyin("david"), _pinyin("")
     (True, True, False, False)
     """
-    if not text:
-        return False
-    ends = [True] + [False] * len(text)
-    for end in range(1, len(text) + 1):
-        ends[end] = any(
-            ends[start] and text[start:end] in _PINYIN_SYLLABLES
-            for start in range(max(0, end - 6), end)
-        )
-    return ends[-1]
+    return _PINYIN.fullmatch(text) is not None
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -1321,18 +1318,72 @@ def english_name_reading(one: tuple[str, str], other: tuple[str, str]) -> bool:
     return any(part in chinese and len(part) >= 2 for part in english if _pinyin(part))
 
 
+_NAME_KINDS: Final[weakref.WeakKeyDictionary[FeatureTable, npt.NDArray[np.int8]]] = (
+    weakref.WeakKeyDictionary()
+)
+"""Per table and ``name_ff`` code: 1 all pinyin, 2 mixed, 0 neither, -1 unknown, -2 not 1."""
+
+
+def _kinds(table: FeatureTable, rows: Rows, *, mixed: bool) -> npt.NDArray[np.int8]:
+    """The name kind of ``rows``: whether all pinyin (cheap), and with ``mixed`` whether mixed."""
+    codes = table.codes["name_ff"].astype(np.int64)
+    kind = _NAME_KINDS.get(table)
+    if kind is None:
+        kind = np.full(int(codes.max(initial=-1)) + 2, -1, dtype=np.int8)
+        kind[0] = 0  # no name
+        _NAME_KINDS[table] = kind
+    ff, gf = table.values["name_ff"], table.values["name_gf"]
+    unknown = rows[kind[codes[rows] + 1] == -1]
+    if len(unknown):
+        _, first = np.unique(codes[unknown], return_index=True)
+        todo = unknown[first]
+        kind[codes[todo] + 1] = [1 if _pinyin(a) else -2 for a in ff[todo].tolist()]
+    if mixed:
+        open_ = rows[kind[codes[rows] + 1] == -2]
+        if len(open_):
+            _, first = np.unique(codes[open_], return_index=True)
+            todo = open_[first]
+            kind[codes[todo] + 1] = [
+                2 if _name_kind(a, b)[0] == 2 else 0
+                for a, b in zip(ff[todo].tolist(), gf[todo].tolist(), strict=True)
+            ]
+    return kind[codes[rows] + 1]
+
+
 def _english_names(table: FeatureTable, left: Rows, right: Rows) -> npt.NDArray[np.bool_]:
     """:func:`english_name_reading` of every pair (only a pinyin and a mixed name can)."""
     out = np.zeros(len(left), dtype=bool)
     if not len(left):
         return out
-    codes = table.codes["name_ff"].astype(np.int64)
-    rows = np.unique(np.r_[left, right])
+    # All-pinyin names first (one regular expression each), then the mixed test only
+    # for the other side of a pair with one: most pairs have none, or two.
+    one = _kinds(table, left, mixed=False) == 1
+    other = _kinds(table, right, mixed=False) == 1
+    half = np.flatnonzero(one != other)
+    if not len(half):
+        return out
+    rest = np.where(one[half], right[half], left[half])
+    candidates = half[_kinds(table, rest, mixed=True) == 2]
     ff, gf = table.values["name_ff"], table.values["name_gf"]
-    kind = np.zeros(int(codes.max(initial=-1)) + 2, dtype=np.int8)
-    for row in rows.tolist():
-        if codes[row] >= 0:
-            kind[codes[row] + 1] = _name_kind(str(ff[row]), str(gf[row]))[0]
+    for k in candidates.tolist():
+        a, b = int(left[k]), int(right[k])
+        out[k] = english_name_reading((str(ff[a]), str(gf[a])), (str(ff[b]), str(gf[b])))
+    return out
+    codes = table.codes["name_ff"].astype(np.int64)
+    kind = _NAME_KINDS.get(table)
+    if kind is None:
+        kind = np.full(int(codes.max(initial=-1)) + 2, -1, dtype=np.int8)
+        kind[0] = 0  # no name
+        _NAME_KINDS[table] = kind
+    ff, gf = table.values["name_ff"], table.values["name_gf"]
+    rows = np.r_[left, right]
+    unknown = rows[kind[codes[rows] + 1] < 0]
+    if len(unknown):
+        _, first = np.unique(codes[unknown], return_index=True)
+        todo = unknown[first]
+        kind[codes[todo] + 1] = [
+            _name_kind(a, b)[0] for a, b in zip(ff[todo].tolist(), gf[todo].tolist(), strict=True)
+        ]
     kinds = kind[codes[left] + 1] * kind[codes[right] + 1]
     for k in np.flatnonzero(kinds == 2).tolist():  # kinds 1 and 2
         a, b = int(left[k]), int(right[k])
