@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import abc
 import collections
+import functools
 import itertools
 import re
 import weakref
@@ -35,6 +36,7 @@ from crmcore.matching.feature import FEATURE_COLUMNS, FeatureTable
 from crmcore.matching.nickname import AMBIGUOUS, NICKNAMES
 
 __all__ = [
+    "ENGLISH_NAME",
     "ROLE_MAILBOXES",
     "CompanyComparison",
     "Comparison",
@@ -47,6 +49,7 @@ __all__ = [
     "NameComparison",
     "PhoneComparison",
     "TokenSetAtThresholds",
+    "english_name_reading",
     "is_role_mailbox",
 ]
 
@@ -357,7 +360,11 @@ class NameComparison(Comparison):
     orders), *different*. An exact match on a common name (张伟) weighs less
     (term frequency). Estimation learns what a part left out is worth: a name
     cut short is a person's own habit, but also a stranger's shorter name (王伟
-    and 王伟明).
+    and 王伟明). *English given name, same family name*, just above *different*:
+    a Chinese name in pinyin and a name of the same family name whose given
+    name is no pinyin (王伟 and David Wang; see :func:`english_name_reading`),
+    how a Chinese professional is often written at work; estimation learns what
+    it is worth (alone little: many strangers share a family name).
 
     Args:
         thresholds: Jaro-Winkler similarities, strongest first.
@@ -365,6 +372,10 @@ class NameComparison(Comparison):
         term_frequency: Weigh an exact match on a common name less.
         part_left_out: Give names one of which leaves a part of the other out
             a level of their own (otherwise they fall in the Jaro-Winkler bands).
+        english_name: Give a Chinese name and an English given name with the same
+            family name a level of their own (otherwise they fall in the weakest
+            Jaro-Winkler band or in *different*). Off by default; the default
+            comparisons (``DEFAULT_COMPARISONS``) turn it on.
 
     >>> NameComparison().level_labels[:3]
     ('exact', 'part left out', 'two parts left out')
@@ -374,6 +385,7 @@ class NameComparison(Comparison):
     name: str = "name"
     term_frequency: bool = attrs.field(default=True, kw_only=True)
     part_left_out: bool = attrs.field(default=True, kw_only=True)
+    english_name: bool = attrs.field(default=False, kw_only=True)
 
     @property
     def tf_column(self) -> str | None:  # type: ignore[override]
@@ -395,8 +407,13 @@ class NameComparison(Comparison):
         """``exact``, ``part left out`` (if asked for), one label per threshold, ``different``."""
         labels = _labels_at("jaro-winkler ≥", self.thresholds)
         if not self.part_left_out:
+            if self.english_name:
+                labels = (*labels[:-1], ENGLISH_NAME, labels[-1])
             return labels
-        return (labels[0], _PART_LEFT_OUT, _PARTS_LEFT_OUT, *labels[1:])
+        labels = (labels[0], _PART_LEFT_OUT, _PARTS_LEFT_OUT, *labels[1:])
+        if self.english_name:
+            labels = (*labels[:-1], ENGLISH_NAME, labels[-1])
+        return labels
 
     def compare(self, table: FeatureTable, left: Rows, right: Rows) -> Levels:
         """Return the name level of every pair."""
@@ -457,6 +474,13 @@ class NameComparison(Comparison):
             levels[todo] += 2  # room for levels 2 and 3 below exact
             cut = _parts_left_out(table, left[todo], right[todo])
             levels[todo[cut > 0]] = cut[cut > 0] + 1
+        if self.english_name:
+            different = len(self.level_labels)  # the English name's level comes before it
+            weakest = different - 2  # the weakest Jaro-Winkler band
+            levels[todo[levels[todo] == different - 1]] = different
+            open_ = todo[(levels[todo] == weakest) | (levels[todo] == different)]
+            read = _english_names(table, left[open_], right[open_])
+            levels[open_[read]] = different - 1
         return levels
 
 
@@ -1222,6 +1246,163 @@ def _name_parts(given_first: str, family_first: str) -> tuple[str, ...]:
         if given_first == given + family:
             return (given, family)
     return (given_first,)
+
+
+_PINYIN_SYLLABLES: Final = frozenset(
+    "a ai an ang ao ba bai ban bang bao bei ben beng bi bian biang biao bie bin bing bo bong "
+    "bu ca cai can cang cao ce cei cen ceng cha chai chan chang chao che chen cheng chi chong "
+    "chou chu chua chuai chuan chuang chui chun chuo ci cong cou cu cuan cui cun cuo da dai "
+    "dan dang dao de dei den deng di dia dian diao die din ding diu dong dou du duan dui dun "
+    "duo e ei en eng er fa fan fang fei fen feng fiao fo fou fu ga gai gan gang gao ge gei "
+    "gen geng gong gou gu gua guai guan guang gui gun guo ha hai han hang hao he hei hen heng "
+    "hong hou hu hua huai huan huang hui hun huo ji jia jian jiang jiao jie jin jing jiong "
+    "jiu ju juan jue jun ka kai kan kang kao ke kei ken keng kong kou ku kua kuai kuan kuang "
+    "kui kun kuo la lai lan lang lao le lei len leng li lia lian liang liao lie lin ling liu "
+    "lo long lou lu luan lue lun luo ma mai man mang mao me mei men meng mi mian miao mie min "
+    "ming miu mo mou mu na nai nan nang nao ne nei nen neng ni nia nian niang niao nie nin "
+    "ning niu nong nou nu nuan nue nun nuo o ou pa pai pan pang pao pei pen peng pi pian piao "
+    "pie pin ping po pou pu qi qia qian qiang qiao qie qin qing qiong qiu qu quan que qun ran "
+    "rang rao re ren reng ri rong rou ru rua ruan rui run ruo sa sai san sang sao se sen seng "
+    "sha shai shan shang shao she shei shen sheng shi shou shu shua shuai shuan shuang shui "
+    "shun shuo si song sou su suan sui sun suo ta tai tan tang tao te tei teng ti tian tiao "
+    "tie ting tong tou tu tuan tui tun tuo wa wai wan wang wei wen weng wo wong wu xi xia "
+    "xian xiang xiao xie xin xing xiong xiu xu xuan xue xun ya yan yang yao ye yi yin ying yo "
+    "yong you yu yuan yue yun za zai zan zang zao ze zei zen zeng zha zhai zhan zhang zhao "
+    "zhe zhei zhen zheng zhi zhong zhou zhu zhua zhuai zhuan zhuang zhui zhun zhuo zi zong "
+    "zou zu zuan zui zun zuo".split()
+)
+
+ENGLISH_NAME: Final = "English given name, same family name"
+"""The name level of a Chinese name and the same family name with an English given name."""
+
+_MIN_ENGLISH: Final = 3  # letters of an English given name: shorter ones are initials or typos
+
+
+_PINYIN: Final = re.compile(
+    "(?:" + "|".join(sorted(_PINYIN_SYLLABLES, key=lambda s: (-len(s), s))) + ")+"
+)
+
+
+def _pinyin(text: str) -> bool:
+    """Tell whether ``text`` is one or more pinyin syllables (``wei``, ``xiaoming``).
+
+    >>> _pinyin("xiaoming"), _pinyin("zhang"), _pinyin("david"), _pinyin("")
+    (True, True, False, False)
+    """
+    return _PINYIN.fullmatch(text) is not None
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _name_kind(family_first: str, given_first: str) -> tuple[int, tuple[str, ...]]:
+    """(kind, parts) of a name: 1 all pinyin, 2 one pinyin part and one English, else 0."""
+    parts = _name_parts(given_first, family_first)
+    if len(parts) != 2:  # a given name and a family name, or no reading
+        return 0, parts
+    given, family = parts
+    if _pinyin(given) and _pinyin(family):
+        return 1, parts
+    english = family if _pinyin(given) else given
+    if _pinyin(given) != _pinyin(family) and len(english) >= _MIN_ENGLISH:
+        return 2, parts
+    return 0, parts
+
+
+def english_name_reading(one: tuple[str, str], other: tuple[str, str]) -> bool:
+    """Tell whether two names read as one Chinese person's name and English name.
+
+    Names are ``(family-first, given-first)`` name keys. One is all pinyin (a
+    Chinese name, 王伟 = ``wangwei``); the other keeps one of its parts and
+    gives, for the other part, letters that are no pinyin (David Wang). The
+    reading is symmetric and never holds for two Chinese names (王伟 and 王芳:
+    a family) or two English ones (Michael and Margaret Wilson).
+
+    >>> english_name_reading(("wangwei", "weiwang"), ("wangdavid", "davidwang"))
+    True
+    >>> english_name_reading(("wangwei", "weiwang"), ("wangfang", "fangwang"))
+    False
+    >>> english_name_reading(("wilsonmichael", "michaelwilson"),
+    ...                      ("wilsonmargaret", "margaretwilson"))
+    False
+    """
+    kind, parts = _name_kind(*one)
+    other_kind, other_parts = _name_kind(*other)
+    if {kind, other_kind} != {1, 2}:
+        return False
+    chinese, english = (parts, other_parts) if kind == 1 else (other_parts, parts)
+    return any(part in chinese and len(part) >= 2 for part in english if _pinyin(part))
+
+
+_NAME_KINDS: Final[weakref.WeakKeyDictionary[FeatureTable, npt.NDArray[np.int8]]] = (
+    weakref.WeakKeyDictionary()
+)
+"""Per table and ``name_ff`` code: 1 all pinyin, 2 mixed, 0 neither, -1 unknown, -2 not 1."""
+
+
+def _kinds(table: FeatureTable, rows: Rows, *, mixed: bool) -> npt.NDArray[np.int8]:
+    """The name kind of ``rows``: whether all pinyin (cheap), and with ``mixed`` whether mixed."""
+    codes = table.codes["name_ff"].astype(np.int64)
+    kind = _NAME_KINDS.get(table)
+    if kind is None:
+        kind = np.full(int(codes.max(initial=-1)) + 2, -1, dtype=np.int8)
+        kind[0] = 0  # no name
+        _NAME_KINDS[table] = kind
+    ff, gf = table.values["name_ff"], table.values["name_gf"]
+    unknown = rows[kind[codes[rows] + 1] == -1]
+    if len(unknown):
+        _, first = np.unique(codes[unknown], return_index=True)
+        todo = unknown[first]
+        kind[codes[todo] + 1] = [1 if _pinyin(a) else -2 for a in ff[todo].tolist()]
+    if mixed:
+        open_ = rows[kind[codes[rows] + 1] == -2]
+        if len(open_):
+            _, first = np.unique(codes[open_], return_index=True)
+            todo = open_[first]
+            kind[codes[todo] + 1] = [
+                2 if _name_kind(a, b)[0] == 2 else 0
+                for a, b in zip(ff[todo].tolist(), gf[todo].tolist(), strict=True)
+            ]
+    return kind[codes[rows] + 1]
+
+
+def _english_names(table: FeatureTable, left: Rows, right: Rows) -> npt.NDArray[np.bool_]:
+    """:func:`english_name_reading` of every pair (only a pinyin and a mixed name can)."""
+    out = np.zeros(len(left), dtype=bool)
+    if not len(left):
+        return out
+    # All-pinyin names first (one regular expression each), then the mixed test only
+    # for the other side of a pair with one: most pairs have none, or two.
+    one = _kinds(table, left, mixed=False) == 1
+    other = _kinds(table, right, mixed=False) == 1
+    half = np.flatnonzero(one != other)
+    if not len(half):
+        return out
+    rest = np.where(one[half], right[half], left[half])
+    candidates = half[_kinds(table, rest, mixed=True) == 2]
+    ff, gf = table.values["name_ff"], table.values["name_gf"]
+    for k in candidates.tolist():
+        a, b = int(left[k]), int(right[k])
+        out[k] = english_name_reading((str(ff[a]), str(gf[a])), (str(ff[b]), str(gf[b])))
+    return out
+    codes = table.codes["name_ff"].astype(np.int64)
+    kind = _NAME_KINDS.get(table)
+    if kind is None:
+        kind = np.full(int(codes.max(initial=-1)) + 2, -1, dtype=np.int8)
+        kind[0] = 0  # no name
+        _NAME_KINDS[table] = kind
+    ff, gf = table.values["name_ff"], table.values["name_gf"]
+    rows = np.r_[left, right]
+    unknown = rows[kind[codes[rows] + 1] < 0]
+    if len(unknown):
+        _, first = np.unique(codes[unknown], return_index=True)
+        todo = unknown[first]
+        kind[codes[todo] + 1] = [
+            _name_kind(a, b)[0] for a, b in zip(ff[todo].tolist(), gf[todo].tolist(), strict=True)
+        ]
+    kinds = kind[codes[left] + 1] * kind[codes[right] + 1]
+    for k in np.flatnonzero(kinds == 2).tolist():  # kinds 1 and 2
+        a, b = int(left[k]), int(right[k])
+        out[k] = english_name_reading((str(ff[a]), str(gf[a])), (str(ff[b]), str(gf[b])))
+    return out
 
 
 def _fold_umlauts(text: str) -> str:

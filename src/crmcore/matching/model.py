@@ -37,6 +37,7 @@ from crmcore.matching.comparison import (
     NameComparison,
     PhoneComparison,
     TokenSetAtThresholds,
+    english_name_reading,
     is_role_mailbox,
     numbered_mailboxes,
 )
@@ -72,7 +73,7 @@ Floats: TypeAlias = npt.NDArray[np.float64]
 Rows: TypeAlias = npt.NDArray[np.int64]
 
 DEFAULT_COMPARISONS: Final[tuple[Comparison, ...]] = (
-    NameComparison(),
+    NameComparison(english_name=True),
     MailboxComparison(),
     PhoneComparison(),
     CompanyComparison(within="country"),
@@ -89,8 +90,8 @@ DEFAULT_COMPARISONS: Final[tuple[Comparison, ...]] = (
 # pairs among random pairs (0.03), the same-domain level kept no stronger than the other.
 _TRAINED: Final[dict[str, tuple[Sequence[float], Sequence[float]]]] = {
     "name": (
-        (0.9356, 0.000572, 0.00017, 0.0477, 0.0105, 0.00548),
-        (6.5e-05, 0.000245, 0.000175, 0.000215, 0.00693, 0.992),
+        (0.9356, 0.000572, 0.00017, 0.0477, 0.0105, 0.0011, 0.00438),
+        (6.5e-05, 0.000245, 0.000175, 0.000215, 0.00693, 0.0002, 0.9918),
     ),
     "email": (
         (0.72895, 0.026598, 0.00010844, 0.23734, 0.007),
@@ -105,6 +106,11 @@ _TRAINED: Final[dict[str, tuple[Sequence[float], Sequence[float]]]] = {
     "national_id": ((0.85, 0.08, 0.004, 0.067), (0.00045, 5e-05, 0.00022, 0.99929)),
 }
 _TRAINED_PRIOR: Final = 1.4e-5
+_TRAINED_WITHOUT_ENGLISH_NAME: Final = (
+    (0.9356, 0.000572, 0.00017, 0.0477, 0.0105, 0.00548),
+    (6.5e-05, 0.000245, 0.000175, 0.000215, 0.00693, 0.992),
+)
+"""The name's m and u without its English-name level (``NameComparison()``)."""
 
 _TF_CLIP: Final = (-12.0, 6.0)
 _WEIGHT_BOUND: Final = 14.0
@@ -228,6 +234,17 @@ def contact_holders(table: FeatureTable, column: str) -> dict[str, int]:
     return dict(zip(map(texts.__getitem__, owner[starts].tolist()), counts, strict=True))
 
 
+def _one_person(ff: npt.NDArray[np.object_], gf: npt.NDArray[np.object_], a: int, b: int) -> bool:
+    """Tell whether rows ``a`` and ``b``'s names can be one person's: alike, or 王伟 and David Wang.
+
+    A Chinese name and an English given name of the same family name holding one
+    mailbox or number that no one else holds are one professional, not a household
+    (whose members' names are both Chinese, or both English).
+    """
+    one, other = (str(ff[a]), str(gf[a])), (str(ff[b]), str(gf[b]))
+    return _alike(one, other) or english_name_reading(one, other)
+
+
 def _shared_contact(
     table: FeatureTable,
     column: str,
@@ -273,9 +290,7 @@ def _shared_contact(
         out[single] = sure | (count >= _SHARED_HOLDERS)
         two = single[~sure & (count >= _SHARED_TWICE) & (count < _SHARED_HOLDERS)]
         for k, a, b in zip(two.tolist(), left[two].tolist(), right[two].tolist(), strict=True):
-            out[k] = bool(
-                (ff[a] or gf[a]) and (ff[b] or gf[b]) and not _alike((ff[a], gf[a]), (ff[b], gf[b]))
-            )
+            out[k] = bool((ff[a] or gf[a]) and (ff[b] or gf[b]) and not _one_person(ff, gf, a, b))
     for k in np.flatnonzero(several[left] | several[right]).tolist():
         a, b = int(left[k]), int(right[k])
         mine = extra.get(a) or ((values[a],) if values[a] else ())
@@ -287,7 +302,7 @@ def _shared_contact(
         # phone, two colleagues' switchboard), whoever else holds it.
         least = (
             _SHARED_TWICE
-            if (ff[a] or gf[a]) and (ff[b] or gf[b]) and not _alike((ff[a], gf[a]), (ff[b], gf[b]))
+            if (ff[a] or gf[a]) and (ff[b] or gf[b]) and not _one_person(ff, gf, a, b)
             else _SHARED_HOLDERS
         )
         out[k] = all(holders.get(v, 0) >= least or (roles and is_role_mailbox(v)) for v in common)
@@ -762,6 +777,8 @@ class MatchModel:
         for comparison in comparisons:
             labels = comparison.level_labels
             known = _TRAINED.get(comparison.name)
+            if known is not None and len(known[0]) != len(labels) and comparison.name == "name":
+                known = _TRAINED_WITHOUT_ENGLISH_NAME
             if known is not None and len(known[0]) == len(labels):
                 m, u = known
             else:
