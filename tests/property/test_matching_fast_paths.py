@@ -14,6 +14,7 @@ from crmcore.matching import (
     MatchRecord,
     NameComparison,
     PhoneComparison,
+    blocking,
     build_features,
 )
 from crmcore.matching import comparison as comparison_module
@@ -278,3 +279,44 @@ def test_overlaps_and_rules_read_by_position_as_they_are_written(rows: list[list
             )
         ]
         assert fired[r] == (firing[0] if firing else -1)
+
+
+# The 1M dedupe: the email_domain_name blocks are numbered from codes, not built as strings.
+domain_people = st.lists(
+    st.tuples(
+        st.sampled_from(["Zhang Wei", "Wei Zhang", "Li Na", "Anna Müller", ""]),
+        st.lists(
+            st.builds(
+                lambda m, d: f"{m}@{d}",
+                st.sampled_from(["wei.zhang", "info", "sales", "na.li", "x", "zhangwei"]),
+                st.sampled_from(["acme.com", "163.com", "qq.com"]),
+            ),
+            max_size=5,
+        ),
+    ),
+    min_size=1,
+    max_size=40,
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(domain_people)
+def test_domain_name_blocks_by_codes_are_the_blocks_of_the_string_keys(
+    people: list[tuple[str, list[str]]],
+) -> None:
+    table = build_features(
+        [MatchRecord(id=str(k), full_name=n, emails=e) for k, (n, e) in enumerate(people)],
+        workers=1,
+    )
+    rows, codes = blocking._domain_name_codes(table)
+    by_codes: dict[int, set[int]] = {}
+    for row, code in zip(rows.tolist(), codes.tolist(), strict=True):
+        by_codes.setdefault(code, set()).add(row)
+    by_strings: dict[str, set[int]] = {}
+    values, names = table.values["email"], table.values["name_sig"]
+    for row in np.flatnonzero(table.codes["email"] >= 0).tolist():
+        emails = table.emails.get(row) or (values[row],)
+        for key in blocking.email_domain_keys(emails, names[row]):
+            by_strings.setdefault(key, set()).add(row)
+    assert len(rows) == sum(map(len, by_strings.values()))  # a row once per block
+    assert sorted(map(sorted, by_codes.values())) == sorted(map(sorted, by_strings.values()))

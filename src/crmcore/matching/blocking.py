@@ -307,6 +307,8 @@ def _derived_codes(
     table: FeatureTable, column: str
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """(rows, group code) of a derived rule's keys: what :func:`rule_keys` gives each row."""
+    if column == "email_domain_name":
+        return _domain_name_codes(table)
     values = table.values["email"].tolist()
     names = table.values[_DERIVED_NAME[column]].tolist()
     extra = table.emails
@@ -318,6 +320,55 @@ def _derived_codes(
             rows.append(row)
             codes.append(lookup.setdefault(key, len(lookup)))
     return np.array(rows, dtype=np.int64), np.array(codes, dtype=np.int64)
+
+
+def _domain_name_codes(table: FeatureTable) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """(rows, group code) of ``email_domain_name``: :func:`email_domain_keys` by codes.
+
+    A row's key is its mailbox's domain and its ``name_sig``: each distinct
+    mailbox is read once (most rows have one), and the keys are numbered from
+    the two codes, not built as strings per row.
+    """
+    email = table.codes["email"].astype(np.int64)
+    names = table.codes["name_sig"].astype(np.int64)
+    holder = np.full(int(email.max(initial=-1)) + 1, -1, dtype=np.int64)
+    present = np.flatnonzero(email >= 0)
+    holder[email[present]] = present
+    domains: dict[str, int] = {}
+
+    def domain_code(address: str) -> int:
+        local, _, domain = address.rpartition("@")
+        if not local or not domain or local in ROLE_MAILBOXES:
+            return -1
+        return domains.setdefault(domain, len(domains))
+
+    by_email = np.array(
+        [domain_code(a) for a in table.values["email"][holder].tolist()], dtype=np.int64
+    )
+    several = table.emails
+    one = present[names[present] >= 0]
+    if several:
+        one = one[~np.isin(one, np.fromiter(several, dtype=np.int64, count=len(several)))]
+    one = one[by_email[email[one]] >= 0]
+    rows = [one]
+    found = [by_email[email[one]]]
+    extra_rows: list[int] = []
+    extra_domains: list[int] = []
+    for row, addresses in several.items():
+        if names[row] < 0:
+            continue
+        seen: set[int] = set()
+        for address in addresses[:_TYPO_SLOTS]:
+            code = domain_code(str(address))
+            if code >= 0 and code not in seen:
+                seen.add(code)
+                extra_rows.append(row)
+                extra_domains.append(code)
+    rows.append(np.array(extra_rows, dtype=np.int64))
+    found.append(np.array(extra_domains, dtype=np.int64))
+    out_rows = np.concatenate(rows)
+    width = int(names.max(initial=-1)) + 1
+    return out_rows, np.concatenate(found) * width + names[out_rows]
 
 
 def _pairs_in_groups(
