@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -320,3 +322,21 @@ def test_domain_name_blocks_by_codes_are_the_blocks_of_the_string_keys(
             by_strings.setdefault(key, set()).add(row)
     assert len(rows) == sum(map(len, by_strings.values()))  # a row once per block
     assert sorted(map(sorted, by_codes.values())) == sorted(map(sorted, by_strings.values()))
+
+
+_FLAT_PINYIN = re.compile(
+    "(?:" + "|".join(sorted(comparison_module._PINYIN_SYLLABLES, key=lambda s: (-len(s), s))) + ")+"
+)
+
+
+@given(
+    st.one_of(
+        st.lists(st.sampled_from(sorted(comparison_module._PINYIN_SYLLABLES)), max_size=4).map(
+            "".join
+        ),
+        st.text(alphabet="abcdefghijklmnopqrstuvwxyzü", max_size=14),
+    )
+)
+def test_the_pinyin_trie_reads_as_the_syllables_side_by_side(text: str) -> None:
+    trie = comparison_module._PINYIN.fullmatch(text) is not None
+    assert trie == (_FLAT_PINYIN.fullmatch(text) is not None)
