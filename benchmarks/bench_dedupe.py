@@ -94,6 +94,7 @@ def _crmcore_phases(path: str, out: str) -> dict[str, Any]:
     from crmcore.matching import (  # noqa: PLC0415 - baselines load in their own child process
         KeyOptions,
         MatchSettings,
+        StartMethod,
         build_features_from_rows,
         dedupe,
         recognise_columns,
@@ -112,7 +113,7 @@ def _crmcore_phases(path: str, out: str) -> dict[str, Any]:
             yield ids[-1], record.cells
 
     settings = MatchSettings(keys=KeyOptions(region="CN"))
-    method = "fork" if sys.platform.startswith("linux") else "spawn"
+    method: StartMethod = "fork" if sys.platform.startswith("linux") else "spawn"
     features = build_features_from_rows(rows(), columns, settings.keys, start_method=method)
     phases["read+keys"] = time.perf_counter() - start
     result = dedupe(features, settings, start_method=method)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -27,18 +28,18 @@ pytestmark = pytest.mark.skipif(
 def test_shared_pieces_equal_the_serial_loop(size: int, piece: int, width: int, seed: int) -> None:
     data = np.random.default_rng(seed).normal(size=(size, width))
 
-    def work(start: int, stop: int) -> np.ndarray:  # type: ignore[type-arg]
+    def work(start: int, stop: int) -> npt.NDArray[np.float64]:
         return np.sqrt(np.abs(data[start:stop])) * 3.0 - data[start:stop] ** 2
 
     expected = work(0, size)
     out = np.zeros((size, width))
     done: list[int] = []
     original = batch._SHARED_CHUNK
-    batch._SHARED_CHUNK = piece
+    setattr(batch, "_SHARED_CHUNK", piece)  # noqa: B010 - a Final name
     try:
         batch._shared(work, out, done.append)
     finally:
-        batch._SHARED_CHUNK = original
+        setattr(batch, "_SHARED_CHUNK", original)  # noqa: B010
     assert out.tobytes() == expected.tobytes()
     assert sorted(done) == done
     assert done[-1] == size

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 
-from crmcore.matching import MatchRecord, batch, dedupe, recognise_columns, workers
+from crmcore.matching import MatchRecord, batch, dedupe, model, recognise_columns, workers
+from crmcore.matching.comparison import Comparison, Rows
 from crmcore.matching.feature import FeatureTable, build_features
 from crmcore.sample import SAMPLE_COLUMNS, generate_contacts
 
@@ -48,13 +51,15 @@ def test_a_forked_process_compares_pieces_and_the_result_is_the_serial_one(
 ) -> None:
     _small_pieces(monkeypatch)
     serial = dedupe(table)
-    compare = batch.compare_pairs
+    compare = model.compare_pairs
     seen = tmp_path / "pids"
 
-    def recording(*arguments: object) -> np.ndarray:  # type: ignore[type-arg]
+    def recording(
+        table: FeatureTable, comparisons: Sequence[Comparison], left: Rows, right: Rows
+    ) -> npt.NDArray[np.int8]:
         with seen.open("a") as stream:  # the forked process inherits this patch
             stream.write(f"{os.getpid()}\n")
-        return compare(*arguments)  # type: ignore[arg-type]
+        return compare(table, comparisons, left, right)
 
     monkeypatch.setattr(batch, "compare_pairs", recording)
     forked = dedupe(table, start_method="fork")
