@@ -629,26 +629,34 @@ def test_a_bulk_backfill_takes_only_an_empty_index_on_postgresql(
 
 
 @pytest.mark.parametrize("bulk", [False, True])
-def test_a_backfill_leaves_the_keys_readable_from_their_index_alone(
+def test_a_backfill_vacuums_the_index_tables_on_postgresql(
     postgres_engine: Engine, bulk: bool
 ) -> None:
-    """Issue 16: VACUUM after a backfill, so block members come from an index-only scan."""
+    """Issue 16: VACUUM after a backfill, so block members come from an index-only scan.
+
+    Whether VACUUM can mark the new pages all-visible depends on the transactions
+    other sessions hold open (the tests running beside this one): what is checked
+    is that the backfill asks for it, outside a transaction, naming the three tables.
+    """
     _empty(postgres_engine)
     people = [Profile(NAMES[n % 8], (EMAILS[n % 5],), (PHONES[n % 5],)) for n in range(40)]
     _stored_without_index(postgres_engine, people, merge=False)
-    assert backfill_match_index(postgres_engine, batch=16, workers=1, bulk=bulk) == 40
-    schema = postgres_engine.get_execution_options()["schema_translate_map"][None]
-    with postgres_engine.connect() as conn:
-        pages = {
-            name: tuple(
-                conn.exec_driver_sql(
-                    "SELECT relpages, relallvisible FROM pg_class WHERE oid = to_regclass(%s)",
-                    (f'"{schema}"."{name}"',),
-                ).one()
-            )
-            for name in ("match_keys", "match_records", "match_counts")
-        }
-    assert all(pages_ > 0 and visible == pages_ for pages_, visible in pages.values()), pages
+    seen: list[str] = []
+
+    def record(conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        if statement.startswith(("VACUUM", "ANALYZE")):
+            level = conn.get_execution_options().get("isolation_level", "")
+            seen.append(f"{level} {statement}")
+
+    sa.event.listen(postgres_engine, "before_cursor_execute", record)
+    try:
+        assert backfill_match_index(postgres_engine, batch=16, workers=1, bulk=bulk) == 40
+    finally:
+        sa.event.remove(postgres_engine, "before_cursor_execute", record)
+    assert len(seen) == 1, seen
+    assert seen[0].startswith("AUTOCOMMIT VACUUM (ANALYZE) ")
+    for table in ("match_records", "match_keys", "match_counts"):
+        assert table in seen[0]
 
 
 def test_a_bulk_backfill_copies_ids_of_any_text(postgres_engine: Engine) -> None:
