@@ -1407,26 +1407,6 @@ def _english_names(table: FeatureTable, left: Rows, right: Rows) -> npt.NDArray[
         a, b = int(left[k]), int(right[k])
         out[k] = english_name_reading((str(ff[a]), str(gf[a])), (str(ff[b]), str(gf[b])))
     return out
-    codes = table.codes["name_ff"].astype(np.int64)
-    kind = _NAME_KINDS.get(table)
-    if kind is None:
-        kind = np.full(int(codes.max(initial=-1)) + 2, -1, dtype=np.int8)
-        kind[0] = 0  # no name
-        _NAME_KINDS[table] = kind
-    ff, gf = table.values["name_ff"], table.values["name_gf"]
-    rows = np.r_[left, right]
-    unknown = rows[kind[codes[rows] + 1] < 0]
-    if len(unknown):
-        _, first = np.unique(codes[unknown], return_index=True)
-        todo = unknown[first]
-        kind[codes[todo] + 1] = [
-            _name_kind(a, b)[0] for a, b in zip(ff[todo].tolist(), gf[todo].tolist(), strict=True)
-        ]
-    kinds = kind[codes[left] + 1] * kind[codes[right] + 1]
-    for k in np.flatnonzero(kinds == 2).tolist():  # kinds 1 and 2
-        a, b = int(left[k]), int(right[k])
-        out[k] = english_name_reading((str(ff[a]), str(gf[a])), (str(ff[b]), str(gf[b])))
-    return out
 
 
 def _fold_umlauts(text: str) -> str:
