@@ -240,6 +240,46 @@ def test_term_frequencies_over_a_thousand_customers_agree(engine: Engine) -> Non
     assert_same_answers(store, reference, probes)
 
 
+def test_counts_of_candidates_agreeing_on_another_value_agree(engine: Engine) -> None:
+    """A candidate agreeing exactly under another value (Chris and Christopher) is counted too.
+
+    The store reads the record's own term-frequency counts with its blocks and a
+    candidate's only when the pair agrees exactly on a value the record does not
+    hold: Chris Young reads as Christopher Young (the exact name level) but their
+    name signatures differ, so the adjustment needs the count of Christopher's.
+    """
+    _empty(engine)
+    store = SqlStore(engine)
+    reference = Reference()
+    people = [
+        customer(n, Profile(NAMES[n % len(NAMES)], (f"p{n}@example.com",), ()))
+        for n in range(1, 1001)
+    ]
+    people += [
+        customer(1000 + n, Profile("Christopher Young", (f"cy{n}@corp.example",), ()))
+        for n in range(1, 7)
+    ]
+    people.append(
+        customer(1100, Profile("Chris Young", ("chris@home.example", "cy1@corp.example"), ()))
+    )
+    with store.unit_of_work() as uow:
+        saved = uow.customers.save_many(people)
+        uow.commit()
+    reference.saved(saved)
+    probes = [
+        MatchRecord(id="q1", full_name="Chris Young", emails=["cy2@corp.example"]),
+        MatchRecord(id="q2", full_name="Young Chris", emails=["cy3@corp.example", "x@y.example"]),
+        MatchRecord.from_customer(saved[-1]),
+        MatchRecord(id="q3", full_name="Zhang Wei", emails=["p2@example.com"]),
+    ]
+    assert_same_answers(store, reference, probes)
+    first = reference.index.candidates(probes[0])
+    assert first[0].right == saved[1001].id
+    name = next(c for c in first[0].contributions if c.comparison == "name")
+    assert name.label == "exact"
+    assert name.tf_adjustment != 0.0
+
+
 ODD_IDS = ("a,b", 'quote"d', "back\\slash", "{braces}", "客户-7", "tab\there", "[1]", "")
 
 

@@ -16,11 +16,12 @@ May import: ``crmcore.matching``, ``crmcore.errors``; attrs, numpy.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Final
 
 import attrs
 import numpy as np
+import numpy.typing as npt
 
 from crmcore.errors import ConfigurationError, NotFoundError
 from crmcore.matching.blocking import DEFAULT_BLOCKING_RULES, BlockingRule, rule_keys
@@ -29,7 +30,9 @@ from crmcore.matching.key import KeyOptions
 from crmcore.matching.model import (
     CONTACT_COLUMNS,
     SHARED_HOLDERS,
+    LevelMatrix,
     MatchModel,
+    Rows,
     ScoredPair,
     compare_pairs,
     distinct_names,
@@ -246,6 +249,7 @@ def rank_candidates(
     present: bool,
     min_probability: float = 0.5,
     limit: int = 10,
+    prefetch: Callable[[Collection[tuple[str, str]]], None] | None = None,
 ) -> list[ScoredPair]:
     """Score a record against its blocked candidates; return the likely ones, best first.
 
@@ -263,6 +267,11 @@ def rank_candidates(
         present: Whether the record itself is one of them (else it is counted too).
         min_probability: Leave out pairs less likely than this.
         limit: Return at most this many.
+        prefetch: Called once, before any ``count``, with every ``(column, value)``
+            that will be counted: an index kept elsewhere reads those counts
+            in one go. Only the values of pairs that agree exactly on a
+            term-frequency column are counted (no other pair's weight
+            depends on a count), and the record's own.
 
     Returns:
         Scored pairs ``(record_id, candidate id)`` with explanations.
@@ -274,13 +283,9 @@ def rank_candidates(
     left = np.zeros(len(found), dtype=np.int64)
     right = np.arange(1, len(found) + 1, dtype=np.int64)
     levels = compare_pairs(table, model.comparisons, left, right)
-    counts = {}
-    extra = 0 if present else 1
-    for column in {c.tf_column for c in model.comparisons if c.tf_column is not None}:
-        values = table.values[column].tolist()
-        counts[column] = np.array(
-            [count(column, v) + extra if v else 0 for v in values], dtype=np.int64
-        )
+    counts = _tf_counts(
+        model, table, levels, right, count=count, prefetch=prefetch, extra=0 if present else 1
+    )
     tf = model.tf_adjustments(
         table,
         levels,
@@ -299,6 +304,48 @@ def rank_candidates(
         scored = (float(weights[k]), float(probability[k]), int(fired[k]))
         out.append(model.explain(record_id, ids[k + 1], levels[k], tf[k], scored=scored))
     return out
+
+
+def _tf_counts(
+    model: MatchModel,
+    table: FeatureTable,
+    levels: LevelMatrix,
+    right: Rows,
+    *,
+    count: Callable[[str, str], int],
+    prefetch: Callable[[Collection[tuple[str, str]]], None] | None,
+    extra: int,
+) -> dict[str, npt.NDArray[np.int64]]:
+    """Per term-frequency column, how many indexed records hold each row's value.
+
+    Only the rows a term-frequency adjustment reads are counted: the query
+    (row 0) and the candidates agreeing with it exactly on a comparison
+    adjusted on that column (:meth:`MatchModel.tf_adjustments` reads no
+    other); every other row gets 0. ``extra`` is added to each count (the
+    query, when the index does not hold it).
+    """
+    wanted: dict[str, set[int]] = {}
+    for k, comparison in enumerate(model.comparisons):
+        column = comparison.tf_column
+        if column is None:
+            continue
+        exact = right[levels[:, k] == 1]
+        if len(exact):
+            wanted.setdefault(column, {0}).update(exact.tolist())
+    values = {
+        column: {row: str(table.values[column][row]) for row in rows}
+        for column, rows in wanted.items()
+    }
+    if prefetch is not None:
+        prefetch({(c, v) for c, by_row in values.items() for v in by_row.values() if v})
+    counts: dict[str, npt.NDArray[np.int64]] = {}
+    for column in {c.tf_column for c in model.comparisons if c.tf_column is not None}:
+        out = np.zeros(len(table), dtype=np.int64)
+        for row, value in values.get(column, {}).items():
+            if value:
+                out[row] = count(column, value) + extra
+        counts[column] = out
+    return counts
 
 
 def _contact_values(column: str, row: FeatureRow) -> tuple[str, ...]:

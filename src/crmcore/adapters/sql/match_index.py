@@ -47,7 +47,7 @@ import hashlib
 import itertools
 import json
 import operator
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Final, NamedTuple, TypeAlias
 
 import attrs
@@ -638,14 +638,13 @@ class _Counts:
 # (the lists are array parameters), so psycopg prepares it after a few calls: no planning.
 _PG_CANDIDATES: Final = """
 WITH sizes AS (
-    SELECT name, n FROM {c} WHERE name = ANY(%(names)s::text[])
+    SELECT name, n FROM {c} WHERE name = ANY(string_to_array(%(names)s, ','))
 ), members AS (
-    SELECT m.key_hash, m.seq FROM unnest(%(hashes)s::text[], %(limits)s::bigint[]) AS u(h, lim)
+    SELECT m.key_hash, m.seq FROM unnest(
+        string_to_array(%(hashes)s, ','), string_to_array(%(limits)s, ',')::bigint[]
+    ) AS u(h, lim)
     JOIN sizes AS s ON s.name = 'b' || u.h AND s.n > 0 AND s.n <= u.lim
     JOIN {k} AS m ON m.key_hash = u.h
-), found AS (
-    SELECT r.seq, r.customer_id, r.features, r.counters
-    FROM {r} AS r WHERE r.seq IN (SELECT seq FROM members)
 )
 SELECT 0, name, n, NULL::bigint, NULL::text, NULL::json FROM sizes
 UNION ALL
@@ -653,16 +652,12 @@ SELECT 1, NULL, NULL, seq, NULL, NULL FROM {r} WHERE customer_id = %(own)s
 UNION ALL
 SELECT 2, key_hash, NULL, seq, NULL, NULL FROM members
 UNION ALL
-SELECT 3, NULL, NULL, seq, customer_id, features FROM found
-UNION ALL
-SELECT 4, t.name, t.n, NULL, NULL, NULL FROM (
-    SELECT DISTINCT held.name FROM found, json_array_elements_text(found.counters) AS held(name)
-    WHERE held.name LIKE 't%%'
-) AS w
-JOIN LATERAL (SELECT name, n FROM {c} WHERE name = w.name LIMIT 1) AS t ON true
+SELECT 3, NULL, NULL, r.seq, r.customer_id, r.features
+FROM {r} AS r WHERE r.seq IN (SELECT seq FROM members)
 """
-# The last part looks each counter up by its key, whatever the planner estimates: on a small
-# index (3,000 customers) it otherwise scans the whole counter table (3 ms of a 4 ms query).
+# The candidates' own term-frequency counts are not read here: only a candidate agreeing
+# exactly with the record on an adjusted column needs its count (rank_candidates' prefetch),
+# and when its value is the record's own, that count is already read with the sizes.
 _PG_CANDIDATE_SQL: dict[str, str] = {}
 
 
@@ -678,8 +673,8 @@ def _read_postgresql(
     ``names``: the counters whose values are wanted (blocks, total shards and
     term-frequency values). The members of the blocks small enough to be
     read (their ``seq`` in order, per key hash) are returned; their ids and
-    keys go to ``rows``, and the term-frequency counters they hold are
-    returned with the counts asked for.
+    keys go to ``rows``. The term-frequency counts asked for are returned
+    (0 for a counter no one holds).
     """
     quoted = _quoted_names(conn)
     sql = _PG_CANDIDATE_SQL.get(quoted["match_records"])
@@ -688,17 +683,19 @@ def _read_postgresql(
             r=quoted["match_records"], k=quoted["match_keys"], c=quoted["match_counts"]
         )
         _PG_CANDIDATE_SQL[quoted["match_records"]] = sql
+    # The lists go as comma-separated text (counter names and key hashes are a letter and
+    # hex digits): dumping three short texts costs less than dumping three arrays.
     params = {
-        "names": list(names),
-        "hashes": [h for h, _ in accepted],
-        "limits": [rule.max_block_size for _, rule in accepted],
+        "names": ",".join(names),
+        "hashes": ",".join([h for h, _ in accepted]),
+        "limits": ",".join([str(rule.max_block_size) for _, rule in accepted]),
         "own": own_id,
     }
     sizes: dict[str, int] = {}
     tf: dict[str, int] = {}
     own: int | None = None
     found: dict[str, list[int]] = {}
-    for kind, name, n, seq, customer_id, features in conn.exec_driver_sql(sql, params):
+    for kind, name, n, seq, customer_id, features in conn.exec_driver_sql(sql, params).fetchall():
         if kind == 0:
             sizes[name] = int(n)
             if name[0] == "t":
@@ -707,11 +704,11 @@ def _read_postgresql(
             own = int(seq)
         elif kind == 2:
             found.setdefault(name, []).append(int(seq))
-        elif kind == 3:
-            if seq not in rows:
-                rows[int(seq)] = (customer_id, _features(features))
-        else:
-            tf[name] = int(n)
+        elif seq not in rows:
+            rows[int(seq)] = (customer_id, _features(features))
+    for name in names:  # a term-frequency counter asked for and not found: no one holds it
+        if name[0] == "t":
+            tf.setdefault(name, 0)
     for members in found.values():
         members.sort()
     return sizes, own, found, tf
@@ -943,22 +940,25 @@ class SqlMatchIndex:
         slots = [s for s in seen if rows[s][0] != record.id][: settings.max_candidates]
         found = [rows[s] for s in slots]
         present = own is not None or any(p.customer_id == record.id for p in pending)
-        tf_values = {
-            (column, features[0][_COLUMN[column]])
-            for column in settings.tf_columns
-            for features in [entry.features, *(f for _, f in found)]
-            if features[0][_COLUMN[column]]
-        }
-        if stored_tf is None:
-            stored_tf = _Counts(conn).read(_tf_name(c, v) for c, v in tf_values)
+        known: dict[str, int] = {} if stored_tf is None else stored_tf
         pending_tf: dict[str, int] = {}
         for other in pending:
             for name in other.tf:
                 pending_tf[name] = pending_tf.get(name, 0) + 1
 
+        def prefetch(values: Collection[tuple[str, str]]) -> None:
+            # The counts not read with the blocks, in one statement: only the values of
+            # candidates agreeing exactly with the record are asked for.
+            missing = {_tf_name(c, v) for c, v in values} - known.keys()
+            if missing:
+                read = _Counts(conn).read(missing)
+                known.update({name: read.get(name, 0) for name in missing})
+
         def count(column: str, value: str) -> int:
             name = _tf_name(column, value)
-            return stored_tf.get(name, 0) + pending_tf.get(name, 0)
+            if name not in known:
+                prefetch(((column, value),))
+            return known[name] + pending_tf.get(name, 0)
 
         return rank_candidates(
             settings.model,
@@ -970,6 +970,7 @@ class SqlMatchIndex:
             present=present,
             min_probability=min_probability,
             limit=limit,
+            prefetch=prefetch,
         )
 
     def _read(
