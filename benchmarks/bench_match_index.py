@@ -84,6 +84,7 @@ FAMILY = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀英华"
 AT = pendulum.datetime(2026, 1, 1)
 BATCH = 1_000
+BLOCK = 100  # queries timed on one index before the other takes its turn
 DATABASE = "bench_matchindex"
 
 
@@ -198,6 +199,7 @@ def run(label: str, engine: Engine, args: argparse.Namespace) -> None:
     del records
     gc.collect()
     gc.freeze()
+    warm(engine)
     s50, s99, m50, m99, differ = time_candidates(store, memory, asked)
     gc.unfreeze()
     del memory
@@ -217,6 +219,39 @@ def run(label: str, engine: Engine, args: argparse.Namespace) -> None:
             f"{'bulk backfill, one locked transaction (s)':<44}{bulk:>14.1f}"
             f"{'':>14}{backfill / bulk:>9.2f}  (ratio: page by page / bulk)"
         )
+
+
+INDEX_RELATIONS = (
+    "match_records",
+    "match_records_pkey",
+    "ix_match_records_customer_id",
+    "match_keys_pkey",
+    "match_counts",
+    "match_counts_pkey",
+)
+
+
+def warm(engine: Engine) -> None:
+    """PostgreSQL: read the index's tables and b-trees once, as a serving host has them cached.
+
+    Reading every stored customer back for the in-memory reference (2 GB at a
+    million) pushes the index out of the operating system's page cache just
+    before the timing; a host answering ``candidates()`` keeps those pages hot.
+    Uses the ``pg_prewarm`` extension (PostgreSQL's contrib, created here if
+    the role may); without it the index is timed as the read left it.
+    """
+    if engine.dialect.name != "postgresql":
+        return
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pg_prewarm")
+            pages = conn.exec_driver_sql(
+                "SELECT sum(pg_prewarm(r, 'read')) FROM unnest(%s::regclass[]) AS r",
+                (list(INDEX_RELATIONS),),
+            ).scalar_one()
+        print(f"  read the index into the page cache first (pg_prewarm: {pages:,} pages)")
+    except sa.exc.DBAPIError as error:
+        print(f"  the index is not read ahead (no pg_prewarm: {error.orig})")
 
 
 def indexed(engine: Engine) -> int:
@@ -261,15 +296,20 @@ def time_candidates(
         for query in asked[:50]:  # warm up caches and the connection
             index.candidates(query)
             memory.candidates(query)
-        for query in asked:
-            t0 = time.perf_counter()
-            expected = memory.candidates(query)
-            t1 = time.perf_counter()
-            found = index.candidates(query)
-            t2 = time.perf_counter()
-            memory_times.append((t1 - t0) * 1000)
-            sql_times.append((t2 - t1) * 1000)
-            differ += found != expected
+        # In blocks of queries, each index in turn: both meet the same load, and neither
+        # runs with the other's data in the processor's caches (a host runs one of them).
+        for start in range(0, len(asked), BLOCK):
+            block = asked[start : start + BLOCK]
+            expected = []
+            for query in block:
+                t0 = time.perf_counter()
+                expected.append(memory.candidates(query))
+                memory_times.append((time.perf_counter() - t0) * 1000)
+            for query, wanted in zip(block, expected, strict=True):
+                t0 = time.perf_counter()
+                found = index.candidates(query)
+                sql_times.append((time.perf_counter() - t0) * 1000)
+                differ += found != wanted
     m50, m99 = percentiles(memory_times)
     s50, s99 = percentiles(sql_times)
     return s50, s99, m50, m99, differ

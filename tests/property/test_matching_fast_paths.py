@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from unittest import mock
 
 import numpy as np
 from hypothesis import given, settings
@@ -340,3 +341,38 @@ _FLAT_PINYIN = re.compile(
 def test_the_pinyin_trie_reads_as_the_syllables_side_by_side(text: str) -> None:
     trie = comparison_module._PINYIN.fullmatch(text) is not None
     assert trie == (_FLAT_PINYIN.fullmatch(text) is not None)
+
+
+keys = st.sampled_from(["", "a", "b", "zhangwei", "weizhang", "x@y.cn"])
+
+
+@given(st.lists(st.lists(keys, min_size=17, max_size=17), max_size=20), st.booleans())
+def test_a_table_from_rows_codes_as_the_general_table(
+    columns_of_rows: list[list[str]], few: bool
+) -> None:
+    """Issue 16: ``from_rows`` codes its tuples directly: the codes and counts of ``_table``.
+
+    Both of its paths: a few rows in one array each (``few``), or column by column.
+    """
+    from crmcore.matching import feature  # noqa: PLC0415 - private helpers of this test only
+
+    rows = [(tuple(r), (r[4], "second@y.cn") if r[4] else (), ()) for r in columns_of_rows]
+    ids = [f"r{n}" for n in range(len(rows))]
+    with mock.patch.object(feature, "_FEW_ROWS", 512 if few else 0):
+        fast = FeatureTable.from_rows(ids, rows)
+    values = {
+        name: feature._object_array([r[0][i] for r in rows])
+        for i, name in enumerate(feature.FEATURE_COLUMNS)
+    }
+    emails = {i: r[1] for i, r in enumerate(rows) if len(r[1]) > 1}
+    general = feature._table(feature._object_array(ids), values, emails, {})
+    assert len(feature.FEATURE_COLUMNS) == 17
+    assert fast.ids.tolist() == general.ids.tolist()
+    assert fast.emails == general.emails
+    assert sorted(fast.counts) == sorted(general.counts)
+    for name in feature.FEATURE_COLUMNS:
+        assert fast.values[name].tolist() == general.values[name].tolist()
+        assert fast.codes[name].dtype == general.codes[name].dtype
+        assert fast.codes[name].tolist() == general.codes[name].tolist()
+        assert fast.counts[name].dtype == general.counts[name].dtype
+        assert fast.counts[name].tolist() == general.counts[name].tolist()

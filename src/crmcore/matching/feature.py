@@ -17,7 +17,7 @@ import concurrent.futures
 import functools
 import operator
 import typing
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Final, Generic, NamedTuple, Protocol, TypeAlias, TypeVar
 
 import attrs
@@ -189,14 +189,21 @@ class FeatureTable:
         Returns:
             The table.
         """
+        if 0 < len(rows) <= _FEW_ROWS:
+            return _few_rows(ids, rows)
         columns = list(zip(*(r[0] for r in rows), strict=True)) if rows else []
-        values = {
-            name: _object_array(columns[i] if columns else ())
-            for i, name in enumerate(FEATURE_COLUMNS)
-        }
+        values: dict[str, ObjectArray] = {}
+        codes: dict[str, npt.NDArray[np.int32]] = {}
+        counts: dict[str, IntArray] = {}
+        vocabularies: dict[str, dict[str, int]] = {}
+        for i, name in enumerate(FEATURE_COLUMNS):
+            column: Sequence[str] = columns[i] if columns else ()
+            values[name] = _object_array(column)
+            vocabulary = vocabularies.setdefault(_SHARED_CODES.get(name, name), {"": -1})
+            codes[name], counts[name] = _code(column, vocabulary)
         emails = {i: r[1] for i, r in enumerate(rows) if len(r[1]) > 1}
         phones = {i: r[2] for i, r in enumerate(rows) if len(r[2]) > 1}
-        return _table(_object_array(ids), values, emails, phones)
+        return FeatureTable(_object_array(ids), values, codes, counts, emails, phones)
 
 
 def _object_array(items: Iterable[str]) -> ObjectArray:
@@ -221,6 +228,74 @@ def _factorize(
         if value not in table:
             table[value] = len(table) - 1
     codes = np.fromiter(map(table.__getitem__, items), dtype=np.int32, count=len(items))
+    counts = np.bincount(codes[codes >= 0], minlength=len(table) - 1).astype(np.int64)
+    return codes, counts
+
+
+_FEW_ROWS: Final = 512
+"""Up to this many rows (an online query and its candidates), a table is built in one go."""
+
+
+def _few_rows(ids: Sequence[str], rows: Sequence[FeatureRow]) -> FeatureTable:
+    """:meth:`FeatureTable.from_rows` of a few rows: every column in one array, counts on demand.
+
+    An online query's table has a handful of rows, where a few numpy calls per
+    column (17 columns) cost more than the coding itself: the keys go into one
+    object array and the codes into one integer array (each column a row of
+    it), and a column's counts are counted when first read.
+    """
+    columns = list(zip(*(r[0] for r in rows), strict=True))
+    grid = np.empty((len(FEATURE_COLUMNS), len(rows)), dtype=object)
+    grid[:] = columns
+    vocabularies: dict[str, dict[str, int]] = {}
+    coded: list[list[int]] = []
+    sizes: dict[str, int] = {}
+    for name, column in zip(FEATURE_COLUMNS, columns, strict=True):
+        vocabulary = vocabularies.setdefault(_SHARED_CODES.get(name, name), {"": -1})
+        known = vocabulary.setdefault
+        coded.append([known(value, len(vocabulary) - 1) for value in column])
+        sizes[name] = len(vocabulary) - 1
+    matrix = np.array(coded, dtype=np.int32)
+    codes = {name: matrix[i] for i, name in enumerate(FEATURE_COLUMNS)}
+    emails = {i: r[1] for i, r in enumerate(rows) if len(r[1]) > 1}
+    phones = {i: r[2] for i, r in enumerate(rows) if len(r[2]) > 1}
+    return FeatureTable(
+        _object_array(ids),
+        {name: grid[i] for i, name in enumerate(FEATURE_COLUMNS)},
+        codes,
+        _CountsOnDemand(codes, sizes),
+        emails,
+        phones,
+    )
+
+
+class _CountsOnDemand(Mapping[str, IntArray]):
+    """A table's counts per column (as :func:`_factorize` gives them), each counted when read."""
+
+    def __init__(self, codes: Mapping[str, npt.NDArray[np.int32]], sizes: dict[str, int]) -> None:
+        self._codes = codes
+        self._sizes = sizes
+        self._counted: dict[str, IntArray] = {}
+
+    def __getitem__(self, name: str) -> IntArray:
+        counted = self._counted.get(name)
+        if counted is None:
+            codes = self._codes[name]
+            counted = np.bincount(codes[codes >= 0], minlength=self._sizes[name]).astype(np.int64)
+            self._counted[name] = counted
+        return counted
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._codes)
+
+    def __len__(self) -> int:
+        return len(self._codes)
+
+
+def _code(items: Sequence[str], table: dict[str, int]) -> tuple[npt.NDArray[np.int32], IntArray]:
+    """:func:`_factorize` of a sequence of keys: the same codes (first seen first), counts."""
+    known = table.setdefault
+    codes = np.array([known(value, len(table) - 1) for value in items], dtype=np.int32)
     counts = np.bincount(codes[codes >= 0], minlength=len(table) - 1).astype(np.int64)
     return codes, counts
 

@@ -639,6 +639,8 @@ class _Counts:
 _PG_CANDIDATES: Final = """
 WITH sizes AS (
     SELECT name, n FROM {c} WHERE name = ANY(string_to_array(%(names)s, ','))
+    UNION ALL
+    SELECT name, n FROM {c} WHERE name BETWEEN '{first}' AND '{last}'
 ), members AS (
     SELECT m.key_hash, m.seq FROM unnest(
         string_to_array(%(hashes)s, ','), string_to_array(%(limits)s, ',')::bigint[]
@@ -670,8 +672,9 @@ def _read_postgresql(
 ) -> tuple[dict[str, int], int | None, dict[str, list[int]], dict[str, int]]:
     """Read what candidates() needs in one statement; return sizes, own seq, members, tf counts.
 
-    ``names``: the counters whose values are wanted (blocks, total shards and
-    term-frequency values). The members of the blocks small enough to be
+    ``names``: the counters whose values are wanted (blocks and term-frequency
+    values); the total's shards are read too, in one range (every counter
+    name from ``n00`` to ``n15`` is a shard). The members of the blocks small enough to be
     read (their ``seq`` in order, per key hash) are returned; their ids and
     keys go to ``rows``. The term-frequency counts asked for are returned
     (0 for a counter no one holds).
@@ -680,7 +683,11 @@ def _read_postgresql(
     sql = _PG_CANDIDATE_SQL.get(quoted["match_records"])
     if sql is None:
         sql = _PG_CANDIDATES.format(
-            r=quoted["match_records"], k=quoted["match_keys"], c=quoted["match_counts"]
+            r=quoted["match_records"],
+            k=quoted["match_keys"],
+            c=quoted["match_counts"],
+            first=_SHARDS[0],
+            last=_SHARDS[-1],
         )
         _PG_CANDIDATE_SQL[quoted["match_records"]] = sql
     # The lists go as comma-separated text (counter names and key hashes are a letter and
@@ -985,16 +992,18 @@ class SqlMatchIndex:
     ) -> tuple[dict[str, int], int | None, dict[str, list[int]], dict[str, int] | None]:
         """Read block sizes, the record's own seq and the readable blocks' members.
 
-        On PostgreSQL one round trip also reads every term-frequency count
-        the members, the record and the pending records sharing a block
-        with it need (else ``None``: read them once the candidates are known).
+        On PostgreSQL one round trip also reads the term-frequency counts of
+        the record's values and of the pending records sharing a block with
+        it (else ``None``); a candidate's own values are counted only when
+        needed (see :func:`~crmcore.matching.index.rank_candidates`).
         """
-        names = sorted({f"b{h}" for hashes in entry.blocks for h in hashes} | set(_SHARDS))
+        blocks = {f"b{h}" for hashes in entry.blocks for h in hashes}
         if conn.dialect.name == "postgresql":
             tf_names = set(entry.tf)
             for other in sharing:
                 tf_names.update(other.tf)
-            return _read_postgresql(conn, record_id, names + sorted(tf_names), accepted, rows)
+            return _read_postgresql(conn, record_id, sorted(blocks | tf_names), accepted, rows)
+        names = sorted(blocks | set(_SHARDS))
         sizes: dict[str, int] = {}
         own: int | None = None
         statements = _Statements.of(conn)
