@@ -18,7 +18,11 @@ with the database ``bench_matchindex``) it:
    p99 and checking that both give identical answers (after building the
    in-memory index the bench freezes the garbage collector's view of it,
    ``gc.freeze()``: its passes over a million records would otherwise land
-   in whichever query allocates next, on both sides);
+   in whichever query allocates next, on both sides). The queries are timed
+   in blocks of ``BLOCK``, each index in turn, so both meet the same load.
+   On PostgreSQL the index's tables are first read into the page cache
+   (``pg_prewarm``, see :func:`warm`): reading every customer back for the
+   in-memory reference evicts them, where a serving host keeps them hot;
 3. registers R new customers one unit of work each, with the index rows and
    without (a store with ``match_index=False``), alternating in rounds so
    both see the same load, and reports the ratio (target ≤ 1.5×). The

@@ -86,6 +86,7 @@ _COLUMN: Final = {name: i for i, name in enumerate(FEATURE_COLUMNS)}
 _CHUNK: Final = 500
 _WRITE_CHUNK: Final = 5_000  # rows per write statement (or per executemany)
 _RECORD_CHUNK: Final = 1_000  # records per multi-row INSERT (4 parameters each)
+_FEW_ARRIVING: Final = 100  # PostgreSQL: up to this many new records, one statement writes all
 
 
 def _hash(*parts: str) -> str:
@@ -480,6 +481,25 @@ _PG_SQL: Final = {
     "WITH ORDINALITY AS u(e, o) ORDER BY u.o RETURNING customer_id, seq",
     "insert_keys": "INSERT INTO {k} (key_hash, seq) "
     "SELECT * FROM unnest(string_to_array(%s, ','), string_to_array(%s, ',')::bigint[])",
+    # A few new records with their keys and counters, in one statement (one round trip for
+    # a registration instead of three). Each record's element carries its key hashes
+    # fifth; the keys take their seqs from the records' RETURNING. Of the three inserts
+    # only the counters' upsert locks rows others write, in name order as add_counts.
+    "insert_all": "WITH input AS MATERIALIZED ("
+    "SELECT u.e, u.o FROM json_array_elements(%s::json) WITH ORDINALITY AS u(e, o)"
+    "), counted AS ("
+    "INSERT INTO {c} (name, n) SELECT u.name, u.n FROM "
+    "unnest(string_to_array(%s, ','), string_to_array(%s, ',')::bigint[]) "
+    "WITH ORDINALITY AS u(name, n, o) ORDER BY u.o "
+    "ON CONFLICT (name) DO UPDATE SET n = {c}.n + excluded.n"
+    "), stored AS ("
+    "INSERT INTO {r} (customer_id, features, digest, counters) "
+    "SELECT e->>0, e->1, e->>2, e->3 FROM input ORDER BY o RETURNING customer_id, seq"
+    "), keyed AS ("
+    "INSERT INTO {k} (key_hash, seq) SELECT h.h, s.seq FROM input "
+    "JOIN stored AS s ON s.customer_id = input.e->>0 "
+    "CROSS JOIN LATERAL json_array_elements_text(input.e->4) AS h(h)"
+    ") SELECT customer_id, seq FROM stored",
 }
 _ROW_SQL: Final = {
     "add_counts": "INSERT INTO {c} (name, n) VALUES (?, ?) "
@@ -585,6 +605,28 @@ class _Statements:
         mark = "?" if self.dialect == "sqlite" else "%s"
         sql = self.sql[name].replace("{list}", ", ".join([mark] * len(values)))
         return conn.exec_driver_sql(sql, (*first, *values))
+
+    def insert_all(
+        self,
+        conn: Connection,
+        counts: Sequence[tuple[str, int]],
+        rows: Sequence[tuple[str, str, str, str]],
+        keys: Sequence[Sequence[str]],
+    ) -> dict[str, int]:
+        """PostgreSQL: add ``counts``, insert ``rows`` and each row's ``keys``, in one statement.
+
+        Returns:
+            The inserted records' seqs, by customer id.
+        """
+        # Key hashes are hex digits: spliced into the JSON as they are.
+        hashes = ['["' + '","'.join(k) + '"]' if k else "[]" for k in keys]
+        elements = ",".join(
+            f'[{_ID_JSON(cid)},{features},"{digest}",{counters},{key_list}]'
+            for (cid, features, digest, counters), key_list in zip(rows, hashes, strict=True)
+        )
+        names, deltas = _columns(counts)
+        result = conn.exec_driver_sql(self.sql["insert_all"], (f"[{elements}]", names, deltas))
+        return {row[0]: int(row[1]) for row in result}
 
     def insert_keys(self, conn: Connection, rows: Sequence[tuple[str, int]]) -> None:
         """Insert ``(key_hash, seq)`` rows."""
@@ -842,9 +884,15 @@ class SqlMatchIndex:
             gone.extend((key_hash, seq) for key_hash in blocks)
         # One count per name (Counter counts an iterable in C).
         deltas.update(itertools.chain.from_iterable(e.counter_names() for e in arriving))
-        # Counters first, in name order: the lock order every writer follows.
-        _Counts(conn).upsert({k: v for k, v in deltas.items() if v})
         statements = _Statements.of(conn)
+        changed = sorted((k, v) for k, v in deltas.items() if v)
+        if not leaving and statements.dialect == "postgresql" and len(arriving) <= _FEW_ARRIVING:
+            # A registration: counters, record and keys in one round trip.
+            rows = [e.row or _row(e) for e in arriving]
+            statements.insert_all(conn, changed, rows, [e.key_hashes() for e in arriving])
+            return
+        # Counters first, in name order: the lock order every writer follows.
+        _Counts(conn).upsert(dict(changed))
         for chunk in _chunks(gone, _WRITE_CHUNK):
             statements.delete_keys(conn, chunk)
         for chunk in _chunks([seq for _, seq, _ in leaving], _WRITE_CHUNK):
