@@ -18,9 +18,11 @@ May import: ``crmcore.errors``; the standard library.
 from __future__ import annotations
 
 import csv
+import io
 import itertools
+import os
 import random
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Final, TextIO
 
@@ -562,23 +564,55 @@ def generate_contacts(
             yield row
 
 
-def write_csv(rows: Iterable[dict[str, str]], target: Path | TextIO) -> int:
+def write_csv(rows: Iterable[Mapping[str, str]], target: str | os.PathLike[str] | TextIO) -> int:
     """Write rows to a CSV file (UTF-8, header :data:`SAMPLE_COLUMNS`).
 
     Args:
         rows: Rows from :func:`generate_contacts`.
-        target: A path, or an open text stream.
+        target: A path (``str`` or :class:`~pathlib.Path`), or an open text stream.
 
     Returns:
         The number of rows written.
+
+    Raises:
+        InvalidValueError: If the path cannot be written (``target``, with the
+            system's reason), the target is neither a path nor a writable text
+            stream, or a row is not a mapping of column names to text (``row
+            N``). The rows before a bad one are written.
+
+    >>> import io
+    >>> from crmcore.sample import generate_contacts
+    >>> out = io.StringIO()
+    >>> write_csv(generate_contacts(3, seed=1), out)
+    3
+    >>> out.getvalue().splitlines()[0].split(",")[:3]
+    ['id', 'cluster', 'name']
+    >>> write_csv([{"id": "c1"}, ["not", "a", "row"]], io.StringIO())
+    Traceback (most recent call last):
+    ...
+    crmcore.errors.InvalidValueError: invalid row 2 ['not', 'a', 'row']: must be a mapping ...
     """
-    if isinstance(target, Path):
-        with target.open("w", encoding="utf-8", newline="") as stream:
-            return write_csv(rows, stream)
+    if isinstance(target, (str, os.PathLike)):
+        try:
+            with Path(target).open("w", encoding="utf-8", newline="") as stream:
+                return write_csv(rows, stream)
+        except OSError as exc:
+            raise InvalidValueError(
+                "target", target, f"cannot write: {exc.strerror or exc}"
+            ) from None
+    if not callable(getattr(target, "write", None)) or isinstance(target, io.BufferedIOBase):
+        raise InvalidValueError("target", target, "must be a path or an open text stream")
     writer = csv.DictWriter(target, fieldnames=SAMPLE_COLUMNS, extrasaction="ignore")
-    writer.writeheader()
+    try:
+        writer.writeheader()
+    except TypeError:
+        raise InvalidValueError("target", target, "must be open for text, not bytes") from None
     written = 0
     for row in rows:
+        if not isinstance(row, Mapping):
+            raise InvalidValueError(
+                f"row {written + 1}", row, "must be a mapping of column names to text"
+            )
         writer.writerow(row)
         written += 1
     return written
