@@ -219,19 +219,31 @@ def test_the_stored_index_answers_as_the_memory_index(
     run_operations(engine, steps)
 
 
-def test_term_frequencies_over_a_thousand_customers_agree(engine: Engine) -> None:
-    """From 1,000 records on, the model adjusts for common values: the counters must agree."""
+def _crowd(count: int) -> list[Customer]:
+    """``count`` customers of a few common names, each with a mailbox of their own."""
+    return [
+        customer(n, Profile(NAMES[n % len(NAMES)], (f"p{n}@example.com",), ()))
+        for n in range(1, count + 1)
+    ]
+
+
+def _save_both(
+    engine: Engine, people: list[Customer]
+) -> tuple[SqlStore, Reference, list[Customer]]:
+    """Save ``people`` into an emptied store and into the in-memory reference."""
     _empty(engine)
     store = SqlStore(engine)
     reference = Reference()
-    people = [
-        customer(n, Profile(NAMES[n % len(NAMES)], (f"p{n}@example.com",), ()))
-        for n in range(1, 1101)
-    ]
     with store.unit_of_work() as uow:
         saved = uow.customers.save_many(people)
         uow.commit()
     reference.saved(saved)
+    return store, reference, list(saved)
+
+
+def test_term_frequencies_over_a_thousand_customers_agree(engine: Engine) -> None:
+    """From 1,000 records on, the model adjusts for common values: the counters must agree."""
+    store, reference, saved = _save_both(engine, _crowd(1100))
     probes = [
         MatchRecord(id="q1", full_name="Zhang Wei", emails=["p2@example.com"]),
         MatchRecord(id="q2", full_name="王芳", emails=["p3@example.com"]),
@@ -248,13 +260,7 @@ def test_counts_of_candidates_agreeing_on_another_value_agree(engine: Engine) ->
     hold: Chris Young reads as Christopher Young (the exact name level) but their
     name signatures differ, so the adjustment needs the count of Christopher's.
     """
-    _empty(engine)
-    store = SqlStore(engine)
-    reference = Reference()
-    people = [
-        customer(n, Profile(NAMES[n % len(NAMES)], (f"p{n}@example.com",), ()))
-        for n in range(1, 1001)
-    ]
+    people = _crowd(1000)
     people += [
         customer(1000 + n, Profile("Christopher Young", (f"cy{n}@corp.example",), ()))
         for n in range(1, 7)
@@ -262,10 +268,7 @@ def test_counts_of_candidates_agreeing_on_another_value_agree(engine: Engine) ->
     people.append(
         customer(1100, Profile("Chris Young", ("chris@home.example", "cy1@corp.example"), ()))
     )
-    with store.unit_of_work() as uow:
-        saved = uow.customers.save_many(people)
-        uow.commit()
-    reference.saved(saved)
+    store, reference, saved = _save_both(engine, people)
     probes = [
         MatchRecord(id="q1", full_name="Chris Young", emails=["cy2@corp.example"]),
         MatchRecord(id="q2", full_name="Young Chris", emails=["cy3@corp.example", "x@y.example"]),
