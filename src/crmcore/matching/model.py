@@ -136,10 +136,18 @@ _SAME_NAME: Final = 0.86
 def _alike(one: tuple[str, str], other: tuple[str, str]) -> bool:
     """Tell whether two names (family-first, given-first keys) are one person's name twice.
 
-    Alike in both readings, straight or crossed: ``houguizi`` / ``houqianzi``
-    (two siblings: alike family-first only, where Jaro-Winkler rewards the shared
-    family name) are two names; a typo or a shortened double surname stays alike
-    both ways.
+    Alike in any one reading (family-first, given-first, or either crossed one):
+    a typo, a shortened double surname, a nickname's longer form and the two name
+    orders all stay one holder. So do two siblings alike family-first only, where
+    Jaro-Winkler rewards the shared family name (``houguizi`` / ``houqianzi``):
+    asking for both straight readings or both crossed ones to be alike tells
+    those apart, but was measured to split more of one person's names than it
+    keeps siblings apart (``docs/matching.md``, "What the default model assumes").
+
+    >>> _alike(("houguizi", "guizihou"), ("houqianzi", "qianzihou"))
+    True
+    >>> _alike(("leeann", "annlee"), ("phillipschristopher", "christopherphillips"))
+    False
     """
     (ff, gf), (off, ogf) = one, other
     jw = JaroWinkler.normalized_similarity
@@ -152,8 +160,8 @@ def distinct_names(names: Iterable[tuple[str, str]], *, limit: int | None = None
     Names are ``(family-first, given-first)`` name keys. One person's name
     written two ways — a typo (Philllips), ``ue`` for ``ü``, the two name
     orders — is one holder: names alike at Jaro-Winkler ≥ 0.86 (the name
-    comparison's weakest agreeing level) both family-first and given-first,
-    or in both crossed readings, are grouped. A record
+    comparison's weakest agreeing level) in any one reading, family-first,
+    given-first or crossed, are grouped (see :func:`_alike`). A record
     without a name counts as one more holder. With ``limit``, counting stops there
     (an online lookup only needs to know whether a value is shared).
 
