@@ -18,7 +18,6 @@ May import: ``crmcore.errors``; the standard library.
 from __future__ import annotations
 
 import csv
-import io
 import itertools
 import os
 import random
@@ -600,7 +599,7 @@ def write_csv(rows: Iterable[Mapping[str, str]], target: str | os.PathLike[str] 
             raise InvalidValueError(
                 "target", target, f"cannot write: {exc.strerror or exc}"
             ) from None
-    if not callable(getattr(target, "write", None)) or isinstance(target, io.BufferedIOBase):
+    if not callable(getattr(target, "write", None)):
         raise InvalidValueError("target", target, "must be a path or an open text stream")
     writer = csv.DictWriter(target, fieldnames=SAMPLE_COLUMNS, extrasaction="ignore")
     try:

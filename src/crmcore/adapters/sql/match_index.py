@@ -467,11 +467,14 @@ def _quoted_names(conn: Connection) -> dict[str, str]:
 # comma-separated text each, split by string_to_array; records (ids and JSON of any text) as
 # one JSON array. psycopg escapes a Python list for an array parameter element by element,
 # which cost the backfill more than the database's own work.
-_PG_SQL: Final = {
-    "add_counts": "INSERT INTO {c} (name, n) SELECT u.name, u.n FROM "
+_PG_ADD_COUNTS: Final = (
+    "INSERT INTO {c} (name, n) SELECT u.name, u.n FROM "
     "unnest(string_to_array(%s, ','), string_to_array(%s, ',')::bigint[]) "
     "WITH ORDINALITY AS u(name, n, o) ORDER BY u.o "
-    "ON CONFLICT (name) DO UPDATE SET n = {c}.n + excluded.n",
+    "ON CONFLICT (name) DO UPDATE SET n = {c}.n + excluded.n"
+)
+_PG_SQL: Final = {
+    "add_counts": _PG_ADD_COUNTS,
     "delete_keys": "DELETE FROM {k} AS m "
     "USING unnest(string_to_array(%s, ','), string_to_array(%s, ',')::bigint[]) AS u(h, s) "
     "WHERE m.key_hash = u.h AND m.seq = u.s",
@@ -485,14 +488,9 @@ _PG_SQL: Final = {
     # a registration instead of three). Each record's element carries its key hashes
     # fifth; the keys take their seqs from the records' RETURNING. Of the three inserts
     # only the counters' upsert locks rows others write, in name order as add_counts.
-    "insert_all": "WITH input AS MATERIALIZED ("
+    "insert_all": "WITH input AS MATERIALIZED ("  # noqa: S608 - constants only
     "SELECT u.e, u.o FROM json_array_elements(%s::json) WITH ORDINALITY AS u(e, o)"
-    "), counted AS ("
-    "INSERT INTO {c} (name, n) SELECT u.name, u.n FROM "
-    "unnest(string_to_array(%s, ','), string_to_array(%s, ',')::bigint[]) "
-    "WITH ORDINALITY AS u(name, n, o) ORDER BY u.o "
-    "ON CONFLICT (name) DO UPDATE SET n = {c}.n + excluded.n"
-    "), stored AS ("
+    "), counted AS (" + _PG_ADD_COUNTS + "), stored AS ("
     "INSERT INTO {r} (customer_id, features, digest, counters) "
     "SELECT e->>0, e->1, e->>2, e->3 FROM input ORDER BY o RETURNING customer_id, seq"
     "), keyed AS ("
@@ -585,12 +583,7 @@ class _Statements:
     ) -> dict[str, int]:
         """Insert ``(customer_id, features, digest, counters)`` rows in order; return their seqs."""
         if self._whole_columns:
-            # The features and counters are JSON already: spliced in, not encoded again.
-            elements = ",".join(
-                f'[{_ID_JSON(cid)},{features},"{digest}",{counters}]'
-                for cid, features, digest, counters in rows
-            )
-            result = conn.exec_driver_sql(self.sql["insert_records"], (f"[{elements}]",))
+            result = conn.exec_driver_sql(self.sql["insert_records"], (_records_json(rows),))
         else:
             mark = "?" if self.dialect == "sqlite" else "%s"
             values = ", ".join([f"({mark}, {mark}, {mark}, {mark})"] * len(rows))
@@ -618,14 +611,9 @@ class _Statements:
         Returns:
             The inserted records' seqs, by customer id.
         """
-        # Key hashes are hex digits: spliced into the JSON as they are.
-        hashes = ['["' + '","'.join(k) + '"]' if k else "[]" for k in keys]
-        elements = ",".join(
-            f'[{_ID_JSON(cid)},{features},"{digest}",{counters},{key_list}]'
-            for (cid, features, digest, counters), key_list in zip(rows, hashes, strict=True)
-        )
         names, deltas = _columns(counts)
-        result = conn.exec_driver_sql(self.sql["insert_all"], (f"[{elements}]", names, deltas))
+        records = _records_json(rows, keys)
+        result = conn.exec_driver_sql(self.sql["insert_all"], (records, names, deltas))
         return {row[0]: int(row[1]) for row in result}
 
     def insert_keys(self, conn: Connection, rows: Sequence[tuple[str, int]]) -> None:
@@ -637,6 +625,31 @@ class _Statements:
 
 
 _STATEMENTS: dict[tuple[str, str | None], _Statements] = {}  # by dialect and schema
+
+
+def _records_json(
+    rows: Sequence[tuple[str, str, str, str]], keys: Sequence[Sequence[str]] | None = None
+) -> str:
+    """PostgreSQL's records parameter: one JSON array of ``[id, features, digest, counters]``.
+
+    The features and counters are JSON already: spliced in, not encoded again. With
+    ``keys``, each element carries its record's key hashes fifth (hex digits: spliced
+    in as they are).
+    """
+    if keys is None:
+        elements = [
+            f'[{_ID_JSON(cid)},{f},"{digest}",{counters}]' for cid, f, digest, counters in rows
+        ]
+    else:
+        elements = [
+            f'[{_ID_JSON(cid)},{f},"{digest}",{counters},{_hex_list(hashes)}]'
+            for (cid, f, digest, counters), hashes in zip(rows, keys, strict=True)
+        ]
+    return f"[{','.join(elements)}]"
+
+
+def _hex_list(hashes: Sequence[str]) -> str:
+    return '["' + '","'.join(hashes) + '"]' if hashes else "[]"
 
 
 def _columns(rows: Sequence[tuple[str, int]]) -> tuple[str, str]:
@@ -885,14 +898,15 @@ class SqlMatchIndex:
         # One count per name (Counter counts an iterable in C).
         deltas.update(itertools.chain.from_iterable(e.counter_names() for e in arriving))
         statements = _Statements.of(conn)
-        changed = sorted((k, v) for k, v in deltas.items() if v)
+        changed = {k: v for k, v in deltas.items() if v}
         if not leaving and statements.dialect == "postgresql" and len(arriving) <= _FEW_ARRIVING:
-            # A registration: counters, record and keys in one round trip.
+            # A registration: counters (in name order, as upsert), record and keys at once.
             rows = [e.row or _row(e) for e in arriving]
-            statements.insert_all(conn, changed, rows, [e.key_hashes() for e in arriving])
+            keys = [e.key_hashes() for e in arriving]
+            statements.insert_all(conn, sorted(changed.items()), rows, keys)
             return
         # Counters first, in name order: the lock order every writer follows.
-        _Counts(conn).upsert(dict(changed))
+        _Counts(conn).upsert(changed)
         for chunk in _chunks(gone, _WRITE_CHUNK):
             statements.delete_keys(conn, chunk)
         for chunk in _chunks([seq for _, seq, _ in leaving], _WRITE_CHUNK):
