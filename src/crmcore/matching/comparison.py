@@ -51,6 +51,7 @@ __all__ = [
     "TokenSetAtThresholds",
     "english_name_reading",
     "is_role_mailbox",
+    "name_cut_short",
 ]
 
 Levels: TypeAlias = npt.NDArray[np.int8]
@@ -439,6 +440,11 @@ class NameComparison(Comparison):
         read = _nickname_reads(table, left[todo], right[todo])
         levels[todo[read]] = 1
         todo = todo[~read]
+        # Jürgen Müller written Juergen Mueller (how German writes an umlaut without
+        # its dots) is the same name; two pinyin names never (Xue and Xu are two).
+        read = _umlaut_reads(table, left[todo], right[todo])
+        levels[todo[read]] = 1
+        todo = todo[~read]
         ff_left = _pick(table, "name_ff", left[todo])
         gf_left = _pick(table, "name_gf", left[todo])
         weakest = self.thresholds[-1]
@@ -786,6 +792,26 @@ def _parts_left_out(table: FeatureTable, left: Rows, right: Rows) -> npt.NDArray
     fewest = readings.min(axis=0)  # the fewest stretches any reading leaves out
     best[rows] = np.where(fewest == _NO_PART, 0, fewest)
     return best
+
+
+def name_cut_short(one: tuple[str, str], other: tuple[str, str]) -> bool:
+    """Tell whether one name is the other with one or two parts left out, in any reading.
+
+    Names are ``(family-first, given-first)`` name keys, read as the name
+    comparison's *part left out* levels read them: a dropped middle name or a
+    shortened double surname (Diego Flores of Diego Carlos Flores Romero). A
+    name of one part (its two keys equal) never counts.
+
+    >>> name_cut_short(("floresdiego", "diegoflores"),
+    ...                ("romerodiegocarlosflores", "diegocarlosfloresromero"))
+    True
+    >>> name_cut_short(("floresdiego", "diegoflores"), ("floresana", "anaflores"))
+    False
+    """
+    (ff, gf), (off, ogf) = one, other
+    if ff == gf or off == ogf:
+        return False
+    return bool(_left_out([ff, gf, ff, gf], [off, ogf, ogf, off]).any())
 
 
 def _any_shared(
@@ -1406,6 +1432,85 @@ def _english_names(table: FeatureTable, left: Rows, right: Rows) -> npt.NDArray[
     for k in candidates.tolist():
         a, b = int(left[k]), int(right[k])
         out[k] = english_name_reading((str(ff[a]), str(gf[a])), (str(ff[b]), str(gf[b])))
+    return out
+
+
+_UMLAUT_KEYS: Final[weakref.WeakKeyDictionary[FeatureTable, tuple[Rows, Rows]]] = (
+    weakref.WeakKeyDictionary()
+)
+"""Per table: each ``name_ff`` and ``name_gf`` code's umlaut-folded key (-1: not folded)."""
+
+
+def _umlaut_keys(table: FeatureTable) -> tuple[Rows, Rows]:
+    """Per ``name_ff`` and ``name_gf`` code (+1), a number for its name with ue/oe/ae folded.
+
+    Names that hold none of the digraphs, and all-pinyin names (``xue`` is a
+    syllable of its own), keep -1: only a folded name can equal another one it
+    was not equal to already.
+    """
+    kept = _UMLAUT_KEYS.get(table)
+    if kept is not None:
+        return kept
+    numbers: dict[str, int] = {}
+    out = []
+    for column in ("name_ff", "name_gf"):
+        codes = table.codes[column].astype(np.int64)
+        keys = np.full(int(codes.max(initial=-1)) + 2, -1, dtype=np.int64)
+        rows = np.flatnonzero(codes >= 0)
+        _, first = np.unique(codes[rows], return_index=True)
+        holders = rows[first]
+        values = table.values[column][holders].tolist()
+        for row, value in zip(holders.tolist(), values, strict=True):
+            text = str(value)
+            if _UMLAUT_DIGRAPH.search(text) is None:
+                continue
+            folded = _fold_umlauts(text)
+            keys[codes[row] + 1] = numbers.setdefault(folded, len(numbers))
+        out.append(keys)
+    if numbers:  # the folded names read against names without a digraph
+        for column, keys in zip(("name_ff", "name_gf"), out, strict=True):
+            codes = table.codes[column].astype(np.int64)
+            rows = np.flatnonzero((codes >= 0) & (keys[codes + 1] < 0))
+            _, first = np.unique(codes[rows], return_index=True)
+            holders = rows[first]
+            for row, value in zip(
+                holders.tolist(), table.values[column][holders].tolist(), strict=True
+            ):
+                number = numbers.get(str(value))
+                if number is not None:
+                    keys[codes[row] + 1] = number
+    kept = (out[0], out[1])
+    _UMLAUT_KEYS[table] = kept
+    return kept
+
+
+_UMLAUT_DIGRAPH: Final = re.compile("[aou]e")
+
+
+def _umlaut_reads(table: FeatureTable, left: Rows, right: Rows) -> npt.NDArray[np.bool_]:
+    """Per pair: whether the two names are one once ue, oe and ae are read as u, o and a.
+
+    Neither name may be all pinyin.
+    """
+    out = np.zeros(len(left), dtype=bool)
+    if not len(left):
+        return out
+    ff_keys, gf_keys = _umlaut_keys(table)
+    ff, gf = (
+        table.codes["name_ff"].astype(np.int64) + 1,
+        table.codes["name_gf"].astype(np.int64) + 1,
+    )
+    a_ff, a_gf = ff_keys[ff[left]], gf_keys[gf[left]]
+    b_ff, b_gf = ff_keys[ff[right]], gf_keys[gf[right]]
+    same = ((a_ff >= 0) & ((a_ff == b_ff) | (a_ff == b_gf))) | (
+        (a_gf >= 0) & ((a_gf == b_gf) | (a_gf == b_ff))
+    )
+    rows = np.flatnonzero(same)
+    if len(rows):
+        pinyin = (_kinds(table, left[rows], mixed=False) == 1) | (
+            _kinds(table, right[rows], mixed=False) == 1
+        )
+        out[rows[~pinyin]] = True
     return out
 
 

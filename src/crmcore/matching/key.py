@@ -28,8 +28,11 @@ from crmcore.matching.nickname import NICKNAMES
 
 __all__ = [
     "CHINESE_COMPANY_SUFFIXES",
+    "CJK_FORMS_OF_ADDRESS",
     "COMPANY_SUFFIXES",
     "INDUSTRY_WORDS",
+    "NAME_SUFFIXES",
+    "TITLES",
     "KeyOptions",
     "NameKey",
     "city_key",
@@ -303,8 +306,64 @@ def name_key(
     return _EMPTY_NAME if parts is _NO_NAME else NameKey(*parts)
 
 
+# What a name is addressed with, not part of it: a title before a Latin name, a
+# generational or professional suffix after it, and the forms of address written
+# after a Chinese name (王先生 is Mr Wang). Folded as name tokens are: no dots.
+TITLES: Final = frozenset({
+    "mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "dame", "rev", "revd",
+    "herr", "frau", "sr", "sra", "srta", "mme", "mlle",
+})  # fmt: skip
+"""Titles a Latin name may start with (``Dr. John Smith``), folded; dropped from its key."""
+NAME_SUFFIXES: Final = frozenset({
+    "jr", "jnr", "sr", "snr", "ii", "iii", "iv", "md", "phd", "dds", "dmd", "dvm", "esq",
+    "cpa", "mba", "rn", "jd",
+})  # fmt: skip
+"""Suffixes a Latin name may end with (``John Smith Jr.``, ``… PhD``), folded; dropped."""
+CJK_FORMS_OF_ADDRESS: Final = (
+    "总经理", "先生", "女士", "小姐", "太太", "夫人", "老师", "经理", "总监", "主任", "博士",
+    "教授", "医生", "律师",
+)  # fmt: skip
+"""What Chinese writes after a name to address its holder (王先生, 李经理); dropped."""
+_CJK_ADDRESSED = re.compile("(.+?)(?:" + "|".join(CJK_FORMS_OF_ADDRESS) + ")$")
+
+
+def _without_address(full: str) -> str:
+    """A CJK full name without the form of address after it (王先生 → 王); others as given."""
+    if full and "\u3400" <= full[-1] <= "\u9fff":
+        found = _CJK_ADDRESSED.fullmatch(full.strip())
+        if found is not None:
+            return found.group(1)
+    return full
+
+
+def _bare(tokens: list[str], *, full: bool) -> list[str]:
+    """A name's tokens without titles, suffixes and middle initials.
+
+    A title goes from the front and a suffix from the end only while a name
+    part remains (``Mr. Smith`` keeps ``smith``; a full name keeps two parts
+    past a suffix, so ``John II`` stays). A one-letter token goes when two
+    tokens of more letters remain in a whole name, one in a field (``John A.
+    Smith``, given name ``John A.``; ``J. Smith`` keeps its initial). ``full``:
+    the tokens of a whole name, else one field's.
+
+    >>> _bare(["dr", "john", "a", "smith", "jr"], full=True)
+    ['john', 'smith']
+    >>> _bare(["j", "smith"], full=True), _bare(["mr", "smith"], full=True)
+    (['j', 'smith'], ['smith'])
+    """
+    while len(tokens) > 1 and tokens[0] in TITLES:
+        tokens = tokens[1:]
+    while len(tokens) > (2 if full else 1) and tokens[-1] in NAME_SUFFIXES:
+        tokens = tokens[:-1]
+    parts = 2 if full else 1  # tokens of more than one letter that must remain
+    if len(tokens) > parts and sum(len(t) > 1 for t in tokens) >= parts:
+        tokens = [t for t in tokens if len(t) > 1]
+    return tokens
+
+
 def _name_parts(full: str, given: str, family: str, nicknames: Mapping[str, str]) -> _NameParts:
     """:func:`name_key`'s fields as a tuple: family first, given first, signature, initials."""
+    full = _without_address(full)
     if not given and not family and _PLAIN_CJK.fullmatch(full):
         # The common Chinese full name (张伟): what the general path below
         # computes, without folding text that folding cannot change.
@@ -350,7 +409,12 @@ def _general_parts(full: str, given: str, family: str, nicknames: Mapping[str, s
     if given or family:
         family_tokens = _tokens(family, nicknames, cjk_family_first=False) if family else []
         given_tokens = _tokens(given, nicknames, cjk_family_first=False) if given else []
+        if len(given_tokens) > 1 or (given_tokens and given_tokens[0] in TITLES and family_tokens):
+            given_tokens = _bare(given_tokens, full=False) if len(given_tokens) > 1 else []
+        if len(family_tokens) > 1:
+            family_tokens = _bare(family_tokens, full=False)
         return _name_from_parts(family_tokens, given_tokens)
+    full = _without_address(full)
     if not full:
         return _NO_NAME
     folded = fold_text(full)
@@ -363,7 +427,7 @@ def _general_parts(full: str, given: str, family: str, nicknames: Mapping[str, s
         if len(tokens) == 2:
             return _name_from_parts(tokens[:1], tokens[1:])
         return _name_from_parts([], tokens)
-    tokens = _tokens(folded, nicknames, cjk_family_first=True)
+    tokens = _bare(_tokens(folded, nicknames, cjk_family_first=True), full=True)
     if len(tokens) < 2:
         return _name_from_parts([], tokens)
     family_first, _, signature, _ = _name_from_parts(tokens[-1:], tokens[:-1])

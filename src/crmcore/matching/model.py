@@ -39,6 +39,7 @@ from crmcore.matching.comparison import (
     TokenSetAtThresholds,
     english_name_reading,
     is_role_mailbox,
+    name_cut_short,
     numbered_mailboxes,
 )
 from crmcore.matching.feature import FeatureTable
@@ -151,7 +152,9 @@ def _alike(one: tuple[str, str], other: tuple[str, str]) -> bool:
     """
     (ff, gf), (off, ogf) = one, other
     jw = JaroWinkler.normalized_similarity
-    return max(jw(ff, off), jw(gf, ogf), jw(ff, ogf), jw(gf, off)) >= _SAME_NAME
+    if max(jw(ff, off), jw(gf, ogf), jw(ff, ogf), jw(gf, off)) >= _SAME_NAME:
+        return True
+    return name_cut_short(one, other)
 
 
 def distinct_names(names: Iterable[tuple[str, str]], *, limit: int | None = None) -> int:
