@@ -27,7 +27,9 @@ from __future__ import annotations
 import argparse
 import collections
 import itertools
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import NamedTuple
 
 from crmcore.matching import FeatureTable, KeyOptions, build_features_from_rows, recognise_columns
@@ -48,6 +50,11 @@ class Ceiling(NamedTuple):
 
 def corpus_rows(corpus: str, size: int, seed: int) -> list[dict[str, str]]:
     """The rows ``bench_dedupe.py`` writes for ``corpus`` (with their ``cluster`` truth)."""
+    if corpus == "faker":
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from faker_corpus import generate_faker_people  # noqa: PLC0415 - needs Faker (bench extra)
+
+        return list(generate_faker_people(size, seed=seed))
     made: Iterator[dict[str, str]] = (
         generate_contacts(size, seed=seed) if corpus == "crm" else generate_people(size, seed=seed)
     )
@@ -112,7 +119,9 @@ def ceiling(rows: list[dict[str, str]], common: int) -> Ceiling:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", default="10000,100000", help="comma-separated row counts")
-    parser.add_argument("--corpora", default="crm,people", help="comma-separated: crm, people")
+    parser.add_argument(
+        "--corpora", default="crm,people", help="comma-separated: crm, people, faker"
+    )
     parser.add_argument("--seed", type=int, default=SEED, help="seed of both generators")
     parser.add_argument(
         "--common", type=int, default=20, help="a name more records hold is no link on its own"

