@@ -809,7 +809,8 @@ def name_cut_short(one: tuple[str, str], other: tuple[str, str]) -> bool:
     False
     """
     (ff, gf), (off, ogf) = one, other
-    if ff == gf or off == ogf:
+    # Both keys of a name hold the same letters: one length tells every reading's.
+    if ff == gf or off == ogf or abs(len(ff) - len(off)) < _MIN_PART:
         return False
     return bool(_left_out([ff, gf, ff, gf], [off, ogf, ogf, off]).any())
 
@@ -1435,82 +1436,56 @@ def _english_names(table: FeatureTable, left: Rows, right: Rows) -> npt.NDArray[
     return out
 
 
-_UMLAUT_KEYS: Final[weakref.WeakKeyDictionary[FeatureTable, tuple[Rows, Rows]]] = (
+_UMLAUT_FORMS: Final[weakref.WeakKeyDictionary[FeatureTable, dict[int, str]]] = (
     weakref.WeakKeyDictionary()
 )
-"""Per table: each ``name_ff`` and ``name_gf`` code's umlaut-folded key (-1: not folded)."""
+"""Per table: ``name_ff`` code → the name with ue/oe/ae folded ("" without a digraph)."""
 
 
-def _umlaut_keys(table: FeatureTable) -> tuple[Rows, Rows]:
-    """Per ``name_ff`` and ``name_gf`` code (+1), a number for its name with ue/oe/ae folded.
+def _umlaut_forms(table: FeatureTable, rows: Rows) -> list[str]:
+    """Per row, its family-first name with ue, oe and ae folded, or ``""`` if it holds none.
 
-    Names that hold none of the digraphs, and all-pinyin names (``xue`` is a
-    syllable of its own), keep -1: only a folded name can equal another one it
-    was not equal to already.
+    All-pinyin names hold none (``xue`` is a syllable of its own). Worked out once
+    per distinct name and kept per table.
     """
-    kept = _UMLAUT_KEYS.get(table)
-    if kept is not None:
-        return kept
-    numbers: dict[str, int] = {}
-    out = []
-    for column in ("name_ff", "name_gf"):
-        codes = table.codes[column].astype(np.int64)
-        keys = np.full(int(codes.max(initial=-1)) + 2, -1, dtype=np.int64)
-        rows = np.flatnonzero(codes >= 0)
-        _, first = np.unique(codes[rows], return_index=True)
-        holders = rows[first]
-        values = table.values[column][holders].tolist()
-        for row, value in zip(holders.tolist(), values, strict=True):
+    forms = _UMLAUT_FORMS.setdefault(table, {})
+    codes = table.codes["name_ff"][rows].tolist()
+    todo = [k for k, code in enumerate(codes) if code not in forms]
+    if todo:
+        values = table.values["name_ff"][rows[todo]].tolist()
+        pinyin = _kinds(table, rows[todo], mixed=False) == 1
+        for k, value, all_pinyin in zip(todo, values, pinyin.tolist(), strict=True):
             text = str(value)
-            if _UMLAUT_DIGRAPH.search(text) is None:
-                continue
-            folded = _fold_umlauts(text)
-            keys[codes[row] + 1] = numbers.setdefault(folded, len(numbers))
-        out.append(keys)
-    if numbers:  # the folded names read against names without a digraph
-        for column, keys in zip(("name_ff", "name_gf"), out, strict=True):
-            codes = table.codes[column].astype(np.int64)
-            rows = np.flatnonzero((codes >= 0) & (keys[codes + 1] < 0))
-            _, first = np.unique(codes[rows], return_index=True)
-            holders = rows[first]
-            for row, value in zip(
-                holders.tolist(), table.values[column][holders].tolist(), strict=True
-            ):
-                number = numbers.get(str(value))
-                if number is not None:
-                    keys[codes[row] + 1] = number
-    kept = (out[0], out[1])
-    _UMLAUT_KEYS[table] = kept
-    return kept
-
-
-_UMLAUT_DIGRAPH: Final = re.compile("[aou]e")
+            digraph = "ae" in text or "oe" in text or "ue" in text
+            forms[codes[k]] = _fold_umlauts(text) if digraph and not all_pinyin else ""
+    return [forms[code] for code in codes]
 
 
 def _umlaut_reads(table: FeatureTable, left: Rows, right: Rows) -> npt.NDArray[np.bool_]:
     """Per pair: whether the two names are one once ue, oe and ae are read as u, o and a.
 
-    Neither name may be all pinyin.
+    One of the two holds a digraph and neither is all pinyin; the names are read
+    family-first and, for the other, given-first as well (either order).
     """
     out = np.zeros(len(left), dtype=bool)
     if not len(left):
         return out
-    ff_keys, gf_keys = _umlaut_keys(table)
-    ff, gf = (
-        table.codes["name_ff"].astype(np.int64) + 1,
-        table.codes["name_gf"].astype(np.int64) + 1,
+    one, other = _umlaut_forms(table, left), _umlaut_forms(table, right)
+    rows = [k for k, (a, b) in enumerate(zip(one, other, strict=True)) if a or b]
+    if not rows:
+        return out
+    at = np.array(rows, dtype=np.int64)
+    ff, gf = table.values["name_ff"], table.values["name_gf"]
+    pinyin = (_kinds(table, left[at], mixed=False) == 1) | (
+        _kinds(table, right[at], mixed=False) == 1
     )
-    a_ff, a_gf = ff_keys[ff[left]], gf_keys[gf[left]]
-    b_ff, b_gf = ff_keys[ff[right]], gf_keys[gf[right]]
-    same = ((a_ff >= 0) & ((a_ff == b_ff) | (a_ff == b_gf))) | (
-        (a_gf >= 0) & ((a_gf == b_gf) | (a_gf == b_ff))
-    )
-    rows = np.flatnonzero(same)
-    if len(rows):
-        pinyin = (_kinds(table, left[rows], mixed=False) == 1) | (
-            _kinds(table, right[rows], mixed=False) == 1
-        )
-        out[rows[~pinyin]] = True
+    for k, row, skip in zip(rows, at.tolist(), pinyin.tolist(), strict=True):
+        if skip:
+            continue
+        a, b = int(left[row]), int(right[row])
+        mine = one[k] or str(ff[a])
+        theirs = {_fold_umlauts(str(ff[b])), _fold_umlauts(str(gf[b]))}
+        out[row] = mine in theirs or _fold_umlauts(str(gf[a])) in theirs
     return out
 
 

@@ -324,15 +324,15 @@ CJK_FORMS_OF_ADDRESS: Final = (
     "教授", "医生", "律师",
 )  # fmt: skip
 """What Chinese writes after a name to address its holder (王先生, 李经理); dropped."""
-_CJK_ADDRESSED = re.compile("(.+?)(?:" + "|".join(CJK_FORMS_OF_ADDRESS) + ")$")
 
 
 def _without_address(full: str) -> str:
     """A CJK full name without the form of address after it (王先生 → 王); others as given."""
-    if full and "\u3400" <= full[-1] <= "\u9fff":
-        found = _CJK_ADDRESSED.fullmatch(full.strip())
-        if found is not None:
-            return found.group(1)
+    if not full.endswith(CJK_FORMS_OF_ADDRESS):
+        return full
+    for form in CJK_FORMS_OF_ADDRESS:  # the longest first: 总经理 before 经理
+        if full.endswith(form) and len(full) > len(form):
+            return full[: -len(form)].rstrip()
     return full
 
 
@@ -351,6 +351,12 @@ def _bare(tokens: list[str], *, full: bool) -> list[str]:
     >>> _bare(["j", "smith"], full=True), _bare(["mr", "smith"], full=True)
     (['j', 'smith'], ['smith'])
     """
+    if (
+        len(tokens) <= (2 if full else 1)
+        and tokens[0] not in TITLES
+        and tokens[-1] not in NAME_SUFFIXES
+    ):
+        return tokens  # the common name: nothing to drop
     while len(tokens) > 1 and tokens[0] in TITLES:
         tokens = tokens[1:]
     while len(tokens) > (2 if full else 1) and tokens[-1] in NAME_SUFFIXES:
