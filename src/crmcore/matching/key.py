@@ -348,20 +348,18 @@ def _bare(tokens: list[str], *, full: bool) -> list[str]:
 
     >>> _bare(["dr", "john", "a", "smith", "jr"], full=True)
     ['john', 'smith']
-    >>> _bare(["j", "smith"], full=True), _bare(["mr", "smith"], full=True)
-    (['j', 'smith'], ['smith'])
+    >>> _bare(["j", "smith"], full=True), _bare(["mr", "smith"], full=True), _bare([], full=True)
+    (['j', 'smith'], ['smith'], [])
     """
-    if (
-        len(tokens) <= (2 if full else 1)
-        and tokens[0] not in TITLES
-        and tokens[-1] not in NAME_SUFFIXES
+    parts = 2 if full else 1  # name parts that must remain
+    if not tokens or (
+        len(tokens) <= parts and tokens[0] not in TITLES and tokens[-1] not in NAME_SUFFIXES
     ):
         return tokens  # the common name: nothing to drop
     while len(tokens) > 1 and tokens[0] in TITLES:
         tokens = tokens[1:]
-    while len(tokens) > (2 if full else 1) and tokens[-1] in NAME_SUFFIXES:
+    while len(tokens) > parts and tokens[-1] in NAME_SUFFIXES:
         tokens = tokens[:-1]
-    parts = 2 if full else 1  # tokens of more than one letter that must remain
     if len(tokens) > parts and sum(len(t) > 1 for t in tokens) >= parts:
         tokens = [t for t in tokens if len(t) > 1]
     return tokens
@@ -415,10 +413,10 @@ def _general_parts(full: str, given: str, family: str, nicknames: Mapping[str, s
     if given or family:
         family_tokens = _tokens(family, nicknames, cjk_family_first=False) if family else []
         given_tokens = _tokens(given, nicknames, cjk_family_first=False) if given else []
-        if len(given_tokens) > 1 or (given_tokens and given_tokens[0] in TITLES and family_tokens):
-            given_tokens = _bare(given_tokens, full=False) if len(given_tokens) > 1 else []
-        if len(family_tokens) > 1:
-            family_tokens = _bare(family_tokens, full=False)
+        if family_tokens and len(given_tokens) == 1 and given_tokens[0] in TITLES:
+            given_tokens = []  # Dr. / Smith: the family name is the whole name
+        given_tokens = _bare(given_tokens, full=False)
+        family_tokens = _bare(family_tokens, full=False)
         return _name_from_parts(family_tokens, given_tokens)
     full = _without_address(full)
     if not full:
