@@ -1436,14 +1436,16 @@ def _english_names(table: FeatureTable, left: Rows, right: Rows) -> npt.NDArray[
     return out
 
 
-_UMLAUT_FORMS: Final[weakref.WeakKeyDictionary[FeatureTable, dict[int, str]]] = (
+_UMLAUT_FORMS: Final[weakref.WeakKeyDictionary[FeatureTable, dict[int, tuple[str, str]]]] = (
     weakref.WeakKeyDictionary()
 )
-"""Per table: ``name_ff`` code → the name with ue/oe/ae folded ("" without a digraph)."""
+"""Per table: ``name_ff`` code → both keys with ue/oe/ae folded (``("", "")``: no digraph)."""
+
+_NO_DIGRAPH: Final = ("", "")
 
 
-def _umlaut_forms(table: FeatureTable, rows: Rows) -> list[str]:
-    """Per row, its family-first name with ue, oe and ae folded, or ``""`` if it holds none.
+def _umlaut_forms(table: FeatureTable, rows: Rows) -> list[tuple[str, str]]:
+    """Per row, its two name keys with ue, oe and ae folded, or ``("", "")`` if it holds none.
 
     All-pinyin names hold none (``xue`` is a syllable of its own). Worked out once
     per distinct name and kept per table.
@@ -1452,26 +1454,31 @@ def _umlaut_forms(table: FeatureTable, rows: Rows) -> list[str]:
     codes = table.codes["name_ff"][rows].tolist()
     todo = [k for k, code in enumerate(codes) if code not in forms]
     if todo:
-        values = table.values["name_ff"][rows[todo]].tolist()
-        pinyin = _kinds(table, rows[todo], mixed=False) == 1
-        for k, value, all_pinyin in zip(todo, values, pinyin.tolist(), strict=True):
-            text = str(value)
+        at = rows[todo]
+        ff = table.values["name_ff"][at].tolist()
+        gf = table.values["name_gf"][at].tolist()
+        pinyin = (_kinds(table, at, mixed=False) == 1).tolist()
+        for k, family_first, given_first, all_pinyin in zip(todo, ff, gf, pinyin, strict=True):
+            text = str(family_first)
             digraph = "ae" in text or "oe" in text or "ue" in text
-            forms[codes[k]] = _fold_umlauts(text) if digraph and not all_pinyin else ""
+            forms[codes[k]] = (
+                (_fold_umlauts(text), _fold_umlauts(str(given_first)))
+                if digraph and not all_pinyin
+                else _NO_DIGRAPH
+            )
     return [forms[code] for code in codes]
 
 
 def _umlaut_reads(table: FeatureTable, left: Rows, right: Rows) -> npt.NDArray[np.bool_]:
     """Per pair: whether the two names are one once ue, oe and ae are read as u, o and a.
 
-    One of the two holds a digraph and neither is all pinyin; the names are read
-    family-first and, for the other, given-first as well (either order).
+    One of the two holds a digraph and neither is all pinyin; either name order.
     """
     out = np.zeros(len(left), dtype=bool)
     if not len(left):
         return out
     one, other = _umlaut_forms(table, left), _umlaut_forms(table, right)
-    rows = [k for k, (a, b) in enumerate(zip(one, other, strict=True)) if a or b]
+    rows = [k for k, (a, b) in enumerate(zip(one, other, strict=True)) if a[0] or b[0]]
     if not rows:
         return out
     at = np.array(rows, dtype=np.int64)
@@ -1479,13 +1486,13 @@ def _umlaut_reads(table: FeatureTable, left: Rows, right: Rows) -> npt.NDArray[n
     pinyin = (_kinds(table, left[at], mixed=False) == 1) | (
         _kinds(table, right[at], mixed=False) == 1
     )
-    for k, row, skip in zip(rows, at.tolist(), pinyin.tolist(), strict=True):
+    for k, skip in zip(rows, pinyin.tolist(), strict=True):
         if skip:
             continue
-        a, b = int(left[row]), int(right[row])
-        mine = one[k] or str(ff[a])
-        theirs = {_fold_umlauts(str(ff[b])), _fold_umlauts(str(gf[b]))}
-        out[row] = mine in theirs or _fold_umlauts(str(gf[a])) in theirs
+        # A name without a digraph folds to itself: its keys are read as they are.
+        mine = one[k] if one[k][0] else (str(ff[left[k]]), str(gf[left[k]]))
+        theirs = other[k] if other[k][0] else (str(ff[right[k]]), str(gf[right[k]]))
+        out[k] = mine[0] in theirs or mine[1] in theirs
     return out
 
 

@@ -406,7 +406,7 @@ def _name_key_general(
     *, full: str, given: str, family: str, nicknames: Mapping[str, str]
 ) -> NameKey:
     """:func:`name_key` without its Chinese full-name path (what that path must equal)."""
-    return NameKey(*_general_parts(full, given, family, nicknames))
+    return NameKey(*_general_parts(_without_address(full), given, family, nicknames))
 
 
 def _general_parts(full: str, given: str, family: str, nicknames: Mapping[str, str]) -> _NameParts:
@@ -418,7 +418,6 @@ def _general_parts(full: str, given: str, family: str, nicknames: Mapping[str, s
         given_tokens = _bare(given_tokens, full=False)
         family_tokens = _bare(family_tokens, full=False)
         return _name_from_parts(family_tokens, given_tokens)
-    full = _without_address(full)
     if not full:
         return _NO_NAME
     folded = fold_text(full)
