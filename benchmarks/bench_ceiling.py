@@ -16,10 +16,30 @@ The ceiling is reachable ÷ true pairs; the F1 ceiling assumes perfect precision
 property of the data, not of crmcore's model (no weights, no threshold), and is meant to
 be read beside ``bench_dedupe.py``'s F1 at the same seed and size.
 
+``--oracle`` adds a second ceiling, one that counts precision too: the best cluster F1 a
+model reading crmcore's own evidence could reach. It runs ``crmcore dedupe``, files every
+candidate pair under its *evidence vector* (the level of every comparison, and for an
+exact match on a term-frequency column how many records hold the value, in buckets
+1-2, 3, 4-5, 6-9, 10-19, 20+), and gives each pair the share of its vector's pairs that
+are true (read off the truth: a perfectly calibrated model of the same evidence). Two
+such oracles are printed. *In sample* counts the share over all the vector's pairs; it
+leans high, as a vector few pairs have is decided by those very pairs' labels. *Two
+folds* counts it in the other half of the true clusters, so no pair is decided by its
+own label; a vector the other half lacks keeps crmcore's probability, and it leans low,
+each half being noisier than the whole. The probabilities go through crmcore's own
+clustering, as ``dedupe`` runs it: the default
+threshold, 0.5, the model's prior and its evidence against a match in average linkage
+(the pairs the clustering scores itself get their vector's share too). Pairs that share a
+vector look alike to any model reading these comparisons, so no such model decides them
+better than by their vector's majority; it is an estimate, not a proof: the clustering
+may chain or split otherwise than the best possible one, and a model that read more
+evidence (another comparison, finer levels) could go further.
+
 Usage::
 
     python benchmarks/bench_ceiling.py                       # crm and people, 10k and 100k
     python benchmarks/bench_ceiling.py --corpora people --sizes 100000 --seed 7
+    python benchmarks/bench_ceiling.py --corpora crm,people,faker --sizes 10000 --oracle
 """
 
 from __future__ import annotations
@@ -28,11 +48,24 @@ import argparse
 import collections
 import itertools
 import sys
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 
-from crmcore.matching import FeatureTable, KeyOptions, build_features_from_rows, recognise_columns
+import numpy as np
+import numpy.typing as npt
+
+from crmcore.matching import (
+    FeatureTable,
+    KeyOptions,
+    MatchSettings,
+    build_features_from_rows,
+    cluster_pairs,
+    compare_pairs,
+    dedupe,
+    recognise_columns,
+)
 from crmcore.sample import generate_contacts
 from crmcore.sample.people import generate_people
 
@@ -116,6 +149,106 @@ def ceiling(rows: list[dict[str, str]], common: int) -> Ceiling:
     return Ceiling(true_pairs, reachable, name_only)
 
 
+class Oracle(NamedTuple):
+    """crmcore's cluster pair scores and the calibrated oracle's, on the same candidate pairs."""
+
+    crmcore: tuple[float, float, float]
+    in_sample: tuple[float, float, float]  # each vector's share over all its pairs
+    two_folds: tuple[float, float, float]  # its share in the other half of the clusters
+    vectors: int  # distinct evidence vectors among the candidate pairs
+
+
+_BUCKETS = np.array([3, 4, 6, 10, 20])  # holders: 1-2, 3, 4-5, 6-9, 10-19, 20+
+
+
+def pair_scores(truth: list[str], predicted: list[str]) -> tuple[float, float, float]:
+    """Precision, recall and F1 over the pairs two clusterings imply (as ``bench_dedupe.py``)."""
+
+    def pairs(labels: list[object]) -> int:
+        return sum(v * (v - 1) // 2 for v in collections.Counter(labels).values())
+
+    true_positive = pairs(list(zip(truth, predicted, strict=True)))
+    found, real = pairs(list(predicted)), pairs(list(truth))
+    precision = true_positive / found if found else 1.0
+    recall = true_positive / real if real else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return precision, recall, f1
+
+
+def oracle(rows: list[dict[str, str]]) -> Oracle:
+    """Score crmcore's clusters and a calibrated oracle's over the same evidence."""
+    settings = MatchSettings(keys=KeyOptions(region="CN"))
+    result = dedupe(features(rows), settings)
+    table, model = result.table, result.model
+    truth_of = {row["id"]: row["cluster"] for row in rows}
+    ids = [str(i) for i in table.ids.tolist()]
+    truth = np.array([truth_of[i] for i in ids], dtype=object)
+    tf_columns = [
+        (k, c.tf_column) for k, c in enumerate(model.comparisons) if c.tf_column is not None
+    ]
+
+    def vectors(a: npt.NDArray[np.int64], b: npt.NDArray[np.int64]) -> list[tuple[int, ...]]:
+        levels = compare_pairs(table, model.comparisons, a, b).astype(np.int64)
+        columns = [levels]
+        for k, column in tf_columns:
+            codes, counts = table.codes[column], table.counts[column]
+            held = np.maximum(
+                np.where(codes[a] >= 0, counts[np.maximum(codes[a], 0)], 1),
+                np.where(codes[b] >= 0, counts[np.maximum(codes[b], 0)], 1),
+            )
+            bucket = np.searchsorted(_BUCKETS, held, side="right")
+            columns.append(np.where(levels[:, k] == 1, bucket, -1)[:, None])
+        return [tuple(v) for v in np.hstack(columns).tolist()]
+
+    left, right = result.left, result.right
+    seen = vectors(left, right)
+    same = (truth[left] == truth[right]).tolist()
+    # Two folds by true cluster: a pair's probability is its vector's share among the
+    # other fold's pairs, so no pair is decided by its own label; a vector the other
+    # fold lacks keeps crmcore's probability.
+    fold = [zlib.crc32(str(t).encode()) & 1 for t in truth[left].tolist()]
+    tally: dict[tuple[int, ...], list[int]] = collections.defaultdict(lambda: [0, 0, 0, 0])
+    for vector, is_true, side in zip(seen, same, fold, strict=True):
+        tally[vector][2 * side] += 1
+        tally[vector][2 * side + 1] += is_true
+    share = {v: (t0 + t1) / (n0 + n1) for v, (n0, t0, n1, t1) in tally.items()}
+    probability = result.probability.copy()
+    for row, (vector, side) in enumerate(zip(seen, fold, strict=True)):
+        count, true = tally[vector][2 - 2 * side : 4 - 2 * side]
+        if count:
+            probability[row] = true / count
+
+    def calibrated(a: npt.NDArray[np.int64], b: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
+        return np.array([share.get(v, 0.0) for v in vectors(a, b)], dtype=np.float64)
+
+    def evidence_against(
+        a: npt.NDArray[np.int64], b: npt.NDArray[np.int64]
+    ) -> npt.NDArray[np.float64]:
+        levels = compare_pairs(table, model.comparisons, a, b)
+        return model.contradiction(table, levels, a, b, model.tf_adjustments(table, levels, a, b))
+
+    def clustered(p: npt.NDArray[np.float64]) -> tuple[float, float, float]:
+        found = cluster_pairs(
+            ids,
+            left,
+            right,
+            p,
+            threshold=settings.threshold,
+            score_pairs=calibrated,
+            max_cluster_size=settings.max_cluster_size,
+            prior_weight=model.prior_weight,
+            evidence_against=evidence_against,
+        )
+        return pair_scores(truth.tolist(), found)
+
+    return Oracle(
+        pair_scores(truth.tolist(), list(result.cluster_ids)),
+        clustered(np.array([share[v] for v in seen], dtype=np.float64)),
+        clustered(probability),
+        len(share),
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", default="10000,100000", help="comma-separated row counts")
@@ -125,6 +258,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=SEED, help="seed of both generators")
     parser.add_argument(
         "--common", type=int, default=20, help="a name more records hold is no link on its own"
+    )
+    parser.add_argument(
+        "--oracle",
+        action="store_true",
+        help="also the best cluster F1 a calibrated model of crmcore's evidence reaches",
     )
     args = parser.parse_args()
     print(f"seed {args.seed}; a name held by more than {args.common} records links nothing alone")
@@ -140,6 +278,23 @@ def main() -> None:
                 f"{f'{corpus} {size:,}':<14}{found.true_pairs:>11,}{found.reachable:>11,}"
                 f"{found.name_only:>11,}{recall:>16.4f}{2 * recall / (1 + recall):>18.4f}"
             )
+
+    if not args.oracle:
+        return
+    print()
+    print("cluster pair P / R / F1: crmcore, and a calibrated oracle of the same evidence")
+    print(
+        f"{'data':<14}{'vectors':>9}{'crmcore':>26}{'oracle, in sample':>26}"
+        f"{'oracle, two folds':>26}"
+    )
+    for corpus in (c for c in args.corpora.split(",") if c):
+        for size in (int(s) for s in args.sizes.split(",") if s):
+            scores = oracle(corpus_rows(corpus, size, args.seed))
+            cells = "".join(
+                f"{' / '.join(f'{x:.4f}' for x in triple):>26}"
+                for triple in (scores.crmcore, scores.in_sample, scores.two_folds)
+            )
+            print(f"{f'{corpus} {size:,}':<14}{scores.vectors:>9,}{cells}")
 
 
 if __name__ == "__main__":
