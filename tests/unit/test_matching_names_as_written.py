@@ -8,11 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import attrs
 import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
 from crmcore.matching import (
+    DEFAULT_COMPARISONS,
+    Comparison,
+    ExactMatch,
     MatchModel,
     MatchRecord,
     NameComparison,
@@ -234,4 +238,33 @@ def test_a_contact_only_two_records_hold_stays_below_the_prior_alone() -> None:
         holders={"email": {"harriet.juncken@gmx.de": 1}, "phone": {}},
     )
     assert weights["email"] <= 14.0
+    assert probability < 0.5
+
+
+@attrs.frozen
+class _NameBoundAsAContact(NameComparison):
+    """A host's name comparison that bounds a rare name as the contacts are bounded."""
+
+    @property
+    def tf_weight_bound(self) -> float:
+        return 14.0
+
+
+def test_each_comparison_declares_the_bound_of_its_adjusted_weight() -> None:
+    assert ExactMatch("email").tf_weight_bound == 14.0
+    assert NameComparison().tf_weight_bound == 24.0
+    records = [
+        MatchRecord(id="a", given_name="Harriet", family_name="Juncken"),
+        MatchRecord(id="b", full_name="Harriet Juncken"),
+    ]
+    rare = {"counts": {"name_sig": np.array([2, 2])}, "total": 100_000}
+    declared, _ = _weights(MatchModel.default(), records, **rare)
+    comparisons: list[Comparison] = [
+        _NameBoundAsAContact(english_name=True) if c.name == "name" else c
+        for c in DEFAULT_COMPARISONS
+    ]
+    capped, probability = _weights(MatchModel.default(comparisons), records, **rare)
+    # The same name, the same m and u: only the declared bound differs.
+    assert declared["name"] > 14.0
+    assert capped["name"] == 14.0
     assert probability < 0.5

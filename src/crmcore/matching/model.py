@@ -115,7 +115,6 @@ _TRAINED_WITHOUT_ENGLISH_NAME: Final = (
 
 _TF_CLIP: Final = (-12.0, 6.0)
 _WEIGHT_BOUND: Final = 14.0
-_NAME_WEIGHT_BOUND: Final = 24.0  # a rare name's adjusted weight (see tf_adjustments)
 _TF_MIN_RECORDS: Final = 1_000  # below this, value frequencies say nothing
 _MIN_PROBABILITY: Final = 1e-9
 _COMPANY_AGREES: Final = (1, 2)  # a company's exact and same-core-name levels
@@ -883,19 +882,15 @@ class MatchModel:
                 # u was counted within a group (a country): a value's rarity over all
                 # records would credit it twice; only a common value weighs less.
                 adjust = np.minimum(adjust, 0.0)
-            # The bound of ±14 bits holds for the adjusted weight, log2(m / tf), not
-            # for the average one before adjusting: a mailbox only this pair holds
-            # must not weigh less than the average (mostly unique) mailbox does. A
-            # name's rises to 24 bits: a name only the pair holds may outweigh the
-            # prior alone (on the crm and faker corpora, 95 % and 85 % of the pairs
-            # sharing nothing but a name two records hold are one person), while a
-            # contact's stays below it (a household's phone, a family's mailbox).
+            # The comparison's bound (Comparison.tf_weight_bound: 14 bits, a name's
+            # 24) holds for the adjusted weight, log2(m / tf), not for the average
+            # one before adjusting: a mailbox only this pair holds must not weigh
+            # less than the average (mostly unique) mailbox does.
             unbounded = math.log2(
                 max(params.m[0], _MIN_PROBABILITY) / max(params.u[0], _MIN_PROBABILITY)
             )
             base = self._weights[k][1]
-            named = isinstance(comparison, NameComparison)
-            ceiling = _NAME_WEIGHT_BOUND if named else _WEIGHT_BOUND
+            ceiling = max(float(comparison.tf_weight_bound), 0.0)
             adjust = np.clip(unbounded + adjust, -_WEIGHT_BOUND, ceiling) - base
             held: Mapping[str, int] | None = None
             if holders is not None and column in holders:
