@@ -69,6 +69,9 @@ from crmcore.matching import (
 from crmcore.sample import generate_contacts
 from crmcore.sample.people import generate_people
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling scripts
+from bench_dedupe import pair_scores  # found on the path just set
+
 SEED = 42
 OTHER_FIELDS = ("company", "city", "birth_date", "postcode", "address")
 
@@ -84,7 +87,6 @@ class Ceiling(NamedTuple):
 def corpus_rows(corpus: str, size: int, seed: int) -> list[dict[str, str]]:
     """The rows ``bench_dedupe.py`` writes for ``corpus`` (with their ``cluster`` truth)."""
     if corpus == "faker":
-        sys.path.insert(0, str(Path(__file__).resolve().parent))
         from faker_corpus import generate_faker_people  # noqa: PLC0415 - needs Faker (bench extra)
 
         return list(generate_faker_people(size, seed=seed))
@@ -159,20 +161,6 @@ class Oracle(NamedTuple):
 
 
 _BUCKETS = np.array([3, 4, 6, 10, 20])  # holders: 1-2, 3, 4-5, 6-9, 10-19, 20+
-
-
-def pair_scores(truth: list[str], predicted: list[str]) -> tuple[float, float, float]:
-    """Precision, recall and F1 over the pairs two clusterings imply (as ``bench_dedupe.py``)."""
-
-    def pairs(labels: list[object]) -> int:
-        return sum(v * (v - 1) // 2 for v in collections.Counter(labels).values())
-
-    true_positive = pairs(list(zip(truth, predicted, strict=True)))
-    found, real = pairs(list(predicted)), pairs(list(truth))
-    precision = true_positive / found if found else 1.0
-    recall = true_positive / real if real else 1.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return precision, recall, f1
 
 
 def oracle(rows: list[dict[str, str]]) -> Oracle:
