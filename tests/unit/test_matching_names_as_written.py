@@ -6,13 +6,16 @@ prior alone."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import attrs
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from crmcore.errors import ConfigurationError
 from crmcore.matching import (
     DEFAULT_COMPARISONS,
     Comparison,
@@ -268,3 +271,22 @@ def test_each_comparison_declares_the_bound_of_its_adjusted_weight() -> None:
     assert declared["name"] > 14.0
     assert capped["name"] == 14.0
     assert probability < 0.5
+
+
+@attrs.frozen
+class _NameOfNoBound(NameComparison):
+    bound: float = attrs.field(default=math.nan, kw_only=True)
+
+    @property
+    def tf_weight_bound(self) -> float:
+        return self.bound
+
+
+@pytest.mark.parametrize("bound", [math.nan, math.inf, -1.0])
+def test_a_bound_that_is_no_number_of_bits_is_refused_by_name(bound: float) -> None:
+    comparisons = [_NameOfNoBound(bound=bound), *DEFAULT_COMPARISONS[1:]]
+    with pytest.raises(ConfigurationError, match="'name' declares tf_weight_bound"):
+        MatchModel.default(comparisons)
+    # Without term frequencies the bound is never read, so nothing is refused.
+    unread = [_NameOfNoBound(bound=bound, term_frequency=False), *DEFAULT_COMPARISONS[1:]]
+    assert MatchModel.default(unread).comparisons[0].tf_weight_bound is bound

@@ -735,6 +735,13 @@ class MatchModel:
                 raise ConfigurationError(
                     f"rule {rule.name!r} names unknown comparisons {sorted(unknown)!r}"
                 )
+        for comparison in self.comparisons:
+            bound = comparison.tf_weight_bound
+            if comparison.tf_column is not None and not 0.0 <= bound < math.inf:
+                raise ConfigurationError(
+                    f"comparison {comparison.name!r} declares tf_weight_bound {bound!r}:"
+                    " it must be a finite number of bits, 0 or more"
+                )
         if self.overlaps is None:
             object.__setattr__(self, "overlaps", _default_overlaps(self.comparisons))
         sizes = {c.name: len(c.level_labels) for c in self.comparisons}
@@ -890,7 +897,7 @@ class MatchModel:
                 max(params.m[0], _MIN_PROBABILITY) / max(params.u[0], _MIN_PROBABILITY)
             )
             base = self._weights[k][1]
-            ceiling = max(float(comparison.tf_weight_bound), 0.0)
+            ceiling = comparison.tf_weight_bound  # checked when the model was made
             adjust = np.clip(unbounded + adjust, -_WEIGHT_BOUND, ceiling) - base
             held: Mapping[str, int] | None = None
             if holders is not None and column in holders:
