@@ -63,9 +63,11 @@ from crmcore.matching import (
     build_features_from_rows,
     cluster_pairs,
     compare_pairs,
+    contact_holders,
     dedupe,
     recognise_columns,
 )
+from crmcore.matching.model import CONTACT_COLUMNS
 from crmcore.sample import generate_contacts
 from crmcore.sample.people import generate_people
 
@@ -209,11 +211,16 @@ def oracle(rows: list[dict[str, str]]) -> Oracle:
     def calibrated(a: npt.NDArray[np.int64], b: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
         return np.array([share.get(v, 0.0) for v in vectors(a, b)], dtype=np.float64)
 
+    # Counted once, as dedupe counts them: left to tf_adjustments, every call the
+    # clustering makes would count each contact's holders over the whole table again.
+    holders = {column: contact_holders(table, column) for column in CONTACT_COLUMNS}
+
     def evidence_against(
         a: npt.NDArray[np.int64], b: npt.NDArray[np.int64]
     ) -> npt.NDArray[np.float64]:
         levels = compare_pairs(table, model.comparisons, a, b)
-        return model.contradiction(table, levels, a, b, model.tf_adjustments(table, levels, a, b))
+        tf = model.tf_adjustments(table, levels, a, b, holders=holders)
+        return model.contradiction(table, levels, a, b, tf)
 
     def clustered(p: npt.NDArray[np.float64]) -> tuple[float, float, float]:
         found = cluster_pairs(
